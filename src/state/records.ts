@@ -1,0 +1,163 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { z } from 'zod'
+import { sha256Hex } from '../util/hash.js'
+import { canonicalJson } from './canonical.js'
+import { BODY_SCHEMAS, MAP_FOR_KIND, RECORD_KINDS } from './record-kinds.js'
+import type { RecordBody, RecordKind } from './record-kinds.js'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+
+/** A record's content address: sha256 (hex) of its canonical signed JSON. */
+export type RecordId = string & { readonly __brand: 'RecordId' }
+/** The key a record lives under in its map: `<author peerId>/<RecordId>`. */
+export type RecordKey = string & { readonly __brand: 'RecordKey' }
+
+/** Where in the Y.Doc a record sits: the Yjs struct id it must occupy. */
+export interface RecordSlot {
+  client: number
+  clock: number
+}
+
+export interface SignedRecord<K extends RecordKind = RecordKind> {
+  v: 1
+  kind: K
+  author: string
+  createdAt: number
+  slot: RecordSlot
+  body: RecordBody<K>
+  sig: string
+}
+
+/** A record with its canonical text and derived address, as stored in the doc. */
+export interface StoredRecord<K extends RecordKind = RecordKind> {
+  record: SignedRecord<K>
+  text: string
+  id: RecordId
+  key: RecordKey
+}
+
+/** Largest canonical record accepted (bigger payloads are blobs, referenced by hash). */
+export const MAX_RECORD_BYTES = 64 * 1024
+
+// Domain separation: a record signature can never be replayed as another libp2p signature.
+const SIGNING_PREFIX = 'swarmd/record/1\n'
+
+const envelope = z.strictObject({
+  v: z.literal(1),
+  kind: z.enum(RECORD_KINDS as [RecordKind, ...RecordKind[]]),
+  author: z.string().min(1).max(128),
+  createdAt: z.number().int().nonnegative(),
+  slot: z.strictObject({
+    client: z.number().int().min(0).max(0xffffffff),
+    clock: z.number().int().nonnegative()
+  }),
+  body: z.unknown(),
+  sig: z.string().regex(/^[A-Za-z0-9_-]+$/).max(200)
+})
+
+export type RecordFault =
+  | 'RECORD_TOO_LARGE'
+  | 'RECORD_NOT_JSON'
+  | 'RECORD_NOT_CANONICAL'
+  | 'RECORD_MALFORMED'
+  | 'RECORD_BAD_AUTHOR'
+  | 'RECORD_BAD_SIGNATURE'
+
+/** Why a record text is not a valid signed record. */
+export class RecordError extends Error {
+  constructor (readonly fault: RecordFault, message: string) {
+    super(message)
+    this.name = 'RecordError'
+  }
+}
+
+function signingBytes (unsigned: Omit<SignedRecord, 'sig'>): Uint8Array {
+  return new TextEncoder().encode(SIGNING_PREFIX + canonicalJson(unsigned))
+}
+
+export function recordKey (author: string, id: RecordId): RecordKey {
+  return `${author}/${id}` as RecordKey
+}
+
+function stored<K extends RecordKind> (record: SignedRecord<K>, text: string): StoredRecord<K> {
+  const id = sha256Hex(text) as RecordId
+  return { record, text, id, key: recordKey(record.author, id) }
+}
+
+export interface SignInit<K extends RecordKind> {
+  kind: K
+  body: RecordBody<K>
+  createdAt: number
+  slot: RecordSlot
+}
+
+/** Sign a record with the author's libp2p key; the author is the key's PeerId. */
+export async function signRecord<K extends RecordKind> (key: PrivateKey, authorPeerId: string, init: SignInit<K>): Promise<StoredRecord<K>> {
+  const body = BODY_SCHEMAS[init.kind].parse(init.body) as RecordBody<K>
+  const unsigned = { v: 1 as const, kind: init.kind, author: authorPeerId, createdAt: init.createdAt, slot: init.slot, body }
+  const sig = await key.sign(signingBytes(unsigned))
+  const record: SignedRecord<K> = { ...unsigned, sig: Buffer.from(sig).toString('base64url') }
+  const text = canonicalJson(record)
+  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) {
+    throw new RecordError('RECORD_TOO_LARGE', `record is ${Buffer.byteLength(text)} bytes; the limit is ${MAX_RECORD_BYTES}: store large content as a blob and reference its hash`)
+  }
+  return stored(record, text)
+}
+
+const publicKeys = new Map<string, PublicKey>()
+
+function authorKey (author: string): PublicKey {
+  let key = publicKeys.get(author)
+  if (key === undefined) {
+    let parsed
+    try {
+      parsed = peerIdFromString(author)
+    } catch {
+      throw new RecordError('RECORD_BAD_AUTHOR', 'author is not a peer id')
+    }
+    if (parsed.type !== 'Ed25519' || parsed.publicKey === undefined) {
+      throw new RecordError('RECORD_BAD_AUTHOR', 'author must be an Ed25519 peer id')
+    }
+    key = parsed.publicKey
+    if (publicKeys.size > 10_000) publicKeys.clear()
+    publicKeys.set(author, key)
+  }
+  return key
+}
+
+/**
+ * Parse and fully check a record's text: size, canonical form, schema of envelope and
+ * body, and the author's signature. Throws RecordError; never returns an unchecked record.
+ */
+export async function parseRecord (text: string): Promise<StoredRecord> {
+  // [REJECT] records are small; big content travels as blobs
+  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) throw new RecordError('RECORD_TOO_LARGE', 'record exceeds the size limit')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new RecordError('RECORD_NOT_JSON', 'record is not JSON')
+  }
+  // [REJECT] one text per record, so its hash (the record id) is unique
+  let canonical: string
+  try {
+    canonical = canonicalJson(json)
+  } catch {
+    throw new RecordError('RECORD_NOT_JSON', 'record has no canonical JSON form')
+  }
+  if (canonical !== text) throw new RecordError('RECORD_NOT_CANONICAL', 'record is not in canonical (RFC 8785) form')
+  const env = envelope.safeParse(json)
+  if (!env.success) throw new RecordError('RECORD_MALFORMED', `record envelope: ${env.error.issues[0]?.message ?? 'invalid'}`)
+  const body = BODY_SCHEMAS[env.data.kind].safeParse(env.data.body)
+  // [REJECT] the body must match its kind's schema exactly
+  if (!body.success) throw new RecordError('RECORD_MALFORMED', `${env.data.kind} body: ${body.error.issues[0]?.message ?? 'invalid'}`)
+  const { sig, ...unsigned } = env.data
+  const publicKey = authorKey(env.data.author)
+  // [REJECT] record.author must equal signer
+  const ok = await publicKey.verify(signingBytes(unsigned as Omit<SignedRecord, 'sig'>), Buffer.from(sig, 'base64url'))
+  if (!ok) throw new RecordError('RECORD_BAD_SIGNATURE', 'signature does not match the author')
+  return stored(env.data as SignedRecord, text)
+}
+
+export function mapForKind (kind: RecordKind): typeof MAP_FOR_KIND[RecordKind] {
+  return MAP_FOR_KIND[kind]
+}

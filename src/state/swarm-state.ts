@@ -1,0 +1,250 @@
+import { EventEmitter } from 'node:events'
+import * as Y from 'yjs'
+import { sha256Hex } from '../util/hash.js'
+import { MAP_FOR_KIND, MAP_NAMES, RECORD_KINDS } from './record-kinds.js'
+import { recordKey, signRecord } from './records.js'
+import { SerialQueue } from './serial-queue.js'
+import { UpdateRejection, validateUpdate } from './update-validator.js'
+import type { MapName, RecordBody, RecordKind } from './record-kinds.js'
+import type { RecordId, SignedRecord, StoredRecord } from './records.js'
+import type { UpdateStore } from './update-store.js'
+import type { UpdateFault, Verdict } from './update-validator.js'
+import type { Clock } from '../util/clock.js'
+import type { Rng } from '../util/rng.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** Transaction origins: what came from the wire is never re-broadcast. */
+export const LOCAL_ORIGIN = Symbol('swarmd-local')
+export const REMOTE_ORIGIN = Symbol('swarmd-remote')
+const STORE_ORIGIN = Symbol('swarmd-store')
+
+export interface SwarmStateComponents {
+  store: UpdateStore
+  privateKey: PrivateKey
+  /** This node's PeerId as a string: the author of its records. */
+  peerId: string
+  clock: Clock
+  rng: Rng
+}
+
+export interface SwarmStateInit {
+  /** Records dated further ahead are held back until then. Default 60 s (DESIGN §3). */
+  maxClockSkewMs?: number
+  /** Largest update accepted from a peer. Default 64 MiB (one client's sync range). */
+  maxUpdateBytes?: number
+}
+
+export interface ApplyOutcome {
+  verdict: Verdict
+  fault?: UpdateFault
+  message?: string
+  /** Records that were new to this doc. */
+  added: number
+}
+
+export interface SwarmStateEvents {
+  /** A local write, encoded as an update, to go out on gossip. */
+  'local-update': [update: Uint8Array]
+  /** A record entered the doc (local or remote). */
+  record: [record: StoredRecord, local: boolean]
+  /** Applied structs still wait for earlier ones from their client: time to sync. */
+  gap: []
+}
+
+export type RecordCounts = Record<RecordKind, number>
+
+/**
+ * The replicated Y.Doc of one swarm: signed, append-only record maps, validated before
+ * every remote apply, persisted before every acknowledgement.
+ */
+export class SwarmState extends EventEmitter<SwarmStateEvents> {
+  readonly doc = new Y.Doc({ gc: false })
+  private readonly maps: Record<MapName, Y.Map<string>>
+  private readonly clientAuthors = new Map<number, string>()
+  private readonly parsed = new Map<string, StoredRecord>()
+  private readonly queue = new SerialQueue()
+  private readonly maxClockSkewMs: number
+  private readonly maxUpdateBytes: number
+  private persisting: Promise<void> = Promise.resolve()
+  private persistError: unknown
+  private started = false
+
+  constructor (private readonly components: SwarmStateComponents, init: SwarmStateInit = {}) {
+    super()
+    this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
+    this.maxUpdateBytes = init.maxUpdateBytes ?? 64 * 1024 * 1024
+    this.maps = Object.fromEntries(MAP_NAMES.map((name) => [name, this.doc.getMap<string>(name)])) as Record<MapName, Y.Map<string>>
+    for (const name of MAP_NAMES) this.maps[name].observe((event) => { this.onMapChange(event) })
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => { this.onUpdate(update, origin) })
+  }
+
+  get peerId (): string { return this.components.peerId }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.components.store.open()
+    const saved = await this.components.store.load()
+    if (saved !== null) Y.applyUpdate(this.doc, saved, STORE_ORIGIN)
+    // A fresh client id per session, bound to this author by its first record.
+    let client = this.components.rng.int(2 ** 32)
+    while (this.doc.store.clients.has(client)) client = this.components.rng.int(2 ** 32)
+    this.doc.clientID = client
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.queue.run(async () => { await this.persisting })
+    await this.components.store.close()
+  }
+
+  /** Sign and append a record; resolves once it is stored on disk. */
+  async append<K extends RecordKind> (kind: K, body: RecordBody<K>): Promise<StoredRecord<K>> {
+    return this.queue.run(async () => {
+      const client = this.doc.clientID
+      const pending: StoredRecord[] = []
+      let clock = Y.getState(this.doc.store, client)
+      const now = this.components.clock.now()
+      if (clock === 0) {
+        // The binding rides in the same update as the session's first record, so a
+        // receiver can check that record without a round trip.
+        pending.push(await this.sign('binding', { clientId: client }, now, client, clock++))
+      }
+      const rec = await this.sign(kind, body, now, client, clock)
+      pending.push(rec)
+      this.doc.transact(() => {
+        for (const p of pending) this.maps[MAP_FOR_KIND[p.record.kind]].set(p.key, p.text)
+      }, LOCAL_ORIGIN)
+      await this.flushPersist()
+      return rec
+    })
+  }
+
+  /** Validate a peer's update and apply it only if every struct passes. */
+  async applyRemote (update: Uint8Array): Promise<ApplyOutcome> {
+    return this.queue.run(async () => {
+      let records: StoredRecord[]
+      try {
+        records = await validateUpdate(update, {
+          now: this.components.clock.now(),
+          maxClockSkewMs: this.maxClockSkewMs,
+          maxUpdateBytes: this.maxUpdateBytes,
+          stateOf: (client) => Y.getState(this.doc.store, client),
+          authorOf: (client) => this.clientAuthors.get(client),
+          textAt: (client, clock) => this.textAt(client, clock)
+        })
+      } catch (err) {
+        if (err instanceof UpdateRejection) return { verdict: err.verdict, fault: err.fault, message: err.message, added: 0 }
+        throw err
+      }
+      const before = this.recordTotal()
+      Y.applyUpdate(this.doc, update, REMOTE_ORIGIN)
+      await this.flushPersist()
+      if (this.doc.store.pendingStructs !== null && records.length > 0) this.emit('gap')
+      return { verdict: 'accept', added: this.recordTotal() - before }
+    })
+  }
+
+  encodeStateVector (): Uint8Array {
+    return Y.encodeStateVector(this.doc)
+  }
+
+  /**
+   * What a peer with `remoteStateVector` lacks, as one update per Yjs client: each is
+   * validated on its own, so one bad author's range never blocks the others.
+   */
+  diffsFor (remoteStateVector: Uint8Array): Uint8Array[] {
+    const remote = Y.decodeStateVector(remoteStateVector)
+    const local = Y.decodeStateVector(Y.encodeStateVector(this.doc))
+    const diffs: Uint8Array[] = []
+    for (const [client, clock] of local) {
+      const theirs = remote.get(client) ?? 0
+      if (theirs >= clock) continue
+      const target = new Map(local)
+      target.set(client, theirs)
+      diffs.push(Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(target)))
+    }
+    return diffs
+  }
+
+  /** Records of one kind, oldest first. */
+  list<K extends RecordKind> (kind: K): Array<StoredRecord<K>> {
+    const out: Array<StoredRecord<K>> = []
+    for (const [key, text] of this.maps[MAP_FOR_KIND[kind]]) out.push(this.decode(key, text) as StoredRecord<K>)
+    return out.sort((a, b) => a.record.createdAt - b.record.createdAt || (a.id < b.id ? -1 : 1))
+  }
+
+  get (kind: RecordKind, key: string): StoredRecord | undefined {
+    const text = this.maps[MAP_FOR_KIND[kind]].get(key)
+    return text === undefined ? undefined : this.decode(key, text)
+  }
+
+  counts (): RecordCounts {
+    return Object.fromEntries(RECORD_KINDS.map((kind) => [kind, this.maps[MAP_FOR_KIND[kind]].size])) as RecordCounts
+  }
+
+  /** A digest of the whole replicated content: equal on two replicas iff they hold the same records. */
+  contentDigest (): string {
+    const keys: string[] = []
+    for (const name of MAP_NAMES) for (const key of this.maps[name].keys()) keys.push(`${name}:${key}`)
+    return sha256Hex(keys.sort().join('\n'))
+  }
+
+  private recordTotal (): number {
+    let total = 0
+    for (const name of MAP_NAMES) total += this.maps[name].size
+    return total
+  }
+
+  private async sign<K extends RecordKind> (kind: K, body: RecordBody<K>, createdAt: number, client: number, clock: number): Promise<StoredRecord<K>> {
+    return signRecord(this.components.privateKey, this.components.peerId, { kind, body, createdAt, slot: { client, clock } })
+  }
+
+  private textAt (client: number, clock: number): string | undefined {
+    const item = Y.getItem(this.doc.store, Y.createID(client, clock))
+    if (!(item instanceof Y.Item) || !(item.content instanceof Y.ContentAny)) return undefined
+    const text: unknown = item.content.arr[0]
+    return typeof text === 'string' ? text : undefined
+  }
+
+  /** Doc content was validated on entry (or written by us): decode without re-verifying. */
+  private decode (key: string, text: string): StoredRecord {
+    let rec = this.parsed.get(key)
+    if (rec === undefined) {
+      const record = JSON.parse(text) as SignedRecord
+      const id = sha256Hex(text) as RecordId
+      rec = { record, text, id, key: recordKey(record.author, id) }
+      this.parsed.set(key, rec)
+    }
+    return rec
+  }
+
+  private onMapChange (event: Y.YMapEvent<string>): void {
+    const origin = event.transaction.origin
+    const map = event.target
+    for (const key of event.keysChanged) {
+      const text = map.get(key)
+      if (text === undefined) continue
+      const rec = this.decode(key, text)
+      if (rec.record.kind === 'binding') this.clientAuthors.set(rec.record.slot.client, rec.record.author)
+      this.emit('record', rec, origin === LOCAL_ORIGIN)
+    }
+  }
+
+  private onUpdate (update: Uint8Array, origin: unknown): void {
+    if (origin === STORE_ORIGIN) return
+    const write = this.components.store.append(update)
+    this.persisting = this.persisting.then(() => write).catch((err: unknown) => { this.persistError = err })
+    if (origin === LOCAL_ORIGIN) this.emit('local-update', update)
+  }
+
+  private async flushPersist (): Promise<void> {
+    await this.persisting
+    if (this.persistError !== undefined) {
+      const err = this.persistError
+      this.persistError = undefined
+      throw err
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import * as Y from 'yjs'
+import { MAP_FOR_KIND, isMapName } from './record-kinds.js'
+import { RecordError, parseRecord } from './records.js'
+import type { StoredRecord } from './records.js'
+
+/** What to do with a peer's update: gossipsub's three outcomes. */
+export type Verdict = 'accept' | 'ignore' | 'reject'
+
+export type UpdateFault =
+  | 'UPDATE_TOO_LARGE'
+  | 'UPDATE_MALFORMED'
+  | 'UPDATE_HAS_DELETES'
+  | 'STRUCT_NOT_ITEM'
+  | 'STRUCT_OVERWRITE'
+  | 'STRUCT_UNKNOWN_MAP'
+  | 'STRUCT_BAD_CONTENT'
+  | 'RECORD_WRONG_MAP'
+  | 'RECORD_KEY_MISMATCH'
+  | 'RECORD_SLOT_MISMATCH'
+  | 'RECORD_FROM_FUTURE'
+  | 'CLIENT_UNBOUND'
+  | 'CLIENT_AUTHOR_MISMATCH'
+  | 'CLIENT_BOUND_ELSEWHERE'
+  | 'SLOT_EQUIVOCATION'
+  | RecordError['fault']
+
+/**
+ * An update that must not be applied. `verdict` is `reject` only for what is provably
+ * invalid (it costs the sender score); `ignore` for what may become valid later.
+ */
+export class UpdateRejection extends Error {
+  constructor (readonly verdict: Exclude<Verdict, 'accept'>, readonly fault: UpdateFault, message: string) {
+    super(message)
+    this.name = 'UpdateRejection'
+  }
+}
+
+/** What the validator needs to know about the local doc. */
+export interface UpdateContext {
+  /** Milliseconds since the epoch. */
+  now: number
+  /** Records dated further ahead than this are not applied yet. */
+  maxClockSkewMs: number
+  /** Largest update accepted, in bytes. */
+  maxUpdateBytes: number
+  /** The next clock this doc expects from `client` (Yjs state). */
+  stateOf(client: number): number
+  /** The author bound to `client`, when this doc holds its binding. */
+  authorOf(client: number): string | undefined
+  /** The record text this doc holds at a slot, when it holds one. */
+  textAt(client: number, clock: number): string | undefined
+}
+
+/** Beyond a day ahead a date is a lie or a broken clock, not skew: penalise it. */
+const FAR_FUTURE_MS = 24 * 60 * 60 * 1000
+
+const reject = (fault: UpdateFault, message: string): UpdateRejection => new UpdateRejection('reject', fault, message)
+const ignore = (fault: UpdateFault, message: string): UpdateRejection => new UpdateRejection('ignore', fault, message)
+
+/**
+ * Decode a Yjs update and check every struct before anything touches the doc
+ * (DESIGN §3). Returns the records it would add; throws UpdateRejection otherwise.
+ */
+export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): Promise<StoredRecord[]> {
+  // [REJECT] oversize payloads
+  if (update.byteLength > ctx.maxUpdateBytes) throw reject('UPDATE_TOO_LARGE', `update of ${update.byteLength} bytes exceeds ${ctx.maxUpdateBytes}`)
+  let decoded: { structs: Array<Y.Item | Y.GC | Y.Skip>, ds: { clients: Map<number, unknown[]> } }
+  try {
+    decoded = Y.decodeUpdate(update) as unknown as typeof decoded
+  } catch {
+    // [REJECT] malformed bytes
+    throw reject('UPDATE_MALFORMED', 'update does not decode')
+  }
+  // [REJECT] no deletes at all: a delete set cannot say who deleted (DESIGN §3)
+  if (decoded.ds.clients.size > 0) throw reject('UPDATE_HAS_DELETES', 'updates may not delete')
+
+  const boundInUpdate = new Map<number, string>()
+  const records: StoredRecord[] = []
+  for (const struct of decoded.structs) {
+    // [REJECT] only items; GC and skip structs come from deletes or merged fragments
+    if (!(struct instanceof Y.Item)) throw reject('STRUCT_NOT_ITEM', 'update carries a non-item struct')
+    const { client, clock } = struct.id
+    // [REJECT] an origin means an overwrite of an existing entry (or a list insert)
+    if (struct.origin !== null || struct.rightOrigin !== null) throw reject('STRUCT_OVERWRITE', 'update overwrites an existing entry')
+    const mapName = struct.parent
+    // [REJECT] only first writes into the known top-level maps
+    if (typeof mapName !== 'string' || !isMapName(mapName) || typeof struct.parentSub !== 'string') {
+      throw reject('STRUCT_UNKNOWN_MAP', 'update writes outside the record maps')
+    }
+    const content = struct.content
+    // [REJECT] each entry is exactly one record text
+    if (!(content instanceof Y.ContentAny) || content.arr.length !== 1 || typeof content.arr[0] !== 'string') {
+      throw reject('STRUCT_BAD_CONTENT', 'entry is not a single record text')
+    }
+    const text = content.arr[0]
+
+    let rec: StoredRecord
+    try {
+      rec = await parseRecord(text)
+    } catch (err) {
+      if (err instanceof RecordError) throw reject(err.fault, err.message)
+      throw err
+    }
+    const { record } = rec
+    // [REJECT] a record lives in the map of its kind
+    if (MAP_FOR_KIND[record.kind] !== mapName) throw reject('RECORD_WRONG_MAP', `${record.kind} record written into ${mapName}`)
+    // [REJECT] keys are author-scoped and content-addressed: <author>/<sha256 of record>
+    if (struct.parentSub !== rec.key) throw reject('RECORD_KEY_MISMATCH', 'entry key is not <author>/<record hash>')
+    // [REJECT] a record names the struct it occupies, so a replay anywhere else is invalid
+    if (record.slot.client !== client || record.slot.clock !== clock) throw reject('RECORD_SLOT_MISMATCH', 'record replayed outside its slot')
+
+    const held = clock < ctx.stateOf(client) ? ctx.textAt(client, clock) : undefined
+    // [REJECT] two different signed records for one slot: the author equivocated
+    if (held !== undefined && held !== text) throw reject('SLOT_EQUIVOCATION', 'a different record already holds this slot')
+
+    if (record.kind === 'binding') {
+      const body = record.body as { clientId: number }
+      // [REJECT] a binding opens its client's session and names that client
+      if (clock !== 0 || body.clientId !== client) throw reject('CLIENT_BOUND_ELSEWHERE', 'binding must be the first struct of its own client')
+      const bound = ctx.authorOf(client) ?? boundInUpdate.get(client)
+      // [REJECT] a client id belongs to the first author bound to it
+      if (bound !== undefined && bound !== record.author) throw reject('CLIENT_BOUND_ELSEWHERE', 'client id is bound to another author')
+      boundInUpdate.set(client, record.author)
+    } else {
+      const bound = ctx.authorOf(client) ?? boundInUpdate.get(client)
+      // [IGNORE] the binding has not reached us yet; a sync will bring it
+      if (bound === undefined) throw ignore('CLIENT_UNBOUND', 'client binding not known yet')
+      // [REJECT] only the author bound to a client writes with it (no writes under another author's key)
+      if (bound !== record.author) throw reject('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client')
+    }
+    // [REJECT] dated so far ahead that no honest clock explains it
+    if (record.createdAt > ctx.now + FAR_FUTURE_MS) throw reject('RECORD_FROM_FUTURE', 'record is dated more than a day in the future')
+    // [IGNORE] slightly ahead: wait until the local clock catches up (bounded skew), then sync brings it
+    if (record.createdAt > ctx.now + ctx.maxClockSkewMs) throw ignore('RECORD_FROM_FUTURE', 'record is dated in the future')
+    records.push(rec)
+  }
+  return records
+}

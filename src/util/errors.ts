@@ -1,0 +1,31 @@
+/** Stable error codes: tests and the CLI branch on these, never on message text. */
+export type SwarmdErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DATA_DIR_UNUSABLE'
+  | 'DAEMON_NOT_RUNNING'
+  | 'DAEMON_ALREADY_RUNNING'
+  | 'API_BAD_REQUEST'
+  | 'API_UNAUTHORIZED'
+  | 'RECORD_INVALID'
+  | 'PERSISTENCE_FAILED'
+  | 'BLOB_NOT_FOUND'
+  | 'BLOB_HASH_MISMATCH'
+  | 'BLOB_TOO_LARGE'
+  | 'BLOB_BAD_ID'
+  | 'SYNC_PROTOCOL'
+  | 'CODEC_MALFORMED'
+
+/** An error with a stable `code` and a message that says what to do. */
+export class SwarmdError extends Error {
+  readonly code: SwarmdErrorCode
+
+  constructor (code: SwarmdErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'SwarmdError'
+    this.code = code
+  }
+}
+
+export function isSwarmdError (err: unknown, code?: SwarmdErrorCode): err is SwarmdError {
+  return err instanceof SwarmdError && (code === undefined || err.code === code)
+}
