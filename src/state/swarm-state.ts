@@ -47,8 +47,6 @@ export interface SwarmStateEvents {
   'local-update': [update: Uint8Array]
   /** A record entered the doc (local or remote). */
   record: [record: StoredRecord, local: boolean]
-  /** Applied structs still wait for earlier ones from their client: time to sync. */
-  gap: []
 }
 
 export type RecordCounts = Record<RecordKind, number>
@@ -124,9 +122,8 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   /** Validate a peer's update and apply it only if every struct passes. */
   async applyRemote (update: Uint8Array): Promise<ApplyOutcome> {
     return this.queue.run(async () => {
-      let records: StoredRecord[]
       try {
-        records = await validateUpdate(update, {
+        await validateUpdate(update, {
           now: this.components.clock.now(),
           maxClockSkewMs: this.maxClockSkewMs,
           maxUpdateBytes: this.maxUpdateBytes,
@@ -141,9 +138,13 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       const before = this.recordTotal()
       Y.applyUpdate(this.doc, update, REMOTE_ORIGIN)
       await this.flushPersist()
-      if (this.doc.store.pendingStructs !== null && records.length > 0) this.emit('gap')
       return { verdict: 'accept', added: this.recordTotal() - before }
     })
+  }
+
+  /** Some applied structs still wait for earlier ones from their client: a sync fills the gap. */
+  hasGap (): boolean {
+    return this.doc.store.pendingStructs !== null
   }
 
   encodeStateVector (): Uint8Array {

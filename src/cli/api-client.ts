@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises'
+import { dataPaths } from '../config/data-dir.js'
+import { readDaemonInfo } from '../daemon/daemon-info.js'
+import { SwarmdError } from '../util/errors.js'
+import type { DaemonInfo } from '../daemon/daemon-info.js'
+
+/** An API error as the daemon reported it. */
+export class ApiError extends Error {
+  constructor (readonly status: number, readonly code: string, message: string) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+/** Talks to the daemon that runs for a data dir, over its local HTTP API. */
+export class ApiClient {
+  private constructor (readonly info: DaemonInfo, private readonly token: string | undefined) {}
+
+  static async forDataDir (dataDir: string): Promise<ApiClient> {
+    const paths = dataPaths(dataDir)
+    const info = await readDaemonInfo(paths.daemonInfo)
+    const token = await readFile(paths.apiToken, 'utf8').then((t) => t.trim(), () => undefined)
+    return new ApiClient(info, token)
+  }
+
+  async getJson<T> (path: string): Promise<T> {
+    return this.json<T>(await this.request('GET', path))
+  }
+
+  async postJson<T> (path: string, body: unknown): Promise<T> {
+    return this.json<T>(await this.request('POST', path, JSON.stringify(body), 'application/json'))
+  }
+
+  async postBytes<T> (path: string, body: Uint8Array): Promise<T> {
+    return this.json<T>(await this.request('POST', path, body, 'application/octet-stream'))
+  }
+
+  async getBytes (path: string): Promise<Uint8Array> {
+    const res = await this.request('GET', path)
+    if (!res.ok) await this.throwFor(res)
+    return new Uint8Array(await res.arrayBuffer())
+  }
+
+  private async request (method: string, path: string, body?: string | Uint8Array, type?: string): Promise<Response> {
+    const headers: Record<string, string> = {}
+    if (type !== undefined) headers['content-type'] = type
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+    try {
+      return await fetch(new URL(path, this.info.api), { method, headers, body })
+    } catch (err) {
+      throw new SwarmdError('DAEMON_NOT_RUNNING', `the daemon at ${this.info.api} does not answer (${(err as Error).message}); is it still running? Start it with \`swarmd start\``)
+    }
+  }
+
+  private async json<T> (res: Response): Promise<T> {
+    if (!res.ok) await this.throwFor(res)
+    return await res.json() as T
+  }
+
+  private async throwFor (res: Response): Promise<never> {
+    let code = 'HTTP_ERROR'
+    let message = `${res.status} ${res.statusText}`
+    try {
+      const body = await res.json() as { error?: { code?: string, message?: string } }
+      code = body.error?.code ?? code
+      message = body.error?.message ?? message
+    } catch {}
+    throw new ApiError(res.status, code, message)
+  }
+}

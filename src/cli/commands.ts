@@ -1,0 +1,108 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { configFromEnv, readConfigFile, resolveConfig, shippedBootstrapPeers } from '../config/config.js'
+import { dataPaths } from '../config/data-dir.js'
+import { DEFAULTS } from '../config/defaults.js'
+import { loadOrCreateApiToken } from '../daemon/api-token.js'
+import { Daemon } from '../daemon/daemon.js'
+import { loadOrCreateIdentity } from '../p2p/identity.js'
+import { ApiClient } from './api-client.js'
+import type { PartialConfig } from '../config/config.js'
+import type { HypothesisView, StatusView } from '../http/views.js'
+
+type Print = (line: string) => void
+
+export async function initCommand (dataDir: string, print: Print): Promise<void> {
+  const paths = dataPaths(dataDir)
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const identity = await loadOrCreateIdentity(paths.identity)
+  await loadOrCreateApiToken(paths.apiToken)
+  const existing = await readFile(paths.config, 'utf8').catch(() => undefined)
+  if (existing === undefined) {
+    const starter = { listen: DEFAULTS.listen, bootstrap: [], httpPort: DEFAULTS.httpPort, mdns: DEFAULTS.mdns, swarm: DEFAULTS.swarm }
+    await writeFile(paths.config, JSON.stringify(starter, null, 2) + '\n')
+  } else {
+    await readConfigFile(paths.config)
+  }
+  print(`${identity.created ? 'created' : 'kept'} identity ${identity.peerId.toString()}`)
+  print(`data dir ${dataDir} (config: ${paths.config})`)
+  print('next: swarmd start')
+}
+
+export interface StartFlags extends PartialConfig {}
+
+export async function startCommand (dataDir: string, flags: StartFlags, print: Print): Promise<Daemon> {
+  const paths = dataPaths(dataDir)
+  const config = resolveConfig({
+    file: await readConfigFile(paths.config),
+    env: configFromEnv(),
+    flags,
+    shippedBootstrap: await shippedBootstrapPeers()
+  })
+  const daemon = new Daemon({ dataDir, config, log: print })
+  try {
+    await daemon.start()
+  } catch (err) {
+    await daemon.stop().catch(() => {})
+    throw err
+  }
+  print(`swarmd ${daemon.identity.peerId.toString()} in swarm "${config.swarm}"`)
+  for (const addr of daemon.listenAddrs()) print(`  listening ${addr}`)
+  print(`  status page ${daemon.apiUrl}/`)
+  print(`  bootstrap peers: ${config.bootstrap.length === 0 ? 'none (use --bootstrap or mDNS to find others)' : config.bootstrap.length}`)
+  return daemon
+}
+
+export async function statusCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const status = await client.getJson<StatusView>('/api/status')
+  if (json) return print(JSON.stringify(status, null, 2))
+  print(`peer     ${status.peerId}`)
+  print(`swarm    ${status.swarm}`)
+  print(`listen   ${status.listen.join(' ')}`)
+  print(`peers    ${status.peers.length} connected, ${status.topicPeers} on the swarm topic`)
+  print(`records  ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  print(`refused  ${status.rejections.reject} rejected, ${status.rejections.ignore} ignored; ${status.blocked.length} peers blocked`)
+  print(`page     ${client.info.api}/`)
+}
+
+export async function peersCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { peers } = await client.getJson<{ peers: Array<{ peerId: string, addr: string, direction: string }> }>('/api/peers')
+  if (json) return print(JSON.stringify(peers, null, 2))
+  if (peers.length === 0) return print('no peers connected')
+  for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}`)
+}
+
+export async function hypothesisAddCommand (dataDir: string, body: { title: string, text: string, priority?: number }, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { hypothesis } = await client.postJson<{ hypothesis: HypothesisView }>('/api/hypotheses', body)
+  if (json) return print(JSON.stringify(hypothesis, null, 2))
+  print(hypothesis.id)
+}
+
+export async function hypothesesCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { hypotheses } = await client.getJson<{ hypotheses: HypothesisView[] }>('/api/hypotheses')
+  if (json) return print(JSON.stringify(hypotheses, null, 2))
+  if (hypotheses.length === 0) return print('no hypotheses yet: add one with `swarmd hypothesis add TITLE --text ...`')
+  for (const h of hypotheses) print(`${h.id.slice(0, 12)}  ${new Date(h.createdAt).toISOString()}  ${h.title}${h.text === '' ? '' : ` — ${h.text}`}`)
+}
+
+export async function connectCommand (dataDir: string, addr: string, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { peerId } = await client.postJson<{ peerId: string }>('/api/connect', { addr })
+  print(`connected to ${peerId}`)
+}
+
+export async function blobAddCommand (dataDir: string, file: string, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { hash } = await client.postBytes<{ hash: string }>('/api/blobs', await readFile(file))
+  print(hash)
+}
+
+export async function blobGetCommand (dataDir: string, hash: string, out: string | undefined, write: (bytes: Uint8Array) => void): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const bytes = await client.getBytes(`/api/blobs/${encodeURIComponent(hash)}`)
+  if (out !== undefined) await writeFile(out, bytes)
+  else write(bytes)
+}

@@ -1,0 +1,124 @@
+import '../util/polyfill.js'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { resolveDataDir } from '../config/data-dir.js'
+import { isSwarmdError } from '../util/errors.js'
+import { ApiError } from './api-client.js'
+import { blobAddCommand, blobGetCommand, connectCommand, hypothesesCommand, hypothesisAddCommand, initCommand, peersCommand, startCommand, statusCommand } from './commands.js'
+import { EXIT } from './exit-codes.js'
+import type { StartFlags } from './commands.js'
+
+const print = (line: string): void => { process.stdout.write(line + '\n') }
+const printErr = (line: string): void => { process.stderr.write(line + '\n') }
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+const port = (value: string): number => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0-65535; 0 picks a free one)')
+  return n
+}
+const priority = (value: string): number => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 10) throw new InvalidArgumentError('expected an integer 0-10')
+  return n
+}
+
+const program = new Command('swarmd')
+  .description('autoresearch at home, peer to peer: a research swarm of volunteer GPUs')
+  .option('--data-dir <dir>', 'identity, config and state live here (default: $SWARMD_DATA_DIR or $XDG_DATA_HOME/swarmd)')
+  .showHelpAfterError()
+
+const dataDirOf = (cmd: Command): string => resolveDataDir(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir)
+
+program.command('init')
+  .description('create the identity, API token and a starter config.json in the data dir')
+  .action(async (_opts, cmd: Command) => { await initCommand(dataDirOf(cmd), print) })
+
+program.command('start')
+  .description('run the daemon: join the swarm, replicate records, serve the status page (Ctrl-C stops it)')
+  .option('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/4717)', collect)
+  .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/…/tcp/…/p2p/<peerId> (repeatable; added to bootstrap-peers.json)', collect)
+  .option('--http-port <port>', 'status page and API port (default 4718; 0 picks a free one)', port)
+  .option('--http-host <host>', 'status page and API address (default 127.0.0.1; anything else is exposed)')
+  .option('--mdns', 'find peers on the local network (default)')
+  .option('--no-mdns', 'do not use multicast DNS')
+  .option('--swarm <name>', 'the swarm to join (default "default")')
+  .addOption(new Option('--agent <agent>', 'research agent; "none" coordinates only').choices(['none']))
+  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' }, cmd: Command) => {
+    const flags: StartFlags = {}
+    if (opts.listen !== undefined) flags.listen = opts.listen
+    if (opts.bootstrap !== undefined) flags.bootstrap = opts.bootstrap
+    if (opts.httpPort !== undefined) flags.httpPort = opts.httpPort
+    if (opts.httpHost !== undefined) flags.httpHost = opts.httpHost
+    if (cmd.getOptionValueSource('mdns') === 'cli') flags.mdns = opts.mdns
+    if (opts.swarm !== undefined) flags.swarm = opts.swarm
+    if (opts.agent !== undefined) flags.agent = opts.agent
+    const daemon = await startCommand(dataDirOf(cmd), flags, print)
+    process.on('unhandledRejection', (err) => { printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
+    let signals = 0
+    const shutdown = (signal: string): void => {
+      if (++signals > 1) process.exit(EXIT.FAILURE)
+      print(`${signal}: stopping…`)
+      daemon.stop().then(() => { print('stopped'); process.exit(EXIT.OK) }, (err: unknown) => { printErr(`stop failed: ${String(err)}`); process.exit(EXIT.FAILURE) })
+    }
+    process.on('SIGINT', () => { shutdown('SIGINT') })
+    process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  })
+
+program.command('status')
+  .description('identity, listen addresses, peers and record counts of the running daemon')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }, cmd: Command) => { await statusCommand(dataDirOf(cmd), opts.json === true, print) })
+
+program.command('peers')
+  .description('peers the daemon is connected to')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }, cmd: Command) => { await peersCommand(dataDirOf(cmd), opts.json === true, print) })
+
+program.command('connect')
+  .description('dial a peer now, e.g. after a network partition heals')
+  .argument('<multiaddr>', '/ip4/…/tcp/…/p2p/<peerId>')
+  .action(async (addr: string, _opts, cmd: Command) => { await connectCommand(dataDirOf(cmd), addr, print) })
+
+const hypothesis = program.command('hypothesis').description('ideas for the swarm to test')
+hypothesis.command('add')
+  .description('publish a hypothesis to the swarm')
+  .argument('<title>', 'one line')
+  .requiredOption('--text <text>', 'what to try and why')
+  .option('--priority <n>', '0-10, higher is more urgent', priority)
+  .option('--json', 'print the stored hypothesis as JSON')
+  .action(async (title: string, opts: { text: string, priority?: number, json?: boolean }, cmd: Command) => {
+    await hypothesisAddCommand(dataDirOf(cmd), { title, text: opts.text, ...(opts.priority !== undefined ? { priority: opts.priority } : {}) }, opts.json === true, print)
+  })
+
+program.command('hypotheses')
+  .description('hypotheses known to the swarm, newest first')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }, cmd: Command) => { await hypothesesCommand(dataDirOf(cmd), opts.json === true, print) })
+
+const blob = program.command('blob').description('content-addressed files shared by hash')
+blob.command('add')
+  .description('store a file and announce it; prints its sha256')
+  .argument('<file>')
+  .action(async (file: string, _opts, cmd: Command) => { await blobAddCommand(dataDirOf(cmd), file, print) })
+blob.command('get')
+  .description('fetch a blob by hash from this daemon or any peer, verified')
+  .argument('<hash>')
+  .option('-o, --out <file>', 'write to a file instead of stdout')
+  .action(async (hash: string, opts: { out?: string }, cmd: Command) => {
+    await blobGetCommand(dataDirOf(cmd), hash, opts.out, (bytes) => { process.stdout.write(bytes) })
+  })
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof ApiError) {
+    printErr(`swarmd: ${err.message} (${err.code})`)
+    process.exit(err.status === 404 ? EXIT.NOT_FOUND : EXIT.REFUSED)
+  }
+  if (isSwarmdError(err)) {
+    printErr(`swarmd: ${err.message} (${err.code})`)
+    process.exit(err.code === 'DAEMON_NOT_RUNNING' ? EXIT.NOT_RUNNING : err.code === 'CONFIG_INVALID' ? EXIT.USAGE : EXIT.FAILURE)
+  }
+  printErr(`swarmd: ${err instanceof Error ? err.message : String(err)}`)
+  process.exit(EXIT.FAILURE)
+}

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { SwarmdError } from '../util/errors.js'
+import { DEFAULTS } from './defaults.js'
+
+const multiaddrText = z.string().refine((text) => {
+  try {
+    multiaddr(text)
+    return true
+  } catch {
+    return false
+  }
+}, { message: 'not a multiaddr' })
+
+const bootstrapAddr = multiaddrText.refine((text) => text.includes('/p2p/'), { message: 'a bootstrap address must end in /p2p/<peerId>' })
+
+/** Every setting a daemon reads; all optional in files and env, filled from DEFAULTS. */
+export const configSchema = z.strictObject({
+  listen: z.array(multiaddrText).min(1),
+  bootstrap: z.array(bootstrapAddr),
+  httpHost: z.string().min(1),
+  httpPort: z.number().int().min(0).max(65535),
+  mdns: z.boolean(),
+  swarm: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'swarm names are lowercase letters, digits and dashes'),
+  agent: z.literal('none'),
+  maxConnections: z.number().int().min(1),
+  maxIncomingPendingConnections: z.number().int().min(1),
+  antiEntropyMs: z.number().int().min(100),
+  maxClockSkewMs: z.number().int().min(0),
+  strikeLimit: z.number().int().min(1),
+  blockMs: z.number().int().min(0),
+  maxBlobBytes: z.number().int().min(1)
+})
+
+export type Config = z.infer<typeof configSchema>
+export type PartialConfig = Partial<Config>
+
+function invalid (where: string, err: z.ZodError): SwarmdError {
+  const issue = err.issues[0]
+  const path = issue?.path.join('.') ?? ''
+  return new SwarmdError('CONFIG_INVALID', `${where}: ${path === '' ? '' : `${path}: `}${issue?.message ?? 'invalid'}`)
+}
+
+/** Read `config.json` of a data dir; a missing file is an empty config. */
+export async function readConfigFile (path: string): Promise<PartialConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw new SwarmdError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new SwarmdError('CONFIG_INVALID', `${path} is not valid JSON; fix it or delete it to use the defaults`)
+  }
+  const parsed = configSchema.partial().safeParse(json)
+  if (!parsed.success) throw invalid(path, parsed.error)
+  return parsed.data
+}
+
+const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s !== '')
+
+/** Settings from `SWARMD_*` environment variables. */
+export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialConfig {
+  const out: Record<string, unknown> = {}
+  if (env.SWARMD_LISTEN !== undefined) out.listen = list(env.SWARMD_LISTEN)
+  if (env.SWARMD_BOOTSTRAP !== undefined) out.bootstrap = list(env.SWARMD_BOOTSTRAP)
+  if (env.SWARMD_HTTP_HOST !== undefined) out.httpHost = env.SWARMD_HTTP_HOST
+  if (env.SWARMD_HTTP_PORT !== undefined) out.httpPort = Number(env.SWARMD_HTTP_PORT)
+  if (env.SWARMD_MDNS !== undefined) out.mdns = !['0', 'false', 'no', 'off'].includes(env.SWARMD_MDNS.toLowerCase())
+  if (env.SWARMD_SWARM !== undefined) out.swarm = env.SWARMD_SWARM
+  const parsed = configSchema.partial().safeParse(out)
+  if (!parsed.success) throw invalid('environment (SWARMD_*)', parsed.error)
+  return parsed.data
+}
+
+/** The bootstrap list shipped with swarmd (`bootstrap-peers.json` at the package root). */
+export async function shippedBootstrapPeers (path = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bootstrap-peers.json')): Promise<string[]> {
+  let json: unknown
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'))
+  } catch (err) {
+    throw new SwarmdError('CONFIG_INVALID', `cannot read the bootstrap list ${path}: ${(err as Error).message}`)
+  }
+  const parsed = z.strictObject({ version: z.literal(1), peers: z.array(bootstrapAddr) }).safeParse(json)
+  if (!parsed.success) throw invalid(path, parsed.error)
+  return parsed.data.peers
+}
+
+/**
+ * defaults < config file < environment < flags. Bootstrap peers add up: the shipped
+ * list plus every layer's own.
+ */
+export function resolveConfig (layers: { file: PartialConfig, env: PartialConfig, flags: PartialConfig, shippedBootstrap: string[] }): Config {
+  const merged = { ...DEFAULTS, ...layers.file, ...layers.env, ...layers.flags }
+  merged.bootstrap = [...new Set([
+    ...layers.shippedBootstrap,
+    ...(layers.file.bootstrap ?? []),
+    ...(layers.env.bootstrap ?? []),
+    ...(layers.flags.bootstrap ?? [])
+  ])]
+  const parsed = configSchema.safeParse(merged)
+  if (!parsed.success) throw invalid('configuration', parsed.error)
+  return parsed.data
+}

@@ -1,0 +1,26 @@
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+/** Files inside a data dir. */
+export function dataPaths (dataDir: string) {
+  return {
+    root: dataDir,
+    identity: join(dataDir, 'identity.key'),
+    config: join(dataDir, 'config.json'),
+    apiToken: join(dataDir, 'api-token'),
+    /** Written by a running daemon: where its API and libp2p listen. */
+    daemonInfo: join(dataDir, 'daemon.json'),
+    state: (swarm: string) => join(dataDir, 'state', swarm),
+    blobs: join(dataDir, 'blobs')
+  }
+}
+
+export type DataPaths = ReturnType<typeof dataPaths>
+
+/** `--data-dir`, else `$SWARMD_DATA_DIR`, else `$XDG_DATA_HOME/swarmd`, else `~/.local/share/swarmd`. */
+export function resolveDataDir (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag !== '') return resolve(flag)
+  if (env.SWARMD_DATA_DIR !== undefined && env.SWARMD_DATA_DIR !== '') return resolve(env.SWARMD_DATA_DIR)
+  const xdg = env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
+  return join(xdg, 'swarmd')
+}

@@ -1,0 +1,34 @@
+/**
+ * The one defaults object: config file, environment and CLI flags all resolve through it.
+ */
+export const DEFAULTS = {
+  /** libp2p listen multiaddrs. 4717 is swarmd's port; 0.0.0.0 so LAN peers can reach us. */
+  listen: ['/ip4/0.0.0.0/tcp/4717'],
+  /** Extra bootstrap multiaddrs, added to bootstrap-peers.json's list. */
+  bootstrap: [] as string[],
+  /** The status page and API: loopback only unless the user says otherwise. */
+  httpHost: '127.0.0.1',
+  httpPort: 4718,
+  /** Find peers on the local network by multicast DNS. */
+  mdns: true,
+  /** Daemons share state only within one swarm. */
+  swarm: 'default',
+  /** No research loop yet: coordination only. */
+  agent: 'none' as const,
+  /** Connection limits: a daemon talks to tens of peers; libp2p's default (300) is for relays. */
+  maxConnections: 100,
+  /** Half-open inbound connections allowed at once. */
+  maxIncomingPendingConnections: 10,
+  /** Anti-entropy pull from one random peer this often (ms). Gossip carries live updates; this only repairs losses. */
+  antiEntropyMs: 30_000,
+  /** Records dated further ahead are held back (DESIGN §3: 60 s). */
+  maxClockSkewMs: 60_000,
+  /** Provably invalid messages from one peer before it is cut off. */
+  strikeLimit: 5,
+  /** How long a cut-off peer stays blocked (ms). */
+  blockMs: 60 * 60 * 1000,
+  /** Largest blob accepted (bytes): train.py sources and run logs, not datasets. */
+  maxBlobBytes: 16 * 1024 * 1024
+}
+
+export type Defaults = typeof DEFAULTS

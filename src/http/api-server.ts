@@ -1,0 +1,180 @@
+import { createServer } from 'node:http'
+import { timingSafeEqual } from 'node:crypto'
+import { z } from 'zod'
+import { parseBlobHash } from '../p2p/blob-store.js'
+import { hypothesisBody } from '../state/record-kinds.js'
+import { isSwarmdError } from '../util/errors.js'
+import { statusPageHtml } from './status-page.js'
+import { hypothesisView, peersView, statusView } from './views.js'
+import type { Daemon } from '../daemon/daemon.js'
+import type { Clock } from '../util/clock.js'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface ApiServerComponents {
+  daemon: Daemon
+  /** Mutating endpoints need `Authorization: Bearer <token>`. */
+  token: string
+  clock: Clock
+}
+
+export interface ApiServerInit {
+  host: string
+  /** 0 picks a free port. */
+  port: number
+  /** Largest request body, in bytes. Default: the blob limit plus slack. */
+  maxBodyBytes?: number
+}
+
+const connectBody = z.strictObject({ addr: z.string().min(1) })
+
+class HttpError extends Error {
+  constructor (readonly status: number, readonly code: string, message: string) { super(message) }
+}
+
+/**
+ * The local JSON API (under `/api/`) and the status page at `/`. Reads are open on
+ * loopback; every mutation needs the data dir's token.
+ */
+export class ApiServer {
+  private server: Server | undefined
+  private readonly maxBodyBytes: number
+
+  constructor (private readonly components: ApiServerComponents, private readonly init: ApiServerInit) {
+    this.maxBodyBytes = init.maxBodyBytes ?? components.daemon.config.maxBlobBytes + 1024
+  }
+
+  get url (): string {
+    const address = this.server?.address() as AddressInfo | null | undefined
+    if (address == null) throw new Error('API server is not listening')
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
+  }
+
+  async start (): Promise<void> {
+    if (this.server !== undefined) return
+    const server = createServer((req, res) => { void this.handle(req, res) })
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.init.port, this.init.host, () => { server.off('error', reject); resolve() })
+    })
+  }
+
+  async stop (): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    if (server === undefined) return
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      this.checkHost(req)
+      const url = new URL(req.url ?? '/', 'http://local')
+      const { daemon } = this.components
+      const route = `${req.method ?? 'GET'} ${url.pathname}`
+      if (route === 'GET /') return this.send(res, 200, statusPageHtml(), 'text/html; charset=utf-8')
+      if (route === 'GET /api/status') return this.json(res, 200, statusView(daemon, this.components.clock.now()))
+      if (route === 'GET /api/peers') return this.json(res, 200, { peers: peersView(daemon) })
+      if (route === 'GET /api/hypotheses') {
+        return this.json(res, 200, { hypotheses: daemon.state.list('hypothesis').reverse().map(hypothesisView) })
+      }
+      if (route === 'POST /api/hypotheses') {
+        this.checkToken(req)
+        const body = hypothesisBody.safeParse(await this.readJson(req))
+        if (!body.success) throw new HttpError(400, 'API_BAD_REQUEST', `hypothesis: ${body.error.issues[0]?.path.join('.') ?? ''} ${body.error.issues[0]?.message ?? 'invalid'}`)
+        const rec = await daemon.state.append('hypothesis', body.data)
+        return this.json(res, 201, { hypothesis: hypothesisView(rec) })
+      }
+      if (route === 'POST /api/connect') {
+        this.checkToken(req)
+        const body = connectBody.safeParse(await this.readJson(req))
+        if (!body.success) throw new HttpError(400, 'API_BAD_REQUEST', 'expected {"addr": "<multiaddr>"}')
+        try {
+          return this.json(res, 200, { peerId: await daemon.network.connect(body.data.addr) })
+        } catch (err) {
+          throw new HttpError(502, 'CONNECT_FAILED', `could not connect to ${body.data.addr}: ${(err as Error).message}`)
+        }
+      }
+      if (route === 'POST /api/blobs') {
+        this.checkToken(req)
+        const hash = await daemon.network.blobs.add(await this.readBody(req))
+        return this.json(res, 201, { hash })
+      }
+      if (req.method === 'GET' && url.pathname.startsWith('/api/blobs/')) {
+        const hash = parseBlobHash(url.pathname.slice('/api/blobs/'.length))
+        const bytes = await daemon.network.blobs.get(hash, { signal: AbortSignal.timeout(60_000) })
+        return this.send(res, 200, Buffer.from(bytes), 'application/octet-stream')
+      }
+      throw new HttpError(404, 'NOT_FOUND', `no route ${route}`)
+    } catch (err) {
+      this.fail(res, err)
+    }
+  }
+
+  // DNS rebinding: a page on another origin must not reach the API through a hostname of its own.
+  private checkHost (req: IncomingMessage): void {
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+    const allowed = new Set(['127.0.0.1', 'localhost', '::1', this.init.host])
+    if (!allowed.has(host)) throw new HttpError(403, 'API_FORBIDDEN_HOST', `requests must address the daemon by ${this.init.host}`)
+    const origin = req.headers.origin
+    if (origin !== undefined && req.method !== 'GET') {
+      let originHost = ''
+      try { originHost = new URL(origin).hostname.replace(/^\[|\]$/g, '') } catch {}
+      if (!allowed.has(originHost)) throw new HttpError(403, 'API_FORBIDDEN_ORIGIN', 'cross-site requests are refused')
+    }
+  }
+
+  private checkToken (req: IncomingMessage): void {
+    const header = req.headers.authorization ?? ''
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '')
+    const expected = Buffer.from(this.components.token)
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new HttpError(401, 'API_UNAUTHORIZED', 'this call needs the token from the data dir (file api-token) as "Authorization: Bearer <token>"')
+    }
+  }
+
+  private async readBody (req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req) {
+      size += (chunk as Buffer).byteLength
+      if (size > this.maxBodyBytes) throw new HttpError(413, 'API_BODY_TOO_LARGE', `request body exceeds ${this.maxBodyBytes} bytes`)
+      chunks.push(chunk as Buffer)
+    }
+    return Buffer.concat(chunks)
+  }
+
+  private async readJson (req: IncomingMessage): Promise<unknown> {
+    const body = await this.readBody(req)
+    try {
+      return JSON.parse(body.toString('utf8'))
+    } catch {
+      throw new HttpError(400, 'API_BAD_REQUEST', 'request body is not JSON')
+    }
+  }
+
+  private fail (res: ServerResponse, err: unknown): void {
+    if (err instanceof HttpError) return this.json(res, err.status, { error: { code: err.code, message: err.message } })
+    if (isSwarmdError(err)) {
+      const status = err.code === 'BLOB_NOT_FOUND' ? 404 : err.code === 'BLOB_BAD_ID' ? 400 : err.code === 'BLOB_TOO_LARGE' ? 413 : err.code === 'BLOB_HASH_MISMATCH' ? 502 : 500
+      return this.json(res, status, { error: { code: err.code, message: err.message } })
+    }
+    if (err instanceof z.ZodError) return this.json(res, 400, { error: { code: 'API_BAD_REQUEST', message: err.message } })
+    const message = err instanceof Error ? err.message : String(err)
+    this.json(res, 500, { error: { code: 'INTERNAL', message } })
+  }
+
+  private json (res: ServerResponse, status: number, body: unknown): void {
+    this.send(res, status, JSON.stringify(body), 'application/json')
+  }
+
+  private send (res: ServerResponse, status: number, body: string | Buffer, type: string): void {
+    if (res.headersSent) return
+    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+    res.end(body)
+  }
+}
+

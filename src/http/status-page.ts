@@ -1,0 +1,60 @@
+/**
+ * The status page at `/`: static HTML that renders from `/api/status` and
+ * `/api/hypotheses` and refreshes every two seconds. No external assets (works offline).
+ */
+export function statusPageHtml (): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>swarmd</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d1d1f; max-width: 72rem; }
+  h1 { font-size: 1.4rem; margin: 0 0 .25rem; } h2 { font-size: 1.05rem; margin-top: 1.5rem; }
+  code, td.mono { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+  table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+  .counts span { display: inline-block; margin-right: 1.25rem; } .muted { color: #6e6e73; } .bad { color: #b00020; }
+</style>
+</head>
+<body>
+<h1>swarmd <span class="muted" id="swarm"></span></h1>
+<div>peer <code id="peer-id">…</code></div>
+<div class="muted" id="listen"></div>
+<h2>Records</h2>
+<div class="counts" id="counts"></div>
+<h2>Peers (<span id="peer-count">0</span>, on topic <span id="mesh-count">0</span>)</h2>
+<table><thead><tr><th>peer</th><th>address</th><th>direction</th></tr></thead><tbody id="peers"></tbody></table>
+<h2>Recent hypotheses</h2>
+<table><thead><tr><th>title</th><th>text</th><th>author</th><th>when</th></tr></thead><tbody id="hypotheses"></tbody></table>
+<h2>Rejected peer input (<span id="rejected">0</span>)</h2>
+<table><thead><tr><th>when</th><th>peer</th><th>via</th><th>why</th></tr></thead><tbody id="rejections"></tbody></table>
+<script>
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
+const short = (id) => id.length > 16 ? id.slice(0, 8) + '…' + id.slice(-6) : id
+const when = (ms) => new Date(ms).toLocaleTimeString()
+const rows = (id, items, cells) => { document.getElementById(id).innerHTML = items.map((x) => '<tr>' + cells(x).map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('') }
+async function refresh () {
+  try {
+    const [status, hyps] = await Promise.all([fetch('/api/status').then((r) => r.json()), fetch('/api/hypotheses').then((r) => r.json())])
+    document.getElementById('swarm').textContent = 'swarm ' + status.swarm
+    document.getElementById('peer-id').textContent = status.peerId
+    document.getElementById('listen').textContent = status.listen.join('  ')
+    document.getElementById('counts').innerHTML = Object.entries(status.counts).map(([k, v]) => '<span>' + esc(k) + ': <b data-kind="' + esc(k) + '">' + v + '</b></span>').join('')
+    document.getElementById('peer-count').textContent = status.peers.length
+    document.getElementById('mesh-count').textContent = status.topicPeers
+    rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction)])
+    rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [esc(h.title), esc(h.text), '<code title="' + esc(h.author) + '">' + esc(short(h.author)) + '</code>', esc(when(h.createdAt))])
+    document.getElementById('rejected').textContent = status.rejections.reject + status.rejections.ignore
+    rows('rejections', status.rejections.recent, (r) => [esc(when(r.at)), '<code>' + esc(short(r.peer)) + '</code>', esc(r.channel), '<span class="' + (r.verdict === 'reject' ? 'bad' : 'muted') + '">' + esc(r.fault) + '</span>'])
+  } catch (err) {
+    document.getElementById('listen').textContent = 'daemon unreachable: ' + err
+  }
+}
+refresh()
+setInterval(refresh, 2000)
+</script>
+</body>
+</html>
+`
+}

@@ -1,0 +1,50 @@
+import { stateTopic } from '../p2p/swarm-network.js'
+import type { Daemon } from '../daemon/daemon.js'
+import type { StoredRecord } from '../state/records.js'
+import type { HypothesisBody } from '../state/record-kinds.js'
+
+/** The JSON the API and the status page show: plain data, no live objects. */
+export function statusView (daemon: Daemon, now: number) {
+  const libp2p = daemon.network.libp2p
+  const penalties = daemon.network.penalties
+  return {
+    peerId: daemon.identity.peerId.toString(),
+    swarm: daemon.config.swarm,
+    listen: daemon.listenAddrs(),
+    peers: peersView(daemon),
+    topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(daemon.config.swarm)).length,
+    counts: daemon.state.counts(),
+    sync: { ...daemon.network.sync.stats },
+    gossip: { ...daemon.network.gossip.stats },
+    rejections: { ...penalties.totals, recent: penalties.recent().slice(0, 20) },
+    blocked: penalties.blocked(),
+    time: now
+  }
+}
+
+export function peersView (daemon: Daemon) {
+  return daemon.network.libp2p.getConnections().map((c) => ({
+    peerId: c.remotePeer.toString(),
+    addr: c.remoteAddr.toString(),
+    direction: c.direction,
+    openedAt: c.timeline.open
+  }))
+}
+
+export function hypothesisView (rec: StoredRecord<'hypothesis'>) {
+  const body = rec.record.body as HypothesisBody
+  return {
+    id: rec.id,
+    key: rec.key,
+    author: rec.record.author,
+    createdAt: rec.record.createdAt,
+    title: body.title,
+    text: body.text,
+    priority: body.priority ?? 0,
+    suggestedDelta: body.suggestedDelta ?? [],
+    evidence: body.evidence ?? []
+  }
+}
+
+export type StatusView = ReturnType<typeof statusView>
+export type HypothesisView = ReturnType<typeof hypothesisView>

@@ -1,0 +1,163 @@
+import { lpStream } from '@libp2p/utils'
+import { SwarmdError } from '../util/errors.js'
+import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from './blob-codec.js'
+import { blobCid, blobHashOf } from './blob-store.js'
+import type { BlobHash, BlobStore } from './blob-store.js'
+import type { SwarmdLibp2p } from './libp2p-node.js'
+import type { PeerPenalties } from './peer-penalties.js'
+import type { PeerId, Stream } from '@libp2p/interface'
+
+export const BLOB_PROTOCOL = '/swarmd/blob/1'
+
+export interface BlobServiceComponents {
+  libp2p: SwarmdLibp2p
+  store: BlobStore
+  penalties: PeerPenalties
+  punish(peer: PeerId): void
+}
+
+export interface BlobServiceInit {
+  /** How long one peer may take to deliver a blob, in ms. Default 30 s. */
+  fetchTimeoutMs?: number
+  /** How long to look for providers in the DHT, in ms. Default 5 s. */
+  findProvidersTimeoutMs?: number
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * Serves blobs on `/swarmd/blob/1`, fetches them from providers (DHT first, then the
+ * peers we are connected to), verifies every byte against the hash, and announces what
+ * it holds with kad-dht `provide`.
+ */
+export class BlobService {
+  private readonly fetchTimeoutMs: number
+  private readonly findProvidersTimeoutMs: number
+  private readonly stopController = new AbortController()
+
+  constructor (private readonly components: BlobServiceComponents, init: BlobServiceInit = {}) {
+    this.fetchTimeoutMs = init.fetchTimeoutMs ?? 30_000
+    this.findProvidersTimeoutMs = init.findProvidersTimeoutMs ?? 5_000
+  }
+
+  async start (): Promise<void> {
+    await this.components.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => { void this.serve(stream, connection.remotePeer) }, { maxInboundStreams: 16 })
+  }
+
+  async stop (): Promise<void> {
+    this.stopController.abort()
+  }
+
+  /** Store bytes locally and announce them; resolves with the hash once stored. */
+  async add (bytes: Uint8Array): Promise<BlobHash> {
+    const hash = await this.components.store.put(bytes)
+    this.announce(hash)
+    return hash
+  }
+
+  /** Tell the DHT we hold this blob (in the background: a lone node has nobody to tell). */
+  announce (hash: BlobHash): void {
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(30_000)])
+    void this.components.libp2p.contentRouting.provide(blobCid(hash), { signal }).catch(() => {})
+  }
+
+  /** The blob from the local store, else from the first peer that delivers it intact. */
+  async get (hash: BlobHash, options: FetchOptions = {}): Promise<Uint8Array> {
+    const local = await this.components.store.get(hash).catch(() => undefined)
+    if (local !== undefined) return local
+    let lastError: unknown
+    for (const peer of await this.candidates(hash, options)) {
+      try {
+        const bytes = await this.fetchFrom(peer, hash, options)
+        await this.components.store.put(bytes)
+        this.announce(hash)
+        return bytes
+      } catch (err) {
+        lastError = err
+      }
+    }
+    if (lastError instanceof SwarmdError && lastError.code === 'BLOB_HASH_MISMATCH') throw lastError
+    throw new SwarmdError('BLOB_NOT_FOUND', `no reachable peer has blob ${hash}`, { cause: lastError })
+  }
+
+  /** Fetch from one peer and verify. Throws BLOB_HASH_MISMATCH / BLOB_TOO_LARGE / BLOB_NOT_FOUND. */
+  async fetchFrom (peer: PeerId, hash: BlobHash, options: FetchOptions = {}): Promise<Uint8Array> {
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs), ...(options.signal !== undefined ? [options.signal] : [])])
+    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: BLOB_DATA_FRAME_BYTES })
+      await lp.write(encodeBlobRequest(hash), { signal })
+      const header = decodeBlobHeader((await lp.read({ signal })).subarray())
+      if (header.status === 'not-found') throw new SwarmdError('BLOB_NOT_FOUND', `peer ${peer.toString()} does not have blob ${hash}`)
+      if (header.size > this.components.store.maxBlobBytes) {
+        this.penalise(peer, 'BLOB_TOO_LARGE')
+        throw new SwarmdError('BLOB_TOO_LARGE', `peer offers ${header.size} bytes for blob ${hash}; the limit is ${this.components.store.maxBlobBytes}`)
+      }
+      const bytes = new Uint8Array(header.size)
+      let at = 0
+      while (at < header.size) {
+        const chunk = (await lp.read({ signal })).subarray()
+        if (at + chunk.byteLength > header.size) break
+        bytes.set(chunk, at)
+        at += chunk.byteLength
+      }
+      // [REJECT] the bytes must hash to what was asked for
+      if (at !== header.size || blobHashOf(bytes) !== hash) {
+        this.penalise(peer, 'BLOB_HASH_MISMATCH')
+        throw new SwarmdError('BLOB_HASH_MISMATCH', `peer ${peer.toString()} sent bytes that do not match blob ${hash}; refused`)
+      }
+      await stream.close({ signal }).catch(() => {})
+      return bytes
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async candidates (hash: BlobHash, options: FetchOptions): Promise<PeerId[]> {
+    const found = new Map<string, PeerId>()
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.findProvidersTimeoutMs), ...(options.signal !== undefined ? [options.signal] : [])])
+    try {
+      for await (const provider of this.components.libp2p.contentRouting.findProviders(blobCid(hash), { signal })) {
+        if (!provider.id.equals(this.components.libp2p.peerId)) found.set(provider.id.toString(), provider.id)
+        if (found.size >= 8) break
+      }
+    } catch {
+      // No providers found in time: fall back to the peers we know.
+    }
+    for (const peer of this.components.libp2p.getPeers()) found.set(peer.toString(), peer)
+    return [...found.values()]
+  }
+
+  private async serve (stream: Stream, peer: PeerId): Promise<void> {
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
+    try {
+      const lp = lpStream(stream, { maxDataLength: 128 })
+      let hash: BlobHash
+      try {
+        hash = decodeBlobRequest((await lp.read({ signal })).subarray())
+      } catch (err) {
+        this.penalise(peer, 'BLOB_BAD_REQUEST')
+        throw err
+      }
+      const bytes = await this.components.store.get(hash).catch(() => undefined)
+      if (bytes === undefined) {
+        await lp.write(encodeBlobHeader({ status: 'not-found' }), { signal })
+      } else {
+        await lp.write(encodeBlobHeader({ status: 'found', size: bytes.byteLength }), { signal })
+        for (let at = 0; at < bytes.byteLength; at += BLOB_DATA_FRAME_BYTES) {
+          await lp.write(bytes.subarray(at, at + BLOB_DATA_FRAME_BYTES), { signal })
+        }
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private penalise (peer: PeerId, fault: string): void {
+    if (this.components.penalties.record({ peer: peer.toString(), channel: 'blob', verdict: 'reject', fault })) this.components.punish(peer)
+  }
+}

@@ -1,0 +1,87 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { SwarmdLibp2p } from './libp2p-node.js'
+import type { PeerPenalties } from './peer-penalties.js'
+import type { ReplicaPort } from './replica-port.js'
+import type { PeerId } from '@libp2p/interface'
+import type { Message } from '@libp2p/gossipsub'
+
+export interface GossipReplicationComponents {
+  libp2p: SwarmdLibp2p
+  replica: ReplicaPort
+  penalties: PeerPenalties
+  /** Ask for a sync pull from a peer (a gap or an unknown client binding showed up). */
+  requestPull(peer: PeerId): void
+  /** Disconnect and block a peer that crossed the strike limit. */
+  punish(peer: PeerId): void
+}
+
+export interface GossipReplicationInit {
+  /** The swarm's state topic, `/swarmd/<swarm>/state/1`. */
+  topic: string
+}
+
+export interface GossipStats {
+  published: number
+  publishFailures: number
+  accepted: number
+}
+
+const RESULT = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject
+} as const
+
+/**
+ * Live replication: local writes go out on the swarm topic; inbound messages are
+ * validated and applied inside gossipsub's validator, so only valid updates are relayed.
+ */
+export class GossipReplication {
+  readonly stats: GossipStats = { published: 0, publishFailures: 0, accepted: 0 }
+
+  constructor (private readonly components: GossipReplicationComponents, private readonly init: GossipReplicationInit) {}
+
+  start (): void {
+    const pubsub = this.components.libp2p.services.pubsub
+    pubsub.topicValidators.set(this.init.topic, async (peer, message) => this.validate(peer, message))
+    pubsub.subscribe(this.init.topic)
+  }
+
+  stop (): void {
+    const pubsub = this.components.libp2p.services.pubsub
+    pubsub.topicValidators.delete(this.init.topic)
+    pubsub.unsubscribe(this.init.topic)
+  }
+
+  /** Publish a local update; a lone daemon keeps it until a sync carries it. */
+  async publish (update: Uint8Array): Promise<void> {
+    try {
+      await this.components.libp2p.services.pubsub.publish(this.init.topic, update)
+      this.stats.published++
+    } catch {
+      this.stats.publishFailures++
+    }
+  }
+
+  private async validate (peer: PeerId, message: Message): Promise<TopicValidatorResult> {
+    let verdict: 'accept' | 'ignore' | 'reject'
+    let fault = 'UNKNOWN'
+    try {
+      const outcome = await this.components.replica.applyRemote(message.data)
+      verdict = outcome.verdict
+      fault = outcome.fault ?? fault
+    } catch {
+      // One bad message never crashes the daemon; an unexpected failure is not the sender's proven fault.
+      verdict = 'ignore'
+      fault = 'APPLY_FAILED'
+    }
+    if (verdict === 'accept') {
+      this.stats.accepted++
+      if (this.components.replica.hasGap()) this.components.requestPull(peer)
+    } else {
+      if (this.components.penalties.record({ peer: peer.toString(), channel: 'gossip', verdict, fault })) this.components.punish(peer)
+      if (fault === 'CLIENT_UNBOUND') this.components.requestPull(peer)
+    }
+    return RESULT[verdict]
+  }
+}

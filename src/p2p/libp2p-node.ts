@@ -1,0 +1,90 @@
+import '../util/polyfill.js'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ed25519PrivateKey, Libp2p, PeerDiscovery, PeerId } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+
+export type SwarmdServices = {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  dht: KadDHT
+}
+
+export type SwarmdLibp2p = Libp2p<SwarmdServices>
+
+export interface Libp2pNodeOptions {
+  privateKey: Ed25519PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/4001`. */
+  listen: string[]
+  /** Bootstrap multiaddrs (each ending in `/p2p/<peerId>`). */
+  bootstrap: string[]
+  mdns: boolean
+  /** Connection limits: see config defaults for where the numbers come from. */
+  maxConnections: number
+  maxIncomingPendingConnections: number
+  /** Refuse connections from and to these peers (the penalty box). */
+  isBlocked: (peer: PeerId) => boolean
+}
+
+/** DHT protocol of our own: a swarmd DHT never mixes with the public IPFS one. */
+export const DHT_PROTOCOL = '/swarmd/kad/1.0.0'
+
+/**
+ * The libp2p node as DESIGN §1 fixes it: TCP + noise + yamux, identify, ping, bootstrap,
+ * mDNS, kad-dht in LAN mode and gossipsub. Created stopped: register handlers first.
+ */
+export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<SwarmdLibp2p> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (opts.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrap, timeout: 100 }))
+  if (opts.mdns) peerDiscovery.push(mdns({ serviceTag: 'swarmd.local', interval: 10_000 }))
+  return createLibp2p({
+    start: false,
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: opts.maxConnections,
+      maxIncomingPendingConnections: opts.maxIncomingPendingConnections
+    },
+    connectionGater: {
+      // Loopback and LAN addresses are how volunteers on one network (and the tests) meet.
+      denyDialMultiaddr: () => false,
+      denyDialPeer: (peer) => opts.isBlocked(peer),
+      denyInboundEncryptedConnection: (peer) => opts.isBlocked(peer),
+      denyOutboundEncryptedConnection: (peer) => opts.isBlocked(peer)
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // A lone daemon must be able to write: its records reach others by sync later.
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        // Frames above ~4 MiB vanish silently (DESIGN §1); records are <= 64 KiB, so
+        // anything near this limit is hostile.
+        maxInboundDataLength: 1024 * 1024
+      }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        // The default mapper strips private addresses and every LAN query hangs.
+        peerInfoMapper: passthroughMapper
+      })
+    }
+  })
+}

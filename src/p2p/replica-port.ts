@@ -1,0 +1,20 @@
+/**
+ * What the network needs from the replicated state: p2p knows no records, only bytes
+ * and the verdict the state's validator gives them.
+ */
+export interface ReplicaPort {
+  encodeStateVector(): Uint8Array
+  /** Updates a peer with this state vector lacks, one per independently checkable unit. */
+  diffsFor(stateVector: Uint8Array): Uint8Array[]
+  /** Validate, then apply only if valid. */
+  applyRemote(update: Uint8Array): Promise<ApplyResult>
+  /** Applied structs still wait for earlier ones: a sync should fill the gap. */
+  hasGap(): boolean
+}
+
+export interface ApplyResult {
+  verdict: 'accept' | 'ignore' | 'reject'
+  fault?: string
+  message?: string
+  added: number
+}

@@ -1,0 +1,122 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { BlobService } from './blob-service.js'
+import { BootstrapDialer } from './bootstrap-dialer.js'
+import { GossipReplication } from './gossip-replication.js'
+import { createLibp2pNode } from './libp2p-node.js'
+import { PeerPenalties } from './peer-penalties.js'
+import { SyncService } from './sync-service.js'
+import type { BlobStore } from './blob-store.js'
+import type { SwarmdLibp2p } from './libp2p-node.js'
+import type { ReplicaPort } from './replica-port.js'
+import type { Clock } from '../util/clock.js'
+import type { Rng } from '../util/rng.js'
+import type { Ed25519PrivateKey, PeerId, PeerInfo } from '@libp2p/interface'
+
+export interface SwarmNetworkComponents {
+  privateKey: Ed25519PrivateKey
+  replica: ReplicaPort
+  blobStore: BlobStore
+  clock: Clock
+  rng: Rng
+}
+
+export interface SwarmNetworkInit {
+  /** Swarm name: selects the gossip topic and sync protocol. */
+  swarm: string
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  maxConnections: number
+  maxIncomingPendingConnections: number
+  antiEntropyMs: number
+  /** REJECTs before a peer is disconnected and blocked. */
+  strikeLimit: number
+  blockMs: number
+}
+
+export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/1` }
+export function syncProtocol (swarm: string): string { return `/swarmd/${swarm}/sync/1` }
+
+/** Everything peer to peer for one swarm: the libp2p node, gossip, sync, blobs, dialling. */
+export class SwarmNetwork {
+  readonly penalties: PeerPenalties
+  private libp2pNode: SwarmdLibp2p | undefined
+  private gossipService: GossipReplication | undefined
+  private syncService: SyncService | undefined
+  private blobService: BlobService | undefined
+  private dialer: BootstrapDialer | undefined
+  private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.dialDiscovered(evt.detail) }
+
+  constructor (private readonly components: SwarmNetworkComponents, private readonly init: SwarmNetworkInit) {
+    this.penalties = new PeerPenalties(components.clock, { strikeLimit: init.strikeLimit, blockMs: init.blockMs })
+  }
+
+  get libp2p (): SwarmdLibp2p { return this.need(this.libp2pNode) }
+  get gossip (): GossipReplication { return this.need(this.gossipService) }
+  get sync (): SyncService { return this.need(this.syncService) }
+  get blobs (): BlobService { return this.need(this.blobService) }
+
+  async start (): Promise<void> {
+    if (this.libp2pNode !== undefined) return
+    const libp2p = await createLibp2pNode({
+      privateKey: this.components.privateKey,
+      listen: this.init.listen,
+      bootstrap: this.init.bootstrap,
+      mdns: this.init.mdns,
+      maxConnections: this.init.maxConnections,
+      maxIncomingPendingConnections: this.init.maxIncomingPendingConnections,
+      isBlocked: (peer) => this.penalties.isBlocked(peer.toString())
+    })
+    this.libp2pNode = libp2p
+    const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
+    this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish }, {
+      protocol: syncProtocol(this.init.swarm),
+      antiEntropyMs: this.init.antiEntropyMs
+    })
+    const sync = this.syncService
+    this.gossipService = new GossipReplication({ libp2p, replica: this.components.replica, penalties: this.penalties, punish, requestPull: (peer) => { sync.requestPull(peer) } }, {
+      topic: stateTopic(this.init.swarm)
+    })
+    this.blobService = new BlobService({ libp2p, store: this.components.blobStore, penalties: this.penalties, punish })
+    // Handlers before start(), or the first syncs of early connections are missed (DESIGN §1).
+    await this.syncService.start()
+    await this.blobService.start()
+    libp2p.addEventListener('peer:discovery', this.onDiscovery)
+    await libp2p.start()
+    this.gossipService.start()
+    this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng }, this.init.bootstrap)
+    this.dialer.start()
+  }
+
+  async stop (): Promise<void> {
+    const libp2p = this.libp2pNode
+    if (libp2p === undefined) return
+    this.dialer?.stop()
+    this.gossipService?.stop()
+    await this.blobService?.stop()
+    await this.syncService?.stop()
+    libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    await libp2p.stop()
+    this.libp2pNode = undefined
+  }
+
+  /** Dial a peer by multiaddr (used by `swarmd connect` and after a partition heals). */
+  async connect (addr: string, signal?: AbortSignal): Promise<string> {
+    const connection = await this.libp2p.dial(multiaddr(addr), { signal: signal ?? AbortSignal.timeout(10_000) })
+    return connection.remotePeer.toString()
+  }
+
+  /** libp2p 3 does not dial discovered peers by itself (DESIGN §1). */
+  private dialDiscovered (info: PeerInfo): void {
+    const libp2p = this.libp2pNode
+    if (libp2p === undefined || info.id.equals(libp2p.peerId)) return
+    if (libp2p.getConnections(info.id).length > 0) return
+    if (this.penalties.isBlocked(info.id.toString())) return
+    void libp2p.dial(info.id, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+  }
+
+  private need<T> (value: T | undefined): T {
+    if (value === undefined) throw new Error('swarm network is not started')
+    return value
+  }
+}

@@ -1,0 +1,164 @@
+import { lpStream } from '@libp2p/utils'
+import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, chunkUpdate, decodeSyncFrame, encodeSyncFrame } from './sync-codec.js'
+import type { PeerPenalties } from './peer-penalties.js'
+import type { ReplicaPort } from './replica-port.js'
+import type { SwarmdLibp2p } from './libp2p-node.js'
+import type { Rng } from '../util/rng.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+
+export interface SyncServiceComponents {
+  libp2p: SwarmdLibp2p
+  replica: ReplicaPort
+  penalties: PeerPenalties
+  rng: Rng
+  /** Disconnect and block a peer that crossed the strike limit. */
+  punish(peer: PeerId): void
+}
+
+export interface SyncServiceInit {
+  /** Protocol id, e.g. `/swarmd/<swarm>/sync/1`. */
+  protocol: string
+  /** Pull from one random peer this often, in ms. Default 30 s. */
+  antiEntropyMs?: number
+  /** One pull may take this long, in ms. Default 60 s (10,000 records take ~2 s on loopback). */
+  pullTimeoutMs?: number
+  /** Largest single update accepted over sync. Default 64 MiB. */
+  maxUpdateBytes?: number
+}
+
+export interface SyncStats {
+  pulls: number
+  failedPulls: number
+  updatesReceived: number
+  bytesReceived: number
+  bytesSent: number
+}
+
+/**
+ * State-vector sync: on every new connection, both sides pull what they lack; then
+ * periodic anti-entropy with a random peer. Catches up after offline time and partitions.
+ */
+export class SyncService {
+  private readonly protocol: string
+  private readonly antiEntropyMs: number
+  private readonly pullTimeoutMs: number
+  private readonly maxUpdateBytes: number
+  private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly again = new Set<string>()
+  private timer: NodeJS.Timeout | undefined
+  private readonly stopController = new AbortController()
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => { this.requestPull(evt.detail) }
+  readonly stats: SyncStats = { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 }
+
+  constructor (private readonly components: SyncServiceComponents, init: SyncServiceInit) {
+    this.protocol = init.protocol
+    this.antiEntropyMs = init.antiEntropyMs ?? 30_000
+    this.pullTimeoutMs = init.pullTimeoutMs ?? 60_000
+    this.maxUpdateBytes = init.maxUpdateBytes ?? 64 * 1024 * 1024
+  }
+
+  /** Register the handler; call before libp2p starts so early pulls are served. */
+  async start (): Promise<void> {
+    await this.components.libp2p.handle(this.protocol, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 8 })
+    this.components.libp2p.addEventListener('peer:connect', this.onConnect)
+    this.timer = setInterval(() => { this.antiEntropy() }, this.antiEntropyMs)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    this.stopController.abort()
+    this.components.libp2p.removeEventListener('peer:connect', this.onConnect)
+    await Promise.allSettled(this.inFlight.values())
+  }
+
+  /** Pull from `peer` soon; coalesces with a pull already running. */
+  requestPull (peer: PeerId): void {
+    const key = peer.toString()
+    if (this.inFlight.has(key)) {
+      this.again.add(key)
+      return
+    }
+    const run = (async () => {
+      do {
+        this.again.delete(key)
+        await this.pull(peer).catch(() => { this.stats.failedPulls++ })
+      } while (this.again.has(key) && !this.stopController.signal.aborted)
+    })().finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, run)
+  }
+
+  /** Everything `peer` holds that we lack, validated and applied. */
+  async pull (peer: PeerId): Promise<void> {
+    if (this.stopController.signal.aborted) return
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs)])
+    const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal })
+    this.stats.pulls++
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+      await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: this.components.replica.encodeStateVector() }), { signal })
+      const assembler = new UpdateAssembler(this.maxUpdateBytes)
+      for (;;) {
+        const bytes = (await lp.read({ signal })).subarray()
+        this.stats.bytesReceived += bytes.byteLength
+        let frame
+        try {
+          frame = decodeSyncFrame(bytes)
+          if (frame.type === 'state-vector') throw new Error('unexpected state vector')
+          if (frame.type === 'done') break
+          const update = assembler.push(frame)
+          if (update === undefined) continue
+          this.stats.updatesReceived++
+          const outcome = await this.components.replica.applyRemote(update)
+          if (outcome.verdict !== 'accept') this.penalise(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN')
+          if (outcome.verdict === 'reject') break
+        } catch (err) {
+          this.penalise(peer, 'reject', 'SYNC_MALFORMED')
+          throw err
+        }
+      }
+      await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs)])
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+      const frame = decodeSyncFrame((await lp.read({ signal })).subarray())
+      if (frame.type !== 'state-vector') throw new Error('expected a state vector')
+      let diffs: Uint8Array[]
+      try {
+        diffs = this.components.replica.diffsFor(frame.stateVector)
+      } catch {
+        // [REJECT] a state vector that does not decode
+        this.penalise(connection.remotePeer, 'reject', 'SYNC_BAD_STATE_VECTOR')
+        throw new Error('bad state vector')
+      }
+      for (const diff of diffs) {
+        for (const part of chunkUpdate(diff)) {
+          const bytes = encodeSyncFrame(part)
+          this.stats.bytesSent += bytes.byteLength
+          await lp.write(bytes, { signal })
+        }
+      }
+      await lp.write(encodeSyncFrame({ type: 'done' }), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private antiEntropy (): void {
+    const peers = this.components.libp2p.getPeers()
+    if (peers.length === 0) return
+    this.requestPull(peers[this.components.rng.int(peers.length)]!)
+  }
+
+  private penalise (peer: PeerId, verdict: 'reject' | 'ignore', fault: string): void {
+    if (this.components.penalties.record({ peer: peer.toString(), channel: 'sync', verdict, fault })) this.components.punish(peer)
+  }
+}
