@@ -1,0 +1,35 @@
+import '../../src/util/polyfill.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveConfig } from '../../src/config/config.js'
+import { Daemon } from '../../src/daemon/daemon.js'
+import type { PartialConfig } from '../../src/config/config.js'
+
+export async function tempDir (prefix = 'swarmd-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix))
+}
+
+/**
+ * A real daemon (real libp2p over TCP on 127.0.0.1, real LevelDB) inside the test
+ * process: loopback only, free ports, no mDNS, unless `overrides` say otherwise.
+ */
+export async function startInProcessDaemon (overrides: PartialConfig & { dataDir?: string } = {}): Promise<Daemon> {
+  const { dataDir = await tempDir(), ...flags } = overrides
+  const config = resolveConfig({
+    file: {},
+    env: {},
+    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, ...flags },
+    shippedBootstrap: []
+  })
+  const daemon = new Daemon({ dataDir, config, log: () => {} })
+  await daemon.start()
+  return daemon
+}
+
+export async function stopAndRemove (...daemons: Daemon[]): Promise<void> {
+  await Promise.all(daemons.map(async (d) => {
+    await d.stop()
+    await rm(d.paths.root, { recursive: true, force: true })
+  }))
+}

@@ -1,0 +1,9 @@
+/** Poll `predicate` until it holds or `timeoutMs` passes; never a fixed sleep. */
+export async function waitFor (predicate: () => boolean | Promise<boolean>, opts: { timeoutMs?: number, intervalMs?: number, what?: string } = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000)
+  for (;;) {
+    if (await predicate()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}`)
+    await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 25))
+  }
+}
