@@ -1,0 +1,43 @@
+import * as Y from 'yjs'
+import { signRecord } from '../../src/state/records.js'
+import type { RecordBody, RecordKind } from '../../src/state/record-kinds.js'
+import type { StoredRecord } from '../../src/state/records.js'
+import type { Identity } from '../../src/p2p/identity.js'
+
+/** Sign a record as `identity` for an explicit slot: honest or not, the test decides. */
+export async function signAs<K extends RecordKind> (identity: Identity, kind: K, body: RecordBody<K>, slot: { client: number, clock: number }, createdAt = 1_700_000_000_000): Promise<StoredRecord<K>> {
+  return signRecord(identity.privateKey, identity.peerId.toString(), { kind, body, createdAt, slot })
+}
+
+export interface RawWrite {
+  map: string
+  key: string
+  value: unknown
+}
+
+/**
+ * Build a Yjs update by hand from client `client`: start from `base` (another replica's
+ * state), apply `edit` (or the raw map writes), return only what changed.
+ */
+export function craftUpdate (client: number, writes: RawWrite[] | ((doc: Y.Doc) => void), base?: Uint8Array): Uint8Array {
+  const doc = new Y.Doc({ gc: false })
+  if (base !== undefined) Y.applyUpdate(doc, base)
+  doc.clientID = client
+  const before = Y.encodeStateVector(doc)
+  doc.transact(() => {
+    if (typeof writes === 'function') writes(doc)
+    else for (const w of writes) doc.getMap(w.map).set(w.key, w.value)
+  })
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+/** A binding + record pair from one client, as an honest first write would look. */
+export async function honestFirstWrite (identity: Identity, client: number, body: RecordBody<'hypothesis'>, createdAt?: number): Promise<{ update: Uint8Array, binding: StoredRecord<'binding'>, record: StoredRecord<'hypothesis'> }> {
+  const binding = await signAs(identity, 'binding', { clientId: client }, { client, clock: 0 }, createdAt)
+  const record = await signAs(identity, 'hypothesis', body, { client, clock: 1 }, createdAt)
+  const update = craftUpdate(client, [
+    { map: 'bindings', key: binding.key, value: binding.text },
+    { map: 'hypotheses', key: record.key, value: record.text }
+  ])
+  return { update, binding, record }
+}

@@ -1,0 +1,83 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { canonicalJson } from '../../src/state/canonical.js'
+import { MAX_RECORD_BYTES, RecordError, parseRecord, signRecord } from '../../src/state/records.js'
+import { generateIdentity } from '../../src/p2p/identity.js'
+import { sha256Hex } from '../../src/util/hash.js'
+
+const slot = { client: 7, clock: 1 }
+
+async function faultOf (text: string): Promise<string> {
+  try {
+    await parseRecord(text)
+  } catch (err) {
+    assert.ok(err instanceof RecordError, `expected RecordError, got ${String(err)}`)
+    return err.fault
+  }
+  assert.fail('record was accepted')
+}
+
+describe('canonical JSON', () => {
+  it('orders keys and normalises numbers (RFC 8785)', () => {
+    assert.equal(canonicalJson({ b: 1, a: [1e21, 0.1, 'x'], c: { z: null, y: true } }), '{"a":[1e+21,0.1,"x"],"b":1,"c":{"y":true,"z":null}}')
+  })
+  it('gives the same text for the same value built in another order', () => {
+    assert.equal(canonicalJson({ x: 1, y: { b: 2, a: 1 } }), canonicalJson({ y: { a: 1, b: 2 }, x: 1 }))
+  })
+})
+
+describe('signed records', () => {
+  it('round-trips: a signed record parses back to the same content and address', async () => {
+    const me = await generateIdentity()
+    const rec = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'hypothesis', body: { title: 'RoPE', text: 'rotary' }, createdAt: 1, slot })
+    const back = await parseRecord(rec.text)
+    assert.deepEqual(back.record, rec.record)
+    assert.equal(back.id, sha256Hex(rec.text))
+    assert.equal(back.key, `${me.peerId.toString()}/${rec.id}`)
+  })
+
+  it('detects a tampered body', async () => {
+    const me = await generateIdentity()
+    const rec = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'hypothesis', body: { title: 'LR 0.04', text: '' }, createdAt: 1, slot })
+    const tampered = canonicalJson({ ...rec.record, body: { title: 'LR 0.08', text: '' } })
+    assert.equal(await faultOf(tampered), 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('detects a record claimed by another author', async () => {
+    const me = await generateIdentity()
+    const other = await generateIdentity()
+    const rec = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'hypothesis', body: { title: 't', text: '' }, createdAt: 1, slot })
+    assert.equal(await faultOf(canonicalJson({ ...rec.record, author: other.peerId.toString() })), 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('detects a tampered slot (a replay elsewhere)', async () => {
+    const me = await generateIdentity()
+    const rec = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'hypothesis', body: { title: 't', text: '' }, createdAt: 1, slot })
+    assert.equal(await faultOf(canonicalJson({ ...rec.record, slot: { client: 7, clock: 2 } })), 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('refuses non-canonical text even with a valid signature', async () => {
+    const me = await generateIdentity()
+    const rec = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'hypothesis', body: { title: 't', text: '' }, createdAt: 1, slot })
+    assert.equal(await faultOf(JSON.stringify(rec.record, null, 1)), 'RECORD_NOT_CANONICAL')
+  })
+
+  it('refuses garbage, bad authors, bad bodies and oversize text', async () => {
+    const me = await generateIdentity()
+    assert.equal(await faultOf('{not json'), 'RECORD_NOT_JSON')
+    assert.equal(await faultOf(canonicalJson({ v: 2 })), 'RECORD_MALFORMED')
+    const rec = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'hypothesis', body: { title: 't', text: '' }, createdAt: 1, slot })
+    assert.equal(await faultOf(canonicalJson({ ...rec.record, author: 'not-a-peer' })), 'RECORD_BAD_AUTHOR')
+    assert.equal(await faultOf(canonicalJson({ ...rec.record, body: { title: '', text: '' } })), 'RECORD_MALFORMED')
+    assert.equal(await faultOf(canonicalJson({ ...rec.record, body: { title: 't', text: '', extra: 1 } })), 'RECORD_MALFORMED')
+    assert.equal(await faultOf('"' + 'x'.repeat(MAX_RECORD_BYTES) + '"'), 'RECORD_TOO_LARGE')
+  })
+
+  it('refuses to sign a record over the size limit, saying to use a blob', async () => {
+    const me = await generateIdentity()
+    await assert.rejects(
+      signRecord(me.privateKey, me.peerId.toString(), { kind: 'claim', body: { source: 'x'.repeat(MAX_RECORD_BYTES) }, createdAt: 1, slot }),
+      (err: unknown) => err instanceof RecordError && err.fault === 'RECORD_TOO_LARGE' && /blob/.test(err.message)
+    )
+  })
+})

@@ -1,0 +1,197 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { generateIdentity } from '../../src/p2p/identity.js'
+import { canonicalJson } from '../../src/state/canonical.js'
+import { craftUpdate, honestFirstWrite, signAs } from '../helpers/forge.js'
+import { makeReplica } from '../helpers/replica.js'
+import type { Replica } from '../helpers/replica.js'
+
+/** Apply `update` to a replica that already holds an honest author's records; nothing may change unless accepted. */
+async function expectRefused (target: Replica, update: Uint8Array, verdict: 'reject' | 'ignore', fault: string): Promise<void> {
+  const before = target.state.contentDigest()
+  const counts = target.state.counts()
+  const outcome = await target.state.applyRemote(update)
+  assert.equal(outcome.verdict, verdict, `verdict (fault ${outcome.fault ?? '-'}: ${outcome.message ?? ''})`)
+  assert.equal(outcome.fault, fault)
+  assert.equal(target.state.contentDigest(), before, 'a refused update changed the doc')
+  assert.deepEqual(target.state.counts(), counts)
+}
+
+async function setup () {
+  const target = await makeReplica({ seed: 11 })
+  const honest = await makeReplica({ seed: 12 })
+  await honest.state.append('hypothesis', { title: 'honest idea', text: 'keep it' })
+  const honestState = Y.encodeStateAsUpdate(honest.state.doc)
+  assert.equal((await target.state.applyRemote(honestState)).verdict, 'accept')
+  const attacker = await generateIdentity()
+  return { target, honest, honestState, attacker, now: target.clock.now() }
+}
+
+describe('update validation (one test per rule)', () => {
+  it('accepts an honest first write: binding plus record', async () => {
+    const { target, attacker, now } = await setup()
+    const { update } = await honestFirstWrite(attacker, 4242, { title: 'fine', text: '' }, now)
+    const outcome = await target.state.applyRemote(update)
+    assert.equal(outcome.verdict, 'accept')
+    assert.equal(outcome.added, 2)
+  })
+
+  it('[REJECT] oversize payloads', async () => {
+    const author = await makeReplica({ seed: 3 })
+    await author.state.append('hypothesis', { title: 'x', text: 'y'.repeat(1000) })
+    const tight = await makeReplica({ seed: 4, init: { maxUpdateBytes: 512 } })
+    await expectRefused(tight, Y.encodeStateAsUpdate(author.state.doc), 'reject', 'UPDATE_TOO_LARGE')
+  })
+
+  it('[REJECT] malformed bytes', async () => {
+    const { target } = await setup()
+    await expectRefused(target, Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3), 'reject', 'UPDATE_MALFORMED')
+  })
+
+  it('[REJECT] deleting another author\'s entry', async () => {
+    const { target, honest, honestState } = await setup()
+    const key = honest.state.list('hypothesis')[0]!.key
+    const update = craftUpdate(999, (doc) => { doc.getMap('hypotheses').delete(key) }, honestState)
+    await expectRefused(target, update, 'reject', 'UPDATE_HAS_DELETES')
+  })
+
+  it('[REJECT] changing (overwriting) another author\'s entry', async () => {
+    const { target, honest, honestState, attacker, now } = await setup()
+    const key = honest.state.list('hypothesis')[0]!.key
+    const binding = await signAs(attacker, 'binding', { clientId: 999 }, { client: 999, clock: 0 }, now)
+    const update = craftUpdate(999, (doc) => {
+      doc.getMap('bindings').set(binding.key, binding.text)
+      doc.getMap('hypotheses').set(key, 'replaced')
+    }, honestState)
+    // The overwrite carries an origin (the old value) and the replaced item lands in the delete set.
+    const outcome = await target.state.applyRemote(update)
+    assert.equal(outcome.verdict, 'reject')
+    assert.ok(['UPDATE_HAS_DELETES', 'STRUCT_OVERWRITE'].includes(outcome.fault!), outcome.fault)
+    assert.equal((target.state.get('hypothesis', key)?.record.body as { title: string }).title, 'honest idea')
+  })
+
+  it('[REJECT] an overwrite struct (origin set) even without a delete set', async () => {
+    const { target, attacker, now } = await setup()
+    const { update: first, record } = await honestFirstWrite(attacker, 555, { title: 'a', text: '' }, now)
+    const doc = new Y.Doc({ gc: false })
+    Y.applyUpdate(doc, first)
+    doc.clientID = 555
+    const sv = Y.encodeStateVector(doc)
+    doc.getArray('hypotheses-list').insert(0, ['x'])
+    doc.getArray('hypotheses-list').insert(1, [record.text])
+    const second = Y.encodeStateAsUpdate(doc, sv)
+    assert.equal((await target.state.applyRemote(first)).verdict, 'accept')
+    const outcome = await target.state.applyRemote(second)
+    assert.equal(outcome.verdict, 'reject')
+    assert.ok(['STRUCT_OVERWRITE', 'STRUCT_UNKNOWN_MAP'].includes(outcome.fault!), outcome.fault)
+  })
+
+  it('[REJECT] writes outside the record maps', async () => {
+    const { target, attacker, now } = await setup()
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 77, clock: 0 }, now)
+    await expectRefused(target, craftUpdate(77, [{ map: 'elsewhere', key: rec.key, value: rec.text }]), 'reject', 'STRUCT_UNKNOWN_MAP')
+  })
+
+  it('[REJECT] an entry that is not one record text', async () => {
+    const { target } = await setup()
+    await expectRefused(target, craftUpdate(78, [{ map: 'hypotheses', key: 'k', value: { not: 'a string' } }]), 'reject', 'STRUCT_BAD_CONTENT')
+  })
+
+  it('[REJECT] a forged signature', async () => {
+    const { target, honest, attacker, now } = await setup()
+    const binding = await signAs(attacker, 'binding', { clientId: 79 }, { client: 79, clock: 0 }, now)
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 79, clock: 1 }, now)
+    const forged = canonicalJson({ ...rec.record, author: honest.identity.peerId.toString() })
+    const update = craftUpdate(79, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${honest.identity.peerId.toString()}/x`, value: forged }])
+    await expectRefused(target, update, 'reject', 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('[REJECT] a record in the map of another kind', async () => {
+    const { target, attacker, now } = await setup()
+    const binding = await signAs(attacker, 'binding', { clientId: 80 }, { client: 80, clock: 0 }, now)
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 80, clock: 1 }, now)
+    await expectRefused(target, craftUpdate(80, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'results', key: rec.key, value: rec.text }]), 'reject', 'RECORD_WRONG_MAP')
+  })
+
+  it('[REJECT] a record under another author\'s key', async () => {
+    const { target, honest, attacker, now } = await setup()
+    const binding = await signAs(attacker, 'binding', { clientId: 81 }, { client: 81, clock: 0 }, now)
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 81, clock: 1 }, now)
+    const foreignKey = `${honest.identity.peerId.toString()}/${rec.id}`
+    await expectRefused(target, craftUpdate(81, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: foreignKey, value: rec.text }]), 'reject', 'RECORD_KEY_MISMATCH')
+  })
+
+  it('[REJECT] a valid record replayed at another slot', async () => {
+    const { target, honest } = await setup()
+    const victim = honest.state.list('hypothesis')[0]!
+    await expectRefused(target, craftUpdate(82, [{ map: 'hypotheses', key: victim.key, value: victim.text }]), 'reject', 'RECORD_SLOT_MISMATCH')
+  })
+
+  it('[REJECT] a record written with a client bound to another author', async () => {
+    const { target, honest, attacker, now } = await setup()
+    const honestClient = honest.state.doc.clientID
+    const next = Y.getState(honest.state.doc.store, honestClient)
+    const rec = await signAs(attacker, 'hypothesis', { title: 'squat', text: '' }, { client: honestClient, clock: next }, now)
+    const update = craftUpdate(honestClient, [{ map: 'hypotheses', key: rec.key, value: rec.text }], Y.encodeStateAsUpdate(honest.state.doc))
+    await expectRefused(target, update, 'reject', 'CLIENT_AUTHOR_MISMATCH')
+  })
+
+  it('[REJECT] a second binding for a client that is already bound', async () => {
+    const { target, honest, attacker, now } = await setup()
+    const honestClient = honest.state.doc.clientID
+    const binding = await signAs(attacker, 'binding', { clientId: honestClient }, { client: honestClient, clock: 0 }, now)
+    await expectRefused(target, craftUpdate(honestClient, [{ map: 'bindings', key: binding.key, value: binding.text }]), 'reject', 'SLOT_EQUIVOCATION')
+  })
+
+  it('[REJECT] a binding that is not its client\'s first struct', async () => {
+    const { target, attacker, now } = await setup()
+    const { update, binding } = await honestFirstWrite(attacker, 83, { title: 'a', text: '' }, now)
+    assert.equal((await target.state.applyRemote(update)).verdict, 'accept')
+    const late = await signAs(attacker, 'binding', { clientId: 83 }, { client: 83, clock: 2 }, now)
+    const doc = new Y.Doc({ gc: false })
+    Y.applyUpdate(doc, update)
+    assert.ok(binding)
+    await expectRefused(target, craftUpdate(83, [{ map: 'bindings', key: late.key, value: late.text }], Y.encodeStateAsUpdate(doc)), 'reject', 'CLIENT_BOUND_ELSEWHERE')
+  })
+
+  it('[REJECT] two different records for one slot (equivocation)', async () => {
+    const { target, attacker, now } = await setup()
+    const first = await honestFirstWrite(attacker, 84, { title: 'one', text: '' }, now)
+    assert.equal((await target.state.applyRemote(first.update)).verdict, 'accept')
+    const other = await honestFirstWrite(attacker, 84, { title: 'two', text: '' }, now)
+    await expectRefused(target, other.update, 'reject', 'SLOT_EQUIVOCATION')
+  })
+
+  it('[IGNORE] a record whose client binding has not arrived yet', async () => {
+    const { target, attacker, now } = await setup()
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 85, clock: 0 }, now)
+    await expectRefused(target, craftUpdate(85, [{ map: 'hypotheses', key: rec.key, value: rec.text }]), 'ignore', 'CLIENT_UNBOUND')
+  })
+
+  it('[IGNORE] a record dated beyond the allowed clock skew, accepted once time catches up', async () => {
+    const { target, attacker, now } = await setup()
+    const { update } = await honestFirstWrite(attacker, 86, { title: 'early', text: '' }, now + 5 * 60_000)
+    await expectRefused(target, update, 'ignore', 'RECORD_FROM_FUTURE')
+    target.clock.advance(5 * 60_000)
+    assert.equal((await target.state.applyRemote(update)).verdict, 'accept')
+  })
+
+  it('[REJECT] a record dated far in the future', async () => {
+    const { target, attacker, now } = await setup()
+    const { update } = await honestFirstWrite(attacker, 87, { title: 'lie', text: '' }, now + 30 * 24 * 3600_000)
+    await expectRefused(target, update, 'reject', 'RECORD_FROM_FUTURE')
+  })
+
+  it('[REJECT] non-item structs (GC from deleted content)', async () => {
+    const { target } = await setup()
+    const doc = new Y.Doc({ gc: true })
+    doc.clientID = 88
+    doc.getMap('hypotheses').set('a', 'x')
+    doc.getMap('hypotheses').set('a', 'y')
+    const update = Y.encodeStateAsUpdate(doc)
+    const outcome = await target.state.applyRemote(update)
+    assert.equal(outcome.verdict, 'reject')
+    assert.ok(['STRUCT_NOT_ITEM', 'UPDATE_HAS_DELETES'].includes(outcome.fault!), outcome.fault)
+  })
+})
