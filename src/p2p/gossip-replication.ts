@@ -77,10 +77,11 @@ export class GossipReplication {
     }
     if (verdict === 'accept') {
       this.stats.accepted++
-      if (this.components.replica.hasGap()) this.components.requestPull(peer)
     } else {
       if (this.components.penalties.record({ peer: peer.toString(), channel: 'gossip', verdict, fault })) this.components.punish(peer)
-      if (fault === 'CLIENT_UNBOUND') this.components.requestPull(peer)
+      // The sender holds what we lack (it validated this message against it): pull now
+      // rather than wait for anti-entropy.
+      if (fault === 'CLIENT_UNBOUND' || fault === 'UPDATE_GAP') this.components.requestPull(peer)
     }
     return RESULT[verdict]
   }

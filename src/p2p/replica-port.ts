@@ -8,8 +8,6 @@ export interface ReplicaPort {
   diffsFor(stateVector: Uint8Array): Uint8Array[]
   /** Validate, then apply only if valid. */
   applyRemote(update: Uint8Array): Promise<ApplyResult>
-  /** Applied structs still wait for earlier ones: a sync should fill the gap. */
-  hasGap(): boolean
 }
 
 export interface ApplyResult {

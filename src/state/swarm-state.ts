@@ -142,11 +142,6 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     })
   }
 
-  /** Some applied structs still wait for earlier ones from their client: a sync fills the gap. */
-  hasGap (): boolean {
-    return this.doc.store.pendingStructs !== null
-  }
-
   encodeStateVector (): Uint8Array {
     return Y.encodeStateVector(this.doc)
   }

@@ -19,6 +19,7 @@ export type UpdateFault =
   | 'RECORD_SLOT_MISMATCH'
   | 'RECORD_FROM_FUTURE'
   | 'CLIENT_UNBOUND'
+  | 'UPDATE_GAP'
   | 'CLIENT_AUTHOR_MISMATCH'
   | 'CLIENT_BOUND_ELSEWHERE'
   | 'SLOT_EQUIVOCATION'
@@ -76,10 +77,19 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
 
   const boundInUpdate = new Map<number, string>()
   const records: StoredRecord[] = []
-  for (const struct of decoded.structs) {
+  let previousClient = -1
+  for (const [index, struct] of decoded.structs.entries()) {
     // [REJECT] only items; GC and skip structs come from deletes or merged fragments
     if (!(struct instanceof Y.Item)) throw reject('STRUCT_NOT_ITEM', 'update carries a non-item struct')
     const { client, clock } = struct.id
+    if (client !== previousClient) {
+      previousClient = client
+      // [IGNORE] earlier structs of this client are missing; Yjs would park these as
+      // pending (and re-send them merged with skips), so wait for a sync instead
+      if (clock > ctx.stateOf(client)) throw ignore('UPDATE_GAP', 'update starts after a gap; sync first')
+    }
+    // Long catch-up updates verify thousands of signatures: let the event loop breathe.
+    if (index % 256 === 255) await new Promise((resolve) => setImmediate(resolve))
     // [REJECT] an origin means an overwrite of an existing entry (or a list insert)
     if (struct.origin !== null || struct.rightOrigin !== null) throw reject('STRUCT_OVERWRITE', 'update overwrites an existing entry')
     const mapName = struct.parent

@@ -169,6 +169,22 @@ describe('update validation (one test per rule)', () => {
     await expectRefused(target, craftUpdate(85, [{ map: 'hypotheses', key: rec.key, value: rec.text }]), 'ignore', 'CLIENT_UNBOUND')
   })
 
+  it('[IGNORE] an update that starts after a gap in its client\'s structs', async () => {
+    const { target, attacker, now } = await setup()
+    const first = await honestFirstWrite(attacker, 89, { title: 'a', text: '' }, now)
+    assert.equal((await target.state.applyRemote(first.update)).verdict, 'accept')
+    const doc = new Y.Doc({ gc: false })
+    Y.applyUpdate(doc, first.update)
+    const second = await signAs(attacker, 'hypothesis', { title: 'b', text: '' }, { client: 89, clock: 2 }, now)
+    const withSecond = craftUpdate(89, [{ map: 'hypotheses', key: second.key, value: second.text }], Y.encodeStateAsUpdate(doc))
+    Y.applyUpdate(doc, withSecond)
+    const third = await signAs(attacker, 'hypothesis', { title: 'c', text: '' }, { client: 89, clock: 3 }, now)
+    const onlyThird = craftUpdate(89, [{ map: 'hypotheses', key: third.key, value: third.text }], Y.encodeStateAsUpdate(doc))
+    await expectRefused(target, onlyThird, 'ignore', 'UPDATE_GAP')
+    assert.equal((await target.state.applyRemote(withSecond)).verdict, 'accept')
+    assert.equal((await target.state.applyRemote(onlyThird)).verdict, 'accept')
+  })
+
   it('[IGNORE] a record dated beyond the allowed clock skew, accepted once time catches up', async () => {
     const { target, attacker, now } = await setup()
     const { update } = await honestFirstWrite(attacker, 86, { title: 'early', text: '' }, now + 5 * 60_000)
