@@ -1,0 +1,65 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { configFromEnv, readConfigFile, resolveConfig, shippedBootstrapPeers } from '../../src/config/config.js'
+import { resolveDataDir } from '../../src/config/data-dir.js'
+import { DEFAULTS } from '../../src/config/defaults.js'
+import { isSwarmdError } from '../../src/util/errors.js'
+import { tempDir } from '../helpers/in-process-daemon.js'
+
+const peerA = '/ip4/10.0.0.1/tcp/4717/p2p/12D3KooWE4osAbmGAHAQ19Xx9T3aHqmCmTRVg5MWN7AjKxACcHtc'
+const peerB = '/ip4/10.0.0.2/tcp/4717/p2p/12D3KooWKwxevTwsKQo8vV7Han464mNJF7M3j6oyeegrydMY57As'
+
+describe('config resolution', () => {
+  it('layers defaults < file < env < flags', () => {
+    const config = resolveConfig({ file: { httpPort: 1000, swarm: 'file' }, env: { httpPort: 2000 }, flags: { swarm: 'flag' }, shippedBootstrap: [] })
+    assert.equal(config.httpPort, 2000)
+    assert.equal(config.swarm, 'flag')
+    assert.equal(config.httpHost, DEFAULTS.httpHost)
+    assert.equal(config.mdns, true)
+  })
+
+  it('adds bootstrap peers from every layer to the shipped list, without duplicates', () => {
+    const config = resolveConfig({ file: { bootstrap: [peerA] }, env: {}, flags: { bootstrap: [peerB, peerA] }, shippedBootstrap: [peerA] })
+    assert.deepEqual(config.bootstrap, [peerA, peerB])
+  })
+
+  it('refuses bad values with CONFIG_INVALID naming the key', () => {
+    assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { swarm: 'Bad Name!' }, shippedBootstrap: [] }),
+      (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /swarm/.test(err.message))
+    assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { bootstrap: ['/ip4/1.2.3.4/tcp/1'] }, shippedBootstrap: [] }),
+      (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /p2p/.test(err.message))
+  })
+
+  it('reads SWARMD_* variables', () => {
+    assert.deepEqual(configFromEnv({ SWARMD_HTTP_PORT: '9999', SWARMD_MDNS: 'off', SWARMD_BOOTSTRAP: `${peerA}, ${peerB}` }), { httpPort: 9999, mdns: false, bootstrap: [peerA, peerB] })
+    assert.throws(() => configFromEnv({ SWARMD_HTTP_PORT: 'abc' }), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /SWARMD/.test(err.message))
+  })
+
+  it('reads config.json, refusing invalid JSON and unknown keys with the file name', async () => {
+    const dir = await tempDir()
+    try {
+      const path = join(dir, 'config.json')
+      assert.deepEqual(await readConfigFile(path), {})
+      await writeFile(path, JSON.stringify({ httpPort: 5000 }))
+      assert.deepEqual(await readConfigFile(path), { httpPort: 5000 })
+      await writeFile(path, '{ nope')
+      await assert.rejects(readConfigFile(path), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && err.message.includes(path))
+      await writeFile(path, JSON.stringify({ htpPort: 5000 }))
+      await assert.rejects(readConfigFile(path), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID'))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('ships a valid bootstrap list', async () => {
+    assert.ok(Array.isArray(await shippedBootstrapPeers()))
+  })
+
+  it('puts the data dir at --data-dir, else $SWARMD_DATA_DIR, else XDG', () => {
+    assert.equal(resolveDataDir('/tmp/x', {}), '/tmp/x')
+    assert.equal(resolveDataDir(undefined, { SWARMD_DATA_DIR: '/tmp/y' }), '/tmp/y')
+    assert.equal(resolveDataDir(undefined, { XDG_DATA_HOME: '/tmp/xdg' }), '/tmp/xdg/swarmd')
+  })
+})
