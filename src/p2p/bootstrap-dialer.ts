@@ -2,6 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { backoffDelay } from '../util/backoff.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { Rng } from '../util/rng.js'
+import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface BootstrapDialerInit {
@@ -9,6 +10,15 @@ export interface BootstrapDialerInit {
   baseDelayMs?: number
   /** Retries never wait longer than this, in ms. Default 60 s. */
   maxDelayMs?: number
+  /** While connected, check again this often, in ms. Default 10 s. */
+  checkMs?: number
+}
+
+interface Target {
+  addr: Multiaddr
+  peer: string | undefined
+  attempt: number
+  timer: NodeJS.Timeout | undefined
 }
 
 /**
@@ -16,61 +26,61 @@ export interface BootstrapDialerInit {
  * and full jitter whenever it is not connected (restarted peer, network back after a cut).
  */
 export class BootstrapDialer {
-  private readonly targets: Array<{ addr: Multiaddr, peer: string | undefined, attempt: number }>
-  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly targets: Target[]
   private readonly baseDelayMs: number
   private readonly maxDelayMs: number
+  private readonly checkMs: number
   private stopped = true
   private readonly controller = new AbortController()
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const target = this.targets.find((t) => t.peer === evt.detail.toString())
+    if (target !== undefined) this.schedule(target, backoffDelay(target.attempt, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
+  }
 
   constructor (private readonly components: { libp2p: SwarmdLibp2p, rng: Rng }, addrs: string[], init: BootstrapDialerInit = {}) {
     this.targets = addrs.map((text) => {
       const addr = multiaddr(text)
-      return { addr, peer: addr.getComponents().findLast((c) => c.name === 'p2p')?.value, attempt: 0 }
-    })
+      return { addr, peer: addr.getComponents().findLast((c) => c.name === 'p2p')?.value, attempt: 0, timer: undefined }
+    }).filter((t) => t.peer !== components.libp2p.peerId.toString())
     this.baseDelayMs = init.baseDelayMs ?? 1_000
     this.maxDelayMs = init.maxDelayMs ?? 60_000
+    this.checkMs = init.checkMs ?? 10_000
   }
 
   start (): void {
     this.stopped = false
+    this.components.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     for (const target of this.targets) this.schedule(target, 0)
   }
 
   stop (): void {
     this.stopped = true
     this.controller.abort()
-    for (const t of this.timers) clearTimeout(t)
-    this.timers.clear()
+    this.components.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const target of this.targets) clearTimeout(target.timer)
   }
 
-  private schedule (target: BootstrapDialerTarget, delayMs: number): void {
+  /** One pending timer per target: a new schedule replaces the old one. */
+  private schedule (target: Target, delayMs: number): void {
     if (this.stopped) return
-    const timer = setTimeout(() => {
-      this.timers.delete(timer)
-      void this.tick(target)
-    }, delayMs)
-    timer.unref()
-    this.timers.add(timer)
+    clearTimeout(target.timer)
+    target.timer = setTimeout(() => { void this.tick(target) }, delayMs)
+    target.timer.unref()
   }
 
-  private async tick (target: BootstrapDialerTarget): Promise<void> {
+  private async tick (target: Target): Promise<void> {
+    target.timer = undefined
     const libp2p = this.components.libp2p
-    if (target.peer === libp2p.peerId.toString()) return
     const connected = target.peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === target.peer)
-    if (connected) {
-      target.attempt = 0
-      this.schedule(target, this.maxDelayMs / 6)
-      return
+    if (!connected) {
+      try {
+        await libp2p.dial(target.addr, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+      } catch {
+        this.schedule(target, backoffDelay(target.attempt++, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
+        return
+      }
     }
-    try {
-      await libp2p.dial(target.addr, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
-      target.attempt = 0
-      this.schedule(target, this.maxDelayMs / 6)
-    } catch {
-      this.schedule(target, backoffDelay(target.attempt++, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
-    }
+    target.attempt = 0
+    if (target.timer === undefined) this.schedule(target, this.checkMs)
   }
 }
-
-type BootstrapDialerTarget = BootstrapDialer['targets'][number]

@@ -1,0 +1,153 @@
+import '../../src/util/polyfill.js'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import * as Y from 'yjs'
+import { BLOB_PROTOCOL } from '../../src/p2p/blob-service.js'
+import { decodeBlobRequest } from '../../src/p2p/blob-codec.js'
+import { generateIdentity } from '../../src/p2p/identity.js'
+import { stateTopic, syncProtocol } from '../../src/p2p/swarm-network.js'
+import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, decodeSyncFrame, encodeSyncFrame } from '../../src/p2p/sync-codec.js'
+import { waitFor } from './wait.js'
+import type { Daemon } from '../../src/daemon/daemon.js'
+import type { BlobHash } from '../../src/p2p/blob-store.js'
+import type { Identity } from '../../src/p2p/identity.js'
+import type { SyncFrame } from '../../src/p2p/sync-codec.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+
+export type HostileLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+
+/**
+ * A plain libp2p node that speaks swarmd's wire protocols but none of its rules: it
+ * publishes whatever bytes a test hands it and serves whatever frames a test scripts.
+ */
+export interface HostileNode {
+  libp2p: HostileLibp2p
+  /** Its key: records it signs name this peer as author. */
+  identity: Identity
+  peerId: string
+  topic: string
+  /** Dial each daemon and wait until both sides list the other on the state topic. */
+  join(daemons: Daemon[]): Promise<void>
+  /** Publish raw bytes on the state topic; resolves with the peers it went to. */
+  publish(data: Uint8Array): Promise<string[]>
+  /** Everything `daemon` holds, pulled over its own sync protocol like any peer may. */
+  pullState(daemon: Daemon): Promise<Uint8Array>
+  /** Answer sync pulls: `respond(n)` gives the frames (or raw frame bytes) for the n-th pull. */
+  serveSync(respond: (n: number, stateVector: Uint8Array) => Array<SyncFrame | Uint8Array>): Promise<void>
+  /** Answer blob requests with the frames `respond` returns (header first, then data). */
+  serveBlob(respond: (hash: BlobHash) => Uint8Array[]): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function startHostileNode (swarm: string): Promise<HostileNode> {
+  const identity = await generateIdentity()
+  const topic = stateTopic(swarm)
+  const libp2p: HostileLibp2p = await createLibp2p({
+    privateKey: identity.privateKey,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+    }
+  })
+  libp2p.services.pubsub.subscribe(topic)
+  const peerId = libp2p.peerId.toString()
+
+  const subscribed = (daemon: Daemon): boolean => {
+    const theirs = daemon.network.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.toString() === peerId)
+    const ours = libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(daemon.identity.peerId))
+    return theirs && ours
+  }
+
+  const scripted = async (stream: Stream, write: (lp: ReturnType<typeof lpStream<Stream>>) => Promise<void>): Promise<void> => {
+    const signal = AbortSignal.timeout(10_000)
+    try {
+      await write(lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES }))
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  return {
+    libp2p,
+    identity,
+    peerId,
+    topic,
+
+    async join (daemons) {
+      for (const daemon of daemons) {
+        await libp2p.dial(multiaddr(daemon.listenAddrs()[0]!), { signal: AbortSignal.timeout(10_000) })
+      }
+      // The validator only sees what gossipsub delivers: publish once both sides know the subscription.
+      await waitFor(() => daemons.every(subscribed), { timeoutMs: 10_000, what: 'the hostile node to join the state topic' })
+    },
+
+    async publish (data) {
+      const { recipients } = await libp2p.services.pubsub.publish(topic, data)
+      return recipients.map((p) => p.toString())
+    },
+
+    async pullState (daemon) {
+      const signal = AbortSignal.timeout(10_000)
+      const stream = await libp2p.dialProtocol(daemon.identity.peerId, syncProtocol(swarm), { signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+      await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: Y.encodeStateVector(new Y.Doc()) }), { signal })
+      const assembler = new UpdateAssembler(64 * 1024 * 1024)
+      const updates: Uint8Array[] = []
+      for (;;) {
+        const frame = decodeSyncFrame((await lp.read({ signal })).subarray())
+        if (frame.type === 'done') break
+        if (frame.type !== 'update-part') throw new Error('unexpected sync frame')
+        const update = assembler.push(frame)
+        if (update !== undefined) updates.push(update)
+      }
+      await stream.close({ signal }).catch(() => {})
+      return Y.mergeUpdates(updates)
+    },
+
+    async serveSync (respond) {
+      let pulls = 0
+      await libp2p.handle(syncProtocol(swarm), (stream) => {
+        void scripted(stream, async (lp) => {
+          const signal = AbortSignal.timeout(10_000)
+          const request = decodeSyncFrame((await lp.read({ signal })).subarray())
+          if (request.type !== 'state-vector') throw new Error('expected a state vector')
+          for (const frame of respond(pulls++, request.stateVector)) {
+            await lp.write(frame instanceof Uint8Array ? frame : encodeSyncFrame(frame), { signal })
+          }
+        })
+      })
+    },
+
+    async serveBlob (respond) {
+      await libp2p.handle(BLOB_PROTOCOL, (stream) => {
+        void scripted(stream, async (lp) => {
+          const signal = AbortSignal.timeout(10_000)
+          const hash = decodeBlobRequest((await lp.read({ signal })).subarray())
+          for (const frame of respond(hash)) await lp.write(frame, { signal })
+        })
+      })
+    },
+
+    async stop () {
+      await libp2p.stop()
+    }
+  }
+}
+
+/** Whether `daemon` holds an open connection to `peer`. */
+export function connectedTo (daemon: Daemon, peer: PeerId | string): boolean {
+  return daemon.network.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer.toString())
+}
