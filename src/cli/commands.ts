@@ -3,10 +3,11 @@ import { configFromEnv, readConfigFile, resolveConfig, shippedBootstrapPeers } f
 import { dataPaths } from '../config/data-dir.js'
 import { DEFAULTS } from '../config/defaults.js'
 import { loadOrCreateApiToken } from '../daemon/api-token.js'
-import { Daemon } from '../daemon/daemon.js'
+import { assertNoRunningDaemon } from '../daemon/daemon-info.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { ApiClient } from './api-client.js'
 import type { PartialConfig } from '../config/config.js'
+import type { Daemon } from '../daemon/daemon.js'
 import type { HypothesisView, StatusView } from '../http/views.js'
 
 type Print = (line: string) => void
@@ -32,12 +33,15 @@ export interface StartFlags extends PartialConfig {}
 
 export async function startCommand (dataDir: string, flags: StartFlags, print: Print): Promise<Daemon> {
   const paths = dataPaths(dataDir)
+  await assertNoRunningDaemon(paths.daemonInfo)
   const config = resolveConfig({
     file: await readConfigFile(paths.config),
     env: configFromEnv(),
     flags,
     shippedBootstrap: await shippedBootstrapPeers()
   })
+  // Loaded here, not at the top: the other commands stay quick without the libp2p stack.
+  const { Daemon } = await import('../daemon/daemon.js')
   const daemon = new Daemon({ dataDir, config, log: print })
   try {
     await daemon.start()

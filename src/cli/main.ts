@@ -117,7 +117,7 @@ try {
   }
   if (isSwarmdError(err)) {
     printErr(`swarmd: ${err.message} (${err.code})`)
-    process.exit(err.code === 'DAEMON_NOT_RUNNING' ? EXIT.NOT_RUNNING : err.code === 'CONFIG_INVALID' ? EXIT.USAGE : EXIT.FAILURE)
+    process.exit(err.code === 'DAEMON_NOT_RUNNING' ? EXIT.NOT_RUNNING : err.code === 'CONFIG_INVALID' || err.code === 'DAEMON_ALREADY_RUNNING' ? EXIT.USAGE : EXIT.FAILURE)
   }
   printErr(`swarmd: ${err instanceof Error ? err.message : String(err)}`)
   process.exit(EXIT.FAILURE)

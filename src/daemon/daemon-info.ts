@@ -36,3 +36,24 @@ export async function readDaemonInfo (path: string): Promise<DaemonInfo> {
   if (!parsed.success) throw new SwarmdError('DAEMON_NOT_RUNNING', `${path} is unreadable; restart the daemon`)
   return parsed.data
 }
+
+/** Refuse to start a second daemon on a data dir whose daemon is alive. */
+export async function assertNoRunningDaemon (path: string): Promise<void> {
+  let info: DaemonInfo
+  try {
+    info = await readDaemonInfo(path)
+  } catch {
+    return
+  }
+  if (info.pid === process.pid || !isAlive(info.pid)) return
+  throw new SwarmdError('DAEMON_ALREADY_RUNNING', `a daemon (pid ${info.pid}, ${info.api}) already runs on this data dir: stop it first, or pick another --data-dir`)
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

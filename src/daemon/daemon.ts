@@ -38,6 +38,8 @@ export class Daemon {
   private readonly rng: Rng
   private readonly log: (line: string) => void
   private stopping: Promise<void> | undefined
+  /** Set once this daemon wrote daemon.json: only then is the file its own to remove. */
+  private wroteInfo = false
 
   constructor (private readonly options: DaemonOptions) {
     this.paths = dataPaths(options.dataDir)
@@ -96,6 +98,7 @@ export class Daemon {
       listen: this.listenAddrs(),
       startedAt: this.clock.now()
     })
+    this.wroteInfo = true
   }
 
   /** Stop everything in reverse order; safe to call twice. */
@@ -104,7 +107,8 @@ export class Daemon {
       await this.api?.stop()
       await this.networkValue?.stop()
       await this.stateValue?.stop()
-      await removeDaemonInfo(this.paths.daemonInfo)
+      // A start that failed (e.g. the data dir is in use) must not delete the running daemon's file.
+      if (this.wroteInfo) await removeDaemonInfo(this.paths.daemonInfo)
     })()
     return this.stopping
   }

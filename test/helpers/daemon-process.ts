@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from './wait.js'
+import type { DaemonInfo } from '../../src/daemon/daemon-info.js'
 import type { ChildProcess } from 'node:child_process'
 
 /** The published CLI entry; it imports the compiled dist/src/cli/main.js. */
@@ -18,15 +19,6 @@ export const E2E_TIMEOUT_MS = 30_000
 /** Poll interval for predicates against child processes and their APIs. */
 export const E2E_POLL_MS = 75
 
-/** What a running daemon writes to `<dataDir>/daemon.json`. */
-export interface DaemonInfo {
-  pid: number
-  peerId: string
-  swarm: string
-  api: string
-  listen: string[]
-  startedAt: number
-}
 
 export interface DaemonProcessOptions {
   /** Reuse a data dir (restart); default: a fresh temp dir. */
@@ -56,14 +48,24 @@ export interface HttpResult<T = unknown> {
 const liveChildren = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
 
-process.on('exit', () => {
+function killAllNow (): void {
   for (const child of liveChildren) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    if (child.pid !== undefined && !exited(child)) {
       try { process.kill(child.pid, 'SIGKILL') } catch {}
     }
   }
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
-})
+}
+
+// The last resort when hooks never ran: normal exit, or the runner interrupting this file.
+process.on('exit', killAllNow)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllNow()
+    // With our handler gone, the re-raised signal ends this process as it would have.
+    process.kill(process.pid, signal)
+  })
+}
 
 /** A fresh directory under the OS temp dir, removed by `cleanupDaemons()`. */
 export async function e2eTempDir (prefix = 'swarmd-e2e-'): Promise<string> {
@@ -280,9 +282,19 @@ export class DaemonProcess {
   }
 }
 
-/** Wait until `predicate` holds, with the e2e deadline and poll interval. */
-export async function eventually (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = E2E_TIMEOUT_MS): Promise<void> {
-  await waitFor(predicate, { timeoutMs, intervalMs: E2E_POLL_MS, what })
+/**
+ * Wait until `predicate` holds, with the e2e deadline and poll interval. On a timeout the
+ * error carries `diagnose()`'s text (what the daemons saw), so a CI failure says why.
+ */
+export async function eventually (predicate: () => boolean | Promise<boolean>, what: string, opts: { timeoutMs?: number, diagnose?: () => unknown } = {}): Promise<void> {
+  try {
+    await waitFor(predicate, { timeoutMs: opts.timeoutMs ?? E2E_TIMEOUT_MS, intervalMs: E2E_POLL_MS, what })
+  } catch (err) {
+    if (opts.diagnose === undefined) throw err
+    let detail: unknown
+    try { detail = await opts.diagnose() } catch (e) { detail = `(diagnose failed: ${String(e)})` }
+    throw new Error(`${(err as Error).message}\n${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2)}`)
+  }
 }
 
 /** True when the file exists (for asserting on a data dir's contents). */

@@ -1,0 +1,63 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DaemonProcess, cleanupDaemons, describeRun, e2eTempDir, fileExists, runCli } from '../helpers/daemon-process.js'
+
+describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, () => {
+  after(async () => { await cleanupDaemons() })
+
+  it('status with no daemon running exits 4 and says to run `swarmd start`', async () => {
+    const dataDir = await e2eTempDir()
+    const run = await runCli(['--data-dir', dataDir, 'status'])
+    assert.equal(run.code, 4, describeRun(run))
+    assert.match(run.stderr, /swarmd start/, describeRun(run))
+    assert.match(run.stderr, /DAEMON_NOT_RUNNING/)
+    assert.equal(run.stdout, '')
+  })
+
+  it('refuses a hypothesis with an empty title (exit 5) and stores nothing', async () => {
+    const daemon = await DaemonProcess.start({ name: 'cli' })
+    for (const title of ['', '   ']) {
+      const run = await daemon.cli(['hypothesis', 'add', title, '--text', 'no title'])
+      assert.equal(run.code, 5, `title ${JSON.stringify(title)}: ${describeRun(run)}`)
+      assert.match(run.stderr, /title/, 'the message names the bad field')
+      assert.match(run.stderr, /API_BAD_REQUEST/)
+    }
+    assert.deepEqual(await daemon.hypothesisIds(), [])
+    // The same command with a title works: the refusal was about the title, not the setup.
+    const ok = await daemon.cli(['hypothesis', 'add', 'a real title', '--text', 'fine'])
+    assert.equal(ok.code, 0, describeRun(ok))
+    assert.deepEqual(await daemon.hypothesisIds(), [ok.stdout.trim()])
+  })
+
+  it('a second `start` on a data dir in use fails and leaves the running daemon reachable', async () => {
+    const daemon = await DaemonProcess.start({ name: 'first' })
+    const second = await daemon.cli(['start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns'])
+    assert.notEqual(second.code, 0, describeRun(second))
+    assert.match(second.stderr, /data dir/, `the refusal says the data dir is taken\n${describeRun(second)}`)
+    // The failed start must not have removed the first daemon's daemon.json: the CLI still finds it.
+    const status = await daemon.cli(['status', '--json'])
+    assert.equal(status.code, 0, describeRun(status))
+    assert.equal((JSON.parse(status.stdout) as { peerId: string }).peerId, daemon.peerId)
+  })
+
+  it('--help lists the commands', async () => {
+    const run = await runCli(['--help'])
+    assert.equal(run.code, 0, describeRun(run))
+    for (const command of ['init', 'start', 'status', 'peers', 'connect', 'hypothesis', 'hypotheses', 'blob']) {
+      assert.match(run.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `--help lists "${command}"\n${run.stdout}`)
+    }
+  })
+
+  it('start with an invalid config.json exits 2 and names the file', async () => {
+    const dataDir = await e2eTempDir()
+    const config = join(dataDir, 'config.json')
+    await writeFile(config, '{ "listen": [\n')
+    const run = await runCli(['--data-dir', dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns'])
+    assert.equal(run.code, 2, describeRun(run))
+    assert.ok(run.stderr.includes(config), `the message names ${config}\n${describeRun(run)}`)
+    assert.match(run.stderr, /CONFIG_INVALID/)
+    assert.ok(!fileExists(join(dataDir, 'daemon.json')), 'no daemon was left running')
+  })
+})
