@@ -8,10 +8,13 @@ describe('e2e: a daemon cut off from the swarm', { timeout: 180_000 }, () => {
   after(async () => { await cleanupDaemons() })
 
   it('catches up in both directions after it reconnects: nothing lost, nothing duplicated', async () => {
-    const a = await DaemonProcess.start({ name: 'A' })
+    // Anti-entropy far beyond the test's deadlines: the catch-up must come from the
+    // sync every new connection runs, not from the periodic repair.
+    const config = { antiEntropyMs: 600_000 }
+    const a = await DaemonProcess.start({ name: 'A', config })
     const [b, c] = await Promise.all([
-      DaemonProcess.start({ name: 'B', bootstrap: [a.addr] }),
-      DaemonProcess.start({ name: 'C', bootstrap: [a.addr] })
+      DaemonProcess.start({ name: 'B', bootstrap: [a.addr], config }),
+      DaemonProcess.start({ name: 'C', bootstrap: [a.addr], config })
     ])
     const daemons = [a, b, c]
     const written = new Set<string>()

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +29,8 @@ export interface DaemonProcessOptions {
   args?: string[]
   /** A label for failure messages. */
   name?: string
+  /** Written to the data dir's config.json before start. */
+  config?: Record<string, unknown>
 }
 
 export interface CliResult {
@@ -247,6 +249,7 @@ export class DaemonProcess {
   }
 
   private async launch (): Promise<void> {
+    if (this.options.config !== undefined) await writeFile(join(this.dataDir, 'config.json'), JSON.stringify(this.options.config))
     const args = ['--data-dir', this.dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns']
     for (const addr of this.options.bootstrap ?? []) args.push('--bootstrap', addr)
     args.push(...(this.options.args ?? []))
