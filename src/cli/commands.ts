@@ -6,6 +6,10 @@ import { loadOrCreateApiToken } from '../daemon/api-token.js'
 import { assertNoRunningDaemon } from '../daemon/daemon-info.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { ApiClient } from './api-client.js'
+import { resultsTsv } from './results-tsv.js'
+import { SwarmdError } from '../util/errors.js'
+import { sha256Hex } from '../util/hash.js'
+import type { ResultRow } from './results-tsv.js'
 import type { PartialConfig } from '../config/config.js'
 import type { Daemon } from '../daemon/daemon.js'
 import type { HypothesisView, StatusView } from '../http/views.js'
@@ -109,4 +113,40 @@ export async function blobGetCommand (dataDir: string, hash: string, out: string
   const bytes = await client.getBytes(`/api/blobs/${encodeURIComponent(hash)}`)
   if (out !== undefined) await writeFile(out, bytes)
   else write(bytes)
+}
+
+export async function resultsCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { results } = await client.getJson<{ results: ResultRow[] }>('/api/results')
+  if (json) return print(JSON.stringify(results, null, 2))
+  if (results.length === 0) return print('no results yet')
+  for (const r of results) {
+    const score = r.metrics === null ? `crash (${r.crash?.reason ?? '?'})` : r.metrics.val_bpb.toFixed(4)
+    print(`${r.id.slice(0, 12)}  ${score.padEnd(10)} ${r.status.padEnd(8)} ${r.hardware.tier.padEnd(6)} ${r.author.slice(-8)}  ${r.description}`)
+  }
+}
+
+export async function bestCommand (dataDir: string, opts: { tier?: string, json: boolean, pull?: string }, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const query = opts.tier !== undefined ? `?tier=${encodeURIComponent(opts.tier)}` : ''
+  const { tier, best } = await client.getJson<{ tier: string, best: ResultRow | null }>(`/api/best${query}`)
+  if (best === null) throw new SwarmdError('BLOB_NOT_FOUND', `no trusted result on tier ${tier} yet: let the daemon run an experiment first`)
+  if (opts.pull !== undefined) {
+    const bytes = await client.getBytes(`/api/blobs/${best.codeHash}`)
+    // Adoption checks the source against the hash the result names.
+    if (sha256Hex(bytes) !== best.codeHash) throw new SwarmdError('BLOB_HASH_MISMATCH', `the source of ${best.id} does not match its hash; not written`)
+    await writeFile(opts.pull, bytes)
+  }
+  if (opts.json) return print(JSON.stringify(best, null, 2))
+  print(`best on ${tier}: val_bpb ${best.metrics!.val_bpb.toFixed(6)}  ${best.description}  (result ${best.id.slice(0, 12)}, source ${best.codeHash.slice(0, 12)})`)
+  if (opts.pull !== undefined) print(`wrote ${opts.pull}`)
+}
+
+export async function exportCommand (dataDir: string, out: string | undefined, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { results } = await client.getJson<{ results: ResultRow[] }>('/api/results')
+  const tsv = resultsTsv(results)
+  if (out === undefined) return print(tsv.trimEnd())
+  await writeFile(out, tsv)
+  print(`wrote ${results.length} results to ${out}`)
 }

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { resolveDataDir } from '../config/data-dir.js'
 import { isSwarmdError } from '../util/errors.js'
 import { ApiError } from './api-client.js'
-import { blobAddCommand, blobGetCommand, connectCommand, hypothesesCommand, hypothesisAddCommand, initCommand, peersCommand, startCommand, statusCommand } from './commands.js'
+import { bestCommand, blobAddCommand, blobGetCommand, connectCommand, exportCommand, hypothesesCommand, hypothesisAddCommand, initCommand, peersCommand, resultsCommand, startCommand, statusCommand } from './commands.js'
 import { EXIT } from './exit-codes.js'
 import type { StartFlags } from './commands.js'
 
@@ -14,6 +14,11 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 const port = (value: string): number => {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0-65535; 0 picks a free one)')
+  return n
+}
+const count = (value: string): number => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number')
   return n
 }
 const priority = (value: string): number => {
@@ -42,8 +47,13 @@ program.command('start')
   .option('--mdns', 'find peers on the local network (default)')
   .option('--no-mdns', 'do not use multicast DNS')
   .option('--swarm <name>', 'the swarm to join (default "default")')
-  .addOption(new Option('--agent <agent>', 'research agent; "none" coordinates only').choices(['none']))
-  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' }, cmd: Command) => {
+  .addOption(new Option('--agent <agent>', 'research agent: builtin (default, no LLM), command (a coding agent CLI), none (coordinate only)').choices(['builtin', 'command', 'none']))
+  .option('--agent-command <cmd>', 'shell command of the coding agent for --agent command (it edits train.py in its working directory)')
+  .addOption(new Option('--profile <profile>', 'experiment profile (default auto: gpu when a CUDA GPU is found)').choices(['auto', 'cpu', 'gpu']))
+  .option('--python <path>', 'Python interpreter with PyTorch (default: detect)')
+  .option('--max-steps <n>', 'end each run after n steps instead of the time budget (demos, tests)', count)
+  .option('--max-experiments <n>', 'stop researching after n experiments', count)
+  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu', python?: string, maxSteps?: number, maxExperiments?: number }, cmd: Command) => {
     const flags: StartFlags = {}
     if (opts.listen !== undefined) flags.listen = opts.listen
     if (opts.bootstrap !== undefined) flags.bootstrap = opts.bootstrap
@@ -52,6 +62,11 @@ program.command('start')
     if (cmd.getOptionValueSource('mdns') === 'cli') flags.mdns = opts.mdns
     if (opts.swarm !== undefined) flags.swarm = opts.swarm
     if (opts.agent !== undefined) flags.agent = opts.agent
+    if (opts.agentCommand !== undefined) flags.agentCommand = opts.agentCommand
+    if (opts.profile !== undefined) flags.profile = opts.profile
+    if (opts.python !== undefined) flags.python = opts.python
+    if (opts.maxSteps !== undefined) flags.maxSteps = opts.maxSteps
+    if (opts.maxExperiments !== undefined) flags.maxExperiments = opts.maxExperiments
     const daemon = await startCommand(dataDirOf(cmd), flags, print)
     process.on('unhandledRejection', (err) => { printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
     let signals = 0
@@ -95,6 +110,26 @@ program.command('hypotheses')
   .option('--json', 'machine-readable output')
   .action(async (opts: { json?: boolean }, cmd: Command) => { await hypothesesCommand(dataDirOf(cmd), opts.json === true, print) })
 
+program.command('results')
+  .description('experiment results known to the swarm, newest first')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }, cmd: Command) => { await resultsCommand(dataDirOf(cmd), opts.json === true, print) })
+
+program.command('best')
+  .description('the best trusted result of a hardware tier (default: this daemon\'s tier)')
+  .addOption(new Option('--tier <tier>', 'hardware tier').choices(['cpu', 'vram16', 'vram24', 'vram48', 'vram48plus']))
+  .option('--pull <file>', 'write its train.py (fetched by hash and verified) to this file')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { tier?: string, pull?: string, json?: boolean }, cmd: Command) => {
+    await bestCommand(dataDirOf(cmd), { json: opts.json === true, ...(opts.tier !== undefined ? { tier: opts.tier } : {}), ...(opts.pull !== undefined ? { pull: opts.pull } : {}) }, print)
+  })
+
+program.command('export')
+  .description('write the results as autoresearch\'s results.tsv (commit, val_bpb, memory_gb, status, description)')
+  .argument('[file]', 'output file (default: stdout)')
+  .addOption(new Option('--format <format>', 'output format').choices(['tsv']).default('tsv'))
+  .action(async (file: string | undefined, _opts, cmd: Command) => { await exportCommand(dataDirOf(cmd), file, print) })
+
 const blob = program.command('blob').description('content-addressed files shared by hash')
 blob.command('add')
   .description('store a file and announce it; prints its sha256')
@@ -117,7 +152,7 @@ try {
   }
   if (isSwarmdError(err)) {
     printErr(`swarmd: ${err.message} (${err.code})`)
-    process.exit(err.code === 'DAEMON_NOT_RUNNING' ? EXIT.NOT_RUNNING : err.code === 'CONFIG_INVALID' || err.code === 'DAEMON_ALREADY_RUNNING' ? EXIT.USAGE : EXIT.FAILURE)
+    process.exit(err.code === 'DAEMON_NOT_RUNNING' ? EXIT.NOT_RUNNING : err.code === 'CONFIG_INVALID' || err.code === 'DAEMON_ALREADY_RUNNING' ? EXIT.USAGE : err.code === 'BLOB_NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.FAILURE)
   }
   printErr(`swarmd: ${err instanceof Error ? err.message : String(err)}`)
   process.exit(EXIT.FAILURE)

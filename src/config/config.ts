@@ -25,7 +25,12 @@ export const configSchema = z.strictObject({
   httpPort: z.number().int().min(0).max(65535),
   mdns: z.boolean(),
   swarm: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'swarm names are lowercase letters, digits and dashes'),
-  agent: z.literal('none'),
+  agent: z.enum(['none', 'builtin', 'command']),
+  agentCommand: z.string(),
+  profile: z.enum(['auto', 'cpu', 'gpu']),
+  python: z.string(),
+  maxSteps: z.number().int().min(0),
+  maxExperiments: z.number().int().min(0),
   maxConnections: z.number().int().min(1),
   maxIncomingPendingConnections: z.number().int().min(1),
   antiEntropyMs: z.number().int().min(100),
@@ -75,6 +80,9 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialCon
   if (env.SWARMD_HTTP_PORT !== undefined) out.httpPort = Number(env.SWARMD_HTTP_PORT)
   if (env.SWARMD_MDNS !== undefined) out.mdns = !['0', 'false', 'no', 'off'].includes(env.SWARMD_MDNS.toLowerCase())
   if (env.SWARMD_SWARM !== undefined) out.swarm = env.SWARMD_SWARM
+  if (env.SWARMD_PYTHON !== undefined) out.python = env.SWARMD_PYTHON
+  if (env.SWARMD_PROFILE !== undefined) out.profile = env.SWARMD_PROFILE
+  if (env.SWARMD_AGENT !== undefined) out.agent = env.SWARMD_AGENT
   const parsed = configSchema.partial().safeParse(out)
   if (!parsed.success) throw invalid('environment (SWARMD_*)', parsed.error)
   return parsed.data
@@ -107,5 +115,8 @@ export function resolveConfig (layers: { file: PartialConfig, env: PartialConfig
   ])]
   const parsed = configSchema.safeParse(merged)
   if (!parsed.success) throw invalid('configuration', parsed.error)
+  if (parsed.data.agent === 'command' && parsed.data.agentCommand.trim() === '') {
+    throw new SwarmdError('CONFIG_INVALID', 'configuration: agent "command" needs agentCommand (--agent-command "…"), the coding agent to run')
+  }
   return parsed.data
 }

@@ -13,8 +13,18 @@ export const DEFAULTS = {
   mdns: true,
   /** Daemons share state only within one swarm. */
   swarm: 'default',
-  /** No research loop yet: coordination only. */
-  agent: 'none' as const,
+  /** The research loop: `builtin` mutation search (no LLM), `command` (a coding-agent CLI) or `none` (coordination only). */
+  agent: 'builtin' as 'none' | 'builtin' | 'command',
+  /** Shell command of the coding agent for `agent: command`. */
+  agentCommand: '',
+  /** Experiment profile: `auto` picks gpu when a CUDA GPU is found, else cpu. */
+  profile: 'auto' as 'auto' | 'cpu' | 'gpu',
+  /** Python interpreter with torch; empty: detect (/usr/bin/python3, python3, python). */
+  python: '',
+  /** Stop each run after this many steps instead of the time budget (0: use the budget). For tests and demos. */
+  maxSteps: 0,
+  /** Stop the research loop after this many experiments (0: never). */
+  maxExperiments: 0,
   /** Connection limits: a daemon talks to tens of peers; libp2p's default (300) is for relays. */
   maxConnections: 100,
   /** Half-open inbound connections allowed at once. */

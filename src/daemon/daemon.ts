@@ -1,17 +1,28 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { dataPaths } from '../config/data-dir.js'
 import { ApiServer } from '../http/api-server.js'
-import { BlobStore } from '../p2p/blob-store.js'
+import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
 import { systemClock } from '../util/clock.js'
 import { systemRng } from '../util/rng.js'
+import { BuiltinProposer } from '../agent/builtin-proposer.js'
+import { CommandProposer } from '../agent/command-proposer.js'
+import { ResearchLoop } from '../agent/research-loop.js'
+import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
+import { DEFAULT_HARNESS_DIR, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
+import { findPython } from '../runner/python.js'
+import { tierOf } from '../runner/tier.js'
 import { loadOrCreateApiToken } from './api-token.js'
 import { removeDaemonInfo, writeDaemonInfo } from './daemon-info.js'
 import type { Config } from '../config/config.js'
 import type { Identity } from '../p2p/identity.js'
+import type { Profile } from '../runner/harness.js'
+import type { PythonInfo } from '../runner/python.js'
+import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
 
@@ -22,6 +33,20 @@ export interface DaemonOptions {
   rng?: Rng
   /** Progress and warnings for the operator. Default: stderr. */
   log?: (line: string) => void
+  /** The experiment harness (prepare.py, train.py). Default: the one shipped in train/. */
+  harnessDir?: string
+}
+
+/** What this daemon researches on: profile, tier, harness, hardware. */
+export interface ResearchSetup {
+  profile: Profile
+  tier: Tier
+  harness: string
+  /** The swarm key on the wire: name, profile and harness together. */
+  swarmKey: string
+  hardware: { gpu: string, vramGb: number }
+  python: PythonInfo | undefined
+  agent: 'none' | 'builtin' | 'command'
 }
 
 /**
@@ -34,6 +59,8 @@ export class Daemon {
   private stateValue: SwarmState | undefined
   private networkValue: SwarmNetwork | undefined
   private api: ApiServer | undefined
+  private researchValue: ResearchSetup | undefined
+  private loopValue: ResearchLoop | undefined
   private readonly clock: Clock
   private readonly rng: Rng
   private readonly log: (line: string) => void
@@ -53,6 +80,10 @@ export class Daemon {
   get state (): SwarmState { return this.need(this.stateValue) }
   get network (): SwarmNetwork { return this.need(this.networkValue) }
   get apiUrl (): string { return this.need(this.api).url }
+  get research (): ResearchSetup { return this.need(this.researchValue) }
+  /** The research loop, when an agent runs. */
+  get loop (): ResearchLoop | undefined { return this.loopValue }
+  get harnessDir (): string { return this.options.harnessDir ?? DEFAULT_HARNESS_DIR }
 
   async start (): Promise<void> {
     const { config } = this.options
@@ -60,9 +91,11 @@ export class Daemon {
     const identity = await loadOrCreateIdentity(this.paths.identity)
     this.identityValue = identity
     const token = await loadOrCreateApiToken(this.paths.apiToken)
+    const research = await this.detectResearch()
+    this.researchValue = research
 
     this.stateValue = new SwarmState({
-      store: new LevelUpdateStore(this.paths.state(config.swarm), config.swarm),
+      store: new LevelUpdateStore(this.paths.state(research.swarmKey), research.swarmKey),
       privateKey: identity.privateKey,
       peerId: identity.peerId.toString(),
       clock: this.clock,
@@ -72,7 +105,7 @@ export class Daemon {
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: config.maxBlobBytes })
     this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng }, {
-      swarm: config.swarm,
+      swarm: research.swarmKey,
       listen: config.listen,
       bootstrap: config.bootstrap,
       mdns: config.mdns,
@@ -90,6 +123,8 @@ export class Daemon {
     await this.api.start()
     if (!isLoopback(config.httpHost)) this.log(`warning: the API listens on ${config.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
 
+    if (research.agent !== 'none') await this.startResearch(research)
+
     await writeDaemonInfo(this.paths.daemonInfo, {
       pid: process.pid,
       peerId: identity.peerId.toString(),
@@ -104,6 +139,7 @@ export class Daemon {
   /** Stop everything in reverse order; safe to call twice. */
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
+      await this.loopValue?.stop()
       await this.api?.stop()
       await this.networkValue?.stop()
       await this.stateValue?.stop()
@@ -111,6 +147,64 @@ export class Daemon {
       if (this.wroteInfo) await removeDaemonInfo(this.paths.daemonInfo)
     })()
     return this.stopping
+  }
+
+  /** Profile, tier and harness; probes Python only when an agent will run experiments. */
+  private async detectResearch (): Promise<ResearchSetup> {
+    const { config } = this.options
+    let agent = config.agent
+    let python: PythonInfo | undefined
+    if (agent !== 'none') {
+      python = await findPython(config.python)
+      if (python === undefined) {
+        this.log('warning: no Python with PyTorch found, so this daemon runs no experiments (coordination only); run `swarmd doctor` for what to install, or pass --agent none')
+        agent = 'none'
+      }
+    }
+    const gpu = python?.gpus[0]
+    const profile: Profile = config.profile === 'auto' ? (python?.cuda === true ? 'gpu' : 'cpu') : config.profile
+    const tier = profile === 'gpu' && gpu !== undefined ? tierOf(gpu.vramGb) : 'cpu'
+    const harness = await harnessId(this.harnessDir, profile)
+    return {
+      profile,
+      tier,
+      harness,
+      swarmKey: `${config.swarm}-${profile}-${harness}`,
+      hardware: profile === 'gpu' && gpu !== undefined ? { gpu: gpu.name, vramGb: gpu.vramGb } : { gpu: 'cpu', vramGb: 0 },
+      python,
+      agent
+    }
+  }
+
+  private async startResearch (research: ResearchSetup): Promise<void> {
+    const { config } = this.options
+    const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
+    const killMs = killAfterMs(research.profile, maxSteps)
+    const workRoot = join(this.paths.root, 'work')
+    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock }, { killAfterMs: killMs })
+    const proposer = research.agent === 'command'
+      ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
+      : new BuiltinProposer({ rng: this.rng })
+    const network = this.network
+    this.loopValue = new ResearchLoop({
+      state: this.state,
+      blobs: { add: async (bytes) => network.blobs.add(bytes), get: async (hash, opts) => network.blobs.get(parseBlobHash(hash), opts) },
+      runner,
+      proposer,
+      clock: this.clock,
+      log: this.log
+    }, {
+      profile: research.profile,
+      tier: research.tier,
+      hardware: research.hardware,
+      harness: research.harness,
+      defaultSource: await readFile(join(this.harnessDir, 'train.py'), 'utf8'),
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+      claimTtlMs: 3 * (maxSteps !== undefined ? killMs : PROFILE_BUDGET_S[research.profile] * 1000 + 60_000),
+      maxExperiments: config.maxExperiments
+    })
+    this.loopValue.start()
+    this.log(`research: ${research.agent} agent on the ${research.profile} profile (tier ${research.tier}, harness ${research.harness}, python ${research.python!.path}, torch ${research.python!.torch})`)
   }
 
   listenAddrs (): string[] {

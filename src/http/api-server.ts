@@ -2,11 +2,13 @@ import { createServer } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
 import { parseBlobHash } from '../p2p/blob-store.js'
-import { hypothesisBody } from '../state/record-kinds.js'
+import { TIERS, hypothesisBody } from '../state/record-kinds.js'
+import { bestView, resultsView } from '../state/views.js'
 import { isSwarmdError } from '../util/errors.js'
 import { statusPageHtml } from './status-page.js'
-import { hypothesisView, peersView, statusView } from './views.js'
+import { hypothesisView, peersView, resultView, statusView } from './views.js'
 import type { Daemon } from '../daemon/daemon.js'
+import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -80,6 +82,16 @@ export class ApiServer {
       if (route === 'GET /api/peers') return this.json(res, 200, { peers: peersView(daemon) })
       if (route === 'GET /api/hypotheses') {
         return this.json(res, 200, { hypotheses: daemon.state.list('hypothesis').reverse().map(hypothesisView) })
+      }
+      if (route === 'GET /api/results') {
+        return this.json(res, 200, { results: resultsView(daemon.state, daemon.research.harness).reverse().map(resultView) })
+      }
+      if (route === 'GET /api/best') {
+        const tier = url.searchParams.get('tier') ?? daemon.research.tier
+        if (!(TIERS as readonly string[]).includes(tier)) throw new HttpError(400, 'API_BAD_REQUEST', `unknown tier ${tier}; one of ${TIERS.join(', ')}`)
+        const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
+        const best = bestView(resultsView(daemon.state, daemon.research.harness), { tier: tier as Tier, trustedAuthors: new Set([daemon.identity.peerId.toString()]), maxSteps })
+        return this.json(res, 200, { tier, best: best === undefined ? null : resultView(best) })
       }
       if (route === 'POST /api/hypotheses') {
         this.checkToken(req)

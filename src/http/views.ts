@@ -1,6 +1,7 @@
 import { stateTopic } from '../p2p/swarm-network.js'
 import type { Daemon } from '../daemon/daemon.js'
 import type { StoredRecord } from '../state/records.js'
+import type { ResultView } from '../state/views.js'
 import type { HypothesisBody } from '../state/record-kinds.js'
 
 /** The JSON the API and the status page show: plain data, no live objects. */
@@ -10,9 +11,10 @@ export function statusView (daemon: Daemon, now: number) {
   return {
     peerId: daemon.identity.peerId.toString(),
     swarm: daemon.config.swarm,
+    research: researchView(daemon),
     listen: daemon.listenAddrs(),
     peers: peersView(daemon),
-    topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(daemon.config.swarm)).length,
+    topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(daemon.research.swarmKey)).length,
     counts: daemon.state.counts(),
     sync: { ...daemon.network.sync.stats },
     gossip: { ...daemon.network.gossip.stats },
@@ -48,3 +50,22 @@ export function hypothesisView (rec: StoredRecord<'hypothesis'>) {
 
 export type StatusView = ReturnType<typeof statusView>
 export type HypothesisView = ReturnType<typeof hypothesisView>
+
+export function researchView (daemon: Daemon) {
+  const r = daemon.research
+  const loop = daemon.loop
+  return {
+    agent: r.agent,
+    profile: r.profile,
+    tier: r.tier,
+    harness: r.harness,
+    hardware: r.hardware,
+    python: r.python === undefined ? null : { path: r.python.path, torch: r.python.torch },
+    current: loop?.current ?? null,
+    stats: loop === undefined ? null : { ...loop.stats }
+  }
+}
+
+export function resultView (r: ResultView) {
+  return { id: r.id, author: r.author, createdAt: r.createdAt, ...r.body }
+}

@@ -25,34 +25,87 @@ export const bindingBody = z.strictObject({
   clientId: z.number().int().min(0).max(0xffffffff)
 })
 
+const scalar = z.union([z.string().max(200), z.number(), z.boolean(), z.null()])
+
+/** One module-level constant of train.py changed from → to. */
+export const deltaEntry = z.strictObject({
+  name: z.string().min(1).max(100),
+  from: scalar,
+  to: scalar
+})
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/)
+
+/** Hardware tiers: results are compared only within one (DESIGN §4). */
+export const TIERS = ['cpu', 'vram16', 'vram24', 'vram48', 'vram48plus'] as const
+export type Tier = typeof TIERS[number]
+
 /** Hypotheses: ideas for others to pick up (DESIGN §4). */
 export const hypothesisBody = z.strictObject({
   title: z.string().trim().min(1).max(200),
   text: z.string().max(10_000),
-  suggestedDelta: z.array(z.strictObject({
-    name: z.string().min(1).max(100),
-    from: z.union([z.string(), z.number(), z.boolean(), z.null()]),
-    to: z.union([z.string(), z.number(), z.boolean(), z.null()])
-  })).max(32).optional(),
+  suggestedDelta: z.array(deltaEntry).max(32).optional(),
   evidence: z.array(z.string().max(200)).max(64).optional(),
   priority: z.number().int().min(0).max(10).optional()
 })
 
-/**
- * Claims, results, verifications and best entries get their own schemas with the
- * experiments and dedup work; until then any JSON object body is carried and signed.
- */
+/** A claim: what this node is about to run (DESIGN §4). */
+export const claimBody = z.strictObject({
+  description: z.string().trim().min(1).max(500),
+  /** The result this experiment builds on; null for the harness's default train.py. */
+  parent: sha256.nullable(),
+  /** sha256 of the candidate train.py (a blob). */
+  codeHash: sha256,
+  delta: z.array(deltaEntry).max(64),
+  hypothesis: sha256.optional(),
+  tier: z.enum(TIERS),
+  ttlMs: z.number().int().positive().max(24 * 3600_000)
+})
+
+export const runMetrics = z.strictObject({
+  val_bpb: z.number(),
+  training_seconds: z.number(),
+  total_seconds: z.number(),
+  peak_vram_mb: z.number(),
+  mfu_percent: z.number(),
+  total_tokens_M: z.number(),
+  num_steps: z.number(),
+  num_params_M: z.number(),
+  depth: z.number()
+})
+
+/** A result: what came out, with the source and log by hash (DESIGN §4). */
+export const resultBody = z.strictObject({
+  claimId: sha256,
+  parent: sha256.nullable(),
+  codeHash: sha256,
+  logHash: sha256,
+  description: z.string().trim().min(1).max(500),
+  delta: z.array(deltaEntry).max(64),
+  status: z.enum(['keep', 'discard', 'crash']),
+  metrics: runMetrics.nullable(),
+  crash: z.strictObject({ reason: z.string().max(50), detail: z.string().max(2000) }).nullable(),
+  hardware: z.strictObject({ gpu: z.string().max(200), vramGb: z.number().nonnegative(), tier: z.enum(TIERS) }),
+  harness: z.string().min(1).max(100),
+  /** Set when the run stopped after a fixed step count instead of the time budget. */
+  maxSteps: z.number().int().positive().optional()
+})
+
+/** Verification and best records get their schemas with the trust work; until then any JSON object body. */
 const openBody = z.record(z.string(), z.unknown())
 
 export const BODY_SCHEMAS = {
   binding: bindingBody,
   hypothesis: hypothesisBody,
-  claim: openBody,
-  result: openBody,
+  claim: claimBody,
+  result: resultBody,
   verification: openBody,
   best: openBody
 } satisfies Record<RecordKind, z.ZodType>
 
 export type BindingBody = z.infer<typeof bindingBody>
 export type HypothesisBody = z.infer<typeof hypothesisBody>
+export type ClaimBody = z.infer<typeof claimBody>
+export type ResultBody = z.infer<typeof resultBody>
+export type DeltaEntry = z.infer<typeof deltaEntry>
 export type RecordBody<K extends RecordKind> = z.infer<typeof BODY_SCHEMAS[K]>

@@ -252,7 +252,10 @@ export class DaemonProcess {
     if (this.options.config !== undefined) await writeFile(join(this.dataDir, 'config.json'), JSON.stringify(this.options.config))
     const args = ['--data-dir', this.dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns']
     for (const addr of this.options.bootstrap ?? []) args.push('--bootstrap', addr)
-    args.push(...(this.options.args ?? []))
+    const extra = this.options.args ?? []
+    // Coordination only unless a test asks for a research agent.
+    if (!extra.includes('--agent')) args.push('--agent', 'none')
+    args.push(...extra)
     this.infoValue = undefined
     this.logText += `--- ${this.name}: swarmd ${args.join(' ')}\n`
     const child = spawn(process.execPath, [SWARMD_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -88,7 +88,16 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
 
     async join (daemons) {
       for (const daemon of daemons) {
-        await libp2p.dial(multiaddr(daemon.listenAddrs()[0]!), { signal: AbortSignal.timeout(10_000) })
+        // libp2p rate-limits inbound connections per host (5/s by default), and every test's
+        // attacker comes from 127.0.0.1: a refused dial is retried, as a real attacker would.
+        await waitFor(async () => {
+          try {
+            await libp2p.dial(multiaddr(daemon.listenAddrs()[0]!), { signal: AbortSignal.timeout(10_000) })
+            return true
+          } catch {
+            return false
+          }
+        }, { timeoutMs: 15_000, intervalMs: 300, what: 'the hostile node to connect' })
       }
       // The validator only sees what gossipsub delivers: publish once both sides know the subscription.
       await waitFor(() => daemons.every(subscribed), { timeoutMs: 10_000, what: 'the hostile node to join the state topic' })

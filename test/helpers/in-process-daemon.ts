@@ -19,7 +19,7 @@ export async function startInProcessDaemon (overrides: PartialConfig & { dataDir
   const config = resolveConfig({
     file: {},
     env: {},
-    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, ...flags },
+    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, agent: 'none', ...flags },
     shippedBootstrap: []
   })
   const daemon = new Daemon({ dataDir, config, log: () => {} })

@@ -108,7 +108,7 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
   }
 
   async function withHostile (run: (hostile: HostileNode) => Promise<void>): Promise<void> {
-    const hostile = await startHostileNode(SWARM)
+    const hostile = await startHostileNode(a.research.swarmKey)
     const totals = [a, b].map((d) => d.network.penalties.totals.reject)
     try {
       await run(hostile)
@@ -133,7 +133,7 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
     // Sync on connect carries what each wrote alone.
     await b.network.connect(a.listenAddrs()[0]!)
     await waitFor(() => a.state.counts().hypothesis === 3 && b.state.counts().hypothesis === 3, { what: 'the honest daemons to converge' })
-    const topic = stateTopic(SWARM)
+    const topic = stateTopic(a.research.swarmKey)
     const lists = (d: Daemon, other: Daemon): boolean => d.network.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(other.identity.peerId))
     await waitFor(() => lists(a, b) && lists(b, a), { what: 'the honest daemons to share the state topic' })
     agreed()

@@ -1,0 +1,101 @@
+import { applyDelta, parseConstants } from './constants.js'
+import { ProposalError } from './proposer.js'
+import type { ModuleConstant } from './constants.js'
+import type { Proposal, ProposalContext, Proposer } from './proposer.js'
+import type { DeltaEntry } from '../state/record-kinds.js'
+import type { Rng } from '../util/rng.js'
+
+export interface BuiltinProposerInit {
+  /** Constants never mutated: the seed, and the other profile's sizes. */
+  frozen?: string[]
+}
+
+const FLOAT_FACTORS = [0.5, 0.7, 1.4, 2]
+const DEFAULT_FROZEN = ['SEED', 'GPU_DEPTH', 'GPU_WIDTH', 'GPU_HEADS', 'GPU_BATCH_SIZE', 'GPU_LEARNING_RATE']
+
+function roundSignificant (value: number, digits = 3): number {
+  return value === 0 ? 0 : Number(value.toPrecision(digits))
+}
+
+const deltaKey = (delta: DeltaEntry[]): string => JSON.stringify([...delta].sort((a, b) => a.name.localeCompare(b.name)).map((d) => [d.name, d.to]))
+
+/**
+ * The default proposer, no LLM needed: mutates one module-level constant of the baseline
+ * (multiplicative steps for floats, small steps for ints), preferring open hypotheses that
+ * carry a suggested delta, and weighting knobs by how often changing them helped in the
+ * swarm's results. Never proposes a delta already tried on the same parent.
+ */
+export class BuiltinProposer implements Proposer {
+  private readonly frozen: Set<string>
+
+  constructor (private readonly components: { rng: Rng }, init: BuiltinProposerInit = {}) {
+    this.frozen = new Set(init.frozen ?? DEFAULT_FROZEN)
+  }
+
+  async propose (context: ProposalContext): Promise<Proposal> {
+    const { baseline } = context
+    const tried = new Set<string>()
+    for (const r of context.results) if (r.body.parent === baseline.resultId) tried.add(deltaKey(r.body.delta))
+    for (const c of context.activeClaims) if (c.parent === baseline.resultId) tried.add(deltaKey(c.delta))
+
+    const constants = parseConstants(baseline.source).filter((c) => !this.frozen.has(c.name) && c.kind !== 'string' && c.kind !== 'bool')
+    const byName = new Map(constants.map((c) => [c.name, c]))
+
+    // 1. An open hypothesis with a suggested delta that fits this baseline.
+    for (const h of context.hypotheses) {
+      const delta = h.body.suggestedDelta
+      if (delta === undefined || delta.length === 0) continue
+      if (!delta.every((d) => byName.has(d.name) || parseConstants(baseline.source).some((c) => c.name === d.name))) continue
+      const rebased = delta.map((d) => ({ name: d.name, from: parseConstants(baseline.source).find((c) => c.name === d.name)!.value, to: d.to }))
+      if (rebased.every((d) => d.from === d.to) || tried.has(deltaKey(rebased))) continue
+      return { source: applyDelta(baseline.source, rebased), description: `hypothesis: ${h.body.title}`, delta: rebased, hypothesis: h.id }
+    }
+
+    // 2. Mutate one knob, weighted by how often changing it helped anywhere in the swarm.
+    const stats = new Map<string, { tries: number, keeps: number }>()
+    for (const r of context.results) {
+      for (const d of r.body.delta) {
+        const s = stats.get(d.name) ?? { tries: 0, keeps: 0 }
+        s.tries++
+        if (r.body.status === 'keep') s.keeps++
+        stats.set(d.name, s)
+      }
+    }
+    const weight = (c: ModuleConstant): number => {
+      const s = stats.get(c.name)
+      return s === undefined ? 1.5 : 0.5 + 2 * (s.keeps + 0.5) / (s.tries + 1)
+    }
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const knob = this.pickWeighted(constants, weight)
+      if (knob === undefined) break
+      const to = this.mutate(knob)
+      if (to === knob.value) continue
+      const delta = [{ name: knob.name, from: knob.value, to }]
+      if (tried.has(deltaKey(delta))) continue
+      return { source: applyDelta(baseline.source, delta), description: `${knob.name} ${String(knob.value)} -> ${String(to)}`, delta }
+    }
+    throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline was already tried')
+  }
+
+  private pickWeighted<T> (items: T[], weight: (item: T) => number): T | undefined {
+    const total = items.reduce((sum, item) => sum + weight(item), 0)
+    let at = this.components.rng.next() * total
+    for (const item of items) {
+      at -= weight(item)
+      if (at <= 0) return item
+    }
+    return items[items.length - 1]
+  }
+
+  private mutate (constant: ModuleConstant): number {
+    const value = constant.value as number
+    const rng = this.components.rng
+    if (constant.kind === 'float') {
+      if (value === 0) return roundSignificant(0.01 * (rng.next() < 0.5 ? 1 : 10))
+      return roundSignificant(value * FLOAT_FACTORS[rng.int(FLOAT_FACTORS.length)]!)
+    }
+    const step = value >= 8 ? Math.max(1, Math.round(value * (rng.next() < 0.5 ? 0.5 : 1))) : 1
+    const next = rng.next() < 0.5 ? value - step : value + step
+    return Math.max(1, next)
+  }
+}

@@ -1,0 +1,180 @@
+import { ProposalError } from './proposer.js'
+import { bestView, resultsView } from '../state/views.js'
+import { sha256Hex } from '../util/hash.js'
+import type { Proposal, Proposer, ProposalContext } from './proposer.js'
+import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
+import type { ClaimBody, HypothesisBody, ResultBody, Tier } from '../state/record-kinds.js'
+import type { SwarmState } from '../state/swarm-state.js'
+import type { Clock } from '../util/clock.js'
+
+export interface BlobAccess {
+  add(bytes: Uint8Array): Promise<string>
+  get(hash: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+}
+
+export interface ResearchLoopComponents {
+  state: SwarmState
+  blobs: BlobAccess
+  runner: ExperimentRunner
+  proposer: Proposer
+  clock: Clock
+  log: (line: string) => void
+}
+
+export interface ResearchLoopInit {
+  profile: 'cpu' | 'gpu'
+  tier: Tier
+  hardware: { gpu: string, vramGb: number }
+  /** The swarm's harness id: results are only compared within one harness. */
+  harness: string
+  /** The harness's default train.py: the first baseline. */
+  defaultSource: string
+  /** Fixed step budget instead of the time budget (tests, quick demos). */
+  maxSteps?: number
+  /** A claim without a heartbeat expires after this long. Default 3x the run's kill time. */
+  claimTtlMs: number
+  /** Stop after this many experiments (0: run until stopped). */
+  maxExperiments?: number
+  /** Wait between cycles after a failure, in ms. Default 5 s. */
+  retryMs?: number
+}
+
+export interface CurrentRun {
+  claimId: string
+  description: string
+  startedAt: number
+  step: number
+  lossBpb: number | null
+}
+
+export interface LoopStats {
+  experiments: number
+  crashes: number
+  failedProposals: number
+  /** Wall time of the last cycle that was not the training run itself, in ms. */
+  lastOverheadMs: number | null
+}
+
+/**
+ * The research loop: baseline = this tier's best trusted result (the default train.py at
+ * first) → propose → claim → run → publish the result with source and log → repeat.
+ */
+export class ResearchLoop {
+  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null }
+  current: CurrentRun | undefined
+  private running: Promise<void> | undefined
+  private readonly controller = new AbortController()
+
+  constructor (private readonly components: ResearchLoopComponents, private readonly init: ResearchLoopInit) {}
+
+  start (): void {
+    this.running ??= this.loop()
+  }
+
+  async stop (): Promise<void> {
+    this.controller.abort()
+    await this.running
+  }
+
+  /** Settles when the loop ends (maxExperiments reached or stopped). */
+  get done (): Promise<void> { return this.running ?? Promise.resolve() }
+
+  private async loop (): Promise<void> {
+    const signal = this.controller.signal
+    while (!signal.aborted) {
+      if (this.init.maxExperiments !== undefined && this.init.maxExperiments > 0 && this.stats.experiments >= this.init.maxExperiments) return
+      try {
+        await this.cycle(signal)
+      } catch (err) {
+        if (signal.aborted) return
+        if (err instanceof ProposalError) this.stats.failedProposals++
+        this.components.log(`research: ${err instanceof Error ? err.message : String(err)}; retrying`)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.init.retryMs ?? 5_000)
+          signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+        })
+      }
+    }
+  }
+
+  /** The baseline: this tier's best trusted result, else the harness's default train.py. */
+  async baseline (): Promise<{ resultId: string | null, source: string, valBpb: number | null }> {
+    const { state, blobs } = this.components
+    const best = bestView(resultsView(state, this.init.harness), { tier: this.init.tier, trustedAuthors: new Set([state.peerId]), maxSteps: this.init.maxSteps })
+    if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
+    const bytes = await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) })
+    // Adoption checks the source against the hash the result names.
+    if (sha256Hex(bytes) !== best.body.codeHash) throw new Error(`best result ${best.id} has a source that does not match its hash`)
+    return { resultId: best.id, source: Buffer.from(bytes).toString('utf8'), valBpb: best.body.metrics!.val_bpb }
+  }
+
+  private context (baseline: ProposalContext['baseline']): ProposalContext {
+    const { state } = this.components
+    const results = resultsView(state, this.init.harness)
+    const finishedClaims = new Set(results.map((r) => r.body.claimId))
+    const now = this.components.clock.now()
+    const activeClaims = state.list('claim')
+      .filter((c) => !finishedClaims.has(c.id) && c.record.createdAt + (c.record.body as ClaimBody).ttlMs > now)
+      .map((c) => { const b = c.record.body as ClaimBody; return { description: b.description, delta: b.delta, parent: b.parent } })
+    const tested = new Set(state.list('claim').map((c) => (c.record.body as ClaimBody).hypothesis).filter((h) => h !== undefined))
+    const hypotheses = state.list('hypothesis').filter((h) => !tested.has(h.id)).map((h) => ({ id: h.id, body: h.record.body as HypothesisBody }))
+    return { baseline, results, hypotheses, activeClaims }
+  }
+
+  private async cycle (signal: AbortSignal): Promise<void> {
+    const { state, blobs, runner, proposer, clock } = this.components
+    const cycleStart = clock.now()
+    const baseline = await this.baseline()
+    const proposal: Proposal = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
+      ? { source: baseline.source, description: 'baseline: the harness default train.py', delta: [] }
+      : await proposer.propose(this.context(baseline), { signal })
+
+    const codeHash = await blobs.add(Buffer.from(proposal.source))
+    const claim = await state.append('claim', {
+      description: proposal.description,
+      parent: baseline.resultId,
+      codeHash,
+      delta: proposal.delta,
+      ...(proposal.hypothesis !== undefined ? { hypothesis: proposal.hypothesis } : {}),
+      tier: this.init.tier,
+      ttlMs: this.init.claimTtlMs
+    })
+    this.current = { claimId: claim.id, description: proposal.description, startedAt: clock.now(), step: 0, lossBpb: null }
+    this.components.log(`research: running "${proposal.description}"`)
+    const runStart = clock.now()
+    const outcome: RunOutcome = await runner.run({
+      id: `run-${claim.id.slice(0, 16)}`,
+      source: proposal.source,
+      profile: this.init.profile,
+      ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
+    }, {
+      signal,
+      onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
+    })
+    const runMs = clock.now() - runStart
+    this.current = undefined
+    if (signal.aborted) return
+
+    const logHash = await blobs.add(Buffer.from(outcome.log))
+    const valBpb = outcome.metrics?.val_bpb
+    const status: ResultBody['status'] = outcome.status === 'crash' ? 'crash' : (baseline.valBpb === null || valBpb! < baseline.valBpb ? 'keep' : 'discard')
+    await state.append('result', {
+      claimId: claim.id,
+      parent: baseline.resultId,
+      codeHash,
+      logHash,
+      description: proposal.description,
+      delta: proposal.delta,
+      status,
+      metrics: outcome.metrics ?? null,
+      crash: outcome.status === 'crash' ? { reason: outcome.reason ?? 'unknown', detail: (outcome.detail ?? '').slice(0, 2000) } : null,
+      hardware: { ...this.init.hardware, tier: this.init.tier },
+      harness: this.init.harness,
+      ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
+    })
+    this.stats.experiments++
+    if (status === 'crash') this.stats.crashes++
+    this.stats.lastOverheadMs = clock.now() - cycleStart - runMs
+    this.components.log(`research: ${proposal.description}: ${status}${valBpb !== undefined ? ` val_bpb ${valBpb.toFixed(4)}` : ` (${outcome.reason ?? ''})`}`)
+  }
+}

@@ -1,0 +1,20 @@
+import type { ResultBody } from '../state/record-kinds.js'
+
+export type ResultRow = ResultBody & { id: string, author: string, createdAt: number }
+
+/**
+ * autoresearch's results.tsv: `commit	val_bpb	memory_gb	status	description`. The commit
+ * column is the first 7 hex digits of the source's sha256 (the blob that `best --pull` and
+ * `blob get` fetch); crashes report 0 for val_bpb and memory, as autoresearch does.
+ */
+export function resultsTsv (rows: ResultRow[]): string {
+  const lines = ['commit\tval_bpb\tmemory_gb\tstatus\tdescription']
+  for (const r of [...rows].sort((a, b) => a.createdAt - b.createdAt)) {
+    const crashed = r.status === 'crash' || r.metrics === null
+    const valBpb = crashed ? '0.000000' : r.metrics!.val_bpb.toFixed(6)
+    const memoryGb = crashed ? '0.0' : (r.metrics!.peak_vram_mb / 1024).toFixed(1)
+    const description = r.description.replace(/[\t\r\n]+/g, ' ').trim()
+    lines.push([r.codeHash.slice(0, 7), valBpb, memoryGb, r.status, description].join('\t'))
+  }
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,122 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
+import { CommandProposer } from '../../src/agent/command-proposer.js'
+import { ProposalError } from '../../src/agent/proposer.js'
+import { parseConstants } from '../../src/agent/constants.js'
+import { seededRng } from '../../src/util/rng.js'
+import { tempDir } from '../helpers/in-process-daemon.js'
+import { HARNESS_DIR } from '../helpers/python.js'
+import type { ProposalContext } from '../../src/agent/proposer.js'
+import type { ResultBody } from '../../src/state/record-kinds.js'
+
+const hash = (n: number): string => n.toString(16).padStart(64, '0')
+
+function result (n: number, delta: ResultBody['delta'], status: ResultBody['status'], parent: string | null = null): ProposalContext['results'][number] {
+  return {
+    id: hash(n),
+    author: 'peer',
+    body: { claimId: hash(1000 + n), parent, codeHash: hash(2000 + n), logHash: hash(3000 + n), description: 'x', delta, status, metrics: null, crash: null, hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h' }
+  }
+}
+
+describe('BuiltinProposer', () => {
+  let source: string
+  before(async () => { source = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8') })
+  const context = (extra: Partial<ProposalContext> = {}): ProposalContext => ({ baseline: { resultId: null, source, valBpb: 3.7 }, results: [], hypotheses: [], activeClaims: [], ...extra })
+
+  it('changes exactly one hyperparameter of the baseline and says which', async () => {
+    const proposal = await new BuiltinProposer({ rng: seededRng(1) }).propose(context())
+    assert.equal(proposal.delta.length, 1)
+    const [d] = proposal.delta
+    assert.notEqual(d!.from, d!.to)
+    assert.notEqual(d!.name, 'SEED')
+    assert.equal(parseConstants(proposal.source).find((c) => c.name === d!.name)?.value, d!.to)
+    assert.match(proposal.description, new RegExp(d!.name))
+  })
+
+  it('is repeatable for a seed', async () => {
+    const a = await new BuiltinProposer({ rng: seededRng(42) }).propose(context())
+    const b = await new BuiltinProposer({ rng: seededRng(42) }).propose(context())
+    assert.deepEqual(a.delta, b.delta)
+  })
+
+  it('takes an open hypothesis with a suggested delta first', async () => {
+    const proposal = await new BuiltinProposer({ rng: seededRng(3) }).propose(context({
+      hypotheses: [{ id: hash(77), body: { title: 'wider', text: '', suggestedDelta: [{ name: 'WIDTH', from: 64, to: 96 }] } }]
+    }))
+    assert.deepEqual(proposal.delta, [{ name: 'WIDTH', from: 64, to: 96 }])
+    assert.equal(proposal.hypothesis, hash(77))
+  })
+
+  it('never proposes a change already tried or running on the same parent', async () => {
+    const first = await new BuiltinProposer({ rng: seededRng(5) }).propose(context())
+    const again = await new BuiltinProposer({ rng: seededRng(5) }).propose(context({ results: [result(1, first.delta, 'discard')] }))
+    assert.notDeepEqual(again.delta, first.delta)
+    const running = await new BuiltinProposer({ rng: seededRng(5) }).propose(context({ activeClaims: [{ description: '', delta: first.delta, parent: null }] }))
+    assert.notDeepEqual(running.delta, first.delta)
+  })
+
+  it('learns from the swarm: knobs whose changes were kept are picked more often', async () => {
+    const results = Array.from({ length: 12 }, (_, i) => result(i, [{ name: 'WIDTH', from: 64, to: 64 + i + 1 }], 'keep', hash(999)))
+      .concat(Array.from({ length: 12 }, (_, i) => result(100 + i, [{ name: 'DEPTH', from: 2, to: 3 + i }], 'discard', hash(999))))
+    const picks = { WIDTH: 0, DEPTH: 0 }
+    for (let seed = 0; seed < 300; seed++) {
+      const p = await new BuiltinProposer({ rng: seededRng(seed) }).propose(context({ results }))
+      const name = p.delta[0]!.name
+      if (name === 'WIDTH' || name === 'DEPTH') picks[name]++
+    }
+    assert.ok(picks.WIDTH > 2 * picks.DEPTH, JSON.stringify(picks))
+  })
+})
+
+describe('CommandProposer (a real external program as the coding agent)', () => {
+  let dir: string
+  let source: string
+  before(async () => {
+    dir = await tempDir()
+    source = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+  })
+  after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  const script = async (name: string, body: string): Promise<string> => {
+    const path = join(dir, name)
+    await writeFile(path, body)
+    await chmod(path, 0o755)
+    return `${process.execPath} ${path}`
+  }
+  const ctx = (): ProposalContext => ({ baseline: { resultId: null, source, valBpb: null }, results: [], hypotheses: [{ id: hash(1), body: { title: 'wider', text: 'try WIDTH 96' } }], activeClaims: [] })
+
+  it('reads back the edited train.py and its description; the agent saw the context', async () => {
+    const agent = await script('agent.mjs', `
+      import { readFileSync, writeFileSync } from 'node:fs'
+      const context = JSON.parse(readFileSync('context.json', 'utf8'))
+      const rules = readFileSync('program.md', 'utf8')
+      if (!rules.includes('train.py')) process.exit(9)
+      const src = readFileSync('train.py', 'utf8').replace(/^WIDTH = \\d+/m, 'WIDTH = 96')
+      writeFileSync('train.py', src)
+      writeFileSync('description.txt', 'widen the model to 96 (' + context.openHypotheses[0].title + ')\\n')
+    `)
+    const proposal = await new CommandProposer({ command: agent, harnessDir: HARNESS_DIR, workRoot: dir }).propose(ctx())
+    assert.equal(proposal.description, 'widen the model to 96 (wider)')
+    assert.deepEqual(proposal.delta, [{ name: 'WIDTH', from: 64, to: 96 }])
+    assert.match(proposal.source, /^WIDTH = 96/m)
+  })
+
+  it('treats garbage as a failed proposal with a reason', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['noop.mjs', 'console.log("I changed nothing")', 'PROPOSAL_MALFORMED'],
+      ['wipe.mjs', 'import { writeFileSync } from "node:fs"; writeFileSync("train.py", ""); console.log("emptied")', 'PROPOSAL_MALFORMED'],
+      ['silent.mjs', 'import { readFileSync, writeFileSync } from "node:fs"; writeFileSync("train.py", readFileSync("train.py", "utf8") + "\\n# x\\n")', 'PROPOSAL_MALFORMED'],
+      ['crash.mjs', 'console.error("agent blew up"); process.exit(3)', 'PROPOSAL_FAILED']
+    ]
+    for (const [name, body, code] of cases) {
+      const proposer = new CommandProposer({ command: await script(name, body), harnessDir: HARNESS_DIR, workRoot: dir })
+      await assert.rejects(proposer.propose(ctx()), (err: unknown) => err instanceof ProposalError && err.code === code, name)
+    }
+    const slow = new CommandProposer({ command: await script('slow.mjs', 'setTimeout(() => {}, 60000)'), harnessDir: HARNESS_DIR, workRoot: dir, timeoutMs: 500 })
+    await assert.rejects(slow.propose(ctx()), (err: unknown) => err instanceof ProposalError && err.code === 'PROPOSAL_TIMEOUT')
+  })
+})
