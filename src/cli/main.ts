@@ -79,6 +79,21 @@ program.command('start')
     process.on('SIGTERM', () => { shutdown('SIGTERM') })
   })
 
+program.command('doctor')
+  .description('check what this machine has for running experiments (python, torch, GPUs, corpus, sandbox) and what to do about the rest')
+  .option('--python <path>', 'check this interpreter instead of detecting one')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { python?: string, json?: boolean }, cmd: Command) => {
+    const { doctorFailed, runDoctor } = await import('./doctor.js')
+    const checks = await runDoctor({ dataDir: dataDirOf(cmd), ...(opts.python !== undefined ? { python: opts.python } : {}) })
+    if (opts.json === true) print(JSON.stringify(checks, null, 2))
+    else {
+      for (const c of checks) print(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'} ${c.name.padEnd(22)} ${c.found}${!c.ok && c.fix !== undefined ? `\n     → ${c.fix}` : ''}`)
+      print(doctorFailed(checks) ? 'this machine cannot run experiments yet (see FAIL above); `swarmd start --agent none` still coordinates' : 'ready: `swarmd start`')
+    }
+    if (doctorFailed(checks)) process.exitCode = EXIT.FAILURE
+  })
+
 program.command('status')
   .description('identity, listen addresses, peers and record counts of the running daemon')
   .option('--json', 'machine-readable output')

@@ -23,6 +23,10 @@ export function statusPageHtml (): string {
 <div class="muted" id="listen"></div>
 <h2>Records</h2>
 <div class="counts" id="counts"></div>
+<h2>Research</h2>
+<div id="research" class="muted">…</div>
+<h2>Recent results</h2>
+<table><thead><tr><th>val_bpb</th><th>status</th><th>change</th><th>author</th><th>when</th></tr></thead><tbody id="results"></tbody></table>
 <h2>Peers (<span id="peer-count">0</span>, on topic <span id="mesh-count">0</span>)</h2>
 <table><thead><tr><th>peer</th><th>address</th><th>direction</th></tr></thead><tbody id="peers"></tbody></table>
 <h2>Recent hypotheses</h2>
@@ -36,7 +40,11 @@ const when = (ms) => new Date(ms).toLocaleTimeString()
 const rows = (id, items, cells) => { document.getElementById(id).innerHTML = items.map((x) => '<tr>' + cells(x).map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('') }
 async function refresh () {
   try {
-    const [status, hyps] = await Promise.all([fetch('/api/status').then((r) => r.json()), fetch('/api/hypotheses').then((r) => r.json())])
+    const [status, hyps, res] = await Promise.all([fetch('/api/status').then((r) => r.json()), fetch('/api/hypotheses').then((r) => r.json()), fetch('/api/results').then((r) => r.json())])
+    const rs = status.research
+    const run = rs.current ? ' — running "' + esc(rs.current.description) + '" step ' + rs.current.step + (rs.current.lossBpb === null ? '' : ', loss ' + rs.current.lossBpb.toFixed(3) + ' bpb') : ''
+    document.getElementById('research').innerHTML = 'agent <b>' + esc(rs.agent) + '</b>, profile ' + esc(rs.profile) + ', tier ' + esc(rs.tier) + ', harness <code>' + esc(rs.harness) + '</code>' + (rs.stats ? ', ' + rs.stats.experiments + ' experiments' : '') + run
+    rows('results', res.results.slice(0, 20), (r) => [r.metrics ? r.metrics.val_bpb.toFixed(4) : 'crash', esc(r.status), esc(r.description), '<code title="' + esc(r.author) + '">' + esc(short(r.author)) + '</code>', esc(when(r.createdAt))])
     document.getElementById('swarm').textContent = 'swarm ' + status.swarm
     document.getElementById('peer-id').textContent = status.peerId
     document.getElementById('listen').textContent = status.listen.join('  ')

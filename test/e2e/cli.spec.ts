@@ -45,7 +45,7 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
   it('--help lists the commands', async () => {
     const run = await runCli(['--help'])
     assert.equal(run.code, 0, describeRun(run))
-    for (const command of ['init', 'start', 'status', 'peers', 'connect', 'hypothesis', 'hypotheses', 'blob']) {
+    for (const command of ['init', 'start', 'doctor', 'status', 'peers', 'connect', 'hypothesis', 'hypotheses', 'results', 'best', 'export', 'blob']) {
       assert.match(run.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `--help lists "${command}"\n${run.stdout}`)
     }
   })
@@ -59,5 +59,18 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.ok(run.stderr.includes(config), `the message names ${config}\n${describeRun(run)}`)
     assert.match(run.stderr, /CONFIG_INVALID/)
     assert.ok(!fileExists(join(dataDir, 'daemon.json')), 'no daemon was left running')
+  })
+
+  it('doctor reports what this machine has, and exits non-zero when it cannot run experiments', async () => {
+    const dataDir = await e2eTempDir()
+    const ok = await runCli(['--data-dir', dataDir, 'doctor', '--json'], { timeoutMs: 120_000 })
+    assert.equal(ok.code, 0, describeRun(ok))
+    const checks = JSON.parse(ok.stdout) as Array<{ name: string, ok: boolean }>
+    assert.ok(checks.find((c) => c.name === 'python + torch')?.ok)
+    assert.ok(checks.find((c) => c.name === 'corpus (cpu profile)')?.ok)
+    const broken = await runCli(['--data-dir', dataDir, 'doctor', '--python', '/nonexistent/python3'], { timeoutMs: 120_000 })
+    assert.equal(broken.code, 1, describeRun(broken))
+    assert.match(broken.stdout, /FAIL python \+ torch/)
+    assert.match(broken.stdout, /apt-get install python3-torch/)
   })
 })

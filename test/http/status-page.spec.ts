@@ -6,7 +6,7 @@ import { waitFor } from '../helpers/wait.js'
 import type { Browser } from 'playwright-core'
 import type { Daemon } from '../../src/daemon/daemon.js'
 
-/** The status page in a real browser (Debian's Chromium, installed by scripts/install-test-deps.sh). */
+/** The status page in a real browser (Debian's Chromium, installed by scripts/install-system-deps.sh --test). */
 describe('status page in Chromium', () => {
   let browser: Browser
   let a: Daemon
@@ -33,6 +33,7 @@ describe('status page in Chromium', () => {
     const page = await browser.newPage()
     await page.goto(`${a.apiUrl}/`)
     await page.locator('#peer-id', { hasText: a.identity.peerId.toString() }).waitFor({ timeout: 10_000 })
+    assert.match(await page.locator('#research').innerText(), /agent none, profile cpu, tier cpu/)
     assert.equal(await page.locator('#peers tr').count(), 1)
     assert.match(await page.locator('#peers').innerText(), new RegExp(b.identity.peerId.toString()))
     assert.equal(await page.locator('b[data-kind="hypothesis"]').innerText(), '2')

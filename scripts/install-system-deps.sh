@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# System packages swarmd needs beyond npm, from Debian. Idempotent: apt-get runs only for what
+# is missing, and an existing PyTorch (CUDA or CPU, in /usr/bin/python3 or $SWARMD_PYTHON) is kept.
+#   bash scripts/install-system-deps.sh          what a daemon needs to run experiments
+#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium)
+set -euo pipefail
+missing=()
+python="${SWARMD_PYTHON:-/usr/bin/python3}"
+if "$python" -c 'import torch' >/dev/null 2>&1; then
+  echo "PyTorch found: $("$python" -c 'import torch; print(torch.__version__, "cuda" if torch.cuda.is_available() else "cpu")')"
+else
+  # Debian's CPU build; the reference BLAS is ~15x slower than OpenBLAS for these runs.
+  missing+=(python3-torch libopenblas0-openmp)
+fi
+if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing ${missing[*]} from Debian…"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed ${missing[*]}"

@@ -1,0 +1,51 @@
+import { access, constants } from 'node:fs/promises'
+import { execa } from 'execa'
+import { DEFAULT_HARNESS_DIR, corpusDir } from '../runner/harness.js'
+import { findPython } from '../runner/python.js'
+
+export interface Check {
+  name: string
+  ok: boolean
+  /** What was found. */
+  found: string
+  /** What to do about it, when not ok. */
+  fix?: string
+  /** Without it the daemon cannot run experiments at all. */
+  required: boolean
+}
+
+/** What a volunteer machine has for running experiments, and what to do about what is missing. */
+export async function runDoctor (opts: { python?: string, dataDir: string }): Promise<Check[]> {
+  const checks: Check[] = []
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number]
+  checks.push({ name: 'node', ok: major > 20 || (major === 20 && minor >= 19), found: process.versions.node, fix: 'install Node.js 20.19 or newer', required: true })
+
+  const python = await findPython(opts.python)
+  checks.push(python === undefined
+    ? { name: 'python + torch', ok: false, found: 'no interpreter that imports torch', fix: 'sudo apt-get install python3-torch libopenblas0-openmp (or point --python at an interpreter with CUDA PyTorch)', required: true }
+    : { name: 'python + torch', ok: true, found: `${python.path}, torch ${python.torch}`, required: true })
+  const gpus = python?.gpus ?? []
+  checks.push({ name: 'gpu', ok: true, found: gpus.length === 0 ? 'none: experiments use the cpu profile' : gpus.map((g, i) => `${i}: ${g.name} ${g.vramGb} GB`).join(', '), required: false })
+
+  if (python !== undefined) {
+    const corpus = await execa(python.path, ['prepare.py'], { cwd: DEFAULT_HARNESS_DIR, env: { SWARMD_SOTU_DIR: corpusDir(), SWARMD_PROFILE: 'cpu' }, reject: false, timeout: 120_000 })
+    checks.push(corpus.exitCode === 0
+      ? { name: 'corpus (cpu profile)', ok: true, found: corpus.stdout.split('\n')[0] ?? 'ok', required: true }
+      : { name: 'corpus (cpu profile)', ok: false, found: (corpus.stdout + corpus.stderr).trim().split('\n').pop() ?? 'failed', fix: 'run `npm ci` in the swarmd folder (it ships the pinned corpus)', required: true })
+  }
+
+  const bwrap = await execa('bwrap', ['--ro-bind', '/', '/', '--unshare-net', 'true'], { reject: false, timeout: 10_000 })
+  checks.push(bwrap.exitCode === 0
+    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works', required: false }
+    : { name: 'sandbox (bubblewrap)', ok: false, found: bwrap.failed && bwrap.exitCode === undefined ? 'not installed' : 'installed but cannot create namespaces', fix: 'sudo apt-get install bubblewrap (experiments then run without network and with a read-only system)', required: false })
+
+  let writable = true
+  try { await access(opts.dataDir, constants.W_OK) } catch { writable = false }
+  checks.push({ name: 'data dir', ok: writable, found: opts.dataDir, fix: 'run `swarmd init` or pick a writable --data-dir', required: false })
+  return checks
+}
+
+/** Exit status: non-zero when a daemon could not run experiments. */
+export function doctorFailed (checks: Check[]): boolean {
+  return checks.some((c) => c.required && !c.ok)
+}
