@@ -37,6 +37,8 @@ export interface ResearchLoopInit {
   maxExperiments?: number
   /** Wait between cycles after a failure, in ms. Default 5 s. */
   retryMs?: number
+  /** The CUDA device this loop's runs use (one loop per GPU); none on CPU. */
+  gpu?: number
 }
 
 export interface CurrentRun {
@@ -146,7 +148,8 @@ export class ResearchLoop {
       id: `run-${claim.id.slice(0, 16)}`,
       source: proposal.source,
       profile: this.init.profile,
-      ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
+      ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {}),
+      ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
     }, {
       signal,
       onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }

@@ -60,7 +60,7 @@ export class Daemon {
   private networkValue: SwarmNetwork | undefined
   private api: ApiServer | undefined
   private researchValue: ResearchSetup | undefined
-  private loopValue: ResearchLoop | undefined
+  private loopsValue: ResearchLoop[] = []
   private readonly clock: Clock
   private readonly rng: Rng
   private readonly log: (line: string) => void
@@ -81,8 +81,8 @@ export class Daemon {
   get network (): SwarmNetwork { return this.need(this.networkValue) }
   get apiUrl (): string { return this.need(this.api).url }
   get research (): ResearchSetup { return this.need(this.researchValue) }
-  /** The research loop, when an agent runs. */
-  get loop (): ResearchLoop | undefined { return this.loopValue }
+  /** The research loops, one per GPU (one on CPU); empty when no agent runs. */
+  get loops (): ResearchLoop[] { return this.loopsValue }
   get harnessDir (): string { return this.options.harnessDir ?? DEFAULT_HARNESS_DIR }
 
   async start (): Promise<void> {
@@ -139,7 +139,7 @@ export class Daemon {
   /** Stop everything in reverse order; safe to call twice. */
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
-      await this.loopValue?.stop()
+      await Promise.all(this.loopsValue.map(async (loop) => loop.stop()))
       await this.api?.stop()
       await this.networkValue?.stop()
       await this.stateValue?.stop()
@@ -186,24 +186,29 @@ export class Daemon {
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng })
     const network = this.network
-    this.loopValue = new ResearchLoop({
+    const defaultSource = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
+    // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
+    const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0
+    const workers: Array<number | undefined> = gpuCount === 0 ? [undefined] : Array.from({ length: gpuCount }, (_, i) => i)
+    this.loopsValue = workers.map((gpu) => new ResearchLoop({
       state: this.state,
       blobs: { add: async (bytes) => network.blobs.add(bytes), get: async (hash, opts) => network.blobs.get(parseBlobHash(hash), opts) },
       runner,
       proposer,
       clock: this.clock,
-      log: this.log
+      log: gpu === undefined ? this.log : (line) => { this.log(`[gpu ${gpu}] ${line}`) }
     }, {
       profile: research.profile,
       tier: research.tier,
       hardware: research.hardware,
       harness: research.harness,
-      defaultSource: await readFile(join(this.harnessDir, 'train.py'), 'utf8'),
+      defaultSource,
       ...(maxSteps !== undefined ? { maxSteps } : {}),
+      ...(gpu !== undefined ? { gpu } : {}),
       claimTtlMs: 3 * (maxSteps !== undefined ? killMs : PROFILE_BUDGET_S[research.profile] * 1000 + 60_000),
       maxExperiments: config.maxExperiments
-    })
-    this.loopValue.start()
+    }))
+    for (const loop of this.loopsValue) loop.start()
     this.log(`research: ${research.agent} agent on the ${research.profile} profile (tier ${research.tier}, harness ${research.harness}, python ${research.python!.path}, torch ${research.python!.torch})`)
   }
 

@@ -53,7 +53,7 @@ export type HypothesisView = ReturnType<typeof hypothesisView>
 
 export function researchView (daemon: Daemon) {
   const r = daemon.research
-  const loop = daemon.loop
+  const loops = daemon.loops
   return {
     agent: r.agent,
     profile: r.profile,
@@ -61,8 +61,12 @@ export function researchView (daemon: Daemon) {
     harness: r.harness,
     hardware: r.hardware,
     python: r.python === undefined ? null : { path: r.python.path, torch: r.python.torch },
-    current: loop?.current ?? null,
-    stats: loop === undefined ? null : { ...loop.stats }
+    workers: loops.length,
+    current: loops.find((l) => l.current !== undefined)?.current ?? null,
+    running: loops.map((l) => l.current).filter((c) => c !== undefined),
+    stats: loops.length === 0
+      ? null
+      : loops.reduce((sum, l) => ({ experiments: sum.experiments + l.stats.experiments, crashes: sum.crashes + l.stats.crashes, failedProposals: sum.failedProposals + l.stats.failedProposals, lastOverheadMs: l.stats.lastOverheadMs ?? sum.lastOverheadMs }), { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null as number | null })
   }
 }
 

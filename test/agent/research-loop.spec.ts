@@ -1,0 +1,94 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
+import { ProposalError } from '../../src/agent/proposer.js'
+import { ResearchLoop } from '../../src/agent/research-loop.js'
+import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
+import { bestView, childrenOf, frontier, resultsView } from '../../src/state/views.js'
+import { sha256Hex } from '../../src/util/hash.js'
+import { ManualClock } from '../../src/util/clock.js'
+import { seededRng } from '../../src/util/rng.js'
+import { makeReplica } from '../helpers/replica.js'
+import { HARNESS_DIR } from '../helpers/python.js'
+import type { Proposer } from '../../src/agent/proposer.js'
+import type { ClaimBody } from '../../src/state/record-kinds.js'
+
+function memoryBlobs () {
+  const blobs = new Map<string, Uint8Array>()
+  return {
+    blobs,
+    add: async (bytes: Uint8Array) => { const h = sha256Hex(bytes); blobs.set(h, bytes); return h },
+    get: async (hash: string) => { const b = blobs.get(hash); if (b === undefined) throw new Error('missing'); return b }
+  }
+}
+
+/** Every reading is one millisecond later, so records order by creation. */
+class TickingClock extends ManualClock {
+  override now (): number {
+    this.advance(1)
+    return super.now()
+  }
+}
+
+async function setup (proposer?: Proposer, maxExperiments = 8) {
+  const replica = await makeReplica({ seed: 21, clock: new TickingClock() })
+  const blobs = memoryBlobs()
+  // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
+  const runner = new ScriptedExperimentRunner((c) => 4 - 0.05 * Number(c.get('DEPTH')) - 0.002 * Number(c.get('WIDTH')) - 0.01 * Number(c.get('BATCH_SIZE')) + Math.abs(Math.log10(Number(c.get('LEARNING_RATE')) / 0.01)))
+  const log: string[] = []
+  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l) }, {
+    profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: await readFile(join(HARNESS_DIR, 'train.py'), 'utf8'),
+    maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1
+  })
+  return { replica, blobs, runner, loop, log }
+}
+
+describe('ResearchLoop (scripted runner, in-memory state)', () => {
+  it('runs the baseline, then builds on its own best: claims, results with source and log, improvement', async () => {
+    const { replica, blobs, loop } = await setup(undefined, 20)
+    loop.start()
+    await loop.done
+    const results = resultsView(replica.state, 'h1')
+    assert.equal(results.length, 20)
+    assert.equal(results[0]!.body.description, 'baseline: the harness default train.py')
+    assert.equal(results[0]!.body.parent, null)
+    const claims = new Map<string, ClaimBody>(replica.state.list('claim').map((c) => [c.id, c.record.body as ClaimBody]))
+    for (const r of results) {
+      assert.ok(claims.has(r.body.claimId), 'every result answers a claim')
+      assert.equal(claims.get(r.body.claimId)!.codeHash, r.body.codeHash)
+      assert.equal(sha256Hex(blobs.blobs.get(r.body.codeHash)!), r.body.codeHash)
+      assert.match(Buffer.from(blobs.blobs.get(r.body.logHash)!).toString(), /val_bpb/)
+    }
+    const best = bestView(results, { tier: 'cpu', trustedAuthors: new Set([replica.state.peerId]), maxSteps: 10 })!
+    assert.ok(best.body.metrics!.val_bpb < results[0]!.body.metrics!.val_bpb, 'the best improves on the baseline')
+    assert.ok(results.some((r) => r.body.parent === best.body.parent && r.body.status === 'keep'))
+    assert.ok(childrenOf(results, null).length >= 1)
+    assert.ok(frontier(results).some((r) => r.id === best.id) || childrenOf(results, best.id).length > 0)
+    assert.equal(loop.stats.experiments, 20)
+    assert.ok(loop.stats.lastOverheadMs !== null)
+  })
+
+  it('keeps going after a failed proposal and a crashing candidate, and publishes the crash', async () => {
+    let call = 0
+    const flaky: Proposer = {
+      async propose (ctx) {
+        call++
+        if (call === 1) throw new ProposalError('PROPOSAL_MALFORMED', 'the agent returned garbage')
+        if (call === 2) return { source: ctx.baseline.source + '\n1 / 0\n', description: 'divide by zero', delta: [] }
+        return { source: ctx.baseline.source.replace(/^WIDTH = \d+/m, 'WIDTH = 80'), description: 'WIDTH 64 -> 80', delta: [{ name: 'WIDTH', from: 64, to: 80 }] }
+      }
+    }
+    const { replica, loop, log } = await setup(flaky, 3)
+    loop.start()
+    await loop.done
+    const results = resultsView(replica.state, 'h1')
+    assert.deepEqual(results.map((r) => r.body.status), ['keep', 'crash', 'keep'])
+    assert.equal(results[1]!.body.crash?.reason, 'exception')
+    assert.equal(results[1]!.body.metrics, null)
+    assert.equal(loop.stats.failedProposals, 1)
+    assert.equal(loop.stats.crashes, 1)
+    assert.ok(log.some((l) => /garbage/.test(l)))
+  })
+})
