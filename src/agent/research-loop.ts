@@ -55,6 +55,8 @@ export interface LoopStats {
   failedProposals: number
   /** Wall time of the last cycle that was not the training run itself, in ms. */
   lastOverheadMs: number | null
+  /** The same for the last 100 cycles, oldest first. */
+  overheadsMs: number[]
 }
 
 /**
@@ -62,7 +64,7 @@ export interface LoopStats {
  * first) → propose → claim → run → publish the result with source and log → repeat.
  */
 export class ResearchLoop {
-  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null }
+  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null, overheadsMs: [] }
   current: CurrentRun | undefined
   private running: Promise<void> | undefined
   private readonly controller = new AbortController()
@@ -178,6 +180,8 @@ export class ResearchLoop {
     this.stats.experiments++
     if (status === 'crash') this.stats.crashes++
     this.stats.lastOverheadMs = clock.now() - cycleStart - runMs
+    this.stats.overheadsMs.push(this.stats.lastOverheadMs)
+    if (this.stats.overheadsMs.length > 100) this.stats.overheadsMs.shift()
     this.components.log(`research: ${proposal.description}: ${status}${valBpb !== undefined ? ` val_bpb ${valBpb.toFixed(4)}` : ` (${outcome.reason ?? ''})`}`)
   }
 }

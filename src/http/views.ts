@@ -17,7 +17,7 @@ export function statusView (daemon: Daemon, now: number) {
     topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(daemon.research.swarmKey)).length,
     counts: daemon.state.counts(),
     sync: { ...daemon.network.sync.stats },
-    gossip: { ...daemon.network.gossip.stats },
+    gossip: { ...daemon.network.gossip.stats, repairs: daemon.network.gossipRepairs },
     rejections: { ...penalties.totals, recent: penalties.recent().slice(0, 20) },
     blocked: penalties.blocked(),
     time: now
@@ -67,6 +67,7 @@ export function researchView (daemon: Daemon) {
     stats: loops.length === 0
       ? null
       : loops.reduce((sum, l) => ({ experiments: sum.experiments + l.stats.experiments, crashes: sum.crashes + l.stats.crashes, failedProposals: sum.failedProposals + l.stats.failedProposals, lastOverheadMs: l.stats.lastOverheadMs ?? sum.lastOverheadMs }), { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null as number | null })
+
   }
 }
 

@@ -2,6 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { BlobService } from './blob-service.js'
 import { BootstrapDialer } from './bootstrap-dialer.js'
 import { GossipReplication } from './gossip-replication.js'
+import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode } from './libp2p-node.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncService } from './sync-service.js'
@@ -45,6 +46,7 @@ export class SwarmNetwork {
   private syncService: SyncService | undefined
   private blobService: BlobService | undefined
   private dialer: BootstrapDialer | undefined
+  private watchdog: GossipWatchdog | undefined
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.dialDiscovered(evt.detail) }
 
   constructor (private readonly components: SwarmNetworkComponents, private readonly init: SwarmNetworkInit) {
@@ -55,6 +57,8 @@ export class SwarmNetwork {
   get gossip (): GossipReplication { return this.need(this.gossipService) }
   get sync (): SyncService { return this.need(this.syncService) }
   get blobs (): BlobService { return this.need(this.blobService) }
+  /** Gossip links rebuilt because a swarm member was connected but off the topic. */
+  get gossipRepairs (): number { return this.watchdog?.stats.repairs ?? 0 }
 
   async start (): Promise<void> {
     if (this.libp2pNode !== undefined) return
@@ -86,12 +90,15 @@ export class SwarmNetwork {
     this.gossipService.start()
     this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng }, this.init.bootstrap)
     this.dialer.start()
+    this.watchdog = new GossipWatchdog({ libp2p, clock: this.components.clock }, { topic: stateTopic(this.init.swarm), syncProtocol: syncProtocol(this.init.swarm) })
+    this.watchdog.start()
   }
 
   async stop (): Promise<void> {
     const libp2p = this.libp2pNode
     if (libp2p === undefined) return
     this.dialer?.stop()
+    this.watchdog?.stop()
     this.gossipService?.stop()
     await this.blobService?.stop()
     await this.syncService?.stop()
