@@ -33,10 +33,14 @@ await waitFor(() => {
 const overheads = [...loop.stats.overheadsMs].sort((a, b) => a - b)
 const results = resultsView(daemon.state, daemon.research.harness).filter((r) => r.body.metrics !== null)
 const harnessSeconds = results.map((r) => r.body.metrics!.total_seconds - r.body.metrics!.training_seconds).sort((a, b) => a - b)
+// One cycle ends when its result is published: the gap between two results, minus the
+// training time inside it, is all the wall time of that cycle that was not training.
+const notTraining = results.slice(1).map((r, i) => (r.createdAt - results[i]!.createdAt) / 1000 - r.body.metrics!.training_seconds).sort((a, b) => a - b)
 await stopAndRemove(daemon)
 
 const ms = (v: number | undefined): string => v === undefined || Number.isNaN(v) ? '-' : `${v.toFixed(0)} ms`
 process.stdout.write(`experiments ${overheads.length} (${flags.steps} steps each)\n`)
 process.stdout.write(`daemon overhead per experiment: p50 ${ms(percentile(overheads, 50))}  max ${ms(overheads[overheads.length - 1])}\n`)
 process.stdout.write(`harness non-training time per run (python start-up, data, eval): p50 ${percentile(harnessSeconds, 50).toFixed(2)} s\n`)
+process.stdout.write(`wall time per cycle that is not training (daemon + python start-up + data + eval): p50 ${percentile(notTraining, 50).toFixed(2)} s  max ${(notTraining[notTraining.length - 1] ?? Number.NaN).toFixed(2)} s\n`)
 process.stdout.write(`daemon overhead as a share of a 5-minute GPU cycle: ${(percentile(overheads, 50) / 300_000 * 100).toFixed(3)}%\n`)
