@@ -3,7 +3,7 @@ import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import type { ReplicaPort } from './replica-port.js'
 import type { PeerId } from '@libp2p/interface'
-import type { Message } from '@libp2p/gossipsub'
+import type { Message, SubscriptionChangeData } from '@libp2p/gossipsub'
 
 export interface GossipReplicationComponents {
   libp2p: SwarmdLibp2p
@@ -38,17 +38,24 @@ const RESULT = {
  */
 export class GossipReplication {
   readonly stats: GossipStats = { published: 0, publishFailures: 0, accepted: 0 }
+  // A record published after a connection's sync but before its author knew we are on the
+  // topic reaches us by neither path; pulling once the subscription is known closes that gap.
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (evt.detail.subscriptions.some((s) => s.topic === this.init.topic && s.subscribe)) this.components.requestPull(evt.detail.peerId)
+  }
 
   constructor (private readonly components: GossipReplicationComponents, private readonly init: GossipReplicationInit) {}
 
   start (): void {
     const pubsub = this.components.libp2p.services.pubsub
     pubsub.topicValidators.set(this.init.topic, async (peer, message) => this.validate(peer, message))
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.subscribe(this.init.topic)
   }
 
   stop (): void {
     const pubsub = this.components.libp2p.services.pubsub
+    pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.topicValidators.delete(this.init.topic)
     pubsub.unsubscribe(this.init.topic)
   }
