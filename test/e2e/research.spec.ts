@@ -45,13 +45,18 @@ describe('e2e: daemons doing research together on real CPU training runs', { tim
       }
     }
 
-    // The best improves on the default baseline.
+    // The best improves on the default baseline. Whichever daemon claims the hypothesis first
+    // tests it (the other sees the claim and moves on), so the improvement is the swarm's.
+    const baselines = onA.filter((r) => r.parent === null && r.delta.length === 0)
+    assert.equal(baselines.length, 2, 'each daemon ran the baseline first')
+    const baselineBpb = baselines[0]!.metrics!.val_bpb
+    assert.equal(baselines[1]!.metrics!.val_bpb, baselineBpb, 'the same baseline gives the same score on both')
+    const scored = onA.filter((r) => r.metrics !== null).map((r) => r.metrics!.val_bpb)
+    assert.ok(Math.min(...scored) < baselineBpb, `swarm best ${Math.min(...scored)} vs baseline ${baselineBpb}`)
+    assert.ok(onA.some((r) => r.status === 'keep' && r.delta.some((d) => d.name === 'WIDTH' && d.to === 96)), 'the hypothesis (WIDTH 96) was tested and kept')
     for (const d of daemons) {
-      const own = (await results(d)).filter((r) => r.author === d.peerId)
-      const baseline = own.find((r) => r.parent === null && r.delta.length === 0)
-      assert.ok(baseline?.metrics != null, `${d.name} ran the baseline first`)
       const { best } = await d.api<{ best: ResultRow }>('/api/best')
-      assert.ok(best.metrics!.val_bpb < baseline.metrics.val_bpb, `${d.name}: best ${best.metrics!.val_bpb} vs baseline ${baseline.metrics.val_bpb}`)
+      assert.ok(best.metrics!.val_bpb <= baselineBpb, `${d.name}: best ${best.metrics!.val_bpb} vs baseline ${baselineBpb}`)
       const pulled = join(d.dataDir, 'best-train.py')
       const run = await d.cli(['best', '--pull', pulled])
       assert.equal(run.code, 0, describeRun(run))
