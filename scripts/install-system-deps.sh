@@ -12,6 +12,8 @@ else
   # Debian's CPU build; the reference BLAS is ~15x slower than OpenBLAS for these runs.
   missing+=(python3-torch libopenblas0-openmp)
 fi
+# The experiment sandbox: no network, read-only system, home hidden.
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi

@@ -2,6 +2,7 @@ import { access, constants } from 'node:fs/promises'
 import { execa } from 'execa'
 import { DEFAULT_HARNESS_DIR, corpusDir } from '../runner/harness.js'
 import { findPython } from '../runner/python.js'
+import { detectBubblewrap } from '../runner/sandbox.js'
 
 export interface Check {
   name: string
@@ -34,10 +35,9 @@ export async function runDoctor (opts: { python?: string, dataDir: string }): Pr
       : { name: 'corpus (cpu profile)', ok: false, found: (corpus.stdout + corpus.stderr).trim().split('\n').pop() ?? 'failed', fix: 'run `npm ci` in the swarmd folder (it ships the pinned corpus)', required: true })
   }
 
-  const bwrap = await execa('bwrap', ['--ro-bind', '/', '/', '--unshare-net', 'true'], { reject: false, timeout: 10_000 })
-  checks.push(bwrap.exitCode === 0
-    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works', required: false }
-    : { name: 'sandbox (bubblewrap)', ok: false, found: bwrap.failed && bwrap.exitCode === undefined ? 'not installed' : 'installed but cannot create namespaces', fix: 'sudo apt-get install bubblewrap (experiments then run without network and with a read-only system)', required: false })
+  checks.push(await detectBubblewrap() !== undefined
+    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works: experiments run without network, with a read-only system and your home hidden', required: false }
+    : { name: 'sandbox (bubblewrap)', ok: false, found: 'not installed, or cannot create namespaces here', fix: 'sudo apt-get install bubblewrap (experiments then run without network and with a read-only system)', required: false })
 
   let writable = true
   try { await access(opts.dataDir, constants.W_OK) } catch { writable = false }

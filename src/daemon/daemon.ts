@@ -15,6 +15,7 @@ import { ResearchLoop } from '../agent/research-loop.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
 import { DEFAULT_HARNESS_DIR, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
 import { findPython } from '../runner/python.js'
+import { detectBubblewrap } from '../runner/sandbox.js'
 import { tierOf } from '../runner/tier.js'
 import { loadOrCreateApiToken } from './api-token.js'
 import { removeDaemonInfo, writeDaemonInfo } from './daemon-info.js'
@@ -181,7 +182,10 @@ export class Daemon {
     const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
     const killMs = killAfterMs(research.profile, maxSteps)
     const workRoot = join(this.paths.root, 'work')
-    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock }, { killAfterMs: killMs })
+    const bwrap = await detectBubblewrap()
+    if (bwrap === undefined) this.log('warning: bubblewrap is not available, so experiments run without a sandbox (sudo apt-get install bubblewrap)')
+    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: [...research.python!.paths, corpusDir()] }
+    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs })
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng })

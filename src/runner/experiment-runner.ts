@@ -2,9 +2,11 @@ import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { classifyRun, logTail } from './classify.js'
+import { bubblewrapArgs } from './sandbox.js'
 import { parseProgress } from './summary.js'
 import { sha256Hex } from '../util/hash.js'
 import type { CrashReason } from './classify.js'
+import type { SandboxSpec } from './sandbox.js'
 import type { RunMetrics, RunProgress } from './summary.js'
 import type { Clock } from '../util/clock.js'
 
@@ -52,6 +54,8 @@ export interface ExecaRunnerComponents {
   /** Per-experiment workspaces are created under here. */
   workRoot: string
   clock: Clock
+  /** Confine every run with bubblewrap; undefined runs it unconfined. */
+  sandbox?: SandboxSpec
 }
 
 export interface ExecaRunnerInit {
@@ -89,7 +93,11 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     if (spec.gpu !== undefined) env.CUDA_VISIBLE_DEVICES = String(spec.gpu)
     else env.OMP_NUM_THREADS = '1'
 
-    const child = execa(this.components.python, ['train.py'], {
+    const sandbox = this.components.sandbox
+    const [command, args] = sandbox === undefined
+      ? [this.components.python, ['train.py']]
+      : [sandbox.bwrap, [...await bubblewrapArgs(sandbox, workspace), '--', this.components.python, 'train.py']]
+    const child = execa(command, args, {
       cwd: workspace,
       env,
       detached: true,

@@ -2,6 +2,8 @@ import { execa } from 'execa'
 
 export interface PythonInfo {
   path: string
+  /** sys.path entries that exist: what a sandboxed run must still be able to read. */
+  paths: string[]
   torch: string
   cuda: boolean
   gpus: Array<{ name: string, vramGb: number }>
@@ -17,7 +19,9 @@ const PROBE = [
   '    for i in range(torch.cuda.device_count()):',
   '        p = torch.cuda.get_device_properties(i)',
   '        gpus.append({"name": p.name, "vramGb": round(p.total_memory / 2**30, 1)})',
-  'print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "gpus": gpus}))'
+  'import os, sys',
+  'paths = sorted({p for p in sys.path + [sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))] if p and os.path.isdir(p)})',
+  'print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "gpus": gpus, "paths": paths}))'
 ].join('\n')
 
 /**
