@@ -115,14 +115,16 @@ export async function blobGetCommand (dataDir: string, hash: string, out: string
   else write(bytes)
 }
 
-export async function resultsCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
+export async function resultsCommand (dataDir: string, opts: { json: boolean, frontier: boolean }, print: Print): Promise<void> {
+  const json = opts.json
   const client = await ApiClient.forDataDir(dataDir)
-  const { results } = await client.getJson<{ results: ResultRow[] }>('/api/results')
+  const { results } = await client.getJson<{ results: ResultRow[] }>(`/api/results${opts.frontier ? '?frontier=1' : ''}`)
   if (json) return print(JSON.stringify(results, null, 2))
   if (results.length === 0) return print('no results yet')
   for (const r of results) {
     const score = r.metrics === null ? `crash (${r.crash?.reason ?? '?'})` : r.metrics.val_bpb.toFixed(4)
-    print(`${r.id.slice(0, 12)}  ${score.padEnd(10)} ${r.status.padEnd(8)} ${r.hardware.tier.padEnd(6)} ${r.author.slice(-8)}  ${r.description}`)
+    const parent = r.parent === null ? 'default' : r.parent.slice(0, 12)
+    print(`${r.id.slice(0, 12)}  on ${parent.padEnd(12)}  ${score.padEnd(10)} ${r.status.padEnd(8)} ${r.hardware.tier.padEnd(6)} ${r.author.slice(-8)}  ${r.description}`)
   }
 }
 

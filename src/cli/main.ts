@@ -126,9 +126,10 @@ program.command('hypotheses')
   .action(async (opts: { json?: boolean }, cmd: Command) => { await hypothesesCommand(dataDirOf(cmd), opts.json === true, print) })
 
 program.command('results')
-  .description('experiment results known to the swarm, newest first')
+  .description('experiment results known to the swarm, newest first, each with the result it built on')
+  .option('--frontier', 'only the lineage\'s leaves: results nobody has built on yet')
   .option('--json', 'machine-readable output')
-  .action(async (opts: { json?: boolean }, cmd: Command) => { await resultsCommand(dataDirOf(cmd), opts.json === true, print) })
+  .action(async (opts: { json?: boolean, frontier?: boolean }, cmd: Command) => { await resultsCommand(dataDirOf(cmd), { json: opts.json === true, frontier: opts.frontier === true }, print) })
 
 program.command('best')
   .description('the best trusted result of a hardware tier (default: this daemon\'s tier)')

@@ -13,7 +13,8 @@ import { BuiltinProposer } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
-import { DEFAULT_HARNESS_DIR, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
+import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
+import { SwarmdError } from '../util/errors.js'
 import { findPython } from '../runner/python.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
 import { tierOf } from '../runner/tier.js'
@@ -163,7 +164,10 @@ export class Daemon {
       }
     }
     const gpu = python?.gpus[0]
-    const profile: Profile = config.profile === 'auto' ? (python?.cuda === true ? 'gpu' : 'cpu') : config.profile
+    if (config.profile === 'gpu' && !GPU_PROFILE_READY) {
+      throw new SwarmdError('CONFIG_INVALID', 'the gpu profile is not available yet: its corpus is not pinned in train/prepare.py; use --profile cpu (or auto)')
+    }
+    const profile: Profile = config.profile === 'auto' ? (python?.cuda === true && GPU_PROFILE_READY ? 'gpu' : 'cpu') : config.profile
     const tier = profile === 'gpu' && gpu !== undefined ? tierOf(gpu.vramGb) : 'cpu'
     const harness = await harnessId(this.harnessDir, profile)
     return {

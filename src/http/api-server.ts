@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
 import { parseBlobHash } from '../p2p/blob-store.js'
 import { TIERS, hypothesisBody } from '../state/record-kinds.js'
-import { bestView, resultsView } from '../state/views.js'
+import { bestView, frontier, resultsView } from '../state/views.js'
 import { isSwarmdError } from '../util/errors.js'
 import { statusPageHtml } from './status-page.js'
 import { hypothesisView, peersView, resultView, statusView } from './views.js'
@@ -84,7 +84,10 @@ export class ApiServer {
         return this.json(res, 200, { hypotheses: daemon.state.list('hypothesis').reverse().map(hypothesisView) })
       }
       if (route === 'GET /api/results') {
-        return this.json(res, 200, { results: resultsView(daemon.state, daemon.research.harness).reverse().map(resultView) })
+        // ?frontier=1: only the results nobody has built on yet (the lineage's leaves).
+        const all = resultsView(daemon.state, daemon.research.harness)
+        const shown = url.searchParams.get('frontier') === '1' ? frontier(all) : all
+        return this.json(res, 200, { results: shown.reverse().map(resultView) })
       }
       if (route === 'GET /api/best') {
         const tier = url.searchParams.get('tier') ?? daemon.research.tier

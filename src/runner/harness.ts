@@ -9,6 +9,13 @@ export type Profile = 'cpu' | 'gpu'
 /** The harness shipped with swarmd: `<package>/train`. */
 export const DEFAULT_HARNESS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'train')
 
+/**
+ * Whether the gpu profile can run: its corpus manifest (shard names, sizes, sha256) is not
+ * pinned in train/prepare.py yet, so every gpu run would fail at data loading. Until it is,
+ * `auto` picks cpu and `--profile gpu` is refused at start.
+ */
+export const GPU_PROFILE_READY = false
+
 /** Training budget per profile, in seconds (mirrors PROFILES in train/prepare.py). */
 export const PROFILE_BUDGET_S: Record<Profile, number> = { cpu: 20, gpu: 300 }
 

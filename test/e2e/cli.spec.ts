@@ -73,4 +73,12 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.match(broken.stdout, /FAIL python \+ torch/)
     assert.match(broken.stdout, /apt-get install python3-torch/)
   })
+
+  it('start --profile gpu is refused with what to do while its corpus is not pinned', async () => {
+    const dataDir = await e2eTempDir()
+    const run = await runCli(['--data-dir', dataDir, 'start', '--profile', 'gpu', '--agent', 'none', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns'])
+    assert.equal(run.code, 2, describeRun(run))
+    assert.match(run.stderr, /gpu profile is not available yet.*--profile cpu/)
+    assert.ok(!fileExists(join(dataDir, 'daemon.json')))
+  })
 })

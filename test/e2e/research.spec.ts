@@ -64,6 +64,12 @@ describe('e2e: daemons doing research together on real CPU training runs', { tim
       await rm(pulled)
     }
 
+    // Lineage: the frontier is the results nobody built on yet.
+    const front = (await a.api<{ results: ResultRow[] }>('/api/results?frontier=1')).results
+    assert.ok(front.length > 0 && front.length < onA.length, `frontier ${front.length} of ${onA.length}`)
+    for (const f of front) assert.ok(!onA.some((r) => r.parent === f.id), `${f.id} has children`)
+    assert.ok(onA.some((r) => r.parent !== null), 'some result built on an earlier one')
+
     // export writes autoresearch's results.tsv.
     const run = await a.cli(['export'])
     assert.equal(run.code, 0, describeRun(run))
