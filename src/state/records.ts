@@ -2,7 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
 import { sha256Hex } from '../util/hash.js'
 import { canonicalJson } from './canonical.js'
-import { BODY_SCHEMAS, MAP_FOR_KIND, RECORD_KINDS } from './record-kinds.js'
+import { BODY_SCHEMAS, RECORD_KINDS } from './record-kinds.js'
 import type { RecordBody, RecordKind } from './record-kinds.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
@@ -156,8 +156,4 @@ export async function parseRecord (text: string): Promise<StoredRecord> {
   const ok = await publicKey.verify(signingBytes(unsigned as Omit<SignedRecord, 'sig'>), Buffer.from(sig, 'base64url'))
   if (!ok) throw new RecordError('RECORD_BAD_SIGNATURE', 'signature does not match the author')
   return stored(env.data as SignedRecord, text)
-}
-
-export function mapForKind (kind: RecordKind): typeof MAP_FOR_KIND[RecordKind] {
-  return MAP_FOR_KIND[kind]
 }

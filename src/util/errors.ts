@@ -6,13 +6,11 @@ export type SwarmdErrorCode =
   | 'DAEMON_ALREADY_RUNNING'
   | 'API_BAD_REQUEST'
   | 'API_UNAUTHORIZED'
-  | 'RECORD_INVALID'
   | 'PERSISTENCE_FAILED'
   | 'BLOB_NOT_FOUND'
   | 'BLOB_HASH_MISMATCH'
   | 'BLOB_TOO_LARGE'
   | 'BLOB_BAD_ID'
-  | 'SYNC_PROTOCOL'
   | 'CODEC_MALFORMED'
 
 /** An error with a stable `code` and a message that says what to do. */
