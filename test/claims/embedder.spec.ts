@@ -1,0 +1,143 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { cosine, EmbedderError, type Embedder } from '../../src/claims/embedder.js'
+import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
+import { createMiniLmEmbedder, type MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
+
+const WEATHER = 'The weather is lovely today.'
+const SUNNY = "It's so sunny outside!"
+const STADIUM = 'He drove to the stadium.'
+
+function norm (v: Float32Array): number {
+  return Math.sqrt(v.reduce((sum, x) => sum + x * x, 0))
+}
+
+function maxAbsDiff (a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length)
+  return a.reduce((max, x, i) => Math.max(max, Math.abs(x - b[i]!)), 0)
+}
+
+/**
+ * The contract every Embedder meets, real or fake. `get` is called inside each test, after the
+ * caller's `before` hook has built the embedder.
+ */
+function embedderConformance (name: string, get: () => Embedder): void {
+  describe(`Embedder conformance: ${name}`, () => {
+    it('has 384 dimensions and returns vectors of that length', async () => {
+      const embedder = get()
+      assert.equal(embedder.dimensions, 384)
+      const [v] = await embedder.embed([WEATHER])
+      assert.equal(v!.length, 384)
+    })
+
+    it('returns unit-norm vectors, the empty text included', async () => {
+      for (const v of await get().embed([WEATHER, SUNNY, '', 'a'])) {
+        assert.ok(Math.abs(norm(v) - 1) < 1e-5, `norm ${norm(v)}`)
+      }
+    })
+
+    it('is deterministic: the same text twice gives the identical vector', async () => {
+      const [a] = await get().embed([STADIUM])
+      const [b] = await get().embed([STADIUM])
+      assert.deepEqual(a, b)
+    })
+
+    it('scores a text ~1 with itself', async () => {
+      const [a] = await get().embed([SUNNY])
+      assert.ok(Math.abs(cosine(a!, a!) - 1) < 1e-5)
+    })
+
+    it('scores a paraphrase higher than an unrelated text', async () => {
+      const [base, paraphrase, unrelated] = await get().embed([
+        'Increase the learning rate to 0.01 for faster convergence.',
+        'Raise the learning rate to 0.01 so training converges faster.',
+        'Swap the optimizer for Lion and add weight decay.'
+      ])
+      const near = cosine(base!, paraphrase!)
+      const far = cosine(base!, unrelated!)
+      assert.ok(near > far + 0.1, `paraphrase ${near} vs unrelated ${far}`)
+    })
+
+    it('embeds a batch exactly as one by one, in order', async () => {
+      const texts = [WEATHER, SUNNY, STADIUM, 'A much longer sentence about doubling the model width and halving the depth of the network.']
+      const batch = await get().embed(texts)
+      assert.equal(batch.length, texts.length)
+      for (const [i, text] of texts.entries()) {
+        const [single] = await get().embed([text])
+        // Padding to the batch's longest text changes the kernels' shapes, not the result beyond float noise.
+        assert.ok(maxAbsDiff(batch[i]!, single!) < 1e-5, `text ${i} differs by ${maxAbsDiff(batch[i]!, single!)}`)
+      }
+    })
+
+    it('returns [] for no texts', async () => {
+      assert.deepEqual(await get().embed([]), [])
+    })
+  })
+}
+
+describe('MiniLM ONNX embedder', () => {
+  let cacheDir: string
+  let embedder: MiniLmEmbedder
+  const logged: string[] = []
+
+  before(async () => {
+    cacheDir = await mkdtemp(join(tmpdir(), 'swarmd-embedder-'))
+    embedder = await createMiniLmEmbedder({ cacheDir, log: line => logged.push(line) })
+  })
+
+  after(async () => {
+    await embedder?.close()
+    if (cacheDir !== undefined) await rm(cacheDir, { recursive: true, force: true })
+  })
+
+  it('builds the ONNX file once, logging progress, and reuses the cache', async () => {
+    assert.ok(logged.some(line => line.includes('building')), logged.join('\n'))
+    const again: string[] = []
+    const second = await createMiniLmEmbedder({ cacheDir, log: line => again.push(line) })
+    try {
+      assert.equal(second.modelPath, embedder.modelPath)
+      assert.deepEqual(again, [])
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('matches the sentence-transformers quick-start cosines', async () => {
+    const [weather, sunny, stadium] = await embedder.embed([WEATHER, SUNNY, STADIUM])
+    const expect = (actual: number, expected: number): void => {
+      assert.ok(Math.abs(actual - expected) <= 0.001, `cosine ${actual.toFixed(4)}, expected ${expected}`)
+    }
+    expect(cosine(weather!, sunny!), 0.6660)
+    expect(cosine(weather!, stadium!), 0.1046)
+    expect(cosine(sunny!, stadium!), 0.1411)
+  })
+
+  it('truncates texts beyond 128 tokens instead of failing', async () => {
+    const long = 'learning rate '.repeat(200)
+    const [a, b] = await embedder.embed([long, long + ' and then something else entirely'])
+    assert.equal(a!.length, 384)
+    assert.deepEqual(a, b)
+  })
+
+  embedderConformance('MiniLM ONNX', () => embedder)
+})
+
+embedderConformance('hashing', () => createHashingEmbedder())
+
+describe('cosine', () => {
+  it('is 1 for parallel, 0 for orthogonal or zero, -1 for opposite vectors', () => {
+    const x = new Float32Array([3, 4])
+    assert.ok(Math.abs(cosine(x, new Float32Array([6, 8])) - 1) < 1e-12)
+    assert.equal(cosine(x, new Float32Array([-4, 3])), 0)
+    assert.equal(cosine(x, new Float32Array(2)), 0)
+    assert.ok(Math.abs(cosine(x, new Float32Array([-3, -4])) + 1) < 1e-12)
+  })
+
+  it('refuses vectors of different lengths with EMBEDDER_DIMENSION_MISMATCH', () => {
+    assert.throws(() => cosine(new Float32Array(384), new Float32Array(256)),
+      (err: unknown) => err instanceof EmbedderError && err.code === 'EMBEDDER_DIMENSION_MISMATCH')
+  })
+})
