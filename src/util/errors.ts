@@ -12,6 +12,9 @@ export type SwarmdErrorCode =
   | 'BLOB_TOO_LARGE'
   | 'BLOB_BAD_ID'
   | 'CODEC_MALFORMED'
+  | 'EMBEDDER_WEIGHTS_MISMATCH'
+  | 'EMBEDDER_MODEL_UNAVAILABLE'
+  | 'EMBEDDER_DIMENSION_MISMATCH'
 
 /** An error with a stable `code` and a message that says what to do. */
 export class SwarmdError extends Error {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cosine, EmbedderError, type Embedder } from '../../src/claims/embedder.js'
+import { cosine, type Embedder } from '../../src/claims/embedder.js'
+import { isSwarmdError } from '../../src/util/errors.js'
 import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
 import { createMiniLmEmbedder, type MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
 
@@ -138,6 +139,6 @@ describe('cosine', () => {
 
   it('refuses vectors of different lengths with EMBEDDER_DIMENSION_MISMATCH', () => {
     assert.throws(() => cosine(new Float32Array(384), new Float32Array(256)),
-      (err: unknown) => err instanceof EmbedderError && err.code === 'EMBEDDER_DIMENSION_MISMATCH')
+      (err: unknown) => isSwarmdError(err, 'EMBEDDER_DIMENSION_MISMATCH'))
   })
 })
