@@ -1,7 +1,9 @@
+import { findDuplicate } from '../claims/dedup.js'
 import { ProposalError } from './proposer.js'
 import { bestView, resultsView } from '../state/views.js'
 import { sha256Hex } from '../util/hash.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
+import type { DedupEntry } from '../claims/dedup.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
 import type { ClaimBody, HypothesisBody, ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
@@ -53,6 +55,8 @@ export interface LoopStats {
   experiments: number
   crashes: number
   failedProposals: number
+  /** Proposals dropped because the swarm already ran or is running the same experiment. */
+  duplicatesAvoided: number
   /** Wall time of the last cycle that was not the training run itself, in ms. */
   lastOverheadMs: number | null
   /** The same for the last 100 cycles, oldest first. */
@@ -64,7 +68,7 @@ export interface LoopStats {
  * first) → propose → claim → run → publish the result with source and log → repeat.
  */
 export class ResearchLoop {
-  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null, overheadsMs: [] }
+  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, lastOverheadMs: null, overheadsMs: [] }
   current: CurrentRun | undefined
   private running: Promise<void> | undefined
   private readonly controller = new AbortController()
@@ -125,13 +129,42 @@ export class ResearchLoop {
     return { baseline, results, hypotheses, activeClaims }
   }
 
+  /** A proposal nobody in the swarm ran or is running (exact and structured dedup). */
+  private async proposeNew (baseline: ProposalContext['baseline'], signal: AbortSignal): Promise<Proposal> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const proposal = await this.components.proposer.propose(this.context(baseline), { signal })
+      const hit = findDuplicate({ codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta }, this.known())
+      if (hit === undefined) return proposal
+      this.stats.duplicatesAvoided++
+      this.components.log(`research: "${proposal.description}" duplicates ${hit.conflict.kind} ${hit.conflict.id.slice(0, 12)} by ${hit.conflict.author.slice(-8)} (${hit.layer}); proposing again`)
+    }
+    throw new ProposalError('PROPOSAL_EXHAUSTED', 'eight proposals in a row duplicated work the swarm already did')
+  }
+
+  /** Active claims and finished results of this harness, as the dedup check sees them. */
+  private known (): DedupEntry[] {
+    const { state, clock } = this.components
+    const results = resultsView(state, this.init.harness)
+    const finished = new Set(results.map((r) => r.body.claimId))
+    const now = clock.now()
+    const entries: DedupEntry[] = results.map((r) => ({ kind: 'result', id: r.id, author: r.author, description: r.body.description, codeHash: r.body.codeHash, parent: r.body.parent, delta: r.body.delta }))
+    for (const c of state.list('claim')) {
+      const body = c.record.body as ClaimBody
+      if (finished.has(c.id) || c.record.createdAt + body.ttlMs <= now) continue
+      entries.push({ kind: 'claim', id: c.id, author: c.record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta })
+    }
+    return entries
+  }
+
   private async cycle (signal: AbortSignal): Promise<void> {
-    const { state, blobs, runner, proposer, clock } = this.components
+    const { state, blobs, runner, clock } = this.components
     const cycleStart = clock.now()
     const baseline = await this.baseline()
-    const proposal: Proposal = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
+    const needsBaseline = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
+    // The baseline is every node's own reference run, never a duplicate; proposals are checked.
+    const proposal: Proposal = needsBaseline
       ? { source: baseline.source, description: 'baseline: the harness default train.py', delta: [] }
-      : await proposer.propose(this.context(baseline), { signal })
+      : await this.proposeNew(baseline, signal)
 
     const codeHash = await blobs.add(Buffer.from(proposal.source))
     const claim = await state.append('claim', {

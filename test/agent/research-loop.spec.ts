@@ -91,4 +91,23 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     assert.equal(loop.stats.crashes, 1)
     assert.ok(log.some((l) => /garbage/.test(l)))
   })
+
+  it('does not run what the swarm already ran or is running: a repeated proposal is dropped', async () => {
+    let call = 0
+    const repetitive: Proposer = {
+      async propose (ctx) {
+        call++
+        // The same change twice in a row (a command agent might), then something new.
+        const width = call <= 2 ? 80 : 72
+        return { source: ctx.baseline.source.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`), description: `WIDTH 64 -> ${width}`, delta: [{ name: 'WIDTH', from: 64, to: width }] }
+      }
+    }
+    const { replica, loop, log } = await setup(repetitive, 3)
+    loop.start()
+    await loop.done
+    const descriptions = resultsView(replica.state, 'h1').map((r) => r.body.description)
+    assert.deepEqual(descriptions.slice(1).sort(), ['WIDTH 64 -> 72', 'WIDTH 64 -> 80'].sort())
+    assert.equal(loop.stats.duplicatesAvoided, 1)
+    assert.ok(log.some((l) => /duplicates result .* \((exact|structured)\)/.test(l)), log.join('\n'))
+  })
 })
