@@ -66,7 +66,13 @@ export function researchView (daemon: Daemon) {
     running: loops.map((l) => l.current).filter((c) => c !== undefined),
     stats: loops.length === 0
       ? null
-      : loops.reduce((sum, l) => ({ experiments: sum.experiments + l.stats.experiments, crashes: sum.crashes + l.stats.crashes, failedProposals: sum.failedProposals + l.stats.failedProposals, lastOverheadMs: l.stats.lastOverheadMs ?? sum.lastOverheadMs }), { experiments: 0, crashes: 0, failedProposals: 0, lastOverheadMs: null as number | null })
+      : loops.reduce((sum, l) => ({
+        experiments: sum.experiments + l.stats.experiments,
+        crashes: sum.crashes + l.stats.crashes,
+        failedProposals: sum.failedProposals + l.stats.failedProposals,
+        duplicatesAvoided: sum.duplicatesAvoided + l.stats.duplicatesAvoided,
+        lastOverheadMs: l.stats.lastOverheadMs ?? sum.lastOverheadMs
+      }), { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, lastOverheadMs: null as number | null })
 
   }
 }
