@@ -69,6 +69,9 @@ export async function statusCommand (dataDir: string, json: boolean, print: Prin
   print(`listen   ${status.listen.join(' ')}`)
   print(`peers    ${status.peers.length} connected, ${status.topicPeers} on the swarm topic`)
   print(`records  ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  const r = status.research
+  const running = r.current === null ? '' : `; running "${r.current.description}" at step ${r.current.step}`
+  print(`research ${r.agent === 'none' ? 'none (coordination only)' : `${r.agent} agent, ${r.profile} profile, tier ${r.tier}, ${r.stats?.experiments ?? 0} experiments${running}`}`)
   print(`refused  ${status.rejections.reject} rejected, ${status.rejections.ignore} ignored; ${status.blocked.length} peers blocked`)
   print(`page     ${client.info.api}/`)
 }
