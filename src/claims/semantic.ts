@@ -1,0 +1,159 @@
+import { cosine } from './embedder.js'
+import type { Embedder } from './embedder.js'
+
+/**
+ * The semantic dedup layer (DESIGN §4): two experiment descriptions are the same experiment
+ * when, after abbreviations are expanded, their embeddings are close AND nothing concrete
+ * tells them apart. MiniLM scores "LR 0.04" vs "LR 0.08" at 0.94 and "double" vs "halve" at
+ * 0.89, so the embedding alone would merge different experiments; the guards catch what it
+ * cannot see: target values, direction, and a single swapped term.
+ */
+
+/** Common shorthand in experiment descriptions, and train.py's constant names, spelt out. */
+const EXPANSIONS: Array<[RegExp, string]> = [
+  [/\blr\b/g, 'learning rate'],
+  [/\bbs\b/g, 'batch size'],
+  [/\bwd\b/g, 'weight decay'],
+  [/\brope\b/g, 'rotary position embeddings'],
+  [/\bmlp\b/g, 'feed forward'],
+  [/\bffn\b/g, 'feed forward'],
+  [/\bn_embd\b|\bd_model\b|\bwidth\b/g, 'model width'],
+  [/\bn_layers?\b|\bdepth\b|\bnum_layers\b/g, 'layers'],
+  [/\bn_heads?\b|\bheads\b/g, 'attention heads'],
+  [/\bwte\b/g, 'token embedding'],
+  [/\blm_head\b|\bunembedding\b/g, 'output head'],
+  [/\brelu\s*\^\s*2\b|\brelu squared\b|\brelu2\b/g, 'squared relu'],
+  [/\bsecond adam beta\b/g, 'adam beta2'],
+  [/\bfirst adam beta\b/g, 'adam beta1'],
+  [/\blearning_rate\b/g, 'learning rate'],
+  [/\bbatch_size\b/g, 'batch size'],
+  [/\bweight_decay\b/g, 'weight decay'],
+  [/\bwarmup_steps\b/g, 'warmup steps'],
+  [/\bctx\b|\bcontext_length\b|\bseq_len\b|\bsequence length\b/g, 'context length'],
+  [/\bnn\.linear\b/g, 'linear layers'],
+  [/\bbiases\b/g, 'bias'],
+  [/\b2x\b|\bx2\b|\btwice\b/g, 'double'],
+  [/\bhalf\b/g, 'halve']
+]
+
+/** Words that say which way a change goes. */
+const UP = new Set(['increase', 'raise', 'double', 'lengthen', 'longer', 'more', 'add', 'enable', 'larger', 'bigger', 'higher', 'widen', 'deepen', 'grow', 'tie'])
+const DOWN = new Set(['decrease', 'reduce', 'halve', 'lower', 'shorten', 'shorter', 'fewer', 'less', 'remove', 'disable', 'smaller', 'drop', 'shrink', 'untie', 'no', 'without'])
+
+const STOP = new Set(['the', 'a', 'an', 'to', 'of', 'for', 'in', 'on', 'at', 'by', 'from', 'with', 'and', 'or', 'use', 'set', 'all', 'instead', 'try', 'using', 'steps', 'step'])
+/** Verbs that say "make this change" without saying which: never the term that was swapped. */
+const EDIT_VERBS = new Set(['swap', 'replace', 'change', 'switch', 'make', 'apply', 'put', 'move', 'turn', 'go', 'adopt'])
+/** Morpheme pairs that turn a term into a different one ("warmup" / "warmdown", "pre-norm" / "post-norm"). */
+const OPPOSED_PARTS: Array<[string, string]> = [['up', 'down'], ['pre', 'post'], ['min', 'max'], ['first', 'last'], ['start', 'end'], ['in', 'out'], ['one', 'two']]
+
+/** Two single terms that name different things although they look alike. */
+function contrastingTerms (a: string, b: string): boolean {
+  // beta1 / beta2, layer3 / layer4: the same stem with other digits.
+  const stemA = a.replace(/\d+/g, '#')
+  if (stemA === b.replace(/\d+/g, '#') && stemA.includes('#')) return true
+  for (const [x, y] of OPPOSED_PARTS) {
+    if (a.replace(x, y) === b || a.replace(y, x) === b) return true
+  }
+  return false
+}
+
+export function expandDescription (text: string): string {
+  let out = ` ${text.toLowerCase()} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ')
+  for (const [pattern, replacement] of EXPANSIONS) out = out.replace(pattern, replacement)
+  return out.replace(/\s+/g, ' ').trim()
+}
+
+/** Numbers in order, normalised: 1e-3 = 0.001, 10% = 0.1, 0.1x = 0.1. */
+export function numbersIn (expanded: string): number[] {
+  const out: number[] = []
+  for (const match of expanded.matchAll(/(?<![a-z_])(\d+(?:\.\d+)?(?:e[+-]?\d+)?)(%|x\b)?/g)) {
+    const value = Number(match[1])
+    out.push(match[2] === '%' ? value / 100 : value)
+  }
+  return out
+}
+
+function words (expanded: string): string[] {
+  return expanded.split(/[^a-z0-9]+/).filter((w) => w !== '' && !/^\d/.test(w))
+}
+
+
+function direction (expanded: string, numbers: number[]): -1 | 0 | 1 {
+  const ws = words(expanded)
+  const up = ws.some((w) => UP.has(w))
+  const down = ws.some((w) => DOWN.has(w))
+  if (up !== down) return up ? 1 : -1
+  if (numbers.length >= 2 && / to /.test(` ${expanded} `)) {
+    const [from, to] = [numbers[numbers.length - 2]!, numbers[numbers.length - 1]!]
+    if (to !== from) return to > from ? 1 : -1
+  }
+  return 0
+}
+
+const sameNumber = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1e-12)
+
+export interface SemanticVerdict {
+  duplicate: boolean
+  /** Cosine of the expanded descriptions. */
+  score: number
+  /** Why a close pair is still two experiments. */
+  guard?: 'numbers' | 'direction' | 'swapped-term'
+}
+
+export interface SemanticDedupInit {
+  /** Cosine at or above which two expanded descriptions may be the same. Default 0.7 (MiniLM paraphrases score ~0.8-0.9, unrelated changes ~0.1-0.4). */
+  threshold?: number
+  /** Two lone differing terms closer than this are synonyms. Default 0.75. */
+  synonymThreshold?: number
+}
+
+/** Decides whether two descriptions are the same experiment. */
+export class SemanticDedup {
+  private readonly threshold: number
+  private readonly synonymThreshold: number
+  private readonly cache = new Map<string, Float32Array>()
+
+  constructor (private readonly embedder: Embedder, init: SemanticDedupInit = {}) {
+    this.threshold = init.threshold ?? 0.7
+    this.synonymThreshold = init.synonymThreshold ?? 0.75
+  }
+
+  async compare (a: string, b: string): Promise<SemanticVerdict> {
+    const ea = expandDescription(a)
+    const eb = expandDescription(b)
+    const [va, vb] = await this.vectors([ea, eb])
+    const score = cosine(va!, vb!)
+    if (score < this.threshold) return { duplicate: false, score }
+    const na = numbersIn(ea)
+    const nb = numbersIn(eb)
+    // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
+    if (na.length > 0 && nb.length > 0 && !sameNumber(na[na.length - 1]!, nb[nb.length - 1]!)) return { duplicate: false, score, guard: 'numbers' }
+    const da = direction(ea, na)
+    const db = direction(eb, nb)
+    // Opposite directions are different experiments ("double" vs "halve").
+    if (da !== 0 && db !== 0 && da !== db) return { duplicate: false, score, guard: 'direction' }
+    // Near-identical wording with one term swapped ("warmup" vs "warmdown", "beta one" vs "beta two"):
+    // the swapped terms must mean the same thing.
+    // Direction words and generic edit verbs are the direction guard's business, not terms.
+    const terms = (e: string): Set<string> => new Set(words(e).filter((w) => !STOP.has(w) && !UP.has(w) && !DOWN.has(w) && !EDIT_VERBS.has(w)))
+    const wa = terms(ea)
+    const wb = terms(eb)
+    const onlyA = [...wa].filter((w) => !wb.has(w))
+    const onlyB = [...wb].filter((w) => !wa.has(w))
+    if (onlyA.length === 1 && onlyB.length === 1 && contrastingTerms(onlyA[0]!, onlyB[0]!)) return { duplicate: false, score, guard: 'swapped-term' }
+    if (onlyA.length > 0 && onlyB.length > 0 && onlyA.length <= 2 && onlyB.length <= 2 && wa.size - onlyA.length >= 2) {
+      const [ta, tb] = await this.vectors([onlyA.join(' '), onlyB.join(' ')])
+      if (cosine(ta!, tb!) < this.synonymThreshold) return { duplicate: false, score, guard: 'swapped-term' }
+    }
+    return { duplicate: true, score }
+  }
+
+  private async vectors (texts: string[]): Promise<Float32Array[]> {
+    const missing = [...new Set(texts.filter((t) => !this.cache.has(t)))]
+    if (missing.length > 0) {
+      const vs = await this.embedder.embed(missing)
+      missing.forEach((t, i) => this.cache.set(t, vs[i]!))
+    }
+    return texts.map((t) => this.cache.get(t)!)
+  }
+}

@@ -1,0 +1,67 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createMiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
+import { SemanticDedup, expandDescription, numbersIn } from '../../src/claims/semantic.js'
+import type { MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
+
+describe('semantic dedup: expansion and numbers', () => {
+  it('spells out shorthand and constant names', () => {
+    assert.equal(expandDescription('LR 0.04 -> 0.06'), 'learning rate 0.04 to 0.06')
+    assert.equal(expandDescription('WARMUP_STEPS = 200'), 'warmup steps to 200')
+    assert.equal(expandDescription('use 2x BS'), 'use double batch size')
+  })
+  it('normalises numbers: exponents, percentages, multipliers', () => {
+    assert.deepEqual(numbersIn(expandDescription('lr 1e-3')), [0.001])
+    assert.deepEqual(numbersIn('decay to 10% of peak'), [0.1])
+    assert.deepEqual(numbersIn('end at 0.1x'), [0.1])
+  })
+})
+
+// Pairs written for this test, not taken from the benchmark sample: the rule must generalise.
+describe('semantic dedup with the real MiniLM model', () => {
+  let embedder: MiniLmEmbedder
+  let dedup: SemanticDedup
+  const cacheDir = join(tmpdir(), `swarmd-semantic-test-${process.pid}`)
+  before(async () => {
+    embedder = await createMiniLmEmbedder({ cacheDir })
+    dedup = new SemanticDedup(embedder)
+  })
+  after(async () => {
+    await embedder.close()
+    await rm(cacheDir, { recursive: true, force: true })
+  })
+
+  it('merges the same experiment in other words', async () => {
+    for (const [a, b] of [
+      ['raise the LR to 0.05', 'increase learning rate to 0.05'],
+      ['set WEIGHT_DECAY = 0.01', 'weight decay 0.01'],
+      ['use 8 attention heads', 'n_head 4 -> 8']
+    ] as const) {
+      const v = await dedup.compare(a, b)
+      assert.equal(v.duplicate, true, `${a} | ${b}: ${JSON.stringify(v)}`)
+    }
+  })
+
+  it('keeps apart what the embedding alone would merge: values, direction, a swapped term', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['LR 0.04 -> 0.06', 'LR 0.04 -> 0.08', 'numbers'],
+      ['double the learning rate', 'halve the learning rate', 'direction'],
+      ['increase beta1 to 0.95', 'increase beta2 to 0.95', 'swapped-term'],
+      ['use pre-norm residual blocks', 'use post-norm residual blocks', 'swapped-term']
+    ]
+    for (const [a, b, guard] of cases) {
+      const v = await dedup.compare(a, b)
+      assert.equal(v.duplicate, false, `${a} | ${b}: ${JSON.stringify(v)}`)
+      if (v.score >= 0.7) assert.equal(v.guard, guard, `${a} | ${b}`)
+    }
+  })
+
+  it('does not merge unrelated changes', async () => {
+    const v = await dedup.compare('add dropout 0.1 to attention', 'train with a longer context of 1024 tokens')
+    assert.equal(v.duplicate, false)
+    assert.ok(v.score < 0.7)
+  })
+})
