@@ -4,6 +4,7 @@ import { bestView, resultsView } from '../state/views.js'
 import { sha256Hex } from '../util/hash.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
 import type { DedupEntry } from '../claims/dedup.js'
+import type { SemanticDedup } from '../claims/semantic.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
 import type { ClaimBody, HypothesisBody, ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
@@ -21,6 +22,8 @@ export interface ResearchLoopComponents {
   proposer: Proposer
   clock: Clock
   log: (line: string) => void
+  /** The semantic layer: descriptions compared on a comparable baseline. Optional (exact and structured always run). */
+  semantic?: SemanticDedup
 }
 
 export interface ResearchLoopInit {
@@ -133,12 +136,26 @@ export class ResearchLoop {
   private async proposeNew (baseline: ProposalContext['baseline'], signal: AbortSignal): Promise<Proposal> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const proposal = await this.components.proposer.propose(this.context(baseline), { signal })
-      const hit = findDuplicate({ codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta }, this.known())
+      const known = this.known()
+      const hit = findDuplicate({ codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta }, known) ??
+        await this.semanticDuplicate(proposal.description, baseline.resultId, known)
       if (hit === undefined) return proposal
       this.stats.duplicatesAvoided++
-      this.components.log(`research: "${proposal.description}" duplicates ${hit.conflict.kind} ${hit.conflict.id.slice(0, 12)} by ${hit.conflict.author.slice(-8)} (${hit.layer}); proposing again`)
+      this.components.log(`research: "${proposal.description}" duplicates ${hit.conflict.kind} ${hit.conflict.id.slice(0, 12)} by ${hit.conflict.author.slice(-8)} (${hit.layer}${'score' in hit ? ` ${hit.score.toFixed(2)}` : ''}); proposing again`)
     }
     throw new ProposalError('PROPOSAL_EXHAUSTED', 'eight proposals in a row duplicated work the swarm already did')
+  }
+
+  /** The same idea in other words, claimed or finished on the same baseline. */
+  private async semanticDuplicate (description: string, parent: string | null, known: DedupEntry[]): Promise<{ layer: 'semantic', conflict: DedupEntry, score: number } | undefined> {
+    const semantic = this.components.semantic
+    if (semantic === undefined) return undefined
+    for (const entry of known) {
+      if (entry.parent !== parent) continue
+      const verdict = await semantic.compare(description, entry.description)
+      if (verdict.duplicate) return { layer: 'semantic', conflict: entry, score: verdict.score }
+    }
+    return undefined
   }
 
   /** Active claims and finished results of this harness, as the dedup check sees them. */

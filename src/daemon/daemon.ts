@@ -12,6 +12,9 @@ import { systemRng } from '../util/rng.js'
 import { BuiltinProposer } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
+import { createMiniLmEmbedder } from '../claims/minilm-onnx.js'
+import { SemanticDedup } from '../claims/semantic.js'
+import type { MiniLmEmbedder } from '../claims/minilm-onnx.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
 import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
 import { SwarmdError } from '../util/errors.js'
@@ -63,6 +66,7 @@ export class Daemon {
   private api: ApiServer | undefined
   private researchValue: ResearchSetup | undefined
   private loopsValue: ResearchLoop[] = []
+  private embedder: MiniLmEmbedder | undefined
   private readonly clock: Clock
   private readonly rng: Rng
   private readonly log: (line: string) => void
@@ -142,6 +146,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(this.loopsValue.map(async (loop) => loop.stop()))
+      await this.embedder?.close()
       await this.api?.stop()
       await this.networkValue?.stop()
       await this.stateValue?.stop()
@@ -195,6 +200,14 @@ export class Daemon {
       : new BuiltinProposer({ rng: this.rng })
     const network = this.network
     const defaultSource = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
+    // The semantic dedup layer: the local MiniLM model (converted to ONNX once, cached in the data dir).
+    let semantic: SemanticDedup | undefined
+    try {
+      this.embedder = await createMiniLmEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log })
+      semantic = new SemanticDedup(this.embedder)
+    } catch (err) {
+      this.log(`warning: the MiniLM model could not be loaded (${(err as Error).message}); proposals are deduplicated by code and delta only`)
+    }
     // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
     const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0
     const workers: Array<number | undefined> = gpuCount === 0 ? [undefined] : Array.from({ length: gpuCount }, (_, i) => i)
@@ -204,7 +217,8 @@ export class Daemon {
       runner,
       proposer,
       clock: this.clock,
-      log: gpu === undefined ? this.log : (line) => { this.log(`[gpu ${gpu}] ${line}`) }
+      log: gpu === undefined ? this.log : (line) => { this.log(`[gpu ${gpu}] ${line}`) },
+      ...(semantic !== undefined ? { semantic } : {})
     }, {
       profile: research.profile,
       tier: research.tier,

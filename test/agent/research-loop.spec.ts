@@ -6,6 +6,8 @@ import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
 import { ProposalError } from '../../src/agent/proposer.js'
 import { ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
+import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
+import { SemanticDedup } from '../../src/claims/semantic.js'
 import { bestView, childrenOf, frontier, resultsView } from '../../src/state/views.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
@@ -32,13 +34,13 @@ class TickingClock extends ManualClock {
   }
 }
 
-async function setup (proposer?: Proposer, maxExperiments = 8) {
+async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup) {
   const replica = await makeReplica({ seed: 21, clock: new TickingClock() })
   const blobs = memoryBlobs()
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
   const runner = new ScriptedExperimentRunner((c) => 4 - 0.05 * Number(c.get('DEPTH')) - 0.002 * Number(c.get('WIDTH')) - 0.01 * Number(c.get('BATCH_SIZE')) + Math.abs(Math.log10(Number(c.get('LEARNING_RATE')) / 0.01)))
   const log: string[] = []
-  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l) }, {
+  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), ...(semantic !== undefined ? { semantic } : {}) }, {
     profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: await readFile(join(HARNESS_DIR, 'train.py'), 'utf8'),
     maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1
   })
@@ -109,5 +111,28 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     assert.deepEqual(descriptions.slice(1).sort(), ['WIDTH 64 -> 72', 'WIDTH 64 -> 80'].sort())
     assert.equal(loop.stats.duplicatesAvoided, 1)
     assert.ok(log.some((l) => /duplicates result .* \((exact|structured)\)/.test(l)), log.join('\n'))
+  })
+
+  it('drops the same idea in other words on the same baseline (semantic layer)', async () => {
+    let call = 0
+    // A coding agent that edits code, not constants (no delta), and repeats an idea in other words.
+    const wordy: Proposer = {
+      async propose (ctx) {
+        call++
+        const [description, marker] = call === 1
+          ? ['switch the MLP activation from GELU to ReLU', 'relu-1']
+          : call === 2 ? ['switch the MLP activation from GELU to ReLU please', 'relu-2'] : ['add a dropout layer after attention', 'dropout']
+        return { source: `${ctx.baseline.source}\n# ${marker}\n`, description, delta: [] }
+      }
+    }
+    const { replica, loop, log } = await setup(wordy, 3, new SemanticDedup(createHashingEmbedder()))
+    loop.start()
+    await loop.done
+    const descriptions = resultsView(replica.state, 'h1').map((r) => r.body.description)
+    assert.equal(descriptions.length, 3)
+    assert.ok(descriptions.includes('switch the MLP activation from GELU to ReLU'))
+    assert.ok(descriptions.includes('add a dropout layer after attention'))
+    assert.ok(!descriptions.includes('switch the MLP activation from GELU to ReLU please'))
+    assert.ok(log.some((l) => /\(semantic \d\.\d\d\)/.test(l)), log.join('\n'))
   })
 })
