@@ -1,8 +1,8 @@
+import { deltaKey } from '../claims/dedup.js'
 import { applyDelta, parseConstants } from './constants.js'
 import { ProposalError } from './proposer.js'
 import type { ModuleConstant } from './constants.js'
 import type { Proposal, ProposalContext, Proposer } from './proposer.js'
-import type { DeltaEntry } from '../state/record-kinds.js'
 import type { Rng } from '../util/rng.js'
 
 export interface BuiltinProposerInit {
@@ -16,8 +16,6 @@ const DEFAULT_FROZEN = ['SEED', 'GPU_DEPTH', 'GPU_WIDTH', 'GPU_HEADS', 'GPU_BATC
 function roundSignificant (value: number, digits = 3): number {
   return value === 0 ? 0 : Number(value.toPrecision(digits))
 }
-
-const deltaKey = (delta: DeltaEntry[]): string => JSON.stringify([...delta].sort((a, b) => a.name.localeCompare(b.name)).map((d) => [d.name, d.to]))
 
 /**
  * The default proposer, no LLM needed: mutates one module-level constant of the baseline

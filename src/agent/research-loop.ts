@@ -121,15 +121,10 @@ export class ResearchLoop {
 
   private context (baseline: ProposalContext['baseline']): ProposalContext {
     const { state } = this.components
-    const results = resultsView(state, this.init.harness)
-    const finishedClaims = new Set(results.map((r) => r.body.claimId))
-    const now = this.components.clock.now()
-    const activeClaims = state.list('claim')
-      .filter((c) => !finishedClaims.has(c.id) && c.record.createdAt + (c.record.body as ClaimBody).ttlMs > now)
-      .map((c) => { const b = c.record.body as ClaimBody; return { description: b.description, delta: b.delta, parent: b.parent } })
+    const activeClaims = this.known().filter((e) => e.kind === 'claim').map((e) => ({ description: e.description, delta: e.delta, parent: e.parent }))
     const tested = new Set(state.list('claim').map((c) => (c.record.body as ClaimBody).hypothesis).filter((h) => h !== undefined))
     const hypotheses = state.list('hypothesis').filter((h) => !tested.has(h.id)).map((h) => ({ id: h.id, body: h.record.body as HypothesisBody }))
-    return { baseline, results, hypotheses, activeClaims }
+    return { baseline, results: resultsView(state, this.init.harness), hypotheses, activeClaims }
   }
 
   /** A proposal nobody in the swarm ran or is running (exact and structured dedup). */

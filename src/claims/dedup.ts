@@ -20,7 +20,8 @@ export interface DedupHit {
   conflict: DedupEntry
 }
 
-const deltaKey = (delta: DeltaEntry[]): string => JSON.stringify([...delta].sort((a, b) => a.name.localeCompare(b.name)).map((d) => [d.name, d.to]))
+/** One key per change, whatever order its entries are listed in. */
+export const deltaKey = (delta: DeltaEntry[]): string => JSON.stringify([...delta].sort((a, b) => a.name.localeCompare(b.name)).map((d) => [d.name, d.to]))
 
 /**
  * The first layers of the dedup pipeline (DESIGN §4): exact — the candidate train.py hash
