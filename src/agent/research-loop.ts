@@ -1,12 +1,12 @@
-import { findDuplicate } from '../claims/dedup.js'
 import { ProposalError } from './proposer.js'
 import { bestView, resultsView } from '../state/views.js'
 import { sha256Hex } from '../util/hash.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
-import type { DedupEntry } from '../claims/dedup.js'
-import type { SemanticDedup } from '../claims/semantic.js'
+import type { ClaimBook, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
+import type { ClaimEntry } from '../claims/claim-ledger.js'
+import type { HypothesisBook } from '../claims/hypotheses.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
-import type { ClaimBody, HypothesisBody, ResultBody, Tier } from '../state/record-kinds.js'
+import type { ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
@@ -22,8 +22,9 @@ export interface ResearchLoopComponents {
   proposer: Proposer
   clock: Clock
   log: (line: string) => void
-  /** The semantic layer: descriptions compared on a comparable baseline. Optional (exact and structured always run). */
-  semantic?: SemanticDedup
+  /** Claims with the dedup pipeline (exact, structured, semantic), settle window and heartbeats. */
+  claims: ClaimBook
+  hypotheses: HypothesisBook
 }
 
 export interface ResearchLoopInit {
@@ -120,56 +121,34 @@ export class ResearchLoop {
   }
 
   private context (baseline: ProposalContext['baseline']): ProposalContext {
-    const { state } = this.components
-    const activeClaims = this.known().filter((e) => e.kind === 'claim').map((e) => ({ description: e.description, delta: e.delta, parent: e.parent }))
-    const tested = new Set(state.list('claim').map((c) => (c.record.body as ClaimBody).hypothesis).filter((h) => h !== undefined))
-    const hypotheses = state.list('hypothesis').filter((h) => !tested.has(h.id)).map((h) => ({ id: h.id, body: h.record.body as HypothesisBody }))
-    return { baseline, results: resultsView(state, this.init.harness), hypotheses, activeClaims }
+    const { state, claims, hypotheses, clock } = this.components
+    const now = clock.now()
+    const activeClaims = claims.ledger.allClaims()
+      .filter((c) => claims.ledger.status(c, now) === 'active')
+      .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent }))
+    const open = hypotheses.list().filter((h) => h.state === 'open').map((h) => ({ id: h.id, body: h.body }))
+    return { baseline, results: resultsView(state, this.init.harness), hypotheses: open, activeClaims }
   }
 
-  /** A proposal nobody in the swarm ran or is running (exact and structured dedup). */
+  /** A proposal nobody in the swarm ran or is running (exact, structured and semantic dedup). */
   private async proposeNew (baseline: ProposalContext['baseline'], signal: AbortSignal): Promise<Proposal> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const proposal = await this.components.proposer.propose(this.context(baseline), { signal })
-      const known = this.known()
-      const hit = findDuplicate({ codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta }, known) ??
-        await this.semanticDuplicate(proposal.description, baseline.resultId, known)
+      const hit = await this.components.claims.findDuplicate({ description: proposal.description, codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta })
       if (hit === undefined) return proposal
-      this.stats.duplicatesAvoided++
-      this.components.log(`research: "${proposal.description}" duplicates ${hit.conflict.kind} ${hit.conflict.id.slice(0, 12)} by ${hit.conflict.author.slice(-8)} (${hit.layer}${'score' in hit ? ` ${hit.score.toFixed(2)}` : ''}); proposing again`)
+      this.avoided(proposal.description, hit, 'proposing again')
     }
     throw new ProposalError('PROPOSAL_EXHAUSTED', 'eight proposals in a row duplicated work the swarm already did')
   }
 
-  /** The same idea in other words, claimed or finished on the same baseline. */
-  private async semanticDuplicate (description: string, parent: string | null, known: DedupEntry[]): Promise<{ layer: 'semantic', conflict: DedupEntry, score: number } | undefined> {
-    const semantic = this.components.semantic
-    if (semantic === undefined) return undefined
-    for (const entry of known) {
-      if (entry.parent !== parent) continue
-      const verdict = await semantic.compare(description, entry.description)
-      if (verdict.duplicate) return { layer: 'semantic', conflict: entry, score: verdict.score }
-    }
-    return undefined
-  }
-
-  /** Active claims and finished results of this harness, as the dedup check sees them. */
-  private known (): DedupEntry[] {
-    const { state, clock } = this.components
-    const results = resultsView(state, this.init.harness)
-    const finished = new Set(results.map((r) => r.body.claimId))
-    const now = clock.now()
-    const entries: DedupEntry[] = results.map((r) => ({ kind: 'result', id: r.id, author: r.author, description: r.body.description, codeHash: r.body.codeHash, parent: r.body.parent, delta: r.body.delta }))
-    for (const c of state.list('claim')) {
-      const body = c.record.body as ClaimBody
-      if (finished.has(c.id) || c.record.createdAt + body.ttlMs <= now) continue
-      entries.push({ kind: 'claim', id: c.id, author: c.record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta })
-    }
-    return entries
+  private avoided (description: string, hit: DuplicateHit, then: string): void {
+    this.stats.duplicatesAvoided++
+    const { conflict } = hit
+    this.components.log(`research: "${description}" duplicates ${conflict.kind} ${conflict.id.slice(0, 12)} by ${conflict.author.slice(-8)} (${hit.layer}${hit.score !== undefined ? ` ${hit.score.toFixed(2)}` : ''}); ${then}`)
   }
 
   private async cycle (signal: AbortSignal): Promise<void> {
-    const { state, blobs, runner, clock } = this.components
+    const { state, blobs, runner, clock, claims } = this.components
     const cycleStart = clock.now()
     const baseline = await this.baseline()
     const needsBaseline = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
@@ -179,7 +158,7 @@ export class ResearchLoop {
       : await this.proposeNew(baseline, signal)
 
     const codeHash = await blobs.add(Buffer.from(proposal.source))
-    const claim = await state.append('claim', {
+    const request: ClaimRequest = {
       description: proposal.description,
       parent: baseline.resultId,
       codeHash,
@@ -187,23 +166,53 @@ export class ResearchLoop {
       ...(proposal.hypothesis !== undefined ? { hypothesis: proposal.hypothesis } : {}),
       tier: this.init.tier,
       ttlMs: this.init.claimTtlMs
-    })
+    }
+    let claim: ClaimEntry
+    if (needsBaseline) {
+      claim = await claims.append(request)
+    } else {
+      // Claimed at once; the settle window runs beside the first seconds of training.
+      const outcome = await claims.claim(request, { settle: false })
+      if ('duplicate' in outcome) return this.avoided(proposal.description, outcome.duplicate, 'skipped')
+      claim = outcome.claimed
+    }
     this.current = { claimId: claim.id, description: proposal.description, startedAt: clock.now(), step: 0, lossBpb: null }
     this.components.log(`research: running "${proposal.description}"`)
+    const run = new AbortController()
+    const stopRun = (): void => { run.abort() }
+    signal.addEventListener('abort', stopRun, { once: true })
+    let yielded: DuplicateHit | undefined
+    const settled = needsBaseline
+      ? Promise.resolve()
+      : claims.settle(claim, run.signal).then((hit) => { if (hit !== undefined) { yielded = hit; run.abort() } }, () => {})
+    const heartbeat = setInterval(() => {
+      claims.heartbeat(claim.id).catch((err: unknown) => { this.components.log(`research: heartbeat for ${claim.id.slice(0, 12)} failed: ${(err as Error).message}`) })
+    }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
     const runStart = clock.now()
-    const outcome: RunOutcome = await runner.run({
-      id: `run-${claim.id.slice(0, 16)}`,
-      source: proposal.source,
-      profile: this.init.profile,
-      ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {}),
-      ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
-    }, {
-      signal,
-      onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
-    })
+    let outcome: RunOutcome
+    try {
+      outcome = await runner.run({
+        id: `run-${claim.id.slice(0, 16)}`,
+        source: proposal.source,
+        profile: this.init.profile,
+        ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {}),
+        ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
+      }, {
+        signal: run.signal,
+        onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
+      })
+      await settled
+    } finally {
+      clearInterval(heartbeat)
+      signal.removeEventListener('abort', stopRun)
+      this.current = undefined
+    }
+    if (yielded !== undefined) return this.avoided(proposal.description, yielded, 'an earlier claim won the race; run stopped')
+    if (signal.aborted) {
+      await claims.release(claim.id, 'aborted').catch(() => {})
+      return
+    }
     const runMs = clock.now() - runStart
-    this.current = undefined
-    if (signal.aborted) return
 
     const logHash = await blobs.add(Buffer.from(outcome.log))
     const valBpb = outcome.metrics?.val_bpb

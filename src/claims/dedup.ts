@@ -2,7 +2,8 @@ import type { DeltaEntry } from '../state/record-kinds.js'
 
 /** A proposed experiment, as the dedup check sees it. */
 export interface DedupCandidate {
-  codeHash: string
+  /** null: an idea claimed before its code was written (only the structured and semantic layers apply). */
+  codeHash: string | null
   parent: string | null
   delta: DeltaEntry[]
 }
@@ -30,7 +31,9 @@ export const deltaKey = (delta: DeltaEntry[]): string => JSON.stringify([...delt
  * src/claims/embedder.ts.)
  */
 export function findDuplicate (candidate: DedupCandidate, known: DedupEntry[]): DedupHit | undefined {
-  for (const entry of known) if (entry.codeHash === candidate.codeHash) return { layer: 'exact', conflict: entry }
+  if (candidate.codeHash !== null) {
+    for (const entry of known) if (entry.codeHash === candidate.codeHash) return { layer: 'exact', conflict: entry }
+  }
   if (candidate.delta.length === 0) return undefined
   const key = deltaKey(candidate.delta)
   for (const entry of known) {

@@ -37,7 +37,10 @@ export const configSchema = z.strictObject({
   maxClockSkewMs: z.number().int().min(0),
   strikeLimit: z.number().int().min(1),
   blockMs: z.number().int().min(0),
-  maxBlobBytes: z.number().int().min(1)
+  maxBlobBytes: z.number().int().min(1),
+  claimSettleMs: z.number().int().min(0).max(60_000),
+  claimTtlMs: z.number().int().min(0).max(24 * 3600_000),
+  hypothesesPerHour: z.number().int().min(1)
 })
 
 export type Config = z.infer<typeof configSchema>
@@ -83,6 +86,7 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialCon
   if (env.SWARMD_PYTHON !== undefined) out.python = env.SWARMD_PYTHON
   if (env.SWARMD_PROFILE !== undefined) out.profile = env.SWARMD_PROFILE
   if (env.SWARMD_AGENT !== undefined) out.agent = env.SWARMD_AGENT
+  if (env.SWARMD_CLAIM_SETTLE_MS !== undefined) out.claimSettleMs = Number(env.SWARMD_CLAIM_SETTLE_MS)
   const parsed = configSchema.partial().safeParse(out)
   if (!parsed.success) throw invalid('environment (SWARMD_*)', parsed.error)
   return parsed.data

@@ -37,6 +37,16 @@ export const DEFAULTS = {
   strikeLimit: 5,
   /** How long a cut-off peer stays blocked (ms). */
   blockMs: 60 * 60 * 1000,
+  /**
+   * How long a new claim waits before it stands (ms). A racing claim for the same experiment made
+   * elsewhere arrives within the gossip p99 (13 ms with 3 daemons, 70 ms with 10 on 2 cores, see
+   * BENCHMARKS.md); after the window the earlier claim by (createdAt, author) wins everywhere.
+   */
+  claimSettleMs: 500,
+  /** A claim without a heartbeat expires after this long (ms); 0: 3x the profile's run time. */
+  claimTtlMs: 0,
+  /** Hypotheses one peer may publish per hour; beyond it they are hidden everywhere. */
+  hypothesesPerHour: 20,
   /** Largest blob accepted (bytes): train.py sources and run logs, not datasets. */
   maxBlobBytes: 16 * 1024 * 1024
 }

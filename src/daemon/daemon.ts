@@ -12,9 +12,13 @@ import { systemRng } from '../util/rng.js'
 import { BuiltinProposer } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
+import { ClaimBook } from '../claims/claim-book.js'
+import { ClaimLedger } from '../claims/claim-ledger.js'
+import { HypothesisBook } from '../claims/hypotheses.js'
+import { LazyEmbedder } from '../claims/lazy-embedder.js'
 import { createMiniLmEmbedder } from '../claims/minilm-onnx.js'
 import { SemanticDedup } from '../claims/semantic.js'
-import type { MiniLmEmbedder } from '../claims/minilm-onnx.js'
+import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
 import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
 import { SwarmdError } from '../util/errors.js'
@@ -66,7 +70,11 @@ export class Daemon {
   private api: ApiServer | undefined
   private researchValue: ResearchSetup | undefined
   private loopsValue: ResearchLoop[] = []
-  private embedder: MiniLmEmbedder | undefined
+  private embedder: LazyEmbedder | undefined
+  private ledgerValue: ClaimLedger | undefined
+  private claimsValue: ClaimBook | undefined
+  private hypothesesValue: HypothesisBook | undefined
+  private defaultSourceValue: string | undefined
   private readonly clock: Clock
   private readonly rng: Rng
   private readonly log: (line: string) => void
@@ -87,6 +95,19 @@ export class Daemon {
   get network (): SwarmNetwork { return this.need(this.networkValue) }
   get apiUrl (): string { return this.need(this.api).url }
   get research (): ResearchSetup { return this.need(this.researchValue) }
+  /** Claims: dedup, settle window, heartbeats, release (also the agent API's). */
+  get claims (): ClaimBook { return this.need(this.claimsValue) }
+  get hypotheses (): HypothesisBook { return this.need(this.hypothesesValue) }
+  /** The harness's default train.py: the baseline before any result. */
+  get defaultSource (): string { return this.need(this.defaultSourceValue) }
+  /** A claim lives this long without a heartbeat: config, else 3x the time a run may take. */
+  get claimTtlMs (): number {
+    const { config } = this.options
+    if (config.claimTtlMs > 0) return config.claimTtlMs
+    const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
+    const profile = this.research.profile
+    return 3 * (maxSteps !== undefined ? killAfterMs(profile, maxSteps) : PROFILE_BUDGET_S[profile] * 1000 + 60_000)
+  }
   /** The research loops, one per GPU (one on CPU); empty when no agent runs. */
   get loops (): ResearchLoop[] { return this.loopsValue }
   get harnessDir (): string { return this.options.harnessDir ?? DEFAULT_HARNESS_DIR }
@@ -99,6 +120,7 @@ export class Daemon {
     const token = await loadOrCreateApiToken(this.paths.apiToken)
     const research = await this.detectResearch()
     this.researchValue = research
+    this.defaultSourceValue = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
 
     this.stateValue = new SwarmState({
       store: new LevelUpdateStore(this.paths.state(research.swarmKey), research.swarmKey),
@@ -108,6 +130,7 @@ export class Daemon {
       rng: this.rng
     }, { maxClockSkewMs: config.maxClockSkewMs })
     await this.stateValue.start()
+    this.startClaims(research)
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: config.maxBlobBytes })
     this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng }, {
@@ -146,6 +169,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(this.loopsValue.map(async (loop) => loop.stop()))
+      this.ledgerValue?.close()
       await this.embedder?.close()
       await this.api?.stop()
       await this.networkValue?.stop()
@@ -199,15 +223,6 @@ export class Daemon {
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng })
     const network = this.network
-    const defaultSource = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
-    // The semantic dedup layer: the local MiniLM model (converted to ONNX once, cached in the data dir).
-    let semantic: SemanticDedup | undefined
-    try {
-      this.embedder = await createMiniLmEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log })
-      semantic = new SemanticDedup(this.embedder)
-    } catch (err) {
-      this.log(`warning: the MiniLM model could not be loaded (${(err as Error).message}); proposals are deduplicated by code and delta only`)
-    }
     // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
     const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0
     const workers: Array<number | undefined> = gpuCount === 0 ? [undefined] : Array.from({ length: gpuCount }, (_, i) => i)
@@ -218,20 +233,44 @@ export class Daemon {
       proposer,
       clock: this.clock,
       log: gpu === undefined ? this.log : (line) => { this.log(`[gpu ${gpu}] ${line}`) },
-      ...(semantic !== undefined ? { semantic } : {})
+      claims: this.claims,
+      hypotheses: this.hypotheses
     }, {
       profile: research.profile,
       tier: research.tier,
       hardware: research.hardware,
       harness: research.harness,
-      defaultSource,
+      defaultSource: this.defaultSource,
       ...(maxSteps !== undefined ? { maxSteps } : {}),
       ...(gpu !== undefined ? { gpu } : {}),
-      claimTtlMs: 3 * (maxSteps !== undefined ? killMs : PROFILE_BUDGET_S[research.profile] * 1000 + 60_000),
+      claimTtlMs: this.claimTtlMs,
       maxExperiments: config.maxExperiments
     }))
     for (const loop of this.loopsValue) loop.start()
     this.log(`research: ${research.agent} agent on the ${research.profile} profile (tier ${research.tier}, harness ${research.harness}, python ${research.python!.path}, torch ${research.python!.torch})`)
+  }
+
+  /**
+   * The claim ledger and books, for the research loop and the agent API alike. The semantic
+   * layer's MiniLM model (converted to ONNX once, cached in the data dir) loads on first use.
+   */
+  private startClaims (research: ResearchSetup): void {
+    const { config } = this.options
+    const state = this.state
+    this.embedder = new LazyEmbedder(384, async () => createMiniLmEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }))
+    const semantic = new SemanticDedup(this.embedder)
+    let warned = false
+    const onSemanticError = (err: unknown): void => {
+      if (warned) return
+      warned = true
+      this.log(`warning: the MiniLM model could not be used (${(err as Error).message}); claims are deduplicated by code and delta only`)
+    }
+    this.ledgerValue = new ClaimLedger(state, research.harness)
+    this.claimsValue = new ClaimBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic, onSemanticError }, {
+      settleMs: config.claimSettleMs,
+      referenceCodeHashes: new Set([sha256Hex(Buffer.from(this.defaultSource))])
+    })
+    this.hypothesesValue = new HypothesisBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic }, { perHour: config.hypothesesPerHour })
   }
 
   listenAddrs (): string[] {

@@ -5,6 +5,8 @@ export const MAP_FOR_KIND = {
   binding: 'bindings',
   hypothesis: 'hypotheses',
   claim: 'claims',
+  heartbeat: 'heartbeats',
+  release: 'releases',
   result: 'results',
   verification: 'verifications',
   best: 'best'
@@ -54,12 +56,26 @@ export const claimBody = z.strictObject({
   description: z.string().trim().min(1).max(500),
   /** The result this experiment builds on; null for the harness's default train.py. */
   parent: sha256.nullable(),
-  /** sha256 of the candidate train.py (a blob). */
-  codeHash: sha256,
+  /** sha256 of the candidate train.py (a blob); null when an agent claims an idea before writing the code. */
+  codeHash: sha256.nullable(),
   delta: z.array(deltaEntry).max(64),
   hypothesis: sha256.optional(),
   tier: z.enum(TIERS),
   ttlMs: z.number().int().positive().max(24 * 3600_000)
+})
+
+/**
+ * A claim's author is still running it: the claim lives another ttlMs from this record's
+ * createdAt. Records are append-only, so liveness is a new record, not an edited claim.
+ */
+export const heartbeatBody = z.strictObject({
+  claim: sha256
+})
+
+/** The author gives a claim up: the experiment is claimable again (aborted) or was a duplicate (yielded). */
+export const releaseBody = z.strictObject({
+  claim: sha256,
+  reason: z.enum(['aborted', 'yielded'])
 })
 
 export const runMetrics = z.strictObject({
@@ -98,6 +114,8 @@ export const BODY_SCHEMAS = {
   binding: bindingBody,
   hypothesis: hypothesisBody,
   claim: claimBody,
+  heartbeat: heartbeatBody,
+  release: releaseBody,
   result: resultBody,
   verification: openBody,
   best: openBody
@@ -106,6 +124,8 @@ export const BODY_SCHEMAS = {
 export type BindingBody = z.infer<typeof bindingBody>
 export type HypothesisBody = z.infer<typeof hypothesisBody>
 export type ClaimBody = z.infer<typeof claimBody>
+export type HeartbeatBody = z.infer<typeof heartbeatBody>
+export type ReleaseBody = z.infer<typeof releaseBody>
 export type ResultBody = z.infer<typeof resultBody>
 export type DeltaEntry = z.infer<typeof deltaEntry>
 export type RecordBody<K extends RecordKind> = z.infer<typeof BODY_SCHEMAS[K]>

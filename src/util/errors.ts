@@ -15,6 +15,15 @@ export type SwarmdErrorCode =
   | 'EMBEDDER_WEIGHTS_MISMATCH'
   | 'EMBEDDER_MODEL_UNAVAILABLE'
   | 'EMBEDDER_DIMENSION_MISMATCH'
+  | 'CLAIM_NOT_FOUND'
+  | 'CLAIM_NOT_OWN'
+  | 'CLAIM_CLOSED'
+  | 'CLAIM_DUPLICATE'
+  | 'HYPOTHESIS_NOT_FOUND'
+  | 'HYPOTHESIS_DUPLICATE'
+  | 'HYPOTHESIS_RATE_LIMITED'
+  | 'RESULT_INVALID'
+  | 'RESULT_NOT_FOUND'
 
 /** An error with a stable `code` and a message that says what to do. */
 export class SwarmdError extends Error {

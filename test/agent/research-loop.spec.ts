@@ -8,6 +8,9 @@ import { ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
+import { ClaimBook } from '../../src/claims/claim-book.js'
+import { ClaimLedger } from '../../src/claims/claim-ledger.js'
+import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { bestView, childrenOf, frontier, resultsView } from '../../src/state/views.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
@@ -40,7 +43,10 @@ async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: Semant
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
   const runner = new ScriptedExperimentRunner((c) => 4 - 0.05 * Number(c.get('DEPTH')) - 0.002 * Number(c.get('WIDTH')) - 0.01 * Number(c.get('BATCH_SIZE')) + Math.abs(Math.log10(Number(c.get('LEARNING_RATE')) / 0.01)))
   const log: string[] = []
-  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), ...(semantic !== undefined ? { semantic } : {}) }, {
+  const ledger = new ClaimLedger(replica.state, 'h1')
+  const claims = new ClaimBook({ state: replica.state, ledger, clock: replica.clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: 0 })
+  const hypotheses = new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 })
+  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses }, {
     profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: await readFile(join(HARNESS_DIR, 'train.py'), 'utf8'),
     maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1
   })

@@ -1,0 +1,260 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { SwarmdError } from '../util/errors.js'
+import { deltaKey } from './dedup.js'
+import { precedes } from './claim-ledger.js'
+import type { DedupEntry } from './dedup.js'
+import type { ClaimEntry, ClaimLedger, Precedence, ResultEntry } from './claim-ledger.js'
+import type { SemanticDedup } from './semantic.js'
+import type { ClaimBody, DeltaEntry, ReleaseBody, Tier } from '../state/record-kinds.js'
+import type { SwarmState } from '../state/swarm-state.js'
+import type { Clock } from '../util/clock.js'
+
+/** A proposed experiment as the dedup pipeline sees it. */
+export interface ClaimCandidate {
+  description: string
+  /** sha256 of the candidate train.py; null when the idea is claimed before the code exists. */
+  codeHash: string | null
+  parent: string | null
+  delta: DeltaEntry[]
+}
+
+export interface ClaimRequest extends ClaimCandidate {
+  tier: Tier
+  ttlMs: number
+  hypothesis?: string
+}
+
+export type DedupLayer = 'exact' | 'structured' | 'semantic'
+
+/** Why a candidate is refused: the layer that matched, what it matched, and the cosine for the semantic layer. */
+export interface DuplicateHit {
+  layer: DedupLayer
+  conflict: DedupEntry
+  score?: number
+}
+
+export type ClaimOutcome = { claimed: ClaimEntry } | { duplicate: DuplicateHit }
+
+export interface DuplicateCheckOptions {
+  /** A claim (and its results) to leave out: the candidate's own. */
+  ignore?: string
+  /** Only entries earlier than this count (the settle rule). */
+  before?: Precedence
+  /** Which layers run. Default all three. */
+  layers?: readonly DedupLayer[]
+  /** Compare against active claims only, not finished results (a weaker policy, for comparison). */
+  activeClaimsOnly?: boolean
+}
+
+/** A result that repeats an earlier one, found after the fact (e.g. both sides of a partition ran it). */
+export interface DuplicateMark {
+  of: string
+  layer: DedupLayer
+  score?: number
+}
+
+export interface ClaimBookComponents {
+  state: SwarmState
+  ledger: ClaimLedger
+  clock: Clock
+  /** The semantic layer; without it only the exact and structured layers run. */
+  semantic?: SemanticDedup
+  /** Told when the semantic layer fails (e.g. the model cannot load); the check then goes on without it. */
+  onSemanticError?: (err: unknown) => void
+}
+
+export interface ClaimBookInit {
+  /**
+   * How long a new claim waits before it counts: long enough for a racing claim made elsewhere
+   * to arrive (a few times the measured gossip p99), after which the earlier claim wins.
+   */
+  settleMs: number
+  /** Code of reference runs (the harness's default train.py): every node runs those, never duplicates. */
+  referenceCodeHashes?: ReadonlySet<string>
+}
+
+const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'semantic']
+
+/**
+ * Claims, the swarm's first primitive (DESIGN §4): a claim is refused when the same experiment
+ * (identical code, the same change on the same parent, or the same idea in other words) is
+ * running or finished anywhere; after the settle window the earlier of two racing claims wins,
+ * the same decision on every node; heartbeats keep a claim alive and release gives it up.
+ */
+export class ClaimBook {
+  private marks: { revision: number, marks: Map<string, DuplicateMark> } | undefined
+
+  constructor (private readonly components: ClaimBookComponents, private readonly init: ClaimBookInit) {}
+
+  get ledger (): ClaimLedger { return this.components.ledger }
+  get settleMs (): number { return this.init.settleMs }
+
+  /** The first live claim or result the candidate repeats, if any. */
+  async findDuplicate (candidate: ClaimCandidate, options: DuplicateCheckOptions = {}): Promise<DuplicateHit | undefined> {
+    const { ledger, clock, semantic } = this.components
+    const now = clock.now()
+    const layers = options.layers ?? ALL_LAYERS
+    const counts = (entry: DedupEntry): boolean => {
+      if (entry.kind === 'claim' && entry.id === options.ignore) return false
+      if (entry.kind === 'result' && options.ignore !== undefined && ledger.result(entry.id)?.body.claimId === options.ignore) return false
+      if (options.activeClaimsOnly === true && entry.kind !== 'claim') return false
+      if (!ledger.live(entry, now)) return false
+      return options.before === undefined || precedes(ledger.precedenceOf(entry), options.before)
+    }
+    if (layers.includes('exact') && candidate.codeHash !== null) {
+      const conflict = ledger.withCode(candidate.codeHash).find(counts)
+      if (conflict !== undefined) return { layer: 'exact', conflict }
+    }
+    if (layers.includes('structured') && candidate.delta.length > 0) {
+      const conflict = ledger.withDelta(candidate.parent, candidate.delta).find(counts)
+      if (conflict !== undefined) return { layer: 'structured', conflict }
+    }
+    if (layers.includes('semantic') && semantic !== undefined) {
+      try {
+        for (const entry of ledger.onParent(candidate.parent)) {
+          if (!counts(entry) || this.isReference(entry)) continue
+          // Two concrete changes that differ are different experiments, however alike their words.
+          if (candidate.delta.length > 0 && entry.delta.length > 0 && deltaKey(candidate.delta) !== deltaKey(entry.delta)) continue
+          const verdict = await semantic.compare(candidate.description, entry.description)
+          if (verdict.duplicate) return { layer: 'semantic', conflict: entry, score: verdict.score }
+        }
+      } catch (err) {
+        this.components.onSemanticError?.(err)
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Check, claim and (with `settle`, the default) wait out the settle window: resolves with the
+   * claim once it stands, or with what it duplicates (then the claim, if written, is released).
+   */
+  async claim (request: ClaimRequest, options: { settle?: boolean, signal?: AbortSignal } = {}): Promise<ClaimOutcome> {
+    const hit = await this.findDuplicate(request)
+    if (hit !== undefined) return { duplicate: hit }
+    const claimed = await this.append(request)
+    if (options.settle === false) return { claimed }
+    let late: DuplicateHit | undefined
+    try {
+      late = await this.settle(claimed, options.signal)
+    } catch (err) {
+      // Nobody will run it: give the experiment back now rather than block it for a whole ttl.
+      if (this.ledger.status(claimed, this.components.clock.now()) === 'active') await this.release(claimed.id, 'aborted').catch(() => {})
+      throw err
+    }
+    return late === undefined ? { claimed } : { duplicate: late }
+  }
+
+  /** Write a claim without checking (the research loop's reference run, which every node makes). */
+  async append (request: ClaimRequest): Promise<ClaimEntry> {
+    const body: ClaimBody = {
+      description: request.description,
+      parent: request.parent,
+      codeHash: request.codeHash,
+      delta: request.delta,
+      ...(request.hypothesis !== undefined ? { hypothesis: request.hypothesis } : {}),
+      tier: request.tier,
+      ttlMs: request.ttlMs
+    }
+    const rec = await this.components.state.append('claim', body)
+    return this.ledger.claim(rec.id) ?? { id: rec.id, author: rec.record.author, createdAt: rec.record.createdAt, body }
+  }
+
+  /**
+   * Wait the settle window, then yield if an earlier claim or a result for the same experiment
+   * has arrived meanwhile: the claim is released as `yielded` and the conflict returned.
+   */
+  async settle (claim: ClaimEntry, signal?: AbortSignal): Promise<DuplicateHit | undefined> {
+    if (this.init.settleMs > 0) await sleep(this.init.settleMs, undefined, signal !== undefined ? { signal } : {})
+    const hit = await this.findDuplicate({ ...claim.body }, { ignore: claim.id, before: claim })
+    if (hit !== undefined) await this.release(claim.id, 'yielded')
+    return hit
+  }
+
+  /** Keep one of this node's active claims alive for another ttl. */
+  async heartbeat (claimId: string): Promise<ClaimEntry> {
+    const claim = this.own(claimId)
+    const status = this.ledger.status(claim, this.components.clock.now())
+    if (status !== 'active') throw closed(claim, status)
+    await this.components.state.append('heartbeat', { claim: claim.id })
+    return claim
+  }
+
+  /** Give one of this node's claims up: the experiment becomes claimable again. */
+  async release (claimId: string, reason: ReleaseBody['reason'] = 'aborted'): Promise<ClaimEntry> {
+    const claim = this.own(claimId)
+    const status = this.ledger.status(claim, this.components.clock.now())
+    if (status === 'finished' || status === 'released') throw closed(claim, status)
+    await this.components.state.append('release', { claim: claim.id, reason })
+    return claim
+  }
+
+  /**
+   * Results that repeat an earlier result (by their claims' precedence): what a partition
+   * let both sides run, marked once the two halves merged. Recomputed when results arrive, and
+   * when a claim arrives after its result (the claim decides the result's place in the order).
+   */
+  async duplicateResults (): Promise<Map<string, DuplicateMark>> {
+    const revision = this.ledger.revision
+    if (this.marks?.revision === revision) return this.marks.marks
+    const results = this.ledger.allResults()
+    const ordered = results
+      .filter((r) => !this.isReference(entryOf(r)))
+      .map((r) => ({ r, p: this.ledger.precedenceOf(entryOf(r)) }))
+      // Two results of one claim share its precedence: their own order decides between them.
+      .sort((a, b) => (precedes(a.p, b.p) ? -1 : precedes(b.p, a.p) ? 1 : precedes(a.r, b.r) ? -1 : 1))
+    const marks = new Map<string, DuplicateMark>()
+    const byCode = new Map<string, string>()
+    const byDelta = new Map<string, string>()
+    const byParent = new Map<string, ResultEntry[]>()
+    for (const { r } of ordered) {
+      const parent = r.body.parent ?? '-'
+      const key = r.body.delta.length > 0 ? `${parent} ${deltaKey(r.body.delta)}` : undefined
+      const exact = byCode.get(r.body.codeHash)
+      const structured = key === undefined ? undefined : byDelta.get(key)
+      let mark: DuplicateMark | undefined = exact !== undefined ? { of: exact, layer: 'exact' } : structured !== undefined ? { of: structured, layer: 'structured' } : undefined
+      if (mark === undefined && this.components.semantic !== undefined) {
+        try {
+          for (const earlier of byParent.get(parent) ?? []) {
+            if (r.body.delta.length > 0 && earlier.body.delta.length > 0 && deltaKey(r.body.delta) !== deltaKey(earlier.body.delta)) continue
+            const verdict = await this.components.semantic.compare(r.body.description, earlier.body.description)
+            if (verdict.duplicate) { mark = { of: earlier.id, layer: 'semantic', score: verdict.score }; break }
+          }
+        } catch (err) {
+          this.components.onSemanticError?.(err)
+        }
+      }
+      if (mark !== undefined) {
+        marks.set(r.id, mark)
+        continue
+      }
+      byCode.set(r.body.codeHash, r.id)
+      if (key !== undefined) byDelta.set(key, r.id)
+      const group = byParent.get(parent) ?? []
+      group.push(r)
+      byParent.set(parent, group)
+    }
+    this.marks = { revision, marks }
+    return marks
+  }
+
+  private isReference (entry: DedupEntry): boolean {
+    return entry.parent === null && entry.codeHash !== null && (this.init.referenceCodeHashes?.has(entry.codeHash) ?? false)
+  }
+
+  private own (claimId: string): ClaimEntry {
+    const claim = this.ledger.claim(claimId)
+    if (claim === undefined) throw new SwarmdError('CLAIM_NOT_FOUND', `no claim ${claimId} is known to this daemon; check the id printed by \`swarmd claim\``)
+    if (claim.author !== this.components.state.peerId) throw new SwarmdError('CLAIM_NOT_OWN', `claim ${claimId} belongs to ${claim.author}; only its author can heartbeat or release it`)
+    return claim
+  }
+}
+
+function entryOf (r: ResultEntry): DedupEntry {
+  return { kind: 'result', id: r.id, author: r.author, description: r.body.description, codeHash: r.body.codeHash, parent: r.body.parent, delta: r.body.delta }
+}
+
+function closed (claim: ClaimEntry, status: string): SwarmdError {
+  const what = status === 'expired' ? 'expired (no heartbeat within its ttl); claim the experiment again' : status === 'finished' ? 'finished: a result was published for it' : 'released'
+  return new SwarmdError('CLAIM_CLOSED', `claim ${claim.id} is ${what}`)
+}

@@ -1,0 +1,194 @@
+import { deltaKey } from './dedup.js'
+import type { DedupEntry } from './dedup.js'
+import type { ClaimBody, HeartbeatBody, ReleaseBody, ResultBody } from '../state/record-kinds.js'
+import type { StoredRecord } from '../state/records.js'
+import type { SwarmState } from '../state/swarm-state.js'
+
+/** Where a claim stands, derived from the records that reference it (DESIGN §4). */
+export type ClaimStatus = 'active' | 'expired' | 'released' | 'finished'
+
+export interface ClaimEntry {
+  id: string
+  author: string
+  createdAt: number
+  body: ClaimBody
+}
+
+export interface ResultEntry {
+  id: string
+  author: string
+  createdAt: number
+  body: ResultBody
+}
+
+/** The order every node agrees on: earlier createdAt first, then author, then id. */
+export interface Precedence { createdAt: number, author: string, id: string }
+
+export function precedes (a: Precedence, b: Precedence): boolean {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt
+  if (a.author !== b.author) return a.author < b.author
+  return a.id < b.id
+}
+
+const parentKey = (parent: string | null): string => parent ?? '-'
+
+/**
+ * An index over the claims, heartbeats, releases and results of one swarm, kept up to date
+ * from the state's record events so a claim check never scans the whole history: exact
+ * matches by code hash, structured matches by parent + delta, semantic candidates by parent.
+ *
+ * Heartbeats, releases and results only count when written by the claim's author, and may
+ * arrive before the claim they name (records from different authors come in any order).
+ */
+export class ClaimLedger {
+  private readonly claims = new Map<string, ClaimEntry>()
+  private readonly results = new Map<string, ResultEntry>()
+  /** claim id → author → newest heartbeat time. */
+  private readonly beats = new Map<string, Map<string, number>>()
+  /** claim id → author → why it was released. */
+  private readonly releases = new Map<string, Map<string, ReleaseBody['reason']>>()
+  /** claim id → results that name it. */
+  private readonly resultsOfClaim = new Map<string, ResultEntry[]>()
+  /** hypothesis id → claims that test it. */
+  private readonly byHypothesis = new Map<string, ClaimEntry[]>()
+  private readonly byCode = new Map<string, DedupEntry[]>()
+  private readonly byDelta = new Map<string, DedupEntry[]>()
+  private readonly byParent = new Map<string, DedupEntry[]>()
+  private readonly onRecord = (rec: StoredRecord): void => { this.add(rec) }
+  private claimsAndResults = 0
+
+  constructor (private readonly state: SwarmState, private readonly harness: string) {
+    for (const kind of ['claim', 'heartbeat', 'release', 'result'] as const) {
+      for (const rec of state.list(kind)) this.add(rec)
+    }
+    state.on('record', this.onRecord)
+  }
+
+  /** Grows whenever a claim or result enters the index: derived views (duplicate marks) recompute when it changes. */
+  get revision (): number { return this.claimsAndResults }
+
+  close (): void {
+    this.state.off('record', this.onRecord)
+  }
+
+  claim (id: string): ClaimEntry | undefined {
+    return this.claims.get(id)
+  }
+
+  result (id: string): ResultEntry | undefined {
+    return this.results.get(id)
+  }
+
+  /** Results of this harness, oldest first. */
+  allResults (): ResultEntry[] {
+    return [...this.results.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
+  }
+
+  allClaims (): ClaimEntry[] {
+    return [...this.claims.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
+  }
+
+  /** The results its author published for a claim. */
+  resultsOf (claim: ClaimEntry): ResultEntry[] {
+    return (this.resultsOfClaim.get(claim.id) ?? []).filter((r) => r.author === claim.author)
+  }
+
+  /** The claims that test a hypothesis. */
+  claimsFor (hypothesisId: string): ClaimEntry[] {
+    return this.byHypothesis.get(hypothesisId) ?? []
+  }
+
+  /** When the claim's author last said it is alive (the claim itself counts). */
+  lastBeat (claim: ClaimEntry): number {
+    return Math.max(claim.createdAt, this.beats.get(claim.id)?.get(claim.author) ?? 0)
+  }
+
+  expiresAt (claim: ClaimEntry): number {
+    return this.lastBeat(claim) + claim.body.ttlMs
+  }
+
+  releaseReason (claim: ClaimEntry): ReleaseBody['reason'] | undefined {
+    return this.releases.get(claim.id)?.get(claim.author)
+  }
+
+  status (claim: ClaimEntry, now: number): ClaimStatus {
+    if (this.resultsOf(claim).length > 0) return 'finished'
+    if (this.releaseReason(claim) !== undefined) return 'released'
+    return now >= this.expiresAt(claim) ? 'expired' : 'active'
+  }
+
+  /**
+   * The precedence of a result: its claim's, when the claim is known and by the same author (a
+   * result is its claim's outcome; a result naming someone else's claim borrows nothing from it).
+   */
+  precedenceOf (entry: DedupEntry): Precedence {
+    if (entry.kind === 'result') {
+      const result = this.results.get(entry.id)
+      const claim = result === undefined ? undefined : this.claims.get(result.body.claimId)
+      if (claim !== undefined && claim.author === result?.author) return claim
+      return result ?? { createdAt: 0, author: entry.author, id: entry.id }
+    }
+    return this.claims.get(entry.id) ?? { createdAt: 0, author: entry.author, id: entry.id }
+  }
+
+  /** Dedup candidates with this code hash (finished results and claims; callers filter by status). */
+  withCode (codeHash: string): DedupEntry[] { return this.byCode.get(codeHash) ?? [] }
+  /** Dedup candidates with the same change on the same parent. */
+  withDelta (parent: string | null, delta: ClaimBody['delta']): DedupEntry[] { return this.byDelta.get(`${parentKey(parent)} ${deltaKey(delta)}`) ?? [] }
+  /** Dedup candidates on this parent (for the semantic layer). */
+  onParent (parent: string | null): DedupEntry[] { return this.byParent.get(parentKey(parent)) ?? [] }
+
+  /**
+   * Whether a dedup entry still stands for work the swarm did or is doing: every result
+   * (a result that arrived after its claim expired is still kept), and claims that are active.
+   */
+  live (entry: DedupEntry, now: number): boolean {
+    if (entry.kind === 'result') return true
+    const claim = this.claims.get(entry.id)
+    return claim !== undefined && this.status(claim, now) === 'active'
+  }
+
+  private add (rec: StoredRecord): void {
+    const { record } = rec
+    if (record.kind === 'claim') {
+      if (this.claims.has(rec.id)) return
+      const entry: ClaimEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body: record.body as ClaimBody }
+      this.claims.set(rec.id, entry)
+      this.claimsAndResults++
+      if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)
+      this.index({ kind: 'claim', id: rec.id, author: record.author, description: entry.body.description, codeHash: entry.body.codeHash, parent: entry.body.parent, delta: entry.body.delta })
+    } else if (record.kind === 'heartbeat') {
+      const claimId = (record.body as HeartbeatBody).claim
+      const byAuthor = this.beats.get(claimId) ?? new Map<string, number>()
+      byAuthor.set(record.author, Math.max(byAuthor.get(record.author) ?? 0, record.createdAt))
+      this.beats.set(claimId, byAuthor)
+    } else if (record.kind === 'release') {
+      const body = record.body as ReleaseBody
+      const byAuthor = this.releases.get(body.claim) ?? new Map<string, ReleaseBody['reason']>()
+      if (!byAuthor.has(record.author)) byAuthor.set(record.author, body.reason)
+      this.releases.set(body.claim, byAuthor)
+    } else if (record.kind === 'result') {
+      const body = record.body as ResultBody
+      if (body.harness !== this.harness || this.results.has(rec.id)) return
+      const entry: ResultEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body }
+      this.results.set(rec.id, entry)
+      this.claimsAndResults++
+      const siblings = this.resultsOfClaim.get(body.claimId) ?? []
+      siblings.push(entry)
+      this.resultsOfClaim.set(body.claimId, siblings)
+      this.index({ kind: 'result', id: rec.id, author: record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta })
+    }
+  }
+
+  private index (entry: DedupEntry): void {
+    if (entry.codeHash !== null) push(this.byCode, entry.codeHash, entry)
+    if (entry.delta.length > 0) push(this.byDelta, `${parentKey(entry.parent)} ${deltaKey(entry.delta)}`, entry)
+    push(this.byParent, parentKey(entry.parent), entry)
+  }
+}
+
+function push<V> (map: Map<string, V[]>, key: string, value: V): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
+}
