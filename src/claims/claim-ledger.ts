@@ -43,8 +43,8 @@ const parentKey = (parent: string | null): string => parent ?? '-'
 export class ClaimLedger {
   private readonly claims = new Map<string, ClaimEntry>()
   private readonly results = new Map<string, ResultEntry>()
-  /** claim id → author → newest heartbeat time. */
-  private readonly beats = new Map<string, Map<string, number>>()
+  /** claim id → author → heartbeat times, ascending. */
+  private readonly beats = new Map<string, Map<string, number[]>>()
   /** claim id → author → why it was released. */
   private readonly releases = new Map<string, Map<string, ReleaseBody['reason']>>()
   /** claim id → results that name it. */
@@ -98,13 +98,17 @@ export class ClaimLedger {
     return this.byHypothesis.get(hypothesisId) ?? []
   }
 
-  /** When the claim's author last said it is alive (the claim itself counts). */
-  lastBeat (claim: ClaimEntry): number {
-    return Math.max(claim.createdAt, this.beats.get(claim.id)?.get(claim.author) ?? 0)
-  }
-
+  /**
+   * When the claim stops counting without another heartbeat. A heartbeat dated after the claim
+   * had already expired does not revive it: by then someone else may have claimed the experiment.
+   */
   expiresAt (claim: ClaimEntry): number {
-    return this.lastBeat(claim) + claim.body.ttlMs
+    let expiry = claim.createdAt + claim.body.ttlMs
+    for (const at of this.beats.get(claim.id)?.get(claim.author) ?? []) {
+      if (at >= expiry) break
+      expiry = Math.max(expiry, at + claim.body.ttlMs)
+    }
+    return expiry
   }
 
   releaseReason (claim: ClaimEntry): ReleaseBody['reason'] | undefined {
@@ -159,8 +163,10 @@ export class ClaimLedger {
       this.index({ kind: 'claim', id: rec.id, author: record.author, description: entry.body.description, codeHash: entry.body.codeHash, parent: entry.body.parent, delta: entry.body.delta })
     } else if (record.kind === 'heartbeat') {
       const claimId = (record.body as HeartbeatBody).claim
-      const byAuthor = this.beats.get(claimId) ?? new Map<string, number>()
-      byAuthor.set(record.author, Math.max(byAuthor.get(record.author) ?? 0, record.createdAt))
+      const byAuthor = this.beats.get(claimId) ?? new Map<string, number[]>()
+      const times = byAuthor.get(record.author) ?? []
+      times.splice(sortedIndex(times, record.createdAt), 0, record.createdAt)
+      byAuthor.set(record.author, times)
       this.beats.set(claimId, byAuthor)
     } else if (record.kind === 'release') {
       const body = record.body as ReleaseBody
@@ -185,6 +191,17 @@ export class ClaimLedger {
     if (entry.delta.length > 0) push(this.byDelta, `${parentKey(entry.parent)} ${deltaKey(entry.delta)}`, entry)
     push(this.byParent, parentKey(entry.parent), entry)
   }
+}
+
+function sortedIndex (sorted: number[], value: number): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (sorted[mid]! <= value) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 function push<V> (map: Map<string, V[]>, key: string, value: V): void {
