@@ -115,7 +115,7 @@ export class ClaimBook {
           if (!counts(entry) || this.isReference(entry)) continue
           // Two concrete changes that differ are different experiments, however alike their words.
           if (candidate.delta.length > 0 && entry.delta.length > 0 && deltaKey(candidate.delta) !== deltaKey(entry.delta)) continue
-          const verdict = await semantic.compare(candidate.description, entry.description)
+          const verdict = await semantic.compare(candidate.description, entry.description, { a: targetsOf(candidate.delta), b: targetsOf(entry.delta) })
           if (verdict.duplicate) return { layer: 'semantic', conflict: entry, score: verdict.score }
         }
       } catch (err) {
@@ -217,7 +217,7 @@ export class ClaimBook {
         try {
           for (const earlier of byParent.get(parent) ?? []) {
             if (r.body.delta.length > 0 && earlier.body.delta.length > 0 && deltaKey(r.body.delta) !== deltaKey(earlier.body.delta)) continue
-            const verdict = await this.components.semantic.compare(r.body.description, earlier.body.description)
+            const verdict = await this.components.semantic.compare(r.body.description, earlier.body.description, { a: targetsOf(r.body.delta), b: targetsOf(earlier.body.delta) })
             if (verdict.duplicate) { mark = { of: earlier.id, layer: 'semantic', score: verdict.score }; break }
           }
         } catch (err) {
@@ -248,6 +248,11 @@ export class ClaimBook {
     if (claim.author !== this.components.state.peerId) throw new SwarmdError('CLAIM_NOT_OWN', `claim ${claimId} belongs to ${claim.author}; only its author can heartbeat or release it`)
     return claim
   }
+}
+
+/** The numeric values a change sets: what its description's numbers would say. */
+function targetsOf (delta: DeltaEntry[]): number[] {
+  return delta.map((d) => d.to).filter((v): v is number => typeof v === 'number')
 }
 
 function entryOf (r: ResultEntry): DedupEntry {

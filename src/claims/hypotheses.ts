@@ -66,8 +66,9 @@ export class HypothesisBook {
     return visible
   }
 
+  /** A visible hypothesis by its full id (prefixes: src/claims/lookup.ts). */
   get (id: string): HypothesisEntry | undefined {
-    return this.list().find((h) => h.id === id || h.id.startsWith(id))
+    return this.list().find((h) => h.id === id)
   }
 
   /**

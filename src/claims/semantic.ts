@@ -118,7 +118,11 @@ export class SemanticDedup {
     this.synonymThreshold = init.synonymThreshold ?? 0.75
   }
 
-  async compare (a: string, b: string): Promise<SemanticVerdict> {
+  /**
+   * `targets` are the values a side's structured change sets (its delta's `to` numbers): they
+   * stand for that side's target when its words give none ("double the LR" whose code sets 0.02).
+   */
+  async compare (a: string, b: string, targets: { a?: number[], b?: number[] } = {}): Promise<SemanticVerdict> {
     const ea = expandDescription(a)
     const eb = expandDescription(b)
     const [va, vb] = await this.vectors([ea, eb])
@@ -127,7 +131,9 @@ export class SemanticDedup {
     const na = numbersIn(ea)
     const nb = numbersIn(eb)
     // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
-    if (na.length > 0 && nb.length > 0 && !sameNumber(na[na.length - 1]!, nb[nb.length - 1]!)) return { duplicate: false, score, guard: 'numbers' }
+    const targetA = na.length > 0 ? [na[na.length - 1]!] : targets.a ?? []
+    const targetB = nb.length > 0 ? [nb[nb.length - 1]!] : targets.b ?? []
+    if (targetA.length > 0 && targetB.length > 0 && !targetA.some((x) => targetB.some((y) => sameNumber(x, y)))) return { duplicate: false, score, guard: 'numbers' }
     const da = direction(ea, na)
     const db = direction(eb, nb)
     // Opposite directions are different experiments ("double" vs "halve").

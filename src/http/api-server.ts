@@ -2,11 +2,11 @@ import { createServer } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
 import { parseBlobHash } from '../p2p/blob-store.js'
-import { TIERS, hypothesisBody } from '../state/record-kinds.js'
-import { bestView, frontier, resultsView } from '../state/views.js'
-import { isSwarmdError } from '../util/errors.js'
+import { TIERS } from '../state/record-kinds.js'
+import { AgentRoutes } from './agent-routes.js'
+import { HttpError, toHttpError } from './http-error.js'
 import { statusPageHtml } from './status-page.js'
-import { hypothesisView, peersView, resultView, statusView } from './views.js'
+import { bestResult, peersView, resultView, statusView } from './views.js'
 import type { Daemon } from '../daemon/daemon.js'
 import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
@@ -24,15 +24,14 @@ export interface ApiServerInit {
   host: string
   /** 0 picks a free port. */
   port: number
-  /** Largest request body, in bytes. Default: the blob limit plus slack. */
+  /**
+   * Largest request body, in bytes. Default: two blobs plus slack, so a result's log and
+   * train.py fit in one JSON body.
+   */
   maxBodyBytes?: number
 }
 
 const connectBody = z.strictObject({ addr: z.string().min(1) })
-
-class HttpError extends Error {
-  constructor (readonly status: number, readonly code: string, message: string) { super(message) }
-}
 
 /**
  * The local JSON API (under `/api/`) and the status page at `/`. Reads are open on
@@ -41,9 +40,11 @@ class HttpError extends Error {
 export class ApiServer {
   private server: Server | undefined
   private readonly maxBodyBytes: number
+  private readonly agentRoutes: AgentRoutes
 
   constructor (private readonly components: ApiServerComponents, private readonly init: ApiServerInit) {
-    this.maxBodyBytes = init.maxBodyBytes ?? components.daemon.config.maxBlobBytes + 1024
+    this.maxBodyBytes = init.maxBodyBytes ?? 2 * components.daemon.config.maxBlobBytes + 64 * 1024
+    this.agentRoutes = new AgentRoutes({ daemon: components.daemon, clock: components.clock })
   }
 
   get url (): string {
@@ -78,31 +79,23 @@ export class ApiServer {
       const { daemon } = this.components
       const route = `${req.method ?? 'GET'} ${url.pathname}`
       if (route === 'GET /') return this.send(res, 200, statusPageHtml(), 'text/html; charset=utf-8')
-      if (route === 'GET /api/status') return this.json(res, 200, statusView(daemon, this.components.clock.now()))
+      if (route === 'GET /api/status') return this.json(res, 200, await statusView(daemon, this.components.clock.now()))
       if (route === 'GET /api/peers') return this.json(res, 200, { peers: peersView(daemon) })
-      if (route === 'GET /api/hypotheses') {
-        return this.json(res, 200, { hypotheses: daemon.state.list('hypothesis').reverse().map(hypothesisView) })
-      }
-      if (route === 'GET /api/results') {
-        // ?frontier=1: only the results nobody has built on yet (the lineage's leaves).
-        const all = resultsView(daemon.state, daemon.research.harness)
-        const shown = url.searchParams.get('frontier') === '1' ? frontier(all) : all
-        return this.json(res, 200, { results: shown.reverse().map(resultView) })
-      }
       if (route === 'GET /api/best') {
         const tier = url.searchParams.get('tier') ?? daemon.research.tier
         if (!(TIERS as readonly string[]).includes(tier)) throw new HttpError(400, 'API_BAD_REQUEST', `unknown tier ${tier}; one of ${TIERS.join(', ')}`)
-        const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
-        const best = bestView(resultsView(daemon.state, daemon.research.harness), { tier: tier as Tier, trustedAuthors: new Set([daemon.identity.peerId.toString()]), maxSteps })
-        return this.json(res, 200, { tier, best: best === undefined ? null : resultView(best) })
+        const best = bestResult(daemon, tier as Tier)
+        const marks = best === undefined ? undefined : await daemon.claims.duplicateResults()
+        return this.json(res, 200, { tier, best: best === undefined ? null : resultView(best, marks?.get(best.id)) })
       }
-      if (route === 'POST /api/hypotheses') {
-        this.checkToken(req)
-        const body = hypothesisBody.safeParse(await this.readJson(req))
-        if (!body.success) throw new HttpError(400, 'API_BAD_REQUEST', `hypothesis: ${body.error.issues[0]?.path.join('.') ?? ''} ${body.error.issues[0]?.message ?? 'invalid'}`)
-        const rec = await daemon.state.append('hypothesis', body.data)
-        return this.json(res, 201, { hypothesis: hypothesisView(rec) })
-      }
+      const reply = await this.agentRoutes.handle({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        authorize: () => { this.checkToken(req) },
+        json: async () => this.readJson(req)
+      })
+      if (reply !== undefined) return this.json(res, reply.status, reply.body)
       if (route === 'POST /api/connect') {
         this.checkToken(req)
         const body = connectBody.safeParse(await this.readJson(req))
@@ -171,15 +164,10 @@ export class ApiServer {
     }
   }
 
+  /** `{error: {code, message}}`, plus the fields an error carries beside it (e.g. `duplicate`). */
   private fail (res: ServerResponse, err: unknown): void {
-    if (err instanceof HttpError) return this.json(res, err.status, { error: { code: err.code, message: err.message } })
-    if (isSwarmdError(err)) {
-      const status = err.code === 'BLOB_NOT_FOUND' ? 404 : err.code === 'BLOB_BAD_ID' ? 400 : err.code === 'BLOB_TOO_LARGE' ? 413 : err.code === 'BLOB_HASH_MISMATCH' ? 502 : 500
-      return this.json(res, status, { error: { code: err.code, message: err.message } })
-    }
-    if (err instanceof z.ZodError) return this.json(res, 400, { error: { code: 'API_BAD_REQUEST', message: err.message } })
-    const message = err instanceof Error ? err.message : String(err)
-    this.json(res, 500, { error: { code: 'INTERNAL', message } })
+    const http = toHttpError(err)
+    this.json(res, http.status, { error: { code: http.code, message: http.message }, ...http.details })
   }
 
   private json (res: ServerResponse, status: number, body: unknown): void {

@@ -1,6 +1,6 @@
 /**
- * The status page at `/`: static HTML that renders from `/api/status` and
- * `/api/hypotheses` and refreshes every two seconds. No external assets (works offline).
+ * The status page at `/`: static HTML that renders from `/api/status`, `/api/hypotheses`,
+ * `/api/results` and the active claims, and refreshes every two seconds. No external assets (works offline).
  */
 export function statusPageHtml (): string {
   return `<!doctype html>
@@ -25,12 +25,15 @@ export function statusPageHtml (): string {
 <div class="counts" id="counts"></div>
 <h2>Research</h2>
 <div id="research" class="muted">…</div>
+<h2>Claims</h2>
+<div class="counts" id="claim-counts"></div>
+<table><thead><tr><th>running now</th><th>author</th><th>expires</th></tr></thead><tbody id="claims"></tbody></table>
 <h2>Recent results</h2>
 <table><thead><tr><th>val_bpb</th><th>status</th><th>change</th><th>author</th><th>when</th></tr></thead><tbody id="results"></tbody></table>
 <h2>Peers (<span id="peer-count">0</span>, on topic <span id="mesh-count">0</span>)</h2>
 <table><thead><tr><th>peer</th><th>address</th><th>direction</th></tr></thead><tbody id="peers"></tbody></table>
 <h2>Recent hypotheses</h2>
-<table><thead><tr><th>title</th><th>text</th><th>author</th><th>when</th></tr></thead><tbody id="hypotheses"></tbody></table>
+<table><thead><tr><th>title</th><th>text</th><th>state</th><th>author</th><th>when</th></tr></thead><tbody id="hypotheses"></tbody></table>
 <h2>Rejected peer input (<span id="rejected">0</span>)</h2>
 <table><thead><tr><th>when</th><th>peer</th><th>via</th><th>why</th></tr></thead><tbody id="rejections"></tbody></table>
 <script>
@@ -40,11 +43,14 @@ const when = (ms) => new Date(ms).toLocaleTimeString()
 const rows = (id, items, cells) => { document.getElementById(id).innerHTML = items.map((x) => '<tr>' + cells(x).map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('') }
 async function refresh () {
   try {
-    const [status, hyps, res] = await Promise.all([fetch('/api/status').then((r) => r.json()), fetch('/api/hypotheses').then((r) => r.json()), fetch('/api/results').then((r) => r.json())])
+    const [status, hyps, res, active] = await Promise.all(['/api/status', '/api/hypotheses', '/api/results', '/api/claims?status=active'].map((u) => fetch(u).then((r) => r.json())))
     const rs = status.research
     const run = rs.current ? ' — running "' + esc(rs.current.description) + '" step ' + rs.current.step + (rs.current.lossBpb === null ? '' : ', loss ' + rs.current.lossBpb.toFixed(3) + ' bpb') : ''
     document.getElementById('research').innerHTML = 'agent <b>' + esc(rs.agent) + '</b>, profile ' + esc(rs.profile) + ', tier ' + esc(rs.tier) + ', harness <code>' + esc(rs.harness) + '</code>' + (rs.stats ? ', ' + rs.stats.experiments + ' experiments' : '') + run
-    rows('results', res.results.slice(0, 20), (r) => [r.metrics ? r.metrics.val_bpb.toFixed(4) : 'crash', esc(r.status), esc(r.description), '<code title="' + esc(r.author) + '">' + esc(short(r.author)) + '</code>', esc(when(r.createdAt))])
+    rows('results', res.results.slice(0, 20), (r) => [r.metrics ? r.metrics.val_bpb.toFixed(4) : 'crash', esc(r.status) + (r.duplicateOf ? ' <span class="bad" title="repeats ' + esc(r.duplicateOf.of) + '">duplicate (' + esc(r.duplicateOf.layer) + ')</span>' : ''), esc(r.description), '<code title="' + esc(r.author) + '">' + esc(short(r.author)) + '</code>', esc(when(r.createdAt))])
+    const cc = status.claims
+    document.getElementById('claim-counts').innerHTML = ['active', 'expired', 'released', 'finished', 'duplicateResults'].map((k) => '<span>' + (k === 'duplicateResults' ? 'duplicate results' : k) + ': <b data-claims="' + k + '">' + cc[k] + '</b></span>').join('')
+    rows('claims', active.claims.slice(0, 20), (c) => [esc(c.description), '<code title="' + esc(c.author) + '">' + esc(short(c.author)) + '</code>', esc(when(c.expiresAt))])
     document.getElementById('swarm').textContent = 'swarm ' + status.swarm
     document.getElementById('peer-id').textContent = status.peerId
     document.getElementById('listen').textContent = status.listen.join('  ')
@@ -52,7 +58,7 @@ async function refresh () {
     document.getElementById('peer-count').textContent = status.peers.length
     document.getElementById('mesh-count').textContent = status.topicPeers
     rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction)])
-    rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [esc(h.title), esc(h.text), '<code title="' + esc(h.author) + '">' + esc(short(h.author)) + '</code>', esc(when(h.createdAt))])
+    rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [esc(h.title), esc(h.text), esc(h.state), '<code title="' + esc(h.author) + '">' + esc(short(h.author)) + '</code>', esc(when(h.createdAt))])
     document.getElementById('rejected').textContent = status.rejections.reject + status.rejections.ignore
     rows('rejections', status.rejections.recent, (r) => [esc(when(r.at)), '<code>' + esc(short(r.peer)) + '</code>', esc(r.channel), '<span class="' + (r.verdict === 'reject' ? 'bad' : 'muted') + '">' + esc(r.fault) + '</span>'])
   } catch (err) {

@@ -1,11 +1,14 @@
 import { stateTopic } from '../p2p/swarm-network.js'
+import { bestView, resultsView } from '../state/views.js'
+import type { DuplicateMark } from '../claims/claim-book.js'
+import type { ClaimEntry, ClaimLedger, ClaimStatus } from '../claims/claim-ledger.js'
+import type { HypothesisEntry } from '../claims/hypotheses.js'
 import type { Daemon } from '../daemon/daemon.js'
-import type { StoredRecord } from '../state/records.js'
 import type { ResultView } from '../state/views.js'
-import type { HypothesisBody } from '../state/record-kinds.js'
+import type { Tier } from '../state/record-kinds.js'
 
 /** The JSON the API and the status page show: plain data, no live objects. */
-export function statusView (daemon: Daemon, now: number) {
+export async function statusView (daemon: Daemon, now: number) {
   const libp2p = daemon.network.libp2p
   const penalties = daemon.network.penalties
   return {
@@ -20,7 +23,37 @@ export function statusView (daemon: Daemon, now: number) {
     gossip: { ...daemon.network.gossip.stats, repairs: daemon.network.gossipRepairs },
     rejections: { ...penalties.totals, recent: penalties.recent().slice(0, 20) },
     blocked: penalties.blocked(),
+    claims: await claimCountsView(daemon, now),
     time: now
+  }
+}
+
+/** How many claims stand where, and how many results repeat an earlier one (partition duplicates). */
+export async function claimCountsView (daemon: Daemon, now: number) {
+  const counts: Record<ClaimStatus, number> = { active: 0, expired: 0, released: 0, finished: 0 }
+  const { ledger } = daemon.claims
+  for (const claim of ledger.allClaims()) counts[ledger.status(claim, now)]++
+  return { ...counts, duplicateResults: (await daemon.claims.duplicateResults()).size }
+}
+
+/** A claim with where it stands now: `expiresAt` moves with each heartbeat. */
+export function claimView (claim: ClaimEntry, ledger: ClaimLedger, now: number) {
+  const { body } = claim
+  return {
+    id: claim.id,
+    author: claim.author,
+    createdAt: claim.createdAt,
+    description: body.description,
+    parent: body.parent,
+    codeHash: body.codeHash,
+    delta: body.delta,
+    hypothesis: body.hypothesis ?? null,
+    tier: body.tier,
+    ttlMs: body.ttlMs,
+    expiresAt: ledger.expiresAt(claim),
+    status: ledger.status(claim, now),
+    releaseReason: ledger.releaseReason(claim) ?? null,
+    results: ledger.resultsOf(claim).map((r) => r.id)
   }
 }
 
@@ -33,23 +66,28 @@ export function peersView (daemon: Daemon) {
   }))
 }
 
-export function hypothesisView (rec: StoredRecord<'hypothesis'>) {
-  const body = rec.record.body as HypothesisBody
+/** A hypothesis with its derived state: the active claims testing it and the results that did. */
+export function hypothesisView (h: HypothesisEntry) {
   return {
-    id: rec.id,
-    key: rec.key,
-    author: rec.record.author,
-    createdAt: rec.record.createdAt,
-    title: body.title,
-    text: body.text,
-    priority: body.priority ?? 0,
-    suggestedDelta: body.suggestedDelta ?? [],
-    evidence: body.evidence ?? []
+    id: h.id,
+    key: h.key,
+    author: h.author,
+    createdAt: h.createdAt,
+    title: h.body.title,
+    text: h.body.text,
+    priority: h.body.priority ?? 0,
+    suggestedDelta: h.body.suggestedDelta ?? [],
+    evidence: h.body.evidence ?? [],
+    state: h.state,
+    claims: h.claims,
+    outcomes: h.outcomes
   }
 }
 
-export type StatusView = ReturnType<typeof statusView>
+export type StatusView = Awaited<ReturnType<typeof statusView>>
 export type HypothesisView = ReturnType<typeof hypothesisView>
+export type ClaimView = ReturnType<typeof claimView>
+export type ClaimCountsView = Awaited<ReturnType<typeof claimCountsView>>
 
 export function researchView (daemon: Daemon) {
   const r = daemon.research
@@ -77,6 +115,24 @@ export function researchView (daemon: Daemon) {
   }
 }
 
-export function resultView (r: ResultView) {
-  return { id: r.id, author: r.author, createdAt: r.createdAt, ...r.body }
+/** A result; `duplicateOf` names the earlier result it repeats (marked after a partition merged), else null. */
+export function resultView (r: ResultView, mark?: DuplicateMark) {
+  return {
+    id: r.id,
+    author: r.author,
+    createdAt: r.createdAt,
+    ...r.body,
+    duplicateOf: mark === undefined ? null : { of: mark.of, layer: mark.layer, score: mark.score ?? null }
+  }
+}
+
+export type ResultJson = ReturnType<typeof resultView>
+
+/**
+ * The tier's best result as this daemon sees it (its own results are the trusted ones until
+ * peer verification lands), among runs to the same budget; what a claim builds on by default.
+ */
+export function bestResult (daemon: Daemon, tier: Tier): ResultView | undefined {
+  const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
+  return bestView(resultsView(daemon.state, daemon.research.harness), { tier, trustedAuthors: new Set([daemon.identity.peerId.toString()]), maxSteps })
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -55,7 +56,8 @@ export class BlobStore {
     const path = this.pathOf(hash)
     if (await this.has(hash)) return hash
     await mkdir(join(this.dir, hash.slice(0, 2)), { recursive: true })
-    const tmp = `${path}.${process.pid}.tmp`
+    // Unique per call: two puts of the same bytes at once (two agents, one code) must not share a temp file.
+    const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`
     await writeFile(tmp, bytes)
     await rename(tmp, path)
     return hash

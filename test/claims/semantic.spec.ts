@@ -59,6 +59,15 @@ describe('semantic dedup with the real MiniLM model', () => {
     }
   })
 
+  it('a side whose words give no value is held to the values its code sets', async () => {
+    const words = 'double the learning rate'
+    const other = 'raise the learning rate to 0.002'
+    const apart = await dedup.compare(other, words, { b: [0.02] })
+    assert.equal(apart.duplicate, false, JSON.stringify(apart))
+    assert.equal(apart.guard, 'numbers')
+    assert.equal((await dedup.compare(other, words, { b: [0.002] })).duplicate, true)
+  })
+
   it('does not merge unrelated changes', async () => {
     const v = await dedup.compare('add dropout 0.1 to attention', 'train with a longer context of 1024 tokens')
     assert.equal(v.duplicate, false)

@@ -1,0 +1,200 @@
+import { z } from 'zod'
+import { buildClaimRequest } from '../claims/claim-request.js'
+import { DuplicateHypothesisError } from '../claims/hypotheses.js'
+import { findClaim, findHypothesis } from '../claims/lookup.js'
+import { ResultPublisher } from '../claims/publish.js'
+import { parseBlobHash } from '../p2p/blob-store.js'
+import { hypothesisBody } from '../state/record-kinds.js'
+import { frontier, resultsView } from '../state/views.js'
+import { HttpError } from './http-error.js'
+import { bestResult, claimView, hypothesisView, resultView } from './views.js'
+import type { DuplicateHit } from '../claims/claim-book.js'
+import type { ClaimStatus } from '../claims/claim-ledger.js'
+import type { SourceBlobs } from '../claims/claim-request.js'
+import type { Daemon } from '../daemon/daemon.js'
+import type { Clock } from '../util/clock.js'
+
+/** One API request as a route sees it. */
+export interface RouteRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+  /** Throws API_UNAUTHORIZED unless the request carries the data dir's token. */
+  authorize: () => void
+  json: () => Promise<unknown>
+}
+
+export interface RouteReply { status: number, body: unknown }
+
+export interface AgentRoutesComponents {
+  daemon: Daemon
+  clock: Clock
+}
+
+const CLAIM_STATUSES = ['active', 'expired', 'released', 'finished'] as const satisfies readonly ClaimStatus[]
+
+const claimInput = z.strictObject({
+  description: z.string().trim().min(1).max(500),
+  code: z.string().optional(),
+  parent: z.string().min(1).nullable().optional(),
+  hypothesis: z.string().min(1).optional(),
+  ttlMs: z.number().int().positive().max(24 * 3600_000).optional()
+})
+
+const publishInput = z.strictObject({
+  claim: z.string().min(1),
+  log: z.string(),
+  code: z.string(),
+  status: z.enum(['keep', 'discard', 'crash']).optional()
+})
+
+const CLAIM_PATH = /^\/api\/claims\/([^/]+)(?:\/(heartbeat|release))?$/
+const HYPOTHESIS_PATH = /^\/api\/hypotheses\/([^/]+)$/
+
+/**
+ * The agent API (issue 4): claims with dedup, heartbeat and release, result publishing,
+ * hypotheses with their derived state, and results marked when they repeat an earlier one.
+ */
+export class AgentRoutes {
+  private publisherValue: ResultPublisher | undefined
+
+  constructor (private readonly components: AgentRoutesComponents) {}
+
+  /** The reply for a request on one of these routes, or undefined when the path is not theirs. */
+  async handle (req: RouteRequest): Promise<RouteReply | undefined> {
+    const route = `${req.method} ${req.path}`
+    if (route === 'GET /api/claims') return this.listClaims(req.query)
+    if (route === 'POST /api/claims') {
+      req.authorize()
+      return this.claim(parse(claimInput, await req.json(), 'claim'))
+    }
+    const claimPath = CLAIM_PATH.exec(req.path)
+    if (claimPath !== null) return this.claimAction(req, decodeURIComponent(claimPath[1]!), claimPath[2])
+    if (route === 'GET /api/results') return this.listResults(req.query)
+    if (route === 'POST /api/results') {
+      req.authorize()
+      return this.publish(parse(publishInput, await req.json(), 'result'))
+    }
+    if (route === 'GET /api/hypotheses') {
+      return { status: 200, body: { hypotheses: this.components.daemon.hypotheses.list().reverse().map(hypothesisView) } }
+    }
+    if (route === 'POST /api/hypotheses') {
+      req.authorize()
+      return this.addHypothesis(parse(hypothesisBody, await req.json(), 'hypothesis'))
+    }
+    const hypothesisPath = HYPOTHESIS_PATH.exec(req.path)
+    if (req.method === 'GET' && hypothesisPath !== null) {
+      return { status: 200, body: { hypothesis: hypothesisView(findHypothesis(this.components.daemon.hypotheses, decodeURIComponent(hypothesisPath[1]!))) } }
+    }
+    return undefined
+  }
+
+  private listClaims (query: URLSearchParams): RouteReply {
+    const status = query.get('status')
+    if (status !== null && !(CLAIM_STATUSES as readonly string[]).includes(status)) {
+      throw new HttpError(400, 'API_BAD_REQUEST', `unknown claim status ${status}; one of ${CLAIM_STATUSES.join(', ')}`)
+    }
+    const { ledger } = this.components.daemon.claims
+    const now = this.components.clock.now()
+    const claims = ledger.allClaims().reverse().map((c) => claimView(c, ledger, now)).filter((c) => status === null || c.status === status)
+    return { status: 200, body: { claims } }
+  }
+
+  private async claim (input: z.infer<typeof claimInput>): Promise<RouteReply> {
+    const { daemon, clock } = this.components
+    const { tier } = daemon.research
+    const request = await buildClaimRequest({
+      ledger: daemon.claims.ledger,
+      hypotheses: daemon.hypotheses,
+      blobs: this.blobs(),
+      defaultSource: daemon.defaultSource,
+      currentBest: () => bestResult(daemon, tier)?.id ?? null
+    }, { tier, defaultTtlMs: daemon.claimTtlMs }, input)
+    // The settle window is waited out even if the agent hangs up: the claim must end decided.
+    const outcome = await daemon.claims.claim(request)
+    if ('duplicate' in outcome) throw duplicateClaim(outcome.duplicate)
+    return { status: 201, body: { claim: claimView(outcome.claimed, daemon.claims.ledger, clock.now()) } }
+  }
+
+  private async claimAction (req: RouteRequest, idOrPrefix: string, action: string | undefined): Promise<RouteReply> {
+    const { daemon, clock } = this.components
+    const { ledger } = daemon.claims
+    if (action === undefined) {
+      if (req.method !== 'GET') throw new HttpError(405, 'API_METHOD_NOT_ALLOWED', `${req.method} ${req.path}: use GET`)
+      const claim = findClaim(ledger, idOrPrefix)
+      if (claim === undefined) throw new HttpError(404, 'CLAIM_NOT_FOUND', `no claim ${idOrPrefix} is known to this daemon; list them with \`swarmd claims\``)
+      return { status: 200, body: { claim: claimView(claim, ledger, clock.now()) } }
+    }
+    if (req.method !== 'POST') throw new HttpError(405, 'API_METHOD_NOT_ALLOWED', `${req.method} ${req.path}: use POST`)
+    req.authorize()
+    // An unknown id goes through as given, so the book answers CLAIM_NOT_FOUND.
+    const id = findClaim(ledger, idOrPrefix)?.id ?? idOrPrefix
+    const claim = action === 'heartbeat' ? await daemon.claims.heartbeat(id) : await daemon.claims.release(id, 'aborted')
+    return { status: 200, body: { claim: claimView(claim, ledger, clock.now()) } }
+  }
+
+  private async listResults (query: URLSearchParams): Promise<RouteReply> {
+    const { daemon } = this.components
+    const marks = await daemon.claims.duplicateResults()
+    // ?frontier=1: only the results nobody has built on yet (the lineage's leaves).
+    const all = resultsView(daemon.state, daemon.research.harness)
+    const shown = query.get('frontier') === '1' ? frontier(all) : all
+    return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id))) } }
+  }
+
+  private async publish (input: z.infer<typeof publishInput>): Promise<RouteReply> {
+    const result = await this.publisher().publish(input)
+    const marks = await this.components.daemon.claims.duplicateResults()
+    return { status: 201, body: { result: resultView(result, marks.get(result.id)) } }
+  }
+
+  private async addHypothesis (body: z.infer<typeof hypothesisBody>): Promise<RouteReply> {
+    try {
+      return { status: 201, body: { hypothesis: hypothesisView(await this.components.daemon.hypotheses.publish(body)) } }
+    } catch (err) {
+      if (!(err instanceof DuplicateHypothesisError)) throw err
+      const { existing, score } = err
+      throw new HttpError(409, err.code, err.message, { duplicate: { id: existing.id, title: existing.body.title, author: existing.author, score: score ?? null } })
+    }
+  }
+
+  private publisher (): ResultPublisher {
+    const { daemon, clock } = this.components
+    const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
+    this.publisherValue ??= new ResultPublisher({
+      state: daemon.state,
+      ledger: daemon.claims.ledger,
+      blobs: this.blobs(),
+      clock,
+      defaultSource: daemon.defaultSource
+    }, {
+      hardware: daemon.research.hardware,
+      tier: daemon.research.tier,
+      harness: daemon.research.harness,
+      ...(maxSteps !== undefined ? { maxSteps } : {})
+    })
+    return this.publisherValue
+  }
+
+  private blobs (): SourceBlobs {
+    const { blobs } = this.components.daemon.network
+    return { add: async (bytes) => blobs.add(bytes), get: async (hash, options) => blobs.get(parseBlobHash(hash), options) }
+  }
+}
+
+/** A refused claim: what it duplicates, as a message for people and as fields for agents. */
+function duplicateClaim (hit: DuplicateHit): HttpError {
+  const { conflict, layer, score } = hit
+  const how = layer === 'exact' ? 'the same train.py' : layer === 'structured' ? 'the same change on the same parent' : `the same idea in other words (similarity ${score?.toFixed(2) ?? '?'})`
+  const message = `this experiment duplicates ${conflict.kind} ${conflict.id} by ${conflict.author} (${layer}: ${how}): "${conflict.description}"; pick another experiment${conflict.kind === 'result' ? ', or build on that result' : ''}`
+  return new HttpError(409, 'CLAIM_DUPLICATE', message, {
+    duplicate: { layer, score: score ?? null, conflict: { kind: conflict.kind, id: conflict.id, author: conflict.author, description: conflict.description } }
+  })
+}
+
+function parse<T extends z.ZodType> (schema: T, value: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  throw new HttpError(400, 'API_BAD_REQUEST', `${what}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`.trim())
+}
