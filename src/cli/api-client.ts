@@ -4,9 +4,9 @@ import { readDaemonInfo } from '../daemon/daemon-info.js'
 import { SwarmdError } from '../util/errors.js'
 import type { DaemonInfo } from '../daemon/daemon-info.js'
 
-/** An API error as the daemon reported it. */
+/** An API error as the daemon reported it; `body` is the whole JSON answer (e.g. a claim's `duplicate`). */
 export class ApiError extends Error {
-  constructor (readonly status: number, readonly code: string, message: string) {
+  constructor (readonly status: number, readonly code: string, message: string, readonly body: unknown = undefined) {
     super(message)
     this.name = 'ApiError'
   }
@@ -60,11 +60,13 @@ export class ApiClient {
   private async throwFor (res: Response): Promise<never> {
     let code = 'HTTP_ERROR'
     let message = `${res.status} ${res.statusText}`
+    let body: unknown
     try {
-      const body = await res.json() as { error?: { code?: string, message?: string } }
-      code = body.error?.code ?? code
-      message = body.error?.message ?? message
+      body = await res.json()
+      const error = (body as { error?: { code?: string, message?: string } }).error
+      code = error?.code ?? code
+      message = error?.message ?? message
     } catch {}
-    throw new ApiError(res.status, code, message)
+    throw new ApiError(res.status, code, message, body)
   }
 }

@@ -12,7 +12,7 @@ import { sha256Hex } from '../util/hash.js'
 import type { ResultRow } from './results-tsv.js'
 import type { PartialConfig } from '../config/config.js'
 import type { Daemon } from '../daemon/daemon.js'
-import type { HypothesisView, StatusView } from '../http/views.js'
+import type { StatusView } from '../http/views.js'
 
 type Print = (line: string) => void
 
@@ -84,21 +84,6 @@ export async function peersCommand (dataDir: string, json: boolean, print: Print
   for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}`)
 }
 
-export async function hypothesisAddCommand (dataDir: string, body: { title: string, text: string, priority?: number }, json: boolean, print: Print): Promise<void> {
-  const client = await ApiClient.forDataDir(dataDir)
-  const { hypothesis } = await client.postJson<{ hypothesis: HypothesisView }>('/api/hypotheses', body)
-  if (json) return print(JSON.stringify(hypothesis, null, 2))
-  print(hypothesis.id)
-}
-
-export async function hypothesesCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
-  const client = await ApiClient.forDataDir(dataDir)
-  const { hypotheses } = await client.getJson<{ hypotheses: HypothesisView[] }>('/api/hypotheses')
-  if (json) return print(JSON.stringify(hypotheses, null, 2))
-  if (hypotheses.length === 0) return print('no hypotheses yet: add one with `swarmd hypothesis add TITLE --text ...`')
-  for (const h of hypotheses) print(`${h.id.slice(0, 12)}  ${new Date(h.createdAt).toISOString()}  ${h.title}${h.text === '' ? '' : ` — ${h.text}`}`)
-}
-
 export async function connectCommand (dataDir: string, addr: string, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
   const { peerId } = await client.postJson<{ peerId: string }>('/api/connect', { addr })
@@ -135,7 +120,7 @@ export async function bestCommand (dataDir: string, opts: { tier?: string, json:
   const client = await ApiClient.forDataDir(dataDir)
   const query = opts.tier !== undefined ? `?tier=${encodeURIComponent(opts.tier)}` : ''
   const { tier, best } = await client.getJson<{ tier: string, best: ResultRow | null }>(`/api/best${query}`)
-  if (best === null) throw new SwarmdError('BLOB_NOT_FOUND', `no trusted result on tier ${tier} yet: let the daemon run an experiment first`)
+  if (best === null) throw new SwarmdError('RESULT_NOT_FOUND', `no trusted result on tier ${tier} yet: start from the harness's train.py (claims build on it until there is a best), or let the daemon run an experiment first`)
   if (opts.pull !== undefined) {
     const bytes = await client.getBytes(`/api/blobs/${best.codeHash}`)
     // Adoption checks the source against the hash the result names.

@@ -1,10 +1,11 @@
 import '../util/polyfill.js'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { resolveDataDir } from '../config/data-dir.js'
 import { isSwarmdError } from '../util/errors.js'
+import { addAgentCommands } from './agent-program.js'
 import { ApiError } from './api-client.js'
-import { bestCommand, blobAddCommand, blobGetCommand, connectCommand, exportCommand, hypothesesCommand, hypothesisAddCommand, initCommand, peersCommand, resultsCommand, startCommand, statusCommand } from './commands.js'
-import { EXIT } from './exit-codes.js'
+import { bestCommand, blobAddCommand, blobGetCommand, connectCommand, exportCommand, initCommand, peersCommand, resultsCommand, startCommand, statusCommand } from './commands.js'
+import { CliError, EXIT, errorLine, exitCodeFor } from './exit-codes.js'
 import type { StartFlags } from './commands.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
@@ -21,16 +22,12 @@ const count = (value: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number')
   return n
 }
-const priority = (value: string): number => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 10) throw new InvalidArgumentError('expected an integer 0-10')
-  return n
-}
 
 const program = new Command('swarmd')
   .description('autoresearch at home, peer to peer: a research swarm of volunteer GPUs')
   .option('--data-dir <dir>', 'identity, config and state live here (default: $SWARMD_DATA_DIR or $XDG_DATA_HOME/swarmd)')
-  .showHelpAfterError()
+  // Commander's errors come back as exceptions, so bad usage exits 2 like every other usage error.
+  .exitOverride()
 
 const dataDirOf = (cmd: Command): string => resolveDataDir(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir)
 
@@ -53,7 +50,9 @@ program.command('start')
   .option('--python <path>', 'Python interpreter with PyTorch (default: detect)')
   .option('--max-steps <n>', 'end each run after n steps instead of the time budget (demos, tests)', count)
   .option('--max-experiments <n>', 'stop researching after n experiments', count)
-  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu', python?: string, maxSteps?: number, maxExperiments?: number }, cmd: Command) => {
+  .option('--claim-settle-ms <ms>', 'a new claim waits this long for racing claims before it stands (default 500; env SWARMD_CLAIM_SETTLE_MS)', count)
+  .option('--claim-ttl-ms <ms>', 'a claim without a heartbeat expires after this long (default 0: 3x the run time)', count)
+  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu', python?: string, maxSteps?: number, maxExperiments?: number, claimSettleMs?: number, claimTtlMs?: number }, cmd: Command) => {
     const flags: StartFlags = {}
     if (opts.listen !== undefined) flags.listen = opts.listen
     if (opts.bootstrap !== undefined) flags.bootstrap = opts.bootstrap
@@ -67,6 +66,8 @@ program.command('start')
     if (opts.python !== undefined) flags.python = opts.python
     if (opts.maxSteps !== undefined) flags.maxSteps = opts.maxSteps
     if (opts.maxExperiments !== undefined) flags.maxExperiments = opts.maxExperiments
+    if (opts.claimSettleMs !== undefined) flags.claimSettleMs = opts.claimSettleMs
+    if (opts.claimTtlMs !== undefined) flags.claimTtlMs = opts.claimTtlMs
     const daemon = await startCommand(dataDirOf(cmd), flags, print)
     process.on('unhandledRejection', (err) => { printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
     let signals = 0
@@ -109,21 +110,7 @@ program.command('connect')
   .argument('<multiaddr>', '/ip4/…/tcp/…/p2p/<peerId>')
   .action(async (addr: string, _opts, cmd: Command) => { await connectCommand(dataDirOf(cmd), addr, print) })
 
-const hypothesis = program.command('hypothesis').description('ideas for the swarm to test')
-hypothesis.command('add')
-  .description('publish a hypothesis to the swarm')
-  .argument('<title>', 'one line')
-  .requiredOption('--text <text>', 'what to try and why')
-  .option('--priority <n>', '0-10, higher is more urgent', priority)
-  .option('--json', 'print the stored hypothesis as JSON')
-  .action(async (title: string, opts: { text: string, priority?: number, json?: boolean }, cmd: Command) => {
-    await hypothesisAddCommand(dataDirOf(cmd), { title, text: opts.text, ...(opts.priority !== undefined ? { priority: opts.priority } : {}) }, opts.json === true, print)
-  })
-
-program.command('hypotheses')
-  .description('hypotheses known to the swarm, newest first')
-  .option('--json', 'machine-readable output')
-  .action(async (opts: { json?: boolean }, cmd: Command) => { await hypothesesCommand(dataDirOf(cmd), opts.json === true, print) })
+addAgentCommands(program, dataDirOf, print)
 
 program.command('results')
   .description('experiment results known to the swarm, newest first, each with the result it built on')
@@ -159,17 +146,46 @@ blob.command('get')
     await blobGetCommand(dataDirOf(cmd), hash, opts.out, (bytes) => { process.stdout.write(bytes) })
   })
 
+// A usage error is one line naming the command's --help, not the whole help text.
+for (const cmd of commandTree(program)) {
+  const path = commandPath(cmd)
+  cmd.showHelpAfterError(false).configureOutput({
+    outputError: (text, write) => { write(`swarmd: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}; see \`${path} --help\`\n`) }
+  })
+}
+
+function commandTree (cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap(commandTree)]
+}
+
+function commandPath (cmd: Command): string {
+  return cmd.parent === null ? cmd.name() : `${commandPath(cmd.parent)} ${cmd.name()}`
+}
+
+/** The exit code for a failure, after printing its one-line message to stderr. */
+function report (err: unknown): number {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; a usage error was already printed by outputError.
+    return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE
+  }
+  if (err instanceof CliError) {
+    printErr(errorLine(err.message, err.code))
+    return err.exit
+  }
+  if (err instanceof ApiError) {
+    printErr(errorLine(err.message, err.code))
+    return exitCodeFor(err.code, err.status)
+  }
+  if (isSwarmdError(err)) {
+    printErr(errorLine(err.message, err.code))
+    return exitCodeFor(err.code)
+  }
+  printErr(`swarmd: ${err instanceof Error ? err.message : String(err)}`)
+  return EXIT.FAILURE
+}
+
 try {
   await program.parseAsync(process.argv)
 } catch (err) {
-  if (err instanceof ApiError) {
-    printErr(`swarmd: ${err.message} (${err.code})`)
-    process.exit(err.status === 404 ? EXIT.NOT_FOUND : EXIT.REFUSED)
-  }
-  if (isSwarmdError(err)) {
-    printErr(`swarmd: ${err.message} (${err.code})`)
-    process.exit(err.code === 'DAEMON_NOT_RUNNING' ? EXIT.NOT_RUNNING : err.code === 'CONFIG_INVALID' || err.code === 'DAEMON_ALREADY_RUNNING' ? EXIT.USAGE : err.code === 'BLOB_NOT_FOUND' ? EXIT.NOT_FOUND : EXIT.FAILURE)
-  }
-  printErr(`swarmd: ${err instanceof Error ? err.message : String(err)}`)
-  process.exit(EXIT.FAILURE)
+  process.exit(report(err))
 }

@@ -1,0 +1,191 @@
+import { readFile } from 'node:fs/promises'
+import { ApiClient, ApiError } from './api-client.js'
+import { CliError, EXIT } from './exit-codes.js'
+import type { ResultRow } from './results-tsv.js'
+import type { ClaimView, HypothesisView } from '../http/views.js'
+import type { DeltaEntry } from '../state/record-kinds.js'
+
+type Print = (line: string) => void
+
+/** What a refused claim repeats. */
+export interface ClaimDuplicate {
+  layer: 'exact' | 'structured' | 'semantic'
+  score: number | null
+  conflict: { kind: 'claim' | 'result', id: string, author: string, description: string }
+}
+
+export interface ClaimOptions {
+  description: string
+  /** A train.py file: its text is stored as a blob and diffed against the parent's. */
+  code?: string
+  /** A result id (or unique prefix), or `none` for the harness default; omitted: the tier's best. */
+  parent?: string
+  hypothesis?: string
+  ttlMs?: number
+  json: boolean
+}
+
+export async function claimCommand (dataDir: string, opts: ClaimOptions, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const body: Record<string, unknown> = { description: opts.description }
+  if (opts.code !== undefined) body.code = await readText(opts.code, '--code')
+  if (opts.parent !== undefined) body.parent = opts.parent === 'none' ? null : opts.parent
+  if (opts.hypothesis !== undefined) body.hypothesis = opts.hypothesis
+  if (opts.ttlMs !== undefined) body.ttlMs = opts.ttlMs
+  try {
+    const { claim } = await client.postJson<{ claim: ClaimView }>('/api/claims', body)
+    print(opts.json ? JSON.stringify(claim, null, 2) : claim.id)
+  } catch (err) {
+    const duplicate = duplicateOf<ClaimDuplicate>(err, 'CLAIM_DUPLICATE')
+    if (duplicate === undefined) throw err
+    if (opts.json) print(JSON.stringify({ duplicate }, null, 2))
+    throw new CliError(EXIT.DUPLICATE, 'CLAIM_DUPLICATE', describeDuplicate(duplicate))
+  }
+}
+
+/** One line naming what a refused claim repeats: kind, id, author, layer (with the score) and description. */
+export function describeDuplicate (d: ClaimDuplicate): string {
+  const how = d.layer === 'exact'
+    ? 'the same train.py (exact)'
+    : d.layer === 'structured'
+      ? 'the same constant change on the same parent (structured)'
+      : `the same idea in other words (semantic${d.score === null ? '' : `, similarity ${d.score.toFixed(2)}`})`
+  const what = d.conflict.kind === 'result' ? 'already ran as result' : 'is already claimed by claim'
+  return `this experiment ${what} ${d.conflict.id} by ${d.conflict.author}: ${how}: "${d.conflict.description}"; pick another experiment`
+}
+
+export async function heartbeatCommand (dataDir: string, id: string, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { claim } = await client.postJson<{ claim: ClaimView }>(`/api/claims/${encodeURIComponent(id)}/heartbeat`, {})
+  print(`${claim.id} active until ${new Date(claim.expiresAt).toISOString()}; heartbeat again within ${seconds(claim.ttlMs / 3)}`)
+}
+
+export async function releaseCommand (dataDir: string, id: string, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { claim } = await client.postJson<{ claim: ClaimView }>(`/api/claims/${encodeURIComponent(id)}/release`, {})
+  print(`released ${claim.id}: the experiment is claimable again`)
+}
+
+export async function claimsCommand (dataDir: string, opts: { active: boolean, json: boolean }, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { claims } = await client.getJson<{ claims: ClaimView[] }>(`/api/claims${opts.active ? '?status=active' : ''}`)
+  if (opts.json) return print(JSON.stringify(claims, null, 2))
+  if (claims.length === 0) return print(opts.active ? 'no active claims' : 'no claims yet: `swarmd claim "DESC" --code train.py` makes one')
+  for (const c of claims) {
+    const until = c.status === 'active' ? `until ${new Date(c.expiresAt).toISOString().slice(11, 19)}` : (c.releaseReason ?? '')
+    print(`${c.id.slice(0, 12)}  ${c.status.padEnd(8)} ${until.padEnd(14)} ${c.author.slice(-8)}  ${c.description}`)
+  }
+}
+
+export interface PublishOptions {
+  claim: string
+  log: string
+  code: string
+  status?: 'keep' | 'discard' | 'crash'
+  json: boolean
+}
+
+export async function publishCommand (dataDir: string, opts: PublishOptions, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const body: Record<string, unknown> = {
+    claim: opts.claim,
+    log: await readText(opts.log, '--log'),
+    code: await readText(opts.code, '--code')
+  }
+  if (opts.status !== undefined) body.status = opts.status
+  const { result } = await client.postJson<{ result: ResultRow }>('/api/results', body)
+  if (opts.json) return print(JSON.stringify(result, null, 2))
+  const score = result.metrics === null ? `crash (${result.crash?.reason ?? 'no summary'})` : `val_bpb ${result.metrics.val_bpb.toFixed(6)}`
+  print(`${result.id} ${result.status} ${score}`)
+}
+
+export interface HypothesisAddOptions {
+  title: string
+  text: string
+  priority?: number
+  /** `NAME=FROM:TO` changes of train.py's module-level constants the idea suggests. */
+  delta?: string[]
+  /** Result ids the idea rests on. */
+  evidence?: string[]
+  json: boolean
+}
+
+export async function hypothesisAddCommand (dataDir: string, opts: HypothesisAddOptions, print: Print): Promise<void> {
+  const body: Record<string, unknown> = { title: opts.title, text: opts.text }
+  if (opts.priority !== undefined) body.priority = opts.priority
+  if (opts.delta !== undefined && opts.delta.length > 0) body.suggestedDelta = opts.delta.map(parseDeltaFlag)
+  if (opts.evidence !== undefined && opts.evidence.length > 0) body.evidence = opts.evidence
+  const client = await ApiClient.forDataDir(dataDir)
+  try {
+    const { hypothesis } = await client.postJson<{ hypothesis: HypothesisView }>('/api/hypotheses', body)
+    print(opts.json ? JSON.stringify(hypothesis, null, 2) : hypothesis.id)
+  } catch (err) {
+    const duplicate = duplicateOf<{ id: string, title: string, author: string, score: number | null }>(err, 'HYPOTHESIS_DUPLICATE')
+    if (duplicate === undefined) throw err
+    if (opts.json) print(JSON.stringify({ duplicate }, null, 2))
+    const score = duplicate.score === null || duplicate.score === undefined ? '' : `, similarity ${duplicate.score.toFixed(2)}`
+    throw new CliError(EXIT.DUPLICATE, 'HYPOTHESIS_DUPLICATE', `hypothesis ${duplicate.id} "${duplicate.title}" by ${duplicate.author} already says this${score}; see \`swarmd hypothesis show ${duplicate.id.slice(0, 12)}\` and test it instead`)
+  }
+}
+
+export async function hypothesisListCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const { hypotheses } = await client.getJson<{ hypotheses: HypothesisView[] }>('/api/hypotheses')
+  if (json) return print(JSON.stringify(hypotheses, null, 2))
+  if (hypotheses.length === 0) return print('no hypotheses yet: add one with `swarmd hypothesis add TITLE --text ...`')
+  for (const h of hypotheses) {
+    print(`${h.id.slice(0, 12)}  ${h.state.padEnd(7)} p${h.priority}  ${new Date(h.createdAt).toISOString()}  ${h.title}${h.text === '' ? '' : ` — ${h.text}`}`)
+  }
+}
+
+export async function hypothesisShowCommand (dataDir: string, id: string, json: boolean, print: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const h = await hypothesisOf(client, id)
+  if (json) return print(JSON.stringify(h, null, 2))
+  print(`${h.title}`)
+  print(`id        ${h.id}`)
+  print(`author    ${h.author}  ${new Date(h.createdAt).toISOString()}`)
+  print(`state     ${h.state}, priority ${h.priority}`)
+  if (h.text !== '') print(`text      ${h.text}`)
+  if (h.suggestedDelta.length > 0) print(`suggests  ${h.suggestedDelta.map((d) => `${d.name} ${String(d.from)} → ${String(d.to)}`).join(', ')}`)
+  if (h.evidence.length > 0) print(`evidence  ${h.evidence.join(' ')}`)
+  for (const c of h.claims) print(`claimed   ${c}`)
+  for (const o of h.outcomes) print(`outcome   ${o.result.slice(0, 12)} ${o.status} ${o.valBpb === null ? '' : `val_bpb ${o.valBpb.toFixed(6)}`}`)
+}
+
+async function hypothesisOf (client: ApiClient, id: string): Promise<HypothesisView> {
+  const { hypothesis } = await client.getJson<{ hypothesis: HypothesisView }>(`/api/hypotheses/${encodeURIComponent(id)}`)
+  return hypothesis
+}
+
+async function readText (path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new CliError(EXIT.USAGE, 'CLI_FILE_UNREADABLE', `cannot read ${flag} ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`)
+  }
+}
+
+function duplicateOf<T> (err: unknown, code: string): T | undefined {
+  if (!(err instanceof ApiError) || err.code !== code) return undefined
+  return (err.body as { duplicate?: T } | undefined)?.duplicate
+}
+
+/** `NAME=FROM:TO`, values as in train.py: `LEARNING_RATE=0.01:0.02`, `USE_ROPE=False:True`. */
+export function parseDeltaFlag (text: string): DeltaEntry {
+  const match = /^([A-Z][A-Z0-9_]*)=(.*):(.*)$/.exec(text.trim())
+  if (match === null) throw new CliError(EXIT.USAGE, 'CLI_BAD_DELTA', `--delta "${text}": expected NAME=FROM:TO, e.g. LEARNING_RATE=0.01:0.02`)
+  return { name: match[1]!, from: literal(match[2]!), to: literal(match[3]!) }
+}
+
+function literal (text: string): string | number | boolean {
+  const t = text.trim()
+  if (t === 'True' || t === 'true') return true
+  if (t === 'False' || t === 'false') return false
+  if (t !== '' && Number.isFinite(Number(t))) return Number(t)
+  return t.replace(/^(['"])(.*)\1$/, '$2')
+}
+
+function seconds (ms: number): string {
+  return ms >= 120_000 ? `${Math.floor(ms / 60_000)} min` : `${Math.max(1, Math.floor(ms / 1000))} s`
+}
