@@ -17,19 +17,15 @@ const EXPANSIONS: Array<[RegExp, string]> = [
   [/\brope\b/g, 'rotary position embeddings'],
   [/\bmlp\b/g, 'feed forward'],
   [/\bffn\b/g, 'feed forward'],
-  [/\bn_embd\b|\bd_model\b|\bwidth\b/g, 'model width'],
-  [/\bn_layers?\b|\bdepth\b|\bnum_layers\b/g, 'layers'],
-  [/\bn_heads?\b|\bheads\b/g, 'attention heads'],
+  [/\bn embd\b|\bd model\b|\bwidth\b/g, 'model width'],
+  [/\bn layers?\b|\bdepth\b|\bnum layers\b|\btransformer blocks\b/g, 'layers'],
+  [/\bn heads?\b|\bheads\b/g, 'attention heads'],
   [/\bwte\b/g, 'token embedding'],
-  [/\blm_head\b|\bunembedding\b/g, 'output head'],
+  [/\blm head\b|\bunembedding\b/g, 'output head'],
   [/\brelu\s*\^\s*2\b|\brelu squared\b|\brelu2\b/g, 'squared relu'],
   [/\bsecond adam beta\b/g, 'adam beta2'],
   [/\bfirst adam beta\b/g, 'adam beta1'],
-  [/\blearning_rate\b/g, 'learning rate'],
-  [/\bbatch_size\b/g, 'batch size'],
-  [/\bweight_decay\b/g, 'weight decay'],
-  [/\bwarmup_steps\b/g, 'warmup steps'],
-  [/\bctx\b|\bcontext_length\b|\bseq_len\b|\bsequence length\b/g, 'context length'],
+  [/\bctx\b|\bcontext length\b|\bseq len\b|\bsequence length\b/g, 'context length'],
   [/\bnn\.linear\b/g, 'linear layers'],
   [/\bbiases\b/g, 'bias'],
   [/\b2x\b|\bx2\b|\btwice\b/g, 'double'],
@@ -58,7 +54,8 @@ function contrastingTerms (a: string, b: string): boolean {
 }
 
 export function expandDescription (text: string): string {
-  let out = ` ${text.toLowerCase()} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ')
+  // train.py's constant names read as words: LEARNING_RATE, MLP_RATIO, DECAY_FRACTION.
+  let out = ` ${text.toLowerCase()} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ').replace(/([a-z0-9])_(?=[a-z0-9])/g, '$1 ')
   for (const [pattern, replacement] of EXPANSIONS) out = out.replace(pattern, replacement)
   return out.replace(/\s+/g, ' ').trim()
 }
@@ -71,6 +68,11 @@ export function numbersIn (expanded: string): number[] {
     out.push(match[2] === '%' ? value / 100 : value)
   }
   return out
+}
+
+/** "0.5 instead of 1.0": the value after "instead of" is the old one, not the target. */
+function withoutOldValues (expanded: string): string {
+  return expanded.replace(/\b(?:instead of|rather than|replacing|down from|up from)\s+(\d+(?:\.\d+)?(?:e[+-]?\d+)?%?)/g, ' ')
 }
 
 function words (expanded: string): string[] {
@@ -128,8 +130,8 @@ export class SemanticDedup {
     const [va, vb] = await this.vectors([ea, eb])
     const score = cosine(va!, vb!)
     if (score < this.threshold) return { duplicate: false, score }
-    const na = numbersIn(ea)
-    const nb = numbersIn(eb)
+    const na = numbersIn(withoutOldValues(ea))
+    const nb = numbersIn(withoutOldValues(eb))
     // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
     const targetA = na.length > 0 ? [na[na.length - 1]!] : targets.a ?? []
     const targetB = nb.length > 0 ? [nb[nb.length - 1]!] : targets.b ?? []
