@@ -16,8 +16,8 @@ import { ClaimBook } from '../claims/claim-book.js'
 import { ClaimLedger } from '../claims/claim-ledger.js'
 import { HypothesisBook } from '../claims/hypotheses.js'
 import { LazyEmbedder } from '../claims/lazy-embedder.js'
-import { createMiniLmEmbedder } from '../claims/minilm-onnx.js'
 import { SemanticDedup } from '../claims/semantic.js'
+import { createWorkerEmbedder } from '../claims/worker-embedder.js'
 import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
 import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
@@ -252,12 +252,13 @@ export class Daemon {
 
   /**
    * The claim ledger and books, for the research loop and the agent API alike. The semantic
-   * layer's MiniLM model (converted to ONNX once, cached in the data dir) loads on first use.
+   * layer's MiniLM model (converted to ONNX once, cached in the data dir) loads on first use, in a
+   * worker thread so inference never stalls gossip or the API.
    */
   private startClaims (research: ResearchSetup): void {
     const { config } = this.options
     const state = this.state
-    this.embedder = new LazyEmbedder(384, async () => createMiniLmEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }))
+    this.embedder = new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }))
     const semantic = new SemanticDedup(this.embedder)
     let warned = false
     const onSemanticError = (err: unknown): void => {

@@ -7,6 +7,7 @@ import { cosine, type Embedder } from '../../src/claims/embedder.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
 import { createMiniLmEmbedder, type MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
+import { createWorkerEmbedder } from '../../src/claims/worker-embedder.js'
 
 const WEATHER = 'The weather is lovely today.'
 const SUNNY = "It's so sunny outside!"
@@ -124,6 +125,60 @@ describe('MiniLM ONNX embedder', () => {
   })
 
   embedderConformance('MiniLM ONNX', () => embedder)
+})
+
+describe('MiniLM in a worker thread', () => {
+  let cacheDir: string
+  let embedder: MiniLmEmbedder
+
+  before(async () => {
+    cacheDir = await mkdtemp(join(tmpdir(), 'swarmd-embedder-worker-'))
+    embedder = await createWorkerEmbedder({ cacheDir })
+  })
+
+  after(async () => {
+    await embedder?.close()
+    if (cacheDir !== undefined) await rm(cacheDir, { recursive: true, force: true })
+  })
+
+  it('gives the same vectors as the in-thread embedder', async () => {
+    const inThread = await createMiniLmEmbedder({ cacheDir })
+    try {
+      const texts = [WEATHER, SUNNY, STADIUM]
+      const [a, b] = [await embedder.embed(texts), await inThread.embed(texts)]
+      for (const i of texts.keys()) assert.ok(maxAbsDiff(a[i]!, b[i]!) < 1e-6)
+    } finally {
+      await inThread.close()
+    }
+  })
+
+  it('leaves the calling thread free while it embeds', async () => {
+    const texts = Array.from({ length: 96 }, (_, i) => `raise the learning rate to 0.0${i} and warm up for ${i} steps`)
+    let ticks = 0
+    let longestGap = 0
+    let last = performance.now()
+    const timer = setInterval(() => {
+      const now = performance.now()
+      longestGap = Math.max(longestGap, now - last)
+      last = now
+      ticks++
+    }, 2)
+    const started = performance.now()
+    await embedder.embed(texts)
+    const took = performance.now() - started
+    clearInterval(timer)
+    // In-thread, 96 texts block the loop for three ~300 ms stretches; here timers keep firing.
+    assert.ok(ticks >= took / 50, `${ticks} ticks in ${took.toFixed(0)} ms`)
+    assert.ok(longestGap < Math.max(100, took / 6), `the loop stalled for ${longestGap.toFixed(0)} ms of ${took.toFixed(0)} ms`)
+  })
+
+  it('refuses work after close with EMBEDDER_MODEL_UNAVAILABLE', async () => {
+    const second = await createWorkerEmbedder({ cacheDir })
+    await second.close()
+    await assert.rejects(second.embed([WEATHER]), (err: unknown) => isSwarmdError(err, 'EMBEDDER_MODEL_UNAVAILABLE'))
+  })
+
+  embedderConformance('MiniLM worker', () => embedder)
 })
 
 embedderConformance('hashing', () => createHashingEmbedder())
