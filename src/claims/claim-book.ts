@@ -111,10 +111,11 @@ export class ClaimBook {
     }
     if (layers.includes('semantic') && semantic !== undefined) {
       try {
-        for (const entry of ledger.onParent(candidate.parent)) {
-          if (!counts(entry) || this.isReference(entry)) continue
-          // Two concrete changes that differ are different experiments, however alike their words.
-          if (candidate.delta.length > 0 && entry.delta.length > 0 && deltaKey(candidate.delta) !== deltaKey(entry.delta)) continue
+        // Two concrete changes that differ are different experiments, however alike their words.
+        const comparable = ledger.onParent(candidate.parent).filter((entry) => counts(entry) && !this.isReference(entry) &&
+          !(candidate.delta.length > 0 && entry.delta.length > 0 && deltaKey(candidate.delta) !== deltaKey(entry.delta)))
+        await semantic.prepare([candidate.description, ...comparable.map((e) => e.description)])
+        for (const entry of comparable) {
           const verdict = await semantic.compare(candidate.description, entry.description, { a: targetsOf(candidate.delta), b: targetsOf(entry.delta) })
           if (verdict.duplicate) return { layer: 'semantic', conflict: entry, score: verdict.score }
         }

@@ -70,10 +70,26 @@ export function numbersIn (expanded: string): number[] {
   return out
 }
 
-/** "0.5 instead of 1.0": the value after "instead of" is the old one, not the target. */
-function withoutOldValues (expanded: string): string {
-  return expanded.replace(/\b(?:instead of|rather than|replacing|down from|up from)\s+(\d+(?:\.\d+)?(?:e[+-]?\d+)?%?)/g, ' ')
+const NUMBER = String.raw`\d+(?:\.\d+)?(?:e[+-]?\d+)?(?:%|x\b)?`
+
+/**
+ * The values a description sets, without the ones it moves away from: "0.04 to 0.06" sets 0.06,
+ * "0.5 instead of 1.0" and "from 1.0" set nothing with 1.0. Sorted, so "LR 0.02 and warmup 200"
+ * and "warmup 200, LR 0.02" set the same values.
+ */
+export function targetValues (expanded: string): number[] {
+  const kept = expanded
+    .replace(new RegExp(String.raw`\b(?:instead of|rather than|replacing|down from|up from|from)\s+${NUMBER}`, 'g'), ' ')
+    .replace(new RegExp(String.raw`(?<![a-z_])${NUMBER}(?=\s+to\s+\d)`, 'g'), ' ')
+  return numbersIn(kept).sort((a, b) => a - b)
 }
+
+const sameValues = (a: number[], b: number[]): boolean => {
+  const ua = unique(a)
+  const ub = unique(b)
+  return ua.length === ub.length && ua.every((x, i) => sameNumber(x, ub[i]!))
+}
+const unique = (sorted: number[]): number[] => sorted.filter((x, i) => i === 0 || !sameNumber(x, sorted[i - 1]!))
 
 function words (expanded: string): string[] {
   return expanded.split(/[^a-z0-9]+/).filter((w) => w !== '' && !/^\d/.test(w))
@@ -85,8 +101,9 @@ function direction (expanded: string, numbers: number[]): -1 | 0 | 1 {
   const up = ws.some((w) => UP.has(w))
   const down = ws.some((w) => DOWN.has(w))
   if (up !== down) return up ? 1 : -1
-  if (numbers.length >= 2 && / to /.test(` ${expanded} `)) {
-    const [from, to] = [numbers[numbers.length - 2]!, numbers[numbers.length - 1]!]
+  // "0.04 to 0.06" goes up; with more numbers the pairs are ambiguous (two changes), so no direction.
+  if (numbers.length === 2 && / to /.test(` ${expanded} `)) {
+    const [from, to] = [numbers[0]!, numbers[1]!]
     if (to !== from) return to > from ? 1 : -1
   }
   return 0
@@ -107,6 +124,8 @@ export interface SemanticDedupInit {
   threshold?: number
   /** Two lone differing terms closer than this are synonyms. Default 0.75. */
   synonymThreshold?: number
+  /** Vectors kept (least recently used dropped first); 1.5 KiB each. Default 20,000. */
+  cacheSize?: number
 }
 
 /** Decides whether two descriptions are the same experiment. */
@@ -114,10 +133,12 @@ export class SemanticDedup {
   private readonly threshold: number
   private readonly synonymThreshold: number
   private readonly cache = new Map<string, Float32Array>()
+  private readonly cacheSize: number
 
   constructor (private readonly embedder: Embedder, init: SemanticDedupInit = {}) {
     this.threshold = init.threshold ?? 0.7
     this.synonymThreshold = init.synonymThreshold ?? 0.75
+    this.cacheSize = init.cacheSize ?? 20_000
   }
 
   /**
@@ -130,12 +151,14 @@ export class SemanticDedup {
     const [va, vb] = await this.vectors([ea, eb])
     const score = cosine(va!, vb!)
     if (score < this.threshold) return { duplicate: false, score }
-    const na = numbersIn(withoutOldValues(ea))
-    const nb = numbersIn(withoutOldValues(eb))
     // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
-    const targetA = na.length > 0 ? [na[na.length - 1]!] : targets.a ?? []
-    const targetB = nb.length > 0 ? [nb[nb.length - 1]!] : targets.b ?? []
-    if (targetA.length > 0 && targetB.length > 0 && !targetA.some((x) => targetB.some((y) => sameNumber(x, y)))) return { duplicate: false, score, guard: 'numbers' }
+    const targetA = targetValues(ea)
+    const targetB = targetValues(eb)
+    const setA = targetA.length > 0 ? targetA : [...(targets.a ?? [])].sort((x, y) => x - y)
+    const setB = targetB.length > 0 ? targetB : [...(targets.b ?? [])].sort((x, y) => x - y)
+    if (setA.length > 0 && setB.length > 0 && !sameValues(setA, setB)) return { duplicate: false, score, guard: 'numbers' }
+    const na = numbersIn(ea)
+    const nb = numbersIn(eb)
     const da = direction(ea, na)
     const db = direction(eb, nb)
     // Opposite directions are different experiments ("double" vs "halve").
@@ -156,12 +179,36 @@ export class SemanticDedup {
     return { duplicate: true, score }
   }
 
+  /**
+   * Embed descriptions about to be compared in one batch (the embedder runs 32 at a time) rather
+   * than one per comparison: the first check against a busy parent embeds its whole history.
+   */
+  async prepare (descriptions: string[]): Promise<void> {
+    await this.vectors(descriptions.map(expandDescription))
+  }
+
   private async vectors (texts: string[]): Promise<Float32Array[]> {
-    const missing = [...new Set(texts.filter((t) => !this.cache.has(t)))]
+    const found = new Map<string, Float32Array>()
+    const missing: string[] = []
+    for (const t of new Set(texts)) {
+      const v = this.cache.get(t)
+      if (v === undefined) {
+        missing.push(t)
+        continue
+      }
+      // Least recently used first: a hit moves to the end.
+      this.cache.delete(t)
+      this.cache.set(t, v)
+      found.set(t, v)
+    }
     if (missing.length > 0) {
       const vs = await this.embedder.embed(missing)
-      missing.forEach((t, i) => this.cache.set(t, vs[i]!))
+      missing.forEach((t, i) => { this.cache.set(t, vs[i]!); found.set(t, vs[i]!) })
+      for (const oldest of this.cache.keys()) {
+        if (this.cache.size <= this.cacheSize) break
+        this.cache.delete(oldest)
+      }
     }
-    return texts.map((t) => this.cache.get(t)!)
+    return texts.map((t) => found.get(t)!)
   }
 }

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createMiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
-import { SemanticDedup, expandDescription, numbersIn } from '../../src/claims/semantic.js'
+import { SemanticDedup, expandDescription, numbersIn, targetValues } from '../../src/claims/semantic.js'
 import type { MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
 
 describe('semantic dedup: expansion and numbers', () => {
@@ -12,6 +12,13 @@ describe('semantic dedup: expansion and numbers', () => {
     assert.equal(expandDescription('LR 0.04 -> 0.06'), 'learning rate 0.04 to 0.06')
     assert.equal(expandDescription('WARMUP_STEPS = 200'), 'warmup steps to 200')
     assert.equal(expandDescription('use 2x BS'), 'use double batch size')
+  })
+  it('reads the values a description sets, not the ones it moves away from, in any order', () => {
+    assert.deepEqual(targetValues(expandDescription('LR 0.04 -> 0.06')), [0.06])
+    assert.deepEqual(targetValues(expandDescription('clip at 0.5 instead of 1.0')), [0.5])
+    assert.deepEqual(targetValues(expandDescription('raise depth from 2 to 4 and width from 64 to 96')), [4, 96])
+    assert.deepEqual(targetValues(expandDescription('width 96, depth 4')), [4, 96])
+    assert.equal(expandDescription('MLP_RATIO = 2'), 'feed forward ratio to 2')
   })
   it('normalises numbers: exponents, percentages, multipliers', () => {
     assert.deepEqual(numbersIn(expandDescription('lr 1e-3')), [0.001])
@@ -43,6 +50,13 @@ describe('semantic dedup with the real MiniLM model', () => {
       const v = await dedup.compare(a, b)
       assert.equal(v.duplicate, true, `${a} | ${b}: ${JSON.stringify(v)}`)
     }
+  })
+
+  it('compares every value of a description that names two changes', async () => {
+    assert.equal((await dedup.compare('width 96 and 4 layers', 'go to 4 layers and a width of 96')).duplicate, true)
+    const apart = await dedup.compare('width 96 and 4 layers', 'go to 4 layers and a width of 128')
+    assert.equal(apart.duplicate, false)
+    assert.equal(apart.guard, 'numbers')
   })
 
   it('keeps apart what the embedding alone would merge: values, direction, a swapped term', async () => {
