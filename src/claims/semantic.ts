@@ -84,12 +84,15 @@ export function targetValues (expanded: string): number[] {
   return numbersIn(kept).sort((a, b) => a - b)
 }
 
-const sameValues = (a: number[], b: number[]): boolean => {
-  const ua = unique(a)
-  const ub = unique(b)
-  return ua.length === ub.length && ua.every((x, i) => sameNumber(x, ub[i]!))
+/**
+ * Two value sets can describe one experiment when one holds the other: "AdamW betas (0.9, 0.95)"
+ * restates a default beside the change "beta2 to 0.95". Each naming a value the other lacks
+ * ("LR 0.02, warmup 200" and "LR 0.02, warmup 100") are two experiments.
+ */
+const compatibleValues = (a: number[], b: number[]): boolean => {
+  const within = (xs: number[], ys: number[]): boolean => xs.every((x) => ys.some((y) => sameNumber(x, y)))
+  return within(a, b) || within(b, a)
 }
-const unique = (sorted: number[]): number[] => sorted.filter((x, i) => i === 0 || !sameNumber(x, sorted[i - 1]!))
 
 function words (expanded: string): string[] {
   return expanded.split(/[^a-z0-9]+/).filter((w) => w !== '' && !/^\d/.test(w))
@@ -124,6 +127,12 @@ export interface SemanticDedupInit {
   threshold?: number
   /** Two lone differing terms closer than this are synonyms. Default 0.75. */
   synonymThreshold?: number
+  /**
+   * The cosine needed when both descriptions name the same target values ("dropout 0.1" and
+   * "10% dropout"): a shared number is evidence the embedding cannot weigh. Default 0.6 (pairs
+   * that share a value but change different knobs score 0.2-0.55, see test/claims/semantic.spec.ts).
+   */
+  anchoredThreshold?: number
   /** Vectors kept (least recently used dropped first); 1.5 KiB each. Default 20,000. */
   cacheSize?: number
 }
@@ -132,12 +141,14 @@ export interface SemanticDedupInit {
 export class SemanticDedup {
   private readonly threshold: number
   private readonly synonymThreshold: number
+  private readonly anchoredThreshold: number
   private readonly cache = new Map<string, Float32Array>()
   private readonly cacheSize: number
 
   constructor (private readonly embedder: Embedder, init: SemanticDedupInit = {}) {
     this.threshold = init.threshold ?? 0.7
     this.synonymThreshold = init.synonymThreshold ?? 0.75
+    this.anchoredThreshold = init.anchoredThreshold ?? 0.6
     this.cacheSize = init.cacheSize ?? 20_000
   }
 
@@ -150,13 +161,15 @@ export class SemanticDedup {
     const eb = expandDescription(b)
     const [va, vb] = await this.vectors([ea, eb])
     const score = cosine(va!, vb!)
-    if (score < this.threshold) return { duplicate: false, score }
+    if (score < Math.min(this.threshold, this.anchoredThreshold)) return { duplicate: false, score }
     // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
     const targetA = targetValues(ea)
     const targetB = targetValues(eb)
     const setA = targetA.length > 0 ? targetA : [...(targets.a ?? [])].sort((x, y) => x - y)
     const setB = targetB.length > 0 ? targetB : [...(targets.b ?? [])].sort((x, y) => x - y)
-    if (setA.length > 0 && setB.length > 0 && !sameValues(setA, setB)) return { duplicate: false, score, guard: 'numbers' }
+    const anchored = setA.length > 0 && setB.length > 0
+    if (anchored && !compatibleValues(setA, setB)) return { duplicate: false, score, guard: 'numbers' }
+    if (score < (anchored ? this.anchoredThreshold : this.threshold)) return { duplicate: false, score }
     const na = numbersIn(ea)
     const nb = numbersIn(eb)
     const da = direction(ea, na)

@@ -82,6 +82,20 @@ describe('semantic dedup with the real MiniLM model', () => {
     assert.equal((await dedup.compare(other, words, { b: [0.002] })).duplicate, true)
   })
 
+  it('accepts a lower cosine when both name the same value, but not for different knobs with that value', async () => {
+    for (const [a, b] of [['clip gradients at 0.5 instead of 1.0', 'GRAD_CLIP 1.0 -> 0.5'], ['AdamW betas (0.9, 0.95)', 'lower adam beta2 to 0.95']] as const) {
+      const v = await dedup.compare(a, b)
+      assert.equal(v.duplicate, true, `${a} | ${b}: ${JSON.stringify(v)}`)
+    }
+    for (const [a, b] of [
+      ['add dropout 0.1', 'add weight decay 0.1'], ['context length 256', 'batch size 256'], ['z-loss 1e-4', 'weight decay 1e-4'],
+      ['residual dropout 0.1', 'embedding dropout 0.1'], ['label smoothing 0.1', 'dropout 0.1']
+    ] as const) {
+      const v = await dedup.compare(a, b)
+      assert.equal(v.duplicate, false, `${a} | ${b}: ${JSON.stringify(v)}`)
+    }
+  })
+
   it('does not merge unrelated changes', async () => {
     const v = await dedup.compare('add dropout 0.1 to attention', 'train with a longer context of 1024 tokens')
     assert.equal(v.duplicate, false)
