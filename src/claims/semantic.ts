@@ -141,6 +141,7 @@ export class SemanticDedup {
   private readonly synonymThreshold: number
   private readonly anchoredThreshold: number
   private readonly cache = new Map<string, Float32Array>()
+  private readonly expansions = new Map<string, string>()
   private readonly cacheSize: number
 
   constructor (private readonly embedder: Embedder, init: SemanticDedupInit = {}) {
@@ -155,8 +156,8 @@ export class SemanticDedup {
    * stand for that side's target when its words give none ("double the LR" whose code sets 0.02).
    */
   async compare (a: string, b: string, targets: { a?: number[], b?: number[] } = {}): Promise<SemanticVerdict> {
-    const ea = expandDescription(a)
-    const eb = expandDescription(b)
+    const ea = this.expand(a)
+    const eb = this.expand(b)
     const [va, vb] = await this.vectors([ea, eb])
     const score = cosine(va!, vb!)
     if (score < Math.min(this.threshold, this.anchoredThreshold)) return { duplicate: false, score }
@@ -195,7 +196,18 @@ export class SemanticDedup {
    * than one per comparison: the first check against a busy parent embeds its whole history.
    */
   async prepare (descriptions: string[]): Promise<void> {
-    await this.vectors(descriptions.map(expandDescription))
+    await this.vectors(descriptions.map((d) => this.expand(d)))
+  }
+
+  /** expandDescription, remembered: a check against a busy parent expands thousands of descriptions. */
+  private expand (description: string): string {
+    let expanded = this.expansions.get(description)
+    if (expanded === undefined) {
+      if (this.expansions.size >= this.cacheSize) this.expansions.clear()
+      expanded = expandDescription(description)
+      this.expansions.set(description, expanded)
+    }
+    return expanded
   }
 
   private async vectors (texts: string[]): Promise<Float32Array[]> {
