@@ -11,7 +11,8 @@ describe('e2e: kill -9 while a client writes', { timeout: 120_000 }, () => {
   after(async () => { await cleanupDaemons() })
 
   it('keeps every record it acknowledged with 201', async () => {
-    const daemon = await DaemonProcess.start({ name: 'victim' })
+    // Hypotheses are the records written here: lift the hourly allowance, and give each a distinct number so none repeats another.
+    const daemon = await DaemonProcess.start({ name: 'victim', config: { hypothesesPerHour: 100_000 } })
     const acked = new Set<string>()
     let inFlight = 0
     let inFlightAtKill = -1
@@ -22,7 +23,7 @@ describe('e2e: kill -9 while a client writes', { timeout: 120_000 }, () => {
       for (let i = 0; !stop; i++) {
         inFlight++
         try {
-          const res = await daemon.post<{ hypothesis?: { id: string } }>('/api/hypotheses', { title: `writer ${w} record ${i}`, text: 'x'.repeat(200) })
+          const res = await daemon.post<{ hypothesis?: { id: string } }>('/api/hypotheses', { title: `record ${w * 1_000_000 + i}`, text: 'x'.repeat(200) })
           // Only a 201 is a promise that the record is on disk.
           if (res.status === 201 && res.body.hypothesis !== undefined) acked.add(res.body.hypothesis.id)
           else throw new Error(`unexpected ${res.status} ${JSON.stringify(res.body)}`)

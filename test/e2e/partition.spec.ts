@@ -30,23 +30,26 @@ describe('e2e: a daemon cut off from the swarm', { timeout: 180_000 }, () => {
       return true
     }
 
+    // Each record gets its own number: hypotheses that say the same thing are refused as duplicates.
+    let serial = 0
+    const numbered = (what: string): string => `${what}, record ${++serial}`
     // Before the cut: one record from each, seen by all.
-    for (const d of daemons) written.add(await d.addHypothesis(`before the cut, from ${d.name}`))
+    for (const d of daemons) written.add(await d.addHypothesis(numbered(`before the cut, from ${d.name}`)))
     await eventually(async () => allHave(daemons, written), 'the first records everywhere', { diagnose: snapshot })
 
     await c.stop()
 
     // The majority side keeps writing while C is away.
     for (let i = 0; i < 5; i++) {
-      written.add(await a.addHypothesis(`while C is away ${i}, from A`))
-      written.add(await b.addHypothesis(`while C is away ${i}, from B`))
+      written.add(await a.addHypothesis(numbered('while C is away, from A')))
+      written.add(await b.addHypothesis(numbered('while C is away, from B')))
     }
     await eventually(async () => allHave([a, b], written), 'A and B to share the records written while C was away', { diagnose: snapshot })
 
     // C comes back alone (no bootstrap, fresh port): a partition, not a reconnect.
     await c.restart({ name: 'C' })
     const cAlone = new Set<string>()
-    for (let i = 0; i < 5; i++) cAlone.add(await c.addHypothesis(`while partitioned ${i}, from C`))
+    for (let i = 0; i < 5; i++) cAlone.add(await c.addHypothesis(numbered('while partitioned, from C')))
     assert.deepEqual([...await c.connectedPeers()], [], 'C must really be partitioned for this test to mean anything')
     for (const d of [a, b]) {
       const held = new Set(await d.hypothesisIds())
