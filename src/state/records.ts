@@ -153,7 +153,13 @@ export async function parseRecord (text: string): Promise<StoredRecord> {
   const { sig, ...unsigned } = env.data
   const publicKey = authorKey(env.data.author)
   // [REJECT] record.author must equal signer
-  const ok = await publicKey.verify(signingBytes(unsigned as Omit<SignedRecord, 'sig'>), Buffer.from(sig, 'base64url'))
+  let ok: boolean
+  try {
+    ok = await publicKey.verify(signingBytes(unsigned as Omit<SignedRecord, 'sig'>), Buffer.from(sig, 'base64url'))
+  } catch {
+    // The key type throws on a signature of the wrong length (found by fuzzing): a bad signature, not a crash.
+    ok = false
+  }
   if (!ok) throw new RecordError('RECORD_BAD_SIGNATURE', 'signature does not match the author')
   return stored(env.data as SignedRecord, text)
 }

@@ -1,0 +1,183 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, stat } from 'node:fs/promises'
+import { request } from 'node:http'
+import { connect } from 'node:net'
+import { networkInterfaces } from 'node:os'
+import { BlobStore, blobHashOf } from '../../src/p2p/blob-store.js'
+import { resolveConfig } from '../../src/config/config.js'
+import { DEFAULTS } from '../../src/config/defaults.js'
+import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { DaemonProcess, cleanupDaemons } from '../helpers/daemon-process.js'
+import { waitFor } from '../helpers/wait.js'
+import type { Daemon } from '../../src/daemon/daemon.js'
+
+interface Reply { status: number, code: string | undefined }
+
+/** Raw HTTP, so the test sets the Host and Origin headers a browser (or a rebinding page) would send. */
+async function call (base: string, method: string, path: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, base), { method, headers, signal: AbortSignal.timeout(10_000) }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        let code: string | undefined
+        try { code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code } catch {}
+        resolve({ status: res.statusCode ?? 0, code })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** A request without any Host header (HTTP/1.0), which no browser sends but a raw client can. */
+async function callWithoutHost (port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.write(`GET ${path} HTTP/1.0\r\n\r\n`) })
+    let text = ''
+    socket.setEncoding('utf8').on('data', (d: string) => { text += d })
+    socket.on('end', () => { resolve(Number(/^HTTP\/1\.\d (\d{3})/.exec(text)?.[1] ?? 0)) })
+    socket.on('error', reject)
+  })
+}
+
+interface Endpoint {
+  path: string
+  /** A body the endpoint would accept (or at least parse) once past the guards. */
+  body: () => string | Uint8Array
+  contentType: string
+}
+
+describe('local API safety (DESIGN §6, issue 5 §4)', () => {
+  let daemon: Daemon
+  let token: string
+  let base: string
+  let port: number
+  let claimId: string
+  const blob = new TextEncoder().encode('LR = 0.07  # must never be stored by a refused call\n')
+
+  before(async () => {
+    daemon = await startInProcessDaemon({ claimSettleMs: 20 })
+    token = (await readFile(daemon.paths.apiToken, 'utf8')).trim()
+    base = daemon.apiUrl
+    port = Number(new URL(base).port)
+    // A real claim, so heartbeat and release address an existing one.
+    const res = await call(base, 'POST', '/api/claims', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ description: 'warmup 20 -> 40' }))
+    assert.equal(res.status, 201)
+    claimId = daemon.claims.ledger.allClaims()[0]!.id
+  })
+  after(async () => { await stopAndRemove(daemon) })
+
+  const json = (value: unknown) => () => JSON.stringify(value)
+  const endpoints = (): Endpoint[] => [
+    { path: '/api/claims', body: json({ description: 'batch size 16 -> 32' }), contentType: 'application/json' },
+    { path: `/api/claims/${claimId}/heartbeat`, body: json({}), contentType: 'application/json' },
+    { path: `/api/claims/${claimId}/release`, body: json({}), contentType: 'application/json' },
+    { path: '/api/results', body: json({ claim: claimId, log: 'no summary', code: 'x = 1\n' }), contentType: 'application/json' },
+    { path: '/api/hypotheses', body: json({ title: 'refused idea', text: '' }), contentType: 'application/json' },
+    { path: '/api/connect', body: json({ addr: '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWLRPJAA5o6Z6FPaXxUBwHQ4tQKhrUVrQW9WxsjpCKBFoo' }), contentType: 'application/json' },
+    { path: '/api/blobs', body: () => blob, contentType: 'application/octet-stream' }
+  ]
+
+  /** Everything a mutation could touch: records, claim state, peers, blobs. */
+  async function observable (): Promise<string> {
+    return JSON.stringify({
+      digest: daemon.state.contentDigest(),
+      counts: daemon.state.counts(),
+      claim: daemon.claims.ledger.allClaims().map((c) => c.id),
+      peers: daemon.network.libp2p.getPeers().length,
+      blob: await new BlobStore(daemon.paths.blobs).has(blobHashOf(blob))
+    })
+  }
+
+  it('refuses every mutating endpoint without the token, with a foreign Origin, and with a foreign Host; nothing changes', async () => {
+    const before = await observable()
+    const good = { authorization: `Bearer ${token}` }
+    const attempts: Array<{ what: string, headers: Record<string, string>, status: number, code: string }> = [
+      { what: 'no token', headers: {}, status: 401, code: 'API_UNAUTHORIZED' },
+      { what: 'wrong token', headers: { authorization: `Bearer ${'0'.repeat(token.length)}` }, status: 401, code: 'API_UNAUTHORIZED' },
+      { what: 'the token without the Bearer scheme', headers: { authorization: token }, status: 401, code: 'API_UNAUTHORIZED' },
+      { what: 'a prefix of the token', headers: { authorization: `Bearer ${token.slice(0, -1)}` }, status: 401, code: 'API_UNAUTHORIZED' },
+      { what: 'foreign Origin (cross-site form or fetch)', headers: { ...good, origin: 'https://evil.example' }, status: 403, code: 'API_FORBIDDEN_ORIGIN' },
+      { what: 'null Origin (sandboxed frame, file://)', headers: { ...good, origin: 'null' }, status: 403, code: 'API_FORBIDDEN_ORIGIN' },
+      { what: 'lookalike Origin', headers: { ...good, origin: 'http://127.0.0.1.evil.example' }, status: 403, code: 'API_FORBIDDEN_ORIGIN' },
+      { what: 'foreign Host (DNS rebinding)', headers: { ...good, host: `evil.example:${port}` }, status: 403, code: 'API_FORBIDDEN_HOST' },
+      { what: 'rebinding Host that starts like loopback', headers: { ...good, host: `127.0.0.1.nip.io:${port}` }, status: 403, code: 'API_FORBIDDEN_HOST' },
+      { what: 'foreign Host without a token', headers: { host: 'evil.example' }, status: 403, code: 'API_FORBIDDEN_HOST' }
+    ]
+    const failures: string[] = []
+    for (const endpoint of endpoints()) {
+      for (const attempt of attempts) {
+        const reply = await call(base, 'POST', endpoint.path, { 'content-type': endpoint.contentType, ...attempt.headers }, endpoint.body())
+        if (reply.status !== attempt.status || reply.code !== attempt.code) failures.push(`POST ${endpoint.path} with ${attempt.what}: ${reply.status} ${reply.code ?? ''}, expected ${attempt.status} ${attempt.code}`)
+      }
+    }
+    assert.deepEqual(failures, [])
+    assert.equal(await observable(), before, 'a refused call changed the daemon')
+  })
+
+  it('lets the same calls past the guards with the token and a loopback Host and Origin (the guards are not blanket)', async () => {
+    for (const endpoint of endpoints()) {
+      for (const origin of [undefined, `http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+        const headers: Record<string, string> = { 'content-type': endpoint.contentType, authorization: `Bearer ${token}`, host: `localhost:${port}` }
+        if (origin !== undefined) headers.origin = origin
+        const reply = await call(base, 'POST', endpoint.path, headers, endpoint.body())
+        assert.ok(![401, 403].includes(reply.status) || !['API_UNAUTHORIZED', 'API_FORBIDDEN_ORIGIN', 'API_FORBIDDEN_HOST'].includes(reply.code ?? ''),
+          `POST ${endpoint.path} (origin ${origin ?? 'none'}) was refused by a guard: ${reply.status} ${reply.code ?? ''}`)
+      }
+    }
+    assert.equal(await new BlobStore(daemon.paths.blobs).has(blobHashOf(blob)), true, 'the authorised blob upload was stored')
+  })
+
+  it('refuses reads addressed by a foreign Host name, or by none (DNS rebinding would read the status otherwise)', async () => {
+    const reads = ['/', '/api/status', '/api/peers', '/api/best', '/api/claims', `/api/claims/${claimId}`, '/api/results', '/api/hypotheses', `/api/blobs/${blobHashOf(blob)}`]
+    for (const path of reads) {
+      assert.equal((await call(base, 'GET', path, {})).status, 200, `GET ${path} on loopback`)
+      for (const host of ['evil.example', `evil.example:${port}`, `attacker.127.0.0.1.nip.io:${port}`, `[::ffff:7f00:1]:${port}`]) {
+        const reply = await call(base, 'GET', path, { host })
+        assert.deepEqual([reply.status, reply.code], [403, 'API_FORBIDDEN_HOST'], `GET ${path} with Host ${host}`)
+      }
+      assert.equal(await callWithoutHost(port, path), 403, `GET ${path} without a Host header`)
+    }
+  })
+
+  it('binds to 127.0.0.1 by default, unreachable from other interfaces; the token file is private to the user', async () => {
+    assert.equal(DEFAULTS.httpHost, '127.0.0.1')
+    assert.equal(resolveConfig({ file: {}, env: {}, flags: {}, shippedBootstrap: [] }).httpHost, '127.0.0.1')
+    assert.equal(new URL(daemon.apiUrl).hostname, '127.0.0.1')
+    const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
+    if (external !== undefined) {
+      const reached = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, external.address)
+        socket.once('connect', () => { socket.destroy(); resolve(true) })
+        socket.once('error', () => { resolve(false) })
+      })
+      assert.equal(reached, false, `the API answered on ${external.address}`)
+    }
+    assert.equal((await stat(daemon.paths.apiToken)).mode & 0o077, 0, 'api-token is readable by other users')
+  })
+})
+
+describe('swarmd start --http-host (a real child process)', () => {
+  after(async () => { await cleanupDaemons() })
+
+  it('warns when the API listens beyond loopback, and stays silent on the default', { timeout: 90_000 }, async () => {
+    const exposed = await DaemonProcess.start({ name: 'exposed', args: ['--http-host', '0.0.0.0'] })
+    try {
+      await waitFor(() => /warning: the API listens on 0\.0\.0\.0, not loopback/.test(exposed.output), { timeoutMs: 10_000, what: `the warning in the output of swarmd start:\n${exposed.output}` })
+      // Exposed or not, a write still needs the token.
+      const res = await fetch(new URL('/api/hypotheses', exposed.info.api), { method: 'POST', body: '{"title":"x","text":""}', headers: { 'content-type': 'application/json' } })
+      assert.equal(res.status, 401)
+    } finally {
+      await exposed.stop()
+    }
+    const quiet = await DaemonProcess.start({ name: 'default' })
+    try {
+      assert.equal(new URL(quiet.info.api).hostname, '127.0.0.1')
+      assert.doesNotMatch(quiet.output, /not loopback/)
+    } finally {
+      await quiet.stop()
+    }
+  })
+})
