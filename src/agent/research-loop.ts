@@ -5,7 +5,10 @@ import type { Proposal, Proposer, ProposalContext } from './proposer.js'
 import type { ClaimBook, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimEntry } from '../claims/claim-ledger.js'
 import type { HypothesisBook } from '../claims/hypotheses.js'
+import type { ResultEntry } from '../claims/claim-ledger.js'
+import type { TrustLedger } from '../trust/trust-ledger.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
+import { saneMetrics } from '../state/record-kinds.js'
 import type { ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
@@ -25,6 +28,8 @@ export interface ResearchLoopComponents {
   /** Claims with the dedup pipeline (exact, structured, semantic), settle window and heartbeats. */
   claims: ClaimBook
   hypotheses: HypothesisBook
+  /** Which results this node trusts; the baseline is the best trusted one. */
+  trust: TrustLedger
 }
 
 export interface ResearchLoopInit {
@@ -45,6 +50,8 @@ export interface ResearchLoopInit {
   retryMs?: number
   /** The CUDA device this loop's runs use (one loop per GPU); none on CPU. */
   gpu?: number
+  /** Re-run a peer's better result here before building on it. Default true. */
+  verifyBeforeAdopt?: boolean
 }
 
 export interface CurrentRun {
@@ -61,6 +68,9 @@ export interface LoopStats {
   failedProposals: number
   /** Proposals dropped because the swarm already ran or is running the same experiment. */
   duplicatesAvoided: number
+  /** Peers' results re-run here before building on them, and how many of those did not reproduce. */
+  verifications: number
+  refuted: number
   /** Wall time of the last cycle that was not the training run itself, in ms. */
   lastOverheadMs: number | null
   /** The same for the last 100 cycles, oldest first. */
@@ -72,7 +82,7 @@ export interface LoopStats {
  * first) → propose → claim → run → publish the result with source and log → repeat.
  */
 export class ResearchLoop {
-  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, lastOverheadMs: null, overheadsMs: [] }
+  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, verifications: 0, refuted: 0, lastOverheadMs: null, overheadsMs: [] }
   current: CurrentRun | undefined
   private running: Promise<void> | undefined
   private readonly controller = new AbortController()
@@ -112,7 +122,8 @@ export class ResearchLoop {
   /** The baseline: this tier's best trusted result, else the harness's default train.py. */
   async baseline (): Promise<{ resultId: string | null, source: string, valBpb: number | null }> {
     const { state, blobs } = this.components
-    const best = bestView(resultsView(state, this.init.harness), { tier: this.init.tier, trustedAuthors: new Set([state.peerId]), maxSteps: this.init.maxSteps })
+    const trust = this.components.trust
+    const best = bestView(resultsView(state, this.init.harness), { tier: this.init.tier, trusted: (id) => trust.isTrusted(id), maxSteps: this.init.maxSteps })
     if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
     const bytes = await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) })
     // Adoption checks the source against the hash the result names.
@@ -147,10 +158,83 @@ export class ResearchLoop {
     this.components.log(`research: "${description}" duplicates ${conflict.kind} ${conflict.id.slice(0, 12)} by ${conflict.author.slice(-8)} (${hit.layer}${hit.score !== undefined ? ` ${hit.score.toFixed(2)}` : ''}); ${then}`)
   }
 
+  /** The best unverified peer result that beats the baseline and that this node has not re-run yet. */
+  private candidateToVerify (baselineBpb: number | null): ResultEntry | undefined {
+    const { trust, claims, state, clock } = this.components
+    const now = clock.now()
+    const running = new Set(claims.ledger.allClaims()
+      .filter((c) => c.author === state.peerId && c.body.verifies !== undefined && claims.ledger.status(c, now) === 'active')
+      .map((c) => c.body.verifies))
+    return trust.candidates({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
+      .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId))
+  }
+
+  /**
+   * Re-run a peer's result: its exact train.py (fetched by hash) for the number of steps it
+   * reported, then publish what came out as a verification; every node decides from it.
+   */
+  private async verify (candidate: ResultEntry, signal: AbortSignal): Promise<void> {
+    const { state, blobs, runner, claims, trust } = this.components
+    const bytes = await blobs.get(candidate.body.codeHash, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
+    if (sha256Hex(bytes) !== candidate.body.codeHash) throw new Error(`result ${candidate.id} has a source that does not match its hash`)
+    const steps = candidate.body.metrics!.num_steps
+    const claim = await claims.append({
+      description: `verify ${candidate.id}`,
+      parent: candidate.body.parent,
+      codeHash: candidate.body.codeHash,
+      delta: candidate.body.delta,
+      verifies: candidate.id,
+      tier: this.init.tier,
+      ttlMs: this.init.claimTtlMs
+    })
+    this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
+    this.current = { claimId: claim.id, description: `verify ${candidate.id.slice(0, 12)}`, startedAt: this.components.clock.now(), step: 0, lossBpb: null }
+    const heartbeat = setInterval(() => { claims.heartbeat(claim.id).catch(() => {}) }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
+    let outcome: RunOutcome
+    try {
+      outcome = await runner.run({
+        id: `verify-${claim.id.slice(0, 16)}`,
+        source: Buffer.from(bytes).toString('utf8'),
+        profile: this.init.profile,
+        maxSteps: steps,
+        // A stranger's code: refused (SANDBOX_REQUIRED) unless it runs in the sandbox or the user opted out.
+        foreign: true,
+        ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
+      }, {
+        signal,
+        onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
+      })
+    } finally {
+      clearInterval(heartbeat)
+      this.current = undefined
+    }
+    if (signal.aborted) {
+      await claims.release(claim.id, 'aborted').catch(() => {})
+      return
+    }
+    const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? outcome.metrics! : null
+    await state.append('verification', {
+      result: candidate.id,
+      claimId: claim.id,
+      metrics,
+      logHash: await blobs.add(Buffer.from(outcome.log)),
+      hardware: { ...this.init.hardware, tier: this.init.tier },
+      harness: this.init.harness,
+      maxSteps: steps
+    })
+    this.stats.verifications++
+    const verdict = trust.status(candidate.id)
+    if (verdict === 'refuted') this.stats.refuted++
+    this.components.log(`research: ${candidate.id.slice(0, 12)} ${verdict === 'refuted' ? 'did NOT reproduce' : 'reproduced'}: reported ${candidate.body.metrics!.val_bpb.toFixed(4)}, re-run ${metrics === null ? `crashed (${outcome.reason ?? 'unknown'})` : metrics.val_bpb.toFixed(4)}`)
+  }
+
   private async cycle (signal: AbortSignal): Promise<void> {
     const { state, blobs, runner, clock, claims } = this.components
     const cycleStart = clock.now()
     const baseline = await this.baseline()
+    // A peer's result that would beat the baseline is re-run here first: never build on numbers nobody reproduced.
+    const candidate = this.init.verifyBeforeAdopt === false ? undefined : this.candidateToVerify(baseline.valBpb)
+    if (candidate !== undefined) return this.verify(candidate, signal)
     const needsBaseline = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
     // The baseline is every node's own reference run, never a duplicate; proposals are checked.
     const proposal: Proposal = needsBaseline
@@ -215,6 +299,10 @@ export class ResearchLoop {
     const runMs = clock.now() - runStart
 
     const logHash = await blobs.add(Buffer.from(outcome.log))
+    // Numbers no honest run can produce (a broken evaluation) are a crash, not a result.
+    if (outcome.status === 'ok' && !saneMetrics(outcome.metrics)) {
+      outcome = { ...outcome, status: 'crash', reason: 'insane-metrics' as RunOutcome['reason'], detail: `val_bpb ${outcome.metrics?.val_bpb} is outside the sanity bounds`, metrics: undefined }
+    }
     const valBpb = outcome.metrics?.val_bpb
     const status: ResultBody['status'] = outcome.status === 'crash' ? 'crash' : (baseline.valBpb === null || valBpb! < baseline.valBpb ? 'keep' : 'discard')
     await state.append('result', {

@@ -22,6 +22,8 @@ export interface ClaimRequest extends ClaimCandidate {
   tier: Tier
   ttlMs: number
   hypothesis?: string
+  /** A verification run: the result it re-runs. */
+  verifies?: string
 }
 
 export type DedupLayer = 'exact' | 'structured' | 'semantic'
@@ -154,6 +156,7 @@ export class ClaimBook {
       codeHash: request.codeHash,
       delta: request.delta,
       ...(request.hypothesis !== undefined ? { hypothesis: request.hypothesis } : {}),
+      ...(request.verifies !== undefined ? { verifies: request.verifies } : {}),
       tier: request.tier,
       ttlMs: request.ttlMs
     }

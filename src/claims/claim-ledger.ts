@@ -1,6 +1,6 @@
 import { deltaKey } from './dedup.js'
 import type { DedupEntry } from './dedup.js'
-import type { ClaimBody, HeartbeatBody, ReleaseBody, ResultBody } from '../state/record-kinds.js'
+import type { ClaimBody, HeartbeatBody, ReleaseBody, ResultBody, VerificationBody } from '../state/record-kinds.js'
 import type { StoredRecord } from '../state/records.js'
 import type { SwarmState } from '../state/swarm-state.js'
 
@@ -19,6 +19,13 @@ export interface ResultEntry {
   author: string
   createdAt: number
   body: ResultBody
+}
+
+export interface VerificationEntry {
+  id: string
+  author: string
+  createdAt: number
+  body: VerificationBody
 }
 
 /** The order every node agrees on: earlier createdAt first, then author, then id. */
@@ -47,6 +54,9 @@ export class ClaimLedger {
   private readonly beats = new Map<string, Map<string, number[]>>()
   /** claim id → author → why it was released. */
   private readonly releases = new Map<string, Map<string, ReleaseBody['reason']>>()
+  private readonly verifications = new Map<string, VerificationEntry>()
+  /** claim id → verifications that name it (a verification run's outcome). */
+  private readonly verificationsOfClaim = new Map<string, VerificationEntry[]>()
   /** claim id → results that name it. */
   private readonly resultsOfClaim = new Map<string, ResultEntry[]>()
   /** hypothesis id → claims that test it. */
@@ -58,7 +68,7 @@ export class ClaimLedger {
   private claimsAndResults = 0
 
   constructor (private readonly state: SwarmState, private readonly harness: string) {
-    for (const kind of ['claim', 'heartbeat', 'release', 'result'] as const) {
+    for (const kind of ['claim', 'heartbeat', 'release', 'result', 'verification'] as const) {
       for (const rec of state.list(kind)) this.add(rec)
     }
     state.on('record', this.onRecord)
@@ -86,6 +96,11 @@ export class ClaimLedger {
 
   allClaims (): ClaimEntry[] {
     return [...this.claims.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
+  }
+
+  /** Verifications of this harness, oldest first. */
+  allVerifications (): VerificationEntry[] {
+    return [...this.verifications.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
   }
 
   /** The results its author published for a claim. */
@@ -117,6 +132,7 @@ export class ClaimLedger {
 
   status (claim: ClaimEntry, now: number): ClaimStatus {
     if (this.resultsOf(claim).length > 0) return 'finished'
+    if ((this.verificationsOfClaim.get(claim.id) ?? []).some((v) => v.author === claim.author)) return 'finished'
     if (this.releaseReason(claim) !== undefined) return 'released'
     return now >= this.expiresAt(claim) ? 'expired' : 'active'
   }
@@ -160,6 +176,8 @@ export class ClaimLedger {
       this.claims.set(rec.id, entry)
       this.claimsAndResults++
       if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)
+      // A verification re-runs a finished result: it repeats nothing and blocks nothing.
+      if (entry.body.verifies !== undefined) return
       this.index({ kind: 'claim', id: rec.id, author: record.author, description: entry.body.description, codeHash: entry.body.codeHash, parent: entry.body.parent, delta: entry.body.delta })
     } else if (record.kind === 'heartbeat') {
       const claimId = (record.body as HeartbeatBody).claim
@@ -183,6 +201,13 @@ export class ClaimLedger {
       siblings.push(entry)
       this.resultsOfClaim.set(body.claimId, siblings)
       this.index({ kind: 'result', id: rec.id, author: record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta })
+    } else if (record.kind === 'verification') {
+      const body = record.body as VerificationBody
+      if (body.harness !== this.harness || this.verifications.has(rec.id)) return
+      const entry: VerificationEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body }
+      this.verifications.set(rec.id, entry)
+      this.claimsAndResults++
+      push(this.verificationsOfClaim, body.claimId, entry)
     }
   }
 

@@ -35,9 +35,16 @@ export async function runDoctor (opts: { python?: string, dataDir: string }): Pr
       : { name: 'corpus (cpu profile)', ok: false, found: (corpus.stdout + corpus.stderr).trim().split('\n').pop() ?? 'failed', fix: 'run `npm ci` in the swarmd folder (it ships the pinned corpus)', required: true })
   }
 
+  // Not required: a daemon without it still runs its own experiments, but refuses peers' code.
   checks.push(await detectBubblewrap() !== undefined
-    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works: experiments run without network, with a read-only system and your home hidden', required: false }
-    : { name: 'sandbox (bubblewrap)', ok: false, found: 'not installed, or cannot create namespaces here', fix: 'sudo apt-get install bubblewrap (experiments then run without network and with a read-only system)', required: false })
+    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works: experiments run without network or capabilities, with a read-only system, data and harness, your home hidden, and process, memory and file-size limits', required: false }
+    : {
+        name: 'sandbox (bubblewrap)',
+        ok: false,
+        found: 'not installed, or cannot create namespaces here: peers\' train.py will be refused, only this daemon\'s own edits run (unconfined)',
+        fix: 'sudo apt-get install bubblewrap; where it is installed but fails, allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04+ an AppArmor profile for bwrap). --unsafe-no-sandbox runs peers\' code anyway, with your files and network exposed',
+        required: false
+      })
 
   let writable = true
   try { await access(opts.dataDir, constants.W_OK) } catch { writable = false }

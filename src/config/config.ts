@@ -40,7 +40,21 @@ export const configSchema = z.strictObject({
   maxBlobBytes: z.number().int().min(1),
   claimSettleMs: z.number().int().min(0).max(60_000),
   claimTtlMs: z.number().int().min(0).max(24 * 3600_000),
-  hypothesesPerHour: z.number().int().min(1)
+  hypothesesPerHour: z.number().int().min(1),
+  quorum: z.number().int().min(1).max(20),
+  reputationAfter: z.number().int().min(1),
+  verifyTolerance: z.number().min(0).max(10),
+  verifyBeforeAdopt: z.boolean(),
+  gossipRecordsPerPeerPerMinute: z.number().int().min(1),
+  gossipMessagesPerLinkPerMinute: z.number().int().min(1),
+  gossipIpColocationThreshold: z.number().int().min(1),
+  maxPendingPerIp: z.number().int().min(1),
+  inboundUpgradeTimeoutMs: z.number().int().min(500).max(120_000),
+  unsafeNoSandbox: z.boolean(),
+  runMaxProcesses: z.number().int().min(16),
+  runMaxMemoryMb: z.number().int().min(0),
+  runMaxFileMb: z.number().int().min(0),
+  sandboxTmpfsMb: z.number().int().min(1)
 })
 
 export type Config = z.infer<typeof configSchema>

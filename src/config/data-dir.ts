@@ -11,7 +11,9 @@ export function dataPaths (dataDir: string) {
     /** Written by a running daemon: where its API and libp2p listen. */
     daemonInfo: join(dataDir, 'daemon.json'),
     state: (swarm: string) => join(dataDir, 'state', swarm),
-    blobs: join(dataDir, 'blobs')
+    blobs: join(dataDir, 'blobs'),
+    /** Peers blocked for bad input, with when each block ends: survives restarts. */
+    blocklist: join(dataDir, 'blocklist.json')
   }
 }
 

@@ -27,8 +27,8 @@ export const DEFAULTS = {
   maxExperiments: 0,
   /** Connection limits: a daemon talks to tens of peers; libp2p's default (300) is for relays. */
   maxConnections: 100,
-  /** Half-open inbound connections allowed at once. */
-  maxIncomingPendingConnections: 10,
+  /** Half-open inbound connections allowed at once, all IPs together; each IP may hold `maxPendingPerIp` of them. */
+  maxIncomingPendingConnections: 64,
   /** Anti-entropy pull from one random peer this often (ms). Gossip carries live updates; this only repairs losses. */
   antiEntropyMs: 30_000,
   /** Records dated further ahead are held back (DESIGN §3: 60 s). */
@@ -47,8 +47,61 @@ export const DEFAULTS = {
   claimTtlMs: 0,
   /** Hypotheses one peer may publish per hour; beyond it they are hidden everywhere. */
   hypothesesPerHour: 20,
+  /**
+   * Reproductions by peers with standing that make a peer's result trusted (volunteer computing
+   * uses 2-3). This node's own re-run counts alone: with two honest daemons each trusts the other.
+   */
+  quorum: 2,
+  /** A peer with this many trusted results needs one reproduction, not `quorum` (adaptive replication). */
+  reputationAfter: 3,
+  /** Largest val_bpb difference a re-run may show and still reproduce; 0: the profile's measured noise floor. */
+  verifyTolerance: 0,
+  /** Re-run a peer's result on this machine before building on it (DESIGN §4); off only for trusted private swarms. */
+  verifyBeforeAdopt: true,
   /** Largest blob accepted (bytes): train.py sources and run logs, not datasets. */
-  maxBlobBytes: 16 * 1024 * 1024
+  maxBlobBytes: 16 * 1024 * 1024,
+  /**
+   * Gossip messages (each carries one record write) one author may publish per minute; the same
+   * number may come at once. Beyond it they are ignored (not applied, not relayed; sync brings them
+   * later) and the sender loses gossip score. An honest daemon writes a few records a minute (the
+   * fastest CPU test loop about one a second); one hostile peer was measured pushing ~2,400 a second.
+   * Benchmarks that write 20-50 records/s from one daemon must raise it.
+   */
+  gossipRecordsPerPeerPerMinute: 600,
+  /** Gossip messages one neighbour may deliver per minute, all authors together: a relay forwards many authors. */
+  gossipMessagesPerLinkPerMinute: 6_000,
+  /**
+   * Peers from one IP address before gossipsub's colocation penalty (-1 x extra²) starts: many
+   * identities behind one address look like a Sybil. Raise it for a lab of volunteers behind one NAT.
+   */
+  gossipIpColocationThreshold: 10,
+  /**
+   * Inbound connections from one IP address mid-upgrade at once. libp2p has only a node-wide cap
+   * (`maxIncomingPendingConnections`): ten silent sockets from one host locked every new peer out
+   * for 10 s (measured, BENCHMARKS.md "Attacks tried"). An honest peer needs one.
+   */
+  maxPendingPerIp: 4,
+  /**
+   * An inbound connection must finish noise + yamux within this (ms); libp2p's default is 10 s.
+   * On loopback the upgrade takes a few ms; on a 300 ms round trip, about four round trips.
+   */
+  inboundUpgradeTimeoutMs: 5_000,
+  /**
+   * Run peers' train.py (or edits of one) even where no sandbox works. Off: such code is refused
+   * (SANDBOX_REQUIRED) until bubblewrap is installed; on only by the explicit `--unsafe-no-sandbox`.
+   */
+  unsafeNoSandbox: false,
+  /**
+   * Processes one run may have at once. A cpu run has ~5 threads, a gpu run with torch.compile one
+   * inductor worker per core; a fork bomb passes 512 in well under a second (src/runner/run-limits.ts).
+   */
+  runMaxProcesses: 512,
+  /** Memory per run process, MiB (RLIMIT_DATA); 0: 75% of this machine's RAM, so the desktop survives. */
+  runMaxMemoryMb: 0,
+  /** Largest file a run may write, MiB: above any checkpoint of the gpu profile's models. */
+  runMaxFileMb: 4096,
+  /** Size of each private tmpfs in the sandbox (/tmp, the hidden home, /run), MiB: they live in RAM. */
+  sandboxTmpfsMb: 512
 }
 
 export type Defaults = typeof DEFAULTS

@@ -18,9 +18,10 @@ import { HypothesisBook } from '../claims/hypotheses.js'
 import { LazyEmbedder } from '../claims/lazy-embedder.js'
 import { SemanticDedup } from '../claims/semantic.js'
 import { createWorkerEmbedder } from '../claims/worker-embedder.js'
+import { TrustLedger } from '../trust/trust-ledger.js'
 import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
-import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
+import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, PROFILE_TOLERANCE, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
 import { SwarmdError } from '../util/errors.js'
 import { findPython } from '../runner/python.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
@@ -74,6 +75,7 @@ export class Daemon {
   private ledgerValue: ClaimLedger | undefined
   private claimsValue: ClaimBook | undefined
   private hypothesesValue: HypothesisBook | undefined
+  private trustValue: TrustLedger | undefined
   private defaultSourceValue: string | undefined
   private readonly clock: Clock
   private readonly rng: Rng
@@ -98,6 +100,8 @@ export class Daemon {
   /** Claims: dedup, settle window, heartbeats, release (also the agent API's). */
   get claims (): ClaimBook { return this.need(this.claimsValue) }
   get hypotheses (): HypothesisBook { return this.need(this.hypothesesValue) }
+  /** Which results this node trusts: its own, and those reproduced by itself or by peers with standing. */
+  get trust (): TrustLedger { return this.need(this.trustValue) }
   /** The harness's default train.py: the baseline before any result. */
   get defaultSource (): string { return this.need(this.defaultSourceValue) }
   /** A claim lives this long without a heartbeat: config, else 3x the time a run may take. */
@@ -142,7 +146,13 @@ export class Daemon {
       maxIncomingPendingConnections: config.maxIncomingPendingConnections,
       antiEntropyMs: config.antiEntropyMs,
       strikeLimit: config.strikeLimit,
-      blockMs: config.blockMs
+      blockMs: config.blockMs,
+      blocklistPath: this.paths.blocklist,
+      gossipRecordsPerPeerPerMinute: config.gossipRecordsPerPeerPerMinute,
+      gossipMessagesPerLinkPerMinute: config.gossipMessagesPerLinkPerMinute,
+      gossipIpColocationThreshold: config.gossipIpColocationThreshold,
+      maxPendingPerIp: config.maxPendingPerIp,
+      inboundUpgradeTimeoutMs: config.inboundUpgradeTimeoutMs
     })
     await this.networkValue.start()
     const network = this.networkValue
@@ -216,9 +226,15 @@ export class Daemon {
     const killMs = killAfterMs(research.profile, maxSteps)
     const workRoot = join(this.paths.root, 'work')
     const bwrap = await detectBubblewrap()
-    if (bwrap === undefined) this.log('warning: bubblewrap is not available, so experiments run without a sandbox (sudo apt-get install bubblewrap)')
-    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: [...research.python!.paths, corpusDir()] }
-    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs })
+    if (bwrap === undefined) {
+      this.log(config.unsafeNoSandbox
+        ? 'warning: no sandbox (bubblewrap is not available) and --unsafe-no-sandbox is set: peers\' train.py runs with your files and network exposed'
+        : 'warning: bubblewrap is not available, so experiments run without a sandbox and peers\' code is refused (sudo apt-get install bubblewrap; `swarmd doctor`)')
+    }
+    // The data dir (identity key, state) is hidden from runs; their workspace under it is bound back.
+    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: [...research.python!.paths, corpusDir()], hidden: [this.paths.root] }
+    const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb }
+    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox })
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng })
@@ -234,7 +250,8 @@ export class Daemon {
       clock: this.clock,
       log: gpu === undefined ? this.log : (line) => { this.log(`[gpu ${gpu}] ${line}`) },
       claims: this.claims,
-      hypotheses: this.hypotheses
+      hypotheses: this.hypotheses,
+      trust: this.trust
     }, {
       profile: research.profile,
       tier: research.tier,
@@ -244,6 +261,7 @@ export class Daemon {
       ...(maxSteps !== undefined ? { maxSteps } : {}),
       ...(gpu !== undefined ? { gpu } : {}),
       claimTtlMs: this.claimTtlMs,
+      verifyBeforeAdopt: config.verifyBeforeAdopt,
       maxExperiments: config.maxExperiments
     }))
     for (const loop of this.loopsValue) loop.start()
@@ -272,6 +290,12 @@ export class Daemon {
       referenceCodeHashes: new Set([sha256Hex(Buffer.from(this.defaultSource))])
     })
     this.hypothesesValue = new HypothesisBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic }, { perHour: config.hypothesesPerHour })
+    this.trustValue = new TrustLedger(this.ledgerValue, {
+      self: state.peerId,
+      quorum: config.quorum,
+      reputationAfter: config.reputationAfter,
+      tolerance: config.verifyTolerance > 0 ? config.verifyTolerance : PROFILE_TOLERANCE[research.profile]
+    })
   }
 
   listenAddrs (): string[] {

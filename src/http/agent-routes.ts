@@ -139,13 +139,13 @@ export class AgentRoutes {
     // ?frontier=1: only the results nobody has built on yet (the lineage's leaves).
     const all = resultsView(daemon.state, daemon.research.harness)
     const shown = query.get('frontier') === '1' ? frontier(all) : all
-    return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id))) } }
+    return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id), daemon.trust.status(r.id))) } }
   }
 
   private async publish (input: z.infer<typeof publishInput>): Promise<RouteReply> {
     const result = await this.publisher().publish(input)
     const marks = await this.components.daemon.claims.duplicateResults()
-    return { status: 201, body: { result: resultView(result, marks.get(result.id)) } }
+    return { status: 201, body: { result: resultView(result, marks.get(result.id), this.components.daemon.trust.status(result.id)) } }
   }
 
   private async addHypothesis (body: z.infer<typeof hypothesisBody>): Promise<RouteReply> {

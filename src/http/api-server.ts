@@ -85,8 +85,15 @@ export class ApiServer {
         const tier = url.searchParams.get('tier') ?? daemon.research.tier
         if (!(TIERS as readonly string[]).includes(tier)) throw new HttpError(400, 'API_BAD_REQUEST', `unknown tier ${tier}; one of ${TIERS.join(', ')}`)
         const best = bestResult(daemon, tier as Tier)
-        const marks = best === undefined ? undefined : await daemon.claims.duplicateResults()
-        return this.json(res, 200, { tier, best: best === undefined ? null : resultView(best, marks?.get(best.id)) })
+        const marks = await daemon.claims.duplicateResults()
+        // Unverified results that beat the best: shown as candidates, never built on until reproduced.
+        const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
+        const candidates = daemon.trust.candidates({ tier: tier as Tier, maxSteps, than: best?.body.metrics?.val_bpb ?? null })
+        return this.json(res, 200, {
+          tier,
+          best: best === undefined ? null : resultView(best, marks.get(best.id), daemon.trust.status(best.id)),
+          candidates: candidates.slice(0, 10).map((r) => resultView(r, marks.get(r.id), 'unverified'))
+        })
       }
       const reply = await this.agentRoutes.handle({
         method: req.method ?? 'GET',

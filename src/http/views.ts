@@ -1,5 +1,6 @@
 import { stateTopic } from '../p2p/swarm-network.js'
 import { bestView, resultsView } from '../state/views.js'
+import type { TrustStatus } from '../trust/trust.js'
 import type { DuplicateMark } from '../claims/claim-book.js'
 import type { ClaimEntry, ClaimLedger, ClaimStatus } from '../claims/claim-ledger.js'
 import type { HypothesisEntry } from '../claims/hypotheses.js'
@@ -115,24 +116,29 @@ export function researchView (daemon: Daemon) {
   }
 }
 
-/** A result; `duplicateOf` names the earlier result it repeats (marked after a partition merged), else null. */
-export function resultView (r: ResultView, mark?: DuplicateMark) {
+/**
+ * A result; `duplicateOf` names the earlier result it repeats (marked after a partition merged),
+ * else null; `trust` says whether this node trusts its numbers (self, trusted by reproduction,
+ * refuted, or unverified: a candidate).
+ */
+export function resultView (r: ResultView, mark?: DuplicateMark, trust?: TrustStatus) {
   return {
     id: r.id,
     author: r.author,
     createdAt: r.createdAt,
     ...r.body,
-    duplicateOf: mark === undefined ? null : { of: mark.of, layer: mark.layer, score: mark.score ?? null }
+    duplicateOf: mark === undefined ? null : { of: mark.of, layer: mark.layer, score: mark.score ?? null },
+    trust: trust ?? null
   }
 }
 
 export type ResultJson = ReturnType<typeof resultView>
 
 /**
- * The tier's best result as this daemon sees it (its own results are the trusted ones until
- * peer verification lands), among runs to the same budget; what a claim builds on by default.
+ * The tier's best trusted result as this daemon sees it, among runs to the same budget; what a
+ * claim builds on by default.
  */
 export function bestResult (daemon: Daemon, tier: Tier): ResultView | undefined {
   const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
-  return bestView(resultsView(daemon.state, daemon.research.harness), { tier, trustedAuthors: new Set([daemon.identity.peerId.toString()]), maxSteps })
+  return bestView(resultsView(daemon.state, daemon.research.harness), { tier, trusted: (id) => daemon.trust.isTrusted(id), maxSteps })
 }

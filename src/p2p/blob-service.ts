@@ -1,4 +1,4 @@
-import { lpStream } from '@libp2p/utils'
+import { boundedLpStream } from './length-prefix.js'
 import { SwarmdError } from '../util/errors.js'
 import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from './blob-codec.js'
 import { blobCid, blobHashOf } from './blob-store.js'
@@ -87,7 +87,7 @@ export class BlobService {
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs), ...(options.signal !== undefined ? [options.signal] : [])])
     const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal })
     try {
-      const lp = lpStream(stream, { maxDataLength: BLOB_DATA_FRAME_BYTES })
+      const lp = boundedLpStream(stream, BLOB_DATA_FRAME_BYTES)
       await lp.write(encodeBlobRequest(hash), { signal })
       const header = decodeBlobHeader((await lp.read({ signal })).subarray())
       if (header.status === 'not-found') throw new SwarmdError('BLOB_NOT_FOUND', `peer ${peer.toString()} does not have blob ${hash}`)
@@ -134,7 +134,7 @@ export class BlobService {
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
     try {
-      const lp = lpStream(stream, { maxDataLength: 128 })
+      const lp = boundedLpStream(stream, 128)
       let hash: BlobHash
       try {
         hash = decodeBlobRequest((await lp.read({ signal })).subarray())

@@ -1,4 +1,6 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { gossipScoring } from './gossip-score.js'
+import type { GossipRateLimit } from './gossip-rate-limit.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import type { ReplicaPort } from './replica-port.js'
@@ -9,6 +11,8 @@ export interface GossipReplicationComponents {
   libp2p: SwarmdLibp2p
   replica: ReplicaPort
   penalties: PeerPenalties
+  /** Per-author and per-link budgets; absent: no limit. */
+  rateLimit?: GossipRateLimit
   /** Ask for a sync pull from a peer (a gap or an unknown client binding showed up). */
   requestPull(peer: PeerId): void
   /** Disconnect and block a peer that crossed the strike limit. */
@@ -24,6 +28,8 @@ export interface GossipStats {
   published: number
   publishFailures: number
   accepted: number
+  /** Messages IGNOREd unread because their author or link was over its budget. */
+  rateLimited: number
 }
 
 const RESULT = {
@@ -37,9 +43,11 @@ const RESULT = {
  * validated and applied inside gossipsub's validator, so only valid updates are relayed.
  */
 export class GossipReplication {
-  readonly stats: GossipStats = { published: 0, publishFailures: 0, accepted: 0 }
+  readonly stats: GossipStats = { published: 0, publishFailures: 0, accepted: 0, rateLimited: 0 }
   // A record published after a connection's sync but before its author knew we are on the
   // topic reaches us by neither path; pulling once the subscription is known closes that gap.
+  // Links in an over-budget episode: one rejection entry per episode, not one per flooded message.
+  private readonly overBudget = new Set<string>()
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (evt.detail.subscriptions.some((s) => s.topic === this.init.topic && s.subscribe)) this.components.requestPull(evt.detail.peerId)
   }
@@ -71,6 +79,7 @@ export class GossipReplication {
   }
 
   private async validate (peer: PeerId, message: Message): Promise<TopicValidatorResult> {
+    if (!this.withinBudget(peer, message)) return RESULT.ignore
     let verdict: 'accept' | 'ignore' | 'reject'
     let fault = 'UNKNOWN'
     try {
@@ -91,5 +100,30 @@ export class GossipReplication {
       if (fault === 'CLIENT_UNBOUND' || fault === 'UPDATE_GAP') this.components.requestPull(peer)
     }
     return RESULT[verdict]
+  }
+
+  /**
+   * [IGNORE] a message over its author's or its link's budget, before it costs a decode: not
+   * applied, not relayed (sync brings any honest record in it later). The link pays one unit of
+   * gossipsub behaviour penalty per such message, so a sustained flood graylists it.
+   */
+  private withinBudget (peer: PeerId, message: Message): boolean {
+    const limit = this.components.rateLimit
+    if (limit === undefined) return true
+    const link = peer.toString()
+    const verdict = limit.check(link, message.type === 'signed' ? message.from.toString() : undefined)
+    if (verdict === 'ok') {
+      this.overBudget.delete(link)
+      return true
+    }
+    this.stats.rateLimited++
+    gossipScoring(this.components.libp2p.services.pubsub).score.addPenalty(link, 1, 'swarmd-rate-limit')
+    if (!this.overBudget.has(link)) {
+      // Bounded: links come and go; forgetting one only costs an extra rejection entry.
+      if (this.overBudget.size >= 1_000) this.overBudget.clear()
+      this.overBudget.add(link)
+      this.components.penalties.record({ peer: link, channel: 'gossip', verdict: 'ignore', fault: verdict === 'author-over-budget' ? 'RATE_LIMITED_AUTHOR' : 'RATE_LIMITED_LINK' })
+    }
+    return false
   }
 }

@@ -9,6 +9,8 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
+import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -36,6 +38,12 @@ export interface Libp2pNodeOptions {
   maxIncomingPendingConnections: number
   /** Refuse connections from and to these peers (the penalty box). */
   isBlocked: (peer: PeerId) => boolean
+  /** An inbound connection must finish its upgrade (noise + yamux) within this, in ms. */
+  inboundUpgradeTimeoutMs: number
+  /** Per-IP cap on inbound connections mid-upgrade. */
+  inboundLimiter: InboundLimiter
+  /** Gossipsub peer scoring of the state topic (src/p2p/gossip-score.ts). */
+  score: { topic: string, strikeLimit: number, ipColocationThreshold: number }
 }
 
 /** DHT protocol of our own: a swarmd DHT never mixes with the public IPFS one. */
@@ -59,13 +67,19 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
     peerDiscovery,
     connectionManager: {
       maxConnections: opts.maxConnections,
-      maxIncomingPendingConnections: opts.maxIncomingPendingConnections
+      maxIncomingPendingConnections: opts.maxIncomingPendingConnections,
+      inboundUpgradeTimeout: opts.inboundUpgradeTimeoutMs
     },
     connectionGater: {
       // Loopback and LAN addresses are how volunteers on one network (and the tests) meet.
       denyDialMultiaddr: () => false,
       denyDialPeer: (peer) => opts.isBlocked(peer),
+      denyInboundConnection: (maConn) => !opts.inboundLimiter.admit(maConn),
       denyInboundEncryptedConnection: (peer) => opts.isBlocked(peer),
+      denyInboundUpgradedConnection: (_peer, maConn) => {
+        opts.inboundLimiter.release(maConn)
+        return false
+      },
       denyOutboundEncryptedConnection: (peer) => opts.isBlocked(peer)
     },
     services: {
@@ -77,7 +91,9 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
         emitSelf: false,
         // Frames above ~4 MiB vanish silently (DESIGN §1); records are <= 64 KiB, so
         // anything near this limit is hostile.
-        maxInboundDataLength: 1024 * 1024
+        maxInboundDataLength: 1024 * 1024,
+        scoreParams: gossipScoreParams(opts.score),
+        scoreThresholds: gossipScoreThresholds(opts.score)
       }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,

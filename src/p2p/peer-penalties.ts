@@ -1,3 +1,5 @@
+import { SerialQueue } from '../util/serial-queue.js'
+import type { BlocklistFile } from './blocklist-file.js'
 import type { Clock } from '../util/clock.js'
 
 /** One refused piece of peer input, for the status page and counters. */
@@ -16,6 +18,8 @@ export interface PeerPenaltiesInit {
   blockMs?: number
   /** Recent rejections kept for the status page. Default 100. */
   historySize?: number
+  /** Where blocks persist across restarts; absent: in memory only. */
+  file?: BlocklistFile
 }
 
 /**
@@ -29,12 +33,29 @@ export class PeerPenalties {
   private readonly strikeLimit: number
   private readonly blockMs: number
   private readonly historySize: number
+  private readonly file: BlocklistFile | undefined
+  private readonly writes = new SerialQueue()
   readonly totals = { reject: 0, ignore: 0 }
 
   constructor (private readonly clock: Clock, init: PeerPenaltiesInit = {}) {
     this.strikeLimit = init.strikeLimit ?? 5
     this.blockMs = init.blockMs ?? 60 * 60 * 1000
     this.historySize = init.historySize ?? 100
+    this.file = init.file
+  }
+
+  /** Read the blocks a previous run left (expired ones are dropped). Call before the network starts. */
+  async load (): Promise<void> {
+    if (this.file === undefined) return
+    const now = this.clock.now()
+    for (const [peer, until] of await this.file.load()) {
+      if (until > now && until > (this.blockedUntil.get(peer) ?? 0)) this.blockedUntil.set(peer, until)
+    }
+  }
+
+  /** Resolves once every block so far is on disk. */
+  async flush (): Promise<void> {
+    await this.writes.run(async () => {})
   }
 
   /** Record a refusal; returns true when the peer just crossed the strike limit. */
@@ -49,6 +70,7 @@ export class PeerPenalties {
     if (strikes < this.strikeLimit) return false
     this.strikes.delete(rejection.peer)
     this.blockedUntil.set(rejection.peer, this.clock.now() + this.blockMs)
+    this.persist()
     return true
   }
 
@@ -62,6 +84,17 @@ export class PeerPenalties {
 
   recent (): Rejection[] {
     return [...this.history].reverse()
+  }
+
+  /** Write the current blocks in the background; a failed write only costs persistence. */
+  private persist (): void {
+    const file = this.file
+    if (file === undefined) return
+    void this.writes.run(async () => {
+      const now = this.clock.now()
+      const live = new Map([...this.blockedUntil].filter(([, until]) => until > now))
+      await file.save(live)
+    }).catch(() => {})
   }
 
   blocked (): string[] {

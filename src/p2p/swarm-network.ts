@@ -1,7 +1,11 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { BlobService } from './blob-service.js'
 import { BootstrapDialer } from './bootstrap-dialer.js'
+import { BlocklistFile } from './blocklist-file.js'
+import { GossipRateLimit } from './gossip-rate-limit.js'
 import { GossipReplication } from './gossip-replication.js'
+import { gossipScoring } from './gossip-score.js'
+import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode } from './libp2p-node.js'
 import { PeerPenalties } from './peer-penalties.js'
@@ -33,6 +37,17 @@ export interface SwarmNetworkInit {
   /** REJECTs before a peer is disconnected and blocked. */
   strikeLimit: number
   blockMs: number
+  /** Where blocked peers persist across restarts (`blocklist.json` in the data dir); absent: memory only. */
+  blocklistPath?: string
+  /** Gossip budgets: records per author, and messages per neighbour, per minute. */
+  gossipRecordsPerPeerPerMinute: number
+  gossipMessagesPerLinkPerMinute: number
+  /** Peers from one IP before gossipsub's colocation penalty starts. */
+  gossipIpColocationThreshold: number
+  /** Inbound connections from one IP mid-upgrade at once. */
+  maxPendingPerIp: number
+  /** An inbound connection must finish noise + yamux within this (ms). */
+  inboundUpgradeTimeoutMs: number
 }
 
 export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/1` }
@@ -41,6 +56,8 @@ export function syncProtocol (swarm: string): string { return `/swarmd/${swarm}/
 /** Everything peer to peer for one swarm: the libp2p node, gossip, sync, blobs, dialling. */
 export class SwarmNetwork {
   readonly penalties: PeerPenalties
+  readonly inboundLimiter: InboundLimiter
+  readonly rateLimit: GossipRateLimit
   private libp2pNode: SwarmdLibp2p | undefined
   private gossipService: GossipReplication | undefined
   private syncService: SyncService | undefined
@@ -50,7 +67,13 @@ export class SwarmNetwork {
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.dialDiscovered(evt.detail) }
 
   constructor (private readonly components: SwarmNetworkComponents, private readonly init: SwarmNetworkInit) {
-    this.penalties = new PeerPenalties(components.clock, { strikeLimit: init.strikeLimit, blockMs: init.blockMs })
+    this.penalties = new PeerPenalties(components.clock, {
+      strikeLimit: init.strikeLimit,
+      blockMs: init.blockMs,
+      ...(init.blocklistPath !== undefined ? { file: new BlocklistFile(init.blocklistPath) } : {})
+    })
+    this.inboundLimiter = new InboundLimiter({ maxPendingPerIp: init.maxPendingPerIp })
+    this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipMessagesPerLinkPerMinute })
   }
 
   get libp2p (): SwarmdLibp2p { return this.need(this.libp2pNode) }
@@ -59,9 +82,15 @@ export class SwarmNetwork {
   get blobs (): BlobService { return this.need(this.blobService) }
   /** Gossip links rebuilt because a swarm member was connected but off the topic. */
   get gossipRepairs (): number { return this.watchdog?.stats.repairs ?? 0 }
+  /** Gossipsub's score of a connected (or recently seen) peer: negative means penalised. */
+  gossipScore (peer: PeerId | string): number {
+    return gossipScoring(this.libp2p.services.pubsub).getScore(peer.toString())
+  }
 
   async start (): Promise<void> {
     if (this.libp2pNode !== undefined) return
+    // Blocks from the last run hold before the first connection is accepted.
+    await this.penalties.load()
     const libp2p = await createLibp2pNode({
       privateKey: this.components.privateKey,
       listen: this.init.listen,
@@ -69,7 +98,10 @@ export class SwarmNetwork {
       mdns: this.init.mdns,
       maxConnections: this.init.maxConnections,
       maxIncomingPendingConnections: this.init.maxIncomingPendingConnections,
-      isBlocked: (peer) => this.penalties.isBlocked(peer.toString())
+      isBlocked: (peer) => this.penalties.isBlocked(peer.toString()),
+      inboundUpgradeTimeoutMs: this.init.inboundUpgradeTimeoutMs,
+      inboundLimiter: this.inboundLimiter,
+      score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold }
     })
     this.libp2pNode = libp2p
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
@@ -78,7 +110,7 @@ export class SwarmNetwork {
       antiEntropyMs: this.init.antiEntropyMs
     })
     const sync = this.syncService
-    this.gossipService = new GossipReplication({ libp2p, replica: this.components.replica, penalties: this.penalties, punish, requestPull: (peer) => { sync.requestPull(peer) } }, {
+    this.gossipService = new GossipReplication({ libp2p, replica: this.components.replica, penalties: this.penalties, rateLimit: this.rateLimit, punish, requestPull: (peer) => { sync.requestPull(peer) } }, {
       topic: stateTopic(this.init.swarm)
     })
     this.blobService = new BlobService({ libp2p, store: this.components.blobStore, penalties: this.penalties, punish })
@@ -104,6 +136,7 @@ export class SwarmNetwork {
     await this.syncService?.stop()
     libp2p.removeEventListener('peer:discovery', this.onDiscovery)
     await libp2p.stop()
+    await this.penalties.flush()
     this.libp2pNode = undefined
   }
 

@@ -1,5 +1,6 @@
-import { lpStream } from '@libp2p/utils'
+import { boundedLpStream } from './length-prefix.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, chunkUpdate, decodeSyncFrame, encodeSyncFrame } from './sync-codec.js'
+import { isSwarmdError } from '../util/errors.js'
 import { SerialQueue } from '../util/serial-queue.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import type { ReplicaPort } from './replica-port.js'
@@ -101,7 +102,7 @@ export class SyncService {
     const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal })
     this.stats.pulls++
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+      const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
       await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: this.components.replica.encodeStateVector() }), { signal })
       const assembler = new UpdateAssembler(this.maxUpdateBytes)
       for (;;) {
@@ -133,8 +134,15 @@ export class SyncService {
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs)])
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
-      const frame = decodeSyncFrame((await lp.read({ signal })).subarray())
+      const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
+      let frame
+      try {
+        frame = decodeSyncFrame((await lp.read({ signal })).subarray())
+      } catch (err) {
+        // [REJECT] a request that is not a well-formed frame (an endless length prefix included)
+        if (isSwarmdError(err, 'CODEC_MALFORMED')) this.penalise(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
+        throw err
+      }
       if (frame.type !== 'state-vector') throw new Error('expected a state vector')
       let diffs: Uint8Array[]
       try {

@@ -1,8 +1,15 @@
 import { parseSummary } from './summary.js'
+import type { RunLimits } from './run-limits.js'
 import type { RunMetrics } from './summary.js'
 
-/** Why a run produced no usable result. */
+/**
+ * Why a run produced no usable result. `resource-limit`: it hit the process, memory or
+ * file-size limit. `sandbox-denied`: it died trying something the sandbox forbids (the
+ * network, a read-only path). `eval-path-modified`: refused before running, its source
+ * reaches into the evaluation. `data-modified`: the corpus changed during the run.
+ */
 export type CrashReason = 'timeout' | 'nan' | 'exception' | 'exit-code' | 'killed' | 'no-summary' | 'harness-modified'
+  | 'data-modified' | 'resource-limit' | 'sandbox-denied' | 'eval-path-modified'
 
 export type RunVerdict =
   | { status: 'ok', metrics: RunMetrics }
@@ -15,6 +22,25 @@ export interface RunEnd {
   log: string
   /** The run changed the fixed harness: whatever it reported cannot be trusted. */
   harnessModified?: boolean
+  /** The run changed the corpus it is evaluated on. */
+  dataModified?: boolean
+  /** The runner killed it for a limit it watches itself (the process count), with why. */
+  limitHit?: string
+  /** The limits it ran under, to name them in the detail. */
+  limits?: RunLimits
+  /** It ran under the sandbox: a refused write or connection is the sandbox's doing. */
+  sandboxed?: boolean
+}
+
+/** The exception line of a log that shows a limit or the sandbox stopping the run, if any. */
+function deniedBy (log: string, limits: RunLimits | undefined, sandboxed: boolean): { reason: 'resource-limit' | 'sandbox-denied', detail: string } | undefined {
+  const lines = log.trim().split(/\r?\n/)
+  const last = lines.pop()?.trim() ?? ''
+  if (/^MemoryError\b/.test(last) || /\[Errno 12\]|Cannot allocate memory|can't allocate memory/i.test(last)) return { reason: 'resource-limit', detail: `out of memory under the ${limits?.maxMemoryMb ?? '?'} MiB limit: ${last}` }
+  if (/\[Errno 11\]/.test(last) && /fork|spawn|Popen|thread/i.test(lines.slice(-8).join('\n') + last)) return { reason: 'resource-limit', detail: `the ${limits?.maxProcesses ?? '?'}-process limit stopped a fork: ${last}` }
+  if (/\[Errno 27\]|File too large/.test(last)) return { reason: 'resource-limit', detail: `a file hit the ${limits?.maxFileMb ?? '?'} MiB size limit: ${last}` }
+  if (sandboxed && /\[Errno (30|101|111|99|97|13|1|-2|-3)\]|Read-only file system|Network is unreachable|Connection refused|Permission denied|Operation not permitted|name resolution/.test(last)) return { reason: 'sandbox-denied', detail: `the sandbox stopped it: ${last}` }
+  return undefined
 }
 
 /**
@@ -23,6 +49,8 @@ export interface RunEnd {
  */
 export function classifyRun (end: RunEnd): RunVerdict {
   if (end.harnessModified === true) return { status: 'crash', reason: 'harness-modified', detail: 'the run modified prepare.py (the fixed harness); its numbers are void' }
+  if (end.dataModified === true) return { status: 'crash', reason: 'data-modified', detail: 'the run modified the corpus it is evaluated on; its numbers are void' }
+  if (end.limitHit !== undefined) return { status: 'crash', reason: 'resource-limit', detail: end.limitHit }
   if (end.timedOut) return { status: 'crash', reason: 'timeout', detail: 'ran past its budget and was killed with its children' }
   const failLine = end.log.split(/\r?\n/).find((line) => line.startsWith('FAIL'))
   if (failLine !== undefined && /nan|inf/i.test(failLine)) return { status: 'crash', reason: 'nan', detail: failLine.trim() }
@@ -31,6 +59,8 @@ export function classifyRun (end: RunEnd): RunVerdict {
   if ('problem' in summary && summary.problem === 'nan') return { status: 'crash', reason: 'nan', detail: summary.detail }
   if (end.signal !== undefined && end.exitCode === undefined) return { status: 'crash', reason: 'killed', detail: `killed by ${end.signal}` }
   if (end.exitCode !== 0) {
+    const denied = deniedBy(end.log, end.limits, end.sandboxed === true)
+    if (denied !== undefined) return { status: 'crash', ...denied }
     const traceback = /Traceback \(most recent call last\)/.test(end.log)
     const lastLine = end.log.trim().split(/\r?\n/).pop() ?? ''
     return traceback

@@ -19,6 +19,13 @@ export const GPU_PROFILE_READY = false
 /** Training budget per profile, in seconds (mirrors PROFILES in train/prepare.py). */
 export const PROFILE_BUDGET_S: Record<Profile, number> = { cpu: 20, gpu: 300 }
 
+/**
+ * How far a re-run of the same train.py for the same number of steps may land from the original
+ * and still count as reproduced (val_bpb). cpu: from the measured noise floor (`npm run
+ * bench:noise`, BENCHMARKS.md); gpu: not measured yet (no GPU lent), so a wide guess.
+ */
+export const PROFILE_TOLERANCE: Record<Profile, number> = { cpu: 0.01, gpu: 0.02 }
+
 /** The cpu corpus folder from the pinned npm package. */
 export function corpusDir (): string {
   const require = createRequire(import.meta.url)

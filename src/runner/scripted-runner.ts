@@ -14,6 +14,11 @@ export class ScriptedExperimentRunner implements ExperimentRunner {
 
   constructor (private readonly score: (constants: Map<string, number | string | boolean>) => number = defaultScore) {}
 
+  /** The fake runs nothing, so any code may "run". */
+  canRunForeignCode (): boolean {
+    return true
+  }
+
   async run (spec: ExperimentSpec, options: RunOptions = {}): Promise<RunOutcome> {
     this.runs.push(spec)
     const steps = spec.maxSteps ?? 100

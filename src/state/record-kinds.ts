@@ -60,6 +60,8 @@ export const claimBody = z.strictObject({
   codeHash: sha256.nullable(),
   delta: z.array(deltaEntry).max(64),
   hypothesis: sha256.optional(),
+  /** A verification run: the result whose train.py this claim re-runs (DESIGN §4, `verify <resultId>`). */
+  verifies: sha256.optional(),
   tier: z.enum(TIERS),
   ttlMs: z.number().int().positive().max(24 * 3600_000)
 })
@@ -78,8 +80,15 @@ export const releaseBody = z.strictObject({
   reason: z.enum(['aborted', 'yielded'])
 })
 
+/**
+ * Sanity bounds: numbers no honest run can report are refused outright (the record is invalid and
+ * its sender penalised). Bits per byte of natural text: the best language models reach ~0.6, a
+ * model that predicts nothing 8; a tiny model in minutes cannot go below 0.2.
+ */
+export const VAL_BPB_BOUNDS = { min: 0.2, max: 64 } as const
+
 export const runMetrics = z.strictObject({
-  val_bpb: z.number(),
+  val_bpb: z.number().min(VAL_BPB_BOUNDS.min).max(VAL_BPB_BOUNDS.max),
   training_seconds: z.number(),
   total_seconds: z.number(),
   peak_vram_mb: z.number(),
@@ -89,6 +98,9 @@ export const runMetrics = z.strictObject({
   num_params_M: z.number(),
   depth: z.number()
 })
+
+/** The machine a run ran on: results are compared within one tier. */
+const hardware = z.strictObject({ gpu: z.string().max(200), vramGb: z.number().nonnegative(), tier: z.enum(TIERS) })
 
 /** A result: what came out, with the source and log by hash (DESIGN §4). */
 export const resultBody = z.strictObject({
@@ -101,13 +113,28 @@ export const resultBody = z.strictObject({
   status: z.enum(['keep', 'discard', 'crash']),
   metrics: runMetrics.nullable(),
   crash: z.strictObject({ reason: z.string().max(50), detail: z.string().max(2000) }).nullable(),
-  hardware: z.strictObject({ gpu: z.string().max(200), vramGb: z.number().nonnegative(), tier: z.enum(TIERS) }),
+  hardware,
   harness: z.string().min(1).max(100),
   /** Set when the run stopped after a fixed step count instead of the time budget. */
   maxSteps: z.number().int().positive().optional()
 })
 
-/** Verification and best records get their schemas with the trust work; until then any JSON object body. */
+/**
+ * A verification: the author re-ran a result's train.py for the same number of steps on the same
+ * tier and reports what it measured (null metrics: the re-run crashed). Each node decides from
+ * these numbers, with its own tolerance, whether the result reproduced.
+ */
+export const verificationBody = z.strictObject({
+  result: sha256,
+  claimId: sha256,
+  metrics: runMetrics.nullable(),
+  logHash: sha256,
+  hardware,
+  harness: z.string().min(1).max(100),
+  maxSteps: z.number().int().positive()
+})
+
+/** Best records are not used yet (best is a view over trusted results); any JSON object body. */
 const openBody = z.record(z.string(), z.unknown())
 
 export const BODY_SCHEMAS = {
@@ -117,7 +144,7 @@ export const BODY_SCHEMAS = {
   heartbeat: heartbeatBody,
   release: releaseBody,
   result: resultBody,
-  verification: openBody,
+  verification: verificationBody,
   best: openBody
 } satisfies Record<RecordKind, z.ZodType>
 
@@ -127,5 +154,12 @@ export type ClaimBody = z.infer<typeof claimBody>
 export type HeartbeatBody = z.infer<typeof heartbeatBody>
 export type ReleaseBody = z.infer<typeof releaseBody>
 export type ResultBody = z.infer<typeof resultBody>
+export type VerificationBody = z.infer<typeof verificationBody>
+export type RunMetricsBody = z.infer<typeof runMetrics>
+
+/** Whether a run's metrics are within the sanity bounds (a result with others cannot be published). */
+export function saneMetrics (metrics: unknown): boolean {
+  return runMetrics.safeParse(metrics).success
+}
 export type DeltaEntry = z.infer<typeof deltaEntry>
 export type RecordBody<K extends RecordKind> = z.infer<typeof BODY_SCHEMAS[K]>

@@ -16,14 +16,14 @@ export function resultsView (state: SwarmState, harness: string): ResultView[] {
 }
 
 /**
- * Best per tier: the lowest val_bpb among trusted results that ran to the same kind of budget.
- * Trusted, for now, means this node's own results (peer verification comes with the trust work).
+ * Best per tier: the lowest val_bpb among trusted results (src/trust/: this node's own and those
+ * reproduced by peers with standing) that ran to the same kind of budget.
  */
-export function bestView (results: ResultView[], opts: { tier: Tier, trustedAuthors: Set<string>, maxSteps?: number }): ResultView | undefined {
+export function bestView (results: ResultView[], opts: { tier: Tier, trusted: (resultId: string) => boolean, maxSteps?: number }): ResultView | undefined {
   let best: ResultView | undefined
   for (const r of results) {
     if (r.body.hardware.tier !== opts.tier || r.body.metrics === null || r.body.status === 'crash') continue
-    if (!opts.trustedAuthors.has(r.author) || r.body.maxSteps !== opts.maxSteps) continue
+    if (!opts.trusted(r.id) || r.body.maxSteps !== opts.maxSteps) continue
     if (best === undefined || r.body.metrics.val_bpb < best.body.metrics!.val_bpb) best = r
   }
   return best

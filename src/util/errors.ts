@@ -24,6 +24,7 @@ export type SwarmdErrorCode =
   | 'HYPOTHESIS_RATE_LIMITED'
   | 'RESULT_INVALID'
   | 'RESULT_NOT_FOUND'
+  | 'SANDBOX_REQUIRED'
 
 /** An error with a stable `code` and a message that says what to do. */
 export class SwarmdError extends Error {

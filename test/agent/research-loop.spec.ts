@@ -11,6 +11,7 @@ import { SemanticDedup } from '../../src/claims/semantic.js'
 import { ClaimBook } from '../../src/claims/claim-book.js'
 import { ClaimLedger } from '../../src/claims/claim-ledger.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
+import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { bestView, childrenOf, frontier, resultsView } from '../../src/state/views.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
@@ -18,6 +19,7 @@ import { seededRng } from '../../src/util/rng.js'
 import { makeReplica } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
+import type { Replica } from '../helpers/replica.js'
 import type { ClaimBody } from '../../src/state/record-kinds.js'
 
 function memoryBlobs () {
@@ -37,8 +39,8 @@ class TickingClock extends ManualClock {
   }
 }
 
-async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup) {
-  const replica = await makeReplica({ seed: 21, clock: new TickingClock() })
+async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup, replicaIn?: Awaited<ReturnType<typeof makeReplica>>) {
+  const replica = replicaIn ?? await makeReplica({ seed: 21, clock: new TickingClock() })
   const blobs = memoryBlobs()
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
   const runner = new ScriptedExperimentRunner((c) => 4 - 0.05 * Number(c.get('DEPTH')) - 0.002 * Number(c.get('WIDTH')) - 0.01 * Number(c.get('BATCH_SIZE')) + Math.abs(Math.log10(Number(c.get('LEARNING_RATE')) / 0.01)))
@@ -46,11 +48,12 @@ async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: Semant
   const ledger = new ClaimLedger(replica.state, 'h1')
   const claims = new ClaimBook({ state: replica.state, ledger, clock: replica.clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: 0 })
   const hypotheses = new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 })
-  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses }, {
+  const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
+  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses, trust }, {
     profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: await readFile(join(HARNESS_DIR, 'train.py'), 'utf8'),
     maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1
   })
-  return { replica, blobs, runner, loop, log }
+  return { replica, blobs, runner, loop, log, trust }
 }
 
 describe('ResearchLoop (scripted runner, in-memory state)', () => {
@@ -69,7 +72,7 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
       assert.equal(sha256Hex(blobs.blobs.get(r.body.codeHash)!), r.body.codeHash)
       assert.match(Buffer.from(blobs.blobs.get(r.body.logHash)!).toString(), /val_bpb/)
     }
-    const best = bestView(results, { tier: 'cpu', trustedAuthors: new Set([replica.state.peerId]), maxSteps: 10 })!
+    const best = bestView(results, { tier: 'cpu', trusted: (id) => results.find((r) => r.id === id)?.author === replica.state.peerId, maxSteps: 10 })!
     assert.ok(best.body.metrics!.val_bpb < results[0]!.body.metrics!.val_bpb, 'the best improves on the baseline')
     assert.ok(results.some((r) => r.body.parent === best.body.parent && r.body.status === 'keep'))
     assert.ok(childrenOf(results, null).length >= 1)
@@ -140,5 +143,74 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     assert.ok(descriptions.includes('add a dropout layer after attention'))
     assert.ok(!descriptions.includes('switch the MLP activation from GELU to ReLU please'))
     assert.ok(log.some((l) => /\(semantic \d\.\d\d\)/.test(l)), log.join('\n'))
+  })
+})
+
+/** Every update `to` lacks from `from`, as a sync pull would deliver it. */
+async function deliver (from: Replica, to: Replica): Promise<void> {
+  for (const update of from.state.diffsFor(to.state.encodeStateVector())) {
+    const outcome = await to.state.applyRemote(update)
+    assert.equal(outcome.verdict, 'accept', outcome.message)
+  }
+}
+
+/** A peer publishes a finished experiment claiming `valBpb` for `source` (true or not). */
+async function publishAs (peer: Replica, source: string, valBpb: number, description: string): Promise<string> {
+  const codeHash = sha256Hex(Buffer.from(source))
+  const claim = await peer.state.append('claim', { description, parent: null, codeHash, delta: [], tier: 'cpu', ttlMs: 60_000 })
+  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
+  const result = await peer.state.append('result', {
+    claimId: claim.id, parent: null, codeHash, logHash: sha256Hex(Buffer.from('log')), description, delta: [], status: 'keep', metrics, crash: null,
+    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
+  })
+  return result.id
+}
+
+describe('ResearchLoop: verification before adoption', () => {
+  it('re-runs better peer results first: adopts the one that reproduces, never the one that does not', async () => {
+    const clock = new TickingClock()
+    const a = await makeReplica({ seed: 31, clock })
+    const honest = await makeReplica({ seed: 32, clock })
+    const liar = await makeReplica({ seed: 33, clock })
+    const { loop, blobs, trust, log, runner } = await setup(undefined, 2, undefined, a)
+    const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+    const better = defaultSource.replace(/^WIDTH = \d+/m, 'WIDTH = 96')
+    const fake = `${defaultSource}\n# trust me\n`
+    // The honest peer reports what its run gave; the liar a number its code cannot reach.
+    const honestBpb = (await runner.run({ id: 'honest', source: better, profile: 'cpu', maxSteps: 10 })).metrics!.val_bpb
+    runner.runs.length = 0
+    const honestId = await publishAs(honest, better, honestBpb, 'WIDTH 64 -> 96')
+    const liarId = await publishAs(liar, fake, 0.5, 'a secret trick')
+    for (const source of [better, fake]) await blobs.add(Buffer.from(source))
+    await deliver(honest, a)
+    await deliver(liar, a)
+
+    loop.start()
+    await loop.done
+    assert.equal(trust.status(liarId), 'refuted', log.join('\n'))
+    assert.equal(trust.status(honestId), 'trusted', log.join('\n'))
+    assert.ok(trust.state.caught.has(liar.state.peerId))
+    assert.equal(loop.stats.verifications, 2)
+    assert.equal(loop.stats.refuted, 1)
+    const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+    assert.equal(mine.length, 2)
+    assert.ok(mine.every((r) => r.body.parent === honestId), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
+    const verifications = a.state.list('verification')
+    assert.deepEqual(verifications.map((v) => (v.record.body as { result: string }).result).sort(), [honestId, liarId].sort())
+  })
+
+  it('verification is on by default: a lone liar\'s result is re-run and never built on', async () => {
+    const clock = new TickingClock()
+    const a = await makeReplica({ seed: 41, clock })
+    const liar = await makeReplica({ seed: 42, clock })
+    const { loop, blobs } = await setup(undefined, 2, undefined, a)
+    const fake = `${await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')}\n# trust me\n`
+    const liarId = await publishAs(liar, fake, 0.5, 'a secret trick')
+    await blobs.add(Buffer.from(fake))
+    await deliver(liar, a)
+    loop.start()
+    await loop.done
+    assert.equal(loop.stats.verifications, 1, 'verification is on by default')
+    assert.ok(resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId).every((r) => r.body.parent !== liarId))
   })
 })

@@ -1,4 +1,5 @@
 import '../../src/util/polyfill.js'
+import { connect as tcpConnect } from 'node:net'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
@@ -13,7 +14,9 @@ import { decodeBlobRequest } from '../../src/p2p/blob-codec.js'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { stateTopic, syncProtocol } from '../../src/p2p/swarm-network.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, decodeSyncFrame, encodeSyncFrame } from '../../src/p2p/sync-codec.js'
+import { signAs } from './forge.js'
 import { waitFor } from './wait.js'
+import type { Socket } from 'node:net'
 import type { Daemon } from '../../src/daemon/daemon.js'
 import type { BlobHash } from '../../src/p2p/blob-store.js'
 import type { Identity } from '../../src/p2p/identity.js'
@@ -42,6 +45,12 @@ export interface HostileNode {
   pullState(daemon: Daemon): Promise<Uint8Array>
   /** Answer sync pulls: `respond(n)` gives the frames (or raw frame bytes) for the n-th pull. */
   serveSync(respond: (n: number, stateVector: Uint8Array) => Array<SyncFrame | Uint8Array>): Promise<void>
+  /**
+   * Open a stream of `protocol` to `daemon` and send a length prefix that never ends (0xFF bytes,
+   * each with the continuation bit set), up to `maxBytes`. Resolves when the daemon ends the
+   * stream or all bytes are sent, with the bytes sent and the time it took.
+   */
+  sendEndlessPrefix(daemon: Daemon, protocol: string, maxBytes: number): Promise<{ sent: number, closedByPeer: boolean, ms: number }>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
   serveBlob(respond: (hash: BlobHash) => Uint8Array[]): Promise<void>
   stop(): Promise<void>
@@ -150,10 +159,65 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
       })
     },
 
+    async sendEndlessPrefix (daemon, protocol, maxBytes) {
+      const started = performance.now()
+      const stream = await libp2p.dialProtocol(daemon.identity.peerId, protocol, { signal: AbortSignal.timeout(10_000) })
+      let closedByPeer = false
+      stream.addEventListener('close', () => { closedByPeer = true }, { once: true })
+      const chunk = new Uint8Array(4096).fill(0xff)
+      let sent = 0
+      try {
+        while (sent < maxBytes && !closedByPeer && stream.status === 'open') {
+          if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(10_000) })
+          sent += chunk.byteLength
+          // Let the peer's reset arrive between chunks.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      } catch {
+        closedByPeer = true
+      }
+      const ms = performance.now() - started
+      stream.abort(new Error('done'))
+      return { sent, closedByPeer, ms }
+    },
+
     async stop () {
       await libp2p.stop()
     }
   }
+}
+
+/**
+ * `count` valid records by `identity` (a binding, then hypotheses), each in its own update as an
+ * honest writer publishes them: what a flood of valid-looking records looks like on the wire.
+ */
+export async function validRecordUpdates (identity: Identity, client: number, count: number): Promise<Uint8Array[]> {
+  const doc = new Y.Doc({ gc: false })
+  doc.clientID = client
+  const updates: Uint8Array[] = []
+  doc.on('update', (update: Uint8Array) => { updates.push(update) })
+  const binding = await signAs(identity, 'binding', { clientId: client }, { client, clock: 0 })
+  doc.getMap('bindings').set(binding.key, binding.text)
+  for (let i = 1; i < count; i++) {
+    const record = await signAs(identity, 'hypothesis', { title: `flood ${i}`, text: '' }, { client, clock: Y.getState(doc.store, client) })
+    doc.getMap('hypotheses').set(record.key, record.text)
+  }
+  return updates
+}
+
+/**
+ * Raw TCP sockets to `host:port` from `localAddress` that connect and then say nothing: each
+ * holds one of libp2p's pending inbound upgrade slots until the upgrade times out.
+ */
+export async function openSilentSockets (host: string, port: number, count: number, localAddress: string): Promise<{ sockets: Socket[], closed: () => number, destroy: () => void }> {
+  let closed = 0
+  // A socket the listener refuses (reset at once) still resolves: it counts as closed.
+  const sockets = await Promise.all(Array.from({ length: count }, async () => new Promise<Socket>((resolve) => {
+    const socket = tcpConnect({ host, port, localAddress }, () => { resolve(socket) })
+    socket.on('error', () => { resolve(socket) })
+    socket.on('close', () => { closed++ })
+  })))
+  return { sockets, closed: () => closed, destroy: () => { for (const s of sockets) s.destroy() } }
 }
 
 /** Whether `daemon` holds an open connection to `peer`. */

@@ -22,7 +22,9 @@ export async function startInProcessDaemon (overrides: PartialConfig & { dataDir
     flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, agent: 'none', ...flags },
     shippedBootstrap: []
   })
-  const daemon = new Daemon({ dataDir, config, log: () => {} })
+  // SWARMD_TEST_LOG=1 prints every daemon's log lines (debugging a test).
+  const log = process.env.SWARMD_TEST_LOG === undefined ? () => {} : (line: string) => { process.stderr.write(`[${dataDir.slice(-6)}] ${line}\n`) }
+  const daemon = new Daemon({ dataDir, config, log })
   await daemon.start()
   return daemon
 }

@@ -74,7 +74,8 @@ describe('ExecaExperimentRunner (real Python)', () => {
   })
 
   it('refuses a run that modified the harness (prepare.py), even one that reports a score', async () => {
-    const cheat = 'open("prepare.py", "a").write("# tampered")\nprint("---\\nval_bpb: 0.1\\ntraining_seconds: 1\\ntotal_seconds: 1\\npeak_vram_mb: 0\\nmfu_percent: 0\\ntotal_tokens_M: 0\\nnum_steps: 1\\nnum_params_M: 0\\ndepth: 1")\n'
+    // The name is split so the static source check lets it through: this tests the hash check after the run.
+    const cheat = 'open("prep" + "are.py", "a").write("# tampered")\nprint("---\\nval_bpb: 0.1\\ntraining_seconds: 1\\ntotal_seconds: 1\\npeak_vram_mb: 0\\nmfu_percent: 0\\ntotal_tokens_M: 0\\nnum_steps: 1\\nnum_params_M: 0\\ndepth: 1")\n'
     const outcome = await runner.run(spec(cheat))
     assert.equal(outcome.status, 'crash')
     assert.equal(outcome.reason, 'harness-modified')

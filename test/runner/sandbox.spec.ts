@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +21,7 @@ describe('sandboxed runs (bubblewrap)', () => {
   let port: number
   let connections = 0
   const secret = join(homedir(), `.swarmd-sandbox-test-${process.pid}`)
+  let dataDir: string
   let n = 0
   const run = async (source: string, maxSteps?: number) => runner.run({ id: `sb-${++n}`, source, profile: 'cpu', ...(maxSteps !== undefined ? { maxSteps } : {}) })
 
@@ -29,8 +30,13 @@ describe('sandboxed runs (bubblewrap)', () => {
     if (bwrap === undefined) throw new Error('bubblewrap is missing or cannot create namespaces: run `bash scripts/install-system-deps.sh --test`')
     const python = await findPython(process.env.SWARMD_PYTHON)
     if (python === undefined) throw new Error('no python with torch')
-    workRoot = await tempDir()
-    runner = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: [...python.paths, CORPUS_DIR] } }, { killAfterMs: 120_000 })
+    // As the daemon lays it out: workspaces under the data dir, which holds the identity key.
+    // Under /var/tmp: /tmp and the home are hidden anyway, this tests the data dir's own tmpfs.
+    dataDir = await mkdtemp(join('/var/tmp', 'swarmd-sandbox-'))
+    workRoot = join(dataDir, 'work')
+    await mkdir(workRoot)
+    await writeFile(join(dataDir, 'identity.key'), 'the daemon\'s private key')
+    runner = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: [...python.paths, CORPUS_DIR], hidden: [dataDir] } }, { killAfterMs: 120_000 })
     server = createServer((socket) => { connections++; socket.end('hello') })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as AddressInfo).port
@@ -38,7 +44,7 @@ describe('sandboxed runs (bubblewrap)', () => {
   })
   after(async () => {
     await rm(secret, { force: true })
-    await rm(workRoot, { recursive: true, force: true })
+    await rm(dataDir, { recursive: true, force: true })
     await new Promise((resolve) => server.close(resolve))
   })
 
@@ -49,7 +55,7 @@ describe('sandboxed runs (bubblewrap)', () => {
 
   it('has no network: a connection to a server on this machine fails', async () => {
     const outcome = await run(`import socket\nsocket.create_connection(("127.0.0.1", ${port}), timeout=5)\nprint("connected")\n`)
-    assert.equal(outcome.reason, 'exception', outcome.log)
+    assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
     assert.doesNotMatch(outcome.log, /^connected$/m)
     assert.equal(connections, 0)
   })
@@ -63,10 +69,44 @@ describe('sandboxed runs (bubblewrap)', () => {
 
   it('cannot write outside its workspace or change prepare.py', async () => {
     const outside = await run('open("/usr/local/swarmd-sandbox-test", "w").write("x")\n')
-    assert.equal(outside.reason, 'exception')
+    assert.equal(outside.reason, 'sandbox-denied')
     assert.match(outside.logTail, /Read-only file system|Permission denied/)
-    const harness = await run('open("prepare.py", "a").write("# tampered")\n')
+    const harness = await run('open("prep" + "are.py", "a").write("# tampered")\n')
     assert.equal(harness.status, 'crash')
     assert.match(harness.logTail, /Read-only file system|Permission denied/)
+  })
+
+  it('cannot see the daemon\'s data dir (its identity key) nor the other workspaces', async () => {
+    const outcome = await run(`import os\nprint(sorted(os.listdir(${JSON.stringify(workRoot)})))\nprint(open(${JSON.stringify(join(dataDir, 'identity.key'))}).read())\n`)
+    assert.equal(outcome.reason, 'exception', outcome.log)
+    assert.match(outcome.logTail, /FileNotFoundError/)
+    assert.doesNotMatch(outcome.log, /private key/)
+    // Only its own workspace is listed (the siblings are hidden).
+    assert.match(outcome.log, /^\['sb-\d+'\]$/m)
+  })
+
+  it('cannot remount the system read-write, even when the daemon runs as root', async (t) => {
+    // /etc: not among the Python paths bound read-only on their own (/usr is), so only / covers it.
+    const target = `/etc/swarmd-remount-test-${process.pid}`
+    t.after(async () => { await rm(target, { force: true }) })
+    const outcome = await run(`import subprocess\nprint(subprocess.run(["mount", "-o", "remount,rw,bind", "/"]).returncode)\nopen(${JSON.stringify(target)}, "w").write("x")\n`)
+    assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
+    await assert.rejects(stat(target))
+  })
+
+  it('cannot reach sockets in /run (D-Bus, docker, databases): a read-only bind would not stop connect()', async (t) => {
+    try { await access('/run', 2) } catch { t.skip('/run is not writable here, so no test socket can be put there'); return }
+    const path = `/run/swarmd-sandbox-test-${process.pid}.sock`
+    let reached = 0
+    const unix = createServer((socket) => { reached++; socket.end() })
+    await new Promise<void>((resolve) => unix.listen(path, resolve))
+    try {
+      const outcome = await run(`import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect(${JSON.stringify(path)})\nprint("reached")\n`)
+      assert.equal(outcome.status, 'crash')
+      assert.match(outcome.logTail, /FileNotFoundError|ConnectionRefused/)
+      assert.equal(reached, 0)
+    } finally {
+      await new Promise((resolve) => unix.close(resolve))
+    }
   })
 })

@@ -76,7 +76,7 @@ describe('signed records', () => {
   it('refuses to sign a record over the size limit, saying to use a blob', async () => {
     const me = await generateIdentity()
     await assert.rejects(
-      signRecord(me.privateKey, me.peerId.toString(), { kind: 'verification', body: { note: 'x'.repeat(MAX_RECORD_BYTES) }, createdAt: 1, slot }),
+      signRecord(me.privateKey, me.peerId.toString(), { kind: 'best', body: { note: 'x'.repeat(MAX_RECORD_BYTES) }, createdAt: 1, slot }),
       (err: unknown) => err instanceof RecordError && err.fault === 'RECORD_TOO_LARGE' && /blob/.test(err.message)
     )
   })

@@ -1,0 +1,78 @@
+import type { Clock } from '../util/clock.js'
+
+export interface RateBudget {
+  /** Messages a key may send per minute, sustained; also the burst it may send at once. */
+  perMinute: number
+}
+
+/**
+ * A token bucket per key (a peer id): `perMinute` tokens, refilled continuously. Bounded in
+ * memory: idle keys (full buckets) are dropped first, then the oldest.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number, at: number }>()
+
+  constructor (private readonly clock: Clock, private readonly budget: RateBudget, private readonly maxKeys = 10_000) {}
+
+  /** Take one token for `key`; false when its budget is spent. */
+  take (key: string): boolean {
+    const now = this.clock.now()
+    const capacity = this.budget.perMinute
+    const bucket = this.buckets.get(key) ?? { tokens: capacity, at: now }
+    bucket.tokens = Math.min(capacity, bucket.tokens + (now - bucket.at) * capacity / 60_000)
+    bucket.at = now
+    this.buckets.delete(key)
+    this.buckets.set(key, bucket)
+    if (this.buckets.size > this.maxKeys) this.evict(now)
+    if (bucket.tokens < 1) return false
+    bucket.tokens -= 1
+    return true
+  }
+
+  private evict (now: number): void {
+    const capacity = this.budget.perMinute
+    for (const [key, b] of this.buckets) {
+      if (this.buckets.size <= this.maxKeys) return
+      if (b.tokens + (now - b.at) * capacity / 60_000 >= capacity) this.buckets.delete(key)
+    }
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= this.maxKeys) return
+      this.buckets.delete(key)
+    }
+  }
+}
+
+export interface GossipRateLimitInit {
+  /** Records (gossip messages) one author may publish per minute (config `gossipRecordsPerPeerPerMinute`). */
+  perAuthorPerMinute: number
+  /** Messages one neighbour may deliver to us per minute, all authors together (config `gossipMessagesPerLinkPerMinute`). */
+  perLinkPerMinute: number
+}
+
+export type RateVerdict = 'ok' | 'author-over-budget' | 'link-over-budget'
+
+/**
+ * Per-peer gossip budgets, checked before a message is decoded or applied. Two keys: the
+ * message's signed author (gossipsub's `from`), so that one identity cannot flood through honest
+ * relays; and the neighbour that delivered it, so that an attacker signing each message with a
+ * fresh key still gets one link's budget. A message over budget is IGNOREd: not applied and not
+ * relayed. Nothing honest is lost for good: a record it carried is in its author's state and
+ * reaches us by the next sync (anti-entropy, or the pull a later gap triggers).
+ */
+export class GossipRateLimit {
+  private readonly authors: TokenBuckets
+  private readonly links: TokenBuckets
+  readonly stats = { limited: 0 }
+
+  constructor (clock: Clock, init: GossipRateLimitInit) {
+    this.authors = new TokenBuckets(clock, { perMinute: init.perAuthorPerMinute })
+    this.links = new TokenBuckets(clock, { perMinute: init.perLinkPerMinute })
+  }
+
+  check (link: string, author: string | undefined): RateVerdict {
+    // The link first: a fresh-key flood must not grow the author table for free.
+    if (!this.links.take(link)) { this.stats.limited++; return 'link-over-budget' }
+    if (author !== undefined && !this.authors.take(author)) { this.stats.limited++; return 'author-over-budget' }
+    return 'ok'
+  }
+}

@@ -1,0 +1,94 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { AgentClient, runLog } from '../helpers/agent-client.js'
+import { HARNESS_DIR, requirePython } from '../helpers/python.js'
+import { makeReplica } from '../helpers/replica.js'
+import { waitFor } from '../helpers/wait.js'
+import { ManualClock } from '../../src/util/clock.js'
+import type { Daemon } from '../../src/daemon/daemon.js'
+
+const STEPS = 5
+
+async function connect (from: Daemon, to: Daemon): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await from.network.connect(to.listenAddrs()[0]!)
+      return
+    } catch (err) {
+      if (attempt >= 8) throw err
+      await sleep(250 * attempt)
+    }
+  }
+}
+
+describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouching for it', { timeout: 300_000 }, () => {
+  const daemons: Daemon[] = []
+  after(async () => { await stopAndRemove(...daemons) })
+
+  it('the liar\'s excellent number is re-run, refuted and never built on; the honest loops keep going', async () => {
+    const python = await requirePython()
+    const research = { agent: 'builtin' as const, python, maxSteps: STEPS, maxExperiments: 3, claimSettleMs: 100 }
+    const a = await startInProcessDaemon(research)
+    const b = await startInProcessDaemon(research)
+    // The liar runs no experiments; it only publishes one through the agent API, with a made-up log.
+    const liar = await startInProcessDaemon({ maxSteps: STEPS, claimSettleMs: 100 })
+    daemons.push(a, b, liar)
+    await connect(b, a)
+    await connect(liar, a)
+    await connect(liar, b)
+
+    const client = await AgentClient.forDataDir(liar.paths.root, 'liar')
+    const code = `${await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')}\n# the secret trick\n`
+    const claim = await client.claim({ description: 'a secret trick that halves val_bpb', code, parent: null })
+    assert.ok('claimed' in claim, JSON.stringify(claim))
+    const fake = await client.publish({ claim: claim.claimed.id, log: runLog(0.9, { steps: STEPS }), code })
+
+    // Ten fresh identities "reproduce" the fake number; their records arrive as from the wire.
+    const clock = new ManualClock(Date.now())
+    for (let i = 0; i < 10; i++) {
+      const sybil = await makeReplica({ seed: 100 + i, clock })
+      await sybil.state.append('verification', {
+        result: fake.id,
+        claimId: claim.claimed.id,
+        metrics: { ...fake.metrics!, val_bpb: 0.9 },
+        logHash: fake.logHash,
+        hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' },
+        harness: a.research.harness,
+        maxSteps: STEPS
+      })
+      for (const d of [a, b]) {
+        for (const update of sybil.state.diffsFor(d.state.encodeStateVector())) assert.equal((await d.state.applyRemote(update)).verdict, 'accept')
+      }
+    }
+
+    const honest = [a, b]
+    const me = (d: Daemon): string => d.identity.peerId.toString()
+    const reRan = (d: Daemon): boolean => d.state.list('verification').some((v) => v.record.author === me(d) && (v.record.body as { result: string }).result === fake.id)
+    await waitFor(() => honest.every((d) => d.loops[0]!.stats.experiments >= 3) && honest.some(reRan), {
+      timeoutMs: 240_000,
+      what: `the honest daemons to finish their experiments, one having re-run the fake result: ${JSON.stringify(honest.map((d) => ({ trust: d.trust.status(fake.id), stats: d.loops[0]!.stats })))}`
+    })
+    for (const d of honest) {
+      // Whoever re-ran it refuted it and caught the liar; the other never trusts it on anyone's word but its own or a quorum with standing.
+      if (reRan(d)) {
+        assert.equal(d.trust.status(fake.id), 'refuted')
+        assert.ok(d.trust.state.caught.has(me(liar)), 'the liar is caught')
+        const own = d.state.list('verification').find((v) => v.record.author === me(d) && (v.record.body as { result: string }).result === fake.id)!
+        const measured = (own.record.body as { metrics: { val_bpb: number } | null }).metrics
+        assert.ok(measured !== null && measured.val_bpb > 2, `re-run measured ${JSON.stringify(measured)}`)
+      } else {
+        assert.equal(d.trust.status(fake.id), 'unverified', 'ten sybils and the liar do not make it trusted')
+      }
+      const best = await (await fetch(new URL('/api/best', d.apiUrl))).json() as { best: { id: string, trust: string } | null }
+      assert.notEqual(best.best?.id, fake.id, 'the fake best is never the best')
+      assert.ok(best.best === null || ['self', 'trusted'].includes(best.best.trust))
+      const mine = d.state.list('result').filter((r) => r.record.author === me(d))
+      assert.ok(mine.length >= 3, 'the research loop kept running')
+      assert.ok(mine.every((r) => (r.record.body as { parent: string | null }).parent !== fake.id), 'nothing was built on the fake result')
+    }
+  })
+})

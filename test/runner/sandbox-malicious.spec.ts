@@ -1,0 +1,174 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { cp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
+import { findPython } from '../../src/runner/python.js'
+import { detectBubblewrap } from '../../src/runner/sandbox.js'
+import { systemClock } from '../../src/util/clock.js'
+import { isSwarmdError } from '../../src/util/errors.js'
+import { tempDir } from '../helpers/in-process-daemon.js'
+import { waitFor } from '../helpers/wait.js'
+import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
+import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
+import type { SandboxSpec } from '../../src/runner/sandbox.js'
+import type { AddressInfo, Server } from 'node:net'
+
+// Skipped, visibly, only where bubblewrap cannot create namespaces; SWARMD_REQUIRE_SANDBOX=1 (CI) makes that a failure.
+const bwrap = await detectBubblewrap()
+const noSandbox = bwrap === undefined ? 'bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`' : undefined
+if (noSandbox !== undefined && process.env.SWARMD_REQUIRE_SANDBOX === '1') throw new Error(noSandbox)
+
+/** Live host processes working in a folder under `root` (a run's processes keep its workspace as cwd). */
+async function processesUnder (root: string): Promise<number> {
+  let found = 0
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cwd = await readlink(`/proc/${pid}/cwd`)
+      const state = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ').pop()?.[0]
+      if (cwd.startsWith(root) && state !== 'Z') found++
+    } catch {}
+  }
+  return found
+}
+
+/** The attacks of issue 5 on a sandboxed runner, each contained and recorded as a crash with a reason. */
+describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, () => {
+  let workRoot: string
+  let corpus: string
+  let python: string
+  let sandbox: SandboxSpec
+  let server: Server
+  let port = 0
+  let connections = 0
+  const secret = join(homedir(), `.swarmd-malicious-test-${process.pid}`)
+  let n = 0
+  // Low limits keep the memory, file and fork attacks quick.
+  const limits = { maxProcesses: 64, maxMemoryMb: 256, maxFileMb: 8 }
+  const runner = (init: Partial<ExecaRunnerInit> = {}, withSandbox = true): ExecaExperimentRunner =>
+    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, ...(withSandbox ? { sandbox } : {}) }, { killAfterMs: 60_000, limits, ...init })
+  const spec = (source: string): ExperimentSpec => ({ id: `mal-${++n}`, source, profile: 'cpu', foreign: true })
+
+  before(async () => {
+    const info = await findPython(process.env.SWARMD_PYTHON)
+    if (info === undefined) throw new Error('no python with torch: run `bash scripts/install-system-deps.sh`')
+    python = info.path
+    workRoot = await tempDir()
+    // A private copy of the corpus: a broken defence must not corrupt the shared one.
+    corpus = join(await tempDir(), 'data')
+    await cp(CORPUS_DIR, corpus, { recursive: true })
+    sandbox = { bwrap: bwrap!, readOnly: info.paths }
+    server = createServer((socket) => { connections++; socket.end('hello') })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+    await writeFile(secret, 'the volunteer\'s private file')
+  })
+  after(async () => {
+    await rm(secret, { force: true })
+    await rm(workRoot, { recursive: true, force: true })
+    await rm(join(corpus, '..'), { recursive: true, force: true })
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('opens a network connection: refused, no connection arrives', async () => {
+    const outcome = await runner().run(spec(`import socket\nsocket.create_connection(("127.0.0.1", ${port}), timeout=5)\nprint("connected")\n`))
+    assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
+    assert.doesNotMatch(outcome.log, /^connected$/m)
+    assert.equal(connections, 0)
+  })
+
+  it('reads a file in the volunteer\'s home: it is not there', async () => {
+    const outcome = await runner().run(spec(`print(open(${JSON.stringify(secret)}).read())\n`))
+    assert.equal(outcome.status, 'crash')
+    assert.match(outcome.logTail, /FileNotFoundError/)
+    assert.doesNotMatch(outcome.log, /private file/)
+  })
+
+  it('writes outside the workspace: read-only', async () => {
+    const target = `/usr/local/swarmd-malicious-${process.pid}`
+    const outcome = await runner().run(spec(`open(${JSON.stringify(target)}, "w").write("x")\n`))
+    assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
+    await assert.rejects(stat(target))
+  })
+
+  it('modifies prepare.py: refused before running when it names it, read-only when it hides the name', async () => {
+    const named = await runner().run(spec('open("prepare.py", "a").write("# tampered")\n'))
+    assert.equal(named.reason, 'eval-path-modified')
+    // chmod first: the file's mode is not the defence, the read-only bind is.
+    const hidden = await runner().run(spec('import os\nos.chmod("prep" + "are.py", 0o644)\nopen("prep" + "are.py", "a").write("# tampered")\n'))
+    assert.equal(hidden.reason, 'sandbox-denied', hidden.log)
+    assert.match(hidden.detail ?? '', /Read-only file system/)
+  })
+
+  it('modifies the data it is evaluated on: read-only under the sandbox, voided without one', async () => {
+    const first = (await readdir(corpus)).sort()[0]!
+    const before = await readFile(join(corpus, first))
+    const source = `import os\nd = os.environ["SWARMD_" + "SOTU_DIR"]\nopen(os.path.join(d, ${JSON.stringify(first)}), "a").write("tampered")\n`
+    const sandboxed = await runner().run(spec(source))
+    assert.equal(sandboxed.reason, 'sandbox-denied', sandboxed.log)
+    assert.deepEqual(await readFile(join(corpus, first)), before)
+    // Without a sandbox (the user's explicit opt-out) the write lands, and the run is voided.
+    const unsafe = await runner({ unsafeNoSandbox: true }, false).run(spec(source + 'print("---\\nval_bpb: 0.1")\n'))
+    assert.equal(unsafe.reason, 'data-modified')
+    assert.equal(unsafe.metrics, undefined)
+    await writeFile(join(corpus, first), before)
+  })
+
+  it('forks without limit: killed at the process limit, nothing left behind', async () => {
+    const source = `import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n`
+    const started = Date.now()
+    const outcome = await runner().run(spec(source))
+    assert.equal(outcome.reason, 'resource-limit', outcome.logTail)
+    assert.match(outcome.detail ?? '', /process/)
+    assert.ok(Date.now() - started < 30_000)
+    await waitFor(async () => await processesUnder(workRoot) === 0, { what: 'the fork bomb to be gone', timeoutMs: 10_000 })
+  })
+
+  it('allocates unbounded memory: stopped at the memory limit', async () => {
+    const outcome = await runner().run(spec('a = bytearray(512 * 2**20)\nprint("allocated", len(a))\n'))
+    assert.equal(outcome.reason, 'resource-limit', outcome.logTail)
+    assert.match(outcome.detail ?? '', /memory/)
+    assert.doesNotMatch(outcome.log, /allocated/)
+  })
+
+  it('writes a huge file: stopped at the file-size limit', async () => {
+    const outcome = await runner().run(spec('with open("big.bin", "wb") as f:\n    f.write(bytes(16 * 2**20))\nprint("written")\n'))
+    assert.equal(outcome.reason, 'resource-limit', outcome.logTail)
+    assert.match(outcome.detail ?? '', /size limit/)
+  })
+
+  it('outlives its budget: killed with its children', async () => {
+    const source = 'import subprocess, time\nsubprocess.Popen(["sleep", "600"])\nprint("forked", flush=True)\ntime.sleep(600)\n'
+    const outcome = await runner({ killAfterMs: 3_000 }).run(spec(source))
+    assert.equal(outcome.reason, 'timeout')
+    assert.match(outcome.log, /forked/)
+    await waitFor(async () => await processesUnder(workRoot) === 0, { what: 'the forked sleep to die with the run', timeoutMs: 10_000 })
+  })
+
+  it('monkeypatches evaluate_bpb: refused before running', async () => {
+    for (const source of [
+      'import prepare\nprepare.evaluate_bpb = lambda *a, **k: 0.01\n',
+      'from prepare import evaluate_bpb\ndef evaluate_bpb(model, val, device="cpu"):\n    return 0.01\n',
+      'import torch.nn.functional as F\nF.cross_entropy = lambda *a, **k: 0\n',
+      'import prepare\nprepare.CONFIG["eval_bytes"] = 8\n'
+    ]) {
+      const outcome = await runner().run(spec(source))
+      assert.equal(outcome.reason, 'eval-path-modified', source)
+      assert.equal(outcome.metrics, undefined)
+    }
+  })
+
+  it('refuses a peer\'s code without a sandbox, unless the user opted out', async () => {
+    const bare = runner({}, false)
+    assert.equal(bare.canRunForeignCode(), false)
+    await assert.rejects(bare.run(spec('print("ran")\n')), (err) => isSwarmdError(err, 'SANDBOX_REQUIRED'))
+    // Its own code still runs; an opted-out runner runs a peer's too.
+    assert.equal((await bare.run({ ...spec('print("ran")\n'), foreign: false })).reason, 'no-summary')
+    const unsafe = runner({ unsafeNoSandbox: true }, false)
+    assert.equal(unsafe.canRunForeignCode(), true)
+    assert.match((await unsafe.run(spec('print("ran")\n'))).log, /^ran$/m)
+    assert.equal(runner().canRunForeignCode(), true)
+  })
+})

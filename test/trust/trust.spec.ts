@@ -1,0 +1,93 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { computeTrust, reproduces } from '../../src/trust/trust.js'
+import type { TrustPolicy, TrustResult, TrustVerification } from '../../src/trust/trust.js'
+import type { ResultBody, Tier } from '../../src/state/record-kinds.js'
+
+const h = (n: number): string => n.toString(16).padStart(64, '0')
+const metrics = (valBpb: number) => ({ val_bpb: valBpb, training_seconds: 1, total_seconds: 1, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 })
+const policy: TrustPolicy = { self: 'me', quorum: 2, tolerance: 0.01, reputationAfter: 3 }
+
+let next = 1
+function result (author: string, valBpb: number, tier: Tier = 'cpu'): TrustResult {
+  const id = h(next++)
+  const body: ResultBody = {
+    claimId: h(9000 + next), parent: null, codeHash: h(5000 + next), logHash: h(7000), description: `${author} run ${next}`, delta: [], status: 'keep',
+    metrics: metrics(valBpb), crash: null, hardware: { gpu: 'cpu', vramGb: 0, tier }, harness: 'h1', maxSteps: 10
+  }
+  return { id, author, body }
+}
+function verification (author: string, of: TrustResult, valBpb: number | null, tier: Tier = 'cpu'): TrustVerification {
+  return { id: h(100_000 + next++), author, body: { result: of.id, claimId: h(200_000 + next), metrics: valBpb === null ? null : metrics(valBpb), logHash: h(7000), hardware: { gpu: 'cpu', vramGb: 0, tier }, harness: 'h1', maxSteps: 10 } }
+}
+
+describe('trust: who reproduced what', () => {
+  it('trusts its own results, and a peer\'s result once this node reproduced it', () => {
+    const mine = result('me', 2.5)
+    const theirs = result('bob', 2.4)
+    assert.equal(computeTrust([mine, theirs], [], policy).status.get(theirs.id), 'unverified')
+    const state = computeTrust([mine, theirs], [verification('me', theirs, 2.405)], policy)
+    assert.equal(state.status.get(mine.id), 'self')
+    assert.equal(state.status.get(theirs.id), 'trusted')
+    assert.ok(state.standing.has('bob'), 'a reproduced result earns its author standing')
+  })
+
+  it('needs a quorum of peers with standing; one is not enough until the author has a reputation', () => {
+    const carolRun = result('carol', 2.3)
+    const daveRun = result('dave', 2.3)
+    const bobRuns = [result('bob', 2.2), result('bob', 2.21), result('bob', 2.22)]
+    // carol and dave earned standing: this node reproduced one result of each.
+    const base = [verification('me', carolRun, 2.3), verification('me', daveRun, 2.3)]
+    const one = computeTrust([carolRun, daveRun, ...bobRuns], [...base, verification('carol', bobRuns[0]!, 2.2)], policy)
+    assert.equal(one.status.get(bobRuns[0]!.id), 'unverified', 'one reproduction of a newcomer is not a quorum')
+    const two = computeTrust([carolRun, daveRun, ...bobRuns], [...base, verification('carol', bobRuns[0]!, 2.2), verification('dave', bobRuns[0]!, 2.205)], policy)
+    assert.equal(two.status.get(bobRuns[0]!.id), 'trusted')
+
+    // Adaptive replication: after reputationAfter trusted results, one reproduction suffices.
+    const seasoned = [...bobRuns, result('bob', 2.19)]
+    const vs = [...base, ...bobRuns.flatMap((r) => [verification('carol', r, r.body.metrics!.val_bpb), verification('dave', r, r.body.metrics!.val_bpb)]), verification('carol', seasoned[3]!, 2.19)]
+    const adaptive = computeTrust([carolRun, daveRun, ...seasoned], vs, policy)
+    assert.equal(adaptive.status.get(seasoned[3]!.id), 'trusted')
+  })
+
+  it('refutes a result that does not reproduce and catches its author: its word stops counting', () => {
+    const liarRun = result('liar', 0.5)
+    const liarEarlier = result('liar', 2.5)
+    const honest = result('bob', 2.4)
+    const vs = [verification('me', liarEarlier, 2.5), verification('me', liarRun, 2.9), verification('liar', honest, 2.4)]
+    const state = computeTrust([liarEarlier, liarRun, honest], vs, policy)
+    assert.equal(state.status.get(liarRun.id), 'refuted')
+    assert.ok(state.caught.has('liar'))
+    assert.ok(!state.standing.has('liar'), 'standing earned earlier is lost')
+    assert.equal(state.status.get(honest.id), 'unverified', 'a caught peer\'s reproduction counts for nothing')
+  })
+
+  it('ten fresh identities vouching for a liar change nothing', () => {
+    const liarRun = result('liar', 0.5)
+    const sybils = Array.from({ length: 10 }, (_, i) => `sybil${i}`)
+    const vs = sybils.map((s) => verification(s, liarRun, 0.5))
+    // The sybils also vouch for each other's (fake) results: still no standing anywhere.
+    const sybilRuns = sybils.map((s) => result(s, 0.6))
+    for (const r of sybilRuns) for (const s of sybils) if (s !== r.author) vs.push(verification(s, r, 0.6))
+    const state = computeTrust([liarRun, ...sybilRuns], vs, policy)
+    assert.equal(state.status.get(liarRun.id), 'unverified')
+    assert.ok(sybilRuns.every((r) => state.status.get(r.id) === 'unverified'))
+    assert.deepEqual([...state.standing], ['me'])
+  })
+
+  it('a majority of standing peers decides; another tier or a crashed re-run never reproduces', () => {
+    const carolRun = result('carol', 2.3)
+    const daveRun = result('dave', 2.3)
+    const eveRun = result('eve', 2.3)
+    const base = [verification('me', carolRun, 2.3), verification('me', daveRun, 2.3), verification('me', eveRun, 2.3)]
+    const bob = result('bob', 2.0)
+    const outvoted = computeTrust([carolRun, daveRun, eveRun, bob], [...base, verification('carol', bob, 2.0), verification('dave', bob, 2.0), verification('eve', bob, 2.6)], policy)
+    assert.equal(outvoted.status.get(bob.id), 'trusted')
+    assert.ok(!outvoted.caught.has('bob'))
+    const refuted = computeTrust([carolRun, daveRun, eveRun, bob], [...base, verification('carol', bob, 2.6), verification('dave', bob, 2.0)], policy)
+    assert.equal(refuted.status.get(bob.id), 'unverified', 'a tie is not a refutation')
+    const elsewhere = computeTrust([carolRun, daveRun, bob], [...base.slice(0, 2), verification('carol', bob, 2.0, 'vram24'), verification('dave', bob, 2.0, 'vram24')], policy)
+    assert.equal(elsewhere.status.get(bob.id), 'unverified', 'reproductions on another tier do not count')
+    assert.equal(reproduces(bob.body, verification('me', bob, null).body, 1), false)
+  })
+})
