@@ -39,6 +39,9 @@ export function precedes (a: Precedence, b: Precedence): boolean {
 
 const parentKey = (parent: string | null): string => parent ?? '-'
 
+/** Active claims per author that count against others: one per GPU of a big node plus a few agents. */
+export const DEFAULT_MAX_ACTIVE_CLAIMS = 16
+
 /**
  * An index over the claims, heartbeats, releases and results of one swarm, kept up to date
  * from the state's record events so a claim check never scans the whole history: exact
@@ -67,7 +70,14 @@ export class ClaimLedger {
   private readonly onRecord = (rec: StoredRecord): void => { this.add(rec) }
   private claimsAndResults = 0
 
-  constructor (private readonly state: SwarmState, private readonly harness: string) {
+  private activeRanks: { revision: number, now: number, ranks: Map<string, number> } | undefined
+
+  /**
+   * `maxActivePerAuthor`: claims one author may hold at once that count against others. Beyond
+   * it (claim squatting: claiming everything so nobody else may run it) the author's later active
+   * claims are ignored by the dedup check on every node alike; its own work is not stopped.
+   */
+  constructor (private readonly state: SwarmState, private readonly harness: string, private readonly maxActivePerAuthor = DEFAULT_MAX_ACTIVE_CLAIMS) {
     for (const kind of ['claim', 'heartbeat', 'release', 'result', 'verification'] as const) {
       for (const rec of state.list(kind)) this.add(rec)
     }
@@ -165,7 +175,28 @@ export class ClaimLedger {
   live (entry: DedupEntry, now: number): boolean {
     if (entry.kind === 'result') return true
     const claim = this.claims.get(entry.id)
-    return claim !== undefined && this.status(claim, now) === 'active'
+    if (claim === undefined || this.status(claim, now) !== 'active') return false
+    return (this.activeRank(now).get(claim.id) ?? 0) < this.maxActivePerAuthor
+  }
+
+  /**
+   * Each active claim's place among its author's active claims (0: the earliest). One pass over
+   * the claims, redone when claims, results or releases arrive and at most once a second as
+   * claims expire (a claim that expired within the last second may still count: harmless).
+   */
+  private activeRank (now: number): Map<string, number> {
+    const second = Math.floor(now / 1000)
+    if (this.activeRanks?.revision === this.revision && this.activeRanks.now === second) return this.activeRanks.ranks
+    const counts = new Map<string, number>()
+    const ranks = new Map<string, number>()
+    for (const claim of this.allClaims()) {
+      if (this.status(claim, now) !== 'active') continue
+      const rank = counts.get(claim.author) ?? 0
+      ranks.set(claim.id, rank)
+      counts.set(claim.author, rank + 1)
+    }
+    this.activeRanks = { revision: this.revision, now: second, ranks }
+    return ranks
   }
 
   private add (rec: StoredRecord): void {
@@ -191,6 +222,7 @@ export class ClaimLedger {
       const byAuthor = this.releases.get(body.claim) ?? new Map<string, ReleaseBody['reason']>()
       if (!byAuthor.has(record.author)) byAuthor.set(record.author, body.reason)
       this.releases.set(body.claim, byAuthor)
+      this.claimsAndResults++
     } else if (record.kind === 'result') {
       const body = record.body as ResultBody
       if (body.harness !== this.harness || this.results.has(rec.id)) return

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger } from '../../src/claims/claim-ledger.js'
+import { ClaimLedger, DEFAULT_MAX_ACTIVE_CLAIMS } from '../../src/claims/claim-ledger.js'
 import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
 import { createMiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -612,3 +612,26 @@ function shuffle<T> (items: T[], rng: ReturnType<typeof seededRng>): T[] {
   }
   return out
 }
+
+describe('claim squatting', () => {
+  it('a peer claiming everything blocks only its first DEFAULT_MAX_ACTIVE_CLAIMS, the same way on every node', async () => {
+    const clock = new ManualClock()
+    const { mesh, all: [squatter, honest, observer] } = await nodes(3, { clock, semantic: null })
+    const experiments = Array.from({ length: DEFAULT_MAX_ACTIVE_CLAIMS + 8 }, (_, i) => request({ description: `learning rate ${i}`, codeHash: code(`squat ${i}`), delta: lr(0.001 * (i + 1)) }))
+    for (const e of experiments) {
+      await claimed(squatter!, e, false)
+      clock.advance(1)
+    }
+    await mesh.heal()
+    const within = experiments[2]!
+    const beyond = experiments[DEFAULT_MAX_ACTIVE_CLAIMS + 3]!
+    for (const node of [honest!, observer!]) {
+      assert.equal((await node.book.findDuplicate(within))?.layer, 'exact', 'a claim within the allowance still blocks')
+      assert.equal(await node.book.findDuplicate(beyond), undefined, 'claims beyond the allowance block nothing')
+    }
+    // Once the squatter's early claims finish, its later ones count again: the cap is on claims held at once.
+    for (const c of squatter!.ledger.allClaims().slice(0, 8)) await publishResult(squatter!, c)
+    await mesh.heal()
+    assert.equal((await honest!.book.findDuplicate(beyond))?.layer, 'exact')
+  })
+})
