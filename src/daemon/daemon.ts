@@ -4,6 +4,7 @@ import { dataPaths } from '../config/data-dir.js'
 import { ApiServer } from '../http/api-server.js'
 import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
+import { CAUGHT_LIAR_SCORE } from '../p2p/gossip-score.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
@@ -137,7 +138,8 @@ export class Daemon {
     this.startClaims(research)
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: config.maxBlobBytes })
-    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng }, {
+    // A peer caught reporting numbers that did not reproduce scores below gossipsub's publish threshold.
+    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.trustValue?.state.caught.has(peer) === true ? CAUGHT_LIAR_SCORE : 0 }, {
       swarm: research.swarmKey,
       listen: config.listen,
       bootstrap: config.bootstrap,

@@ -7,7 +7,15 @@ export interface GossipScoreInit {
   strikeLimit: number
   /** Peers from one IP address tolerated before each extra one costs score (config `gossipIpColocationThreshold`). */
   ipColocationThreshold: number
+  /**
+   * What the application knows about a peer that gossip cannot see (P5), e.g. caught reporting
+   * numbers that did not reproduce: its records are valid, its word is not. Default 0 for all.
+   */
+  appScore?: (peerId: string) => number
 }
+
+/** P5 for a peer caught lying about results: below the publish threshold (-50), above the graylist. */
+export const CAUGHT_LIAR_SCORE = -100
 
 /**
  * Score of one invalid (REJECTed) message, squared by gossipsub (P4 = weight x count²): 1 invalid
@@ -66,6 +74,8 @@ export function gossipScoreParams (init: GossipScoreInit): Partial<PeerScorePara
     },
     // Positive topic credit stays small: it must never outweigh a few invalid messages.
     topicScoreCap: 10,
+    appSpecificScore: (peerId: string) => init.appScore?.(peerId) ?? 0,
+    appSpecificWeight: 1,
     IPColocationFactorWeight: IP_COLOCATION_WEIGHT,
     IPColocationFactorThreshold: init.ipColocationThreshold,
     behaviourPenaltyWeight: BEHAVIOUR_PENALTY_WEIGHT,

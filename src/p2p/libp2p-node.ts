@@ -43,7 +43,7 @@ export interface Libp2pNodeOptions {
   /** Per-IP cap on inbound connections mid-upgrade. */
   inboundLimiter: InboundLimiter
   /** Gossipsub peer scoring of the state topic (src/p2p/gossip-score.ts). */
-  score: { topic: string, strikeLimit: number, ipColocationThreshold: number }
+  score: { topic: string, strikeLimit: number, ipColocationThreshold: number, appScore?: (peerId: string) => number }
 }
 
 /** DHT protocol of our own: a swarmd DHT never mixes with the public IPFS one. */

@@ -23,6 +23,8 @@ export interface SwarmNetworkComponents {
   blobStore: BlobStore
   clock: Clock
   rng: Rng
+  /** The application's verdict on a peer for gossip scoring (src/p2p/gossip-score.ts, P5). */
+  appScore?: (peerId: string) => number
 }
 
 export interface SwarmNetworkInit {
@@ -101,7 +103,7 @@ export class SwarmNetwork {
       isBlocked: (peer) => this.penalties.isBlocked(peer.toString()),
       inboundUpgradeTimeoutMs: this.init.inboundUpgradeTimeoutMs,
       inboundLimiter: this.inboundLimiter,
-      score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold }
+      score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold, ...(this.components.appScore !== undefined ? { appScore: this.components.appScore } : {}) }
     })
     this.libp2pNode = libp2p
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }

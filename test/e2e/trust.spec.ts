@@ -77,6 +77,7 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
       if (reRan(d)) {
         assert.equal(d.trust.status(fake.id), 'refuted')
         assert.ok(d.trust.state.caught.has(me(liar)), 'the liar is caught')
+        await waitFor(() => d.network.gossipScore(me(liar)) < 0, { timeoutMs: 10_000, what: `the liar's gossip score to turn negative (${d.network.gossipScore(me(liar))})` })
         const own = d.state.list('verification').find((v) => v.record.author === me(d) && (v.record.body as { result: string }).result === fake.id)!
         const measured = (own.record.body as { metrics: { val_bpb: number } | null }).metrics
         assert.ok(measured !== null && measured.val_bpb > 2, `re-run measured ${JSON.stringify(measured)}`)
