@@ -179,6 +179,13 @@ export class ClaimLedger {
     return (this.activeRank(now).get(claim.id) ?? 0) < this.maxActivePerAuthor
   }
 
+  /** Authors holding more active claims than count against others (claim squatting). */
+  squatters (now: number): Set<string> {
+    const out = new Set<string>()
+    for (const [id, rank] of this.activeRank(now)) if (rank >= this.maxActivePerAuthor) out.add(this.claims.get(id)!.author)
+    return out
+  }
+
   /**
    * Each active claim's place among its author's active claims (0: the earliest). One pass over
    * the claims, redone when claims, results or releases arrive and at most once a second as

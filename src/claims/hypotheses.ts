@@ -48,22 +48,40 @@ const HOUR_MS = 3_600_000
 
 /** The hypothesis list: publish with dedup and a rate limit, read with derived state. */
 export class HypothesisBook {
+  private sieved: { count: number, visible: Array<StoredRecord<'hypothesis'>>, spammers: Set<string> } | undefined
+
   constructor (private readonly components: HypothesisBookComponents, private readonly init: HypothesisBookInit) {}
 
   /** Visible hypotheses, oldest first: spam beyond an author's hourly allowance is left out. */
   list (): HypothesisEntry[] {
+    return this.sieve().visible.map((rec) => this.entry(rec))
+  }
+
+  /** Authors who published beyond the hourly allowance: spam, hidden everywhere and scored down. */
+  spammers (): ReadonlySet<string> {
+    return this.sieve().spammers
+  }
+
+  private sieve (): { visible: Array<StoredRecord<'hypothesis'>>, spammers: Set<string> } {
     const { state } = this.components
-    const visible: HypothesisEntry[] = []
+    const count = state.counts().hypothesis
+    if (this.sieved?.count === count) return this.sieved
+    const visible: Array<StoredRecord<'hypothesis'>> = []
+    const spammers = new Set<string>()
     const recentByAuthor = new Map<string, number[]>()
     for (const rec of state.list('hypothesis')) {
       const times = recentByAuthor.get(rec.record.author) ?? []
       const inWindow = times.filter((t) => t > rec.record.createdAt - HOUR_MS)
-      if (inWindow.length >= this.init.perHour) continue
+      if (inWindow.length >= this.init.perHour) {
+        spammers.add(rec.record.author)
+        continue
+      }
       inWindow.push(rec.record.createdAt)
       recentByAuthor.set(rec.record.author, inWindow)
-      visible.push(this.entry(rec))
+      visible.push(rec)
     }
-    return visible
+    this.sieved = { count, visible, spammers }
+    return this.sieved
   }
 
   /** A visible hypothesis by its full id (prefixes: src/claims/lookup.ts). */

@@ -4,7 +4,7 @@ import { dataPaths } from '../config/data-dir.js'
 import { ApiServer } from '../http/api-server.js'
 import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
-import { CAUGHT_LIAR_SCORE } from '../p2p/gossip-score.js'
+import { MISBEHAVING_PEER_SCORE } from '../p2p/gossip-score.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
@@ -138,8 +138,7 @@ export class Daemon {
     this.startClaims(research)
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: config.maxBlobBytes })
-    // A peer caught reporting numbers that did not reproduce scores below gossipsub's publish threshold.
-    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.trustValue?.state.caught.has(peer) === true ? CAUGHT_LIAR_SCORE : 0 }, {
+    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.appScore(peer) }, {
       swarm: research.swarmKey,
       listen: config.listen,
       bootstrap: config.bootstrap,
@@ -298,6 +297,19 @@ export class Daemon {
       reputationAfter: config.reputationAfter,
       tolerance: config.verifyTolerance > 0 ? config.verifyTolerance : PROFILE_TOLERANCE[research.profile]
     })
+  }
+
+  /**
+   * What this node holds against a peer beyond invalid messages, for gossip scoring: caught
+   * reporting results that did not reproduce, publishing hypotheses beyond the hourly allowance,
+   * or squatting on more claims than count. Its records stay valid; its score drops below the
+   * publish threshold.
+   */
+  private appScore (peer: string): number {
+    const misbehaved = this.trustValue?.state.caught.has(peer) === true ||
+      this.hypothesesValue?.spammers().has(peer) === true ||
+      this.ledgerValue?.squatters(this.clock.now()).has(peer) === true
+    return misbehaved ? MISBEHAVING_PEER_SCORE : 0
   }
 
   listenAddrs (): string[] {

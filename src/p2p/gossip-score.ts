@@ -14,8 +14,11 @@ export interface GossipScoreInit {
   appScore?: (peerId: string) => number
 }
 
-/** P5 for a peer caught lying about results: below the publish threshold (-50), above the graylist. */
-export const CAUGHT_LIAR_SCORE = -100
+/**
+ * P5 for a peer whose valid records misbehave (caught lying about results, hypothesis spam, claim
+ * squatting): below the publish threshold (-50), so nothing is sent to it, above the graylist.
+ */
+export const MISBEHAVING_PEER_SCORE = -100
 
 /**
  * Score of one invalid (REJECTed) message, squared by gossipsub (P4 = weight x count²): 1 invalid

@@ -628,6 +628,7 @@ describe('claim squatting', () => {
     for (const node of [honest!, observer!]) {
       assert.equal((await node.book.findDuplicate(within))?.layer, 'exact', 'a claim within the allowance still blocks')
       assert.equal(await node.book.findDuplicate(beyond), undefined, 'claims beyond the allowance block nothing')
+      assert.deepEqual([...node.ledger.squatters(clock.now())], [squatter!.replica.state.peerId], 'the squatter is named for gossip scoring')
     }
     // Once the squatter's early claims finish, its later ones count again: the cap is on claims held at once.
     for (const c of squatter!.ledger.allClaims().slice(0, 8)) await publishResult(squatter!, c)

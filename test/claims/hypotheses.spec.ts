@@ -241,5 +241,6 @@ describe('HypothesisBook.publish: dedup and rate limit', () => {
     const spammer = spam1.state.peerId
     assert.equal(x.hypotheses.list().filter((h) => h.author === spammer && h.createdAt < t0 + HOUR).length, PER_HOUR)
     assert.equal(x.hypotheses.get(spam[5]!), undefined)
+    for (const node of [x, y]) assert.deepEqual([...node.hypotheses.spammers()], [spammer], 'the spammer, and only it, is named for gossip scoring')
   })
 })
