@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { stateTopic } from '../../src/p2p/swarm-network.js'
 import { seededRng } from '../../src/util/rng.js'
 import { AgentClient, runLog } from '../helpers/agent-client.js'
-import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { connectWithRetry, startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
 import type { DuplicateAnswer } from '../helpers/agent-client.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
@@ -195,19 +195,6 @@ function shuffled<T> (items: readonly T[], rng: Rng): T[] {
 }
 
 /** Dial until it holds: loopback dials can be reset (inbound dials are rate limited per host). */
-async function connectWithRetry (from: Daemon, to: Daemon): Promise<void> {
-  const addr = to.listenAddrs()[0]!
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await from.network.connect(addr)
-      return
-    } catch (err) {
-      if (attempt >= 8) throw err
-      await sleep(250 * attempt)
-    }
-  }
-}
-
 describe('e2e: ten agents on three daemons claim from one list of experiments', { timeout: 180_000 }, () => {
   const daemons: Daemon[] = []
   after(async () => { await stopAndRemove(...daemons) })

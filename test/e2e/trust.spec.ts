@@ -2,8 +2,7 @@ import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { connectWithRetry, startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { AgentClient, runLog } from '../helpers/agent-client.js'
 import { HARNESS_DIR, requirePython } from '../helpers/python.js'
 import { makeReplica } from '../helpers/replica.js'
@@ -12,18 +11,6 @@ import { ManualClock } from '../../src/util/clock.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
 
 const STEPS = 5
-
-async function connect (from: Daemon, to: Daemon): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await from.network.connect(to.listenAddrs()[0]!)
-      return
-    } catch (err) {
-      if (attempt >= 8) throw err
-      await sleep(250 * attempt)
-    }
-  }
-}
 
 describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouching for it', { timeout: 300_000 }, () => {
   const daemons: Daemon[] = []
@@ -37,9 +24,9 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
     // The liar runs no experiments; it only publishes one through the agent API, with a made-up log.
     const liar = await startInProcessDaemon({ maxSteps: STEPS, claimSettleMs: 100 })
     daemons.push(a, b, liar)
-    await connect(b, a)
-    await connect(liar, a)
-    await connect(liar, b)
+    await connectWithRetry(b, a)
+    await connectWithRetry(liar, a)
+    await connectWithRetry(liar, b)
 
     const client = await AgentClient.forDataDir(liar.paths.root, 'liar')
     const code = `${await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')}\n# the secret trick\n`

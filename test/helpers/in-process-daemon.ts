@@ -2,6 +2,7 @@ import '../../src/util/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { resolveConfig } from '../../src/config/config.js'
 import { Daemon } from '../../src/daemon/daemon.js'
 import type { PartialConfig } from '../../src/config/config.js'
@@ -34,4 +35,18 @@ export async function stopAndRemove (...daemons: Daemon[]): Promise<void> {
     await d.stop()
     await rm(d.paths.root, { recursive: true, force: true })
   }))
+}
+
+/** Dial `to` from `from`, retried: loopback dials can be reset (libp2p rate-limits inbound dials per host). */
+export async function connectWithRetry (from: Daemon, to: Daemon): Promise<void> {
+  const addr = to.listenAddrs()[0]!
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await from.network.connect(addr)
+      return
+    } catch (err) {
+      if (attempt >= 8) throw err
+      await sleep(250 * attempt)
+    }
+  }
 }
