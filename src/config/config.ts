@@ -54,7 +54,8 @@ export const configSchema = z.strictObject({
   runMaxProcesses: z.number().int().min(16),
   runMaxMemoryMb: z.number().int().min(0),
   runMaxFileMb: z.number().int().min(0),
-  sandboxTmpfsMb: z.number().int().min(1)
+  sandboxTmpfsMb: z.number().int().min(1),
+  blobRequestsPerPeerPerMinute: z.number().int().min(1)
 })
 
 export type Config = z.infer<typeof configSchema>

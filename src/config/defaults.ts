@@ -101,7 +101,14 @@ export const DEFAULTS = {
   /** Largest file a run may write, MiB: above any checkpoint of the gpu profile's models. */
   runMaxFileMb: 4096,
   /** Size of each private tmpfs in the sandbox (/tmp, the hidden home, /run), MiB: they live in RAM. */
-  sandboxTmpfsMb: 512
+  sandboxTmpfsMb: 512,
+  /**
+   * Blob requests (`/swarmd/blob/1`, found or not) one peer may make per minute, also its burst;
+   * beyond it the stream is reset unread. An honest daemon fetches two or three blobs per
+   * experiment (the best's code, a candidate's code; logs are only written), i.e. a few a minute
+   * at most: 120 leaves it 40x headroom while a flooder's disk reads are capped at 2/s.
+   */
+  blobRequestsPerPeerPerMinute: 120
 }
 
 export type Defaults = typeof DEFAULTS

@@ -153,7 +153,8 @@ export class Daemon {
       gossipMessagesPerLinkPerMinute: config.gossipMessagesPerLinkPerMinute,
       gossipIpColocationThreshold: config.gossipIpColocationThreshold,
       maxPendingPerIp: config.maxPendingPerIp,
-      inboundUpgradeTimeoutMs: config.inboundUpgradeTimeoutMs
+      inboundUpgradeTimeoutMs: config.inboundUpgradeTimeoutMs,
+      blobRequestsPerPeerPerMinute: config.blobRequestsPerPeerPerMinute
     })
     await this.networkValue.start()
     const network = this.networkValue

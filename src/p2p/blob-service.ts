@@ -1,7 +1,11 @@
 import { boundedLpStream } from './length-prefix.js'
 import { SwarmdError } from '../util/errors.js'
 import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from './blob-codec.js'
+import { BlobRequestLimit } from './blob-request-limit.js'
 import { blobCid, blobHashOf } from './blob-store.js'
+import { gossipScoring } from './gossip-score.js'
+import { systemClock } from '../util/clock.js'
+import type { Clock } from '../util/clock.js'
 import type { BlobHash, BlobStore } from './blob-store.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { PeerPenalties } from './peer-penalties.js'
@@ -14,6 +18,8 @@ export interface BlobServiceComponents {
   store: BlobStore
   penalties: PeerPenalties
   punish(peer: PeerId): void
+  /** For the per-peer request budget; default the system clock. */
+  clock?: Clock
 }
 
 export interface BlobServiceInit {
@@ -21,6 +27,19 @@ export interface BlobServiceInit {
   fetchTimeoutMs?: number
   /** How long to look for providers in the DHT, in ms. Default 5 s. */
   findProvidersTimeoutMs?: number
+  /**
+   * Blob requests one peer may make per minute (and at once); beyond it a request stream is reset
+   * unread. Default 120 (config `blobRequestsPerPeerPerMinute`).
+   */
+  requestsPerPeerPerMinute?: number
+}
+
+/** What this node's blob server did with inbound requests. */
+export interface BlobServeStats {
+  served: number
+  notFound: number
+  /** Reset unread: the peer was over its request budget. */
+  refused: number
 }
 
 export interface FetchOptions {
@@ -36,14 +55,22 @@ export class BlobService {
   private readonly fetchTimeoutMs: number
   private readonly findProvidersTimeoutMs: number
   private readonly stopController = new AbortController()
+  private readonly requestLimit: BlobRequestLimit
+  /** Peers refused since they were last served: one rejection entry per burst, not per request. */
+  private readonly overBudget = new Set<string>()
+  readonly stats: BlobServeStats = { served: 0, notFound: 0, refused: 0 }
 
   constructor (private readonly components: BlobServiceComponents, init: BlobServiceInit = {}) {
     this.fetchTimeoutMs = init.fetchTimeoutMs ?? 30_000
     this.findProvidersTimeoutMs = init.findProvidersTimeoutMs ?? 5_000
+    this.requestLimit = new BlobRequestLimit(components.clock ?? systemClock, { perPeerPerMinute: init.requestsPerPeerPerMinute ?? 120 })
   }
 
   async start (): Promise<void> {
-    await this.components.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => { void this.serve(stream, connection.remotePeer) }, { maxInboundStreams: 16 })
+    await this.components.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => {
+      if (!this.withinBudget(stream, connection.remotePeer)) return
+      void this.serve(stream, connection.remotePeer)
+    }, { maxInboundStreams: 16 })
   }
 
   async stop (): Promise<void> {
@@ -144,8 +171,10 @@ export class BlobService {
       }
       const bytes = await this.components.store.get(hash).catch(() => undefined)
       if (bytes === undefined) {
+        this.stats.notFound++
         await lp.write(encodeBlobHeader({ status: 'not-found' }), { signal })
       } else {
+        this.stats.served++
         await lp.write(encodeBlobHeader({ status: 'found', size: bytes.byteLength }), { signal })
         for (let at = 0; at < bytes.byteLength; at += BLOB_DATA_FRAME_BYTES) {
           await lp.write(bytes.subarray(at, at + BLOB_DATA_FRAME_BYTES), { signal })
@@ -155,6 +184,36 @@ export class BlobService {
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
+  }
+
+  /**
+   * [IGNORE] a request over the peer's budget: the stream is reset before a byte of it is read or
+   * the disk is touched. Each refusal costs the peer one unit of gossipsub behaviour penalty (as a
+   * gossip flood does); a peer that keeps asking a whole budget's worth after being refused earns a
+   * strike (REJECT), so a sustained flooder ends blocked.
+   */
+  private withinBudget (stream: Stream, peer: PeerId): boolean {
+    const key = peer.toString()
+    const verdict = this.requestLimit.admit(key)
+    if (verdict === 'ok') {
+      this.overBudget.delete(key)
+      return true
+    }
+    this.stats.refused++
+    stream.abort(new SwarmdError('BLOB_RATE_LIMITED', `peer ${key} is over its blob request budget; retry in a minute`))
+    try {
+      gossipScoring(this.components.libp2p.services.pubsub).score.addPenalty(key, 1, 'swarmd-blob-rate-limit')
+    } catch {
+      // No gossip score to charge (a node without gossipsub): the strike below still counts.
+    }
+    if (verdict === 'strike') {
+      this.penalise(peer, 'BLOB_RATE_LIMITED')
+    } else if (!this.overBudget.has(key)) {
+      if (this.overBudget.size >= 1_000) this.overBudget.clear()
+      this.overBudget.add(key)
+      this.components.penalties.record({ peer: key, channel: 'blob', verdict: 'ignore', fault: 'BLOB_RATE_LIMITED' })
+    }
+    return false
   }
 
   private penalise (peer: PeerId, fault: string): void {

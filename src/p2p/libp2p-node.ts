@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
+import { guardProtocolPrefixes } from './prefix-guard.js'
 import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -103,4 +104,22 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
       })
     }
   })
+}
+
+/**
+ * Largest frame each of libp2p's own length-prefixed protocols reads: kad-dht uses pbStream's
+ * default (4 MiB); identify caps a message at 8 KiB (`MAX_IDENTIFY_MESSAGE_SIZE`), given room here.
+ */
+export const LIBP2P_PROTOCOL_FRAME_LIMITS: Record<string, number> = {
+  [DHT_PROTOCOL]: 4 * 1024 * 1024,
+  '/ipfs/id/1.0.0': 64 * 1024,
+  '/ipfs/id/push/1.0.0': 64 * 1024
+}
+
+/**
+ * Put the endless-length-prefix guard (src/p2p/prefix-guard.ts) in front of kad-dht's and
+ * identify's handlers. Call right after `libp2p.start()`.
+ */
+export async function guardLibp2pProtocols (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): Promise<void> {
+  await guardProtocolPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
 }

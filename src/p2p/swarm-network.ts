@@ -7,7 +7,7 @@ import { GossipReplication } from './gossip-replication.js'
 import { gossipScoring } from './gossip-score.js'
 import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
-import { createLibp2pNode } from './libp2p-node.js'
+import { createLibp2pNode, guardLibp2pProtocols } from './libp2p-node.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncService } from './sync-service.js'
 import type { BlobStore } from './blob-store.js'
@@ -50,6 +50,8 @@ export interface SwarmNetworkInit {
   maxPendingPerIp: number
   /** An inbound connection must finish noise + yamux within this (ms). */
   inboundUpgradeTimeoutMs: number
+  /** Blob requests one peer may make per minute; beyond it streams are reset unread. Default 120. */
+  blobRequestsPerPeerPerMinute?: number
 }
 
 export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/1` }
@@ -115,12 +117,16 @@ export class SwarmNetwork {
     this.gossipService = new GossipReplication({ libp2p, replica: this.components.replica, penalties: this.penalties, rateLimit: this.rateLimit, punish, requestPull: (peer) => { sync.requestPull(peer) } }, {
       topic: stateTopic(this.init.swarm)
     })
-    this.blobService = new BlobService({ libp2p, store: this.components.blobStore, penalties: this.penalties, punish })
+    this.blobService = new BlobService({ libp2p, store: this.components.blobStore, penalties: this.penalties, punish, clock: this.components.clock }, {
+      ...(this.init.blobRequestsPerPeerPerMinute !== undefined ? { requestsPerPeerPerMinute: this.init.blobRequestsPerPeerPerMinute } : {})
+    })
     // Handlers before start(), or the first syncs of early connections are missed (DESIGN §1).
     await this.syncService.start()
     await this.blobService.start()
     libp2p.addEventListener('peer:discovery', this.onDiscovery)
     await libp2p.start()
+    // kad-dht and identify read with no bound on a length prefix: guard them (src/p2p/prefix-guard.ts).
+    await guardLibp2pProtocols(libp2p)
     this.gossipService.start()
     this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng }, this.init.bootstrap)
     this.dialer.start()

@@ -10,8 +10,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import * as Y from 'yjs'
 import { BLOB_PROTOCOL } from '../../src/p2p/blob-service.js'
-import { decodeBlobRequest } from '../../src/p2p/blob-codec.js'
+import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from '../../src/p2p/blob-codec.js'
+import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { generateIdentity } from '../../src/p2p/identity.js'
+import { MAP_FOR_KIND } from '../../src/state/record-kinds.js'
 import { stateTopic, syncProtocol } from '../../src/p2p/swarm-network.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, decodeSyncFrame, encodeSyncFrame } from '../../src/p2p/sync-codec.js'
 import { signAs } from './forge.js'
@@ -21,6 +23,8 @@ import type { Daemon } from '../../src/daemon/daemon.js'
 import type { BlobHash } from '../../src/p2p/blob-store.js'
 import type { Identity } from '../../src/p2p/identity.js'
 import type { SyncFrame } from '../../src/p2p/sync-codec.js'
+import type { RecordBody, RecordKind } from '../../src/state/record-kinds.js'
+import type { StoredRecord } from '../../src/state/records.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -53,6 +57,8 @@ export interface HostileNode {
   sendEndlessPrefix(daemon: Daemon, protocol: string, maxBytes: number): Promise<{ sent: number, closedByPeer: boolean, ms: number }>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
   serveBlob(respond: (hash: BlobHash) => Uint8Array[]): Promise<void>
+  /** Serve these blobs honestly over `/swarmd/blob/1` (anything else: not found); resolves with their hashes. */
+  serveBlobs(blobs: Uint8Array[]): Promise<BlobHash[]>
   stop(): Promise<void>
 }
 
@@ -89,7 +95,7 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     }
   }
 
-  return {
+  const node: HostileNode = {
     libp2p,
     identity,
     peerId,
@@ -159,6 +165,18 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
       })
     },
 
+    async serveBlobs (blobs) {
+      const byHash = new Map(blobs.map((bytes) => [blobHashOf(bytes), bytes]))
+      await node.serveBlob((hash) => {
+        const bytes = byHash.get(hash)
+        if (bytes === undefined) return [encodeBlobHeader({ status: 'not-found' })]
+        const frames = [encodeBlobHeader({ status: 'found', size: bytes.byteLength })]
+        for (let at = 0; at < bytes.byteLength; at += BLOB_DATA_FRAME_BYTES) frames.push(bytes.subarray(at, at + BLOB_DATA_FRAME_BYTES))
+        return frames
+      })
+      return [...byHash.keys()]
+    },
+
     async sendEndlessPrefix (daemon, protocol, maxBytes) {
       const started = performance.now()
       const stream = await libp2p.dialProtocol(daemon.identity.peerId, protocol, { signal: AbortSignal.timeout(10_000) })
@@ -185,6 +203,7 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
       await libp2p.stop()
     }
   }
+  return node
 }
 
 /**
@@ -206,6 +225,38 @@ export async function validRecordUpdates (identity: Identity, client: number, co
 }
 
 /**
+ * Writes valid records signed by `identity` from one Yjs client, each in its own update as an
+ * honest writer publishes them (the binding first): an author that follows every rule of the
+ * format and none of the swarm's manners (spam, squatting, lies about results).
+ */
+export class RecordWriter {
+  private readonly doc = new Y.Doc({ gc: false })
+  private pending: Uint8Array[] = []
+
+  private constructor (readonly identity: Identity, readonly client: number) {
+    this.doc.clientID = client
+    this.doc.on('update', (update: Uint8Array) => { this.pending.push(update) })
+  }
+
+  /** A writer for `client`, with the update binding that client to `identity` (publish it first). */
+  static async open (identity: Identity, client: number): Promise<{ writer: RecordWriter, binding: Uint8Array }> {
+    const writer = new RecordWriter(identity, client)
+    const { update } = await writer.write('binding', { clientId: client })
+    return { writer, binding: update }
+  }
+
+  /** Sign `body` for the client's next slot and write it; `createdAt` defaults to now. */
+  async write<K extends RecordKind> (kind: K, body: RecordBody<K>, createdAt = Date.now()): Promise<{ update: Uint8Array, record: StoredRecord<K> }> {
+    const record = await signAs(this.identity, kind, body, { client: this.client, clock: Y.getState(this.doc.store, this.client) }, createdAt)
+    this.pending = []
+    this.doc.getMap(MAP_FOR_KIND[kind]).set(record.key, record.text)
+    const [update] = this.pending
+    if (update === undefined || this.pending.length !== 1) throw new Error('expected one update per record')
+    return { update, record }
+  }
+}
+
+/**
  * Raw TCP sockets to `host:port` from `localAddress` that connect and then say nothing: each
  * holds one of libp2p's pending inbound upgrade slots until the upgrade times out.
  */
@@ -223,4 +274,46 @@ export async function openSilentSockets (host: string, port: number, count: numb
 /** Whether `daemon` holds an open connection to `peer`. */
 export function connectedTo (daemon: Daemon, peer: PeerId | string): boolean {
   return daemon.network.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer.toString())
+}
+
+/** What a blob request flood got back: answered with a header (found / not found), or reset unanswered. */
+export interface BlobFloodOutcome {
+  found: number
+  notFound: number
+  /** Streams the daemon reset, or dials it refused, before any answer. */
+  refused: number
+  ms: number
+}
+
+/**
+ * Ask `daemon` for `count` blobs as fast as `concurrency` parallel streams of `/swarmd/blob/1`
+ * allow, cycling through `hashes` (existing and missing alike). Each stream reads only the
+ * answer's header, then is dropped: the daemon has already paid for the disk read by then.
+ */
+export async function floodBlobRequests (node: HostileNode, daemon: Daemon, hashes: BlobHash[], count: number, concurrency: number): Promise<BlobFloodOutcome> {
+  const outcome: BlobFloodOutcome = { found: 0, notFound: 0, refused: 0, ms: 0 }
+  const started = performance.now()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const hash = hashes[next++ % hashes.length]!
+      const signal = AbortSignal.timeout(10_000)
+      let stream: Stream | undefined
+      try {
+        stream = await node.libp2p.dialProtocol(daemon.identity.peerId, BLOB_PROTOCOL, { signal })
+        const lp = lpStream(stream, { maxDataLength: 1024 * 1024 })
+        await lp.write(encodeBlobRequest(hash), { signal })
+        const header = decodeBlobHeader((await lp.read({ signal })).subarray())
+        if (header.status === 'found') outcome.found++
+        else outcome.notFound++
+      } catch {
+        outcome.refused++
+      } finally {
+        stream?.abort(new Error('done'))
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  outcome.ms = performance.now() - started
+  return outcome
 }

@@ -1,0 +1,92 @@
+import { SwarmdError } from '../util/errors.js'
+import type { Libp2p, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+
+/** libp2p's stream handler table: public in the registrar, not on the `Libp2p` interface (libp2p 3.3). */
+interface Registrar {
+  getHandler(protocol: string): { handler: StreamHandler, options: StreamHandlerOptions }
+}
+
+/** Bytes of an unsigned varint that encodes `value`. */
+function varintLength (value: number): number {
+  let bytes = 1
+  for (; value >= 0x80; bytes++) value = Math.floor(value / 0x80)
+  return bytes
+}
+
+/**
+ * Watch the varint-length-prefixed frames arriving on `stream` before any reader sees them, and
+ * reset the stream at the first prefix longer than a `maxFrameBytes` frame needs or declaring a
+ * larger frame. libp2p's own protocols (kad-dht, identify) read with `pbStream` from
+ * @libp2p/utils, whose length decoder treats every failure as "need one more byte": an endless
+ * 0xFF prefix kept the event loop busy ~1.5 s per 2 MiB, and none of their options bound it.
+ * Intercepting `dispatchEvent` (instead of adding a 'message' listener) consumes nothing: the
+ * protocol's reader gets every byte of a well-formed stream, and none of a bad one.
+ */
+export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onViolation: () => void = () => {}): void {
+  const maxPrefixBytes = varintLength(maxFrameBytes)
+  let prefixBytes = 0
+  let length = 0
+  let scale = 1
+  let remaining = 0
+  let violated = false
+  const dispatch = stream.dispatchEvent.bind(stream)
+  const check = (bytes: Uint8Array): boolean => {
+    let i = 0
+    while (i < bytes.byteLength) {
+      if (remaining > 0) {
+        const skip = Math.min(remaining, bytes.byteLength - i)
+        remaining -= skip
+        i += skip
+        continue
+      }
+      const byte = bytes[i++]!
+      // [REJECT] a length prefix longer than the largest frame of this protocol can need
+      if (++prefixBytes > maxPrefixBytes) return false
+      length += (byte & 0x7f) * scale
+      scale *= 0x80
+      if (byte >= 0x80) continue
+      // [REJECT] a frame larger than the protocol accepts
+      if (length > maxFrameBytes) return false
+      remaining = length
+      prefixBytes = 0
+      length = 0
+      scale = 1
+    }
+    return true
+  }
+  stream.dispatchEvent = (event: Event): boolean => {
+    if (event.type === 'message' && !violated) {
+      const data = (event as Event & { data: Uint8Array | { subarray(): Uint8Array } }).data
+      if (!check(data instanceof Uint8Array ? data : data.subarray())) {
+        violated = true
+        onViolation()
+        stream.abort(new SwarmdError('CODEC_MALFORMED', `length prefix on ${stream.protocol ?? 'a stream'} longer than ${maxPrefixBytes} bytes or frame over ${maxFrameBytes} bytes; stream reset`))
+        return false
+      }
+    }
+    return dispatch(event)
+  }
+}
+
+/**
+ * Re-register the handlers that libp2p's services installed for `protocols`, each stream passing
+ * `guardLengthPrefixes` first. Call after `libp2p.start()` (services register on start). Not
+ * `libp2p.use()`: in libp2p 3.3 the registrar hands out its stored middleware array and each
+ * inbound stream pushes its handler onto it, so a registered middleware list grows per stream.
+ */
+export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string) => void = () => {}): Promise<void> {
+  const registrar = (libp2p as unknown as { components?: { registrar?: Registrar } }).components?.registrar
+  if (registrar === undefined) throw new Error('libp2p exposes no registrar (expected libp2p 3)')
+  for (const [protocol, maxFrameBytes] of Object.entries(protocols)) {
+    let original: { handler: StreamHandler, options: StreamHandlerOptions }
+    try {
+      original = registrar.getHandler(protocol)
+    } catch {
+      continue // not served by this node
+    }
+    await libp2p.handle(protocol, (stream, connection) => {
+      guardLengthPrefixes(stream, maxFrameBytes, () => { onViolation(protocol, connection.remotePeer.toString()) })
+      return original.handler(stream, connection)
+    }, { ...original.options, force: true })
+  }
+}

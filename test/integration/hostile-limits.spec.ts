@@ -1,0 +1,157 @@
+import '../../src/util/polyfill.js'
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { blobHashOf } from '../../src/p2p/blob-store.js'
+import { stateTopic } from '../../src/p2p/swarm-network.js'
+import { DHT_PROTOCOL } from '../../src/p2p/libp2p-node.js'
+import { connectedTo, floodBlobRequests, startHostileNode } from '../helpers/hostile-node.js'
+import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { waitFor } from '../helpers/wait.js'
+import type { Daemon } from '../../src/daemon/daemon.js'
+import type { BlobHash, BlobStore } from '../../src/p2p/blob-store.js'
+
+const SWARM = 'hostile-limits'
+/** Blob request budget of the daemon under attack: small, so a test flood is quick. */
+const BLOB_BUDGET = 30
+const FLOOD = 300
+
+function faults (d: Daemon, peer: string): string[] {
+  return d.network.penalties.recent().filter((r) => r.peer === peer).map((r) => `${r.channel}:${r.verdict}:${r.fault}`)
+}
+
+/** Count the daemon's blob store reads: a refused request must not cost one. */
+function countReads (d: Daemon): { reads: () => number } {
+  const store = (d.network as unknown as { components: { blobStore: BlobStore } }).components.blobStore
+  const get = store.get.bind(store)
+  let reads = 0
+  store.get = async (hash) => { reads++; return get(hash) }
+  return { reads: () => reads }
+}
+
+async function linkUp (from: Daemon, to: Daemon): Promise<void> {
+  await from.network.connect(to.listenAddrs()[0]!)
+  const topic = stateTopic(from.research.swarmKey)
+  const lists = (d: Daemon, other: Daemon): boolean => d.network.libp2p.services.pubsub.getSubscribers(topic).some((p) => p.equals(other.identity.peerId))
+  await waitFor(() => lists(from, to) && lists(to, from), { timeoutMs: 10_000, what: 'two daemons to share the state topic' })
+}
+
+describe('per-peer blob request budget', { timeout: 120_000 }, () => {
+  let a: Daemon
+  let b: Daemon
+  let blob: Uint8Array
+  let hash: BlobHash
+  /** Existing and missing hashes alike: a missing one costs a disk lookup too. */
+  let hashes: BlobHash[]
+
+  before(async () => {
+    a = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, blobRequestsPerPeerPerMinute: BLOB_BUDGET })
+    b = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    await linkUp(b, a)
+    blob = randomBytes(256 * 1024)
+    hash = await a.network.blobs.add(blob)
+    hashes = [hash, blobHashOf(randomBytes(32)), blobHashOf(randomBytes(32))]
+  })
+
+  after(async () => {
+    await stopAndRemove(a, b)
+  })
+
+  it('answers a flooding peer at most its budget, resets the rest unread, blocks it; an honest peer still gets its blob', async (t) => {
+    const hostile = await startHostileNode(a.research.swarmKey)
+    const disk = countReads(a)
+    try {
+      await hostile.join([a])
+      const cpu = process.cpuUsage()
+      const statsBefore = { ...a.network.blobs.stats }
+      const flood = floodBlobRequests(hostile, a, hashes, FLOOD, 8)
+      // An honest peer asks during the flood: its own budget is untouched.
+      const honest = await b.network.blobs.fetchFrom(a.identity.peerId, hash, { signal: AbortSignal.timeout(20_000) })
+      assert.equal(blobHashOf(honest), hash, 'the honest peer gets the blob intact during the flood')
+      const outcome = await flood
+      const used = process.cpuUsage(cpu)
+      const answered = outcome.found + outcome.notFound
+      // The budget's burst plus its refill (BLOB_BUDGET a minute) while the flood ran.
+      const allowance = BLOB_BUDGET + Math.ceil(outcome.ms / 60_000 * BLOB_BUDGET) + 1
+      assert.ok(answered <= allowance, `answered ${answered} of ${FLOOD} requests; budget ${BLOB_BUDGET}/min`)
+      assert.ok(outcome.refused >= FLOOD - allowance, `refused ${outcome.refused}`)
+      // The honest fetch read the disk once; every other read was an answered attacker request.
+      assert.ok(disk.reads() <= answered + 1, `${disk.reads()} blob store reads for ${answered} answered requests`)
+      const served = a.network.blobs.stats.served - statsBefore.served
+      const refusedByA = a.network.blobs.stats.refused - statsBefore.refused
+      assert.ok(refusedByA > 0)
+      // Refused requests cost the attacker: one rejection entry, then strikes until it is blocked and cut off.
+      assert.ok(faults(a, hostile.peerId).includes('blob:ignore:BLOB_RATE_LIMITED'))
+      await waitFor(() => a.network.penalties.isBlocked(hostile.peerId) && !connectedTo(a, hostile.peerId), { timeoutMs: 10_000, what: 'the blob flooder to be blocked and disconnected' })
+      t.diagnostic(`flood of ${FLOOD} requests (8 streams) in ${outcome.ms.toFixed(0)} ms: answered ${answered} (found ${outcome.found}, not found ${outcome.notFound}), refused ${outcome.refused} (A reset ${refusedByA} streams unread, served ${served}); blob store reads ${disk.reads()}; process CPU ${((used.user + used.system) / 1000).toFixed(0)} ms`)
+      // The honest peer is unaffected after the flood too.
+      assert.equal(blobHashOf(await b.network.blobs.fetchFrom(a.identity.peerId, hash, { signal: AbortSignal.timeout(10_000) })), hash)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it('without a budget (the old behaviour) the same flood is answered in full', async (t) => {
+    const open = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, blobRequestsPerPeerPerMinute: 1_000_000 })
+    const hostile = await startHostileNode(open.research.swarmKey)
+    const disk = countReads(open)
+    try {
+      const own = await open.network.blobs.add(blob)
+      await hostile.join([open])
+      const cpu = process.cpuUsage()
+      const outcome = await floodBlobRequests(hostile, open, [own, ...hashes.slice(1)], FLOOD, 8)
+      const used = process.cpuUsage(cpu)
+      assert.equal(outcome.found + outcome.notFound, FLOOD, 'the baseline answers every request: the budget is what refuses them')
+      t.diagnostic(`baseline: ${FLOOD} requests in ${outcome.ms.toFixed(0)} ms, all answered (found ${outcome.found}); blob store reads ${disk.reads()}; process CPU ${((used.user + used.system) / 1000).toFixed(0)} ms`)
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(open)
+    }
+  })
+})
+
+/** The longest gap between timer ticks while `work` runs: how long the event loop was held. */
+async function longestStall<T> (work: () => Promise<T>): Promise<{ result: T, stallMs: number, totalMs: number }> {
+  let last = performance.now()
+  let stallMs = 0
+  let totalMs = 0
+  const timer = setInterval(() => {
+    const now = performance.now()
+    const gap = now - last - 5
+    if (gap > stallMs) stallMs = gap
+    if (gap > 20) totalMs += gap
+    last = now
+  }, 5)
+  try {
+    return { result: await work(), stallMs, totalMs }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 }, () => {
+  it('resets kad-dht and identify streams at the first prefix byte too many: the event loop never stalls', async (t) => {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      await hostile.join([d])
+      let total = 0
+      for (const protocol of [DHT_PROTOCOL, '/ipfs/id/1.0.0']) {
+        // Unguarded, 2 MiB of 0xFF kept kad-dht's reader spinning ~1.5 s (BENCHMARKS.md).
+        const { result: attack, stallMs, totalMs } = await longestStall(async () => hostile.sendEndlessPrefix(d, protocol, 2 * 1024 * 1024))
+        total += totalMs
+        t.diagnostic(`${protocol}: cut off after ${attack.sent} bytes in ${attack.ms.toFixed(0)} ms; longest event loop stall ${stallMs.toFixed(0)} ms`)
+        if (protocol === DHT_PROTOCOL) {
+          assert.equal(attack.closedByPeer, true, `${protocol}: the daemon ends the stream`)
+          assert.ok(attack.sent <= 64 * 1024, `${protocol}: cut off after ${attack.sent} bytes`)
+        }
+        // Identify's responder only writes: what arrives on its stream is dropped unread, so it
+        // costs bytes, not event loop (the guard is there for a future reader).
+      }
+      assert.ok(total < 200, `event loop stalled ${total.toFixed(0)} ms in total`)
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d)
+    }
+  })
+})
