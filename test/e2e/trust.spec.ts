@@ -1,10 +1,12 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { execa } from 'execa'
 import { join } from 'node:path'
 import { connectWithRetry, startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { AgentClient, runLog } from '../helpers/agent-client.js'
-import { HARNESS_DIR, requirePython } from '../helpers/python.js'
+import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
 import { makeReplica } from '../helpers/replica.js'
 import { waitFor } from '../helpers/wait.js'
 import { ManualClock } from '../../src/util/clock.js'
@@ -78,5 +80,39 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
       assert.ok(mine.length >= 3, 'the research loop kept running')
       assert.ok(mine.every((r) => (r.record.body as { parent: string | null }).parent !== fake.id), 'nothing was built on the fake result')
     }
+  })
+
+  it('an honest peer\'s better result is re-run, reproduces, and becomes the baseline', async () => {
+    const python = await requirePython()
+    const b = await startInProcessDaemon({ maxSteps: STEPS, claimSettleMs: 100 })
+    daemons.push(b)
+
+    // B trains for real (a higher learning rate wins at 5 steps: ~5.4 vs 6.8) and publishes the run's own log.
+    const work = await mkdtemp(join(tmpdir(), 'swarmd-honest-'))
+    await cp(HARNESS_DIR, work, { recursive: true })
+    const code = (await readFile(join(work, 'train.py'), 'utf8')).replace(/^LEARNING_RATE = .*$/m, 'LEARNING_RATE = 0.03')
+    await writeFile(join(work, 'train.py'), code)
+    const run = await execa(python, ['train.py'], { cwd: work, env: { SWARMD_PROFILE: 'cpu', SWARMD_SOTU_DIR: CORPUS_DIR, MAX_STEPS: String(STEPS), OMP_NUM_THREADS: '1' } })
+    await rm(work, { recursive: true, force: true })
+    const client = await AgentClient.forDataDir(b.paths.root, 'B')
+    const claim = await client.claim({ description: 'LR 0.01 -> 0.03', code, parent: null })
+    assert.ok('claimed' in claim, JSON.stringify(claim))
+    const honest = await client.publish({ claim: claim.claimed.id, log: run.stdout, code })
+
+    // A joins the swarm once B's result is out: after its own baseline run, it finds the better result waiting.
+    const a = await startInProcessDaemon({ agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100 })
+    daemons.push(a)
+    await connectWithRetry(a, b)
+
+    const me = a.identity.peerId.toString()
+    const mine = () => a.state.list('result').filter((r) => r.record.author === me)
+    await waitFor(() => a.loops[0]!.stats.experiments >= 2, { timeoutMs: 240_000, what: `A to finish its experiments: ${JSON.stringify(a.loops[0]!.stats)}` })
+    assert.equal(a.trust.status(honest.id), 'trusted', 'A reproduced it')
+    assert.ok(a.trust.state.standing.has(b.identity.peerId.toString()), 'B earned standing on A')
+    const own = a.state.list('verification').find((v) => v.record.author === me && (v.record.body as { result: string }).result === honest.id)!
+    const measured = (own.record.body as { metrics: { val_bpb: number } }).metrics.val_bpb
+    assert.ok(Math.abs(measured - honest.metrics!.val_bpb) <= 0.01, `re-run ${measured} vs reported ${honest.metrics!.val_bpb}`)
+    const parents = mine().map((r) => (r.record.body as { parent: string | null }).parent)
+    assert.ok(parents.includes(honest.id), `A built on B's verified result: parents ${JSON.stringify(parents)}`)
   })
 })
