@@ -11,14 +11,10 @@
  * and loads it. After that it samples VmRSS idle again. Then the same after a restart on the
  * same data dir, where the converted model comes from the cache.
  */
-import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { waitFor } from '../test/helpers/wait.js'
+import { readFile } from 'node:fs/promises'
+import { spawnChildDaemon, stopChildDaemon } from './child-daemon.js'
 import { machineLine, parseFlags, progress, sleep, summarize } from './harness.js'
-import type { ChildProcess } from 'node:child_process'
+import type { ChildDaemon } from './child-daemon.js'
 
 const flags = parseFlags('bench:rss', 'RSS of one idle daemon (child process) before and after one semantic claim check loads the MiniLM model', {
   seconds: { default: 30, help: 'measurement window before and after, s' },
@@ -26,43 +22,10 @@ const flags = parseFlags('bench:rss', 'RSS of one idle daemon (child process) be
   'interval-ms': { default: 1000, help: 'sampling interval' }
 })
 
-const SWARMD = fileURLToPath(new URL('../../bin/swarmd.js', import.meta.url))
+type Child = ChildDaemon
 
-interface Child { proc: ChildProcess, dir: string, pid: number, api: string, token: string }
-
-async function spawnDaemon (existingDir?: string): Promise<Child> {
-  const dir = existingDir ?? await mkdtemp(join(tmpdir(), 'swarmd-bench-rss-'))
-  const args = [SWARMD, '--data-dir', dir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--agent', 'none']
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  proc.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const child: Child = { proc, dir, pid: proc.pid ?? -1, api: '', token: '' }
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${stderr.trim()}`)
-    try {
-      const info = JSON.parse(await readFile(join(dir, 'daemon.json'), 'utf8')) as { pid: number, api: string }
-      child.api = info.api
-      return info.pid === proc.pid
-    } catch {
-      return false
-    }
-  }, { timeoutMs: 30_000, intervalMs: 50, what: 'daemon.json of the child daemon' })
-  child.token = (await readFile(join(dir, 'api-token'), 'utf8')).trim()
-  return child
-}
-
-async function stopChild (child: Child, options: { keep?: boolean } = {}): Promise<void> {
-  if (child.proc.exitCode === null && child.proc.signalCode === null) {
-    const exited = new Promise((resolve) => child.proc.once('exit', resolve))
-    child.proc.kill('SIGTERM')
-    await Promise.race([exited, sleep(10_000)])
-    if (child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGKILL')
-      await exited
-    }
-  }
-  if (options.keep !== true) await rm(child.dir, { recursive: true, force: true })
-}
+const spawnDaemon = async (dir?: string): Promise<Child> => spawnChildDaemon({ ...(dir !== undefined ? { dir } : {}), prefix: 'swarmd-bench-rss-' })
+const stopChild = stopChildDaemon
 
 async function rssMiB (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')

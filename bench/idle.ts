@@ -7,14 +7,12 @@
  * First alone, then (unless `--peers 0`) with that many more daemons connected to it,
  * all idle; only the first daemon is measured.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { execFileSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { waitFor } from '../test/helpers/wait.js'
+import { spawnChildDaemon, stopChildDaemon } from './child-daemon.js'
 import { machineLine, parseFlags, progress, sleep, summarize } from './harness.js'
-import type { ChildProcess } from 'node:child_process'
+import type { ChildDaemon } from './child-daemon.js'
 
 const flags = parseFlags('bench:idle', 'idle RSS and CPU of one daemon (child process), alone and with idle peers', {
   seconds: { default: 60, help: 'measurement window per scenario (s)' },
@@ -23,18 +21,10 @@ const flags = parseFlags('bench:idle', 'idle RSS and CPU of one daemon (child pr
   'interval-ms': { default: 1000, help: 'sampling interval' }
 })
 
-const SWARMD = fileURLToPath(new URL('../../bin/swarmd.js', import.meta.url))
 /** Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux we target. */
 const CLK_TCK = clockTicks()
 
-interface Child {
-  proc: ChildProcess
-  dir: string
-  pid: number
-  api: string
-  listen: string[]
-  peerId: string
-}
+type Child = ChildDaemon
 
 const children: Child[] = []
 
@@ -47,39 +37,9 @@ function clockTicks (): number {
 }
 
 async function spawnDaemon (bootstrap?: string): Promise<Child> {
-  const dir = await mkdtemp(join(tmpdir(), 'swarmd-bench-idle-'))
-  // --agent none: the coordination daemon alone; the default builtin agent would train.
-  const args = [SWARMD, '--data-dir', dir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--agent', 'none']
-  if (bootstrap !== undefined) args.push('--bootstrap', bootstrap)
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  proc.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const child: Child = { proc, dir, pid: proc.pid ?? -1, api: '', listen: [], peerId: '' }
+  const child = await spawnChildDaemon({ ...(bootstrap !== undefined ? { bootstrap } : {}), prefix: 'swarmd-bench-idle-' })
   children.push(child)
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${stderr.trim()}`)
-    try {
-      const info = JSON.parse(await readFile(join(dir, 'daemon.json'), 'utf8')) as { pid: number, api: string, listen: string[], peerId: string }
-      Object.assign(child, { api: info.api, listen: info.listen, peerId: info.peerId })
-      return info.pid === proc.pid
-    } catch {
-      return false
-    }
-  }, { timeoutMs: 30_000, intervalMs: 50, what: 'daemon.json of the child daemon' })
   return child
-}
-
-async function stopChild (child: Child): Promise<void> {
-  if (child.proc.exitCode === null && child.proc.signalCode === null) {
-    const exited = new Promise((resolve) => child.proc.once('exit', resolve))
-    child.proc.kill('SIGTERM')
-    await Promise.race([exited, sleep(10_000)])
-    if (child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGKILL')
-      await exited
-    }
-  }
-  await rm(child.dir, { recursive: true, force: true })
 }
 
 async function topicPeers (child: Child): Promise<number> {
@@ -138,7 +98,7 @@ async function measure (label: string, child: Child): Promise<Measurement> {
 }
 
 const results: Measurement[] = []
-const cleanup = async (): Promise<void> => { await Promise.all(children.splice(0).map(stopChild)) }
+const cleanup = async (): Promise<void> => { await Promise.all(children.splice(0).map(async (c) => stopChildDaemon(c))) }
 process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
 try {
   const alone = await spawnDaemon()

@@ -12,16 +12,9 @@ export interface DuplicateAnswer {
 
 export type ClaimAnswer = { claimed: ClaimView } | { duplicate: DuplicateAnswer, code: string, message: string }
 
-/** What an agent sends to claim an experiment (the contract's `POST /api/claims` body). */
-export interface ClaimInput {
-  description: string
-  /** The full train.py the agent will run; omitted: an idea claimed before its code exists. */
-  code?: string
-  /** Omitted: the daemon's best; null: the harness default train.py. */
-  parent?: string | null
-  hypothesis?: string
-  ttlMs?: number
-}
+/** What an agent sends to claim an experiment: the daemon's own `POST /api/claims` body type. */
+import type { ClaimInput } from '../../src/claims/claim-request.js'
+export type { ClaimInput }
 
 export interface PublishInput {
   claim: string
