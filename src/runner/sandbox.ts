@@ -16,8 +16,10 @@ export interface SandboxSpec {
 export interface SandboxMounts {
   /** The run's workspace: the only writable folder that outlives the run. */
   workspace: string
-  /** Bound read-only after the workspace: the corpus the run is evaluated on. */
+  /** Bound read-only after the workspace: the data split (and channel) this process may see. */
   data: string[]
+  /** Made invisible after the read-only binds, before the workspace and data: the whole corpus. */
+  conceal?: string[]
   /** Size of each private tmpfs, MiB (they live in RAM). */
   tmpfsMb: number
 }
@@ -45,7 +47,7 @@ async function isRealDirectory (path: string): Promise<boolean> {
  * namespace, the volunteer's home and /run (where D-Bus, docker and database sockets live:
  * a read-only bind does not stop connect()) hidden, every capability dropped (root keeps
  * CAP_SYS_ADMIN otherwise, and remounts / read-write), only the workspace writable,
- * prepare.py and the data read-only, GPU device nodes bound.
+ * prepare.py and the data read-only, the rest of the corpus concealed, GPU device nodes bound.
  */
 export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMounts): Promise<string[]> {
   const { workspace } = mounts
@@ -56,6 +58,9 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
   for (const path of ['/tmp', '/run', homedir(), ...(sandbox.hidden ?? [])]) args.push('--size', size, '--tmpfs', path)
   if (await isRealDirectory('/var/run')) args.push('--size', size, '--tmpfs', '/var/run')
   for (const path of sandbox.readOnly) args.push('--ro-bind-try', path, path)
+  for (const path of mounts.conceal ?? []) {
+    if (await isRealDirectory(path)) args.push('--size', size, '--tmpfs', path)
+  }
   args.push('--bind', workspace, workspace, '--ro-bind', `${workspace}/prepare.py`, `${workspace}/prepare.py`)
   for (const path of mounts.data) args.push('--ro-bind', path, path)
   args.push(

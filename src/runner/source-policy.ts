@@ -15,10 +15,10 @@ export type SourceVerdict = { ok: true } | { ok: false, detail: string }
  * `__globals__`...); naming prepare.py, the corpus or /proc in a string.
  *
  * Limits: this raises the bar against an agent that "optimises" the metric instead of the
- * model; it is not a proof. Code can still print a made-up summary, or build a model that
- * peeks at the next byte (evaluation runs in the same process as train.py). The guarantees
- * are elsewhere: the sandbox binds prepare.py and the data read-only (a changed file voids
- * the run), and verification re-runs results on other machines.
+ * model, and refuses such code before it costs a run; it is not a proof. The guarantees are
+ * elsewhere: val_bpb is measured by the harness's own evaluator process (evaluator.ts), which
+ * holds the validation text and checks that the model does not look ahead; the sandbox binds
+ * prepare.py and the training split read-only; verification re-runs results on other machines.
  */
 export async function checkSource (python: string, source: string, options: { timeoutMs?: number } = {}): Promise<SourceVerdict> {
   const run = await execa(python, ['-I', '-S', '-c', CHECKER], { input: source, reject: false, timeout: options.timeoutMs ?? 30_000 })

@@ -26,6 +26,7 @@ export type SwarmdErrorCode =
   | 'RESULT_INVALID'
   | 'RESULT_NOT_FOUND'
   | 'SANDBOX_REQUIRED'
+  | 'CORPUS_UNAVAILABLE'
 
 /** An error with a stable `code` and a message that says what to do. */
 export class SwarmdError extends Error {

@@ -102,18 +102,25 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
     assert.match(hidden.detail ?? '', /Read-only file system/)
   })
 
-  it('modifies the data it is evaluated on: read-only under the sandbox, voided without one', async () => {
-    const first = (await readdir(corpus)).sort()[0]!
-    const before = await readFile(join(corpus, first))
-    const source = `import os\nd = os.environ["SWARMD_" + "SOTU_DIR"]\nopen(os.path.join(d, ${JSON.stringify(first)}), "a").write("tampered")\n`
+  it('modifies the data it trains on: read-only under the sandbox, voided without one', async () => {
+    // Overwrites in place: the training split is larger than this suite's file-size limit.
+    const source = 'import os\npath = os.environ["SWARMD_TRAIN_FILES"].split(os.pathsep)[0]\nwith open(path, "r+b") as f:\n    f.write(b"tampered")\n'
     const sandboxed = await runner().run(spec(source))
     assert.equal(sandboxed.reason, 'sandbox-denied', sandboxed.log)
-    assert.deepEqual(await readFile(join(corpus, first)), before)
     // Without a sandbox (the user's explicit opt-out) the write lands, and the run is voided.
     const unsafe = await runner({ unsafeNoSandbox: true }, false).run(spec(source + 'print("---\\nval_bpb: 0.1")\n'))
     assert.equal(unsafe.reason, 'data-modified')
     assert.equal(unsafe.metrics, undefined)
-    await writeFile(join(corpus, first), before)
+  })
+
+  it('reads the validation text to memorise it: the corpus is concealed, only the training split is bound', async () => {
+    const val = join(workRoot, '.corpus', 'cpu', 'val.bin')
+    const source = `import os\nprint("corpus files:", len(os.listdir(${JSON.stringify(corpus)})))\nprint("train files:", os.environ["SWARMD_TRAIN_FILES"])\nopen(${JSON.stringify(val)}, "rb").read()\n`
+    const outcome = await runner().run(spec(source))
+    assert.equal(outcome.status, 'crash')
+    assert.match(outcome.log, /^corpus files: 0$/m)
+    assert.match(outcome.log, /^train files: \S+train\.bin$/m)
+    assert.match(outcome.logTail, /FileNotFoundError/)
   })
 
   it('forks without limit: killed at the process limit, nothing left behind', async () => {

@@ -36,7 +36,7 @@ describe('sandboxed runs (bubblewrap)', () => {
     workRoot = join(dataDir, 'work')
     await mkdir(workRoot)
     await writeFile(join(dataDir, 'identity.key'), 'the daemon\'s private key')
-    runner = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: [...python.paths, CORPUS_DIR], hidden: [dataDir] } }, { killAfterMs: 120_000 })
+    runner = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths, hidden: [dataDir] } }, { killAfterMs: 120_000 })
     server = createServer((socket) => { connections++; socket.end('hello') })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as AddressInfo).port
@@ -81,8 +81,8 @@ describe('sandboxed runs (bubblewrap)', () => {
     assert.equal(outcome.reason, 'exception', outcome.log)
     assert.match(outcome.logTail, /FileNotFoundError/)
     assert.doesNotMatch(outcome.log, /private key/)
-    // Only its own workspace is listed (the siblings are hidden).
-    assert.match(outcome.log, /^\['sb-\d+'\]$/m)
+    // Only its own workspace, its evaluation channel and its training split are listed (the siblings are hidden).
+    assert.match(outcome.log, /^\['\.corpus', 'sb-\d+', 'sb-\d+\.eval'\]$/m)
   })
 
   it('cannot remount the system read-write, even when the daemon runs as root', async (t) => {

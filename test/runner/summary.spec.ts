@@ -37,13 +37,27 @@ describe('summary parsing and run classification', () => {
   })
 
   it('classifies each way a run ends', () => {
-    assert.equal(classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary }).status, 'ok')
+    const scored = { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0 } as const
+    const absent = { status: 'absent' } as const
+    assert.equal(classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary, evaluation: scored }).status, 'ok')
     const reason = (end: Parameters<typeof classifyRun>[0]): string | undefined => { const v = classifyRun(end); return v.status === 'crash' ? v.reason : undefined }
-    assert.equal(reason({ exitCode: undefined, signal: 'SIGKILL', timedOut: true, log: summary }), 'timeout')
-    assert.equal(reason({ exitCode: 1, signal: undefined, timedOut: false, log: 'FAIL: loss is nan at step 3\n' }), 'nan')
-    assert.equal(reason({ exitCode: 1, signal: undefined, timedOut: false, log: 'Traceback (most recent call last):\n  File "train.py"\nZeroDivisionError: division by zero\n' }), 'exception')
-    assert.equal(reason({ exitCode: 3, signal: undefined, timedOut: false, log: 'bye\n' }), 'exit-code')
-    assert.equal(reason({ exitCode: 0, signal: undefined, timedOut: false, log: 'done, forgot the summary\n' }), 'no-summary')
-    assert.equal(reason({ exitCode: undefined, signal: 'SIGSEGV', timedOut: false, log: '' }), 'killed')
+    assert.equal(reason({ exitCode: undefined, signal: 'SIGKILL', timedOut: true, log: summary, evaluation: absent }), 'timeout')
+    assert.equal(reason({ exitCode: 1, signal: undefined, timedOut: false, log: 'FAIL: loss is nan at step 3\n', evaluation: absent }), 'nan')
+    assert.equal(reason({ exitCode: 1, signal: undefined, timedOut: false, log: 'Traceback (most recent call last):\n  File "train.py"\nZeroDivisionError: division by zero\n', evaluation: absent }), 'exception')
+    assert.equal(reason({ exitCode: 3, signal: undefined, timedOut: false, log: 'bye\n', evaluation: absent }), 'exit-code')
+    assert.equal(reason({ exitCode: 0, signal: undefined, timedOut: false, log: 'done, forgot the summary\n', evaluation: scored }), 'no-summary')
+    assert.equal(reason({ exitCode: undefined, signal: 'SIGSEGV', timedOut: false, log: '', evaluation: absent }), 'killed')
+  })
+
+  it('takes val_bpb from the harness\'s evaluation only, never from what train.py printed', () => {
+    const verdict = classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary.replace('2.291234', '0.5'), evaluation: { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0 } })
+    assert.equal(verdict.status === 'ok' && verdict.metrics.val_bpb, 2.3)
+    const reason = (end: Parameters<typeof classifyRun>[0]): string | undefined => { const v = classifyRun(end); return v.status === 'crash' ? v.reason : undefined }
+    const base = { exitCode: 0, signal: undefined, timedOut: false, log: summary }
+    assert.equal(reason({ ...base, evaluation: { status: 'absent' } }), 'no-evaluation')
+    assert.equal(reason({ ...base, evaluation: { status: 'refused', reason: 'eval-protocol', detail: 'wrong shape' } }), 'eval-protocol')
+    assert.equal(reason({ ...base, evaluation: { status: 'refused', reason: 'eval-data', detail: 'not the pinned slice' } }), 'data-modified')
+    // train.py crashed because the harness refused its model: the harness's reason is the one reported.
+    assert.equal(reason({ exitCode: 1, signal: undefined, timedOut: false, log: 'Traceback (most recent call last):\nprepare.EvaluationRefused: non-causal\n', evaluation: { status: 'refused', reason: 'non-causal', detail: 'looks ahead' } }), 'non-causal')
   })
 })

@@ -1,0 +1,86 @@
+import { execa } from 'execa'
+
+/**
+ * What the harness's evaluator process (`prepare.py evaluate`) said about a run. `scored`: it
+ * measured val_bpb itself on the validation windows, and the look-ahead check passed.
+ * `refused`: the model's answers were unusable (`non-causal`: a prediction moved when only later
+ * bytes changed; `nan`; `eval-protocol`: wrong shapes or the run stopped answering; `eval-data`:
+ * the validation slice is not the pinned one). `absent`: train.py never asked to be evaluated.
+ */
+export type EvaluationReport =
+  | { status: 'scored', valBpb: number, windows: number, causalCheckedWindows: number, causalMaxChange: number }
+  | { status: 'refused', reason: 'non-causal' | 'nan' | 'eval-protocol' | 'eval-data', detail: string }
+  | { status: 'absent' }
+
+const REFUSALS = new Set(['non-causal', 'nan', 'eval-protocol', 'eval-data'])
+
+/** Read the evaluator's output: its FAIL line, else its JSON result line. */
+export function parseEvaluatorOutput (output: string): EvaluationReport {
+  const lines = output.split(/\r?\n/).map((l) => l.trim())
+  const fail = lines.find((l) => l.startsWith('FAIL: '))
+  if (fail !== undefined) {
+    const match = /^FAIL: ([a-z-]+): (.*)$/.exec(fail)
+    const reason = match !== null && REFUSALS.has(match[1]!) ? match[1] as 'non-causal' | 'nan' | 'eval-protocol' | 'eval-data' : 'eval-protocol'
+    return { status: 'refused', reason, detail: match?.[2] ?? fail }
+  }
+  for (const line of lines.reverse()) {
+    if (!line.startsWith('{')) continue
+    try {
+      const r = JSON.parse(line) as Record<string, unknown>
+      const numbers = [r.val_bpb, r.windows, r.causal_checked_windows, r.causal_max_change]
+      if (numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) {
+        return { status: 'scored', valBpb: r.val_bpb as number, windows: r.windows as number, causalCheckedWindows: r.causal_checked_windows as number, causalMaxChange: r.causal_max_change as number }
+      }
+    } catch {}
+  }
+  return { status: 'absent' }
+}
+
+export interface EvaluatorStart {
+  command: string
+  args: string[]
+  cwd: string
+  env: Record<string, string>
+}
+
+/**
+ * The evaluator of one run, started before train.py: it imports torch, then waits on the
+ * channel. `finish()` is called once train.py has exited: an evaluator train.py never connected
+ * to is killed at once; a connected one gets `graceMs` to print its verdict.
+ */
+export class EvaluatorProcess {
+  private output = ''
+  private connected = false
+  private readonly child: ReturnType<typeof execa>
+  private readonly exited: Promise<unknown>
+
+  constructor (start: EvaluatorStart, private readonly maxOutputBytes = 1 << 20) {
+    this.child = execa(start.command, start.args, { cwd: start.cwd, env: start.env, detached: true, reject: false, all: true, buffer: false, stdin: 'ignore' })
+    this.child.all?.setEncoding('utf8')
+    this.child.all?.on('data', (chunk: string) => {
+      if (this.output.length < this.maxOutputBytes) this.output += chunk
+      if (!this.connected && /^connected$/m.test(this.output)) this.connected = true
+    })
+    this.exited = this.child.then(() => undefined, () => undefined)
+  }
+
+  /** Kill it and everything it started (its own process group). */
+  kill (): void {
+    if (this.child.pid === undefined) return
+    try { process.kill(-this.child.pid, 'SIGKILL') } catch {}
+  }
+
+  async finish (graceMs: number): Promise<{ report: EvaluationReport, log: string }> {
+    // A line printed just before train.py exited may still be in flight: a short wait first.
+    await Promise.race([this.exited, delay(200)])
+    if (this.connected) await Promise.race([this.exited, delay(graceMs)])
+    this.kill()
+    await this.exited
+    const log = this.output.split(/\r?\n/).filter((l) => l.trim() !== '' && l.trim() !== 'connected').join('\n')
+    return { report: parseEvaluatorOutput(this.output), log }
+  }
+}
+
+async function delay (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
