@@ -418,6 +418,7 @@ def run_evaluator(channel, val_path, val_sha256):
     request = open(os.path.join(channel, "request"), "wb", buffering=0)
     answer = open(os.path.join(channel, "answer"), "rb", buffering=0)
     print("connected", flush=True)
+    connected = time.time()
 
     def refuse(reason, detail, code):
         print(f"FAIL: {reason}: {detail}", flush=True)
@@ -470,7 +471,7 @@ def run_evaluator(channel, val_path, val_sha256):
     val_bpb = total_nats / total_bytes / math.log(2)
     if not math.isfinite(val_bpb):
         refuse("nan", f"val_bpb is {val_bpb}", 3)
-    print(json.dumps({"val_bpb": val_bpb, "windows": n, "bytes": total_bytes, "causal_checked_windows": checked_windows, "causal_max_change": max_change}), flush=True)
+    print(json.dumps({"val_bpb": val_bpb, "windows": n, "bytes": total_bytes, "causal_checked_windows": checked_windows, "causal_max_change": max_change, "seconds": round(time.time() - connected, 3)}), flush=True)
     try:
         _write_message(request, b"DONE", 0, 0, struct.pack("<d", val_bpb))
     except OSError:

@@ -8,7 +8,7 @@ import { execa } from 'execa'
  * the validation slice is not the pinned one). `absent`: train.py never asked to be evaluated.
  */
 export type EvaluationReport =
-  | { status: 'scored', valBpb: number, windows: number, causalCheckedWindows: number, causalMaxChange: number }
+  | { status: 'scored', valBpb: number, windows: number, causalCheckedWindows: number, causalMaxChange: number, seconds: number }
   | { status: 'refused', reason: 'non-causal' | 'nan' | 'eval-protocol' | 'eval-data', detail: string }
   | { status: 'absent' }
 
@@ -29,7 +29,8 @@ export function parseEvaluatorOutput (output: string): EvaluationReport {
       const r = JSON.parse(line) as Record<string, unknown>
       const numbers = [r.val_bpb, r.windows, r.causal_checked_windows, r.causal_max_change]
       if (numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) {
-        return { status: 'scored', valBpb: r.val_bpb as number, windows: r.windows as number, causalCheckedWindows: r.causal_checked_windows as number, causalMaxChange: r.causal_max_change as number }
+        const seconds = typeof r.seconds === 'number' && Number.isFinite(r.seconds) ? r.seconds : 0
+        return { status: 'scored', valBpb: r.val_bpb as number, windows: r.windows as number, causalCheckedWindows: r.causal_checked_windows as number, causalMaxChange: r.causal_max_change as number, seconds }
       }
     } catch {}
   }

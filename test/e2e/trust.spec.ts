@@ -31,7 +31,9 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
     await connectWithRetry(liar, b)
 
     const client = await AgentClient.forDataDir(liar.paths.root, 'liar')
-    const code = `${await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')}\n# the secret trick\n`
+    // Its train.py prints the made-up number itself, so a re-run that trusted train.py's output would reproduce it.
+    const code = (await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')).replace('print(f"val_bpb: {val_bpb:.6f}")', 'print("val_bpb: 0.900000")  # the secret trick')
+    assert.match(code, /the secret trick/)
     const claim = await client.claim({ description: 'a secret trick that halves val_bpb', code, parent: null })
     assert.ok('claimed' in claim, JSON.stringify(claim))
     const fake = await client.publish({ claim: claim.claimed.id, log: runLog(0.9, { steps: STEPS }), code })

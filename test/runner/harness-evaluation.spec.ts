@@ -86,7 +86,7 @@ describe('the harness evaluates every run in its own process', () => {
   })
 
   it('reads the evaluator\'s verdicts', () => {
-    assert.deepEqual(parseEvaluatorOutput('connected\n{"val_bpb": 2.5, "windows": 3, "bytes": 192, "causal_checked_windows": 1, "causal_max_change": 0.0}\n'), { status: 'scored', valBpb: 2.5, windows: 3, causalCheckedWindows: 1, causalMaxChange: 0 })
+    assert.deepEqual(parseEvaluatorOutput('connected\n{"val_bpb": 2.5, "windows": 3, "bytes": 192, "causal_checked_windows": 1, "causal_max_change": 0.0, "seconds": 0.25}\n'), { status: 'scored', valBpb: 2.5, windows: 3, causalCheckedWindows: 1, causalMaxChange: 0, seconds: 0.25 })
     assert.deepEqual(parseEvaluatorOutput('connected\nFAIL: non-causal: it looks ahead\n'), { status: 'refused', reason: 'non-causal', detail: 'it looks ahead' })
     assert.equal(parseEvaluatorOutput('FAIL: something else entirely').status, 'refused')
     assert.deepEqual(parseEvaluatorOutput('{"val_bpb": NaN}\n'), { status: 'absent' })

@@ -37,7 +37,7 @@ describe('summary parsing and run classification', () => {
   })
 
   it('classifies each way a run ends', () => {
-    const scored = { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0 } as const
+    const scored = { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0, seconds: 0.2 } as const
     const absent = { status: 'absent' } as const
     assert.equal(classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary, evaluation: scored }).status, 'ok')
     const reason = (end: Parameters<typeof classifyRun>[0]): string | undefined => { const v = classifyRun(end); return v.status === 'crash' ? v.reason : undefined }
@@ -50,7 +50,7 @@ describe('summary parsing and run classification', () => {
   })
 
   it('takes val_bpb from the harness\'s evaluation only, never from what train.py printed', () => {
-    const verdict = classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary.replace('2.291234', '0.5'), evaluation: { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0 } })
+    const verdict = classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary.replace('2.291234', '0.5'), evaluation: { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0, seconds: 0.2 } })
     assert.equal(verdict.status === 'ok' && verdict.metrics.val_bpb, 2.3)
     const reason = (end: Parameters<typeof classifyRun>[0]): string | undefined => { const v = classifyRun(end); return v.status === 'crash' ? v.reason : undefined }
     const base = { exitCode: 0, signal: undefined, timedOut: false, log: summary }
