@@ -10,7 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
-import { guardProtocolPrefixes } from './prefix-guard.js'
+import { guardOutboundPrefixes, guardProtocolPrefixes } from './prefix-guard.js'
 import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -118,8 +118,11 @@ export const LIBP2P_PROTOCOL_FRAME_LIMITS: Record<string, number> = {
 
 /**
  * Put the endless-length-prefix guard (src/p2p/prefix-guard.ts) in front of kad-dht's and
- * identify's handlers. Call right after `libp2p.start()`.
+ * identify's handlers (streams peers open to us) and on the streams we open to peers through the
+ * connection manager (kad-dht's queries), with the same limits; `onViolation` hears of both.
+ * Call once, right after `libp2p.start()`.
  */
 export async function guardLibp2pProtocols (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): Promise<void> {
   await guardProtocolPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
+  guardOutboundPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
 }

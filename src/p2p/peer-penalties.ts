@@ -6,7 +6,8 @@ import type { Clock } from '../util/clock.js'
 export interface Rejection {
   at: number
   peer: string
-  channel: 'gossip' | 'sync' | 'blob'
+  /** `libp2p`: libp2p's own protocols (kad-dht, identify), guarded by prefix-guard.ts. */
+  channel: 'gossip' | 'sync' | 'blob' | 'libp2p'
   verdict: 'reject' | 'ignore'
   fault: string
 }

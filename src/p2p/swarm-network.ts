@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BlobService } from './blob-service.js'
 import { BootstrapDialer } from './bootstrap-dialer.js'
@@ -125,8 +126,11 @@ export class SwarmNetwork {
     await this.blobService.start()
     libp2p.addEventListener('peer:discovery', this.onDiscovery)
     await libp2p.start()
-    // kad-dht and identify read with no bound on a length prefix: guard them (src/p2p/prefix-guard.ts).
-    await guardLibp2pProtocols(libp2p)
+    // kad-dht and identify read with no bound on a length prefix: guard them (src/p2p/prefix-guard.ts),
+    // each violation a strike like a malformed sync or blob frame.
+    await guardLibp2pProtocols(libp2p, (protocol, peer) => {
+      if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault: `endless length prefix on ${protocol}` })) punish(peerIdFromString(peer))
+    })
     this.gossipService.start()
     this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng }, this.init.bootstrap)
     this.dialer.start()

@@ -33,7 +33,8 @@ export async function exportCorpusSplits (options: { python: string, harnessDir:
   const run = await execa(options.python, [join(options.harnessDir, 'prepare.py'), 'export-splits', options.directory], {
     env: { SWARMD_PROFILE: options.profile, SWARMD_SOTU_DIR: options.sotuDir, PYTHONDONTWRITEBYTECODE: '1' },
     reject: false,
-    stderr: 'inherit'
+    // Progress of a download shows in the daemon's output; the last line names a failure.
+    stderr: ['pipe', 'inherit']
   })
   const last = run.stdout.trim().split('\n').pop() ?? ''
   let parsed: unknown
@@ -42,7 +43,8 @@ export async function exportCorpusSplits (options: { python: string, harnessDir:
     parsed = { train: raw.train, val: raw.val, valSha256: raw.val_sha256, sources: raw.sources }
   } catch {}
   if (run.exitCode !== 0 || !isSplits(parsed)) {
-    const why = last.replace(/^FAIL: /, '') || `exit code ${String(run.exitCode)}`
+    const failure = String(run.stderr).trim().split('\n').pop() ?? ''
+    const why = (run.exitCode !== 0 ? failure : last).replace(/^FAIL: /, '') || `exit code ${String(run.exitCode)}`
     throw new SwarmdError('CORPUS_UNAVAILABLE', `the ${options.profile} profile's corpus could not be prepared: ${why}`)
   }
   return parsed

@@ -3,6 +3,7 @@ import { connect as tcpConnect } from 'node:net'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
@@ -28,8 +29,22 @@ import type { StoredRecord } from '../../src/state/records.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
 
-export type HostileLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+/** Ping is there because kad-dht pings a new contact before it enters the routing table. */
+export type HostileLibp2p = Libp2p<{ identify: Identify, ping: Ping, pubsub: GossipSub }>
+
+/** One inbound stream that a hostile node answered with an endless length prefix. */
+export interface EndlessPrefixStream {
+  /** Bytes of 0xFF sent. */
+  sent: number
+  /** Whether the peer closed or reset the stream before all bytes were sent. */
+  closedByPeer: boolean
+  /** Whether sending has stopped (the stream ended or all bytes were sent). */
+  done: boolean
+  /** From the stream's arrival until sending stopped, in ms. */
+  ms: number
+}
 
 /**
  * A plain libp2p node that speaks swarmd's wire protocols but none of its rules: it
@@ -55,6 +70,12 @@ export interface HostileNode {
    * stream or all bytes are sent, with the bytes sent and the time it took.
    */
   sendEndlessPrefix(daemon: Daemon, protocol: string, maxBytes: number): Promise<{ sent: number, closedByPeer: boolean, ms: number }>
+  /**
+   * Handle `protocol` and answer every inbound stream, unread, with the endless length prefix of
+   * `sendEndlessPrefix` (up to `maxBytes`). Register before `join` so identify announces it. The
+   * returned `streams` gets one record per stream, updated as it goes.
+   */
+  serveEndlessPrefix(protocol: string, maxBytes: number): Promise<{ streams: EndlessPrefixStream[] }>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
   serveBlob(respond: (hash: BlobHash) => Uint8Array[]): Promise<void>
   /** Serve these blobs honestly over `/swarmd/blob/1` (anything else: not found); resolves with their hashes. */
@@ -73,6 +94,7 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
+      ping: ping(),
       pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
     }
   })
@@ -180,23 +202,19 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     async sendEndlessPrefix (daemon, protocol, maxBytes) {
       const started = performance.now()
       const stream = await libp2p.dialProtocol(daemon.identity.peerId, protocol, { signal: AbortSignal.timeout(10_000) })
-      let closedByPeer = false
-      stream.addEventListener('close', () => { closedByPeer = true }, { once: true })
-      const chunk = new Uint8Array(4096).fill(0xff)
-      let sent = 0
-      try {
-        while (sent < maxBytes && !closedByPeer && stream.status === 'open') {
-          if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(10_000) })
-          sent += chunk.byteLength
-          // Let the peer's reset arrive between chunks.
-          await new Promise((resolve) => setImmediate(resolve))
-        }
-      } catch {
-        closedByPeer = true
-      }
-      const ms = performance.now() - started
-      stream.abort(new Error('done'))
-      return { sent, closedByPeer, ms }
+      const record: EndlessPrefixStream = { sent: 0, closedByPeer: false, done: false, ms: 0 }
+      await sendEndless(stream, maxBytes, record)
+      return { sent: record.sent, closedByPeer: record.closedByPeer, ms: performance.now() - started }
+    },
+
+    async serveEndlessPrefix (protocol, maxBytes) {
+      const streams: EndlessPrefixStream[] = []
+      await libp2p.handle(protocol, (stream) => {
+        const record: EndlessPrefixStream = { sent: 0, closedByPeer: false, done: false, ms: 0 }
+        streams.push(record)
+        void sendEndless(stream, maxBytes, record)
+      })
+      return { streams }
     },
 
     async stop () {
@@ -204,6 +222,30 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     }
   }
   return node
+}
+
+/**
+ * Send 4 KiB chunks of 0xFF (a length prefix that never ends: each byte has the continuation bit
+ * set) on `stream` until the peer ends it or `maxBytes` are sent, then reset it; tallies in `record`.
+ */
+async function sendEndless (stream: Stream, maxBytes: number, record: EndlessPrefixStream): Promise<void> {
+  const started = performance.now()
+  // Our own reset at the end fires 'close' too: only a close before `done` is the peer's.
+  stream.addEventListener('close', () => { if (!record.done) record.closedByPeer = true }, { once: true })
+  const chunk = new Uint8Array(4096).fill(0xff)
+  try {
+    while (record.sent < maxBytes && !record.closedByPeer && stream.status === 'open') {
+      if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(10_000) })
+      record.sent += chunk.byteLength
+      // Let the peer's reset arrive between chunks.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  } catch {
+    record.closedByPeer = true
+  }
+  record.ms = performance.now() - started
+  record.done = true
+  stream.abort(new Error('done'))
 }
 
 /**

@@ -144,11 +144,45 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
         if (protocol === DHT_PROTOCOL) {
           assert.equal(attack.closedByPeer, true, `${protocol}: the daemon ends the stream`)
           assert.ok(attack.sent <= 64 * 1024, `${protocol}: cut off after ${attack.sent} bytes`)
+          assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:endless length prefix on ${protocol}`), 'a strike against the hostile peer')
         }
         // Identify's responder only writes: what arrives on its stream is dropped unread, so it
         // costs bytes, not event loop (the guard is there for a future reader).
       }
       assert.ok(total < 200, `event loop stalled ${total.toFixed(0)} ms in total`)
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d)
+    }
+  })
+
+  it('resets a kad-dht answer at the first prefix byte too many: querying a hostile DHT peer never stalls the event loop', async (t) => {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      // Served before joining: identify announces the DHT protocol, the daemon's kad-dht pings the
+      // hostile node and takes it into its routing table as a DHT server like any other.
+      const server = await hostile.serveEndlessPrefix(DHT_PROTOCOL, 2 * 1024 * 1024)
+      const dht = d.network.libp2p.services.dht
+      const { stallMs, totalMs } = await longestStall(async () => {
+        await hostile.join([d])
+        // The daemon's own self-query may ask the hostile node first; ask until an answer has ended.
+        await waitFor(async () => {
+          try {
+            for await (const _ of dht.getClosestPeers(randomBytes(32), { signal: AbortSignal.timeout(5_000) })) { /* drain */ }
+          } catch {}
+          return server.streams.some((s) => s.done)
+        }, { timeoutMs: 30_000, what: 'the daemon to query the hostile node over kad-dht' })
+      })
+      const answers = server.streams.filter((s) => s.done)
+      t.diagnostic(`${answers.length} kad-dht answer(s) cut off after ${answers.map((s) => `${s.sent} bytes in ${s.ms.toFixed(0)} ms`).join(', ')}; longest event loop stall ${stallMs.toFixed(0)} ms, ${totalMs.toFixed(0)} ms in total`)
+      for (const answer of answers) {
+        assert.equal(answer.closedByPeer, true, 'the daemon resets the stream')
+        // Unguarded, the daemon read 392 KiB of prefix until kad-dht's 5 s query timeout: 8.3 s of event loop.
+        assert.ok(answer.sent <= 64 * 1024, `cut off after ${answer.sent} bytes`)
+      }
+      assert.ok(totalMs < 200, `event loop stalled ${totalMs.toFixed(0)} ms in total`)
+      assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:endless length prefix on ${DHT_PROTOCOL}`), 'a strike against the hostile peer')
     } finally {
       await hostile.stop()
       await stopAndRemove(d)

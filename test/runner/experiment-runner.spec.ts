@@ -5,6 +5,7 @@ import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { systemClock } from '../../src/util/clock.js'
+import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
 import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
@@ -71,6 +72,11 @@ describe('ExecaExperimentRunner (real Python)', () => {
   it('classifies a run that prints no summary', async () => {
     const outcome = await runner.run(spec('print("trained, but forgot to report")\n'))
     assert.equal(outcome.reason, 'no-summary')
+  })
+
+  it('refuses to run without the pinned corpus: a typed error that says what to do', async () => {
+    const missing = new ExecaExperimentRunner({ python: await requirePython(), harnessDir: HARNESS_DIR, corpusDir: join(workRoot, 'no-corpus-here'), workRoot, clock: systemClock }, { killAfterMs: 60_000 })
+    await assert.rejects(missing.run(spec(trainPy, { maxSteps: 5 })), (err) => isSwarmdError(err, 'CORPUS_UNAVAILABLE') && /npm ci/.test(err.message))
   })
 
   it('refuses a run that modified the harness (prepare.py), even one that reports a score', async () => {
