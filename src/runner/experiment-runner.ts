@@ -95,8 +95,9 @@ export interface ExecaRunnerInit {
 
 /**
  * Runs `python train.py` in a fresh workspace (the harness plus the candidate), in its own
- * process group so a hard kill takes every child with it; parses progress live, classifies
- * the end.
+ * process group so a hard kill takes every child with it, beside the harness's evaluator
+ * (`prepare.py evaluate`, its own process and sandbox), which alone measures val_bpb; parses
+ * progress live, classifies the end.
  */
 export class ExecaExperimentRunner implements ExperimentRunner {
   private readonly maxLogBytes: number
