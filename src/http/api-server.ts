@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
+import { hostname, networkInterfaces } from 'node:os'
 import { z } from 'zod'
 import { parseBlobHash } from '../p2p/blob-store.js'
 import { TIERS } from '../state/record-kinds.js'
@@ -131,9 +132,9 @@ export class ApiServer {
 
   // DNS rebinding: a page on another origin must not reach the API through a hostname of its own.
   private checkHost (req: IncomingMessage): void {
-    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-    const allowed = new Set(['127.0.0.1', 'localhost', '::1', this.init.host])
-    if (!allowed.has(host)) throw new HttpError(403, 'API_FORBIDDEN_HOST', `requests must address the daemon by ${this.init.host}`)
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase()
+    const allowed = allowedHostNames(this.init.host)
+    if (!allowed.has(host)) throw new HttpError(403, 'API_FORBIDDEN_HOST', `requests must address the daemon by ${this.init.host === '0.0.0.0' || this.init.host === '::' ? 'one of this machine\'s addresses or its host name' : this.init.host}`)
     const origin = req.headers.origin
     if (origin !== undefined && req.method !== 'GET') {
       let originHost = ''
@@ -188,3 +189,19 @@ export class ApiServer {
   }
 }
 
+/**
+ * The names a request may address the daemon by: loopback always, and the bind address; bound to
+ * every interface (0.0.0.0 or ::), any address of this machine and its host name too, so a LAN
+ * browser reaches the page. A rebinding page sends its own domain name, never one of these.
+ */
+function allowedHostNames (bindHost: string): Set<string> {
+  const allowed = new Set(['127.0.0.1', 'localhost', '::1', bindHost])
+  if (bindHost !== '0.0.0.0' && bindHost !== '::') return allowed
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) allowed.add(address.address.replace(/%.*$/, ''))
+  }
+  const name = hostname().toLowerCase()
+  allowed.add(name)
+  allowed.add(`${name}.local`)
+  return allowed
+}

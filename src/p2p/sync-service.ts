@@ -1,6 +1,6 @@
 import { boundedLpStream } from './length-prefix.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, chunkUpdate, decodeSyncFrame, encodeSyncFrame } from './sync-codec.js'
-import { isSwarmdError } from '../util/errors.js'
+import { SwarmdError, isSwarmdError } from '../util/errors.js'
 import { SerialQueue } from '../util/serial-queue.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import type { ReplicaPort } from './replica-port.js'
@@ -111,7 +111,8 @@ export class SyncService {
         let frame
         try {
           frame = decodeSyncFrame(bytes)
-          if (frame.type === 'state-vector') throw new Error('unexpected state vector')
+          // [REJECT] a state vector where updates belong
+          if (frame.type === 'state-vector') throw new SwarmdError('CODEC_MALFORMED', `sync answer from ${peer.toString()} holds a state vector where updates belong`)
           if (frame.type === 'done') break
           const update = assembler.push(frame)
           if (update === undefined) continue
@@ -143,14 +144,18 @@ export class SyncService {
         if (isSwarmdError(err, 'CODEC_MALFORMED')) this.penalise(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
         throw err
       }
-      if (frame.type !== 'state-vector') throw new Error('expected a state vector')
+      if (frame.type !== 'state-vector') {
+        // [REJECT] a request that is not a state vector
+        this.penalise(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
+        throw new SwarmdError('CODEC_MALFORMED', `sync request from ${connection.remotePeer.toString()} is a ${frame.type} frame, not a state vector`)
+      }
       let diffs: Uint8Array[]
       try {
         diffs = this.components.replica.diffsFor(frame.stateVector)
       } catch {
         // [REJECT] a state vector that does not decode
         this.penalise(connection.remotePeer, 'reject', 'SYNC_BAD_STATE_VECTOR')
-        throw new Error('bad state vector')
+        throw new SwarmdError('CODEC_MALFORMED', `sync request from ${connection.remotePeer.toString()} holds a state vector that does not decode`)
       }
       for (const diff of diffs) {
         for (const part of chunkUpdate(diff)) {

@@ -1,12 +1,14 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { connect } from 'node:net'
-import { networkInterfaces } from 'node:os'
+import { hostname, networkInterfaces, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { BlobStore, blobHashOf } from '../../src/p2p/blob-store.js'
 import { resolveConfig } from '../../src/config/config.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
+import { loadOrCreateApiToken } from '../../src/daemon/api-token.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { DaemonProcess, cleanupDaemons } from '../helpers/daemon-process.js'
 import { waitFor } from '../helpers/wait.js'
@@ -169,6 +171,15 @@ describe('swarmd start --http-host (a real child process)', () => {
       // Exposed or not, a write still needs the token.
       const res = await fetch(new URL('/api/hypotheses', exposed.info.api), { method: 'POST', body: '{"title":"x","text":""}', headers: { 'content-type': 'application/json' } })
       assert.equal(res.status, 401)
+      // What the flag is for: a browser elsewhere on the LAN, addressing the machine by its address or its name.
+      const port = new URL(exposed.info.api).port
+      const lan = Object.values(networkInterfaces()).flat().find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
+      if (lan !== undefined) {
+        const page = await fetch(`http://${lan.address}:${port}/api/status`)
+        assert.equal(page.status, 200, `GET /api/status from ${lan.address}`)
+      }
+      assert.equal((await call(exposed.info.api, 'GET', '/api/status', { host: `${hostname()}:${port}` })).status, 200)
+      assert.deepEqual(await call(exposed.info.api, 'GET', '/api/status', { host: `evil.example:${port}` }), { status: 403, code: 'API_FORBIDDEN_HOST' })
     } finally {
       await exposed.stop()
     }
@@ -178,6 +189,27 @@ describe('swarmd start --http-host (a real child process)', () => {
       assert.doesNotMatch(quiet.output, /not loopback/)
     } finally {
       await quiet.stop()
+    }
+  })
+})
+
+describe('the api-token file', () => {
+  it('is created private, and a copy found readable by others is made private again, token unchanged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'swarmd-token-'))
+    try {
+      const path = join(dir, 'api-token')
+      const token = await loadOrCreateApiToken(path)
+      assert.equal((await stat(path)).mode & 0o777, 0o600)
+      await chmod(path, 0o644)
+      assert.equal(await loadOrCreateApiToken(path), token)
+      assert.equal((await stat(path)).mode & 0o777, 0o600)
+      // A file too short to be a token is rewritten, and private whatever its mode was.
+      await writeFile(path, 'short\n', { mode: 0o644 })
+      const fresh = await loadOrCreateApiToken(path)
+      assert.notEqual(fresh, token)
+      assert.equal((await stat(path)).mode & 0o777, 0o600)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
