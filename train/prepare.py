@@ -246,10 +246,22 @@ def _write_atomic(path, data):
 # ---------------------------------------------------------------------------------------------
 # Data loading and evaluation (torch is imported lazily so the download code runs without it).
 
+class HeldOut:
+    """Stands for the validation split under the daemon: it lives in the evaluator's process only."""
+
+    def _refuse(self, *args, **kwargs):
+        raise EvaluationRefused("the validation split is held by the harness under the daemon: pass val_data to evaluate_bpb, which the harness answers; do not read it in train.py")
+
+    __getattr__ = __getitem__ = __len__ = __iter__ = __array__ = _refuse
+
+    def __repr__(self):
+        return "HeldOut()"
+
+
 def load_data():
     """
-    (train, val) as uint8 torch tensors for the active profile. Under the daemon val is None:
-    the validation split lives in the evaluator's process only (see `evaluate_bpb`).
+    (train, val) as uint8 torch tensors for the active profile. Under the daemon val is a
+    `HeldOut`: the validation split lives in the evaluator's process only (see `evaluate_bpb`).
     """
     import torch
     to_tensor = lambda b: torch.frombuffer(bytearray(b), dtype=torch.uint8)
@@ -259,7 +271,7 @@ def load_data():
         for path in files.split(os.pathsep):
             with open(path, "rb") as f:
                 parts.append(f.read())
-        return to_tensor(b"".join(parts)), None
+        return to_tensor(b"".join(parts)), HeldOut()
     train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     return to_tensor(train), to_tensor(val)
 
@@ -368,8 +380,18 @@ def _write_message(stream, kind, rows, cols, payload=b""):
         stream.write(payload)
 
 
+_served = False
+
+
 def serve_evaluation(model, channel, device):
-    """The run's side of the channel: answer every XBAT with the model's logits until DONE."""
+    """
+    The run's side of the channel: answer every XBAT with the model's logits until DONE. Once per
+    run: the number that comes back could otherwise pick among models by their validation score.
+    """
+    global _served
+    if _served:
+        raise EvaluationRefused("evaluate_bpb was already called in this run: under the daemon the harness evaluates once, at the end (watch the training loss for progress)")
+    _served = True
     import torch
     request = open(os.path.join(channel, "request"), "rb", buffering=0)
     answer = open(os.path.join(channel, "answer"), "wb", buffering=0)

@@ -85,6 +85,24 @@ describe('the harness evaluates every run in its own process', () => {
     assert.equal(outcome.reason, 'eval-protocol', outcome.log)
   })
 
+  it('evaluates once per run: a second call of evaluate_bpb is refused at once (no number to pick models by), not left hanging', async () => {
+    const twice = trainPy.replace('    val_bpb = evaluate_bpb(model, val_data, DEVICE)\n', '    evaluate_bpb(model, val_data, DEVICE)\n    val_bpb = evaluate_bpb(model, val_data, DEVICE)\n')
+    assert.notEqual(twice, trainPy)
+    const started = Date.now()
+    const outcome = await runner.run(spec(twice))
+    assert.equal(outcome.reason, 'exception', outcome.log)
+    assert.match(outcome.logTail, /already called in this run/)
+    assert.ok(Date.now() - started < 60_000)
+  })
+
+  it('a train.py that reads the validation split itself is told where it is', async () => {
+    const peeking = trainPy.replace('    train_data, val_data = load_data()\n', '    train_data, val_data = load_data()\n    print(val_data[:100])\n')
+    assert.notEqual(peeking, trainPy)
+    const outcome = await runner.run(spec(peeking))
+    assert.equal(outcome.reason, 'exception', outcome.log)
+    assert.match(outcome.logTail, /validation split is held by the harness/)
+  })
+
   it('reads the evaluator\'s verdicts', () => {
     assert.deepEqual(parseEvaluatorOutput('connected\n{"val_bpb": 2.5, "windows": 3, "bytes": 192, "causal_checked_windows": 1, "causal_max_change": 0.0, "seconds": 0.25}\n'), { status: 'scored', valBpb: 2.5, windows: 3, causalCheckedWindows: 1, causalMaxChange: 0, seconds: 0.25 })
     assert.deepEqual(parseEvaluatorOutput('connected\nFAIL: non-causal: it looks ahead\n'), { status: 'refused', reason: 'non-causal', detail: 'it looks ahead' })
