@@ -55,6 +55,12 @@ ON_GPU = prepare.PROFILE == "gpu" and torch.cuda.is_available()
 if prepare.PROFILE == "gpu":
     DEPTH, WIDTH, HEADS, BATCH_SIZE, LEARNING_RATE = GPU_DEPTH, GPU_WIDTH, GPU_HEADS, GPU_BATCH_SIZE, GPU_LEARNING_RATE
 DEVICE = "cuda" if ON_GPU else "cpu"
+if ON_GPU and hasattr(torch, "compile"):
+    # torch.compile builds kernels with Triton, which needs a C compiler: where it cannot, run eager
+    # rather than crash every run of this machine.
+    import torch._dynamo
+    if hasattr(torch._dynamo.config, "suppress_errors"):
+        torch._dynamo.config.suppress_errors = True
 HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
 if not ON_GPU:
     # One thread: on 2 cores, two threads made step counts swing 976-1559 in 20 s.
