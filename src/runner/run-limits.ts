@@ -41,7 +41,10 @@ export function resolveRunLimits (limits: Partial<RunLimits> = {}): RunLimits {
  * A Python program that sets the limits and execs `argv[1:]`: run as `python -S -c LIMITER
  * python train.py`. Python rather than prlimit(1) because the interpreter is there wherever
  * a run can happen. RLIMIT_DATA rather than RLIMIT_AS: CUDA reserves huge address ranges it
- * never touches, which an address-space limit would count.
+ * never touches, which an address-space limit would count. It also asks the kernel to kill the
+ * run when its parent dies (PR_SET_PDEATHSIG, kept across exec): a daemon killed mid-run left
+ * train.py and the evaluator running, the evaluator waiting on its channel forever (measured).
+ * Under bubblewrap, --die-with-parent does the same for the whole sandbox.
  */
 export function limiterProgram (limits: RunLimits): string {
   const mib = 2 ** 20
@@ -54,6 +57,11 @@ export function limiterProgram (limits: RunLimits): string {
     'import os, resource, sys',
     `for name, value in ${JSON.stringify(pairs.filter(([, v]) => v > 0))}:`,
     '    resource.setrlimit(getattr(resource, name), (value, value))',
+    'try:',
+    '    import ctypes, signal',
+    '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG',
+    'except Exception:',
+    '    pass',
     'os.execv(sys.argv[1], sys.argv[1:])'
   ].join('\n')
 }

@@ -1,13 +1,16 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { systemClock } from '../../src/util/clock.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
+import { processesUnder } from '../helpers/processes.js'
 import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
 import type { ExperimentSpec } from '../../src/runner/experiment-runner.js'
 import type { RunProgress } from '../../src/runner/summary.js'
@@ -72,6 +75,30 @@ describe('ExecaExperimentRunner (real Python)', () => {
   it('classifies a run that prints no summary', async () => {
     const outcome = await runner.run(spec('print("trained, but forgot to report")\n'))
     assert.equal(outcome.reason, 'no-summary')
+  })
+
+  it('a daemon killed mid-run leaves no Python behind: train.py and the evaluator die with it', async () => {
+    // A separate Node process plays the daemon: it runs one experiment and is killed with SIGKILL.
+    const root = await tempDir()
+    const script = join(root, 'daemon.mjs')
+    const runnerModule = fileURLToPath(new URL('../../src/runner/experiment-runner.js', import.meta.url))
+    const clockModule = fileURLToPath(new URL('../../src/util/clock.js', import.meta.url))
+    await writeFile(script, [
+      `import { ExecaExperimentRunner } from ${JSON.stringify(runnerModule)}`,
+      `import { systemClock } from ${JSON.stringify(clockModule)}`,
+      `const runner = new ExecaExperimentRunner({ python: ${JSON.stringify(await requirePython())}, harnessDir: ${JSON.stringify(HARNESS_DIR)}, corpusDir: ${JSON.stringify(CORPUS_DIR)}, workRoot: ${JSON.stringify(join(root, 'work'))}, clock: systemClock }, { killAfterMs: 600000 })`,
+      'await runner.run({ id: "orphan", source: "import time\\ntime.sleep(600)\\n", profile: "cpu" })'
+    ].join('\n'))
+    const daemon = execa(process.execPath, [script], { reject: false })
+    try {
+      await waitFor(async () => await processesUnder(join(root, 'work')) >= 2, { what: 'train.py and the evaluator to start', timeoutMs: 30_000 })
+      daemon.kill('SIGKILL')
+      await daemon
+      await waitFor(async () => await processesUnder(join(root, 'work')) === 0, { what: 'the run\'s processes to die with their daemon', timeoutMs: 5_000 })
+    } finally {
+      daemon.kill('SIGKILL')
+      await rm(root, { recursive: true, force: true })
+    }
   })
 
   it('refuses to run without the pinned corpus: a typed error that says what to do', async () => {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,7 @@ import { systemClock } from '../../src/util/clock.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
+import { processesUnder } from '../helpers/processes.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
 import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
 import type { SandboxSpec } from '../../src/runner/sandbox.js'
@@ -20,19 +21,6 @@ import type { AddressInfo, Server } from 'node:net'
 const bwrap = await detectBubblewrap()
 const noSandbox = bwrap === undefined ? 'bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`' : undefined
 if (noSandbox !== undefined && process.env.SWARMD_REQUIRE_SANDBOX === '1') throw new Error(noSandbox)
-
-/** Live host processes working in a folder under `root` (a run's processes keep its workspace as cwd). */
-async function processesUnder (root: string): Promise<number> {
-  let found = 0
-  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cwd = await readlink(`/proc/${pid}/cwd`)
-      const state = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ').pop()?.[0]
-      if (cwd.startsWith(root) && state !== 'Z') found++
-    } catch {}
-  }
-  return found
-}
 
 /** The attacks of issue 5 on a sandboxed runner, each contained and recorded as a crash with a reason. */
 describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, () => {
