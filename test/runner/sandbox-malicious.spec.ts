@@ -1,8 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { cp, rm, stat, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { homedir } from 'node:os'
+import { cp, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { findPython } from '../../src/runner/python.js'
@@ -10,12 +8,13 @@ import { detectBubblewrap } from '../../src/runner/sandbox.js'
 import { systemClock } from '../../src/util/clock.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
+import { setSandboxBait } from '../helpers/sandbox-bait.js'
+import type { SandboxBait } from '../helpers/sandbox-bait.js'
 import { waitFor } from '../helpers/wait.js'
 import { processesUnder } from '../helpers/processes.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
 import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
 import type { SandboxSpec } from '../../src/runner/sandbox.js'
-import type { AddressInfo, Server } from 'node:net'
 
 // Skipped, visibly, only where bubblewrap cannot create namespaces; SWARMD_REQUIRE_SANDBOX=1 (CI) makes that a failure.
 const bwrap = await detectBubblewrap()
@@ -28,10 +27,7 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
   let corpus: string
   let python: string
   let sandbox: SandboxSpec
-  let server: Server
-  let port = 0
-  let connections = 0
-  const secret = join(homedir(), `.swarmd-malicious-test-${process.pid}`)
+  let bait: SandboxBait
   let n = 0
   // Low limits keep the memory, file and fork attacks quick.
   const limits = { maxProcesses: 64, maxMemoryMb: 256, maxFileMb: 8 }
@@ -48,27 +44,23 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
     corpus = join(await tempDir(), 'data')
     await cp(CORPUS_DIR, corpus, { recursive: true })
     sandbox = { bwrap: bwrap!, readOnly: info.paths }
-    server = createServer((socket) => { connections++; socket.end('hello') })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    port = (server.address() as AddressInfo).port
-    await writeFile(secret, 'the volunteer\'s private file')
+    bait = await setSandboxBait('malicious-test')
   })
   after(async () => {
-    await rm(secret, { force: true })
+    await bait.remove()
     await rm(workRoot, { recursive: true, force: true })
     await rm(join(corpus, '..'), { recursive: true, force: true })
-    await new Promise((resolve) => server.close(resolve))
   })
 
   it('opens a network connection: refused, no connection arrives', async () => {
-    const outcome = await runner().run(spec(`import socket\nsocket.create_connection(("127.0.0.1", ${port}), timeout=5)\nprint("connected")\n`))
+    const outcome = await runner().run(spec(`import socket\nsocket.create_connection(("127.0.0.1", ${bait.port}), timeout=5)\nprint("connected")\n`))
     assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
     assert.doesNotMatch(outcome.log, /^connected$/m)
-    assert.equal(connections, 0)
+    assert.equal(bait.connections(), 0)
   })
 
   it('reads a file in the volunteer\'s home: it is not there', async () => {
-    const outcome = await runner().run(spec(`print(open(${JSON.stringify(secret)}).read())\n`))
+    const outcome = await runner().run(spec(`print(open(${JSON.stringify(bait.secret)}).read())\n`))
     assert.equal(outcome.status, 'crash')
     assert.match(outcome.logTail, /FileNotFoundError/)
     assert.doesNotMatch(outcome.log, /private file/)

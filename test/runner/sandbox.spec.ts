@@ -2,25 +2,21 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { findPython } from '../../src/runner/python.js'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
 import { systemClock } from '../../src/util/clock.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
+import { setSandboxBait } from '../helpers/sandbox-bait.js'
+import type { SandboxBait } from '../helpers/sandbox-bait.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
-import type { Server } from 'node:net'
-import type { AddressInfo } from 'node:net'
 
 /** Experiments under bubblewrap (installed by scripts/install-system-deps.sh). */
 describe('sandboxed runs (bubblewrap)', () => {
   let runner: ExecaExperimentRunner
   let workRoot: string
-  let server: Server
-  let port: number
-  let connections = 0
-  const secret = join(homedir(), `.swarmd-sandbox-test-${process.pid}`)
+  let bait: SandboxBait
   let dataDir: string
   let n = 0
   const run = async (source: string, maxSteps?: number) => runner.run({ id: `sb-${++n}`, source, profile: 'cpu', ...(maxSteps !== undefined ? { maxSteps } : {}) })
@@ -37,15 +33,11 @@ describe('sandboxed runs (bubblewrap)', () => {
     await mkdir(workRoot)
     await writeFile(join(dataDir, 'identity.key'), 'the daemon\'s private key')
     runner = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths, hidden: [dataDir] } }, { killAfterMs: 120_000 })
-    server = createServer((socket) => { connections++; socket.end('hello') })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    port = (server.address() as AddressInfo).port
-    await writeFile(secret, 'the volunteer\'s private file')
+    bait = await setSandboxBait('sandbox-test')
   })
   after(async () => {
-    await rm(secret, { force: true })
+    await bait.remove()
     await rm(dataDir, { recursive: true, force: true })
-    await new Promise((resolve) => server.close(resolve))
   })
 
   it('the real train.py still trains: torch and the corpus are reachable', async () => {
@@ -54,14 +46,14 @@ describe('sandboxed runs (bubblewrap)', () => {
   })
 
   it('has no network: a connection to a server on this machine fails', async () => {
-    const outcome = await run(`import socket\nsocket.create_connection(("127.0.0.1", ${port}), timeout=5)\nprint("connected")\n`)
+    const outcome = await run(`import socket\nsocket.create_connection(("127.0.0.1", ${bait.port}), timeout=5)\nprint("connected")\n`)
     assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
     assert.doesNotMatch(outcome.log, /^connected$/m)
-    assert.equal(connections, 0)
+    assert.equal(bait.connections(), 0)
   })
 
   it('cannot see the volunteer\'s home', async () => {
-    const outcome = await run(`print(open(${JSON.stringify(secret)}).read())\n`)
+    const outcome = await run(`print(open(${JSON.stringify(bait.secret)}).read())\n`)
     assert.equal(outcome.reason, 'exception')
     assert.match(outcome.logTail, /FileNotFoundError/)
     assert.doesNotMatch(outcome.log, /private file/)
