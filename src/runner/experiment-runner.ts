@@ -218,8 +218,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
   /** The command line for `python <args>` under the limits, and the sandbox when there is one. */
   private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb'>): Promise<{ command: string, args: string[] }> {
     const { python, sandbox, workRoot } = this.components
+    if (sandbox === undefined) return { command: python, args: ['-S', '-c', limiterProgram(this.limits, process.pid), python, ...pythonArgs] }
     const limited = [python, '-S', '-c', limiterProgram(this.limits), python, ...pythonArgs]
-    if (sandbox === undefined) return { command: limited[0]!, args: limited.slice(1) }
     const hidden = [workRoot, ...(sandbox.hidden ?? [])]
     return { command: sandbox.bwrap, args: [...await bubblewrapArgs({ ...sandbox, hidden }, { ...mounts, tmpfsMb: this.limits.tmpfsMb }), '--', ...limited] }
   }

@@ -44,9 +44,10 @@ export function resolveRunLimits (limits: Partial<RunLimits> = {}): RunLimits {
  * never touches, which an address-space limit would count. It also asks the kernel to kill the
  * run when its parent dies (PR_SET_PDEATHSIG, kept across exec): a daemon killed mid-run left
  * train.py and the evaluator running, the evaluator waiting on its channel forever (measured).
- * Under bubblewrap, --die-with-parent does the same for the whole sandbox.
+ * `parentPid` (unsandboxed runs) closes the race of a parent that died before the request: then
+ * the program exits instead. Under bubblewrap, --die-with-parent does the same for the sandbox.
  */
-export function limiterProgram (limits: RunLimits): string {
+export function limiterProgram (limits: RunLimits, parentPid?: number): string {
   const mib = 2 ** 20
   const pairs: Array<[string, number]> = [
     ['RLIMIT_NPROC', limits.maxProcesses],
@@ -62,6 +63,7 @@ export function limiterProgram (limits: RunLimits): string {
     '    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG',
     'except Exception:',
     '    pass',
+    ...(parentPid !== undefined ? [`if os.getppid() != ${Math.floor(parentPid)}:`, '    os._exit(1)'] : []),
     'os.execv(sys.argv[1], sys.argv[1:])'
   ].join('\n')
 }
