@@ -84,7 +84,8 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
       denyOutboundEncryptedConnection: (peer) => opts.isBlocked(peer)
     },
     services: {
-      identify: identify(),
+      // Run by `guardLibp2pStreams` instead, once its stream is guarded (src/p2p/prefix-guard.ts).
+      identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
       pubsub: gossipsub({
         // A lone daemon must be able to write: its records reach others by sync later.
@@ -117,12 +118,20 @@ export const LIBP2P_PROTOCOL_FRAME_LIMITS: Record<string, number> = {
 }
 
 /**
- * Put the endless-length-prefix guard (src/p2p/prefix-guard.ts) in front of kad-dht's and
- * identify's handlers (streams peers open to us) and on the streams we open to peers through the
- * connection manager (kad-dht's queries), with the same limits; `onViolation` hears of both.
- * Call once, right after `libp2p.start()`.
+ * Put the endless-length-prefix guard (src/p2p/prefix-guard.ts) on every stream we open to a peer
+ * for kad-dht or identify, and identify each new connection once its streams are guarded;
+ * `onViolation` hears of each. Call before `libp2p.start()`, then `guardLibp2pHandlers` after it.
  */
-export async function guardLibp2pProtocols (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): Promise<void> {
+export function guardLibp2pStreams (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): void {
+  guardOutboundPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation, (connection) => {
+    void libp2p.services.identify.identify(connection).catch(() => {})
+  })
+}
+
+/**
+ * The same guard in front of kad-dht's and identify's handlers (streams peers open to us), with the
+ * same limits. Call right after `libp2p.start()`: services register their handlers on start.
+ */
+export async function guardLibp2pHandlers (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): Promise<void> {
   await guardProtocolPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
-  guardOutboundPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
 }

@@ -1,14 +1,9 @@
 import { SwarmdError } from '../util/errors.js'
-import type { Libp2p, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 
 /** libp2p's stream handler table: public in the registrar, not on the `Libp2p` interface (libp2p 3.3). */
 interface Registrar {
   getHandler(protocol: string): { handler: StreamHandler, options: StreamHandlerOptions }
-}
-
-/** The part of libp2p's connection manager (libp2p 3.3) that services open outbound streams with. */
-interface ConnectionManager {
-  openStream(...args: unknown[]): Promise<Stream>
 }
 
 /** Bytes of an unsigned varint that encodes `value`. */
@@ -97,37 +92,30 @@ export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<s
 }
 
 /**
- * Guard the outbound side too: wrap the connection manager's `openStream`, through which kad-dht
- * sends every query (`network.js` of @libp2p/kad-dht 16.4), so that each stream it returns for one
- * of `protocols` passes `guardLengthPrefixes` before the caller reads it. Without this, a peer we
- * query over kad-dht may answer with an endless 0xFF length prefix: unguarded, a daemon read 392 KiB
- * of it until its 5 s query timeout, with 8.3 s of event loop stalls in all (longest 120 ms);
- * guarded, it resets after 12 KiB with no stall over 20 ms (test/integration/hostile-limits.spec.ts).
- * Bytes that arrive during negotiation wait in the stream's read buffer until a reader listens,
- * and reach it through `dispatchEvent`: the guard sees them all. Streams opened with
- * `connection.newStream` directly (identify's own requests) bypass the connection manager and stay
- * unguarded. Call once, after `libp2p.start()`.
+ * Guard the outbound side too: wrap `newStream` of every connection as it opens, so that each
+ * stream we open for one of `protocols` passes `guardLengthPrefixes` before the caller reads it.
+ * Every outbound stream goes through it: kad-dht's queries (through the connection manager's
+ * `openStream`) and identify's request. Unguarded, a peer we query over kad-dht answered with an
+ * endless 0xFF length prefix and the daemon read 392 KiB of it until its 5 s query timeout, 8.3 s
+ * of event loop stalls in all; guarded, it resets after 12 KiB with no stall over 20 ms
+ * (test/integration/hostile-limits.spec.ts). Bytes that arrive during negotiation wait in the
+ * stream's read buffer until a reader listens, and reach it through `dispatchEvent`: the guard
+ * sees them all. `onOpen` runs after the wrap: identify must start there, not in its own
+ * 'connection:open' listener, which runs before this one and would open its stream unguarded
+ * (build the node with identify's `runOnConnectionOpen` off). Call before `libp2p.start()`.
  */
-export function guardOutboundPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string) => void = () => {}): void {
-  let connectionManager: ConnectionManager | undefined
-  try {
-    connectionManager = (libp2p as unknown as { components?: { connectionManager?: ConnectionManager } }).components?.connectionManager
-  } catch {
-    // libp2p's components proxy throws for a component it lacks
-  }
-  if (typeof connectionManager?.openStream !== 'function') throw new Error('libp2p exposes no connection manager with openStream (expected libp2p 3)')
+export function guardOutboundPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string) => void = () => {}, onOpen: (connection: Connection) => void = () => {}): void {
   const limits = new Map(Object.entries(protocols))
-  const openStream = connectionManager.openStream.bind(connectionManager)
-  // kad-dht holds the same components object, so it resolves this instance and calls the wrapper.
-  connectionManager.openStream = async (...args: unknown[]): Promise<Stream> => {
-    const stream = await openStream(...args)
-    const maxFrameBytes = limits.get(stream.protocol ?? '')
-    if (maxFrameBytes !== undefined) {
-      guardLengthPrefixes(stream, maxFrameBytes, () => {
-        const connection = libp2p.getConnections().find((c) => c.streams.includes(stream))
-        onViolation(stream.protocol ?? '', connection?.remotePeer.toString() ?? String(args[0]))
-      })
+  libp2p.addEventListener('connection:open', ({ detail: connection }) => {
+    const newStream = connection.newStream.bind(connection)
+    const peer = connection.remotePeer.toString()
+    connection.newStream = async (...args: Parameters<Connection['newStream']>): Promise<Stream> => {
+      const stream = await newStream(...args)
+      const protocol = stream.protocol ?? ''
+      const maxFrameBytes = limits.get(protocol)
+      if (maxFrameBytes !== undefined) guardLengthPrefixes(stream, maxFrameBytes, () => { onViolation(protocol, peer) })
+      return stream
     }
-    return stream
-  }
+    onOpen(connection)
+  })
 }

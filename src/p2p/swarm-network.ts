@@ -8,7 +8,7 @@ import { GossipReplication } from './gossip-replication.js'
 import { gossipScoring } from './gossip-score.js'
 import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
-import { createLibp2pNode, guardLibp2pProtocols } from './libp2p-node.js'
+import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncService } from './sync-service.js'
 import type { BlobStore } from './blob-store.js'
@@ -125,12 +125,14 @@ export class SwarmNetwork {
     await this.syncService.start()
     await this.blobService.start()
     libp2p.addEventListener('peer:discovery', this.onDiscovery)
-    await libp2p.start()
     // kad-dht and identify read with no bound on a length prefix: guard them (src/p2p/prefix-guard.ts),
     // each violation a strike like a malformed sync or blob frame.
-    await guardLibp2pProtocols(libp2p, (protocol, peer) => {
+    const strike = (protocol: string, peer: string): void => {
       if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault: `endless length prefix on ${protocol}` })) punish(peerIdFromString(peer))
-    })
+    }
+    guardLibp2pStreams(libp2p, strike)
+    await libp2p.start()
+    await guardLibp2pHandlers(libp2p, strike)
     this.gossipService.start()
     this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng }, this.init.bootstrap)
     this.dialer.start()

@@ -56,6 +56,8 @@ export interface HostileNode {
   identity: Identity
   peerId: string
   topic: string
+  /** Dial `daemon` (retried: libp2p rate-limits inbound connections per host). */
+  connect(daemon: Daemon): Promise<void>
   /** Dial each daemon and wait until both sides list the other on the state topic. */
   join(daemons: Daemon[]): Promise<void>
   /** Publish raw bytes on the state topic; resolves with the peers it went to. */
@@ -72,7 +74,8 @@ export interface HostileNode {
   sendEndlessPrefix(daemon: Daemon, protocol: string, maxBytes: number): Promise<{ sent: number, closedByPeer: boolean, ms: number }>
   /**
    * Handle `protocol` and answer every inbound stream, unread, with the endless length prefix of
-   * `sendEndlessPrefix` (up to `maxBytes`). Register before `join` so identify announces it. The
+   * `sendEndlessPrefix` (up to `maxBytes`), in place of any handler it had (identify's, say).
+   * Register before `join` so identify announces it. The
    * returned `streams` gets one record per stream, updated as it goes.
    */
   serveEndlessPrefix(protocol: string, maxBytes: number): Promise<{ streams: EndlessPrefixStream[] }>
@@ -123,19 +126,21 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     peerId,
     topic,
 
+    async connect (daemon) {
+      // libp2p rate-limits inbound connections per host (5/s by default), and every test's
+      // attacker comes from 127.0.0.1: a refused dial is retried, as a real attacker would.
+      await waitFor(async () => {
+        try {
+          await libp2p.dial(multiaddr(daemon.listenAddrs()[0]!), { signal: AbortSignal.timeout(10_000) })
+          return true
+        } catch {
+          return false
+        }
+      }, { timeoutMs: 15_000, intervalMs: 300, what: 'the hostile node to connect' })
+    },
+
     async join (daemons) {
-      for (const daemon of daemons) {
-        // libp2p rate-limits inbound connections per host (5/s by default), and every test's
-        // attacker comes from 127.0.0.1: a refused dial is retried, as a real attacker would.
-        await waitFor(async () => {
-          try {
-            await libp2p.dial(multiaddr(daemon.listenAddrs()[0]!), { signal: AbortSignal.timeout(10_000) })
-            return true
-          } catch {
-            return false
-          }
-        }, { timeoutMs: 15_000, intervalMs: 300, what: 'the hostile node to connect' })
-      }
+      for (const daemon of daemons) await node.connect(daemon)
       // The validator only sees what gossipsub delivers: publish once both sides know the subscription.
       await waitFor(() => daemons.every(subscribed), { timeoutMs: 10_000, what: 'the hostile node to join the state topic' })
     },
@@ -213,7 +218,7 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
         const record: EndlessPrefixStream = { sent: 0, closedByPeer: false, done: false, ms: 0 }
         streams.push(record)
         void sendEndless(stream, maxBytes, record)
-      })
+      }, { force: true })
       return { streams }
     },
 

@@ -12,6 +12,7 @@ import type { Daemon } from '../../src/daemon/daemon.js'
 import type { BlobHash, BlobStore } from '../../src/p2p/blob-store.js'
 
 const SWARM = 'hostile-limits'
+const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
 /** Blob request budget of the daemon under attack: small, so a test flood is quick. */
 const BLOB_BUDGET = 30
 const FLOOD = 300
@@ -136,7 +137,7 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
     try {
       await hostile.join([d])
       let total = 0
-      for (const protocol of [DHT_PROTOCOL, '/ipfs/id/1.0.0']) {
+      for (const protocol of [DHT_PROTOCOL, IDENTIFY_PROTOCOL]) {
         // Unguarded, 2 MiB of 0xFF kept kad-dht's reader spinning ~1.5 s (BENCHMARKS.md).
         const { result: attack, stallMs, totalMs } = await longestStall(async () => hostile.sendEndlessPrefix(d, protocol, 2 * 1024 * 1024))
         total += totalMs
@@ -183,6 +184,29 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
       }
       assert.ok(totalMs < 200, `event loop stalled ${totalMs.toFixed(0)} ms in total`)
       assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:endless length prefix on ${DHT_PROTOCOL}`), 'a strike against the hostile peer')
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d)
+    }
+  })
+  it('resets an identify answer at the first prefix byte too many: a peer that connects and answers identify with an endless prefix never stalls the event loop', async (t) => {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      // The daemon identifies every peer that connects to it, so one connection is the whole attack.
+      const server = await hostile.serveEndlessPrefix(IDENTIFY_PROTOCOL, 2 * 1024 * 1024)
+      const { stallMs, totalMs } = await longestStall(async () => {
+        await hostile.connect(d)
+        await waitFor(() => server.streams.some((s) => s.done), { timeoutMs: 15_000, what: 'the daemon to identify the hostile node' })
+      })
+      const answers = server.streams.filter((s) => s.done)
+      t.diagnostic(`${answers.length} identify answer(s) cut off after ${answers.map((s) => `${s.sent} bytes in ${s.ms.toFixed(0)} ms`).join(', ')}; longest event loop stall ${stallMs.toFixed(0)} ms, ${totalMs.toFixed(0)} ms in total`)
+      for (const answer of answers) {
+        assert.equal(answer.closedByPeer, true, 'the daemon resets the stream')
+        assert.ok(answer.sent <= 64 * 1024, `cut off after ${answer.sent} bytes`)
+      }
+      assert.ok(totalMs < 200, `event loop stalled ${totalMs.toFixed(0)} ms in total`)
+      assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:endless length prefix on ${IDENTIFY_PROTOCOL}`), 'a strike against the hostile peer')
     } finally {
       await hostile.stop()
       await stopAndRemove(d)
