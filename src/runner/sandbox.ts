@@ -1,5 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises'
 import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { execa } from 'execa'
 
 /** How experiments are confined: bubblewrap when it works here, else nothing (doctor warns). */
@@ -10,6 +11,8 @@ export interface SandboxSpec {
   readOnly: string[]
   /** Paths made invisible (an empty tmpfs over them): the daemon's data dir, with its identity key. */
   hidden?: string[]
+  /** Where the GPU's device nodes (`nvidia*`) are found; each appears as /dev/<name> in the run. Default /dev. */
+  deviceDir?: string
 }
 
 /** What one run's sandbox binds, besides the fixed rules. */
@@ -30,9 +33,10 @@ export async function detectBubblewrap (): Promise<string | undefined> {
   return probe.exitCode === 0 ? 'bwrap' : undefined
 }
 
-async function gpuDeviceNodes (): Promise<string[]> {
+/** NVIDIA's device nodes in `deviceDir` (nvidia0.., nvidiactl, nvidia-uvm, the nvidia-caps folder). */
+async function gpuDeviceNames (deviceDir: string): Promise<string[]> {
   try {
-    return (await readdir('/dev')).filter((n) => /^nvidia/.test(n)).map((n) => `/dev/${n}`)
+    return (await readdir(deviceDir)).filter((n) => /^nvidia/.test(n))
   } catch {
     return []
   }
@@ -52,7 +56,8 @@ async function isRealDirectory (path: string): Promise<boolean> {
 export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMounts): Promise<string[]> {
   const { workspace } = mounts
   const args = ['--ro-bind', '/', '/', '--dev', '/dev']
-  for (const node of await gpuDeviceNodes()) args.push('--dev-bind', node, node)
+  const deviceDir = sandbox.deviceDir ?? '/dev'
+  for (const name of await gpuDeviceNames(deviceDir)) args.push('--dev-bind', join(deviceDir, name), `/dev/${name}`)
   const size = String(mounts.tmpfsMb * 2 ** 20)
   args.push('--proc', '/proc')
   for (const path of ['/tmp', '/run', homedir(), ...(sandbox.hidden ?? [])]) args.push('--size', size, '--tmpfs', path)

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { execa } from 'execa'
 import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { findPython } from '../../src/runner/python.js'
@@ -11,10 +12,12 @@ import { tempDir } from '../helpers/in-process-daemon.js'
 import { setSandboxBait } from '../helpers/sandbox-bait.js'
 import type { SandboxBait } from '../helpers/sandbox-bait.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
+import type { ExecaRunnerComponents } from '../../src/runner/experiment-runner.js'
 
 /** Experiments under bubblewrap (installed by scripts/install-system-deps.sh). */
 describe('sandboxed runs (bubblewrap)', () => {
   let runner: ExecaExperimentRunner
+  let runnerInit: ExecaRunnerComponents
   let workRoot: string
   let bait: SandboxBait
   let dataDir: string
@@ -32,7 +35,8 @@ describe('sandboxed runs (bubblewrap)', () => {
     workRoot = join(dataDir, 'work')
     await mkdir(workRoot)
     await writeFile(join(dataDir, 'identity.key'), 'the daemon\'s private key')
-    runner = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths, hidden: [dataDir] } }, { killAfterMs: 120_000 })
+    runnerInit = { python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths, hidden: [dataDir] } }
+    runner = new ExecaExperimentRunner(runnerInit, { killAfterMs: 120_000 })
     bait = await setSandboxBait('sandbox-test')
   })
   after(async () => {
@@ -84,6 +88,29 @@ describe('sandboxed runs (bubblewrap)', () => {
     const outcome = await run(`import subprocess\nprint(subprocess.run(["mount", "-o", "remount,rw,bind", "/"]).returncode)\nopen(${JSON.stringify(target)}, "w").write("x")\n`)
     assert.equal(outcome.reason, 'sandbox-denied', outcome.log)
     await assert.rejects(stat(target))
+  })
+
+  it('reaches the GPU\'s device nodes and no other device of the machine', async (t) => {
+    // Stand-ins under the driver's names: character devices 1:5 (zero) as nvidia0, 1:3 (null) as
+    // nvidiactl, a nvidia-caps folder; and 1:5 again as sda, a device that must stay outside.
+    const devices = await mkdtemp(join('/var/tmp', 'swarmd-devices-'))
+    t.after(async () => { await rm(devices, { recursive: true, force: true }) })
+    await mkdir(join(devices, 'nvidia-caps'))
+    try {
+      for (const [name, minor] of [['nvidia0', '5'], ['nvidiactl', '3'], ['sda', '5']] as const) await execa('mknod', [join(devices, name), 'c', '1', minor])
+    } catch (err) {
+      t.skip(`creating device nodes needs root (CAP_MKNOD): ${(err as Error).message.split('\n')[0]}`)
+      return
+    }
+    const gpuRunner = new ExecaExperimentRunner({ ...runnerInit, sandbox: { ...runnerInit.sandbox!, deviceDir: devices } }, { killAfterMs: 120_000 })
+    const outcome = await gpuRunner.run({
+      id: `sb-${++n}`,
+      profile: 'cpu',
+      source: 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\nprint("read", len(open("/dev/nvidia0", "rb").read(16)))\nopen("/dev/nvidiactl", "wb").write(b"x")\nprint("wrote")\n'
+    })
+    assert.match(outcome.log, /^devices \['nvidia-caps', 'nvidia0', 'nvidiactl'\]$/m, outcome.log)
+    assert.match(outcome.log, /^read 16$/m)
+    assert.match(outcome.log, /^wrote$/m)
   })
 
   it('cannot reach sockets in /run (D-Bus, docker, databases): a read-only bind would not stop connect()', async (t) => {
