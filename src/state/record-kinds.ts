@@ -94,7 +94,8 @@ export const runMetrics = z.strictObject({
   peak_vram_mb: z.number(),
   mfu_percent: z.number(),
   total_tokens_M: z.number(),
-  num_steps: z.number(),
+  // What a verification re-runs for (`maxSteps`, a positive integer): a result must report one.
+  num_steps: z.number().int().positive(),
   num_params_M: z.number(),
   depth: z.number()
 })

@@ -81,3 +81,30 @@ describe('signed records', () => {
     )
   })
 })
+
+describe('sanity bounds on results', () => {
+  const metrics = { val_bpb: 2.1, training_seconds: 20, total_seconds: 22, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.3, num_steps: 150, num_params_M: 0.4, depth: 2 }
+  const h = (c: string): string => c.repeat(64)
+  const body = (m: typeof metrics) => ({
+    claimId: h('a'), parent: null, codeHash: h('b'), logHash: h('c'), description: 'baseline', delta: [], status: 'keep' as const,
+    metrics: m, crash: null, hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' as const }, harness: 'h1'
+  })
+  const impossible: Array<[string, typeof metrics]> = [
+    ['val_bpb below what any tiny model reaches (0.05)', { ...metrics, val_bpb: 0.05 }],
+    ['val_bpb above 64', { ...metrics, val_bpb: 100 }],
+    ['a fractional step count (it could never be re-run)', { ...metrics, num_steps: 2.5 }],
+    ['zero steps', { ...metrics, num_steps: 0 }]
+  ]
+
+  it('a result with numbers no run can report is refused outright, from a peer and from this node', async () => {
+    const me = await generateIdentity()
+    const honest = await signRecord(me.privateKey, me.peerId.toString(), { kind: 'result', body: body(metrics), createdAt: 1, slot })
+    assert.equal((await parseRecord(honest.text)).record.kind, 'result')
+    for (const [what, bad] of impossible) {
+      // From a peer: refused for its body, before any signature could matter.
+      assert.equal(await faultOf(canonicalJson({ ...honest.record, body: body(bad) })), 'RECORD_MALFORMED', what)
+      // This node cannot publish it either.
+      await assert.rejects(signRecord(me.privateKey, me.peerId.toString(), { kind: 'result', body: body(bad), createdAt: 1, slot }), Error, what)
+    }
+  })
+})

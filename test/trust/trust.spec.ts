@@ -48,18 +48,61 @@ describe('trust: who reproduced what', () => {
     const vs = [...base, ...bobRuns.flatMap((r) => [verification('carol', r, r.body.metrics!.val_bpb), verification('dave', r, r.body.metrics!.val_bpb)]), verification('carol', seasoned[3]!, 2.19)]
     const adaptive = computeTrust([carolRun, daveRun, ...seasoned], vs, policy)
     assert.equal(adaptive.status.get(seasoned[3]!.id), 'trusted')
+    // The reputation counts wherever the result stands in the list: here before the three that earned it.
+    const first = computeTrust([seasoned[3]!, carolRun, daveRun, ...bobRuns], vs, policy)
+    assert.equal(first.status.get(seasoned[3]!.id), 'trusted')
   })
 
   it('refutes a result that does not reproduce and catches its author: its word stops counting', () => {
     const liarRun = result('liar', 0.5)
     const liarEarlier = result('liar', 2.5)
+    const carolRun = result('carol', 2.3)
     const honest = result('bob', 2.4)
-    const vs = [verification('me', liarEarlier, 2.5), verification('me', liarRun, 2.9), verification('liar', honest, 2.4)]
-    const state = computeTrust([liarEarlier, liarRun, honest], vs, policy)
+    // carol and the liar both earned standing; with the liar's word, bob's result would have its quorum of two.
+    const vouched = [verification('me', liarEarlier, 2.5), verification('me', carolRun, 2.3), verification('liar', honest, 2.4), verification('carol', honest, 2.4)]
+    assert.equal(computeTrust([liarEarlier, liarRun, carolRun, honest], vouched, policy).status.get(honest.id), 'trusted')
+    const state = computeTrust([liarEarlier, liarRun, carolRun, honest], [...vouched, verification('me', liarRun, 2.9)], policy)
     assert.equal(state.status.get(liarRun.id), 'refuted')
     assert.ok(state.caught.has('liar'))
     assert.ok(!state.standing.has('liar'), 'standing earned earlier is lost')
     assert.equal(state.status.get(honest.id), 'unverified', 'a caught peer\'s reproduction counts for nothing')
+  })
+
+  it('withdraws standing that rested on a peer caught since, whatever order the results come in', () => {
+    const liarEarlier = result('liar', 2.5)
+    const liarRun = result('liar', 0.5)
+    const [frankRun, carolRun, daveRun] = [result('frank', 2.3), result('carol', 2.3), result('dave', 2.3)]
+    // bob's quorum is the liar and frank; bob then vouches for eve, with frank.
+    const bobRun = result('bob', 2.4)
+    const eveRun = result('eve', 2.2)
+    const vs = [
+      verification('me', liarEarlier, 2.5), verification('me', frankRun, 2.3), verification('me', carolRun, 2.3), verification('me', daveRun, 2.3),
+      verification('liar', bobRun, 2.4), verification('frank', bobRun, 2.4),
+      verification('bob', eveRun, 2.2), verification('frank', eveRun, 2.2)
+    ]
+    const runs = [liarEarlier, frankRun, bobRun, eveRun, liarRun, carolRun, daveRun]
+    const before = computeTrust(runs, vs, policy)
+    assert.ok(before.standing.has('bob') && before.status.get(eveRun.id) === 'trusted', 'the setup: bob has standing, eve\'s result its quorum')
+    // carol and dave, with standing, re-ran the liar's best and got far worse: the liar is caught.
+    const caughtLiar = [...vs, verification('carol', liarRun, 2.9), verification('dave', liarRun, 2.9)]
+    for (const order of [runs, [...runs].reverse()]) {
+      const after = computeTrust(order, caughtLiar, policy)
+      assert.ok(after.caught.has('liar'))
+      assert.equal(after.status.get(bobRun.id), 'unverified', 'bob\'s quorum needed the liar')
+      assert.ok(!after.standing.has('bob'), 'bob\'s standing is withdrawn')
+      assert.equal(after.status.get(eveRun.id), 'unverified', 'so bob\'s reproduction of eve no longer counts')
+      assert.ok(!after.caught.has('bob') && !after.caught.has('eve'), 'nobody honest is caught')
+    }
+  })
+
+  it('counts a reproduction only for the step count the result reported', () => {
+    const carolRun = result('carol', 2.3)
+    const daveRun = result('dave', 2.3)
+    const bob = result('bob', 2.2)
+    const base = [verification('me', carolRun, 2.3), verification('me', daveRun, 2.3)]
+    const shorter = (v: TrustVerification): TrustVerification => ({ ...v, body: { ...v.body, maxSteps: 5 } })
+    const state = computeTrust([carolRun, daveRun, bob], [...base, shorter(verification('carol', bob, 2.2)), shorter(verification('dave', bob, 2.2))], policy)
+    assert.equal(state.status.get(bob.id), 'unverified')
   })
 
   it('ten fresh identities vouching for a liar change nothing', () => {
