@@ -119,11 +119,13 @@ export class ResearchLoop {
     }
   }
 
-  /** The baseline: this tier's best trusted result, else the harness's default train.py. */
+  /** The baseline: this tier's best result this node may build on, else the harness's default train.py. */
   async baseline (): Promise<{ resultId: string | null, source: string, valBpb: number | null }> {
     const { state, blobs } = this.components
     const trust = this.components.trust
-    const best = bestView(resultsView(state, this.init.harness), { tier: this.init.tier, trusted: (id) => trust.isTrusted(id), maxSteps: this.init.maxSteps })
+    // With verifyBeforeAdopt (the default), a peer's result becomes a baseline only once this node reproduced it.
+    const adoptable = this.init.verifyBeforeAdopt === false ? (id: string) => trust.isTrusted(id) : (id: string) => trust.reproducedHere(id)
+    const best = bestView(resultsView(state, this.init.harness), { tier: this.init.tier, trusted: adoptable, maxSteps: this.init.maxSteps })
     if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
     const bytes = await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) })
     // Adoption checks the source against the hash the result names.
@@ -158,14 +160,14 @@ export class ResearchLoop {
     this.components.log(`research: "${description}" duplicates ${conflict.kind} ${conflict.id.slice(0, 12)} by ${conflict.author.slice(-8)} (${hit.layer}${hit.score !== undefined ? ` ${hit.score.toFixed(2)}` : ''}); ${then}`)
   }
 
-  /** The best unverified peer result that beats the baseline and that this node has not re-run yet. */
+  /** The best peer result that beats the baseline and that this node has not re-run yet, trusted by others or not. */
   private candidateToVerify (baselineBpb: number | null): ResultEntry | undefined {
     const { trust, claims, state, clock } = this.components
     const now = clock.now()
     const running = new Set(claims.ledger.allClaims()
       .filter((c) => c.author === state.peerId && c.body.verifies !== undefined && claims.ledger.status(c, now) === 'active')
       .map((c) => c.body.verifies))
-    return trust.candidates({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
+    return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
       .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId))
   }
 
@@ -232,7 +234,7 @@ export class ResearchLoop {
     const { state, blobs, runner, clock, claims } = this.components
     const cycleStart = clock.now()
     const baseline = await this.baseline()
-    // A peer's result that would beat the baseline is re-run here first: never build on numbers nobody reproduced.
+    // A peer's result that would beat the baseline is re-run here first: never build on numbers this node did not reproduce.
     const candidate = this.init.verifyBeforeAdopt === false ? undefined : this.candidateToVerify(baseline.valBpb)
     if (candidate !== undefined) return this.verify(candidate, signal)
     const needsBaseline = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)

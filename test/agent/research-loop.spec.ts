@@ -39,7 +39,7 @@ class TickingClock extends ManualClock {
   }
 }
 
-async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup, replicaIn?: Awaited<ReturnType<typeof makeReplica>>) {
+async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup, replicaIn?: Awaited<ReturnType<typeof makeReplica>>, init: { verifyBeforeAdopt?: boolean } = {}) {
   const replica = replicaIn ?? await makeReplica({ seed: 21, clock: new TickingClock() })
   const blobs = memoryBlobs()
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
@@ -51,7 +51,7 @@ async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: Semant
   const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
   const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses, trust }, {
     profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: await readFile(join(HARNESS_DIR, 'train.py'), 'utf8'),
-    maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1
+    maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1, ...init
   })
   return { replica, blobs, runner, loop, log, trust }
 }
@@ -166,6 +166,15 @@ async function publishAs (peer: Replica, source: string, valBpb: number, descrip
   return result.id
 }
 
+/** `peer` says it re-ran `resultId` and measured `valBpb`. */
+async function vouchAs (peer: Replica, resultId: string, valBpb: number): Promise<void> {
+  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
+  await peer.state.append('verification', {
+    result: resultId, claimId: sha256Hex(Buffer.from(`verify ${resultId}`)), metrics, logHash: sha256Hex(Buffer.from('log')),
+    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
+  })
+}
+
 describe('ResearchLoop: verification before adoption', () => {
   it('re-runs better peer results first: adopts the one that reproduces, never the one that does not', async () => {
     const clock = new TickingClock()
@@ -197,6 +206,39 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.ok(mine.every((r) => r.body.parent === honestId), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
     const verifications = a.state.list('verification')
     assert.deepEqual(verifications.map((v) => (v.record.body as { result: string }).result).sort(), [honestId, liarId].sort())
+  })
+
+  it('re-runs a result the swarm already trusts before it first builds on it; with verifyBeforeAdopt off, adopts it as it is', async () => {
+    for (const verifyBeforeAdopt of [true, false]) {
+      const clock = new TickingClock()
+      const a = await makeReplica({ seed: 51, clock })
+      const [bob, carol, dave] = await Promise.all([52, 53, 54].map(async (seed) => makeReplica({ seed, clock })))
+      const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a, { verifyBeforeAdopt })
+      const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+      const better = defaultSource.replace(/^WIDTH = \d+/m, 'WIDTH = 96')
+      const bobBpb = (await runner.run({ id: 'bob', source: better, profile: 'cpu', maxSteps: 10 })).metrics!.val_bpb
+      runner.runs.length = 0
+      // carol and dave earned standing here (this node reproduced one result of each); both reproduced bob's.
+      const [carolSource, daveSource] = [`${defaultSource}\n# carol\n`, `${defaultSource}\n# dave\n`]
+      const carolRun = await publishAs(carol, carolSource, 3.9, 'carol\'s run')
+      const daveRun = await publishAs(dave, daveSource, 3.9, 'dave\'s run')
+      await vouchAs(a, carolRun, 3.9)
+      await vouchAs(a, daveRun, 3.9)
+      const bobRun = await publishAs(bob, better, bobBpb, 'WIDTH 64 -> 96')
+      await vouchAs(carol, bobRun, bobBpb)
+      await vouchAs(dave, bobRun, bobBpb)
+      for (const source of [better, carolSource, daveSource]) await blobs.add(Buffer.from(source))
+      for (const peer of [bob, carol, dave]) await deliver(peer, a)
+      assert.equal(trust.status(bobRun), 'trusted', 'the setup: a quorum of standing peers reproduced bob\'s result')
+
+      loop.start()
+      await loop.done
+      assert.equal(loop.stats.verifications, verifyBeforeAdopt ? 1 : 0, verifyBeforeAdopt ? 'bob\'s result is re-run here first' : 'adopted as the swarm trusts it')
+      assert.equal(trust.reproducedHere(bobRun), verifyBeforeAdopt)
+      const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+      assert.equal(mine.length, 2)
+      assert.ok(mine.every((r) => r.body.parent === bobRun), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
+    }
   })
 
   it('verification is on by default: a lone liar\'s result is re-run and never built on', async () => {
