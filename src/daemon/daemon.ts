@@ -31,6 +31,7 @@ import { loadOrCreateApiToken } from './api-token.js'
 import { removeDaemonInfo, writeDaemonInfo } from './daemon-info.js'
 import type { Config } from '../config/config.js'
 import type { Identity } from '../p2p/identity.js'
+import type { ExperimentRunner } from '../runner/experiment-runner.js'
 import type { Profile } from '../runner/harness.js'
 import type { PythonInfo } from '../runner/python.js'
 import type { Tier } from '../state/record-kinds.js'
@@ -71,6 +72,7 @@ export class Daemon {
   private networkValue: SwarmNetwork | undefined
   private api: ApiServer | undefined
   private researchValue: ResearchSetup | undefined
+  private runnerValue: ExperimentRunner | undefined
   private loopsValue: ResearchLoop[] = []
   private embedder: LazyEmbedder | undefined
   private ledgerValue: ClaimLedger | undefined
@@ -113,6 +115,8 @@ export class Daemon {
     const profile = this.research.profile
     return 3 * (maxSteps !== undefined ? killAfterMs(profile, maxSteps) : PROFILE_BUDGET_S[profile] * 1000 + 60_000)
   }
+  /** The runner the research loops share, sandboxed where bubblewrap works; undefined when no agent runs. */
+  get runner (): ExperimentRunner | undefined { return this.runnerValue }
   /** The research loops, one per GPU (one on CPU); empty when no agent runs. */
   get loops (): ResearchLoop[] { return this.loopsValue }
   get harnessDir (): string { return this.options.harnessDir ?? DEFAULT_HARNESS_DIR }
@@ -237,6 +241,7 @@ export class Daemon {
     const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: research.python!.paths, hidden: [this.paths.root] }
     const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb }
     const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox })
+    this.runnerValue = runner
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng })
@@ -286,7 +291,7 @@ export class Daemon {
       warned = true
       this.log(`warning: the MiniLM model could not be used (${(err as Error).message}); claims are deduplicated by code and delta only`)
     }
-    this.ledgerValue = new ClaimLedger(state, research.harness)
+    this.ledgerValue = new ClaimLedger(state, research.harness, config.maxActiveClaimsPerPeer)
     this.claimsValue = new ClaimBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic, onSemanticError }, {
       settleMs: config.claimSettleMs,
       referenceCodeHashes: new Set([sha256Hex(Buffer.from(this.defaultSource))])

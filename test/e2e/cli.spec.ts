@@ -2,7 +2,11 @@ import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { execa } from 'execa'
+import { detectBubblewrap } from '../../src/runner/sandbox.js'
 import { DaemonProcess, cleanupDaemons, describeRun, e2eTempDir, fileExists, runCli } from '../helpers/daemon-process.js'
+import { requirePython } from '../helpers/python.js'
+import type { Check as DoctorCheck } from '../../src/cli/doctor.js'
 
 describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, () => {
   after(async () => { await cleanupDaemons() })
@@ -65,13 +69,27 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     const dataDir = await e2eTempDir()
     const ok = await runCli(['--data-dir', dataDir, 'doctor', '--json'], { timeoutMs: 120_000 })
     assert.equal(ok.code, 0, describeRun(ok))
-    const checks = JSON.parse(ok.stdout) as Array<{ name: string, ok: boolean }>
+    const checks = JSON.parse(ok.stdout) as DoctorCheck[]
     assert.ok(checks.find((c) => c.name === 'python + torch')?.ok)
     assert.ok(checks.find((c) => c.name === 'corpus (cpu profile)')?.ok)
+    // Where the runner finds a working bubblewrap (here), doctor says the sandbox works.
+    assert.equal(checks.find((c) => c.name === 'sandbox (bubblewrap)')?.ok, await detectBubblewrap() !== undefined, describeRun(ok))
     const broken = await runCli(['--data-dir', dataDir, 'doctor', '--python', '/nonexistent/python3'], { timeoutMs: 120_000 })
     assert.equal(broken.code, 1, describeRun(broken))
     assert.match(broken.stdout, /FAIL python \+ torch/)
     assert.match(broken.stdout, /apt-get install python3-torch/)
+  })
+
+  it('doctor on a machine without bubblewrap warns that peers\' code will be refused and says what to install', async () => {
+    const dataDir = await e2eTempDir()
+    // An empty PATH: no bwrap; node and python are named by their full paths.
+    const python = (await execa(await requirePython(), ['-c', 'import sys; print(sys.executable)'])).stdout.trim()
+    const run = await runCli(['--data-dir', dataDir, 'doctor', '--json', '--python', python], { timeoutMs: 120_000, env: { PATH: await e2eTempDir() } })
+    assert.equal(run.code, 0, `a missing sandbox alone does not stop experiments\n${describeRun(run)}`)
+    const sandbox = (JSON.parse(run.stdout) as DoctorCheck[]).find((c) => c.name === 'sandbox (bubblewrap)')
+    assert.equal(sandbox?.ok, false, describeRun(run))
+    assert.match(sandbox?.fix ?? '', /apt-get install bubblewrap/)
+    assert.match(sandbox?.fix ?? '', /--unsafe-no-sandbox/)
   })
 
   it('start --profile gpu is refused with what to do while its corpus is not pinned', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
-import { MAP_NAMES } from '../../src/state/record-kinds.js'
+import { MAP_NAMES, RECORD_KINDS } from '../../src/state/record-kinds.js'
 import { RecordError, parseRecord } from '../../src/state/records.js'
 import { canonicalJson } from '../../src/state/canonical.js'
 import { UpdateAssembler, chunkUpdate, decodeSyncFrame, encodeSyncFrame } from '../../src/p2p/sync-codec.js'
@@ -22,6 +22,7 @@ import type { Daemon } from '../../src/daemon/daemon.js'
 import type { HostileNode } from '../helpers/hostile-node.js'
 import type { SyncFrame } from '../../src/p2p/sync-codec.js'
 import type { BlobHash } from '../../src/p2p/blob-store.js'
+import type { StoredRecord } from '../../src/state/records.js'
 
 /**
  * Seeded fuzzing of every decoder of peer input: gossip messages (SwarmState.applyRemote),
@@ -122,17 +123,56 @@ function mutateText (rng: Rng, text: string): string {
 
 const hash = (s: string): string => sha256Hex(s)
 
-/** Records of every simple kind, written by a real replica, with the updates that carried them. */
-async function writeHonest (author: Replica, tag: string): Promise<Uint8Array[]> {
+const METRICS = { val_bpb: 1.02, training_seconds: 300, total_seconds: 321.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 12.5, num_steps: 900, num_params_M: 11.5, depth: 4 }
+const CPU = { gpu: 'cpu', vramGb: 0, tier: 'cpu' } as const
+
+/**
+ * Records of every kind the trust system reads (claims through results and verifications),
+ * written by a real replica, with the updates that carried them. The author re-runs `peerResult`
+ * when given, else its own result (valid to the schema; trust ignores self-verification).
+ */
+async function writeHonest (author: Replica, tag: string, peerResult?: StoredRecord<'result'>): Promise<{ updates: Uint8Array[], result: StoredRecord<'result'> }> {
   const updates: Uint8Array[] = []
   const onUpdate = (u: Uint8Array): void => { updates.push(u) }
   author.state.on('local-update', onUpdate)
-  await author.state.append('hypothesis', { title: `${tag}: halve LR`, text: 'x', suggestedDelta: [{ name: 'LR', from: 0.04, to: 0.02 }], priority: 3 })
-  const claim = await author.state.append('claim', { description: `${tag}: LR 0.04 -> 0.02`, parent: null, codeHash: hash(tag), delta: [{ name: 'LR', from: 0.04, to: 0.02 }], tier: 'cpu', ttlMs: 60_000 })
+  const delta = [{ name: 'LR', from: 0.04, to: 0.02 }]
+  await author.state.append('hypothesis', { title: `${tag}: halve LR`, text: 'x', suggestedDelta: delta, priority: 3 })
+  const claim = await author.state.append('claim', { description: `${tag}: LR 0.04 -> 0.02`, parent: null, codeHash: hash(tag), delta, tier: 'cpu', ttlMs: 60_000 })
   await author.state.append('heartbeat', { claim: claim.id })
   await author.state.append('release', { claim: claim.id, reason: 'aborted' })
+  const kept = await author.state.append('claim', { description: `${tag}: LR 0.04 -> 0.02, again`, parent: null, codeHash: hash(tag), delta, tier: 'cpu', ttlMs: 60_000 })
+  const result = await author.state.append('result', {
+    claimId: kept.id, parent: null, codeHash: hash(tag), logHash: hash(`${tag} log`), description: `${tag}: LR 0.04 -> 0.02`, delta,
+    status: 'keep', metrics: METRICS, crash: null, hardware: CPU, harness: 'h1', maxSteps: 900
+  })
+  const wild = [{ name: 'LR', from: 0.02, to: 1 }]
+  const crashed = await author.state.append('claim', { description: `${tag}: LR 0.02 -> 1`, parent: result.id, codeHash: hash(`${tag} 2`), delta: wild, tier: 'cpu', ttlMs: 60_000 })
+  await author.state.append('result', {
+    claimId: crashed.id, parent: result.id, codeHash: hash(`${tag} 2`), logHash: hash(`${tag} log 2`), description: `${tag}: LR 0.02 -> 1`, delta: wild,
+    status: 'crash', metrics: null, crash: { reason: 'nan', detail: 'loss is NaN at step 12' }, hardware: CPU, harness: 'h1'
+  })
+  const { id, record: { body } } = peerResult ?? result
+  const rerun = await author.state.append('claim', { description: `${tag}: verify ${id.slice(0, 12)}`, parent: body.parent, codeHash: body.codeHash, delta: body.delta, verifies: id, tier: 'cpu', ttlMs: 60_000 })
+  await author.state.append('verification', { result: id, claimId: rerun.id, metrics: { ...METRICS, val_bpb: 1.021 }, logHash: hash(`${tag} re-run log`), hardware: CPU, harness: 'h1', maxSteps: 900 })
   author.state.off('local-update', onUpdate)
-  return updates
+  return { updates, result }
+}
+
+/** The kinds the trust system reads: each must meet the fuzzers through its own body schema. */
+const TRUST_KINDS = ['result', 'verification'] as const
+
+const kindOf = (text: string): unknown => (JSON.parse(text) as { kind?: unknown }).kind
+
+/**
+ * Whether `text` differs from the honest `base` only inside its body, which is still an object:
+ * then only the field rules of the kind's body schema can refuse it.
+ */
+function bodyFieldEdit (text: string, base: string): boolean {
+  const json = JSON.parse(text) as unknown
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return false
+  const { body } = json as { body?: unknown }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false
+  return canonicalJson({ ...json, body: null }) === canonicalJson({ ...JSON.parse(base) as object, body: null })
 }
 
 function allKeys (replica: Replica): Set<string> {
@@ -197,13 +237,15 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
   before(async () => {
     known = await makeReplica({ seed: 11 })
     fresh = await makeReplica({ seed: 12 })
-    await writeHonest(known, 'known')
-    freshUpdates = await writeHonest(fresh, 'fresh')
+    const { result: knownResult } = await writeHonest(known, 'known')
+    // The fresh author re-runs the known author's result, as a verifier does.
+    freshUpdates = (await writeHonest(fresh, 'fresh', knownResult)).updates
     knownState = Y.encodeStateAsUpdate(known.state.doc)
     const freshState = Y.encodeStateAsUpdate(fresh.state.doc)
     corpus = [knownState, freshState, ...freshUpdates, Y.mergeUpdates([knownState, freshState]), ...fresh.state.diffsFor(Y.encodeStateVector(new Y.Doc()))]
     honestKeys = new Set([...allKeys(known), ...allKeys(fresh)])
-    honestTexts = [...known.state.list('hypothesis'), ...known.state.list('claim'), ...known.state.list('heartbeat'), ...known.state.list('release'), ...known.state.list('binding'), ...fresh.state.list('claim')].map((r) => r.text)
+    honestTexts = [known, fresh].flatMap((r) => RECORD_KINDS.flatMap((kind) => r.state.list(kind))).map((r) => r.text)
+    for (const kind of TRUST_KINDS) assert.ok(honestTexts.some((t) => kindOf(t) === kind), `the corpus holds ${kind} records`)
   })
 
   it('gossip: random bytes and mutated honest updates are refused with a fault and change nothing', async () => {
@@ -269,11 +311,14 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
   it('records: mutated honest texts and random JSON throw RecordError only, and no forgery parses', async () => {
     const rng = rngFor(3)
     const faults = new Map<string, number>()
+    // What befell mutations of result and verification records: refused by their body schema, or past it.
+    const trustFaults = new Map<string, number>()
     const honest = new Set(honestTexts)
     const started = Date.now()
     const cases = 4000
     for (let i = 0; i < cases; i++) {
       const base = pick(rng, honestTexts)
+      const kind = kindOf(base)
       const text = pick(rng, [
         () => mutateText(rng, base),
         () => canonicalJson(mutateJson(rng, JSON.parse(base))),
@@ -289,12 +334,20 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
         if (err instanceof assert.AssertionError) throw err
         assert.ok(err instanceof RecordError, where(i, `parseRecord threw ${String(err)} (not a RecordError) for ${text}`))
         tally(faults, err.fault)
+        if (TRUST_KINDS.some((k) => k === kind)) {
+          if (err.fault === 'RECORD_MALFORMED' && bodyFieldEdit(text, base)) tally(trustFaults, `${String(kind)}:body-refused`)
+          if (err.fault === 'RECORD_BAD_SIGNATURE') tally(trustFaults, `${String(kind)}:schema-passed`)
+        }
       }
     }
-    console.log(`# record fuzz: ${cases} cases in ${Date.now() - started} ms; ${summary(faults)}`)
+    console.log(`# record fuzz: ${cases} cases in ${Date.now() - started} ms; ${summary(faults)}; ${summary(trustFaults)}`)
     for (const fault of ['RECORD_NOT_JSON', 'RECORD_NOT_CANONICAL', 'RECORD_MALFORMED', 'RECORD_BAD_SIGNATURE']) {
       assert.ok((faults.get(fault) ?? 0) > 0, `no case reached ${fault}: ${summary(faults)}`)
     }
+    // Each trust kind's body schema refused some mutations; some got past those schemas to the signature
+    // check (counted together: a verification passes its schema ~5 times a run, too rare to require alone).
+    for (const kind of TRUST_KINDS) assert.ok((trustFaults.get(`${kind}:body-refused`) ?? 0) > 0, `no ${kind} mutation reached its body schema: ${summary(trustFaults)}`)
+    assert.ok(TRUST_KINDS.some((kind) => (trustFaults.get(`${kind}:schema-passed`) ?? 0) > 0), `no result or verification mutation passed its schema: ${summary(trustFaults)}`)
   })
 
   it('records: a signature of the wrong length is RECORD_BAD_SIGNATURE, and the sender of such a record is rejected', async () => {
@@ -419,6 +472,13 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
   })
 })
 
+/**
+ * Cases per hostile responder: the issue asks for thousands per decoder. Measured on a busy 2-core
+ * machine: 2,000 sync pulls ran in 12-18 s, 2,000 blob fetches in 4-7 s.
+ */
+const SYNC_PULLS = 2000
+const BLOB_FETCHES = 2000
+
 describe(`fuzzing a real daemon over libp2p: sync and blob responses (seed ${SEED})`, () => {
   let daemon: Daemon
   let hostile: HostileNode
@@ -440,6 +500,30 @@ describe(`fuzzing a real daemon over libp2p: sync and blob responses (seed ${SEE
     if (daemon !== undefined) await stopAndRemove(daemon)
   })
 
+  /**
+   * `cases` requests of the daemon to the hostile responder, one at a time: `attempt(i)` returns
+   * its outcome, or throws (a typed error's code, else the error's name, is the outcome); `check` then
+   * asserts on the daemon. Resolves with the outcomes tallied.
+   */
+  async function fuzzResponder (what: string, cases: number, attempt: (i: number) => Promise<string>, check: (i: number, outcome: string) => void): Promise<Map<string, number>> {
+    const outcomes = new Map<string, number>()
+    const started = Date.now()
+    for (let i = 0; i < cases; i++) {
+      let outcome: string
+      try {
+        outcome = await attempt(i)
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err
+        assert.ok(err instanceof Error, where(i, `threw a non-Error ${String(err)}`))
+        outcome = isSwarmdError(err) ? err.code : err.name
+      }
+      tally(outcomes, outcome)
+      check(i, outcome)
+    }
+    console.log(`# hostile ${what}: ${cases} cases in ${Date.now() - started} ms; ${summary(outcomes)}`)
+    return outcomes
+  }
+
   it('sync pulls from a hostile responder: errors or refusals, never a crash, never a forged record', async () => {
     const freshDiffs = fresh.state.diffsFor(Y.encodeStateVector(new Y.Doc()))
     const honestFrames = [...freshDiffs.flatMap((d) => chunkUpdate(d, 150)).map(encodeSyncFrame), encodeSyncFrame({ type: 'done' })]
@@ -451,19 +535,12 @@ describe(`fuzzing a real daemon over libp2p: sync and blob responses (seed ${SEE
       return frames
     })
     const peer = peerIdFromString(hostile.peerId)
-    const outcomes = new Map<string, number>()
-    const started = Date.now()
-    const cases = 300
-    for (let i = 0; i < cases; i++) {
-      try {
-        await daemon.network.sync.pull(peer)
-        tally(outcomes, 'completed')
-      } catch (err) {
-        tally(outcomes, isSwarmdError(err) ? err.code : (err as Error).name)
-      }
+    await fuzzResponder('sync responder', SYNC_PULLS, async () => {
+      await daemon.network.sync.pull(peer)
+      return 'completed'
+    }, (i) => {
       for (const key of allKeys({ state: daemon.state } as unknown as Replica)) assert.ok(honestKeys.has(key), where(i, `forged record ${key}`))
-    }
-    console.log(`# hostile sync responder: ${cases} pulls in ${Date.now() - started} ms; ${summary(outcomes)}`)
+    })
     assert.equal(daemon.state.doc.store.pendingStructs, null)
     // The refusals were charged to the sender (a strike each), not swallowed.
     assert.ok(daemon.network.penalties.recent().some((r) => r.peer === hostile.peerId && r.channel === 'sync' && r.verdict === 'reject'), 'sync refusals counted against the sender')
@@ -471,35 +548,54 @@ describe(`fuzzing a real daemon over libp2p: sync and blob responses (seed ${SEE
     assert.ok((await hostile.pullState(daemon)).byteLength > 0)
   })
 
-  it('blob fetches from a hostile responder: typed errors, and only the exact bytes asked for are ever returned', async () => {
+  it('blob fetches from a hostile responder: typed errors, oversized offers refused unread, only the exact bytes asked for returned', async () => {
     const rng = rngFor(9)
     const blob = new TextEncoder().encode('LR = 0.02\n'.repeat(50))
     const wanted = blobHashOf(blob)
+    const cap = daemon.config.maxBlobBytes
+    // The header the responder sent last: what the daemon decided on.
+    let sentHeader: Uint8Array | undefined
     await hostile.serveBlob((h: BlobHash) => {
       const honest = [encodeBlobHeader({ status: 'found', size: blob.length }), blob.subarray(0, 200), blob.subarray(200)]
       assert.equal(h, wanted)
       const frames = honest.map((f) => rng.int(3) === 0 ? mutateBytes(rng, f) : f)
+      // A size on either side of the cap, whatever data follows (the honest bytes, often).
+      if (rng.int(6) === 0) frames[0] = encodeBlobHeader({ status: 'found', size: pick(rng, [cap, cap + 1, 2 * cap, 0xffffffff, cap + 1 + rng.int(0xffffffff - cap)]) })
       if (rng.int(4) === 0) frames.splice(rng.int(frames.length), 1)
       if (rng.int(4) === 0) frames.push(randomBytes(rng, 32))
+      sentHeader = frames[0]
       return frames
     })
-    const peer = peerIdFromString(hostile.peerId)
-    const outcomes = new Map<string, number>()
-    const started = Date.now()
-    const cases = 300
-    for (let i = 0; i < cases; i++) {
+    const announced = (): number | undefined => {
       try {
-        const bytes = await daemon.network.blobs.fetchFrom(peer, wanted)
-        assert.equal(blobHashOf(bytes), wanted, where(i, 'returned bytes that do not match the hash'))
-        tally(outcomes, 'intact')
-      } catch (err) {
-        if (err instanceof assert.AssertionError) throw err
-        assert.ok(err instanceof Error, where(i, String(err)))
-        tally(outcomes, isSwarmdError(err) ? err.code : err.name)
+        const header = decodeBlobHeader(sentHeader ?? new Uint8Array())
+        return header.status === 'found' ? header.size : undefined
+      } catch {
+        return undefined
       }
     }
-    console.log(`# hostile blob responder: ${cases} fetches in ${Date.now() - started} ms; ${summary(outcomes)}`)
+    const peer = peerIdFromString(hostile.peerId)
+    const sizes = new Map<string, number>()
+    const outcomes = await fuzzResponder('blob responder', BLOB_FETCHES, async (i) => {
+      sentHeader = undefined
+      const bytes = await daemon.network.blobs.fetchFrom(peer, wanted)
+      assert.equal(blobHashOf(bytes), wanted, where(i, 'returned bytes that do not match the hash'))
+      return 'intact'
+    }, (i, outcome) => {
+      const size = announced()
+      if (size === undefined || size < cap) return
+      if (size === cap) {
+        tally(sizes, 'at-cap')
+        assert.notEqual(outcome, 'BLOB_TOO_LARGE', where(i, 'a size of exactly maxBlobBytes is within the cap'))
+        return
+      }
+      tally(sizes, 'over-cap')
+      // [REJECT] a size over maxBlobBytes: refused before a byte is read or allocated, returning nothing
+      assert.equal(outcome, 'BLOB_TOO_LARGE', where(i, `an offer of ${size} bytes (cap ${cap}) must be refused as too large`))
+      assert.equal(daemon.network.penalties.recent().find((r) => r.channel === 'blob')?.fault, 'BLOB_TOO_LARGE', where(i, 'the oversized offer counted against the sender'))
+    })
     assert.ok((outcomes.get('BLOB_HASH_MISMATCH') ?? 0) > 0 && (outcomes.get('intact') ?? 0) > 0, summary(outcomes))
+    assert.ok((sizes.get('over-cap') ?? 0) > 0 && (sizes.get('at-cap') ?? 0) > 0, `sizes at and over the cap must both be tried: ${summary(sizes)}`)
     assert.equal(await new BlobStore(daemon.paths.blobs).has(wanted), false, 'fetchFrom stores nothing')
   })
 })

@@ -12,7 +12,7 @@ import { setSandboxBait } from '../helpers/sandbox-bait.js'
 import type { SandboxBait } from '../helpers/sandbox-bait.js'
 import { waitFor } from '../helpers/wait.js'
 import { processesUnder } from '../helpers/processes.js'
-import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
+import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
 import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
 import type { SandboxSpec } from '../../src/runner/sandbox.js'
 
@@ -21,35 +21,105 @@ const bwrap = await detectBubblewrap()
 const noSandbox = bwrap === undefined ? 'bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`' : undefined
 if (noSandbox !== undefined && process.env.SWARMD_REQUIRE_SANDBOX === '1') throw new Error(noSandbox)
 
+// Low limits keep the memory, file and fork attacks quick.
+const limits = { maxProcesses: 64, maxMemoryMb: 256, maxFileMb: 8 }
+let n = 0
+const spec = (source: string): ExperimentSpec => ({ id: `mal-${++n}`, source, profile: 'cpu', foreign: true })
+
+// Overwrites in place: the training split is larger than this suite's file-size limit.
+const TAMPER_DATA = 'import os\npath = os.environ["SWARMD_TRAIN_FILES"].split(os.pathsep)[0]\nwith open(path, "r+b") as f:\n    f.write(b"tampered")\n'
+
+interface Scratch { workRoot: string, corpus: string, remove: () => Promise<void> }
+
+/** A work root and a private copy of the corpus: a broken defence must not corrupt the shared one. */
+async function scratch (): Promise<Scratch> {
+  const workRoot = await tempDir()
+  const corpus = join(await tempDir(), 'data')
+  await cp(CORPUS_DIR, corpus, { recursive: true })
+  return {
+    workRoot,
+    corpus,
+    remove: async () => {
+      await rm(workRoot, { recursive: true, force: true })
+      await rm(join(corpus, '..'), { recursive: true, force: true })
+    }
+  }
+}
+
+/** What holds with no sandbox configured: it must hold on every machine, above all on those without bubblewrap. */
+describe('malicious train.py without a sandbox', () => {
+  let python: string
+  let dirs: Scratch
+  const runner = (init: Partial<ExecaRunnerInit> = {}): ExecaExperimentRunner =>
+    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: dirs.corpus, workRoot: dirs.workRoot, clock: systemClock }, { killAfterMs: 60_000, limits, ...init })
+
+  before(async () => {
+    python = await requirePython()
+    dirs = await scratch()
+  })
+  after(async () => { await dirs.remove() })
+
+  it('refuses a peer\'s code without a sandbox, unless the user opted out', async () => {
+    const bare = runner()
+    assert.equal(bare.canRunForeignCode(), false)
+    await assert.rejects(bare.run(spec('print("ran")\n')), (err) => isSwarmdError(err, 'SANDBOX_REQUIRED'))
+    // Its own code still runs; an opted-out runner runs a peer's too.
+    assert.equal((await bare.run({ ...spec('print("ran")\n'), foreign: false })).reason, 'no-summary')
+    const unsafe = runner({ unsafeNoSandbox: true })
+    assert.equal(unsafe.canRunForeignCode(), true)
+    assert.match((await unsafe.run(spec('print("ran")\n'))).log, /^ran$/m)
+  })
+
+  // The source check runs before any sandbox: these hold for an opted-out runner too.
+  it('modifies prepare.py by name: refused before running', async () => {
+    const outcome = await runner({ unsafeNoSandbox: true }).run(spec('open("prepare.py", "a").write("# tampered")\n'))
+    assert.equal(outcome.reason, 'eval-path-modified')
+  })
+
+  it('monkeypatches evaluate_bpb: refused before running', async () => {
+    for (const source of [
+      'import prepare\nprepare.evaluate_bpb = lambda *a, **k: 0.01\n',
+      'from prepare import evaluate_bpb\ndef evaluate_bpb(model, val, device="cpu"):\n    return 0.01\n',
+      'import torch.nn.functional as F\nF.cross_entropy = lambda *a, **k: 0\n',
+      'import prepare\nprepare.CONFIG["eval_bytes"] = 8\n'
+    ]) {
+      const outcome = await runner({ unsafeNoSandbox: true }).run(spec(source))
+      assert.equal(outcome.reason, 'eval-path-modified', source)
+      assert.equal(outcome.metrics, undefined)
+    }
+  })
+
+  it('modifies the data it trains on, opted out of the sandbox: the write lands and the run is voided', async () => {
+    const unsafe = await runner({ unsafeNoSandbox: true }).run(spec(TAMPER_DATA + 'print("---\\nval_bpb: 0.1")\n'))
+    assert.equal(unsafe.reason, 'data-modified')
+    assert.equal(unsafe.metrics, undefined)
+  })
+})
+
 /** The attacks of issue 5 on a sandboxed runner, each contained and recorded as a crash with a reason. */
 describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, () => {
   let workRoot: string
   let corpus: string
-  let python: string
+  let dirs: Scratch
   let sandbox: SandboxSpec
   let bait: SandboxBait
-  let n = 0
-  // Low limits keep the memory, file and fork attacks quick.
-  const limits = { maxProcesses: 64, maxMemoryMb: 256, maxFileMb: 8 }
-  const runner = (init: Partial<ExecaRunnerInit> = {}, withSandbox = true): ExecaExperimentRunner =>
-    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, ...(withSandbox ? { sandbox } : {}) }, { killAfterMs: 60_000, limits, ...init })
-  const spec = (source: string): ExperimentSpec => ({ id: `mal-${++n}`, source, profile: 'cpu', foreign: true })
+  let python: string
+  const runner = (init: Partial<ExecaRunnerInit> = {}): ExecaExperimentRunner =>
+    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox }, { killAfterMs: 60_000, limits, ...init })
 
   before(async () => {
     const info = await findPython(process.env.SWARMD_PYTHON)
     if (info === undefined) throw new Error('no python with torch: run `bash scripts/install-system-deps.sh`')
     python = info.path
-    workRoot = await tempDir()
-    // A private copy of the corpus: a broken defence must not corrupt the shared one.
-    corpus = join(await tempDir(), 'data')
-    await cp(CORPUS_DIR, corpus, { recursive: true })
+    dirs = await scratch()
+    workRoot = dirs.workRoot
+    corpus = dirs.corpus
     sandbox = { bwrap: bwrap!, readOnly: info.paths }
     bait = await setSandboxBait('malicious-test')
   })
   after(async () => {
     await bait.remove()
-    await rm(workRoot, { recursive: true, force: true })
-    await rm(join(corpus, '..'), { recursive: true, force: true })
+    await dirs.remove()
   })
 
   it('opens a network connection: refused, no connection arrives', async () => {
@@ -73,24 +143,16 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
     await assert.rejects(stat(target))
   })
 
-  it('modifies prepare.py: refused before running when it names it, read-only when it hides the name', async () => {
-    const named = await runner().run(spec('open("prepare.py", "a").write("# tampered")\n'))
-    assert.equal(named.reason, 'eval-path-modified')
+  it('modifies prepare.py hiding its name: read-only', async () => {
     // chmod first: the file's mode is not the defence, the read-only bind is.
     const hidden = await runner().run(spec('import os\nos.chmod("prep" + "are.py", 0o644)\nopen("prep" + "are.py", "a").write("# tampered")\n'))
     assert.equal(hidden.reason, 'sandbox-denied', hidden.log)
     assert.match(hidden.detail ?? '', /Read-only file system/)
   })
 
-  it('modifies the data it trains on: read-only under the sandbox, voided without one', async () => {
-    // Overwrites in place: the training split is larger than this suite's file-size limit.
-    const source = 'import os\npath = os.environ["SWARMD_TRAIN_FILES"].split(os.pathsep)[0]\nwith open(path, "r+b") as f:\n    f.write(b"tampered")\n'
-    const sandboxed = await runner().run(spec(source))
+  it('modifies the data it trains on: read-only', async () => {
+    const sandboxed = await runner().run(spec(TAMPER_DATA))
     assert.equal(sandboxed.reason, 'sandbox-denied', sandboxed.log)
-    // Without a sandbox (the user's explicit opt-out) the write lands, and the run is voided.
-    const unsafe = await runner({ unsafeNoSandbox: true }, false).run(spec(source + 'print("---\\nval_bpb: 0.1")\n'))
-    assert.equal(unsafe.reason, 'data-modified')
-    assert.equal(unsafe.metrics, undefined)
   })
 
   it('reads the validation text to memorise it: the corpus is concealed, only the training split is bound', async () => {
@@ -132,30 +194,5 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
     assert.equal(outcome.reason, 'timeout')
     assert.match(outcome.log, /forked/)
     await waitFor(async () => await processesUnder(workRoot) === 0, { what: 'the forked sleep to die with the run', timeoutMs: 10_000 })
-  })
-
-  it('monkeypatches evaluate_bpb: refused before running', async () => {
-    for (const source of [
-      'import prepare\nprepare.evaluate_bpb = lambda *a, **k: 0.01\n',
-      'from prepare import evaluate_bpb\ndef evaluate_bpb(model, val, device="cpu"):\n    return 0.01\n',
-      'import torch.nn.functional as F\nF.cross_entropy = lambda *a, **k: 0\n',
-      'import prepare\nprepare.CONFIG["eval_bytes"] = 8\n'
-    ]) {
-      const outcome = await runner().run(spec(source))
-      assert.equal(outcome.reason, 'eval-path-modified', source)
-      assert.equal(outcome.metrics, undefined)
-    }
-  })
-
-  it('refuses a peer\'s code without a sandbox, unless the user opted out', async () => {
-    const bare = runner({}, false)
-    assert.equal(bare.canRunForeignCode(), false)
-    await assert.rejects(bare.run(spec('print("ran")\n')), (err) => isSwarmdError(err, 'SANDBOX_REQUIRED'))
-    // Its own code still runs; an opted-out runner runs a peer's too.
-    assert.equal((await bare.run({ ...spec('print("ran")\n'), foreign: false })).reason, 'no-summary')
-    const unsafe = runner({ unsafeNoSandbox: true }, false)
-    assert.equal(unsafe.canRunForeignCode(), true)
-    assert.match((await unsafe.run(spec('print("ran")\n'))).log, /^ran$/m)
-    assert.equal(runner().canRunForeignCode(), true)
   })
 })
