@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../config/defaults.js'
 import { deltaKey } from './dedup.js'
 import type { DedupEntry } from './dedup.js'
 import type { ClaimBody, HeartbeatBody, ReleaseBody, ResultBody, VerificationBody } from '../state/record-kinds.js'
@@ -39,8 +40,8 @@ export function precedes (a: Precedence, b: Precedence): boolean {
 
 const parentKey = (parent: string | null): string => parent ?? '-'
 
-/** Active claims per author that count against others: one per GPU of a big node plus a few agents. */
-export const DEFAULT_MAX_ACTIVE_CLAIMS = 16
+/** Active claims per author that count against others (config `maxActiveClaimsPerPeer`). */
+export const DEFAULT_MAX_ACTIVE_CLAIMS = DEFAULTS.maxActiveClaimsPerPeer
 
 /**
  * An index over the claims, heartbeats, releases and results of one swarm, kept up to date

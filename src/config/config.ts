@@ -41,6 +41,7 @@ export const configSchema = z.strictObject({
   claimSettleMs: z.number().int().min(0).max(60_000),
   claimTtlMs: z.number().int().min(0).max(24 * 3600_000),
   hypothesesPerHour: z.number().int().min(1),
+  maxActiveClaimsPerPeer: z.number().int().min(1),
   quorum: z.number().int().min(1).max(20),
   reputationAfter: z.number().int().min(1),
   verifyTolerance: z.number().min(0).max(10),

@@ -48,6 +48,12 @@ export const DEFAULTS = {
   /** Hypotheses one peer may publish per hour; beyond it they are hidden everywhere. */
   hypothesesPerHour: 20,
   /**
+   * Active claims per peer that block others: one per GPU of a big node plus a few agents. A peer
+   * claiming everything blocks only its earliest this many; the rest count as free. Every node of a
+   * swarm must use the same value, or they disagree on which experiments are taken.
+   */
+  maxActiveClaimsPerPeer: 16,
+  /**
    * Reproductions by peers with standing that make a peer's result trusted (volunteer computing
    * uses 2-3). This node's own re-run counts alone: with two honest daemons each trusts the other.
    */

@@ -1,0 +1,36 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { GossipRateLimit } from '../../src/p2p/gossip-rate-limit.js'
+import { ManualClock } from '../../src/util/clock.js'
+
+/** How many of `count` messages, delivered by `link` and each signed by `author(i)`, pass the budget. */
+function admitted (limit: GossipRateLimit, link: string, count: number, author: (i: number) => string): number {
+  let ok = 0
+  for (let i = 0; i < count; i++) if (limit.check(link, author(i)) === 'ok') ok++
+  return ok
+}
+
+describe('gossip rate limits', () => {
+  it('a flood signed with a fresh key per message still gets one link\'s budget; other links are untouched', () => {
+    const clock = new ManualClock()
+    const limit = new GossipRateLimit(clock, { perAuthorPerMinute: 600, perLinkPerMinute: 6_000 })
+    assert.equal(admitted(limit, 'attacker', 20_000, (i) => `fresh-key-${i}`), 6_000)
+    assert.equal(limit.check('attacker', 'fresh-key-x'), 'link-over-budget')
+    assert.equal(limit.stats.limited, 14_001)
+    assert.equal(admitted(limit, 'honest-neighbour', 100, (i) => `author-${i % 3}`), 100, 'an honest link is not charged for the flood')
+    // The budget refills continuously: a second later the attacker's link has 100 more.
+    clock.advance(1_000)
+    assert.equal(admitted(limit, 'attacker', 1_000, (i) => `later-key-${i}`), 100)
+  })
+
+  it('one author flooding through several honest relays gets its own budget in all', () => {
+    const clock = new ManualClock()
+    const limit = new GossipRateLimit(clock, { perAuthorPerMinute: 600, perLinkPerMinute: 6_000 })
+    const relays = ['relay-a', 'relay-b', 'relay-c']
+    let ok = 0
+    for (let i = 0; i < 3_000; i++) if (limit.check(relays[i % 3]!, 'flooder') === 'ok') ok++
+    assert.equal(ok, 600)
+    assert.equal(limit.check('relay-a', 'flooder'), 'author-over-budget')
+    assert.equal(limit.check('relay-a', 'someone-else'), 'ok', 'the relays still carry everyone else')
+  })
+})
