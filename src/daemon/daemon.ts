@@ -4,7 +4,7 @@ import { dataPaths } from '../config/data-dir.js'
 import { ApiServer } from '../http/api-server.js'
 import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
-import { MISBEHAVING_PEER_SCORE } from '../p2p/gossip-score.js'
+import { MISBEHAVING_PEER_SCORE, STRIKE_SCORE } from '../p2p/gossip-score.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
@@ -306,16 +306,17 @@ export class Daemon {
   }
 
   /**
-   * What this node holds against a peer beyond invalid messages, for gossip scoring: caught
-   * reporting results that did not reproduce, publishing hypotheses beyond the hourly allowance,
-   * or squatting on more claims than count. Its records stay valid; its score drops below the
-   * publish threshold.
+   * What this node holds against a peer beyond the gossip messages gossipsub saw REJECTed, for
+   * gossip scoring: caught reporting results that did not reproduce, publishing hypotheses beyond
+   * the hourly allowance, or squatting on more claims than count (its records stay valid; its
+   * score drops below the publish threshold); and each strike on any channel (sync, blob, libp2p).
    */
   private appScore (peer: string): number {
     const misbehaved = this.trustValue?.state.caught.has(peer) === true ||
       this.hypothesesValue?.spammers().has(peer) === true ||
       this.ledgerValue?.squatters(this.clock.now()).has(peer) === true
-    return misbehaved ? MISBEHAVING_PEER_SCORE : 0
+    const strikes = this.networkValue?.penalties.strikesOf(peer) ?? 0
+    return (misbehaved ? MISBEHAVING_PEER_SCORE : 0) + STRIKE_SCORE * strikes
   }
 
   listenAddrs (): string[] {

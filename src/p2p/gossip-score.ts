@@ -21,6 +21,14 @@ export interface GossipScoreInit {
 export const MISBEHAVING_PEER_SCORE = -100
 
 /**
+ * P5 per strike a peer holds in the penalty box (src/p2p/peer-penalties.ts), whatever the channel:
+ * a malformed sync or blob frame or a broken length prefix costs gossip score too, not only the
+ * gossip messages gossipsub itself sees REJECTed (those count twice: 3 cost -90 - 30). Strikes
+ * last until the peer is blocked at `strikeLimit`.
+ */
+export const STRIKE_SCORE = -10
+
+/**
  * Score of one invalid (REJECTed) message, squared by gossipsub (P4 = weight x count²): 1 invalid
  * message costs 10, 2 cost 40, 3 cost 90, 5 cost 250.
  */

@@ -75,6 +75,11 @@ export class PeerPenalties {
     return true
   }
 
+  /** REJECTs held against `peer` since it was last blocked. */
+  strikesOf (peer: string): number {
+    return this.strikes.get(peer) ?? 0
+  }
+
   isBlocked (peer: string): boolean {
     const until = this.blockedUntil.get(peer)
     if (until === undefined) return false

@@ -113,6 +113,11 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
     const totals = [a, b].map((d) => d.network.penalties.totals.reject)
     try {
       await run(hostile)
+      // Refused even once, on any channel, the attacker ends with a negative score there, or cut off.
+      for (const d of [a, b]) {
+        if (!rejectionsFrom(d, hostile.peerId).some((r) => r.verdict === 'reject')) continue
+        await waitFor(() => d.network.gossipScore(hostile.peerId) < 0 || !connectedTo(d, hostile.peerId), { timeoutMs: 5_000, what: 'the attacker to score below zero or be cut off' })
+      }
     } finally {
       await hostile.stop()
     }
