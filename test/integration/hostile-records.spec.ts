@@ -1,10 +1,11 @@
 import '../../src/util/polyfill.js'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { DEFAULT_MAX_ACTIVE_CLAIMS } from '../../src/claims/claim-ledger.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { AgentClient, runLog } from '../helpers/agent-client.js'
-import { RecordWriter, startHostileNode } from '../helpers/hostile-node.js'
+import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { requirePython } from '../helpers/python.js'
 import { waitFor } from '../helpers/wait.js'
@@ -126,6 +127,31 @@ describe('hostile records: valid, signed, and abusive', { timeout: 60_000 }, () 
 describe('hostile records: a fake best', { timeout: 150_000 }, () => {
   let honest: Daemon | undefined
   after(async () => { if (honest !== undefined) await stopAndRemove(honest) })
+
+  it('under garbage and a flood of valid records, the research loop keeps running and loses nothing; the attacker ends below zero or cut off', async () => {
+    const python = await requirePython()
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, agent: 'builtin', python, maxSteps: 5, maxExperiments: 2, claimSettleMs: 100 })
+    const { hostile, writer } = await attacker(d)
+    try {
+      const loop = d.loops[0]!
+      // While the loop trains: garbage (three strikes, below the limit), then 2,000 valid hypotheses as fast as they go out.
+      const flood: Uint8Array[] = []
+      for (let i = 0; i < 2_000; i++) flood.push((await writer.write('hypothesis', { title: `flood ${i}`, text: '' })).update)
+      for (let i = 0; i < 3; i++) await hostile.publish(randomBytes(256))
+      await waitFor(() => d.network.penalties.strikesOf(hostile.peerId) >= 3, { timeoutMs: 10_000, what: 'the garbage to be refused' })
+      for (const update of flood) { if (!connectedTo(d, hostile.peerId)) break; await hostile.publish(update).catch(() => {}) }
+      await waitFor(() => loop.stats.experiments >= 2, { timeoutMs: 120_000, intervalMs: 250, what: `the honest loop to finish 2 experiments under attack: ${JSON.stringify(loop.stats)}` })
+      const mine = d.state.list('result').filter((r) => r.record.author === me(d))
+      assert.equal(mine.length, loop.stats.experiments, 'every experiment of the loop is a result of its own')
+      assert.ok(d.state.list('claim').filter((r) => r.record.author === me(d)).length >= 2, 'and its claims are there')
+      // The author budget: a burst of 600, refilled at 10 a second while the flood goes out.
+      assert.ok(d.state.counts().hypothesis <= 650, `at most the flood's budget was applied (${d.state.counts().hypothesis})`)
+      await waitFor(() => !connectedTo(d, hostile.peerId) || d.network.gossipScore(hostile.peerId) < 0, { timeoutMs: 10_000, what: 'the attacker to be cut off or scored below zero' })
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d)
+    }
+  })
 
   it('an excellent val_bpb that does not reproduce is re-run, refuted and never built on; the loop keeps running and the liar is scored down', async () => {
     const STEPS = 5
