@@ -122,6 +122,27 @@ describe('hostile records: valid, signed, and abusive', { timeout: 60_000 }, () 
       await hostile.stop()
     }
   })
+
+  it('a stranger\'s excellent number shows as a candidate on the status API, never as the best', async () => {
+    const { hostile, writer } = await attacker(d)
+    try {
+      const description = 'a trick nobody reproduced'
+      const { update: claimUpdate, record: claim } = await writer.write('claim', { description, parent: null, codeHash: sha256Hex('fake code'), delta: [], tier: d.research.tier, ttlMs: 10 * 60_000 })
+      const { update: resultUpdate, record: fake } = await writer.write('result', {
+        claimId: claim.id, parent: null, codeHash: sha256Hex('fake code'), logHash: sha256Hex('fake log'), description, delta: [], status: 'keep',
+        metrics: { val_bpb: 0.9, training_seconds: 20, total_seconds: 22, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.02, num_steps: 5, num_params_M: 0.1, depth: 2 },
+        crash: null, hardware: { gpu: 'cpu', vramGb: 0, tier: d.research.tier }, harness: d.research.harness
+      })
+      await hostile.publish(claimUpdate)
+      await hostile.publish(resultUpdate)
+      await waitFor(() => d.state.get('result', fake.key) !== undefined, { timeoutMs: 10_000, what: 'the fake result to arrive' })
+      const reply = await (await fetch(new URL('/api/best', d.apiUrl))).json() as { best: { id: string } | null, candidates: Array<{ id: string, trust: string }> }
+      assert.notEqual(reply.best?.id, fake.id, 'the fake is not the best')
+      assert.deepEqual(reply.candidates.map((c) => [c.id, c.trust]), [[fake.id, 'unverified']], 'it is listed as an unverified candidate')
+    } finally {
+      await hostile.stop()
+    }
+  })
 })
 
 describe('hostile records: a fake best', { timeout: 150_000 }, () => {
