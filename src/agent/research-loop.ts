@@ -7,6 +7,7 @@ import type { ClaimEntry } from '../claims/claim-ledger.js'
 import type { HypothesisBook } from '../claims/hypotheses.js'
 import type { ResultEntry } from '../claims/claim-ledger.js'
 import type { TrustLedger } from '../trust/trust-ledger.js'
+import type { CrashReason } from '../runner/classify.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
 import { saneMetrics } from '../state/record-kinds.js'
 import type { ResultBody, Tier } from '../state/record-kinds.js'
@@ -54,6 +55,14 @@ export interface ResearchLoopInit {
   verifyBeforeAdopt?: boolean
 }
 
+/**
+ * How a re-run may end for a reason of the verifier's machine rather than the code: killed from
+ * outside (the OOM killer, the user), over this machine's memory limit (same tier, less RAM), or
+ * over the kill deadline (a machine busy with other work). Such a re-run says nothing about the
+ * result, so no verification is published; any other crash is a re-run that did not reproduce.
+ */
+const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['killed', 'resource-limit', 'timeout'])
+
 export interface CurrentRun {
   claimId: string
   description: string
@@ -85,6 +94,8 @@ export class ResearchLoop {
   readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, verifications: 0, refuted: 0, lastOverheadMs: null, overheadsMs: [] }
   current: CurrentRun | undefined
   private running: Promise<void> | undefined
+  /** Peers' results whose re-run here ended for a reason of this machine's (INCONCLUSIVE_CRASHES): not tried again. */
+  private readonly notRerunnableHere = new Set<string>()
   private readonly controller = new AbortController()
 
   constructor (private readonly components: ResearchLoopComponents, private readonly init: ResearchLoopInit) {}
@@ -168,7 +179,7 @@ export class ResearchLoop {
       .filter((c) => c.author === state.peerId && c.body.verifies !== undefined && claims.ledger.status(c, now) === 'active')
       .map((c) => c.body.verifies))
     return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
-      .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId))
+      .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id))
   }
 
   /**
@@ -212,6 +223,13 @@ export class ResearchLoop {
     }
     if (signal.aborted) {
       await claims.release(claim.id, 'aborted').catch(() => {})
+      return
+    }
+    if (outcome.status === 'crash' && INCONCLUSIVE_CRASHES.has(outcome.reason!)) {
+      // Published, a crashed re-run refutes the result and catches its author: not on this machine's account.
+      this.notRerunnableHere.add(candidate.id)
+      await claims.release(claim.id, 'yielded').catch(() => {})
+      this.components.log(`research: could not re-run ${candidate.id.slice(0, 12)} here (${outcome.reason}: ${outcome.detail ?? ''}); no verdict published, and this node will not build on it`)
       return
     }
     const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? outcome.metrics! : null
