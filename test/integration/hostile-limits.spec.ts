@@ -113,6 +113,18 @@ describe('per-peer blob request budget', { timeout: 120_000 }, () => {
   })
 })
 
+/** A fresh daemon and a hostile node that knows its swarm, for one test; both stopped after it. */
+async function withVictim (run: (d: Daemon, hostile: HostileNode) => Promise<void>): Promise<void> {
+  const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+  const hostile = await startHostileNode(d.research.swarmKey)
+  try {
+    await run(d, hostile)
+  } finally {
+    await hostile.stop()
+    await stopAndRemove(d)
+  }
+}
+
 /**
  * Every answer the hostile node finished sending on `streams` was reset by the daemon within
  * 64 KiB, the event loop never stalled for long, and the peer got a strike.
@@ -149,9 +161,7 @@ async function longestStall<T> (work: () => Promise<T>): Promise<{ result: T, st
 
 describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 }, () => {
   it('resets kad-dht and identify streams at the first prefix byte too many: the event loop never stalls', async (t) => {
-    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
-    const hostile = await startHostileNode(d.research.swarmKey)
-    try {
+    await withVictim(async (d, hostile) => {
       await hostile.join([d])
       let total = 0
       for (const protocol of [DHT_PROTOCOL, IDENTIFY_PROTOCOL]) {
@@ -168,16 +178,11 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
         // costs bytes, not event loop (the guard is there for a future reader).
       }
       assert.ok(total < 200, `event loop stalled ${total.toFixed(0)} ms in total`)
-    } finally {
-      await hostile.stop()
-      await stopAndRemove(d)
-    }
+    })
   })
 
   it('resets a kad-dht answer at the first prefix byte too many: querying a hostile DHT peer never stalls the event loop', async (t) => {
-    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
-    const hostile = await startHostileNode(d.research.swarmKey)
-    try {
+    await withVictim(async (d, hostile) => {
       // Served before joining: identify announces the DHT protocol, the daemon's kad-dht pings the
       // hostile node and takes it into its routing table as a DHT server like any other.
       const server = await hostile.serveEndlessPrefix(DHT_PROTOCOL, 2 * 1024 * 1024)
@@ -194,16 +199,11 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
       })
       // Unguarded, the daemon read 392 KiB of prefix until kad-dht's 5 s query timeout: 8.3 s of event loop.
       assertAnswersCutOff(t, { daemon: d, hostile, protocol: DHT_PROTOCOL, streams: server.streams, stallMs, totalMs })
-    } finally {
-      await hostile.stop()
-      await stopAndRemove(d)
-    }
+    })
   })
 
   it('resets an identify answer at the first prefix byte too many: a peer that connects and answers identify with an endless prefix never stalls the event loop', async (t) => {
-    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
-    const hostile = await startHostileNode(d.research.swarmKey)
-    try {
+    await withVictim(async (d, hostile) => {
       // The daemon identifies every peer that connects to it, so one connection is the whole attack.
       const server = await hostile.serveEndlessPrefix(IDENTIFY_PROTOCOL, 2 * 1024 * 1024)
       const { stallMs, totalMs } = await longestStall(async () => {
@@ -212,9 +212,6 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
       })
       // Unguarded, the daemon read 228 KiB of prefix until identify's 5 s timeout: 4.8 s of event loop.
       assertAnswersCutOff(t, { daemon: d, hostile, protocol: IDENTIFY_PROTOCOL, streams: server.streams, stallMs, totalMs })
-    } finally {
-      await hostile.stop()
-      await stopAndRemove(d)
-    }
+    })
   })
 })
