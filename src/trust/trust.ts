@@ -48,9 +48,10 @@ export function reproduces (result: ResultBody, verification: VerificationBody, 
  * - this node's results are trusted, and so is any result this node re-ran and reproduced;
  * - a peer's result is trusted when `quorum` distinct peers with standing (not its author)
  *   reproduced it, or one when the author already has `reputationAfter` trusted results;
- * - a result whose re-run by this node, or by more standing peers than reproduced it, did not
- *   reproduce is refuted, and its author is caught: it loses standing, its reproductions stop
- *   counting, and its results are never trusted on a peer's word again.
+ * - a result whose re-run by this node did not reproduce, or whose re-runs by `quorum` standing
+ *   peers, more than reproduced it, did not, is refuted, and its author is caught: it loses
+ *   standing, its reproductions stop counting, and its results are never trusted on a peer's
+ *   word again. One standing peer alone cannot frame an honest one.
  * A verification counts only for the tier, harness and step count of the result it names.
  * Each pass judges every result with the standing and reputations of the pass before, so the
  * order of the results does not matter and standing that rested on a peer caught since is
@@ -117,7 +118,8 @@ function judge (results: TrustResult[], byResult: Map<string, TrustVerification[
     }
     reproducedBy.set(r.id, ok)
     const selfSays = ok.has(policy.self) ? 'ok' : failed.has(policy.self) ? 'failed' : undefined
-    const refuted = selfSays === 'failed' || (selfSays === undefined && failed.size > ok.size)
+    // Framing an honest peer takes as many standing voices as vouching for a liar: a quorum.
+    const refuted = selfSays === 'failed' || (selfSays === undefined && failed.size >= policy.quorum && failed.size > ok.size)
     if (refuted) {
       status.set(r.id, 'refuted')
       if (!caught.has(r.author)) { caught.add(r.author); caughtMore++ }

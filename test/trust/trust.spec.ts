@@ -95,6 +95,19 @@ describe('trust: who reproduced what', () => {
     }
   })
 
+  it('one standing peer alone cannot frame an honest one: refuting a peer\'s result takes a quorum', () => {
+    const carolRun = result('carol', 2.3)
+    const daveRun = result('dave', 2.3)
+    const bob = result('bob', 2.2)
+    const base = [verification('me', carolRun, 2.3), verification('me', daveRun, 2.3)]
+    const framed = computeTrust([carolRun, daveRun, bob], [...base, verification('carol', bob, 3.5)], policy)
+    assert.equal(framed.status.get(bob.id), 'unverified')
+    assert.ok(!framed.caught.has('bob'), 'one failed re-run by a peer catches nobody')
+    const twice = computeTrust([carolRun, daveRun, bob], [...base, verification('carol', bob, 3.5), verification('dave', bob, 3.4)], policy)
+    assert.equal(twice.status.get(bob.id), 'refuted')
+    assert.ok(twice.caught.has('bob'))
+  })
+
   it('counts a reproduction only for the step count the result reported', () => {
     const carolRun = result('carol', 2.3)
     const daveRun = result('dave', 2.3)
