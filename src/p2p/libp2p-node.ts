@@ -11,7 +11,6 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
 import { guardOutboundPrefixes, guardProtocolPrefixes } from './prefix-guard.js'
-import type { PrefixViolation } from './prefix-guard.js'
 import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -47,13 +46,6 @@ export interface Libp2pNodeOptions {
   /** Gossipsub peer scoring of the state topic (src/p2p/gossip-score.ts). */
   score: { topic: string, strikeLimit: number, ipColocationThreshold: number, appScore?: (peerId: string) => number }
 }
-
-/**
- * Largest gossipsub frame read. Frames above ~4 MiB vanish silently (DESIGN §1); records are
- * <= 64 KiB, so anything near this limit is hostile. Gossipsub drops the stream of a frame over it
- * without a word; the prefix guard makes that a strike (LIBP2P_PROTOCOL_FRAME_LIMITS).
- */
-export const GOSSIP_FRAME_LIMIT = 1024 * 1024
 
 /** DHT protocol of our own: a swarmd DHT never mixes with the public IPFS one. */
 export const DHT_PROTOCOL = '/swarmd/kad/1.0.0'
@@ -99,7 +91,9 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
         // A lone daemon must be able to write: its records reach others by sync later.
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        maxInboundDataLength: GOSSIP_FRAME_LIMIT,
+        // Frames above ~4 MiB vanish silently (DESIGN §1); records are <= 64 KiB, so
+        // anything near this limit is hostile.
+        maxInboundDataLength: 1024 * 1024,
         scoreParams: gossipScoreParams(opts.score),
         scoreThresholds: gossipScoreThresholds(opts.score)
       }),
@@ -115,31 +109,29 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
 
 /**
  * Largest frame each of libp2p's own length-prefixed protocols reads: kad-dht uses pbStream's
- * default (4 MiB); identify caps a message at 8 KiB (`MAX_IDENTIFY_MESSAGE_SIZE`), given room here;
- * gossipsub (each version it speaks, and floodsub) reads up to GOSSIP_FRAME_LIMIT.
+ * default (4 MiB); identify caps a message at 8 KiB (`MAX_IDENTIFY_MESSAGE_SIZE`), given room here.
  */
 export const LIBP2P_PROTOCOL_FRAME_LIMITS: Record<string, number> = {
   [DHT_PROTOCOL]: 4 * 1024 * 1024,
   '/ipfs/id/1.0.0': 64 * 1024,
-  '/ipfs/id/push/1.0.0': 64 * 1024,
-  ...Object.fromEntries(['/meshsub/1.0.0', '/meshsub/1.1.0', '/meshsub/1.2.0', '/floodsub/1.0.0'].map((protocol) => [protocol, GOSSIP_FRAME_LIMIT]))
+  '/ipfs/id/push/1.0.0': 64 * 1024
 }
 
 /**
- * Put the length-prefix guard (src/p2p/prefix-guard.ts) on every stream we open to a peer for
- * kad-dht, identify or gossipsub, and identify each new connection once its streams are guarded;
+ * Put the endless-length-prefix guard (src/p2p/prefix-guard.ts) on every stream we open to a peer
+ * for kad-dht or identify, and identify each new connection once its streams are guarded;
  * `onViolation` hears of each. Call before `libp2p.start()`, then `guardLibp2pHandlers` after it.
  */
-export function guardLibp2pStreams (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string, violation: PrefixViolation) => void): void {
+export function guardLibp2pStreams (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): void {
   guardOutboundPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation, (connection) => {
     void libp2p.services.identify.identify(connection).catch(() => {})
   })
 }
 
 /**
- * The same guard in front of the handlers of those protocols (streams peers open to us), with the
+ * The same guard in front of kad-dht's and identify's handlers (streams peers open to us), with the
  * same limits. Call right after `libp2p.start()`: services register their handlers on start.
  */
-export async function guardLibp2pHandlers (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string, violation: PrefixViolation) => void): Promise<void> {
+export async function guardLibp2pHandlers (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): Promise<void> {
   await guardProtocolPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
 }

@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.js'
 export interface Rejection {
   at: number
   peer: string
-  /** `libp2p`: libp2p's own protocols (kad-dht, identify, gossipsub framing), guarded by prefix-guard.ts. */
+  /** `libp2p`: libp2p's own protocols (kad-dht, identify), guarded by prefix-guard.ts. */
   channel: 'gossip' | 'sync' | 'blob' | 'libp2p'
   verdict: 'reject' | 'ignore'
   fault: string

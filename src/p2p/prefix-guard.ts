@@ -6,9 +6,6 @@ interface Registrar {
   getHandler(protocol: string): { handler: StreamHandler, options: StreamHandlerOptions }
 }
 
-/** What a guarded stream did wrong: how a strike against its peer names it. */
-export type PrefixViolation = 'endless length prefix' | 'frame over the size limit'
-
 /** Bytes of an unsigned varint that encodes `value`. */
 function varintLength (value: number): number {
   let bytes = 1
@@ -25,7 +22,7 @@ function varintLength (value: number): number {
  * Intercepting `dispatchEvent` (instead of adding a 'message' listener) consumes nothing: the
  * protocol's reader gets every byte of a well-formed stream, and none of a bad one.
  */
-export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onViolation: (violation: PrefixViolation) => void = () => {}): void {
+export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onViolation: () => void = () => {}): void {
   const maxPrefixBytes = varintLength(maxFrameBytes)
   let prefixBytes = 0
   let length = 0
@@ -33,8 +30,7 @@ export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onVi
   let remaining = 0
   let violated = false
   const dispatch = stream.dispatchEvent.bind(stream)
-  /** The first violation in `bytes`, if any. */
-  const check = (bytes: Uint8Array): PrefixViolation | undefined => {
+  const check = (bytes: Uint8Array): boolean => {
     let i = 0
     while (i < bytes.byteLength) {
       if (remaining > 0) {
@@ -45,26 +41,25 @@ export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onVi
       }
       const byte = bytes[i++]!
       // [REJECT] a length prefix longer than the largest frame of this protocol can need
-      if (++prefixBytes > maxPrefixBytes) return 'endless length prefix'
+      if (++prefixBytes > maxPrefixBytes) return false
       length += (byte & 0x7f) * scale
       scale *= 0x80
       if (byte >= 0x80) continue
       // [REJECT] a frame larger than the protocol accepts
-      if (length > maxFrameBytes) return 'frame over the size limit'
+      if (length > maxFrameBytes) return false
       remaining = length
       prefixBytes = 0
       length = 0
       scale = 1
     }
-    return undefined
+    return true
   }
   stream.dispatchEvent = (event: Event): boolean => {
     if (event.type === 'message' && !violated) {
       const data = (event as Event & { data: Uint8Array | { subarray(): Uint8Array } }).data
-      const violation = check(data instanceof Uint8Array ? data : data.subarray())
-      if (violation !== undefined) {
+      if (!check(data instanceof Uint8Array ? data : data.subarray())) {
         violated = true
-        onViolation(violation)
+        onViolation()
         stream.abort(new SwarmdError('CODEC_MALFORMED', `length prefix on ${stream.protocol ?? 'a stream'} longer than ${maxPrefixBytes} bytes or frame over ${maxFrameBytes} bytes; stream reset`))
         return false
       }
@@ -79,7 +74,7 @@ export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onVi
  * `libp2p.use()`: in libp2p 3.3 the registrar hands out its stored middleware array and each
  * inbound stream pushes its handler onto it, so a registered middleware list grows per stream.
  */
-export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string, violation: PrefixViolation) => void = () => {}): Promise<void> {
+export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string) => void = () => {}): Promise<void> {
   const registrar = (libp2p as unknown as { components?: { registrar?: Registrar } }).components?.registrar
   if (registrar === undefined) throw new Error('libp2p exposes no registrar (expected libp2p 3)')
   for (const [protocol, maxFrameBytes] of Object.entries(protocols)) {
@@ -90,7 +85,7 @@ export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<s
       continue // not served by this node
     }
     await libp2p.handle(protocol, (stream, connection) => {
-      guardLengthPrefixes(stream, maxFrameBytes, (violation) => { onViolation(protocol, connection.remotePeer.toString(), violation) })
+      guardLengthPrefixes(stream, maxFrameBytes, () => { onViolation(protocol, connection.remotePeer.toString()) })
       return original.handler(stream, connection)
     }, { ...original.options, force: true })
   }
@@ -109,7 +104,7 @@ export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<s
  * 'connection:open' listener, which runs before this one and would open its stream unguarded
  * (build the node with identify's `runOnConnectionOpen` off). Call before `libp2p.start()`.
  */
-export function guardOutboundPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string, violation: PrefixViolation) => void = () => {}, onOpen: (connection: Connection) => void = () => {}): void {
+export function guardOutboundPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string) => void = () => {}, onOpen: (connection: Connection) => void = () => {}): void {
   const limits = new Map(Object.entries(protocols))
   libp2p.addEventListener('connection:open', ({ detail: connection }) => {
     const newStream = connection.newStream.bind(connection)
@@ -118,7 +113,7 @@ export function guardOutboundPrefixes (libp2p: Libp2p, protocols: Record<string,
       const stream = await newStream(...args)
       const protocol = stream.protocol ?? ''
       const maxFrameBytes = limits.get(protocol)
-      if (maxFrameBytes !== undefined) guardLengthPrefixes(stream, maxFrameBytes, (violation) => { onViolation(protocol, peer, violation) })
+      if (maxFrameBytes !== undefined) guardLengthPrefixes(stream, maxFrameBytes, () => { onViolation(protocol, peer) })
       return stream
     }
     onOpen(connection)

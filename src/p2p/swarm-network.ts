@@ -13,7 +13,6 @@ import { PeerPenalties } from './peer-penalties.js'
 import { SyncService } from './sync-service.js'
 import type { BlobStore } from './blob-store.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
-import type { PrefixViolation } from './prefix-guard.js'
 import type { ReplicaPort } from './replica-port.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
@@ -126,11 +125,10 @@ export class SwarmNetwork {
     await this.syncService.start()
     await this.blobService.start()
     libp2p.addEventListener('peer:discovery', this.onDiscovery)
-    // kad-dht and identify read with no bound on a length prefix, gossipsub drops an oversized frame
-    // without a word: guard them (src/p2p/prefix-guard.ts), each violation a strike like a malformed
-    // sync or blob frame.
-    const strike = (protocol: string, peer: string, violation: PrefixViolation): void => {
-      if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault: `${violation} on ${protocol}` })) punish(peerIdFromString(peer))
+    // kad-dht and identify read with no bound on a length prefix: guard them (src/p2p/prefix-guard.ts),
+    // each violation a strike like a malformed sync or blob frame.
+    const strike = (protocol: string, peer: string): void => {
+      if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault: `endless length prefix on ${protocol}` })) punish(peerIdFromString(peer))
     }
     guardLibp2pStreams(libp2p, strike)
     await libp2p.start()

@@ -6,7 +6,6 @@ import * as Y from 'yjs'
 import { encodeBlobHeader } from '../../src/p2p/blob-codec.js'
 import { chunkUpdate } from '../../src/p2p/sync-codec.js'
 import { BlobStore, blobHashOf } from '../../src/p2p/blob-store.js'
-import { GOSSIP_FRAME_LIMIT } from '../../src/p2p/libp2p-node.js'
 import { stateTopic } from '../../src/p2p/swarm-network.js'
 import { canonicalJson } from '../../src/state/canonical.js'
 import { isSwarmdError } from '../../src/util/errors.js'
@@ -25,6 +24,7 @@ import type { HostileNode } from '../helpers/hostile-node.js'
 
 const SWARM = 'hostile-test'
 /** Gossipsub's inbound frame limit on a daemon (src/p2p/libp2p-node.ts). */
+const GOSSIP_FRAME_LIMIT = 1024 * 1024
 
 interface Snapshot { digest: string, counts: RecordCounts }
 
@@ -271,7 +271,7 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
     await assertStillServing()
   })
 
-  it('refuses a near-limit update of many bad structs; an update over gossipsub\'s frame limit never arrives and costs its sender a strike', async () => {
+  it('refuses a near-limit update of many bad structs, and an update over gossipsub\'s frame limit never arrives', async () => {
     await withHostile(async (hostile) => {
       await hostile.join([a, b])
       const base = agreed()
@@ -297,15 +297,9 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
       const subscribed = (d: Daemon): boolean => d.network.libp2p.services.pubsub.getSubscribers(hostile.topic).some((p) => p.toString() === hostile.peerId)
       assert.ok(subscribed(a) && subscribed(b), 'a rejected message does not cost the gossip stream')
       await hostile.publish(oversized)
-      // The frame is refused before any validator runs: the sender's gossip stream is reset, and
-      // that costs it a strike (gossipsub alone dropped the stream without a word).
+      // Gossipsub refuses the frame before any validator runs and drops the sender's stream.
       await waitFor(() => !subscribed(a) && !subscribed(b), { timeoutMs: 10_000, what: 'the daemons to drop the oversized sender\'s gossip stream' })
-      for (const d of [a, b]) {
-        const [validated, ...framing] = faultsOf(d, hostile.peerId)
-        assert.equal(validated, 'gossip:reject:STRUCT_BAD_CONTENT', 'the oversized update never reached the validator')
-        assert.equal(framing.length, 1, framing.join(', '))
-        assert.match(framing[0]!, /^libp2p:reject:frame over the size limit on \/meshsub\//)
-      }
+      for (const d of [a, b]) assert.equal(faultsOf(d, hostile.peerId).length, 1, 'the oversized update never reached the validator')
       assert.deepEqual([a.network.gossip.stats.accepted, b.network.gossip.stats.accepted], accepted)
       assertUnchanged(base)
     })
