@@ -39,10 +39,26 @@ export interface RunEnd {
   sandboxed?: boolean
 }
 
+/**
+ * The line a run died on, with the lines before it: the exception line that ends the log's last
+ * Python traceback, else the log's last line. stdout and stderr come through separate pipes, so
+ * lines train.py printed before it died can arrive after its traceback: the exception line is the
+ * first line after the last traceback header that reads `Name: message` (frames are indented).
+ */
+function fatalLine (log: string): { line: string, before: string[] } {
+  const lines = log.trim().split(/\r?\n/)
+  const header = lines.findLastIndex((line) => line.startsWith('Traceback (most recent call last)'))
+  if (header >= 0) {
+    const end = lines.findIndex((line, i) => i > header && /^[A-Za-z_][\w.]*(:|$)/.test(line))
+    if (end >= 0) return { line: lines[end].trim(), before: lines.slice(0, end) }
+  }
+  const line = lines.pop()?.trim() ?? ''
+  return { line, before: lines }
+}
+
 /** The exception line of a log that shows a limit or the sandbox stopping the run, if any. */
 function deniedBy (log: string, limits: RunLimits | undefined, sandboxed: boolean): { reason: 'resource-limit' | 'sandbox-denied', detail: string } | undefined {
-  const lines = log.trim().split(/\r?\n/)
-  const last = lines.pop()?.trim() ?? ''
+  const { line: last, before: lines } = fatalLine(log)
   if (/^MemoryError\b/.test(last) || /\[Errno 12\]|Cannot allocate memory|can't allocate memory/i.test(last)) return { reason: 'resource-limit', detail: `out of memory under the ${limits?.maxMemoryMb ?? '?'} MiB limit: ${last}` }
   if (/\[Errno 11\]/.test(last) && /fork|spawn|Popen|thread/i.test(lines.slice(-8).join('\n') + last)) return { reason: 'resource-limit', detail: `the ${limits?.maxProcesses ?? '?'}-process limit stopped a fork: ${last}` }
   if (/\[Errno 27\]|File too large/.test(last)) return { reason: 'resource-limit', detail: `a file hit the ${limits?.maxFileMb ?? '?'} MiB size limit: ${last}` }
@@ -80,9 +96,8 @@ export function classifyRun (end: RunEnd): RunVerdict {
     const denied = deniedBy(end.log, end.limits, end.sandboxed === true)
     if (denied !== undefined) return { status: 'crash', ...denied }
     const traceback = /Traceback \(most recent call last\)/.test(end.log)
-    const lastLine = end.log.trim().split(/\r?\n/).pop() ?? ''
     return traceback
-      ? { status: 'crash', reason: 'exception', detail: lastLine.trim() }
+      ? { status: 'crash', reason: 'exception', detail: fatalLine(end.log).line }
       : { status: 'crash', reason: 'exit-code', detail: failLine?.trim() ?? `exit code ${String(end.exitCode)}` }
   }
   return { status: 'crash', reason: 'no-summary', detail: 'problem' in summary ? summary.detail : 'no summary' }

@@ -49,6 +49,19 @@ describe('summary parsing and run classification', () => {
     assert.equal(reason({ exitCode: undefined, signal: 'SIGSEGV', timedOut: false, log: '', evaluation: absent }), 'killed')
   })
 
+  it('reads the exception a run died on even when its stdout lands after the traceback', () => {
+    // stdout and stderr are separate pipes: what train.py printed before dying can be read last.
+    const traceback = 'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\n    open("/etc/x", "w").write("x")\n    ^^^^^^^^^^^^^^^\nOSError: [Errno 30] Read-only file system: \'/etc/x\'\n'
+    const absent = { status: 'absent' } as const
+    for (const log of [traceback + '32\n', '32\n' + traceback, traceback + 'step 7 loss 3.1\ndone\n']) {
+      const verdict = classifyRun({ exitCode: 1, signal: undefined, timedOut: false, log, evaluation: absent, sandboxed: true })
+      assert.deepEqual(verdict, { status: 'crash', reason: 'sandbox-denied', detail: 'the sandbox stopped it: OSError: [Errno 30] Read-only file system: \'/etc/x\'' }, log)
+    }
+    // Unsandboxed, the same death is an exception, named by its exception line.
+    const plain = classifyRun({ exitCode: 1, signal: undefined, timedOut: false, log: traceback.replace(/OSError.*/, 'ZeroDivisionError: division by zero') + 'done\n', evaluation: absent })
+    assert.deepEqual(plain, { status: 'crash', reason: 'exception', detail: 'ZeroDivisionError: division by zero' })
+  })
+
   it('takes val_bpb from the harness\'s evaluation only, never from what train.py printed', () => {
     const verdict = classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: summary.replace('2.291234', '0.5'), evaluation: { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0, seconds: 0.2 } })
     assert.equal(verdict.status === 'ok' && verdict.metrics.val_bpb, 2.3)
