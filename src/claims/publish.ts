@@ -1,5 +1,5 @@
 import { diffConstants } from '../agent/constants.js'
-import { logTail } from '../runner/classify.js'
+import { fatalLine, logTail } from '../runner/classify.js'
 import { parseSummary } from '../runner/summary.js'
 import { SwarmdError } from '../util/errors.js'
 import { parentSource } from './claim-request.js'
@@ -122,7 +122,7 @@ export function crashOf (log: string, hadSummary: boolean): { reason: string, de
   if ((failLine !== undefined && /nan|inf/i.test(failLine)) || ('problem' in summary && summary.problem === 'nan')) {
     return { reason: 'nan', detail: (failLine ?? ('detail' in summary ? summary.detail : '')).trim().slice(0, 2000) }
   }
-  if (/Traceback \(most recent call last\)/.test(log)) return { reason: 'exception', detail: logTail(log, 1).trim().slice(0, 2000) }
+  if (/Traceback \(most recent call last\)/.test(log)) return { reason: 'exception', detail: fatalLine(log).line.slice(0, 2000) }
   const detail = 'problem' in summary ? summary.detail : 'no summary'
   return { reason: 'no-summary', detail: `${detail}; log ends: ${logTail(log, 3)}`.slice(0, 2000) }
 }

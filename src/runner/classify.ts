@@ -45,7 +45,7 @@ export interface RunEnd {
  * lines train.py printed before it died can arrive after its traceback: the exception line is the
  * first line after the last traceback header that reads `Name: message` (frames are indented).
  */
-function fatalLine (log: string): { line: string, before: string[] } {
+export function fatalLine (log: string): { line: string, before: string[] } {
   const lines = log.trim().split(/\r?\n/)
   const header = lines.findLastIndex((line) => line.startsWith('Traceback (most recent call last)'))
   if (header >= 0) {
