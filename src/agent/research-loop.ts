@@ -63,6 +63,13 @@ export interface ResearchLoopInit {
  */
 const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['killed', 'resource-limit', 'timeout'])
 
+/**
+ * A peer's result whose code no reachable peer serves (its author went offline, or lied about a
+ * hash) is tried again after this back-off, doubled per failure: meanwhile the loop does its own
+ * research instead of asking for the same missing code every cycle.
+ */
+export const CODE_FETCH_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 }
+
 export interface CurrentRun {
   claimId: string
   description: string
@@ -96,6 +103,8 @@ export class ResearchLoop {
   private running: Promise<void> | undefined
   /** Peers' results whose re-run here ended for a reason of this machine's (INCONCLUSIVE_CRASHES): not tried again. */
   private readonly notRerunnableHere = new Set<string>()
+  /** Peers' results whose code could not be fetched: when to ask again, and how often it failed. */
+  private readonly codeMissing = new Map<string, { retryAt: number, failures: number }>()
   private readonly controller = new AbortController()
 
   constructor (private readonly components: ResearchLoopComponents, private readonly init: ResearchLoopInit) {}
@@ -179,7 +188,24 @@ export class ResearchLoop {
       .filter((c) => c.author === state.peerId && c.body.verifies !== undefined && claims.ledger.status(c, now) === 'active')
       .map((c) => c.body.verifies))
     return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
-      .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id))
+      .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id) && !((this.codeMissing.get(r.id)?.retryAt ?? 0) > now))
+  }
+
+  /** The candidate's code, checked against its hash; undefined (and a back-off) when no peer delivers it. */
+  private async fetchCandidateCode (candidate: ResultEntry, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    try {
+      const bytes = await this.components.blobs.get(candidate.body.codeHash, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
+      if (sha256Hex(bytes) !== candidate.body.codeHash) throw new Error('its source does not match its hash')
+      this.codeMissing.delete(candidate.id)
+      return bytes
+    } catch (err) {
+      if (signal.aborted) throw err
+      const failures = (this.codeMissing.get(candidate.id)?.failures ?? 0) + 1
+      const delayMs = Math.min(CODE_FETCH_BACKOFF_MS.max, CODE_FETCH_BACKOFF_MS.first * 2 ** (failures - 1))
+      this.codeMissing.set(candidate.id, { retryAt: this.components.clock.now() + delayMs, failures })
+      this.components.log(`research: cannot re-run ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)}: its code is not to be had (${err instanceof Error ? err.message : String(err)}); asking again in ${Math.round(delayMs / 1000)} s, researching meanwhile`)
+      return undefined
+    }
   }
 
   /**
@@ -188,8 +214,8 @@ export class ResearchLoop {
    */
   private async verify (candidate: ResultEntry, signal: AbortSignal): Promise<void> {
     const { state, blobs, runner, claims, trust } = this.components
-    const bytes = await blobs.get(candidate.body.codeHash, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
-    if (sha256Hex(bytes) !== candidate.body.codeHash) throw new Error(`result ${candidate.id} has a source that does not match its hash`)
+    const bytes = await this.fetchCandidateCode(candidate, signal)
+    if (bytes === undefined) return
     const steps = candidate.body.metrics!.num_steps
     const claim = await claims.append({
       description: `verify ${candidate.id}`,

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
 import { ProposalError } from '../../src/agent/proposer.js'
-import { ResearchLoop } from '../../src/agent/research-loop.js'
+import { CODE_FETCH_BACKOFF_MS, ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -267,6 +267,43 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.equal(mine.length, 2)
     assert.ok(mine.every((r) => r.body.parent !== bobId))
     assert.ok(log.some((l) => /could not re-run .* \(resource-limit: MemoryError/.test(l)), log.join('\n'))
+  })
+
+  it('a peer\'s result whose code nobody serves does not stall the loop: it researches meanwhile and asks again after a back-off', { timeout: 20_000 }, async () => {
+    const clock = new TickingClock()
+    const a = await makeReplica({ seed: 71, clock })
+    const gone = await makeReplica({ seed: 72, clock })
+    const { loop, blobs, trust, runner, log } = await setup(undefined, 3, undefined, a)
+    // Its author published a better result, then went offline with the only copy of its code.
+    const orphan = `${(await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')).replace(/^WIDTH = \d+/m, 'WIDTH = 96')}\n# its author went offline\n`
+    const orphanHash = sha256Hex(Buffer.from(orphan))
+    const orphanBpb = (await runner.run({ id: 'gone', source: orphan, profile: 'cpu', maxSteps: 10 })).metrics!.val_bpb
+    runner.runs.length = 0
+    const orphanId = await publishAs(gone, orphan, orphanBpb, 'a much wider model')
+    await deliver(gone, a)
+    const fetch = blobs.get
+    let unanswered = 0
+    blobs.get = async (hash) => {
+      try { return await fetch(hash) } catch (err) { if (hash === orphanHash) unanswered++; throw err }
+    }
+    // The author is back once this node finished its first run, and the back-off has passed by then.
+    const scripted = runner.run.bind(runner)
+    runner.run = async (spec, options) => {
+      const outcome = await scripted(spec, options)
+      if (runner.runs.length === 1) {
+        await blobs.add(Buffer.from(orphan))
+        clock.advance(CODE_FETCH_BACKOFF_MS.first)
+      }
+      return outcome
+    }
+    loop.start()
+    await loop.done
+    assert.ok(log.some((l) => /cannot re-run .*its code is not to be had.*asking again in 60 s, researching meanwhile/.test(l)), log.join('\n'))
+    assert.equal(unanswered, 1, 'asked for the missing code once, not every cycle')
+    assert.equal(loop.stats.verifications, 1, 'asked again after the back-off, and re-ran it')
+    assert.ok(trust.reproducedHere(orphanId))
+    const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+    assert.deepEqual(mine.map((r) => r.body.parent), [null, orphanId, orphanId], 'its baseline meanwhile, then built on the result once re-run')
   })
 
   it('verification is on by default: a lone liar\'s result is re-run and never built on', async () => {
