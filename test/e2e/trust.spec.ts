@@ -4,7 +4,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { execa } from 'execa'
 import { join } from 'node:path'
-import { connectWithRetry, startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { connectWithRetry, recentLog, startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { AgentClient, runLog } from '../helpers/agent-client.js'
 import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
 import { makeReplica } from '../helpers/replica.js'
@@ -61,14 +61,14 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
     const reRan = (d: Daemon): boolean => d.state.list('verification').some((v) => v.record.author === me(d) && (v.record.body as { result: string }).result === fake.id)
     await waitFor(() => honest.every((d) => d.loops[0]!.stats.experiments >= 3) && honest.some(reRan), {
       timeoutMs: 240_000,
-      what: `the honest daemons to finish their experiments, one having re-run the fake result: ${JSON.stringify(honest.map((d) => ({ trust: d.trust.status(fake.id), stats: d.loops[0]!.stats })))}`
+      what: () => `the honest daemons to finish their experiments, one having re-run the fake result: ${JSON.stringify(honest.map((d) => ({ trust: d.trust.status(fake.id), stats: d.loops[0]!.stats })))}\n${honest.map((d) => `the last log lines of ${d.identity.peerId.toString().slice(-8)}:\n${recentLog(d)}`).join('\n')}`
     })
     for (const d of honest) {
       // Whoever re-ran it refuted it and caught the liar; the other never trusts it on anyone's word but its own or a quorum with standing.
       if (reRan(d)) {
         assert.equal(d.trust.status(fake.id), 'refuted')
         assert.ok(d.trust.state.caught.has(me(liar)), 'the liar is caught')
-        await waitFor(() => d.network.gossipScore(me(liar)) < 0, { timeoutMs: 10_000, what: `the liar's gossip score to turn negative (${d.network.gossipScore(me(liar))})` })
+        await waitFor(() => d.network.gossipScore(me(liar)) < 0, { timeoutMs: 10_000, what: () => `the liar's gossip score to turn negative (${d.network.gossipScore(me(liar))})` })
         const own = d.state.list('verification').find((v) => v.record.author === me(d) && (v.record.body as { result: string }).result === fake.id)!
         const measured = (own.record.body as { metrics: { val_bpb: number } | null }).metrics
         assert.ok(measured !== null && measured.val_bpb > 2, `re-run measured ${JSON.stringify(measured)}`)
@@ -108,7 +108,7 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
 
     const me = a.identity.peerId.toString()
     const mine = () => a.state.list('result').filter((r) => r.record.author === me)
-    await waitFor(() => a.loops[0]!.stats.experiments >= 2, { timeoutMs: 240_000, what: `A to finish its experiments: ${JSON.stringify(a.loops[0]!.stats)}` })
+    await waitFor(() => a.loops[0]!.stats.experiments >= 2, { timeoutMs: 240_000, what: () => `A to finish its experiments: ${JSON.stringify(a.loops[0]!.stats)}\nits last log lines:\n${recentLog(a)}` })
     assert.equal(a.trust.status(honest.id), 'trusted', 'A reproduced it')
     assert.ok(a.trust.state.standing.has(b.identity.peerId.toString()), 'B earned standing on A')
     const own = a.state.list('verification').find((v) => v.record.author === me && (v.record.body as { result: string }).result === honest.id)!

@@ -23,11 +23,25 @@ export async function startInProcessDaemon (overrides: PartialConfig & { dataDir
     flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, agent: 'none', ...flags },
     shippedBootstrap: []
   })
-  // SWARMD_TEST_LOG=1 prints every daemon's log lines (debugging a test).
-  const log = process.env.SWARMD_TEST_LOG === undefined ? () => {} : (line: string) => { process.stderr.write(`[${dataDir.slice(-6)}] ${line}\n`) }
+  // SWARMD_TEST_LOG=1 prints every daemon's log lines (debugging a test); the last ones are kept anyway.
+  const kept: string[] = []
+  const log = (line: string): void => {
+    kept.push(line)
+    if (kept.length > KEPT_LOG_LINES) kept.shift()
+    if (process.env.SWARMD_TEST_LOG !== undefined) process.stderr.write(`[${dataDir.slice(-6)}] ${line}\n`)
+  }
   const daemon = new Daemon({ dataDir, config, log })
+  keptLogs.set(daemon, kept)
   await daemon.start()
   return daemon
+}
+
+const KEPT_LOG_LINES = 40
+const keptLogs = new WeakMap<Daemon, string[]>()
+
+/** The last log lines of an in-process daemon, for a test's failure message. */
+export function recentLog (daemon: Daemon): string {
+  return (keptLogs.get(daemon) ?? []).join('\n')
 }
 
 export async function stopAndRemove (...daemons: Daemon[]): Promise<void> {

@@ -167,7 +167,7 @@ describe('swarmd start --http-host (a real child process)', () => {
   it('warns when the API listens beyond loopback, and stays silent on the default', { timeout: 90_000 }, async () => {
     const exposed = await DaemonProcess.start({ name: 'exposed', args: ['--http-host', '0.0.0.0'] })
     try {
-      await waitFor(() => /warning: the API listens on 0\.0\.0\.0, not loopback/.test(exposed.output), { timeoutMs: 10_000, what: `the warning in the output of swarmd start:\n${exposed.output}` })
+      await waitFor(() => /warning: the API listens on 0\.0\.0\.0, not loopback/.test(exposed.output), { timeoutMs: 10_000, what: () => `the warning in the output of swarmd start:\n${exposed.output}` })
       // Exposed or not, a write still needs the token.
       const res = await fetch(new URL('/api/hypotheses', exposed.info.api), { method: 'POST', body: '{"title":"x","text":""}', headers: { 'content-type': 'application/json' } })
       assert.equal(res.status, 401)

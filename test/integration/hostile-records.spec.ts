@@ -6,7 +6,7 @@ import { DEFAULT_MAX_ACTIVE_CLAIMS } from '../../src/claims/claim-ledger.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { AgentClient, runLog } from '../helpers/agent-client.js'
 import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
-import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { recentLog, startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { requirePython } from '../helpers/python.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
@@ -37,7 +37,7 @@ async function attacker (daemon: Daemon): Promise<{ hostile: HostileNode, writer
 async function scoredDown (daemon: Daemon, hostile: HostileNode): Promise<void> {
   await waitFor(() => daemon.network.gossipScore(hostile.peerId) < 0, {
     timeoutMs: 10_000,
-    what: `the attacker's gossip score to turn negative (now ${daemon.network.gossipScore(hostile.peerId)})`
+    what: () => `the attacker's gossip score to turn negative (now ${daemon.network.gossipScore(hostile.peerId)})`
   })
 }
 
@@ -73,7 +73,7 @@ describe('hostile records: valid, signed, and abusive', { timeout: 60_000 }, () 
       }
       await post('a longer warm-up for the learning rate')
       const held = (): number => d.state.list('hypothesis').filter((r) => r.record.author === hostile.peerId).length
-      await waitFor(() => held() === SPAM, { timeoutMs: 15_000, what: `all ${SPAM} spam hypotheses to be applied (${held()} so far)` })
+      await waitFor(() => held() === SPAM, { timeoutMs: 15_000, what: () => `all ${SPAM} spam hypotheses to be applied (${held()} so far)` })
       await post('weight decay on the embeddings only')
 
       const { hypotheses } = await agent.expect<{ hypotheses: HypothesisView[] }>(200, 'GET', '/api/hypotheses')
@@ -109,7 +109,7 @@ describe('hostile records: valid, signed, and abusive', { timeout: 60_000 }, () 
         await hostile.publish(update)
       }
       const held = (): number => d.claims.ledger.allClaims().filter((c) => c.author === hostile.peerId).length
-      await waitFor(() => held() === SQUATTED, { timeoutMs: 15_000, what: `all ${SQUATTED} squatted claims to be applied (${held()} so far)` })
+      await waitFor(() => held() === SQUATTED, { timeoutMs: 15_000, what: () => `all ${SQUATTED} squatted claims to be applied (${held()} so far)` })
 
       const beyond = await agent.claim({ description: 'a different seed to measure run-to-run noise', code: variant(SQUATTED - 10), parent: null })
       assert.ok('claimed' in beyond, `an experiment the squatter claimed beyond its first ${DEFAULT_MAX_ACTIVE_CLAIMS} (number ${SQUATTED - 9} of ${SQUATTED}) is free: ${JSON.stringify(beyond)}`)
@@ -163,7 +163,7 @@ describe('hostile records: a fake best', { timeout: 150_000 }, () => {
       const floodStart = Date.now()
       for (const update of flood) { if (!connectedTo(d, hostile.peerId)) break; await hostile.publish(update).catch(() => {}) }
       const floodSeconds = (Date.now() - floodStart) / 1000
-      await waitFor(() => loop.stats.experiments >= 2, { timeoutMs: 120_000, intervalMs: 250, what: `the honest loop to finish 2 experiments under attack: ${JSON.stringify(loop.stats)}` })
+      await waitFor(() => loop.stats.experiments >= 2, { timeoutMs: 120_000, intervalMs: 250, what: () => `the honest loop to finish 2 experiments under attack: ${JSON.stringify(loop.stats)}\nthe daemon's last log lines:\n${recentLog(d)}` })
       const mine = d.state.list('result').filter((r) => r.record.author === me(d))
       assert.equal(mine.length, loop.stats.experiments, 'every experiment of the loop is a result of its own')
       assert.ok(d.state.list('claim').filter((r) => r.record.author === me(d)).length >= 2, 'and its claims are there')
@@ -216,7 +216,7 @@ describe('hostile records: a fake best', { timeout: 150_000 }, () => {
       await waitFor(() => loop.stats.experiments >= 2 && reRan(), {
         timeoutMs: 120_000,
         intervalMs: 250,
-        what: `the honest loop to finish 2 experiments, having re-run the fake result: ${JSON.stringify({ trust: d.trust.status(fake.id), stats: loop.stats })}`
+        what: () => `the honest loop to finish 2 experiments, having re-run the fake result: ${JSON.stringify({ trust: d.trust.status(fake.id), reRan: reRan(), stats: loop.stats, current: loop.current })}\nthe daemon's last log lines:\n${recentLog(d)}`
       })
       assert.equal(d.trust.status(fake.id), 'refuted')
       assert.ok(d.trust.state.caught.has(hostile.peerId), 'the liar is caught')
