@@ -11,6 +11,7 @@ export interface BuiltinProposerInit {
 }
 
 const FLOAT_FACTORS = [0.5, 0.7, 1.4, 2]
+const INT_FACTORS = [0.5, 0.75, 1.5, 2]
 const DEFAULT_FROZEN = ['SEED', 'GPU_DEPTH', 'GPU_WIDTH', 'GPU_HEADS', 'GPU_BATCH_SIZE', 'GPU_LEARNING_RATE']
 
 function roundSignificant (value: number, digits = 3): number {
@@ -19,9 +20,9 @@ function roundSignificant (value: number, digits = 3): number {
 
 /**
  * The default proposer, no LLM needed: mutates one module-level constant of the baseline
- * (multiplicative steps for floats, small steps for ints), preferring open hypotheses that
- * carry a suggested delta, and weighting knobs by how often changing them helped in the
- * swarm's results. Never proposes a delta already tried on the same parent.
+ * (multiplicative steps for floats and sizes, steps of one for small counts), preferring open
+ * hypotheses that carry a suggested delta, and weighting knobs by how often changing them helped
+ * in the swarm's results. Never proposes a delta already tried on the same parent.
  */
 export class BuiltinProposer implements Proposer {
   private readonly frozen: Set<string>
@@ -92,8 +93,8 @@ export class BuiltinProposer implements Proposer {
       if (value === 0) return roundSignificant(0.01 * (rng.next() < 0.5 ? 1 : 10))
       return roundSignificant(value * FLOAT_FACTORS[rng.int(FLOAT_FACTORS.length)]!)
     }
-    const step = value >= 8 ? Math.max(1, Math.round(value * (rng.next() < 0.5 ? 0.5 : 1))) : 1
-    const next = rng.next() < 0.5 ? value - step : value + step
-    return Math.max(1, next)
+    // Sizes of 8 and more scale by a factor (64 -> 32, 48, 96 or 128), smaller counts step by one.
+    if (value >= 8) return Math.max(1, Math.round(value * INT_FACTORS[rng.int(INT_FACTORS.length)]!))
+    return Math.max(1, rng.next() < 0.5 ? value - 1 : value + 1)
   }
 }

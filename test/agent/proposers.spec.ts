@@ -59,6 +59,15 @@ describe('BuiltinProposer', () => {
     assert.notDeepEqual(running.delta, first.delta)
   })
 
+  it('scales sizes by a factor and never collapses one to 1 (WIDTH 64 -> 1 cannot even run)', async () => {
+    const widths = new Set<number>()
+    for (let seed = 0; seed < 300; seed++) {
+      const [d] = (await new BuiltinProposer({ rng: seededRng(seed) }).propose(context())).delta
+      if (d!.name === 'WIDTH') widths.add(d!.to as number)
+    }
+    assert.deepEqual([...widths].sort((x, y) => x - y), [32, 48, 96, 128])
+  })
+
   it('learns from the swarm: knobs whose changes were kept are picked more often', async () => {
     const results = Array.from({ length: 12 }, (_, i) => result(i, [{ name: 'WIDTH', from: 64, to: 64 + i + 1 }], 'keep', hash(999)))
       .concat(Array.from({ length: 12 }, (_, i) => result(100 + i, [{ name: 'DEPTH', from: 2, to: 3 + i }], 'discard', hash(999))))
