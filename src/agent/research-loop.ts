@@ -57,11 +57,12 @@ export interface ResearchLoopInit {
 
 /**
  * How a re-run may end for a reason of the verifier's machine rather than the code: killed from
- * outside (the OOM killer, the user), over this machine's memory limit (same tier, less RAM), or
- * over the kill deadline (a machine busy with other work). Such a re-run says nothing about the
- * result, so no verification is published; any other crash is a re-run that did not reproduce.
+ * outside (the OOM killer, the user), over this machine's memory limit (same tier, less RAM),
+ * over the kill deadline (a machine busy with other work), or with the harness's own evaluator
+ * dead. Such a re-run says nothing about the result, so no verification is published; any other
+ * crash is a re-run that did not reproduce.
  */
-const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['killed', 'resource-limit', 'timeout'])
+const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['killed', 'resource-limit', 'timeout', 'evaluator-failed'])
 
 /**
  * A peer's result whose code no reachable peer serves (its author went offline, or lied about a

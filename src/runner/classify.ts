@@ -10,10 +10,12 @@ import type { RunMetrics } from './summary.js'
  * reaches into the evaluation. `data-modified`: the corpus changed during the run.
  * `no-evaluation`: train.py reported numbers without having the harness evaluate its model.
  * `non-causal`: the harness caught the model looking ahead. `eval-protocol`: the model's
- * answers to the harness were malformed.
+ * answers to the harness were malformed. `evaluator-failed`: the harness's evaluator died before
+ * the run reached it (this machine's doing, not the code's: out of memory, a broken torch).
  */
 export type CrashReason = 'timeout' | 'nan' | 'exception' | 'exit-code' | 'killed' | 'no-summary' | 'harness-modified'
   | 'data-modified' | 'resource-limit' | 'sandbox-denied' | 'eval-path-modified' | 'no-evaluation' | 'non-causal' | 'eval-protocol'
+  | 'evaluator-failed'
 
 export type RunVerdict =
   | { status: 'ok', metrics: RunMetrics }
@@ -31,6 +33,8 @@ export interface RunEnd {
   harnessModified?: boolean
   /** The run changed the corpus it is evaluated on. */
   dataModified?: boolean
+  /** The harness's evaluator exited before train.py connected to it (the line it died on); train.py was stopped. */
+  evaluatorLost?: string
   /** The runner killed it for a limit it watches itself (the process count), with why. */
   limitHit?: string
   /** The limits it ran under, to name them in the detail. */
@@ -82,6 +86,7 @@ export function classifyRun (end: RunEnd): RunVerdict {
     const reason = evaluation.reason === 'eval-data' ? 'data-modified' : evaluation.reason
     return { status: 'crash', reason, detail: `the harness's evaluation refused it: ${evaluation.detail}` }
   }
+  if (end.evaluatorLost !== undefined) return { status: 'crash', reason: 'evaluator-failed', detail: `the harness's evaluator exited before the run reached it: ${end.evaluatorLost}` }
   const failLine = end.log.split(/\r?\n/).find((line) => line.startsWith('FAIL'))
   if (failLine !== undefined && /nan|inf/i.test(failLine)) return { status: 'crash', reason: 'nan', detail: failLine.trim() }
   const summary = parseSummary(end.log)

@@ -65,6 +65,12 @@ export class EvaluatorProcess {
     this.exited = this.child.then(() => undefined, () => undefined)
   }
 
+  /** Settles when it exits: whether train.py had connected to it by then. */
+  async exit (): Promise<{ connected: boolean }> {
+    await this.exited
+    return { connected: this.connected }
+  }
+
   /** Kill it and everything it started (its own process group). */
   kill (): void {
     if (this.child.pid === undefined) return

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { execa } from 'execa'
-import { classifyRun, logTail } from './classify.js'
+import { classifyRun, fatalLine, logTail } from './classify.js'
 import { exportCorpusSplits } from './corpus-splits.js'
 import { EvaluatorProcess } from './evaluator.js'
 import { countRunProcesses, limiterProgram, resolveRunLimits } from './run-limits.js'
@@ -173,6 +173,15 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
     const timer = setTimeout(() => { timedOut = true; killGroup() }, this.init.killAfterMs)
+    // An evaluator gone before train.py connected can never evaluate it: train.py would block on
+    // the channel until the kill deadline. It is stopped at once, with the evaluator's reason.
+    let trainerEnded = false
+    let evaluatorLost = false
+    void evaluator.exit().then(({ connected }) => {
+      if (connected || trainerEnded) return
+      evaluatorLost = true
+      killGroup()
+    })
     const onAbort = (): void => { killGroup() }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     // RLIMIT_NPROC does not bind root, so the process count is also watched from here.
@@ -189,6 +198,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       }).finally(() => { polling = false })
     }, this.init.watchIntervalMs ?? 200)
     const result = await child
+    trainerEnded = true
     clearTimeout(timer)
     clearInterval(watch)
     options.signal?.removeEventListener('abort', onAbort)
@@ -202,7 +212,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       await rm(channel, { recursive: true, force: true })
     }
 
-    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), limits: this.limits, sandboxed: this.components.sandbox !== undefined })
+    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed: this.components.sandbox !== undefined })
     const fullLog = log + harnessSection(evaluation.log, evaluation.report, log)
     const outcome: RunOutcome = { status: verdict.status, log: fullLog, logTail: logTail(fullLog), wallMs: clock.now() - started }
     if (evaluation.report.status !== 'absent') outcome.evaluation = evaluation.report

@@ -241,32 +241,34 @@ describe('ResearchLoop: verification before adoption', () => {
     }
   })
 
-  it('a re-run that ends for a reason of this machine (out of memory here) publishes no verdict: the author is not caught, nothing is built on it, it is not retried', async () => {
-    const clock = new TickingClock()
-    const a = await makeReplica({ seed: 61, clock })
-    const bob = await makeReplica({ seed: 62, clock })
-    const { loop, blobs, trust, runner, log } = await setup(undefined, 2, undefined, a)
-    const heavy = `${(await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')).replace(/^WIDTH = \d+/m, 'WIDTH = 96')}\n# needs more memory than this machine has\n`
-    const scripted = runner.run.bind(runner)
-    let heavyRuns = 0
-    runner.run = async (spec, options) => {
-      if (!spec.source.includes('more memory than this machine')) return scripted(spec, options)
-      heavyRuns++
-      return { status: 'crash', reason: 'resource-limit', detail: 'MemoryError (RLIMIT_DATA 256 MiB)', log: 'MemoryError\n', logTail: 'MemoryError\n', exitCode: 1, wallMs: 1 }
+  it('a re-run that ends for a reason of this machine (out of memory here, its evaluator dead) publishes no verdict: the author is not caught, nothing is built on it, it is not retried', async () => {
+    for (const [reason, detail] of [['resource-limit', 'MemoryError (RLIMIT_DATA 256 MiB)'], ['evaluator-failed', 'the harness\'s evaluator exited before the run reached it: MemoryError']] as const) {
+      const clock = new TickingClock()
+      const a = await makeReplica({ seed: 61, clock })
+      const bob = await makeReplica({ seed: 62, clock })
+      const { loop, blobs, trust, runner, log } = await setup(undefined, 2, undefined, a)
+      const heavy = `${(await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')).replace(/^WIDTH = \d+/m, 'WIDTH = 96')}\n# needs more memory than this machine has\n`
+      const scripted = runner.run.bind(runner)
+      let heavyRuns = 0
+      runner.run = async (spec, options) => {
+        if (!spec.source.includes('more memory than this machine')) return scripted(spec, options)
+        heavyRuns++
+        return { status: 'crash', reason, detail, log: 'MemoryError\n', logTail: 'MemoryError\n', exitCode: 1, wallMs: 1 }
+      }
+      const bobId = await publishAs(bob, heavy, 3.05, 'a much wider model')
+      await blobs.add(Buffer.from(heavy))
+      await deliver(bob, a)
+      loop.start()
+      await loop.done
+      assert.equal(a.state.list('verification').length, 0, 'no verification published')
+      assert.equal(trust.status(bobId), 'unverified')
+      assert.ok(!trust.state.caught.has(bob.state.peerId), 'bob is not caught for this machine\'s limits')
+      assert.equal(heavyRuns, 1, 'tried once')
+      const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+      assert.equal(mine.length, 2)
+      assert.ok(mine.every((r) => r.body.parent !== bobId))
+      assert.ok(log.some((l) => l.includes(`(${reason}: ${detail})`) && /could not re-run/.test(l)), log.join('\n'))
     }
-    const bobId = await publishAs(bob, heavy, 3.05, 'a much wider model')
-    await blobs.add(Buffer.from(heavy))
-    await deliver(bob, a)
-    loop.start()
-    await loop.done
-    assert.equal(a.state.list('verification').length, 0, 'no verification published')
-    assert.equal(trust.status(bobId), 'unverified')
-    assert.ok(!trust.state.caught.has(bob.state.peerId), 'bob is not caught for this machine\'s limits')
-    assert.equal(heavyRuns, 1, 'tried once')
-    const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
-    assert.equal(mine.length, 2)
-    assert.ok(mine.every((r) => r.body.parent !== bobId))
-    assert.ok(log.some((l) => /could not re-run .* \(resource-limit: MemoryError/.test(l)), log.join('\n'))
   })
 
   it('a peer\'s result whose code nobody serves does not stall the loop: it researches meanwhile and asks again after a back-off', { timeout: 20_000 }, async () => {

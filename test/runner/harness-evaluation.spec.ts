@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
@@ -101,6 +101,29 @@ describe('the harness evaluates every run in its own process', () => {
     const outcome = await runner.run(spec(peeking))
     assert.equal(outcome.reason, 'exception', outcome.log)
     assert.match(outcome.logTail, /validation split is held by the harness/)
+  })
+
+  it('an evaluator that dies before the run reaches it stops the run at once: crash evaluator-failed with its reason, not a run blocked on the channel until the kill deadline', { timeout: 120_000 }, async () => {
+    // A harness whose evaluator runs out of memory as it starts: this machine's trouble, not the code's.
+    const harnessDir = join(workRoot, 'oom-harness')
+    await mkdir(harnessDir)
+    const prepare = await readFile(join(HARNESS_DIR, 'prepare.py'), 'utf8')
+    const failing = prepare.replace(/^def run_evaluator\(channel, val_path, val_sha256\):\n/m, (line) => `${line}    raise MemoryError("the evaluator ran out of memory")\n`)
+    assert.notEqual(failing, prepare)
+    await writeFile(join(harnessDir, 'prepare.py'), failing)
+    const lost = new ExecaExperimentRunner({ python, harnessDir, corpusDir: CORPUS_DIR, workRoot: join(workRoot, 'oom'), clock: systemClock }, { killAfterMs: 600_000 })
+    const outcome = await lost.run(spec(trainPy))
+    assert.equal(outcome.reason, 'evaluator-failed', outcome.log)
+    assert.match(outcome.detail ?? '', /MemoryError: the evaluator ran out of memory/)
+  })
+
+  it('a validation slice changed on disk: the evaluator refuses it before the run reaches it, and the run is stopped at once (data-modified)', { timeout: 120_000 }, async () => {
+    const own = new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot: join(workRoot, 'changed'), clock: systemClock }, { killAfterMs: 600_000 })
+    assert.equal((await own.run(spec(trainPy))).status, 'ok')
+    await appendFile(join(workRoot, 'changed', '.corpus', 'cpu', 'val.bin'), 'x')
+    const outcome = await own.run(spec(trainPy))
+    assert.equal(outcome.reason, 'data-modified', outcome.log)
+    assert.match(outcome.detail ?? '', /not the pinned validation slice/)
   })
 
   it('reads the evaluator\'s verdicts', () => {

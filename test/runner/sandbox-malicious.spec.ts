@@ -21,8 +21,9 @@ const bwrap = await detectBubblewrap()
 const noSandbox = bwrap === undefined ? 'bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`' : undefined
 if (noSandbox !== undefined && process.env.SWARMD_REQUIRE_SANDBOX === '1') throw new Error(noSandbox)
 
-// Low limits keep the memory, file and fork attacks quick.
-const limits = { maxProcesses: 64, maxMemoryMb: 256, maxFileMb: 8 }
+// Low limits keep the memory, file and fork attacks quick. The evaluator runs under them too and
+// needs about 1 GiB to import torch: one that dies stops the run before the attack is seen.
+const limits = { maxProcesses: 64, maxMemoryMb: 1024, maxFileMb: 8 }
 let n = 0
 const spec = (source: string): ExperimentSpec => ({ id: `mal-${++n}`, source, profile: 'cpu', foreign: true })
 
@@ -176,7 +177,7 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
   })
 
   it('allocates unbounded memory: stopped at the memory limit', async () => {
-    const outcome = await runner().run(spec('a = bytearray(512 * 2**20)\nprint("allocated", len(a))\n'))
+    const outcome = await runner().run(spec('a = bytearray(2048 * 2**20)\nprint("allocated", len(a))\n'))
     assert.equal(outcome.reason, 'resource-limit', outcome.logTail)
     assert.match(outcome.detail ?? '', /memory/)
     assert.doesNotMatch(outcome.log, /allocated/)
@@ -191,7 +192,7 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
   it('outlives its budget: killed with its children', async () => {
     const source = 'import subprocess, time\nsubprocess.Popen(["sleep", "600"])\nprint("forked", flush=True)\ntime.sleep(600)\n'
     const outcome = await runner({ killAfterMs: 3_000 }).run(spec(source))
-    assert.equal(outcome.reason, 'timeout')
+    assert.equal(outcome.reason, 'timeout', outcome.log)
     assert.match(outcome.log, /forked/)
     await waitFor(async () => await processesUnder(workRoot) === 0, { what: 'the forked sleep to die with the run', timeoutMs: 10_000 })
   })
