@@ -6,6 +6,9 @@ import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
 import { DEFAULTS } from './defaults.js'
 
+/** The least memory limit a run can work under, in MiB: torch alone needs about 512 MiB. */
+export const MIN_RUN_MEMORY_MB = 1024
+
 const multiaddrText = z.string().refine((text) => {
   try {
     multiaddr(text)
@@ -53,7 +56,7 @@ export const configSchema = z.strictObject({
   inboundUpgradeTimeoutMs: z.number().int().min(500).max(120_000),
   unsafeNoSandbox: z.boolean(),
   runMaxProcesses: z.number().int().min(16),
-  runMaxMemoryMb: z.number().int().min(0),
+  runMaxMemoryMb: z.number().int().refine((mb) => mb === 0 || mb >= MIN_RUN_MEMORY_MB, { message: `0 (75 % of RAM) or at least ${MIN_RUN_MEMORY_MB}: every run's harness evaluator imports torch under the same limit, which alone needs about 512 MiB` }),
   runMaxFileMb: z.number().int().min(0),
   sandboxTmpfsMb: z.number().int().min(1),
   blobRequestsPerPeerPerMinute: z.number().int().min(1)

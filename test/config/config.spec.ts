@@ -30,6 +30,10 @@ describe('config resolution', () => {
       (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /swarm/.test(err.message))
     assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { bootstrap: ['/ip4/1.2.3.4/tcp/1'] }, shippedBootstrap: [] }),
       (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /p2p/.test(err.message))
+    // A memory limit the harness's evaluator cannot start under would crash every run.
+    assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { runMaxMemoryMb: 256 }, shippedBootstrap: [] }),
+      (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /runMaxMemoryMb: 0 \(75 % of RAM\) or at least 1024/.test(err.message))
+    assert.equal(resolveConfig({ file: {}, env: {}, flags: { runMaxMemoryMb: 1024 }, shippedBootstrap: [] }).runMaxMemoryMb, 1024)
   })
 
   it('reads SWARMD_* variables', () => {
