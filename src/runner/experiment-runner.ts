@@ -167,7 +167,9 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       }
     })
     let timedOut = false
+    let killed = false
     const killGroup = (): void => {
+      killed = true
       evaluator.kill()
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
@@ -178,7 +180,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     let trainerEnded = false
     let evaluatorLost = false
     void evaluator.exit().then(({ connected }) => {
-      if (connected || trainerEnded) return
+      if (connected || trainerEnded || killed) return
       evaluatorLost = true
       killGroup()
     })
