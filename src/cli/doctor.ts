@@ -2,7 +2,10 @@ import { access, constants } from 'node:fs/promises'
 import { execa } from 'execa'
 import { DEFAULT_HARNESS_DIR, corpusDir } from '../runner/harness.js'
 import { findPython } from '../runner/python.js'
+import { DEFAULTS } from '../config/defaults.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
+import { detectCgroups } from '../runner/cgroup.js'
+import { describeConfinement } from '../runner/confinement.js'
 
 export interface Check {
   name: string
@@ -35,9 +38,10 @@ export async function runDoctor (opts: { python?: string, dataDir: string }): Pr
       : { name: 'corpus (cpu profile)', ok: false, found: (corpus.stdout + corpus.stderr).trim().split('\n').pop() ?? 'failed', fix: 'run `npm ci` in the swarmd folder (it ships the pinned corpus)', required: true })
   }
 
-  // Not required: a daemon without it still runs its own experiments, but refuses peers' code.
-  checks.push(await detectBubblewrap() !== undefined
-    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works: experiments run without network or capabilities, with a read-only system, data and harness, your home hidden, and process, memory and file-size limits', required: false }
+  // Not required: a daemon without them still runs its own experiments, but refuses peers' code.
+  const bwrap = await detectBubblewrap()
+  checks.push(bwrap !== undefined
+    ? { name: 'sandbox (bubblewrap)', ok: true, found: 'works', required: false }
     : {
         name: 'sandbox (bubblewrap)',
         ok: false,
@@ -45,6 +49,13 @@ export async function runDoctor (opts: { python?: string, dataDir: string }): Pr
         fix: 'sudo apt-get install bubblewrap; where it is installed but fails, allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04+ an AppArmor profile for bwrap). --unsafe-no-sandbox runs peers\' code anyway, with your files and network exposed',
         required: false
       })
+  const cgroups = await detectCgroups()
+  checks.push(cgroups.version !== 'none'
+    ? { name: 'run limits (cgroup)', ok: true, found: `${cgroups.version}: memory (shared memory and tmpfs included) and process count of each whole run`, required: false }
+    : { name: 'run limits (cgroup)', ok: false, found: cgroups.why, fix: 'run the daemon as root, or in a delegated cgroup: systemd-run --user --scope -p Delegate=yes swarmd start. --unsafe-no-cgroup runs peers\' code without whole-run limits', required: false })
+  const confinement = describeConfinement({ sandbox: bwrap === undefined ? undefined : { bwrap, readOnly: [] }, cgroups, runUid: DEFAULTS.runUid })
+  for (const p of confinement.protections) checks.push({ name: `  ${p.name}`, ok: p.holds, found: p.how, required: false })
+  checks.push({ name: 'peers\' code', ok: confinement.foreignCode.runs, found: confinement.foreignCode.why, required: false })
 
   let writable = true
   try { await access(opts.dataDir, constants.W_OK) } catch { writable = false }

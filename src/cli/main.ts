@@ -53,7 +53,8 @@ program.command('start')
   .option('--claim-settle-ms <ms>', 'a new claim waits this long for racing claims before it stands (default 500; env SWARMD_CLAIM_SETTLE_MS)', count)
   .option('--claim-ttl-ms <ms>', 'a claim without a heartbeat expires after this long (default 0: 3x the run time)', count)
   .option('--unsafe-no-sandbox', 'run peers\' train.py even without a working sandbox (bubblewrap): their code can read your files and use the network')
-  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu', python?: string, maxSteps?: number, maxExperiments?: number, claimSettleMs?: number, claimTtlMs?: number, unsafeNoSandbox?: boolean }, cmd: Command) => {
+  .option('--unsafe-no-cgroup', 'run peers\' train.py in the sandbox even where no cgroup limits the whole run: their code can use all your memory and processes')
+  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu', python?: string, maxSteps?: number, maxExperiments?: number, claimSettleMs?: number, claimTtlMs?: number, unsafeNoSandbox?: boolean, unsafeNoCgroup?: boolean }, cmd: Command) => {
     const flags: StartFlags = {}
     if (opts.listen !== undefined) flags.listen = opts.listen
     if (opts.bootstrap !== undefined) flags.bootstrap = opts.bootstrap
@@ -70,6 +71,7 @@ program.command('start')
     if (opts.claimSettleMs !== undefined) flags.claimSettleMs = opts.claimSettleMs
     if (opts.claimTtlMs !== undefined) flags.claimTtlMs = opts.claimTtlMs
     if (opts.unsafeNoSandbox === true) flags.unsafeNoSandbox = true
+    if (opts.unsafeNoCgroup === true) flags.unsafeNoCgroup = true
     const daemon = await startCommand(dataDirOf(cmd), flags, print)
     process.on('unhandledRejection', (err) => { printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
     let signals = 0

@@ -55,10 +55,13 @@ export const configSchema = z.strictObject({
   maxPendingPerIp: z.number().int().min(1),
   inboundUpgradeTimeoutMs: z.number().int().min(500).max(120_000),
   unsafeNoSandbox: z.boolean(),
+  unsafeNoCgroup: z.boolean(),
+  runUid: z.number().int().min(1).max(2 ** 31 - 2),
   runMaxProcesses: z.number().int().min(16),
   runMaxMemoryMb: z.number().int().refine((mb) => mb === 0 || mb >= MIN_RUN_MEMORY_MB, { message: `0 (75 % of RAM) or at least ${MIN_RUN_MEMORY_MB}: every run's harness evaluator imports torch under the same limit, which alone needs about 512 MiB` }),
   runMaxFileMb: z.number().int().min(0),
   sandboxTmpfsMb: z.number().int().min(1),
+  runWorkspaceMb: z.number().int().min(16),
   blobRequestsPerPeerPerMinute: z.number().int().min(1)
 })
 

@@ -98,16 +98,26 @@ export const DEFAULTS = {
    */
   unsafeNoSandbox: false,
   /**
+   * Run peers' train.py in the sandbox even where no cgroup limits the whole run (memory with
+   * shared memory and tmpfs, the process count). Off: such code is refused (LIMITS_REQUIRED);
+   * on only by the explicit `--unsafe-no-cgroup`.
+   */
+  unsafeNoCgroup: false,
+  /** The uid (and gid) sandboxed runs take when the daemon runs as root: owns nothing on the host (src/runner/experiment-runner.ts). */
+  runUid: 61184,
+  /**
    * Processes one run may have at once. A cpu run has ~5 threads, a gpu run with torch.compile one
    * inductor worker per core; a fork bomb passes 512 in well under a second (src/runner/run-limits.ts).
    */
   runMaxProcesses: 512,
-  /** Memory per run process, MiB (RLIMIT_DATA); 0: 75% of this machine's RAM, so the desktop survives. */
+  /** Memory of a run, MiB: of all its processes, shared memory and tmpfs files together (cgroup), and per process (RLIMIT_DATA); 0: 75% of this machine's RAM, so the desktop survives. */
   runMaxMemoryMb: 0,
   /** Largest file a run may write, MiB: above any checkpoint of the gpu profile's models. */
   runMaxFileMb: 4096,
-  /** Size of each private tmpfs in the sandbox (/tmp, the hidden home, /run), MiB: they live in RAM. */
+  /** Size of each private tmpfs in the sandbox (/tmp, /dev/shm), MiB: they live in RAM. */
   sandboxTmpfsMb: 512,
+  /** Size of a sandboxed run's workspace, all its files together, MiB (a tmpfs: RAM, counted by the run's memory cgroup). */
+  runWorkspaceMb: 8192,
   /**
    * Blob requests (`/swarmd/blob/1`, found or not) one peer may make per minute, also its burst;
    * beyond it the stream is reset unread. An honest daemon fetches two or three blobs per

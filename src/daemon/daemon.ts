@@ -26,6 +26,9 @@ import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, PROFILE_TOLER
 import { SwarmdError } from '../util/errors.js'
 import { findPython } from '../runner/python.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
+import { describeCgroups, detectCgroups } from '../runner/cgroup.js'
+import { describeConfinement } from '../runner/confinement.js'
+import type { Confinement } from '../runner/confinement.js'
 import { tierOf } from '../runner/tier.js'
 import { loadOrCreateApiToken } from './api-token.js'
 import { removeDaemonInfo, writeDaemonInfo } from './daemon-info.js'
@@ -73,6 +76,7 @@ export class Daemon {
   private api: ApiServer | undefined
   private researchValue: ResearchSetup | undefined
   private runnerValue: ExperimentRunner | undefined
+  private confinementValue: Confinement | undefined
   private loopsValue: ResearchLoop[] = []
   private embedder: LazyEmbedder | undefined
   private ledgerValue: ClaimLedger | undefined
@@ -117,6 +121,8 @@ export class Daemon {
   }
   /** The runner the research loops share, sandboxed where bubblewrap works; undefined when no agent runs. */
   get runner (): ExperimentRunner | undefined { return this.runnerValue }
+  /** What confines peers' code on this machine; undefined when no agent runs experiments. */
+  get confinement (): Confinement | undefined { return this.confinementValue }
   /** The research loops, one per GPU (one on CPU); empty when no agent runs. */
   get loops (): ResearchLoop[] { return this.loopsValue }
   get harnessDir (): string { return this.options.harnessDir ?? DEFAULT_HARNESS_DIR }
@@ -237,10 +243,17 @@ export class Daemon {
         ? 'warning: no sandbox (bubblewrap is not available) and --unsafe-no-sandbox is set: peers\' train.py runs with your files and network exposed'
         : 'warning: bubblewrap is not available, so experiments run without a sandbox and peers\' code is refused (sudo apt-get install bubblewrap; `swarmd doctor`)')
     }
-    // The data dir (identity key, state) is hidden from runs; their workspace and their corpus split under it are bound back.
-    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: research.python!.paths, hidden: [this.paths.root] }
-    const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb }
-    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox })
+    // Runs see only what they need: the system's /usr, the interpreter's paths, their workspace and data split.
+    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: research.python!.paths }
+    const cgroups = await detectCgroups()
+    if (cgroups.version === 'none') {
+      this.log(config.unsafeNoCgroup
+        ? `warning: ${describeCgroups(cgroups)}; --unsafe-no-cgroup is set: peers' train.py runs with only per-process limits`
+        : `warning: ${describeCgroups(cgroups)}; peers' code is refused until it can be limited (\`swarmd doctor\`)`)
+    }
+    this.confinementValue = describeConfinement({ sandbox, cgroups, runUid: config.runUid, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup })
+    const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb, workspaceMb: config.runWorkspaceMb }
+    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, cgroups, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup, runUid: config.runUid })
     this.runnerValue = runner
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })

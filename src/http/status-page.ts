@@ -25,6 +25,8 @@ export function statusPageHtml (): string {
 <div class="counts" id="counts"></div>
 <h2>Research</h2>
 <div id="research" class="muted">…</div>
+<h2>Sandbox for peers' code: <span id="foreign-code">…</span></h2>
+<table><thead><tr><th>protection</th><th>holds</th><th>how</th></tr></thead><tbody id="confinement"></tbody></table>
 <h2>Claims</h2>
 <div class="counts" id="claim-counts"></div>
 <table><thead><tr><th>running now</th><th>author</th><th>expires</th></tr></thead><tbody id="claims"></tbody></table>
@@ -47,6 +49,9 @@ async function refresh () {
     const rs = status.research
     const run = rs.current ? ' — running "' + esc(rs.current.description) + '" step ' + rs.current.step + (rs.current.lossBpb === null ? '' : ', loss ' + rs.current.lossBpb.toFixed(3) + ' bpb') : ''
     document.getElementById('research').innerHTML = 'agent <b>' + esc(rs.agent) + '</b>, profile ' + esc(rs.profile) + ', tier ' + esc(rs.tier) + ', harness <code>' + esc(rs.harness) + '</code>' + (rs.stats ? ', ' + rs.stats.experiments + ' experiments' : '') + run
+    const conf = rs.confinement
+    document.getElementById('foreign-code').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : '<span class="' + (conf.foreignCode.runs ? '' : 'bad') + '">' + esc(conf.foreignCode.why) + '</span>'
+    rows('confinement', conf === null ? [] : conf.protections, (p) => [esc(p.name), p.holds ? 'yes' : '<span class="bad">no</span>', esc(p.how)])
     rows('results', res.results.slice(0, 20), (r) => [r.metrics ? r.metrics.val_bpb.toFixed(4) : 'crash', esc(r.status) + (r.duplicateOf ? ' <span class="bad" title="repeats ' + esc(r.duplicateOf.of) + '">duplicate (' + esc(r.duplicateOf.layer) + ')</span>' : ''), esc(r.description), '<code title="' + esc(r.author) + '">' + esc(short(r.author)) + '</code>', esc(when(r.createdAt))])
     const cc = status.claims
     document.getElementById('claim-counts').innerHTML = ['active', 'expired', 'released', 'finished', 'duplicateResults'].map((k) => '<span>' + (k === 'duplicateResults' ? 'duplicate results' : k) + ': <b data-claims="' + k + '">' + cc[k] + '</b></span>').join('')

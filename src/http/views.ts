@@ -100,6 +100,7 @@ export function researchView (daemon: Daemon) {
     harness: r.harness,
     hardware: r.hardware,
     python: r.python === undefined ? null : { path: r.python.path, torch: r.python.torch },
+    confinement: daemon.confinement ?? null,
     workers: loops.length,
     current: loops.find((l) => l.current !== undefined)?.current ?? null,
     running: loops.map((l) => l.current).filter((c) => c !== undefined),

@@ -37,6 +37,8 @@ export interface RunEnd {
   evaluatorLost?: string
   /** The runner killed it for a limit it watches itself (the process count), with why. */
   limitHit?: string
+  /** The kernel's memory cgroup killed one of its processes, with why: the run's end is that limit's doing. */
+  memoryHit?: string
   /** The limits it ran under, to name them in the detail. */
   limits?: RunLimits
   /** It ran under the sandbox: a refused write or connection is the sandbox's doing. */
@@ -81,6 +83,7 @@ export function classifyRun (end: RunEnd): RunVerdict {
   if (end.dataModified === true) return { status: 'crash', reason: 'data-modified', detail: 'the run modified the corpus it is evaluated on; its numbers are void' }
   if (end.limitHit !== undefined) return { status: 'crash', reason: 'resource-limit', detail: end.limitHit }
   if (end.timedOut) return { status: 'crash', reason: 'timeout', detail: 'ran past its budget and was killed with its children' }
+  if (end.memoryHit !== undefined && end.exitCode !== 0) return { status: 'crash', reason: 'resource-limit', detail: end.memoryHit }
   const { evaluation } = end
   if (evaluation.status === 'refused' && evaluation.reason !== 'eval-protocol') {
     const reason = evaluation.reason === 'eval-data' ? 'data-modified' : evaluation.reason

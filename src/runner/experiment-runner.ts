@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto'
-import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { execa } from 'execa'
+import { RunCgroup } from './cgroup.js'
 import { classifyRun, fatalLine, logTail } from './classify.js'
 import { exportCorpusSplits } from './corpus-splits.js'
 import { EvaluatorProcess } from './evaluator.js'
-import { countRunProcesses, limiterProgram, resolveRunLimits } from './run-limits.js'
+import { runEnvironment } from './run-environment.js'
+import { confineProgram, confineSteps, countRunProcesses, resolveRunLimits } from './run-limits.js'
 import { bubblewrapArgs } from './sandbox.js'
 import { checkSource } from './source-policy.js'
 import { parseProgress } from './summary.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
+import type { CgroupSupport } from './cgroup.js'
 import type { CrashReason } from './classify.js'
 import type { CorpusSplits } from './corpus-splits.js'
 import type { EvaluationReport } from './evaluator.js'
@@ -76,6 +79,8 @@ export interface ExecaRunnerComponents {
   clock: Clock
   /** Confine every run with bubblewrap; undefined runs it unconfined. */
   sandbox?: SandboxSpec
+  /** What the kernel can limit per run here (cgroup.ts `detectCgroups`); undefined or `none`: rlimits and the watchdog only. */
+  cgroups?: CgroupSupport
 }
 
 export interface ExecaRunnerInit {
@@ -89,6 +94,10 @@ export interface ExecaRunnerInit {
   limits?: Partial<RunLimits>
   /** Run peers' code even without a sandbox (`--unsafe-no-sandbox`). Default false. */
   unsafeNoSandbox?: boolean
+  /** Run peers' code in the sandbox even where no cgroup limits the whole run (`--unsafe-no-cgroup`). Default false. */
+  unsafeNoCgroup?: boolean
+  /** The uid (and gid) sandboxed runs take when the daemon runs as root. Default 61184 (see DEFAULT_RUN_UID). */
+  runUid?: number
   /** How often the process count is polled, ms. Default 200: a fork bomb gets ~a few hundred forks in. */
   watchIntervalMs?: number
 }
@@ -110,14 +119,39 @@ export class ExecaExperimentRunner implements ExperimentRunner {
   }
 
   canRunForeignCode (): boolean {
-    return this.components.sandbox !== undefined || this.init.unsafeNoSandbox === true
+    return this.foreignCodeRefusal() === undefined
+  }
+
+  /** Why a peer's code may not run here, or undefined when it may. */
+  private foreignCodeRefusal (): SwarmdError | undefined {
+    if (this.init.unsafeNoSandbox === true) return undefined
+    if (this.components.sandbox === undefined) {
+      return new SwarmdError('SANDBOX_REQUIRED', 'refusing to run a peer\'s train.py without a sandbox: install bubblewrap (sudo apt-get install bubblewrap; `swarmd doctor` checks that it works), or pass --unsafe-no-sandbox to run strangers\' code with your files and network exposed')
+    }
+    if (this.cgroups === undefined && this.init.unsafeNoCgroup !== true) {
+      return new SwarmdError('LIMITS_REQUIRED', `refusing to run a peer's train.py without kernel limits on the whole run (${this.components.cgroups?.version === 'none' ? this.components.cgroups.why : 'no cgroup support detected'}): run the daemon as root or in a delegated cgroup (systemd-run --user --scope -p Delegate=yes swarmd start; \`swarmd doctor\` says what holds), or pass --unsafe-no-cgroup to let strangers' code use all your memory and processes`)
+    }
+    return undefined
+  }
+
+  private get cgroups (): Exclude<CgroupSupport, { version: 'none' }> | undefined {
+    const support = this.components.cgroups
+    return support === undefined || support.version === 'none' ? undefined : support
+  }
+
+  /** The uid and gid sandboxed runs take: a fixed unprivileged one when the daemon is root, else the daemon's own. */
+  private get runAs (): { uid: number, gid: number } | undefined {
+    if (this.components.sandbox === undefined || process.getuid?.() !== 0) return undefined
+    const uid = this.init.runUid ?? DEFAULT_RUN_UID
+    return { uid, gid: uid }
   }
 
   async run (spec: ExperimentSpec, options: RunOptions = {}): Promise<RunOutcome> {
     const { clock } = this.components
     const started = clock.now()
-    if (spec.foreign === true && !this.canRunForeignCode()) {
-      throw new SwarmdError('SANDBOX_REQUIRED', 'refusing to run a peer\'s train.py without a sandbox: install bubblewrap (sudo apt-get install bubblewrap; `swarmd doctor` checks that it works), or pass --unsafe-no-sandbox to run strangers\' code with your files and network exposed')
+    if (spec.foreign === true) {
+      const refusal = this.foreignCodeRefusal()
+      if (refusal !== undefined) throw refusal
     }
     const policy = await checkSource(this.components.python, spec.source)
     if (!policy.ok) {
@@ -129,23 +163,39 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const dataBefore = await digestFiles(corpusFiles)
     const workspace = await this.prepareWorkspace(spec)
     const channel = await this.prepareChannel(spec)
+    const sandboxed = this.components.sandbox !== undefined
     const common: Record<string, string> = { SWARMD_PROFILE: spec.profile, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
-    if (spec.gpu !== undefined) common.CUDA_VISIBLE_DEVICES = String(spec.gpu)
-    else common.OMP_NUM_THREADS = '1'
-    const env: Record<string, string> = { ...common, SWARMD_TRAIN_FILES: splits.train.join(delimiter), SWARMD_EVAL_CHANNEL: channel }
-    if (spec.maxSteps !== undefined) env.MAX_STEPS = String(spec.maxSteps)
+    if (spec.gpu === undefined) common.OMP_NUM_THREADS = '1'
+    else if (!sandboxed) Object.assign(common, { CUDA_DEVICE_ORDER: 'PCI_BUS_ID', CUDA_VISIBLE_DEVICES: String(spec.gpu) })
+    // In the sandbox only the given GPU's device node exists: CUDA sees it alone, as device 0.
+    const harnessEnv: Record<string, string> = { ...common, SWARMD_TRAIN_FILES: splits.train.join(delimiter), SWARMD_EVAL_CHANNEL: channel }
+    if (spec.maxSteps !== undefined) harnessEnv.MAX_STEPS = String(spec.maxSteps)
+    const { python } = this.components
+    const env = runEnvironment({ python, home: workspace, harness: harnessEnv })
+    const cgroups = this.cgroups
+    const limits = { memoryMb: this.limits.maxMemoryMb, maxProcesses: this.limits.maxProcesses, cpuWeight: RUN_CPU_WEIGHT }
+    const trainGroup = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, spec.id, limits)
+    const evalGroup = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, `${spec.id}.eval`, limits)
 
     // The evaluator first: it imports torch while train.py trains, then waits on the channel.
     // train.py sees the training split and the channel, the evaluator the validation slice.
+    // Each has its own cgroup: train.py's memory cannot starve the harness into a crash.
     const evaluator = new EvaluatorProcess({
-      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, data: [splits.val], conceal: splits.sources }),
+      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, workspaceFrom: { bind: true }, data: [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup),
       cwd: channel,
-      env: common
+      env: runEnvironment({ python, home: channel, harness: common })
     })
-    const trainer = await this.confined(['train.py'], { workspace, data: [...splits.train, channel], conceal: splits.sources })
+    const trainer = await this.confined(['train.py'], {
+      workspace,
+      workspaceFrom: { tmpfsMb: this.limits.workspaceMb, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
+      data: [...splits.train, channel],
+      conceal: splits.sources,
+      ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {})
+    }, trainGroup)
     const child = execa(trainer.command, trainer.args, {
       cwd: workspace,
       env,
+      extendEnv: false,
       detached: true,
       reject: false,
       all: true,
@@ -171,6 +221,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const killGroup = (): void => {
       killed = true
       evaluator.kill()
+      void evalGroup?.killAll()
+      void trainGroup?.killAll()
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
@@ -186,15 +238,20 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     })
     const onAbort = (): void => { killGroup() }
     options.signal?.addEventListener('abort', onAbort, { once: true })
-    // RLIMIT_NPROC does not bind root, so the process count is also watched from here.
+    // A run that reaches its process limit is stopped at once: a fork bomb that keeps retrying
+    // would otherwise hold the machine until its deadline. The cgroup counts every process the
+    // run made, whatever session or group it moved to; without one, its group and session.
     let limitHit: string | undefined
     let polling = false
     const watch = setInterval(() => {
       if (polling || child.pid === undefined) return
       polling = true
-      void countRunProcesses(child.pid).then((count) => {
-        if (count > this.limits.maxProcesses && limitHit === undefined) {
-          limitHit = `more than ${this.limits.maxProcesses} processes (${count}): killed`
+      const check = trainGroup !== undefined
+        ? trainGroup.processLimitHit().then(async (hit) => hit ? await trainGroup.processCount() : 0)
+        : countRunProcesses(child.pid).then((count) => count > this.limits.maxProcesses ? count : 0)
+      void check.then((count) => {
+        if (count > 0 && limitHit === undefined) {
+          limitHit = `reached the limit of ${this.limits.maxProcesses} processes (${count} at once): killed`
           killGroup()
         }
       }).finally(() => { polling = false })
@@ -206,7 +263,11 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     options.signal?.removeEventListener('abort', onAbort)
     // Whatever the experiment forked must not outlive it.
     try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL') } catch {}
+    await trainGroup?.killAll()
     const evaluation = await evaluator.finish(EVALUATOR_GRACE_MS)
+    const memoryHit = await memoryLimitHit(trainGroup)
+    await trainGroup?.remove()
+    await evalGroup?.remove()
     const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(channel)
     const dataModified = dataBefore !== await digestFiles(corpusFiles)
     if (this.init.cleanup ?? true) {
@@ -214,7 +275,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       await rm(channel, { recursive: true, force: true })
     }
 
-    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed: this.components.sandbox !== undefined })
+    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), ...(memoryHit !== undefined ? { memoryHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed })
     const fullLog = log + harnessSection(evaluation.log, evaluation.report, log)
     const outcome: RunOutcome = { status: verdict.status, log: fullLog, logTail: logTail(fullLog), wallMs: clock.now() - started }
     if (evaluation.report.status !== 'absent') outcome.evaluation = evaluation.report
@@ -227,13 +288,41 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     return outcome
   }
 
-  /** The command line for `python <args>` under the limits, and the sandbox when there is one. */
-  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb'>): Promise<{ command: string, args: string[] }> {
-    const { python, sandbox, workRoot } = this.components
-    if (sandbox === undefined) return { command: python, args: ['-S', '-c', limiterProgram(this.limits, process.pid), python, ...pythonArgs] }
-    const limited = [python, '-S', '-c', limiterProgram(this.limits), python, ...pythonArgs]
-    const hidden = [workRoot, ...(sandbox.hidden ?? [])]
-    return { command: sandbox.bwrap, args: [...await bubblewrapArgs({ ...sandbox, hidden }, { ...mounts, tmpfsMb: this.limits.tmpfsMb }), '--', ...limited] }
+  /**
+   * The command line for `python <args>`: joined to its cgroup, under the rlimits, and in the
+   * sandbox as the run's unprivileged user where there is one.
+   */
+  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb' | 'identityFiles'>, group: RunCgroup | undefined): Promise<{ command: string, args: string[] }> {
+    const { python, sandbox } = this.components
+    const program = confineProgram()
+    const outer = group === undefined ? [] : [python, '-S', '-c', program, confineSteps({ cgroupProcs: group.procsFiles, parentPid: process.pid })]
+    if (sandbox === undefined) {
+      const inner = [python, '-S', '-c', program, confineSteps({ limits: this.limits, parentPid: process.pid }), python, ...pythonArgs]
+      // Unsandboxed, the outer step's parent is the daemon; the inner one's is the outer one, same pid after exec.
+      return group === undefined ? { command: python, args: inner.slice(1) } : { command: python, args: [...outer.slice(1), ...inner] }
+    }
+    const runAs = this.runAs
+    const inner = [python, '-S', '-c', program, confineSteps({ limits: this.limits, ...(runAs !== undefined ? { dropTo: runAs } : {}) }), python, ...pythonArgs]
+    const bwrap = [sandbox.bwrap, ...await bubblewrapArgs({ ...sandbox, ...(runAs !== undefined ? { runAs } : {}) }, { ...mounts, tmpfsMb: this.limits.tmpfsMb, identityFiles: await this.identityFiles() }), '--', ...inner]
+    return group === undefined ? { command: bwrap[0]!, args: bwrap.slice(1) } : { command: python, args: [...outer.slice(1), ...bwrap] }
+  }
+
+  private identity: Promise<{ passwd: string, group: string }> | undefined
+
+  /** /etc/passwd and /etc/group for the sandbox: root and the run's user, nothing of the host's accounts. */
+  private async identityFiles (): Promise<{ passwd: string, group: string }> {
+    this.identity ??= (async () => {
+      const dir = join(this.components.workRoot, '.identity')
+      await mkdir(dir, { recursive: true })
+      const uid = this.runAs?.uid ?? process.getuid?.() ?? 0
+      const gid = this.runAs?.gid ?? process.getgid?.() ?? 0
+      const files = { passwd: join(dir, 'passwd'), group: join(dir, 'group') }
+      await writeFile(files.passwd, `root:x:0:0::/nonexistent:/usr/sbin/nologin\nswarmd-run:x:${uid}:${gid}::/nonexistent:/usr/sbin/nologin\n`)
+      await writeFile(files.group, `root:x:0:\nswarmd-run:x:${gid}:\n`)
+      for (const file of Object.values(files)) await chmod(file, 0o444)
+      return files
+    })()
+    return await this.identity
   }
 
   /** The split files for a profile, exported once per runner (again after a failure). */
@@ -241,7 +330,11 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     let splits = this.splits.get(profile)
     if (splits === undefined) {
       const { python, harnessDir, corpusDir, workRoot } = this.components
-      splits = exportCorpusSplits({ python, harnessDir, profile, sotuDir: corpusDir, directory: join(workRoot, '.corpus', profile) })
+      // Readable by the run's unprivileged user whatever the daemon's umask; bound read-only.
+      splits = exportCorpusSplits({ python, harnessDir, profile, sotuDir: corpusDir, directory: join(workRoot, '.corpus', profile) }).then(async (exported) => {
+        for (const file of [...exported.train, exported.val]) await chmod(file, 0o644)
+        return exported
+      })
       this.splits.set(profile, splits)
       splits.catch(() => { this.splits.delete(profile) })
     }
@@ -279,8 +372,29 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await copyFile(join(this.components.harnessDir, 'prepare.py'), prepare)
     await chmod(prepare, 0o444)
     await execa('mkfifo', ['-m', '600', join(channel, 'request'), join(channel, 'answer')])
+    // Both ends run as the run's user: the folder and the FIFOs are theirs.
+    const runAs = this.runAs
+    if (runAs !== undefined) {
+      for (const path of [channel, join(channel, 'request'), join(channel, 'answer')]) await chown(path, runAs.uid, runAs.gid)
+    }
     return channel
   }
+}
+
+/**
+ * The uid and gid of sandboxed runs when the daemon is root: the first of the range systemd
+ * leaves for dynamic users (61184-65519), which no package's account takes. It owns no file on
+ * the host; the run sees only what is bound into its sandbox, and none of it as owner.
+ */
+export const DEFAULT_RUN_UID = 61184
+
+/** cpu.weight of a run (the default is 100): the daemon's networking keeps its share under a busy run. */
+const RUN_CPU_WEIGHT = 50
+
+/** Why the kernel's memory cgroup killed part of the run, if it did. */
+async function memoryLimitHit (group: RunCgroup | undefined): Promise<string | undefined> {
+  if (group === undefined || await group.oomKills() === 0) return undefined
+  return `used more than its ${group.memoryLimitMb} MiB of memory in all (its processes, shared memory and tmpfs files together): the kernel killed it`
 }
 
 /** How long a connected evaluator may take, after train.py exited, to print its verdict. */

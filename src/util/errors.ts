@@ -26,6 +26,8 @@ export type SwarmdErrorCode =
   | 'RESULT_INVALID'
   | 'RESULT_NOT_FOUND'
   | 'SANDBOX_REQUIRED'
+  | 'LIMITS_REQUIRED'
+  | 'CGROUP_FAILED'
   | 'CORPUS_UNAVAILABLE'
 
 /** An error with a stable `code` and a message that says what to do. */

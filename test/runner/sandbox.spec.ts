@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { findPython } from '../../src/runner/python.js'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
+import { detectCgroups } from '../../src/runner/cgroup.js'
 import { systemClock } from '../../src/util/clock.js'
 import { setSandboxBait } from '../helpers/sandbox-bait.js'
 import type { SandboxBait } from '../helpers/sandbox-bait.js'
@@ -34,7 +35,7 @@ describe('sandboxed runs (bubblewrap)', () => {
     workRoot = join(dataDir, 'work')
     await mkdir(workRoot)
     await writeFile(join(dataDir, 'identity.key'), 'the daemon\'s private key')
-    runnerInit = { python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths, hidden: [dataDir] } }
+    runnerInit = { python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths }, cgroups: await detectCgroups() }
     runner = new ExecaExperimentRunner(runnerInit, { killAfterMs: 120_000 })
     bait = await setSandboxBait('sandbox-test')
   })
@@ -89,27 +90,29 @@ describe('sandboxed runs (bubblewrap)', () => {
     await assert.rejects(stat(target))
   })
 
-  it('reaches the GPU\'s device nodes and no other device of the machine', async (t) => {
-    // Stand-ins under the driver's names: character devices 1:5 (zero) as nvidia0, 1:3 (null) as
-    // nvidiactl, a nvidia-caps folder; and 1:5 again as sda, a device that must stay outside.
+  it('reaches its own GPU\'s device nodes and no other GPU or device of the machine', async (t) => {
+    // Stand-ins under the driver's names: character devices 1:5 (zero) as nvidia0 and nvidia1,
+    // 1:3 (null) as nvidiactl and nvidia-uvm, a nvidia-caps folder; and 1:5 again as sda, a device
+    // that must stay outside. The driver's folders say GPU 0 in PCI order is minor 1.
     const devices = await mkdtemp(join('/var/tmp', 'swarmd-devices-'))
     t.after(async () => { await rm(devices, { recursive: true, force: true }) })
-    await mkdir(join(devices, 'nvidia-caps'))
-    try {
-      for (const [name, minor] of [['nvidia0', '5'], ['nvidiactl', '3'], ['sda', '5']] as const) await execa('mknod', [join(devices, name), 'c', '1', minor])
-    } catch (err) {
-      t.skip(`creating device nodes needs root (CAP_MKNOD): ${(err as Error).message.split('\n')[0]}`)
-      return
+    await mkdir(join(devices, 'dev', 'nvidia-caps'), { recursive: true })
+    for (const [bus, minor] of [['0000:01:00.0', 1], ['0000:02:00.0', 0]] as const) {
+      await mkdir(join(devices, 'gpus', bus), { recursive: true })
+      await writeFile(join(devices, 'gpus', bus, 'information'), `Model: \t\t NVIDIA Stand-in\nDevice Minor: \t ${minor}\nBus Location: \t ${bus}\n`)
     }
-    const gpuRunner = new ExecaExperimentRunner({ ...runnerInit, sandbox: { ...runnerInit.sandbox!, deviceDir: devices } }, { killAfterMs: 120_000 })
-    const outcome = await gpuRunner.run({
-      id: `sb-${++n}`,
-      profile: 'cpu',
-      source: 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\nprint("read", len(open("/dev/nvidia0", "rb").read(16)))\nopen("/dev/nvidiactl", "wb").write(b"x")\nprint("wrote")\n'
-    })
-    assert.match(outcome.log, /^devices \['nvidia-caps', 'nvidia0', 'nvidiactl'\]$/m, outcome.log)
-    assert.match(outcome.log, /^read 16$/m)
-    assert.match(outcome.log, /^wrote$/m)
+    for (const [name, minor] of [['nvidia0', '5'], ['nvidia1', '5'], ['nvidiactl', '3'], ['nvidia-uvm', '3'], ['sda', '5']] as const) await execa('mknod', ['-m', '666', join(devices, 'dev', name), 'c', '1', minor]) // the driver's nodes are 0666
+    const gpuRunner = new ExecaExperimentRunner({ ...runnerInit, sandbox: { ...runnerInit.sandbox!, deviceDir: join(devices, 'dev'), gpuInfoDir: join(devices, 'gpus') } }, { killAfterMs: 120_000 })
+    const source = 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\nprint("read", len(open("/dev/nvidia1", "rb").read(16)))\nopen("/dev/nvidiactl", "wb").write(b"x")\nprint("wrote")\n'
+    for (const gpu of [0, 1]) {
+      const outcome = await gpuRunner.run({ id: `sb-${++n}`, profile: 'cpu', gpu, source: source.replaceAll('nvidia1', gpu === 0 ? 'nvidia1' : 'nvidia0') })
+      assert.match(outcome.log, new RegExp(`^devices \\['nvidia-caps', 'nvidia-uvm', 'nvidia${gpu === 0 ? 1 : 0}', 'nvidiactl'\\]$`, 'm'), outcome.log)
+      assert.match(outcome.log, /^read 16$/m)
+      assert.match(outcome.log, /^wrote$/m)
+    }
+    // A run given no GPU gets no NVIDIA node at all.
+    const cpu = await gpuRunner.run({ id: `sb-${++n}`, profile: 'cpu', source: 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\n' })
+    assert.match(cpu.log, /^devices \[\]$/m, cpu.log)
   })
 
   it('cannot reach sockets in /run (D-Bus, docker, databases): a read-only bind would not stop connect()', async (t) => {
