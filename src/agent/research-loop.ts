@@ -10,6 +10,7 @@ import type { TrustLedger } from '../trust/trust-ledger.js'
 import type { CrashReason } from '../runner/classify.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
 import { saneMetrics } from '../state/record-kinds.js'
+import { publishableLog, verificationReport, verifiedMetrics } from '../runner/publishable.js'
 import type { ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
@@ -259,12 +260,13 @@ export class ResearchLoop {
       this.components.log(`research: could not re-run ${candidate.id.slice(0, 12)} here (${outcome.reason}: ${outcome.detail ?? ''}); no verdict published, and this node will not build on it`)
       return
     }
-    const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? outcome.metrics! : null
+    const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!) : null
     await state.append('verification', {
       result: candidate.id,
       claimId: claim.id,
       metrics,
-      logHash: await blobs.add(Buffer.from(outcome.log)),
+      // The numbers measured here, never the stranger's output: it would carry back what its code could read.
+      logHash: await blobs.add(Buffer.from(verificationReport(outcome, steps))),
       hardware: { ...this.init.hardware, tier: this.init.tier },
       harness: this.init.harness,
       maxSteps: steps
@@ -345,7 +347,7 @@ export class ResearchLoop {
     }
     const runMs = clock.now() - runStart
 
-    const logHash = await blobs.add(Buffer.from(outcome.log))
+    const logHash = await blobs.add(Buffer.from(publishableLog(outcome.log)))
     // Numbers no honest run can produce (a broken evaluation) are a crash, not a result.
     if (outcome.status === 'ok' && !saneMetrics(outcome.metrics)) {
       outcome = { ...outcome, status: 'crash', reason: 'insane-metrics' as RunOutcome['reason'], detail: `val_bpb ${outcome.metrics?.val_bpb} is outside the sanity bounds`, metrics: undefined }

@@ -1,6 +1,7 @@
 import { diffConstants } from '../agent/constants.js'
 import { fatalLine, logTail } from '../runner/classify.js'
 import { parseSummary } from '../runner/summary.js'
+import { publishableLog } from '../runner/publishable.js'
 import { SwarmdError } from '../util/errors.js'
 import { parentSource } from './claim-request.js'
 import { findClaim } from './lookup.js'
@@ -66,7 +67,7 @@ export class ResultPublisher {
       const before = await parentSource(this.components, claim.body.parent, options)
       const status = input.status ?? decideStatus(metrics, this.parentValBpb(claim))
       const codeHash = await blobs.add(Buffer.from(input.code))
-      const logHash = await blobs.add(Buffer.from(input.log))
+      const logHash = await blobs.add(Buffer.from(publishableLog(input.log)))
       const body: ResultBody = {
         claimId: claim.id,
         parent: claim.body.parent,

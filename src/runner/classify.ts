@@ -68,6 +68,7 @@ function deniedBy (log: string, limits: RunLimits | undefined, sandboxed: boolea
   if (/^MemoryError\b/.test(last) || /\[Errno 12\]|Cannot allocate memory|can't allocate memory/i.test(last)) return { reason: 'resource-limit', detail: `out of memory under the ${limits?.maxMemoryMb ?? '?'} MiB limit: ${last}` }
   if (/\[Errno 11\]/.test(last) && /fork|spawn|Popen|thread/i.test(lines.slice(-8).join('\n') + last)) return { reason: 'resource-limit', detail: `the ${limits?.maxProcesses ?? '?'}-process limit stopped a fork: ${last}` }
   if (/\[Errno 27\]|File too large/.test(last)) return { reason: 'resource-limit', detail: `a file hit the ${limits?.maxFileMb ?? '?'} MiB size limit: ${last}` }
+  if (/\[Errno 28\]|No space left on device/.test(last)) return { reason: 'resource-limit', detail: `a sized folder is full (workspace ${limits?.workspaceMb ?? '?'} MiB, /tmp and /dev/shm ${limits?.tmpfsMb ?? '?'} MiB each): ${last}` }
   if (sandboxed && /\[Errno (30|101|111|99|97|13|1|-2|-3)\]|Read-only file system|Network is unreachable|Connection refused|Permission denied|Operation not permitted|name resolution/.test(last)) return { reason: 'sandbox-denied', detail: `the sandbox stopped it: ${last}` }
   return undefined
 }

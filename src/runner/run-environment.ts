@@ -13,10 +13,21 @@ export const RUN_ENV_ALLOWED = [
   'NVIDIA_DRIVER_CAPABILITIES', 'PYTORCH_CUDA_ALLOC_CONF', 'TORCH_CUDA_ARCH_LIST'
 ] as const
 
+/**
+ * Prefixes of tuning variables a run inherits too: the BLAS and OpenMP runtimes' (a machine's
+ * OPENBLAS_CORETYPE changes a run's numbers in the 5th digit, measured), never credentials.
+ */
+export const RUN_ENV_ALLOWED_PREFIXES = ['OPENBLAS_', 'MKL_', 'OMP_', 'KMP_', 'GOMP_'] as const
+
+/** Whether a variable of the daemon's environment reaches runs. */
+export function allowedInRun (name: string): boolean {
+  return (RUN_ENV_ALLOWED as readonly string[]).includes(name) || RUN_ENV_ALLOWED_PREFIXES.some((prefix) => name.startsWith(prefix))
+}
+
 /** Where a run looks for programs: the system's, then the interpreter's own folder (a venv's bin). */
 export function runPath (python: string): string {
   const system = ['/usr/local/bin', '/usr/bin', '/bin']
-  return (python.includes('/') ? [dirname(python), ...system] : system).join(delimiter)
+  return [...new Set(python.includes('/') ? [dirname(python), ...system] : system)].join(delimiter)
 }
 
 /**
@@ -27,9 +38,8 @@ export function runPath (python: string): string {
 export function runEnvironment (options: { python: string, home: string, harness: Record<string, string>, from?: NodeJS.ProcessEnv }): Record<string, string> {
   const from = options.from ?? process.env
   const env: Record<string, string> = {}
-  for (const name of RUN_ENV_ALLOWED) {
-    const value = from[name]
-    if (value !== undefined) env[name] = value
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && allowedInRun(name)) env[name] = value
   }
   return { ...env, PATH: runPath(options.python), HOME: options.home, TMPDIR: '/tmp', USER: 'swarmd-run', LOGNAME: 'swarmd-run', ...options.harness }
 }

@@ -12,3 +12,17 @@ export async function processesUnder (root: string): Promise<number> {
   }
   return found
 }
+
+/** Live processes whose real uid is `uid` (a sandboxed run's user under a root daemon). */
+export async function processesOfUid (uid: number): Promise<number> {
+  let found = 0
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    try {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8')
+      const real = /^Uid:\s+(\d+)/m.exec(status)?.[1]
+      const state = /^State:\s+(\S)/m.exec(status)?.[1]
+      if (Number(real) === uid && state !== 'Z') found++
+    } catch {}
+  }
+  return found
+}

@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
 import { findPython } from '../../src/runner/python.js'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
+import { detectCgroups } from '../../src/runner/cgroup.js'
+import type { CgroupSupport } from '../../src/runner/cgroup.js'
 import { systemClock } from '../../src/util/clock.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
@@ -16,10 +18,8 @@ import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
 import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
 import type { SandboxSpec } from '../../src/runner/sandbox.js'
 
-// Skipped, visibly, only where bubblewrap cannot create namespaces; SWARMD_REQUIRE_SANDBOX=1 (CI) makes that a failure.
+// No skip: a machine without a working bubblewrap fails the sandboxed suite with that reason.
 const bwrap = await detectBubblewrap()
-const noSandbox = bwrap === undefined ? 'bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`' : undefined
-if (noSandbox !== undefined && process.env.SWARMD_REQUIRE_SANDBOX === '1') throw new Error(noSandbox)
 
 // Low limits keep the memory, file and fork attacks quick. The evaluator runs under them too and
 // needs about 1 GiB to import torch: one that dies stops the run before the attack is seen.
@@ -98,15 +98,16 @@ describe('malicious train.py without a sandbox', () => {
 })
 
 /** The attacks of issue 5 on a sandboxed runner, each contained and recorded as a crash with a reason. */
-describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, () => {
+describe('malicious train.py under the sandbox', () => {
   let workRoot: string
   let corpus: string
   let dirs: Scratch
   let sandbox: SandboxSpec
   let bait: SandboxBait
   let python: string
+  let cgroups: CgroupSupport
   const runner = (init: Partial<ExecaRunnerInit> = {}): ExecaExperimentRunner =>
-    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox }, { killAfterMs: 60_000, limits, ...init })
+    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox, cgroups }, { killAfterMs: 60_000, limits, ...init })
 
   before(async () => {
     const info = await findPython(process.env.SWARMD_PYTHON)
@@ -115,7 +116,10 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
     dirs = await scratch()
     workRoot = dirs.workRoot
     corpus = dirs.corpus
-    sandbox = { bwrap: bwrap!, readOnly: info.paths }
+    if (bwrap === undefined) throw new Error('bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`')
+    sandbox = { bwrap, readOnly: info.paths }
+    cgroups = await detectCgroups()
+    if (cgroups.version === 'none') throw new Error(`the sandboxed runs need a cgroup per run: ${cgroups.why}`)
     bait = await setSandboxBait('malicious-test')
   })
   after(async () => {
@@ -158,10 +162,10 @@ describe('malicious train.py under the sandbox', { skip: noSandbox ?? false }, (
 
   it('reads the validation text to memorise it: the corpus is concealed, only the training split is bound', async () => {
     const val = join(workRoot, '.corpus', 'cpu', 'val.bin')
-    const source = `import os\nprint("corpus files:", len(os.listdir(${JSON.stringify(corpus)})))\nprint("train files:", os.environ["SWARMD_TRAIN_FILES"])\nopen(${JSON.stringify(val)}, "rb").read()\n`
+    const source = `import os\nprint("corpus files:", len(os.listdir(${JSON.stringify(corpus)})) if os.path.exists(${JSON.stringify(corpus)}) else "absent")\nprint("train files:", os.environ["SWARMD_TRAIN_FILES"])\nopen(${JSON.stringify(val)}, "rb").read()\n`
     const outcome = await runner().run(spec(source))
     assert.equal(outcome.status, 'crash')
-    assert.match(outcome.log, /^corpus files: 0$/m)
+    assert.match(outcome.log, /^corpus files: (0|absent)$/m)
     assert.match(outcome.log, /^train files: \S+train\.bin$/m)
     assert.match(outcome.logTail, /FileNotFoundError/)
   })

@@ -1,0 +1,167 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { chmod, cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { detectCgroups } from '../../src/runner/cgroup.js'
+import { DEFAULT_RUN_UID, ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
+import { findPython } from '../../src/runner/python.js'
+import { detectBubblewrap } from '../../src/runner/sandbox.js'
+import { systemClock } from '../../src/util/clock.js'
+import { tempDir } from '../helpers/in-process-daemon.js'
+import { processesOfUid } from '../helpers/processes.js'
+import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
+import { waitFor } from '../helpers/wait.js'
+import type { CgroupSupport } from '../../src/runner/cgroup.js'
+import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
+import type { RunOutcome } from '../../src/runner/experiment-runner.js'
+import type { SandboxSpec } from '../../src/runner/sandbox.js'
+
+/**
+ * Hostile train.py files against the real runner, with real bubblewrap and the kernel's cgroups
+ * (issue 11): nothing secret inside, no limit escaped. Each attack ends as a crash with a clear
+ * kind, and the runner researches on afterwards. No skips: a machine without bubblewrap or
+ * cgroups fails here with that reason.
+ */
+describe('hostile train.py: secrets and whole-run limits', () => {
+  // Low limits keep the attacks quick. The evaluator needs about 1 GiB to import torch.
+  const limits = { maxProcesses: 64, maxMemoryMb: 1024, maxFileMb: 8, tmpfsMb: 64, workspaceMb: 64 }
+  const canary = `canary-${randomBytes(12).toString('hex')}`
+  let python: string
+  let sandbox: SandboxSpec
+  let cgroups: CgroupSupport
+  let workRoot: string
+  let corpus: string
+  let hostDir: string
+  let n = 0
+  const spec = (source: string): ExperimentSpec => ({ id: `atk-${++n}`, source, profile: 'cpu', foreign: true })
+  const runner = (init: Partial<ExecaRunnerInit> = {}, extra: Partial<SandboxSpec> = {}): ExecaExperimentRunner =>
+    new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox: { ...sandbox, ...extra }, cgroups }, { killAfterMs: 60_000, limits, ...init })
+  const noCanary = (outcome: RunOutcome): void => {
+    assert.ok(!outcome.log.includes(canary), `the canary leaked into the log:\n${outcome.log.slice(-2000)}`)
+  }
+
+  before(async () => {
+    const bwrap = await detectBubblewrap()
+    if (bwrap === undefined) throw new Error('bubblewrap is missing or cannot create namespaces: run `bash scripts/install-system-deps.sh --test`')
+    cgroups = await detectCgroups()
+    if (cgroups.version === 'none') throw new Error(`these attacks need a cgroup per run and this machine gives none: ${cgroups.why}`)
+    const info = await findPython(process.env.SWARMD_PYTHON)
+    if (info === undefined) throw new Error('no python with torch: run `bash scripts/install-system-deps.sh`')
+    python = info.path
+    sandbox = { bwrap, readOnly: info.paths }
+    workRoot = await tempDir()
+    corpus = join(await tempDir(), 'data')
+    await cp(CORPUS_DIR, corpus, { recursive: true })
+    // Secrets where the old sandbox (the whole root read-only, named folders hidden) showed them:
+    // a root-only file in a folder of the system, and the daemon's environment.
+    process.env.SWARMD_TEST_SECRET_TOKEN = canary
+    process.env.HF_TOKEN = canary
+    hostDir = await mkdtemp('/srv/swarmd-attack-')
+    await writeFile(join(hostDir, 'secret'), canary)
+    await chmod(join(hostDir, 'secret'), 0o600)
+    await writeFile(join('/etc', `swarmd-attack-${process.pid}`), canary, { mode: 0o600 })
+  })
+  after(async () => {
+    delete process.env.SWARMD_TEST_SECRET_TOKEN
+    delete process.env.HF_TOKEN
+    await rm(hostDir, { recursive: true, force: true })
+    await rm(join('/etc', `swarmd-attack-${process.pid}`), { force: true })
+    await rm(workRoot, { recursive: true, force: true })
+    await rm(join(corpus, '..'), { recursive: true, force: true })
+  })
+
+  it('prints its environment: none of the daemon\'s variables are there', async () => {
+    const outcome = await runner().run(spec('import os\nfor k, v in sorted(os.environ.items()):\n    print(k, v)\nproc = "/pro" + "c"\nfor pid in os.listdir(proc):\n    if pid.isdigit():\n        try:\n            print(pid, open(proc + "/" + pid + "/environ", "rb").read())\n        except OSError as e:\n            print(pid, type(e).__name__)\nprint("done")\n'))
+    assert.match(outcome.log, /^done$/m, outcome.log)
+    noCanary(outcome)
+    assert.match(outcome.log, /^USER swarmd-run$/m)
+    assert.doesNotMatch(outcome.log, /^(HF_TOKEN|SWARMD_TEST_SECRET_TOKEN) /m)
+  })
+
+  it('reads root-only files in system folders that were not hidden: they are absent, and unreadable even when bound', async () => {
+    const read = `for p in [${JSON.stringify(join(hostDir, 'secret'))}, ${JSON.stringify(join('/etc', `swarmd-attack-${process.pid}`))}, "/etc/shadow", "/etc/ssh"]:\n    try:\n        print(p, open(p).read())\n    except Exception as e:\n        print(p, type(e).__name__)\n`
+    const outcome = await runner().run(spec(read + 'import os\nprint("etc", sorted(os.listdir("/etc")))\nprint("root", sorted(os.listdir("/")))\n'))
+    noCanary(outcome)
+    assert.match(outcome.log, /secret FileNotFoundError$/m, outcome.log)
+    assert.match(outcome.log, /^\/etc\/shadow FileNotFoundError$/m)
+    assert.doesNotMatch(outcome.log, /^root .*'(home|root|var|srv|run|opt)'/m)
+    // A folder bound by mistake: the run is not root, the 0600 file stays closed.
+    const mistaken = await runner({}, { readOnly: [...sandbox.readOnly, hostDir] }).run(spec(read + 'import os\nprint("uid", os.getuid(), os.geteuid())\n'))
+    noCanary(mistaken)
+    assert.match(mistaken.log, /secret PermissionError$/m, mistaken.log)
+    if (process.getuid?.() === 0) assert.match(mistaken.log, new RegExp(`^uid ${DEFAULT_RUN_UID} ${DEFAULT_RUN_UID}$`, 'm'))
+  })
+
+  it('connects to a host service\'s Unix socket outside the old hidden folders: it is not there', async (t) => {
+    let reached = 0
+    const path = join(hostDir, 'control.sock')
+    const server = createServer((socket) => { reached++; socket.end(canary) })
+    await new Promise<void>((resolve) => server.listen(path, resolve))
+    t.after(async () => { await new Promise((resolve) => server.close(resolve)) })
+    const outcome = await runner().run(spec(`import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect(${JSON.stringify(path)})\nprint(s.recv(100))\n`))
+    assert.equal(outcome.status, 'crash')
+    assert.match(outcome.logTail, /FileNotFoundError|ConnectionRefused|PermissionError/)
+    noCanary(outcome)
+    assert.equal(reached, 0)
+  })
+
+  it('maps shared memory past the limit (RLIMIT_DATA does not count it): killed at the run\'s memory limit', async () => {
+    const outcome = await runner().run(spec('import mmap\nm = mmap.mmap(-1, 1536 * 2**20, flags=mmap.MAP_SHARED)\nfor i in range(0, len(m), 4096):\n    m[i] = 1\nprint("mapped 1.5 GiB")\n'))
+    assert.equal(outcome.reason, 'resource-limit', outcome.log)
+    assert.match(outcome.detail ?? '', /memory/)
+    assert.doesNotMatch(outcome.log, /mapped 1.5 GiB/)
+  })
+
+  it('splits its memory over several processes, each under the per-process limit: killed at the run\'s total', async () => {
+    const source = 'import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        a = bytearray(600 * 2**20)\n        for i in range(0, len(a), 4096):\n            a[i] = 1\n        time.sleep(30)\n        os._exit(0)\nfor _ in range(3):\n    _, status = os.wait()\n    if status != 0:\n        raise SystemExit("a child was killed")\nprint("held 1.8 GiB")\n'
+    const outcome = await runner().run(spec(source))
+    assert.equal(outcome.reason, 'resource-limit', outcome.log)
+    assert.match(outcome.detail ?? '', /memory/)
+    assert.doesNotMatch(outcome.log, /held 1.8 GiB/)
+  })
+
+  it('fills /dev/shm and /tmp: each is a sized tmpfs, the write fails', async () => {
+    for (const dir of ['/dev/shm', '/tmp']) {
+      const outcome = await runner().run(spec(`import os\nfor i in range(1000):\n    with open("${dir}/fill-%d" % i, "wb") as f:\n        f.write(bytes(4 * 2**20))\nprint("filled")\n`))
+      assert.equal(outcome.reason, 'resource-limit', outcome.log)
+      assert.match(outcome.detail ?? '', /No space left|full/)
+      assert.doesNotMatch(outcome.log, /^filled$/m)
+    }
+  })
+
+  it('fills its workspace with many files under the per-file limit: the workspace is full at its size', async () => {
+    const outcome = await runner().run(spec('for i in range(1000):\n    with open("part-%d.bin" % i, "wb") as f:\n        f.write(bytes(4 * 2**20))\nprint("wrote 4 GiB")\n'))
+    assert.equal(outcome.reason, 'resource-limit', outcome.log)
+    assert.match(outcome.detail ?? '', /No space left|full/)
+    assert.doesNotMatch(outcome.log, /wrote 4 GiB/)
+  })
+
+  it('forks a bomb whose children each leave the session (setsid): stopped at the process limit, nothing left', async () => {
+    const source = 'import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            os.setsid()\n            while True:\n                try:\n                    os.fork()\n                except OSError:\n                    time.sleep(0.01)\n    except OSError:\n        time.sleep(0.01)\n'
+    const started = Date.now()
+    const outcome = await runner().run(spec(source))
+    assert.equal(outcome.reason, 'resource-limit', outcome.log)
+    assert.match(outcome.detail ?? '', /process/)
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`)
+    if (process.getuid?.() === 0) await waitFor(async () => await processesOfUid(DEFAULT_RUN_UID) === 0, { what: 'the bomb\'s processes to be gone', timeoutMs: 10_000 })
+  })
+
+  it('after all of it: no run cgroup is left, and a real train.py still trains', async () => {
+    const base = cgroups.version === 'v2' ? cgroups.base : cgroups.version === 'v1' ? cgroups.memory : ''
+    const left = (await readdir(base)).filter((name) => name.startsWith('atk-'))
+    assert.deepEqual(left, [])
+    const outcome = await runner().run({ ...spec(await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')), maxSteps: 10 })
+    assert.equal(outcome.status, 'ok', outcome.logTail)
+  })
+
+  it('refuses a peer\'s code where no cgroup can limit the run, unless the volunteer opted out', async () => {
+    const none: CgroupSupport = { version: 'none', why: 'test: no cgroup' }
+    const bare = new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox, cgroups: none }, { killAfterMs: 60_000, limits })
+    assert.equal(bare.canRunForeignCode(), false)
+    await assert.rejects(bare.run(spec('print("ran")\n')), (err: Error & { code?: string }) => err.code === 'LIMITS_REQUIRED')
+    const optedOut = new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox, cgroups: none }, { killAfterMs: 60_000, limits, unsafeNoCgroup: true })
+    assert.match((await optedOut.run(spec('print("ran")\n'))).log, /^ran$/m)
+  })
+})
