@@ -10,6 +10,7 @@ import { findPython } from '../../src/runner/python.js'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
 import { systemClock } from '../../src/util/clock.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
+import { HOSTILE } from '../helpers/hostile-programs.js'
 import { processesOfUid } from '../helpers/processes.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
 import { waitFor } from '../helpers/wait.js'
@@ -73,7 +74,7 @@ describe('hostile train.py: secrets and whole-run limits', () => {
   })
 
   it('prints its environment: none of the daemon\'s variables are there', async () => {
-    const outcome = await runner().run(spec('import os\nfor k, v in sorted(os.environ.items()):\n    print(k, v)\nproc = "/pro" + "c"\nfor pid in os.listdir(proc):\n    if pid.isdigit():\n        try:\n            print(pid, open(proc + "/" + pid + "/environ", "rb").read())\n        except OSError as e:\n            print(pid, type(e).__name__)\nprint("done")\n'))
+    const outcome = await runner().run(spec(HOSTILE.printEnvironment))
     assert.match(outcome.log, /^done$/m, outcome.log)
     noCanary(outcome)
     assert.match(outcome.log, /^USER swarmd-run$/m)
@@ -81,7 +82,7 @@ describe('hostile train.py: secrets and whole-run limits', () => {
   })
 
   it('reads root-only files in system folders that were not hidden: they are absent, and unreadable even when bound', async () => {
-    const read = `for p in [${JSON.stringify(join(hostDir, 'secret'))}, ${JSON.stringify(join('/etc', `swarmd-attack-${process.pid}`))}, "/etc/shadow", "/etc/ssh"]:\n    try:\n        print(p, open(p).read())\n    except Exception as e:\n        print(p, type(e).__name__)\n`
+    const read = HOSTILE.readFiles([join(hostDir, 'secret'), join('/etc', `swarmd-attack-${process.pid}`), '/etc/shadow', '/etc/ssh'])
     const outcome = await runner().run(spec(read + 'import os\nprint("etc", sorted(os.listdir("/etc")))\nprint("root", sorted(os.listdir("/")))\n'))
     noCanary(outcome)
     assert.match(outcome.log, /secret FileNotFoundError$/m, outcome.log)
@@ -100,7 +101,7 @@ describe('hostile train.py: secrets and whole-run limits', () => {
     const server = createServer((socket) => { reached++; socket.end(canary) })
     await new Promise<void>((resolve) => server.listen(path, resolve))
     t.after(async () => { await new Promise((resolve) => server.close(resolve)) })
-    const outcome = await runner().run(spec(`import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect(${JSON.stringify(path)})\nprint(s.recv(100))\n`))
+    const outcome = await runner().run(spec(HOSTILE.connectUnix(path)))
     assert.equal(outcome.status, 'crash')
     assert.match(outcome.logTail, /FileNotFoundError|ConnectionRefused|PermissionError/)
     noCanary(outcome)
@@ -108,15 +109,14 @@ describe('hostile train.py: secrets and whole-run limits', () => {
   })
 
   it('maps shared memory past the limit (RLIMIT_DATA does not count it): killed at the run\'s memory limit', async () => {
-    const outcome = await runner().run(spec('import mmap\nm = mmap.mmap(-1, 1536 * 2**20, flags=mmap.MAP_SHARED)\nfor i in range(0, len(m), 4096):\n    m[i] = 1\nprint("mapped 1.5 GiB")\n'))
+    const outcome = await runner().run(spec(HOSTILE.sharedMemory))
     assert.equal(outcome.reason, 'resource-limit', outcome.log)
     assert.match(outcome.detail ?? '', /memory/)
     assert.doesNotMatch(outcome.log, /mapped 1.5 GiB/)
   })
 
   it('splits its memory over several processes, each under the per-process limit: killed at the run\'s total', async () => {
-    const source = 'import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        a = bytearray(600 * 2**20)\n        for i in range(0, len(a), 4096):\n            a[i] = 1\n        time.sleep(30)\n        os._exit(0)\nfor _ in range(3):\n    _, status = os.wait()\n    if status != 0:\n        raise SystemExit("a child was killed")\nprint("held 1.8 GiB")\n'
-    const outcome = await runner().run(spec(source))
+    const outcome = await runner().run(spec(HOSTILE.manyProcessesMemory))
     assert.equal(outcome.reason, 'resource-limit', outcome.log)
     assert.match(outcome.detail ?? '', /memory/)
     assert.doesNotMatch(outcome.log, /held 1.8 GiB/)
@@ -124,24 +124,23 @@ describe('hostile train.py: secrets and whole-run limits', () => {
 
   it('fills /dev/shm and /tmp: each is a sized tmpfs, the write fails', async () => {
     for (const dir of ['/dev/shm', '/tmp']) {
-      const outcome = await runner().run(spec(`import os\nfor i in range(1000):\n    with open("${dir}/fill-%d" % i, "wb") as f:\n        f.write(bytes(4 * 2**20))\nprint("filled")\n`))
+      const outcome = await runner().run(spec(HOSTILE.fill(dir)))
       assert.equal(outcome.reason, 'resource-limit', outcome.log)
       assert.match(outcome.detail ?? '', /No space left|full/)
-      assert.doesNotMatch(outcome.log, /^filled$/m)
+      assert.doesNotMatch(outcome.log, /filled 4 GiB/)
     }
   })
 
   it('fills its workspace with many files under the per-file limit: the workspace is full at its size', async () => {
-    const outcome = await runner().run(spec('for i in range(1000):\n    with open("part-%d.bin" % i, "wb") as f:\n        f.write(bytes(4 * 2**20))\nprint("wrote 4 GiB")\n'))
+    const outcome = await runner().run(spec(HOSTILE.fill('.')))
     assert.equal(outcome.reason, 'resource-limit', outcome.log)
     assert.match(outcome.detail ?? '', /No space left|full/)
-    assert.doesNotMatch(outcome.log, /wrote 4 GiB/)
+    assert.doesNotMatch(outcome.log, /filled 4 GiB/)
   })
 
   it('forks a bomb whose children each leave the session (setsid): stopped at the process limit, nothing left', async () => {
-    const source = 'import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            os.setsid()\n            while True:\n                try:\n                    os.fork()\n                except OSError:\n                    time.sleep(0.01)\n    except OSError:\n        time.sleep(0.01)\n'
     const started = Date.now()
-    const outcome = await runner().run(spec(source))
+    const outcome = await runner().run(spec(HOSTILE.setsidForkBomb))
     assert.equal(outcome.reason, 'resource-limit', outcome.log)
     assert.match(outcome.detail ?? '', /process/)
     assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`)
