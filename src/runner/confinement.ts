@@ -31,9 +31,9 @@ export function describeConfinement (options: { sandbox: SandboxSpec | undefined
     { name: 'filesystem', holds: sandboxed, how: sandboxed ? 'only /usr, the interpreter\'s paths, the workspace and the training split; home, /root, /etc, /var and /run absent' : noSandbox },
     { name: 'network', holds: sandboxed, how: sandboxed ? 'none (own network namespace), host sockets absent' : noSandbox },
     { name: 'user', holds: sandboxed, how: sandboxed ? (isRoot ? `uid ${options.runUid}, no capabilities, no_new_privs` : `your own uid, no capabilities`) : 'runs as the daemon\'s user' },
-    { name: 'memory (whole run)', holds: kernel, how: describeCgroups(options.cgroups) },
-    { name: 'processes (whole run)', holds: kernel, how: kernel ? 'pids.max of the run\'s cgroup, whatever sessions it makes' : 'only per process group and session, which a run can leave' },
-    { name: 'tmpfs and workspace sizes', holds: sandboxed, how: sandboxed ? '/tmp, /dev/shm and the workspace are sized tmpfs' : noSandbox },
+    { name: 'memory', holds: kernel, how: describeCgroups(options.cgroups) },
+    { name: 'process count', holds: kernel, how: kernel ? 'pids.max of the run\'s cgroup, whatever sessions it makes' : 'only per process group and session, which a run can leave' },
+    { name: 'disk (sized tmpfs)', holds: sandboxed, how: sandboxed ? '/tmp, /dev/shm and the workspace are sized tmpfs' : noSandbox },
     { name: 'gpu', holds: sandboxed, how: sandboxed ? 'only the device node of the run\'s own GPU' : noSandbox },
     { name: 'per-process limits', holds: true, how: 'RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NPROC' }
   ]

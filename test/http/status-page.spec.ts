@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { chromium } from 'playwright-core'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { requirePython } from '../helpers/python.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Browser } from 'playwright-core'
 import type { Daemon } from '../../src/daemon/daemon.js'
@@ -48,5 +49,23 @@ describe('status page in Chromium', () => {
     await page.locator('#hypotheses', { hasText: 'Halve the LR' }).waitFor({ timeout: 15_000 })
     assert.equal(await page.locator('b[data-kind="hypothesis"]').innerText(), '3')
     await page.close()
+  })
+
+  it('says which sandbox protections hold for peers\' code on this machine', async () => {
+    const python = await requirePython()
+    const c = await startInProcessDaemon({ agent: 'builtin', python, maxSteps: 5, maxExperiments: 1 })
+    try {
+      const page = await browser.newPage()
+      await page.goto(`${c.apiUrl}/`)
+      // This machine (and CI) has bubblewrap and root's cgroups: peers' code runs, confined.
+      await page.locator('#foreign-code', { hasText: 'runs in the sandbox, under the kernel\'s limits' }).waitFor({ timeout: 15_000 })
+      const rows = await page.locator('#confinement tr').allInnerTexts()
+      for (const name of ['environment', 'filesystem', 'network', 'user', 'memory', 'process count', 'gpu']) {
+        assert.ok(rows.some((row) => row.startsWith(`${name}\tyes`)), `${name} holds: ${rows.join(' | ')}`)
+      }
+      await page.close()
+    } finally {
+      await stopAndRemove(c)
+    }
   })
 })

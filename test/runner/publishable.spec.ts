@@ -1,0 +1,30 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { PUBLISHED_LOG_MAX_BYTES, publishableLog, verificationReport, verifiedMetrics } from '../../src/runner/publishable.js'
+import type { RunOutcome } from '../../src/runner/experiment-runner.js'
+
+const METRICS = { val_bpb: 2.2912345678, training_seconds: 20.123456, total_seconds: 22.987654, peak_vram_mb: 1234.56789, mfu_percent: 1.23456789, total_tokens_M: 0.0212345, num_steps: 900, num_params_M: 0.1098765, depth: 2 }
+
+describe('what leaves the machine', () => {
+  it('a published log is at most 64 KiB, its tail, marked when cut', () => {
+    assert.equal(publishableLog('short log\n'), 'short log\n')
+    const long = Array.from({ length: 20_000 }, (_, i) => `line ${i} ünïcode`).join('\n') + '\n---\nval_bpb: 2.29\n'
+    const cut = publishableLog(long)
+    assert.ok(Buffer.byteLength(cut) <= PUBLISHED_LOG_MAX_BYTES)
+    assert.match(cut, /^\[log cut: \d+ bytes/)
+    assert.match(cut, /val_bpb: 2\.29\n$/)
+    assert.match(cut.split('\n')[1]!, /^line \d+ ünïcode$/, 'cut on a line start')
+  })
+
+  it('a verification publishes the measured numbers, rounded, and nothing the run printed', () => {
+    const secret = 'HF_TOKEN=hf_canary'
+    const outcome: RunOutcome = { status: 'crash', reason: 'exception', detail: `ValueError: ${secret}`, log: `${secret}\n`, logTail: secret, wallMs: 20_400, metrics: METRICS, evaluation: { status: 'scored', valBpb: 2.2912345678, windows: 64, causalCheckedWindows: 4, causalMaxChange: 0, seconds: 1 } }
+    const report = verificationReport(outcome, 900)
+    assert.doesNotMatch(report, /canary|ValueError/)
+    const parsed = JSON.parse(report) as { crash: string, steps: number, metrics: typeof METRICS }
+    assert.equal(parsed.crash, 'exception')
+    assert.equal(parsed.steps, 900)
+    assert.deepEqual(parsed.metrics, verifiedMetrics(METRICS))
+    assert.deepEqual(verifiedMetrics(METRICS), { val_bpb: 2.291235, training_seconds: 20.12, total_seconds: 22.99, peak_vram_mb: 1235, mfu_percent: 1.235, total_tokens_M: 0.02123, num_steps: 900, num_params_M: 0.1099, depth: 2 })
+  })
+})
