@@ -1,4 +1,6 @@
-import { execa } from 'execa'
+import { spawnConfined } from './spawn.js'
+import type { ConfinedCommand } from './spawn.js'
+import type { execa } from 'execa'
 
 /**
  * What the harness's evaluator process (`prepare.py evaluate`) said about a run. `scored`: it
@@ -37,12 +39,6 @@ export function parseEvaluatorOutput (output: string): EvaluationReport {
   return { status: 'absent' }
 }
 
-export interface EvaluatorStart {
-  command: string
-  args: string[]
-  cwd: string
-  env: Record<string, string>
-}
 
 /**
  * The evaluator of one run, started before train.py: it imports torch, then waits on the
@@ -55,8 +51,8 @@ export class EvaluatorProcess {
   private readonly child: ReturnType<typeof execa>
   private readonly exited: Promise<unknown>
 
-  constructor (start: EvaluatorStart, private readonly maxOutputBytes = 1 << 20) {
-    this.child = execa(start.command, start.args, { cwd: start.cwd, env: start.env, detached: true, reject: false, all: true, buffer: false, stdin: 'ignore' })
+  constructor (start: ConfinedCommand, private readonly maxOutputBytes = 1 << 20) {
+    this.child = spawnConfined(start)
     this.child.all?.setEncoding('utf8')
     this.child.all?.on('data', (chunk: string) => {
       if (this.output.length < this.maxOutputBytes) this.output += chunk

@@ -7,10 +7,12 @@ import { classifyRun, fatalLine, logTail } from './classify.js'
 import { exportCorpusSplits } from './corpus-splits.js'
 import { EvaluatorProcess } from './evaluator.js'
 import { runEnvironment } from './run-environment.js'
+import { RunOutput } from './run-output.js'
+import { seccompFilter } from './seccomp.js'
+import { spawnConfined } from './spawn.js'
 import { confineProgram, confineSteps, countRunProcesses, resolveRunLimits } from './run-limits.js'
 import { bubblewrapArgs } from './sandbox.js'
 import { checkSource } from './source-policy.js'
-import { parseProgress } from './summary.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import type { CgroupSupport } from './cgroup.js'
@@ -139,11 +141,21 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     return support === undefined || support.version === 'none' ? undefined : support
   }
 
-  /** The uid and gid sandboxed runs take: a fixed unprivileged one when the daemon is root, else the daemon's own. */
-  private get runAs (): { uid: number, gid: number } | undefined {
+  /** Offsets from `runUid` held by runs in progress. */
+  private readonly uidsInUse = new Set<number>()
+
+  /**
+   * The uid and gid a sandboxed run takes when the daemon is root: `runUid` plus the lowest offset
+   * no run in progress holds, so concurrent runs (one per GPU) never share a uid and with it the
+   * kernel's per-user counts and keyrings. Undefined: the run keeps the daemon's own (not root) uid.
+   */
+  private acquireRunAs (): { uid: number, gid: number, release: () => void } | undefined {
     if (this.components.sandbox === undefined || process.getuid?.() !== 0) return undefined
-    const uid = this.init.runUid ?? DEFAULT_RUN_UID
-    return { uid, gid: uid }
+    let offset = 0
+    while (this.uidsInUse.has(offset)) offset++
+    this.uidsInUse.add(offset)
+    const uid = (this.init.runUid ?? DEFAULT_RUN_UID) + offset
+    return { uid, gid: uid, release: () => { this.uidsInUse.delete(offset) } }
   }
 
   async run (spec: ExperimentSpec, options: RunOptions = {}): Promise<RunOutcome> {
@@ -159,10 +171,20 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       return { status: 'crash', reason: 'eval-path-modified', detail: policy.detail, log, logTail: log, wallMs: clock.now() - started }
     }
     const splits = await this.corpusSplits(spec.profile)
+    const runAs = this.acquireRunAs()
+    try {
+      return await this.runPrepared(spec, options, splits, runAs === undefined ? undefined : { uid: runAs.uid, gid: runAs.gid }, started)
+    } finally {
+      runAs?.release()
+    }
+  }
+
+  private async runPrepared (spec: ExperimentSpec, options: RunOptions, splits: CorpusSplits, runAs: { uid: number, gid: number } | undefined, started: number): Promise<RunOutcome> {
+    const { clock } = this.components
     const corpusFiles = [...splits.train, splits.val]
     const dataBefore = await digestFiles(corpusFiles)
     const workspace = await this.prepareWorkspace(spec)
-    const channel = await this.prepareChannel(spec)
+    const channel = await this.prepareChannel(spec, runAs)
     const sandboxed = this.components.sandbox !== undefined
     const common: Record<string, string> = { SWARMD_PROFILE: spec.profile, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
     if (spec.gpu === undefined) common.OMP_NUM_THREADS = '1'
@@ -181,7 +203,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     // train.py sees the training split and the channel, the evaluator the validation slice.
     // Each has its own cgroup: train.py's memory cannot starve the harness into a crash.
     const evaluator = new EvaluatorProcess({
-      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, workspaceFrom: { bind: true }, data: [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup),
+      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, workspaceFrom: { bind: true }, data: [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
       cwd: channel,
       env: runEnvironment({ python, home: channel, harness: common })
     })
@@ -191,31 +213,11 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       data: [...splits.train, channel],
       conceal: splits.sources,
       ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {})
-    }, trainGroup)
-    const child = execa(trainer.command, trainer.args, {
-      cwd: workspace,
-      env,
-      extendEnv: false,
-      detached: true,
-      reject: false,
-      all: true,
-      buffer: false,
-      stdin: 'ignore'
-    })
-    let log = ''
-    let pending = ''
+    }, trainGroup, runAs)
+    const child = spawnConfined({ ...trainer, cwd: workspace, env })
+    const output = new RunOutput(this.maxLogBytes, options.onProgress)
     child.all?.setEncoding('utf8')
-    child.all?.on('data', (chunk: string) => {
-      log += chunk
-      if (log.length > this.maxLogBytes) log = '[log head cut]\n' + log.slice(log.length - this.maxLogBytes)
-      pending += chunk
-      const lines = pending.split('\n')
-      pending = lines.pop() ?? ''
-      for (const line of lines) {
-        const progress = parseProgress(line)
-        if (progress !== undefined) options.onProgress?.(progress)
-      }
-    })
+    child.all?.on('data', (chunk: string) => { output.push(chunk) })
     let timedOut = false
     let killed = false
     const killGroup = (): void => {
@@ -257,6 +259,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       }).finally(() => { polling = false })
     }, this.init.watchIntervalMs ?? 200)
     const result = await child
+    const log = output.text()
     trainerEnded = true
     clearTimeout(timer)
     clearInterval(watch)
@@ -292,37 +295,45 @@ export class ExecaExperimentRunner implements ExperimentRunner {
    * The command line for `python <args>`: joined to its cgroup, under the rlimits, and in the
    * sandbox as the run's unprivileged user where there is one.
    */
-  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb' | 'identityFiles'>, group: RunCgroup | undefined): Promise<{ command: string, args: string[] }> {
+  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb' | 'identityFiles' | 'seccompFd'>, group: RunCgroup | undefined, runAs: { uid: number, gid: number } | undefined): Promise<{ command: string, args: string[], fd3?: Uint8Array }> {
     const { python, sandbox } = this.components
     const program = confineProgram()
+    // With a cgroup, pids.max counts the run's processes. RLIMIT_NPROC would count every process
+    // of the run's uid on the machine, the evaluator's and other GPU workers' runs too.
+    const rlimits = group === undefined ? this.limits : { ...this.limits, maxProcesses: 0 }
     const outer = group === undefined ? [] : [python, '-S', '-c', program, confineSteps({ cgroupProcs: group.procsFiles, parentPid: process.pid })]
     if (sandbox === undefined) {
-      const inner = [python, '-S', '-c', program, confineSteps({ limits: this.limits, parentPid: process.pid }), python, ...pythonArgs]
+      const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, parentPid: process.pid }), python, ...pythonArgs]
       // Unsandboxed, the outer step's parent is the daemon; the inner one's is the outer one, same pid after exec.
       return group === undefined ? { command: python, args: inner.slice(1) } : { command: python, args: [...outer.slice(1), ...inner] }
     }
-    const runAs = this.runAs
-    const inner = [python, '-S', '-c', program, confineSteps({ limits: this.limits, ...(runAs !== undefined ? { dropTo: runAs } : {}) }), python, ...pythonArgs]
-    const bwrap = [sandbox.bwrap, ...await bubblewrapArgs({ ...sandbox, ...(runAs !== undefined ? { runAs } : {}) }, { ...mounts, tmpfsMb: this.limits.tmpfsMb, identityFiles: await this.identityFiles() }), '--', ...inner]
-    return group === undefined ? { command: bwrap[0]!, args: bwrap.slice(1) } : { command: python, args: [...outer.slice(1), ...bwrap] }
+    const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, ...(runAs !== undefined ? { dropTo: runAs } : {}) }), python, ...pythonArgs]
+    const fd3 = seccompFilter()
+    const bwrap = [sandbox.bwrap, ...await bubblewrapArgs({ ...sandbox, ...(runAs !== undefined ? { runAs } : {}) }, { ...mounts, tmpfsMb: this.limits.tmpfsMb, identityFiles: await this.identityFiles(runAs), ...(fd3 !== undefined ? { seccompFd: 3 } : {}) }), '--', ...inner]
+    const command = group === undefined ? { command: bwrap[0]!, args: bwrap.slice(1) } : { command: python, args: [...outer.slice(1), ...bwrap] }
+    return fd3 === undefined ? command : { ...command, fd3 }
   }
 
-  private identity: Promise<{ passwd: string, group: string }> | undefined
+  private readonly identities = new Map<number, Promise<{ passwd: string, group: string }>>()
 
   /** /etc/passwd and /etc/group for the sandbox: root and the run's user, nothing of the host's accounts. */
-  private async identityFiles (): Promise<{ passwd: string, group: string }> {
-    this.identity ??= (async () => {
-      const dir = join(this.components.workRoot, '.identity')
-      await mkdir(dir, { recursive: true })
-      const uid = this.runAs?.uid ?? process.getuid?.() ?? 0
-      const gid = this.runAs?.gid ?? process.getgid?.() ?? 0
-      const files = { passwd: join(dir, 'passwd'), group: join(dir, 'group') }
-      await writeFile(files.passwd, `root:x:0:0::/nonexistent:/usr/sbin/nologin\nswarmd-run:x:${uid}:${gid}::/nonexistent:/usr/sbin/nologin\n`)
-      await writeFile(files.group, `root:x:0:\nswarmd-run:x:${gid}:\n`)
-      for (const file of Object.values(files)) await chmod(file, 0o444)
-      return files
-    })()
-    return await this.identity
+  private async identityFiles (runAs: { uid: number, gid: number } | undefined): Promise<{ passwd: string, group: string }> {
+    const uid = runAs?.uid ?? process.getuid?.() ?? 0
+    const gid = runAs?.gid ?? process.getgid?.() ?? 0
+    let files = this.identities.get(uid)
+    if (files === undefined) {
+      files = (async () => {
+        const dir = join(this.components.workRoot, '.identity', String(uid))
+        await mkdir(dir, { recursive: true })
+        const paths = { passwd: join(dir, 'passwd'), group: join(dir, 'group') }
+        await writeFile(paths.passwd, `root:x:0:0::/nonexistent:/usr/sbin/nologin\nswarmd-run:x:${uid}:${gid}::/nonexistent:/usr/sbin/nologin\n`)
+        await writeFile(paths.group, `root:x:0:\nswarmd-run:x:${gid}:\n`)
+        for (const file of Object.values(paths)) await chmod(file, 0o444)
+        return paths
+      })()
+      this.identities.set(uid, files)
+    }
+    return await files
   }
 
   /** The split files for a profile, exported once per runner (again after a failure). */
@@ -364,7 +375,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
    * writable by the evaluator only (train.py gets it read-only: it can open the FIFOs, not
    * replace them).
    */
-  private async prepareChannel (spec: ExperimentSpec): Promise<string> {
+  private async prepareChannel (spec: ExperimentSpec, runAs: { uid: number, gid: number } | undefined): Promise<string> {
     const channel = join(this.components.workRoot, `${spec.id}.eval`)
     await rm(channel, { recursive: true, force: true })
     await mkdir(channel, { recursive: true })
@@ -373,7 +384,6 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await chmod(prepare, 0o444)
     await execa('mkfifo', ['-m', '600', join(channel, 'request'), join(channel, 'answer')])
     // Both ends run as the run's user: the folder and the FIFOs are theirs.
-    const runAs = this.runAs
     if (runAs !== undefined) {
       for (const path of [channel, join(channel, 'request'), join(channel, 'answer')]) await chown(path, runAs.uid, runAs.gid)
     }

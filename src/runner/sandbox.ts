@@ -37,6 +37,8 @@ export interface SandboxMounts {
   gpu?: number
   /** Generated /etc/passwd and /etc/group naming the run's user, bound read-only. */
   identityFiles?: { passwd: string, group: string }
+  /** The fd (in bwrap's process) of the seccomp filter to load before the command starts (seccomp.ts). */
+  seccompFd?: number
 }
 
 /** Where the NVIDIA driver lists the machine's GPUs. */
@@ -146,6 +148,9 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
   }
   plan.add(
     '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    // The host's name is not the run's business (the red team read it from inside).
+    '--hostname', 'swarmd-run',
+    ...(mounts.seccompFd !== undefined ? ['--seccomp', String(mounts.seccompFd)] : []),
     '--cap-drop', 'ALL',
     ...(sandbox.runAs !== undefined ? ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : []),
     '--die-with-parent',
