@@ -3,6 +3,22 @@
  * and its bench (bench/sandbox.ts). Each prints a line ending in a marker only when the attack
  * got through.
  */
+/**
+ * Wrap a payload so the source check (an AST scan for reaches into the harness) does not see it:
+ * the check is no security boundary, the sandbox is, and an attacker wraps everything like this.
+ */
+export function evadeSourceCheck (payload: string): string {
+  const encoded = Buffer.from(payload).toString('base64')
+  return `import base64, runpy\nopen("/tmp/p.py", "w").write(base64.b64decode("${encoded}").decode())\nrunpy.run_path("/tmp/p.py", run_name="__main__")\n`
+}
+
+/** A payload that tries `name: expression` in turn and prints `name ALLOWED value` or `name refused Error`. */
+export function probe (checks: Record<string, string>): string {
+  const lines = ['import ctypes, os, socket', 'libc = ctypes.CDLL(None, use_errno=True)', 'def t(name, f):', '    try:', '        print(name, "ALLOWED", f())', '    except Exception as e:', '        print(name, "refused", type(e).__name__)']
+  for (const [name, expression] of Object.entries(checks)) lines.push(`t(${JSON.stringify(name)}, lambda: ${expression})`)
+  return evadeSourceCheck(lines.join('\n') + '\n')
+}
+
 export const HOSTILE = {
   /** Print the environment and every process's environ under /proc (named around the source check). */
   printEnvironment: 'import os\nfor k, v in sorted(os.environ.items()):\n    print(k, v)\nproc = "/pro" + "c"\nfor pid in os.listdir(proc):\n    if pid.isdigit():\n        try:\n            print(pid, open(proc + "/" + pid + "/environ", "rb").read())\n        except OSError as e:\n            print(pid, type(e).__name__)\nprint("done")\n',
@@ -17,5 +33,9 @@ export const HOSTILE = {
   /** Up to 4 GiB in 4 MiB files in `dir` (relative: the workspace). */
   fill: (dir: string): string => `import os\nfor i in range(1000):\n    with open(os.path.join(${JSON.stringify(dir)}, "fill-%d" % i), "wb") as f:\n        f.write(bytes(4 * 2**20))\nprint("filled 4 GiB")\n`,
   /** A fork bomb whose children each leave the session and process group first. */
+  /** One line of 64 MiB without a newline, then a newline: the runner must not rescan it per chunk. */
+  hugeLine: 'import os\nbuf = b"A" * (1 << 20)\nfor _ in range(64):\n    os.write(1, buf)\nos.write(1, b"\\nprinted 64 MiB\\n")\n',
+  /** Hold 40 threads for `seconds`, then report. */
+  holdThreads: (seconds: number): string => `import threading, time\nev = threading.Event()\nts = [threading.Thread(target=ev.wait) for _ in range(40)]\nfor t in ts:\n    t.start()\ntime.sleep(${seconds})\nev.set()\nprint("held 40 threads")\n`,
   setsidForkBomb: 'import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            os.setsid()\n            while True:\n                try:\n                    os.fork()\n                except OSError:\n                    time.sleep(0.01)\n    except OSError:\n        time.sleep(0.01)\n'
 } as const

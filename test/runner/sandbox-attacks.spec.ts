@@ -10,7 +10,7 @@ import { findPython } from '../../src/runner/python.js'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
 import { systemClock } from '../../src/util/clock.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
-import { HOSTILE } from '../helpers/hostile-programs.js'
+import { HOSTILE, probe } from '../helpers/hostile-programs.js'
 import { processesOfUid } from '../helpers/processes.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
 import { waitFor } from '../helpers/wait.js'
@@ -145,6 +145,51 @@ describe('hostile train.py: secrets and whole-run limits', () => {
     assert.match(outcome.detail ?? '', /process/)
     assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`)
     if (process.getuid?.() === 0) await waitFor(async () => await processesOfUid(DEFAULT_RUN_UID) === 0, { what: 'the bomb\'s processes to be gone', timeoutMs: 10_000 })
+  })
+
+  it('reaches past the namespaces through the kernel: vsock and other socket families, keyrings, new namespaces are refused', async () => {
+    // The red team reached the hypervisor's vsock ports from inside, and left a key in the uid's keyring for the next run.
+    const outcome = await runner().run(spec(probe({
+      vsock: 'socket.socket(40, socket.SOCK_STREAM)',
+      alg: 'socket.socket(38, socket.SOCK_SEQPACKET)',
+      packet: 'socket.socket(17, socket.SOCK_RAW)',
+      add_key: '(libc.syscall(248, b"user", b"left-behind", b"x", 1, -3), ctypes.get_errno())',
+      keyctl: '(libc.syscall(250, 0, -3, 0), ctypes.get_errno())',
+      userns: '(libc.unshare(0x10000000), ctypes.get_errno())',
+      io_uring: '(libc.syscall(425, 8, 0), ctypes.get_errno())',
+      hostname: 'socket.gethostname()',
+      inet: 'socket.socket(socket.AF_INET, socket.SOCK_STREAM).close() or "ok"',
+      threads: '__import__("threading").Thread(target=print).start() or "ok"'
+    })))
+    assert.ok(process.arch === 'x64', 'these syscall numbers are x86-64\'s')
+    for (const family of ['vsock', 'alg', 'packet']) assert.match(outcome.log, new RegExp(`^${family} refused OSError$`, 'm'), outcome.log)
+    // -1 with EPERM (1) from the filter.
+    for (const call of ['add_key', 'keyctl', 'userns', 'io_uring']) assert.match(outcome.log, new RegExp(`^${call} ALLOWED \\(-1, 1\\)$`, 'm'), outcome.log)
+    assert.match(outcome.log, /^hostname ALLOWED swarmd-run$/m)
+    // What training needs still works: sockets inside its own network namespace, threads.
+    assert.match(outcome.log, /^inet ALLOWED ok$/m)
+    assert.match(outcome.log, /^threads ALLOWED ok$/m)
+  })
+
+  it('prints one 64 MiB line: the runner reads it at pipe speed and keeps only the tail', async () => {
+    const started = Date.now()
+    const outcome = await runner().run(spec(HOSTILE.hugeLine))
+    assert.match(outcome.log, /^printed 64 MiB$/m)
+    assert.ok(Buffer.byteLength(outcome.log) < 5 * 2 ** 20, 'the log keeps at most 4 MiB of it')
+    assert.notEqual(outcome.reason, 'timeout', `took ${Date.now() - started} ms`)
+  })
+
+  it('two runs at once (one per GPU) get different uids: one cannot use up the other\'s per-user allowances', { skip: process.getuid?.() !== 0 ? 'runs take distinct uids only under a root daemon' : false }, async () => {
+    const shared = runner()
+    const uidOf = (outcome: RunOutcome): string | undefined => /^uid (\d+)$/m.exec(outcome.log)?.[1]
+    const source = 'import os, time\nprint("uid", os.getuid())\ntime.sleep(3)\n'
+    const [a, b] = await Promise.all([shared.run(spec(source)), shared.run(spec(source))])
+    assert.ok(uidOf(a) !== undefined && uidOf(b) !== undefined, a.log + b.log)
+    assert.notEqual(uidOf(a), uidOf(b))
+    // Threads held in one run do not count against the other (its cgroup counts its own).
+    const [held, other] = await Promise.all([shared.run(spec(HOSTILE.holdThreads(4))), (async () => { await new Promise((resolve) => setTimeout(resolve, 1500)); return await shared.run(spec(HOSTILE.holdThreads(1))) })()])
+    assert.match(held.log, /^held 40 threads$/m, held.log)
+    assert.match(other.log, /^held 40 threads$/m, other.log)
   })
 
   it('after all of it: no run cgroup is left, and a real train.py still trains', async () => {
