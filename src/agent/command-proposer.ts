@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { MAX_SOURCE_BYTES } from '../runner/source-policy.js'
 import { diffConstants } from './constants.js'
 import { ProposalError } from './proposer.js'
 import type { Proposal, ProposalContext, Proposer } from './proposer.js'
@@ -17,7 +18,6 @@ export interface CommandProposerInit {
 }
 
 /** Largest train.py accepted back from an agent. */
-const MAX_SOURCE_BYTES = 512 * 1024
 
 /**
  * Any coding-agent CLI as a proposer. The workspace holds the baseline train.py, the fixed

@@ -260,13 +260,13 @@ export class ResearchLoop {
       this.components.log(`research: could not re-run ${candidate.id.slice(0, 12)} here (${outcome.reason}: ${outcome.detail ?? ''}); no verdict published, and this node will not build on it`)
       return
     }
-    const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!) : null
+    const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!, candidate.body.metrics!, { wallMs: outcome.wallMs, steps }) : null
     await state.append('verification', {
       result: candidate.id,
       claimId: claim.id,
       metrics,
       // The numbers measured here, never the stranger's output: it would carry back what its code could read.
-      logHash: await blobs.add(Buffer.from(verificationReport(outcome, steps))),
+      logHash: await blobs.add(Buffer.from(verificationReport(outcome, metrics, steps))),
       hardware: { ...this.init.hardware, tier: this.init.tier },
       harness: this.init.harness,
       maxSteps: steps

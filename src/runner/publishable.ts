@@ -19,28 +19,22 @@ export function publishableLog (log: string): string {
   return marker + tail.slice(tail.indexOf('\n') + 1)
 }
 
-/** Round to `digits` significant digits: a reported number carries a few bits, not a message. */
-function significant (value: number, digits: number): number {
-  return value === 0 || !Number.isFinite(value) ? value : Number(value.toPrecision(digits))
-}
-
 /**
- * The metrics a verification publishes: val_bpb (the harness's own measurement) to 1e-6, the
- * numbers train.py reported itself to 4 significant digits, counts as they are. Compared with
- * tolerances of 1e-2 (val_bpb) or not at all, so nothing is lost; a re-run of a stranger's code
- * can hide at most a few bytes in them instead of its whole output.
+ * The metrics a verification publishes. Only what this machine measured is its own: val_bpb (the
+ * harness's evaluator) to 1e-4, the run's wall time in whole seconds, and the steps it asked for.
+ * The figures only train.py reports (memory, MFU, tokens, parameters, depth) are the verified
+ * result's own, repeated: the re-run's would be the stranger's choice, and a few of them carried
+ * 250 chosen bits per verification (found by the red team). Rounding to 1e-4 loses nothing: re-runs
+ * are compared with a tolerance of 1e-2 over a noise floor of 1.4e-4.
  */
-export function verifiedMetrics (metrics: RunMetrics): RunMetrics {
+export function verifiedMetrics (measured: RunMetrics, claimed: RunMetrics, run: { wallMs: number, steps: number }): RunMetrics {
+  const seconds = Math.round(run.wallMs / 1000)
   return {
-    val_bpb: Math.round(metrics.val_bpb * 1e6) / 1e6,
-    training_seconds: significant(metrics.training_seconds, 4),
-    total_seconds: significant(metrics.total_seconds, 4),
-    peak_vram_mb: significant(metrics.peak_vram_mb, 4),
-    mfu_percent: significant(metrics.mfu_percent, 4),
-    total_tokens_M: significant(metrics.total_tokens_M, 4),
-    num_steps: metrics.num_steps,
-    num_params_M: significant(metrics.num_params_M, 4),
-    depth: metrics.depth
+    ...claimed,
+    val_bpb: Math.round(measured.val_bpb * 1e4) / 1e4,
+    training_seconds: seconds,
+    total_seconds: seconds,
+    num_steps: run.steps
   }
 }
 
@@ -48,9 +42,9 @@ export function verifiedMetrics (metrics: RunMetrics): RunMetrics {
  * What a verification publishes as its log: the numbers this machine measured, as JSON, never
  * the stranger's output (which would carry whatever its code could read back to its author).
  */
-export function verificationReport (outcome: RunOutcome, steps: number): string {
+export function verificationReport (outcome: RunOutcome, metrics: RunMetrics | null, steps: number): string {
   const evaluation = outcome.evaluation?.status === 'scored'
-    ? { valBpb: Math.round(outcome.evaluation.valBpb * 1e6) / 1e6, windows: outcome.evaluation.windows, causalCheckedWindows: outcome.evaluation.causalCheckedWindows }
+    ? { valBpb: Math.round(outcome.evaluation.valBpb * 1e4) / 1e4, windows: outcome.evaluation.windows, causalCheckedWindows: outcome.evaluation.causalCheckedWindows }
     : { status: outcome.evaluation?.status ?? 'absent' }
   return JSON.stringify({
     kind: 'swarmd verification report',
@@ -59,6 +53,6 @@ export function verificationReport (outcome: RunOutcome, steps: number): string 
     steps,
     wallSeconds: Math.round(outcome.wallMs / 1000),
     evaluation,
-    metrics: outcome.metrics === undefined ? null : verifiedMetrics(outcome.metrics)
+    metrics
   }, null, 2) + '\n'
 }

@@ -1,4 +1,4 @@
-import { lstat, readlink } from 'node:fs/promises'
+import { lstat, readdir, readlink, realpath } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { execa } from 'execa'
 import { gpuDeviceBinds } from './gpu-devices.js'
@@ -72,6 +72,22 @@ async function systemLinks (): Promise<string[]> {
  */
 const ETC_NEEDED = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/alternatives', '/etc/localtime', '/etc/python3', '/etc/python3.9', '/etc/python3.10', '/etc/python3.11', '/etc/python3.12', '/etc/python3.13']
 
+/**
+ * What of /sys a GPU run does not see: the network interfaces (MAC addresses, found by the red
+ * team), cgroups (other runs' groups), kernel, firmware and block devices (serial numbers).
+ */
+async function sysMasks (): Promise<string[]> {
+  const masks = new Set(['/sys/fs', '/sys/kernel', '/sys/firmware', '/sys/block', '/sys/class/net', '/sys/class/block', '/sys/devices/virtual/net', '/sys/devices/virtual/dmi'])
+  try {
+    for (const name of await readdir('/sys/class/net')) masks.add(posix.dirname(await realpath(posix.join('/sys/class/net', name))))
+  } catch {}
+  const present: string[] = []
+  for (const path of masks) {
+    try { if ((await lstat(path)).isDirectory()) present.push(path) } catch {}
+  }
+  return present
+}
+
 /** Builds the argument list, creating every folder a mount needs as 0755 (bwrap makes them 0700, which an unprivileged run cannot cross). */
 class MountPlan {
   readonly args: string[] = []
@@ -129,9 +145,14 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
     plan.add('--tmpfs', DRIVER_GPUS)
     for (const dir of gpu.infoDirs) plan.add('--ro-bind', dir, posix.join(DRIVER_GPUS, posix.basename(dir)))
   }
-  // CPU topology for os.cpu_count() and torch; a GPU run's CUDA also reads PCI topology.
-  if (mounts.gpu !== undefined) plan.mount('--ro-bind', '/sys', '/sys')
-  else plan.mount('--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu')
+  // CPU topology for os.cpu_count() and torch; a GPU run's CUDA also reads PCI topology, so it
+  // gets /sys with what identifies the host or other runs masked.
+  if (mounts.gpu !== undefined) {
+    plan.mount('--ro-bind', '/sys', '/sys')
+    for (const path of await sysMasks()) plan.add('--tmpfs', path)
+  } else {
+    plan.mount('--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu')
+  }
   plan.add('--perms', '1777', '--size', size, '--tmpfs', '/tmp')
   for (const path of sandbox.readOnly) plan.mount('--ro-bind-try', path, path)
   const { workspace } = mounts

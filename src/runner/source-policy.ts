@@ -20,7 +20,15 @@ export type SourceVerdict = { ok: true } | { ok: false, detail: string }
  * holds the validation text and checks that the model does not look ahead; the sandbox binds
  * prepare.py and the training split read-only; verification re-runs results on other machines.
  */
+/**
+ * The largest train.py run here, bytes: the default is 9 KB, and a 16 MB peer blob of one long
+ * list drove the (unsandboxed) checker to 2.9 GiB and 30 s of CPU (found by the red team).
+ */
+export const MAX_SOURCE_BYTES = 512 * 1024
+
 export async function checkSource (python: string, source: string, options: { timeoutMs?: number } = {}): Promise<SourceVerdict> {
+  const bytes = Buffer.byteLength(source)
+  if (bytes > MAX_SOURCE_BYTES) return { ok: false, detail: `train.py is ${bytes} bytes, over the ${MAX_SOURCE_BYTES}-byte limit` }
   const run = await execa(python, ['-I', '-S', '-c', CHECKER], { input: source, reject: false, timeout: options.timeoutMs ?? 30_000 })
   const last = run.stdout.trim().split('\n').pop() ?? ''
   try {
@@ -33,7 +41,10 @@ export async function checkSource (python: string, source: string, options: { ti
 }
 
 const CHECKER = String.raw`
-import ast, json, sys
+import ast, json, resource, sys
+# Parsing is the only work here: 1 GiB of address space and 20 s of CPU are plenty for 512 KiB.
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
 
 src = sys.stdin.read()
 try:

@@ -16,15 +16,20 @@ describe('what leaves the machine', () => {
     assert.match(cut.split('\n')[1]!, /^line \d+ ünïcode$/, 'cut on a line start')
   })
 
-  it('a verification publishes the measured numbers, rounded, and nothing the run printed', () => {
+  it('a verification publishes what this machine measured, rounded, and nothing the run printed or chose', () => {
     const secret = 'HF_TOKEN=hf_canary'
     const outcome: RunOutcome = { status: 'crash', reason: 'exception', detail: `ValueError: ${secret}`, log: `${secret}\n`, logTail: secret, wallMs: 20_400, metrics: METRICS, evaluation: { status: 'scored', valBpb: 2.2912345678, windows: 64, causalCheckedWindows: 4, causalMaxChange: 0, seconds: 1 } }
-    const report = verificationReport(outcome, 900)
-    assert.doesNotMatch(report, /canary|ValueError/)
-    const parsed = JSON.parse(report) as { crash: string, steps: number, metrics: typeof METRICS }
+    // The re-run's own figures carry bytes the stranger chose (depth packs 8 of them as a double).
+    const chosen = { ...METRICS, depth: 2.6714206915524e-310, num_steps: 84942696440163, peak_vram_mb: 5.678e-300 }
+    const claimed = { ...METRICS, val_bpb: 0.9 }
+    const metrics = verifiedMetrics(chosen, claimed, { wallMs: 20_400, steps: 900 })
+    assert.deepEqual(metrics, { ...claimed, val_bpb: 2.2912, training_seconds: 20, total_seconds: 20, num_steps: 900 })
+    const report = verificationReport(outcome, metrics, 900)
+    assert.doesNotMatch(report, /canary|ValueError|e-310|e-300|84942696440163/)
+    const parsed = JSON.parse(report) as { crash: string, steps: number, metrics: typeof METRICS, evaluation: { valBpb: number } }
     assert.equal(parsed.crash, 'exception')
     assert.equal(parsed.steps, 900)
-    assert.deepEqual(parsed.metrics, verifiedMetrics(METRICS))
-    assert.deepEqual(verifiedMetrics(METRICS), { val_bpb: 2.291235, training_seconds: 20.12, total_seconds: 22.99, peak_vram_mb: 1235, mfu_percent: 1.235, total_tokens_M: 0.02123, num_steps: 900, num_params_M: 0.1099, depth: 2 })
+    assert.equal(parsed.evaluation.valBpb, 2.2912)
+    assert.deepEqual(parsed.metrics, metrics)
   })
 })

@@ -103,12 +103,17 @@ describe('sandboxed runs (bubblewrap)', () => {
     }
     for (const [name, minor] of [['nvidia0', '5'], ['nvidia1', '5'], ['nvidiactl', '3'], ['nvidia-uvm', '3'], ['sda', '5']] as const) await execa('mknod', ['-m', '666', join(devices, 'dev', name), 'c', '1', minor]) // the driver's nodes are 0666
     const gpuRunner = new ExecaExperimentRunner({ ...runnerInit, sandbox: { ...runnerInit.sandbox!, deviceDir: join(devices, 'dev'), gpuInfoDir: join(devices, 'gpus') } }, { killAfterMs: 120_000 })
-    const source = 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\nprint("read", len(open("/dev/nvidia1", "rb").read(16)))\nopen("/dev/nvidiactl", "wb").write(b"x")\nprint("wrote")\n'
+    const source = 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\nprint("read", len(open("/dev/nvidia1", "rb").read(16)))\nopen("/dev/nvidiactl", "wb").write(b"x")\nprint("wrote")\n' +
+      // /sys is there for CUDA's PCI topology, without what names the host: network interfaces, cgroups.
+      'print("net", os.listdir("/sys/class/net"), [os.path.exists("/sys/class/net/" + n) for n in ("lo", "eth0")])\nprint("cgroups", os.listdir("/sys/fs"))\nprint("pci", len(os.listdir("/sys/bus/pci/devices")) > 0)\n'
     for (const gpu of [0, 1]) {
       const outcome = await gpuRunner.run({ id: `sb-${++n}`, profile: 'cpu', gpu, source: source.replaceAll('nvidia1', gpu === 0 ? 'nvidia1' : 'nvidia0') })
       assert.match(outcome.log, new RegExp(`^devices \\['nvidia-caps', 'nvidia-uvm', 'nvidia${gpu === 0 ? 1 : 0}', 'nvidiactl'\\]$`, 'm'), outcome.log)
       assert.match(outcome.log, /^read 16$/m)
       assert.match(outcome.log, /^wrote$/m)
+      assert.match(outcome.log, /^net \[\] \[False, False\]$/m)
+      assert.match(outcome.log, /^cgroups \[\]$/m)
+      assert.match(outcome.log, /^pci True$/m)
     }
     // A run given no GPU gets no NVIDIA node at all.
     const cpu = await gpuRunner.run({ id: `sb-${++n}`, profile: 'cpu', source: 'import os\nprint("devices", sorted(n for n in os.listdir("/dev") if n.startswith(("nvidia", "sda"))))\n' })
