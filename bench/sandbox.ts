@@ -6,6 +6,7 @@
  *
  *   npm run bench:sandbox -- --runs 10
  */
+import { randomBytes } from 'node:crypto'
 import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { detectCgroups } from '../src/runner/cgroup.js'
@@ -13,7 +14,7 @@ import { ExecaExperimentRunner } from '../src/runner/experiment-runner.js'
 import { findPython } from '../src/runner/python.js'
 import { detectBubblewrap } from '../src/runner/sandbox.js'
 import { systemClock } from '../src/util/clock.js'
-import { HOSTILE } from '../test/helpers/hostile-programs.js'
+import { HOSTILE, probe } from '../test/helpers/hostile-programs.js'
 import { tempDir } from '../test/helpers/in-process-daemon.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../test/helpers/python.js'
 import { machineLine, parseFlags, percentile } from './harness.js'
@@ -36,10 +37,15 @@ const sandboxed = new ExecaExperimentRunner({ python: python.path, harnessDir: H
 const bare = new ExecaExperimentRunner({ python: python.path, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock }, { killAfterMs: 120_000, limits })
 let n = 0
 
-process.stdout.write(`limits: ${JSON.stringify(limits)}\n\nattack | ended as | detail | wall s\n---|---|---|---\n`)
+// A secret of the daemon's: no run may show it.
+const canary = `canary-${randomBytes(8).toString('hex')}`
+process.env.HF_TOKEN = canary
+process.stdout.write(`limits: ${JSON.stringify(limits)}\n\nattack | ended as | canary seen | got through | detail | wall s\n---|---|---|---|---|---\n`)
 const attacks: Array<[string, string]> = [
   ['print the environment and /proc/*/environ', HOSTILE.printEnvironment],
   ['read /etc/shadow, /root, /srv', HOSTILE.readFiles(['/etc/shadow', '/root/.bashrc', '/srv'])],
+  ['vsock, AF_ALG, keyring, user namespace', probe({ vsock: 'socket.socket(40, socket.SOCK_STREAM)', alg: 'socket.socket(38, socket.SOCK_SEQPACKET)', add_key: '0 / (libc.syscall(248, b"user", b"k", b"x", 1, -3) + 1)', userns: '0 / (libc.unshare(0x10000000) + 1)' })],
+  ['one 64 MiB line', HOSTILE.hugeLine],
   ['mmap(MAP_SHARED) 1.5 GiB', HOSTILE.sharedMemory],
   ['3 processes x 600 MiB', HOSTILE.manyProcessesMemory],
   ['fill /dev/shm', HOSTILE.fill('/dev/shm')],
@@ -50,8 +56,8 @@ const attacks: Array<[string, string]> = [
 for (const [name, source] of attacks) {
   const started = performance.now()
   const outcome = await sandboxed.run({ id: `bench-${++n}`, source, profile: 'cpu', foreign: true })
-  const got = /(filled 4 GiB|mapped 1.5 GiB|held 1.8 GiB)/.exec(outcome.log)?.[1]
-  process.stdout.write(`${name} | ${outcome.status === 'ok' ? 'ok' : outcome.reason} | ${(got !== undefined ? `GOT THROUGH: ${got}; ` : '') + (outcome.detail ?? '').slice(0, 140)} | ${((performance.now() - started) / 1000).toFixed(1)}\n`)
+  const got = /^(filled 4 GiB|mapped 1.5 GiB|held 1.8 GiB|\w+ ALLOWED)/m.exec(outcome.log)?.[1] ?? 'no'
+  process.stdout.write(`${name} | ${outcome.status === 'ok' ? 'ok' : outcome.reason} | ${outcome.log.includes(canary) ? 'YES' : 'no'} | ${got} | ${(outcome.detail ?? '').slice(0, 140)} | ${((performance.now() - started) / 1000).toFixed(1)}\n`)
 }
 
 process.stdout.write('\nstart-up of a trivial run (python -c print; train.py and the evaluator both start):\n')
