@@ -55,14 +55,51 @@ async function writable (dir: string): Promise<boolean> {
   }
 }
 
-/** Where a v1 controller's groups for this daemon's runs go: under its own group, `swarmd-runs`. */
+/** Where a v1 controller's groups for this daemon's runs go: under its own group, `swarmd-runs/d<pid>`. */
 function v1Base (all: Mount[], own: Map<string, string>, controller: string): string | undefined {
   const mount = all.find((m) => m.type === 'cgroup' && m.options.includes(controller))
   if (mount === undefined) return undefined
   const ownPath = own.get(controller) ?? '/'
   // The mount may show a sub-tree (a container's view): strip its root from our path.
   const relative = mount.root !== '/' && ownPath.startsWith(mount.root) ? ownPath.slice(mount.root.length) : ownPath
-  return join(mount.path, relative, 'swarmd-runs')
+  return join(mount.path, relative, 'swarmd-runs', daemonGroup())
+}
+
+/** This daemon's own group under `swarmd-runs`: several daemons on one machine never touch each other's runs. */
+function daemonGroup (pid = process.pid): string {
+  return `d${pid}`
+}
+
+/**
+ * Remove the groups of daemons that are gone (killed with -9, say: their runs died with them,
+ * by PR_SET_PDEATHSIG, but the groups stay), killing anything left in them first.
+ */
+async function sweepDeadDaemons (runsDir: string): Promise<void> {
+  let names: string[]
+  try { names = await readdir(runsDir) } catch { return }
+  for (const name of names) {
+    const pid = /^d(\d+)$/.exec(name)?.[1]
+    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue
+    await killAndRemove(join(runsDir, name))
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function killAndRemove (dir: string): Promise<void> {
+  let entries: Array<{ name: string, isDirectory: () => boolean }> = []
+  try { entries = await readdir(dir, { withFileTypes: true }) } catch { return }
+  for (const entry of entries) if (entry.isDirectory()) await killAndRemove(join(dir, entry.name))
+  const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
+  for (const pid of procs.split('\n')) if (pid.trim() !== '') { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
+  await removeGroup(dir)
 }
 
 /**
@@ -92,6 +129,7 @@ export async function detectCgroups (): Promise<CgroupSupport> {
   }
   const cpuBase = v1Base(all, own, 'cpu')
   const cpu = cpuBase !== undefined && await mkdir(cpuBase, { recursive: true }).then(async () => await writable(cpuBase), () => false) ? cpuBase : undefined
+  for (const base of [memory, pids, cpu]) if (base !== undefined) await sweepDeadDaemons(join(base, '..'))
   const swapAccounted = await readFile(join(memory, '..', 'memory.memsw.limit_in_bytes'), 'utf8').then(() => true, () => false)
   return { version: 'v1', memory, pids, ...(cpu !== undefined ? { cpu } : {}), swapAccounted }
 }
@@ -108,7 +146,8 @@ async function detectV2 (mountPath: string, ownPath: string): Promise<CgroupSupp
     return { version: 'none', why: `this process's cgroup (${ownPath}) has no memory and pids controllers to give its runs: start the daemon as root, or in a delegated scope (systemd-run --user --scope -p Delegate=yes swarmd start)` }
   }
   if (!await writable(own)) return { version: 'none', why: `this process's cgroup (${ownPath}) is not writable: start the daemon as root, or in a delegated scope (systemd-run --user --scope -p Delegate=yes swarmd start)` }
-  const base = join(own, 'swarmd-runs')
+  const runs = join(own, 'swarmd-runs')
+  const base = join(runs, daemonGroup())
   try {
     // No internal processes: the daemon moves into a leaf, then the parent can delegate.
     const leaf = join(own, 'daemon')
@@ -118,7 +157,8 @@ async function detectV2 (mountPath: string, ownPath: string): Promise<CgroupSupp
     const wanted = ['memory', 'pids', ...(controllers.includes('cpu') ? ['cpu'] : [])]
     await writeFile(join(own, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '))
     await mkdir(base, { recursive: true })
-    await writeFile(join(base, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '))
+    for (const dir of [runs, base]) await writeFile(join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '))
+    await sweepDeadDaemons(runs)
     return { version: 'v2', base, cpu: controllers.includes('cpu') }
   } catch (err) {
     return { version: 'none', why: `cannot delegate the memory and pids controllers under ${own}: ${(err as Error).message}` }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { chmod, chown, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { execa } from 'execa'
 import { RunCgroup } from './cgroup.js'
@@ -141,6 +141,21 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     return support === undefined || support.version === 'none' ? undefined : support
   }
 
+  private swept: Promise<void> | undefined
+
+  /**
+   * Remove what runs of an earlier daemon left in the work root (a daemon killed with -9 never
+   * cleaned up), before this runner's first run; the corpus splits and identity files stay.
+   */
+  private async sweepWorkRoot (): Promise<void> {
+    let names: string[]
+    try { names = await readdir(this.components.workRoot) } catch { return }
+    for (const name of names) {
+      if (name === '.corpus' || name === '.identity') continue
+      await rm(join(this.components.workRoot, name), { recursive: true, force: true })
+    }
+  }
+
   /** Offsets from `runUid` held by runs in progress. */
   private readonly uidsInUse = new Set<number>()
 
@@ -171,15 +186,23 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       return { status: 'crash', reason: 'eval-path-modified', detail: policy.detail, log, logTail: log, wallMs: clock.now() - started }
     }
     const splits = await this.corpusSplits(spec.profile)
+    await (this.swept ??= this.sweepWorkRoot())
     const runAs = this.acquireRunAs()
+    const groups: RunCgroup[] = []
     try {
-      return await this.runPrepared(spec, options, splits, runAs === undefined ? undefined : { uid: runAs.uid, gid: runAs.gid }, started)
+      return await this.runPrepared(spec, options, splits, runAs === undefined ? undefined : { uid: runAs.uid, gid: runAs.gid }, started, groups)
     } finally {
+      // Whatever ended the run, a throw included: nothing of it outlives it.
+      for (const group of groups) await group.remove()
+      if (this.init.cleanup ?? true) {
+        await rm(join(this.components.workRoot, spec.id), { recursive: true, force: true })
+        await rm(join(this.components.workRoot, `${spec.id}.eval`), { recursive: true, force: true })
+      }
       runAs?.release()
     }
   }
 
-  private async runPrepared (spec: ExperimentSpec, options: RunOptions, splits: CorpusSplits, runAs: { uid: number, gid: number } | undefined, started: number): Promise<RunOutcome> {
+  private async runPrepared (spec: ExperimentSpec, options: RunOptions, splits: CorpusSplits, runAs: { uid: number, gid: number } | undefined, started: number, groups: RunCgroup[]): Promise<RunOutcome> {
     const { clock } = this.components
     const corpusFiles = [...splits.train, splits.val]
     const dataBefore = await digestFiles(corpusFiles)
@@ -197,7 +220,9 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const cgroups = this.cgroups
     const limits = { memoryMb: this.limits.maxMemoryMb, maxProcesses: this.limits.maxProcesses, cpuWeight: RUN_CPU_WEIGHT }
     const trainGroup = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, spec.id, limits)
+    if (trainGroup !== undefined) groups.push(trainGroup)
     const evalGroup = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, `${spec.id}.eval`, limits)
+    if (evalGroup !== undefined) groups.push(evalGroup)
 
     // The evaluator first: it imports torch while train.py trains, then waits on the channel.
     // train.py sees the training split and the channel, the evaluator the validation slice.
@@ -269,14 +294,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await trainGroup?.killAll()
     const evaluation = await evaluator.finish(EVALUATOR_GRACE_MS)
     const memoryHit = await memoryLimitHit(trainGroup)
-    await trainGroup?.remove()
-    await evalGroup?.remove()
     const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(channel)
     const dataModified = dataBefore !== await digestFiles(corpusFiles)
-    if (this.init.cleanup ?? true) {
-      await rm(workspace, { recursive: true, force: true })
-      await rm(channel, { recursive: true, force: true })
-    }
 
     const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), ...(memoryHit !== undefined ? { memoryHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed })
     const fullLog = log + harnessSection(evaluation.log, evaluation.report, log)
@@ -301,13 +320,13 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     // With a cgroup, pids.max counts the run's processes. RLIMIT_NPROC would count every process
     // of the run's uid on the machine, the evaluator's and other GPU workers' runs too.
     const rlimits = group === undefined ? this.limits : { ...this.limits, maxProcesses: 0 }
-    const outer = group === undefined ? [] : [python, '-S', '-c', program, confineSteps({ cgroupProcs: group.procsFiles, parentPid: process.pid })]
+    const outer = group === undefined ? [] : [python, '-S', '-c', program, confineSteps({ cgroupProcs: group.procsFiles, parentPid: process.pid, closeFrom: sandbox === undefined ? 3 : 4 })]
     if (sandbox === undefined) {
-      const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, parentPid: process.pid }), python, ...pythonArgs]
+      const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, parentPid: process.pid, closeFrom: 3 }), python, ...pythonArgs]
       // Unsandboxed, the outer step's parent is the daemon; the inner one's is the outer one, same pid after exec.
       return group === undefined ? { command: python, args: inner.slice(1) } : { command: python, args: [...outer.slice(1), ...inner] }
     }
-    const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, ...(runAs !== undefined ? { dropTo: runAs } : {}) }), python, ...pythonArgs]
+    const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, ...(runAs !== undefined ? { dropTo: runAs } : {}), closeFrom: 3 }), python, ...pythonArgs]
     const fd3 = seccompFilter()
     const bwrap = [sandbox.bwrap, ...await bubblewrapArgs({ ...sandbox, ...(runAs !== undefined ? { runAs } : {}) }, { ...mounts, tmpfsMb: this.limits.tmpfsMb, identityFiles: await this.identityFiles(runAs), ...(fd3 !== undefined ? { seccompFd: 3 } : {}) }), '--', ...inner]
     const command = group === undefined ? { command: bwrap[0]!, args: bwrap.slice(1) } : { command: python, args: [...outer.slice(1), ...bwrap] }

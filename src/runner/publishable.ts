@@ -21,14 +21,14 @@ export function publishableLog (log: string): string {
 
 /**
  * The metrics a verification publishes. Only what this machine measured is its own: val_bpb (the
- * harness's evaluator) to 1e-4, the run's wall time in whole seconds, and the steps it asked for.
+ * harness's evaluator) to 1e-4, the run's wall time to 10 s (a run can choose how long it sleeps), and the steps it asked for.
  * The figures only train.py reports (memory, MFU, tokens, parameters, depth) are the verified
  * result's own, repeated: the re-run's would be the stranger's choice, and a few of them carried
  * 250 chosen bits per verification (found by the red team). Rounding to 1e-4 loses nothing: re-runs
  * are compared with a tolerance of 1e-2 over a noise floor of 1.4e-4.
  */
 export function verifiedMetrics (measured: RunMetrics, claimed: RunMetrics, run: { wallMs: number, steps: number }): RunMetrics {
-  const seconds = Math.round(run.wallMs / 1000)
+  const seconds = wallSeconds(run.wallMs)
   return {
     ...claimed,
     val_bpb: Math.round(measured.val_bpb * 1e4) / 1e4,
@@ -36,6 +36,11 @@ export function verifiedMetrics (measured: RunMetrics, claimed: RunMetrics, run:
     total_seconds: seconds,
     num_steps: run.steps
   }
+}
+
+/** A wall time as published: to 10 s, so a run's choice of how long to sleep carries a few bits at most. */
+function wallSeconds (ms: number): number {
+  return Math.round(ms / 10_000) * 10
 }
 
 /**
@@ -51,7 +56,7 @@ export function verificationReport (outcome: RunOutcome, metrics: RunMetrics | n
     status: outcome.status,
     ...(outcome.reason !== undefined ? { crash: outcome.reason } : {}),
     steps,
-    wallSeconds: Math.round(outcome.wallMs / 1000),
+    wallSeconds: wallSeconds(outcome.wallMs),
     evaluation,
     metrics
   }, null, 2) + '\n'

@@ -54,6 +54,13 @@ export interface ConfineSteps {
   dropTo?: { uid: number, gid: number }
   /** Exit instead when the parent is no longer this pid (it died before PR_SET_PDEATHSIG was set). */
   parentPid?: number
+  /**
+   * Close every file descriptor from this one up before the exec: whatever the daemon inherited
+   * from its own parent (a shell's, a supervisor's) would otherwise reach the run (found by the
+   * red team: a root-only file open in the daemon's parent was read, another written, from inside).
+   * 4 outside the sandbox (bubblewrap reads its seccomp filter from fd 3), 3 inside.
+   */
+  closeFrom: number
 }
 
 /**
@@ -91,6 +98,7 @@ export function confineProgram (): string {
     '    if os.getuid() == 0 or os.geteuid() == 0:',
     '        sys.exit("swarmd: still root after dropping privileges")',
     '    libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # a uid change clears it',
+    'os.closerange(steps["closeFrom"], 1 << 20)',
     'os.execvp(sys.argv[2], sys.argv[2:])'
   ].join('\n')
 }
@@ -109,7 +117,8 @@ export function confineSteps (steps: ConfineSteps): string {
     ...(steps.cgroupProcs !== undefined ? { cgroupProcs: steps.cgroupProcs } : {}),
     rlimits,
     ...(steps.dropTo !== undefined ? { dropTo: steps.dropTo } : {}),
-    ...(steps.parentPid !== undefined ? { parentPid: Math.floor(steps.parentPid) } : {})
+    ...(steps.parentPid !== undefined ? { parentPid: Math.floor(steps.parentPid) } : {}),
+    closeFrom: steps.closeFrom
   })
 }
 

@@ -140,6 +140,8 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
   const gpu = await gpuDeviceBinds({ deviceDir: sandbox.deviceDir ?? '/dev', infoDir, gpu: mounts.gpu })
   for (const [source, dest] of gpu.devices) plan.add('--dev-bind', source, dest)
   plan.add('--proc', '/proc')
+  // The boot id names this machine until its next boot: a run could hand it out (found by the red team).
+  plan.add('--ro-bind', '/dev/null', '/proc/sys/kernel/random/boot_id')
   // The driver lists every GPU of the machine under /proc: only the given one is left.
   if (gpu.infoDirs !== undefined && infoDir === DRIVER_GPUS) {
     plan.add('--tmpfs', DRIVER_GPUS)

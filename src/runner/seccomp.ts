@@ -1,7 +1,7 @@
 /**
  * The seccomp filter of a sandboxed run (bubblewrap's `--seccomp FD`): a classic BPF program
  * that refuses what no training run needs and what reaches past the sandbox's namespaces.
- * - Sockets of families other than Unix, IPv4, IPv6 and netlink: AF_VSOCK is not isolated by a
+ * - Sockets of families other than Unix, IPv4, IPv6 and route netlink: AF_VSOCK is not isolated by a
  *   network namespace (a run reached the hypervisor's vsock ports, found by the red team), and
  *   AF_ALG, AF_PACKET and the rest are kernel attack surface. EAFNOSUPPORT.
  * - The kernel keyrings (add_key, request_key, keyctl): a key added under the run's uid
@@ -31,9 +31,13 @@ const ENOSYS = 38
 const DATA_NR = 0
 const DATA_ARCH = 4
 const DATA_ARG0 = 16
+const DATA_ARG2 = 32
 
-/** Socket families a run may open: AF_UNIX, AF_INET, AF_INET6 (inside its empty network namespace), AF_NETLINK. */
-const ALLOWED_FAMILIES = [1, 2, 10, 16]
+/** Socket families a run may open: AF_UNIX, AF_INET, AF_INET6 (inside its empty network namespace). */
+const ALLOWED_FAMILIES = [1, 2, 10]
+/** AF_NETLINK, for NETLINK_ROUTE only (glibc's getaddrinfo asks it for addresses): the uevent family shows host hotplug events. */
+const AF_NETLINK = 16
+const NETLINK_ROUTE = 0
 /** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME. */
 const CLONE_NEW_FLAGS = 0x7e020080
 
@@ -98,6 +102,12 @@ export function seccompFilter (arch: string = process.arch): Buffer | undefined 
   ]))
   const families: Insn[] = [[BPF_LD_W_ABS, 0, 0, DATA_ARG0]]
   for (const family of ALLOWED_FAMILIES) families.push([BPF_JEQ_K, 0, 1, family], [BPF_RET_K, 0, 0, RET_ALLOW])
+  families.push(...ifEqual(AF_NETLINK, [
+    [BPF_LD_W_ABS, 0, 0, DATA_ARG2],
+    [BPF_JEQ_K, 0, 1, NETLINK_ROUTE],
+    [BPF_RET_K, 0, 0, RET_ALLOW],
+    [BPF_RET_K, 0, 0, retErrno(EAFNOSUPPORT)]
+  ]))
   families.push([BPF_RET_K, 0, 0, retErrno(EAFNOSUPPORT)])
   program.push(...ifEqual(table.socket, families))
   program.push([BPF_RET_K, 0, 0, RET_ALLOW])

@@ -24,6 +24,7 @@ describe('what leaves the machine', () => {
     const claimed = { ...METRICS, val_bpb: 0.9 }
     const metrics = verifiedMetrics(chosen, claimed, { wallMs: 20_400, steps: 900 })
     assert.deepEqual(metrics, { ...claimed, val_bpb: 2.2912, training_seconds: 20, total_seconds: 20, num_steps: 900 })
+    assert.equal(verifiedMetrics(chosen, claimed, { wallMs: 26_000, steps: 900 }).total_seconds, 30, 'wall time to 10 s')
     const report = verificationReport(outcome, metrics, 900)
     assert.doesNotMatch(report, /canary|ValueError|e-310|e-300|84942696440163/)
     const parsed = JSON.parse(report) as { crash: string, steps: number, metrics: typeof METRICS, evaluation: { valBpb: number } }

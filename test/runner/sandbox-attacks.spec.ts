@@ -1,7 +1,11 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { closeSync, openSync } from 'node:fs'
 import { chmod, cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { detectCgroups } from '../../src/runner/cgroup.js'
@@ -190,6 +194,57 @@ describe('hostile train.py: secrets and whole-run limits', () => {
     const [held, other] = await Promise.all([shared.run(spec(HOSTILE.holdThreads(4))), (async () => { await new Promise((resolve) => setTimeout(resolve, 1500)); return await shared.run(spec(HOSTILE.holdThreads(1))) })()])
     assert.match(held.log, /^held 40 threads$/m, held.log)
     assert.match(other.log, /^held 40 threads$/m, other.log)
+  })
+
+  it('reads and writes file descriptors the daemon inherited from its parent: closed before the run starts', async (t) => {
+    // A separate Node process plays a daemon started with two extra open files (as a shell's
+    // `exec 5<secret 6<>log` or a supervisor's would leave them): fd 5 a root-only file, fd 6 a host file.
+    const root = await tempDir()
+    t.after(async () => { await rm(root, { recursive: true, force: true }) })
+    const secret = join(hostDir, 'inherited-secret')
+    await writeFile(secret, canary, { mode: 0o600 })
+    const hostLog = join(root, 'host.log')
+    await writeFile(hostLog, '')
+    const module = (path: string): string => JSON.stringify(fileURLToPath(new URL(path, import.meta.url)))
+    const script = join(root, 'daemon.mjs')
+    await writeFile(script, [
+      `import { ExecaExperimentRunner } from ${module('../../src/runner/experiment-runner.js')}`,
+      `import { detectCgroups } from ${module('../../src/runner/cgroup.js')}`,
+      `import { systemClock } from ${module('../../src/util/clock.js')}`,
+      `const runner = new ExecaExperimentRunner({ python: ${JSON.stringify(python)}, harnessDir: ${JSON.stringify(HARNESS_DIR)}, corpusDir: ${JSON.stringify(corpus)}, workRoot: ${JSON.stringify(join(root, 'work'))}, clock: systemClock, sandbox: ${JSON.stringify(sandbox)}, cgroups: await detectCgroups() }, { killAfterMs: 60000, limits: ${JSON.stringify(limits)} })`,
+      `const outcome = await runner.run({ id: 'fds', source: ${JSON.stringify(probe({ fds: 'sorted(os.listdir("/pro" + "c/self/fd"))', read: 'os.pread(5, 200, 0)', write: 'os.write(6, b"written from the sandbox")' }))}, profile: 'cpu', foreign: true })`,
+      'process.stdout.write(outcome.log)'
+    ].join('\n'))
+    const secretFd = openSync(secret, 'r')
+    const logFd = openSync(hostLog, 'r+')
+    let log: string
+    try {
+      // node:child_process, not execa: execa does not pass raw descriptors through.
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit', 'ignore', 'ignore', secretFd, logFd] })
+      let out = ''
+      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+      await once(child, 'exit')
+      log = out
+    } finally {
+      closeSync(secretFd)
+      closeSync(logFd)
+    }
+    assert.match(log, /^fds ALLOWED \['0', '1', '2', '3'\]$/m, log)
+    assert.match(log, /^read refused OSError$/m)
+    assert.match(log, /^write refused OSError$/m)
+    assert.ok(!log.includes(canary))
+    assert.equal(await readFile(hostLog, 'utf8'), '')
+  })
+
+  it('reads what names the machine: the boot id is empty, uevent netlink refused', async () => {
+    const outcome = await runner().run(spec(probe({
+      boot_id: 'open("/pro" + "c/sys/kernel/random/boot_id").read() or "empty"',
+      uevent: 'socket.socket(16, socket.SOCK_DGRAM, 15)',
+      route: 'socket.socket(16, socket.SOCK_RAW, 0).close() or "ok"'
+    })))
+    assert.match(outcome.log, /^boot_id (ALLOWED empty|refused PermissionError)$/m, outcome.log)
+    assert.match(outcome.log, /^uevent refused OSError$/m)
+    assert.match(outcome.log, /^route ALLOWED ok$/m)
   })
 
   it('after all of it: no run cgroup is left, and a real train.py still trains', async () => {
