@@ -118,6 +118,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
   constructor (private readonly components: ExecaRunnerComponents, private readonly init: ExecaRunnerInit) {
     this.maxLogBytes = init.maxLogBytes ?? 4 * 1024 * 1024
     this.limits = resolveRunLimits(init.limits)
+    this.createdAt = components.clock.now()
   }
 
   canRunForeignCode (): boolean {
@@ -142,17 +143,21 @@ export class ExecaExperimentRunner implements ExperimentRunner {
   }
 
   private swept: Promise<void> | undefined
+  private readonly createdAt: number
 
   /**
    * Remove what runs of an earlier daemon left in the work root (a daemon killed with -9 never
-   * cleaned up), before this runner's first run; the corpus splits and identity files stay.
+   * cleaned up), before this runner's first run: whatever is older than this runner, except the
+   * corpus splits and identity files. Newer folders are this daemon's (an agent's workspace).
    */
   private async sweepWorkRoot (): Promise<void> {
     let names: string[]
     try { names = await readdir(this.components.workRoot) } catch { return }
     for (const name of names) {
       if (name === '.corpus' || name === '.identity') continue
-      await rm(join(this.components.workRoot, name), { recursive: true, force: true })
+      const path = join(this.components.workRoot, name)
+      const info = await stat(path).catch(() => undefined)
+      if (info !== undefined && info.mtimeMs < this.createdAt) await rm(path, { recursive: true, force: true })
     }
   }
 

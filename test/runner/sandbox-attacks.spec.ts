@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { closeSync, openSync } from 'node:fs'
-import { chmod, cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -248,11 +248,16 @@ describe('hostile train.py: secrets and whole-run limits', () => {
   })
 
   it('after all of it: no run cgroup is left, and a real train.py still trains', async () => {
+    // A workspace a daemon killed with -9 left behind goes at the next runner's first run.
+    const stale = join(workRoot, 'run-left-by-a-killed-daemon')
+    await mkdir(join(stale, 'big'), { recursive: true })
+    await utimes(stale, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000))
     const base = cgroups.version === 'v2' ? cgroups.base : cgroups.version === 'v1' ? cgroups.memory : ''
     const left = (await readdir(base)).filter((name) => name.startsWith('atk-'))
     assert.deepEqual(left, [])
     const outcome = await runner().run({ ...spec(await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')), maxSteps: 10 })
     assert.equal(outcome.status, 'ok', outcome.logTail)
+    await assert.rejects(stat(stale))
   })
 
   it('refuses a peer\'s code where no cgroup can limit the run, unless the volunteer opted out', async () => {
