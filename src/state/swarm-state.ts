@@ -138,7 +138,16 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       const before = this.recordTotal()
       Y.applyUpdate(this.doc, update, REMOTE_ORIGIN)
       await this.flushPersist()
-      return { verdict: 'accept', added: this.recordTotal() - before }
+      const added = this.recordTotal() - before
+      // The document never holds pending structs (DESIGN §3): every later diff would carry them
+      // and every newcomer refuse them. Validation makes them impossible; should one slip through,
+      // it is dropped here (nothing of it was integrated) and its sender refused.
+      if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
+        this.doc.store.pendingStructs = null
+        this.doc.store.pendingDs = null
+        return { verdict: 'reject', fault: 'UPDATE_LEFT_PENDING', message: 'the update left structs Yjs could not integrate', added }
+      }
+      return { verdict: 'accept', added }
     })
   }
 

@@ -20,6 +20,8 @@ export type UpdateFault =
   | 'RECORD_FROM_FUTURE'
   | 'CLIENT_UNBOUND'
   | 'UPDATE_GAP'
+  | 'UPDATE_NOT_CONTIGUOUS'
+  | 'UPDATE_LEFT_PENDING'
   | 'CLIENT_AUTHOR_MISMATCH'
   | 'CLIENT_BOUND_ELSEWHERE'
   | 'SLOT_EQUIVOCATION'
@@ -77,17 +79,28 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
 
   const boundInUpdate = new Map<number, string>()
   const records: StoredRecord[] = []
+  const clientsSeen = new Set<number>()
   let previousClient = -1
+  let nextClock = 0
   for (const [index, struct] of decoded.structs.entries()) {
     // [REJECT] only items; GC and skip structs come from deletes or merged fragments
     if (!(struct instanceof Y.Item)) throw reject('STRUCT_NOT_ITEM', 'update carries a non-item struct')
     const { client, clock } = struct.id
     if (client !== previousClient) {
+      // [REJECT] a client appears in one run per update (Yjs writes each client's structs
+      // together): a second run of it is crafted, and Yjs would park it as pending structs
+      // that every later diff carries and every newcomer refuses
+      if (clientsSeen.has(client)) throw reject('UPDATE_NOT_CONTIGUOUS', 'a client appears twice in one update')
+      clientsSeen.add(client)
       previousClient = client
       // [IGNORE] earlier structs of this client are missing; Yjs would park these as
       // pending (and re-send them merged with skips), so wait for a sync instead
       if (clock > ctx.stateOf(client)) throw ignore('UPDATE_GAP', 'update starts after a gap; sync first')
+    } else if (clock !== nextClock) {
+      // [REJECT] the same: a second run of the client right after its first, starting elsewhere
+      throw reject('UPDATE_NOT_CONTIGUOUS', 'a client\'s clocks jump within one update')
     }
+    nextClock = clock + struct.length
     // Long catch-up updates verify thousands of signatures: let the event loop breathe.
     if (index % 256 === 255) await new Promise((resolve) => setImmediate(resolve))
     // [REJECT] an origin means an overwrite of an existing entry (or a list insert)

@@ -41,3 +41,14 @@ export async function honestFirstWrite (identity: Identity, client: number, body
   ])
   return { update, binding, record }
 }
+
+/**
+ * Join updates of one client each (and no deletes) into one update that keeps each as its own
+ * run, in order: what a hand-written encoder can send and Yjs's never does (a client twice).
+ */
+export function concatUpdates (...updates: Uint8Array[]): Uint8Array {
+  for (const u of updates) {
+    if (u[0] !== 1 || u[u.length - 1] !== 0) throw new Error('concatUpdates takes single-client updates without deletes')
+  }
+  return Uint8Array.from([updates.length, ...updates.flatMap((u) => [...u.subarray(1, u.length - 1)]), 0])
+}

@@ -11,7 +11,7 @@ import { isSwarmdError } from '../../src/util/errors.js'
 import { seededRng } from '../../src/util/rng.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { craftUpdate, signAs } from '../helpers/forge.js'
+import { concatUpdates, craftUpdate, signAs } from '../helpers/forge.js'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { makeReplica } from '../helpers/replica.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
@@ -249,6 +249,20 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     const freshKinds = RECORD_KINDS.filter((kind) => kind !== 'binding')
     honestTexts = [...RECORD_KINDS.flatMap((kind) => known.state.list(kind)), ...freshKinds.flatMap((kind) => fresh.state.list(kind))].map((r) => r.text)
     for (const kind of TRUST_KINDS) assert.ok(honestTexts.some((t) => kindOf(t) === kind), `the corpus holds ${kind} records`)
+  })
+
+  it('gossip: an honest author\'s updates spliced into one, in any order, with gaps and repeats: never a pending struct', async () => {
+    // What a hand-written encoder can send and Yjs's never does: one client in several runs.
+    const rng = rngFor(7)
+    const single = freshUpdates.filter((u) => u[0] === 1 && u[u.length - 1] === 0)
+    assert.ok(single.length >= 5, 'the fresh author\'s updates are single-client')
+    const verdicts = new Map<string, number>()
+    for (let i = 0; i < 300; i++) {
+      const runs = Array.from({ length: 2 + rng.int(3) }, () => pick(rng, single))
+      tally(verdicts, await applyChecked(await newTarget(), concatUpdates(...runs), honestKeys, i))
+    }
+    console.log(`# spliced runs: ${summary(verdicts)}`)
+    assert.ok((verdicts.get('reject:UPDATE_NOT_CONTIGUOUS') ?? 0) > 0, `some splices repeat a client after a gap: ${summary(verdicts)}`)
   })
 
   it('gossip: random bytes and mutated honest updates are refused with a fault and change nothing', async () => {

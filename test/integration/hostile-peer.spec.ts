@@ -11,8 +11,8 @@ import { canonicalJson } from '../../src/state/canonical.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
-import { craftUpdate, signAs } from '../helpers/forge.js'
-import { connectedTo, startHostileNode } from '../helpers/hostile-node.js'
+import { concatUpdates, craftUpdate, signAs } from '../helpers/forge.js'
+import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
@@ -175,6 +175,35 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
       assertUnchanged(base)
       assert.equal(connectedTo(a, hostile.peerId), true, 'three strikes are below the limit')
     })
+    await assertStillServing()
+  })
+
+  it('refuses a client repeated inside one update (its second run after a gap): no pending structs, and a newcomer still converges', async () => {
+    await withHostile(async (hostile) => {
+      await hostile.join([a, b])
+      const base = agreed()
+      // The attacker's own client: its binding and a record at clocks 0-1, then (clock 2 left out) a record at 3, in one message.
+      const { writer, binding } = await RecordWriter.open(hostile.identity, nextClient++)
+      const first = await writer.write('hypothesis', { title: 'an idea', text: '' })
+      await writer.write('hypothesis', { title: 'left out', text: '' })
+      const afterGap = await writer.write('hypothesis', { title: 'after the gap', text: '' })
+      const opening = Y.mergeUpdates([binding, first.update])
+      await publishEach(hostile, [concatUpdates(opening, afterGap.update)])
+      for (const d of [a, b]) {
+        assert.deepEqual(faultsOf(d, hostile.peerId), ['gossip:reject:UPDATE_NOT_CONTIGUOUS'])
+        assert.equal(d.state.doc.store.pendingStructs, null, 'no pending structs')
+      }
+      assertUnchanged(base)
+    })
+    // A newcomer joining afterwards takes every honest record from the daemon it meets.
+    const newcomer = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    try {
+      await newcomer.network.connect(a.listenAddrs()[0]!)
+      await waitFor(() => newcomer.state.contentDigest() === a.state.contentDigest(), { timeoutMs: 10_000, what: () => `the newcomer to converge (${JSON.stringify(newcomer.state.counts())} of ${JSON.stringify(a.state.counts())})` })
+      assert.deepEqual(faultsOf(newcomer, a.identity.peerId.toString()), [], 'the newcomer refused nothing of the honest daemon')
+    } finally {
+      await stopAndRemove(newcomer)
+    }
     await assertStillServing()
   })
 

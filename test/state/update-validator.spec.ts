@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { canonicalJson } from '../../src/state/canonical.js'
-import { craftUpdate, honestFirstWrite, signAs } from '../helpers/forge.js'
+import { concatUpdates, craftUpdate, honestFirstWrite, signAs } from '../helpers/forge.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { Replica } from '../helpers/replica.js'
 
@@ -35,6 +35,25 @@ describe('update validation (one test per rule)', () => {
     const outcome = await target.state.applyRemote(update)
     assert.equal(outcome.verdict, 'accept')
     assert.equal(outcome.added, 2)
+  })
+
+  it('[REJECT] a client repeated in one update, its second run after a gap: Yjs would park it as pending structs', async () => {
+    const { target, attacker, now } = await setup()
+    const client = 4243
+    const { update: opening } = await honestFirstWrite(attacker, client, { title: 'first', text: '' }, now)
+    // Clocks 2 and 3 written in order by the attacker's own doc; clock 2 is left out of the update.
+    const doc = new Y.Doc({ gc: false })
+    Y.applyUpdate(doc, opening)
+    const two = await signAs(attacker, 'hypothesis', { title: 'second', text: '' }, { client, clock: 2 }, now)
+    const withTwo = craftUpdate(client, [{ map: 'hypotheses', key: two.key, value: two.text }], Y.encodeStateAsUpdate(doc))
+    Y.applyUpdate(doc, withTwo)
+    const three = await signAs(attacker, 'hypothesis', { title: 'third', text: '' }, { client, clock: 3 }, now)
+    const afterGap = craftUpdate(client, [{ map: 'hypotheses', key: three.key, value: three.text }], Y.encodeStateAsUpdate(doc))
+    assert.equal(Y.decodeUpdate(afterGap).structs[0]!.id.clock, 3)
+    await expectRefused(target, concatUpdates(opening, afterGap), 'reject', 'UPDATE_NOT_CONTIGUOUS')
+    assert.equal(target.state.doc.store.pendingStructs, null)
+    // Sent honestly (one run, no gap), the same records are accepted.
+    assert.equal((await target.state.applyRemote(concatUpdates(opening))).verdict, 'accept')
   })
 
   it('[REJECT] oversize payloads', async () => {
