@@ -6,7 +6,7 @@ import { ResultPublisher } from '../claims/publish.js'
 import { parseBlobHash } from '../p2p/blob-store.js'
 import { hypothesisBody } from '../state/record-kinds.js'
 import { frontier, resultsView } from '../state/views.js'
-import { HttpError } from './http-error.js'
+import { HttpError, pathSegment } from './http-error.js'
 import { bestResult, claimView, hypothesisView, resultView } from './views.js'
 import type { DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimStatus } from '../claims/claim-ledger.js'
@@ -69,7 +69,7 @@ export class AgentRoutes {
       return this.claim(parse(claimInput, await req.json(), 'claim'))
     }
     const claimPath = CLAIM_PATH.exec(req.path)
-    if (claimPath !== null) return this.claimAction(req, decodeURIComponent(claimPath[1]!), claimPath[2])
+    if (claimPath !== null) return this.claimAction(req, pathSegment(claimPath[1]!), claimPath[2])
     if (route === 'GET /api/results') return this.listResults(req.query)
     if (route === 'POST /api/results') {
       req.authorize()
@@ -84,7 +84,7 @@ export class AgentRoutes {
     }
     const hypothesisPath = HYPOTHESIS_PATH.exec(req.path)
     if (req.method === 'GET' && hypothesisPath !== null) {
-      return { status: 200, body: { hypothesis: hypothesisView(findHypothesis(this.components.daemon.hypotheses, decodeURIComponent(hypothesisPath[1]!))) } }
+      return { status: 200, body: { hypothesis: hypothesisView(findHypothesis(this.components.daemon.hypotheses, pathSegment(hypothesisPath[1]!))) } }
     }
     return undefined
   }

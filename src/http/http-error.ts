@@ -25,6 +25,15 @@ const STATUS_OF_CODE: Record<string, number> = {
   BLOB_HASH_MISMATCH: 502
 }
 
+/** A percent-encoded path segment, decoded; a broken encoding (`%E0%A4%A`) is the client's error, a 400. */
+export function pathSegment (raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new HttpError(400, 'API_BAD_REQUEST', `the path segment ${JSON.stringify(raw.slice(0, 100))} is not valid percent-encoding`)
+  }
+}
+
 /** Any thrown value as an HttpError: typed errors keep their code, the rest are internal. */
 export function toHttpError (err: unknown): HttpError {
   if (err instanceof HttpError) return err

@@ -144,6 +144,13 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
     }
   })
 
+  it('answers a broken percent-encoding in a path with 400, not 500', async () => {
+    for (const path of ['/api/claims/%E0%A4%A', '/api/hypotheses/%ZZ', '/api/claims/%C3%28']) {
+      const reply = await call(base, 'GET', path, {})
+      assert.deepEqual([reply.status, reply.code], [400, 'API_BAD_REQUEST'], `GET ${path}`)
+    }
+  })
+
   it('binds to 127.0.0.1 by default, unreachable from other interfaces; the token file is private to the user', async () => {
     assert.equal(DEFAULTS.httpHost, '127.0.0.1')
     assert.equal(resolveConfig({ file: {}, env: {}, flags: {}, shippedBootstrap: [] }).httpHost, '127.0.0.1')
