@@ -37,6 +37,7 @@ export const configSchema = z.strictObject({
   maxConnections: z.number().int().min(1),
   maxIncomingPendingConnections: z.number().int().min(1),
   antiEntropyMs: z.number().int().min(100),
+  syncIdleMs: z.number().int().min(100),
   maxClockSkewMs: z.number().int().min(0),
   strikeLimit: z.number().int().min(1),
   blockMs: z.number().int().min(0),

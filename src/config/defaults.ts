@@ -31,6 +31,12 @@ export const DEFAULTS = {
   maxIncomingPendingConnections: 64,
   /** Anti-entropy pull from one random peer this often (ms). Gossip carries live updates; this only repairs losses. */
   antiEntropyMs: 30_000,
+  /**
+   * A sync pull whose peer sends no frame for this long is dropped and struck (ms): pulls run one
+   * at a time, and a peer that never answered held them all for the minute-long pull timeout. An
+   * honest frame (at most 1 MiB) takes well under this even on a slow home uplink.
+   */
+  syncIdleMs: 15_000,
   /** Records dated further ahead are held back (DESIGN §3: 60 s). */
   maxClockSkewMs: 60_000,
   /** Provably invalid messages from one peer before it is cut off. */

@@ -156,6 +156,7 @@ export class Daemon {
       maxConnections: config.maxConnections,
       maxIncomingPendingConnections: config.maxIncomingPendingConnections,
       antiEntropyMs: config.antiEntropyMs,
+      syncIdleMs: config.syncIdleMs,
       strikeLimit: config.strikeLimit,
       blockMs: config.blockMs,
       blocklistPath: this.paths.blocklist,

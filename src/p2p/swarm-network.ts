@@ -37,6 +37,8 @@ export interface SwarmNetworkInit {
   maxConnections: number
   maxIncomingPendingConnections: number
   antiEntropyMs: number
+  /** A sync pull without a frame for this long is dropped and struck, ms. */
+  syncIdleMs?: number
   /** REJECTs before a peer is disconnected and blocked. */
   strikeLimit: number
   blockMs: number
@@ -112,7 +114,8 @@ export class SwarmNetwork {
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
     this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish }, {
       protocol: syncProtocol(this.init.swarm),
-      antiEntropyMs: this.init.antiEntropyMs
+      antiEntropyMs: this.init.antiEntropyMs,
+      ...(this.init.syncIdleMs !== undefined ? { idleMs: this.init.syncIdleMs } : {})
     })
     const sync = this.syncService
     this.gossipService = new GossipReplication({ libp2p, replica: this.components.replica, penalties: this.penalties, rateLimit: this.rateLimit, punish, requestPull: (peer) => { sync.requestPull(peer) } }, {

@@ -24,6 +24,8 @@ export interface SyncServiceInit {
   antiEntropyMs?: number
   /** One pull may take this long, in ms. Default 60 s (10,000 records take ~2 s on loopback). */
   pullTimeoutMs?: number
+  /** A pull whose peer sends no frame for this long is dropped and struck, ms. Default 15 s. */
+  idleMs?: number
   /** Largest single update accepted over sync. Default 64 MiB. */
   maxUpdateBytes?: number
 }
@@ -44,6 +46,7 @@ export class SyncService {
   private readonly protocol: string
   private readonly antiEntropyMs: number
   private readonly pullTimeoutMs: number
+  private readonly idleMs: number
   private readonly maxUpdateBytes: number
   private readonly inFlight = new Map<string, Promise<void>>()
   // Pulls run one at a time: a daemon back from a partition connects to several peers at
@@ -61,6 +64,7 @@ export class SyncService {
     this.protocol = init.protocol
     this.antiEntropyMs = init.antiEntropyMs ?? 30_000
     this.pullTimeoutMs = init.pullTimeoutMs ?? 60_000
+    this.idleMs = init.idleMs ?? 15_000
     this.maxUpdateBytes = init.maxUpdateBytes ?? 64 * 1024 * 1024
   }
 
@@ -98,8 +102,10 @@ export class SyncService {
   /** Everything `peer` holds that we lack, validated and applied. */
   async pull (peer: PeerId): Promise<void> {
     if (this.stopController.signal.aborted) return
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs)])
-    const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal })
+    const idle = new AbortController()
+    let idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs), idle.signal])
+    const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
     this.stats.pulls++
     try {
       const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
@@ -107,6 +113,8 @@ export class SyncService {
       const assembler = new UpdateAssembler(this.maxUpdateBytes)
       for (;;) {
         const bytes = (await lp.read({ signal })).subarray()
+        clearTimeout(idleTimer)
+        idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
         this.stats.bytesReceived += bytes.byteLength
         let frame
         try {
@@ -128,7 +136,11 @@ export class SyncService {
       await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+      // [REJECT] a peer that stops answering a pull holds every other pull behind it
+      if (idle.signal.aborted && !this.stopController.signal.aborted) this.penalise(peer, 'reject', 'SYNC_STALLED')
       throw err
+    } finally {
+      clearTimeout(idleTimer)
     }
   }
 

@@ -79,6 +79,8 @@ export interface HostileNode {
    * returned `streams` gets one record per stream, updated as it goes.
    */
   serveEndlessPrefix(protocol: string, maxBytes: number): Promise<{ streams: EndlessPrefixStream[] }>
+  /** Take sync pulls and never answer: read the request, then hold the stream open. */
+  serveSilentSync(): Promise<void>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
   serveBlob(respond: (hash: BlobHash) => Uint8Array[]): Promise<void>
   /** Serve these blobs honestly over `/swarmd/blob/1` (anything else: not found); resolves with their hashes. */
@@ -179,6 +181,17 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
             await lp.write(frame instanceof Uint8Array ? frame : encodeSyncFrame(frame), { signal })
           }
         })
+      })
+    },
+
+    async serveSilentSync () {
+      await libp2p.handle(syncProtocol(swarm), (stream) => {
+        void (async () => {
+          try {
+            await lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES }).read({ signal: AbortSignal.timeout(10_000) })
+          } catch {}
+          // Holds it: the stream ends when the node stops or the daemon gives up.
+        })()
       })
     },
 

@@ -215,3 +215,28 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
     })
   })
 })
+
+describe('a sync peer that never answers', { timeout: 60_000 }, () => {
+  it('is dropped and struck after the idle limit; pulls from honest peers behind it go on', async () => {
+    const IDLE_MS = 1_000
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, syncIdleMs: IDLE_MS })
+    const honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      await honest.state.append('hypothesis', { title: 'written before we met', text: 'arrives by sync only' })
+      await hostile.serveSilentSync()
+      // The daemon pulls from each peer it meets, one pull at a time: the silent one first.
+      await hostile.connect(d)
+      await waitFor(() => d.network.sync.stats.pulls >= 1, { timeoutMs: 5_000, what: 'the pull from the silent peer to start' })
+      const started = Date.now()
+      await d.network.connect(honest.listenAddrs()[0]!)
+      await waitFor(() => d.state.counts().hypothesis === 1, { timeoutMs: 10_000, what: () => `the honest peer's record, pulled after the silent one (${JSON.stringify(d.network.sync.stats)})` })
+      assert.ok(Date.now() - started < IDLE_MS + 5_000, `the honest pull waited ${Date.now() - started} ms, not the minute-long pull timeout`)
+      assert.ok(faults(d, hostile.peerId).includes('sync:reject:SYNC_STALLED'), `the silent peer is struck: ${faults(d, hostile.peerId).join(', ')}`)
+      assert.deepEqual(faults(d, honest.identity.peerId.toString()), [])
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d, honest)
+    }
+  })
+})
