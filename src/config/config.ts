@@ -54,6 +54,7 @@ export const configSchema = z.strictObject({
   gossipMessagesPerLinkPerMinute: z.number().int().min(1),
   gossipIpColocationThreshold: z.number().int().min(1),
   maxPendingPerIp: z.number().int().min(1),
+  maxPendingPerRange: z.number().int().min(1),
   inboundUpgradeTimeoutMs: z.number().int().min(500).max(120_000),
   unsafeNoSandbox: z.boolean(),
   unsafeNoCgroup: z.boolean(),

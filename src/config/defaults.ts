@@ -94,6 +94,11 @@ export const DEFAULTS = {
    */
   maxPendingPerIp: 4,
   /**
+   * The same for one address range (an IPv4 /24, an IPv6 /48): a quarter of the node-wide limit,
+   * so one host with many addresses leaves room for everyone else.
+   */
+  maxPendingPerRange: 16,
+  /**
    * An inbound connection must finish noise + yamux within this (ms); libp2p's default is 10 s.
    * On loopback the upgrade takes a few ms; on a 300 ms round trip, about four round trips.
    */

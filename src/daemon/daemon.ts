@@ -164,6 +164,7 @@ export class Daemon {
       gossipMessagesPerLinkPerMinute: config.gossipMessagesPerLinkPerMinute,
       gossipIpColocationThreshold: config.gossipIpColocationThreshold,
       maxPendingPerIp: config.maxPendingPerIp,
+      maxPendingPerRange: config.maxPendingPerRange,
       inboundUpgradeTimeoutMs: config.inboundUpgradeTimeoutMs,
       blobRequestsPerPeerPerMinute: config.blobRequestsPerPeerPerMinute
     })

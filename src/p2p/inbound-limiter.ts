@@ -4,6 +4,22 @@ import type { MultiaddrConnection } from '@libp2p/interface'
 export interface InboundLimiterInit {
   /** Inbound connections from one IP address that may be mid-upgrade at once (config `maxPendingPerIp`). */
   maxPendingPerIp: number
+  /** The same from one address range, an IPv4 /24 or an IPv6 /48 (config `maxPendingPerRange`). */
+  maxPendingPerRange: number
+}
+
+/**
+ * The range an address belongs to: its IPv4 /24 or its IPv6 /48, what one host or one customer
+ * of a provider is likely to hold many addresses of.
+ */
+export function addressRange (ip: string): string {
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.\d+$/i.exec(ip)
+  if (v4 !== null) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`
+  const [head = '', tail] = ip.toLowerCase().split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+  return `${groups.slice(0, 3).map((g) => String(parseInt(g, 16) || 0)).join(':')}::/48`
 }
 
 /**
@@ -16,7 +32,7 @@ export interface InboundLimiterInit {
  */
 export class InboundLimiter {
   private readonly pending = new Map<string, number>()
-  private readonly open = new Map<MultiaddrConnection, string>()
+  private readonly open = new Map<MultiaddrConnection, string[]>()
   readonly stats = { refused: 0 }
 
   constructor (private readonly init: InboundLimiterInit) {}
@@ -25,25 +41,29 @@ export class InboundLimiter {
   admit (maConn: MultiaddrConnection): boolean {
     if (!isNetworkAddress(maConn.remoteAddr)) return true
     const ip = getNetConfig(maConn.remoteAddr).host
-    const count = this.pending.get(ip) ?? 0
-    if (count >= this.init.maxPendingPerIp) {
+    const range = addressRange(ip)
+    // Twenty addresses of one range, each under its own cap, filled libp2p's node-wide limit (64)
+    // and left 2 of 25 honest dials succeeding (the hostile peer's measurement): ranges get a cap too.
+    if ((this.pending.get(ip) ?? 0) >= this.init.maxPendingPerIp || (this.pending.get(range) ?? 0) >= this.init.maxPendingPerRange) {
       this.stats.refused++
       return false
     }
-    this.pending.set(ip, count + 1)
-    this.open.set(maConn, ip)
+    for (const key of [ip, range]) this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
+    this.open.set(maConn, [ip, range])
     maConn.addEventListener('close', () => { this.release(maConn) }, { once: true })
     return true
   }
 
   /** The upgrade of `maConn` is over (done or failed); safe to call more than once. */
   release (maConn: MultiaddrConnection): void {
-    const ip = this.open.get(maConn)
-    if (ip === undefined) return
+    const keys = this.open.get(maConn)
+    if (keys === undefined) return
     this.open.delete(maConn)
-    const count = (this.pending.get(ip) ?? 1) - 1
-    if (count <= 0) this.pending.delete(ip)
-    else this.pending.set(ip, count)
+    for (const key of keys) {
+      const count = (this.pending.get(key) ?? 1) - 1
+      if (count <= 0) this.pending.delete(key)
+      else this.pending.set(key, count)
+    }
   }
 
   /** Upgrades in progress from `ip`. */

@@ -51,6 +51,7 @@ export interface SwarmNetworkInit {
   gossipIpColocationThreshold: number
   /** Inbound connections from one IP mid-upgrade at once. */
   maxPendingPerIp: number
+  maxPendingPerRange: number
   /** An inbound connection must finish noise + yamux within this (ms). */
   inboundUpgradeTimeoutMs: number
   /** Blob requests one peer may make per minute; beyond it streams are reset unread. Default 120. */
@@ -79,7 +80,7 @@ export class SwarmNetwork {
       blockMs: init.blockMs,
       ...(init.blocklistPath !== undefined ? { file: new BlocklistFile(init.blocklistPath) } : {})
     })
-    this.inboundLimiter = new InboundLimiter({ maxPendingPerIp: init.maxPendingPerIp })
+    this.inboundLimiter = new InboundLimiter({ maxPendingPerIp: init.maxPendingPerIp, maxPendingPerRange: init.maxPendingPerRange })
     this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipMessagesPerLinkPerMinute })
   }
 

@@ -182,6 +182,37 @@ describe('hostile peers against the network layer', { timeout: 120_000 }, () => 
       for (const s of held) s.destroy()
     }
   })
+
+  it('keeps honest peers connecting while twenty addresses of one range each hold their share of half-open sockets', async () => {
+    const addr = multiaddr(a.listenAddrs()[0]!)
+    const port = Number(addr.getComponents().find((c) => c.name === 'tcp')!.value)
+    // 20 addresses of 127.0.5.0/24, 4 silent sockets each (each address under its own cap): 80,
+    // over libp2p's node-wide 64. The honest dials come from 127.0.0.1, another range.
+    const held: Array<Awaited<ReturnType<typeof openSilentSockets>>> = []
+    for (let round = 0; round < a.config.maxPendingPerIp; round++) {
+      held.push(...await Promise.all(Array.from({ length: 20 }, async (_, i) => openSilentSockets('127.0.0.1', port, 1, `127.0.5.${10 + i}`))))
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    try {
+      const pendingFromRange = (): number => held.length - held.reduce((n, s) => n + s.closed(), 0)
+      assert.ok(pendingFromRange() <= a.config.maxPendingPerRange, `${pendingFromRange()} of the range's silent sockets still open; its cap is ${a.config.maxPendingPerRange}`)
+      let connected = 0
+      for (let i = 0; i < 10; i++) {
+        // 300 ms apart: libp2p itself takes 5 connections a second from one host.
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        const honest = await startHostileNode(a.research.swarmKey)
+        try {
+          await honest.libp2p.dial(addr, { signal: AbortSignal.timeout(3_000) })
+          connected++
+        } catch {} finally {
+          await honest.stop()
+        }
+      }
+      assert.equal(connected, 10, `${connected} of 10 honest dials got through`)
+    } finally {
+      for (const s of held) s.destroy()
+    }
+  })
 })
 
 describe('a blocked peer across a restart', { timeout: 60_000 }, () => {
