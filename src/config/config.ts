@@ -64,7 +64,8 @@ export const configSchema = z.strictObject({
   runMaxFileMb: z.number().int().min(0),
   sandboxTmpfsMb: z.number().int().min(1),
   runWorkspaceMb: z.number().int().min(16),
-  blobRequestsPerPeerPerMinute: z.number().int().min(1)
+  blobRequestsPerPeerPerMinute: z.number().int().min(1),
+  blobIdleMs: z.number().int().min(100)
 })
 
 export type Config = z.infer<typeof configSchema>

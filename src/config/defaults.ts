@@ -135,7 +135,13 @@ export const DEFAULTS = {
    * experiment (the best's code, a candidate's code; logs are only written), i.e. a few a minute
    * at most: 120 leaves it 40x headroom while a flooder's disk reads are capped at 2/s.
    */
-  blobRequestsPerPeerPerMinute: 120
+  blobRequestsPerPeerPerMinute: 120,
+  /**
+   * A blob fetch whose provider sends nothing for this long is dropped and struck (ms); three
+   * providers are asked at once, so a stalling one costs a lane, not the fetch. A 1 MiB frame
+   * takes well under this on a slow uplink.
+   */
+  blobIdleMs: 10_000
 }
 
 export type Defaults = typeof DEFAULTS

@@ -166,7 +166,8 @@ export class Daemon {
       maxPendingPerIp: config.maxPendingPerIp,
       maxPendingPerRange: config.maxPendingPerRange,
       inboundUpgradeTimeoutMs: config.inboundUpgradeTimeoutMs,
-      blobRequestsPerPeerPerMinute: config.blobRequestsPerPeerPerMinute
+      blobRequestsPerPeerPerMinute: config.blobRequestsPerPeerPerMinute,
+      blobIdleMs: config.blobIdleMs
     })
     await this.networkValue.start()
     const network = this.networkValue

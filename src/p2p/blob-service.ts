@@ -25,6 +25,8 @@ export interface BlobServiceComponents {
 export interface BlobServiceInit {
   /** How long one peer may take to deliver a blob, in ms. Default 30 s. */
   fetchTimeoutMs?: number
+  /** A fetch whose provider sends nothing for this long is dropped and struck, ms. Default 10 s. */
+  idleMs?: number
   /** How long to look for providers in the DHT, in ms. Default 5 s. */
   findProvidersTimeoutMs?: number
   /**
@@ -42,6 +44,9 @@ export interface BlobServeStats {
   refused: number
 }
 
+/** Providers asked at once for one blob. */
+const BLOB_RACE = 3
+
 export interface FetchOptions {
   signal?: AbortSignal
 }
@@ -53,6 +58,7 @@ export interface FetchOptions {
  */
 export class BlobService {
   private readonly fetchTimeoutMs: number
+  private readonly idleMs: number
   private readonly findProvidersTimeoutMs: number
   private readonly stopController = new AbortController()
   private readonly requestLimit: BlobRequestLimit
@@ -62,6 +68,7 @@ export class BlobService {
 
   constructor (private readonly components: BlobServiceComponents, init: BlobServiceInit = {}) {
     this.fetchTimeoutMs = init.fetchTimeoutMs ?? 30_000
+    this.idleMs = init.idleMs ?? 10_000
     this.findProvidersTimeoutMs = init.findProvidersTimeoutMs ?? 5_000
     this.requestLimit = new BlobRequestLimit(components.clock ?? systemClock, { perPeerPerMinute: init.requestsPerPeerPerMinute ?? 120 })
   }
@@ -95,15 +102,29 @@ export class BlobService {
     const local = await this.components.store.get(hash).catch(() => undefined)
     if (local !== undefined) return local
     let lastError: unknown
-    for (const peer of await this.candidates(hash, options)) {
-      try {
-        const bytes = await this.fetchFrom(peer, hash, options)
-        await this.components.store.put(bytes)
-        this.announce(hash)
-        return bytes
-      } catch (err) {
-        lastError = err
+    // Up to BLOB_RACE candidates at once, the next starting as one fails, the first verified
+    // answer ending the rest: a provider that stalls costs one lane, not the whole fetch (tried
+    // one by one, each stalling provider cost the 30 s fetch timeout).
+    const queue = await this.candidates(hash, options)
+    const won = new AbortController()
+    const signal = AbortSignal.any([won.signal, ...(options.signal !== undefined ? [options.signal] : [])])
+    let winner: Uint8Array | undefined
+    const lane = async (): Promise<void> => {
+      for (let peer = queue.shift(); peer !== undefined && winner === undefined; peer = queue.shift()) {
+        try {
+          const bytes = await this.fetchFrom(peer, hash, { signal })
+          winner ??= bytes
+          won.abort()
+        } catch (err) {
+          if (!won.signal.aborted) lastError = err
+        }
       }
+    }
+    await Promise.all(Array.from({ length: Math.min(BLOB_RACE, queue.length) }, lane))
+    if (winner !== undefined) {
+      await this.components.store.put(winner)
+      this.announce(hash)
+      return winner
     }
     if (lastError instanceof SwarmdError && lastError.code === 'BLOB_HASH_MISMATCH') throw lastError
     throw new SwarmdError('BLOB_NOT_FOUND', `no reachable peer has blob ${hash}`, { cause: lastError })
@@ -111,12 +132,20 @@ export class BlobService {
 
   /** Fetch from one peer and verify. Throws BLOB_HASH_MISMATCH / BLOB_TOO_LARGE / BLOB_NOT_FOUND. */
   async fetchFrom (peer: PeerId, hash: BlobHash, options: FetchOptions = {}): Promise<Uint8Array> {
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs), ...(options.signal !== undefined ? [options.signal] : [])])
-    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal })
+    const idle = new AbortController()
+    let idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs), idle.signal, ...(options.signal !== undefined ? [options.signal] : [])])
+    const read = async (lp: ReturnType<typeof boundedLpStream>): Promise<Uint8Array> => {
+      const bytes = (await lp.read({ signal })).subarray()
+      clearTimeout(idleTimer)
+      idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
+      return bytes
+    }
+    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
     try {
       const lp = boundedLpStream(stream, BLOB_DATA_FRAME_BYTES)
       await lp.write(encodeBlobRequest(hash), { signal })
-      const header = decodeBlobHeader((await lp.read({ signal })).subarray())
+      const header = decodeBlobHeader(await read(lp))
       if (header.status === 'not-found') throw new SwarmdError('BLOB_NOT_FOUND', `peer ${peer.toString()} does not have blob ${hash}`)
       if (header.size > this.components.store.maxBlobBytes) {
         this.penalise(peer, 'BLOB_TOO_LARGE')
@@ -125,7 +154,7 @@ export class BlobService {
       const bytes = new Uint8Array(header.size)
       let at = 0
       while (at < header.size) {
-        const chunk = (await lp.read({ signal })).subarray()
+        const chunk = await read(lp)
         if (at + chunk.byteLength > header.size) break
         bytes.set(chunk, at)
         at += chunk.byteLength
@@ -139,7 +168,11 @@ export class BlobService {
       return bytes
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+      // [REJECT] a provider that stops sending holds a fetch lane until the fetch timeout
+      if (idle.signal.aborted && !this.stopController.signal.aborted) this.penalise(peer, 'BLOB_STALLED')
       throw err
+    } finally {
+      clearTimeout(idleTimer)
     }
   }
 

@@ -56,6 +56,8 @@ export interface SwarmNetworkInit {
   inboundUpgradeTimeoutMs: number
   /** Blob requests one peer may make per minute; beyond it streams are reset unread. Default 120. */
   blobRequestsPerPeerPerMinute?: number
+  /** A blob fetch whose provider sends nothing for this long is dropped and struck, ms. */
+  blobIdleMs?: number
 }
 
 export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/1` }
@@ -123,7 +125,8 @@ export class SwarmNetwork {
       topic: stateTopic(this.init.swarm)
     })
     this.blobService = new BlobService({ libp2p, store: this.components.blobStore, penalties: this.penalties, punish, clock: this.components.clock }, {
-      ...(this.init.blobRequestsPerPeerPerMinute !== undefined ? { requestsPerPeerPerMinute: this.init.blobRequestsPerPeerPerMinute } : {})
+      ...(this.init.blobRequestsPerPeerPerMinute !== undefined ? { requestsPerPeerPerMinute: this.init.blobRequestsPerPeerPerMinute } : {}),
+      ...(this.init.blobIdleMs !== undefined ? { idleMs: this.init.blobIdleMs } : {})
     })
     // Handlers before start(), or the first syncs of early connections are missed (DESIGN §1).
     await this.syncService.start()

@@ -81,6 +81,8 @@ export interface HostileNode {
   serveEndlessPrefix(protocol: string, maxBytes: number): Promise<{ streams: EndlessPrefixStream[] }>
   /** Take sync pulls and never answer: read the request, then hold the stream open. */
   serveSilentSync(): Promise<void>
+  /** Take blob requests and never answer: read the request, then hold the stream open. */
+  serveSilentBlobs(): Promise<void>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
   serveBlob(respond: (hash: BlobHash) => Uint8Array[]): Promise<void>
   /** Serve these blobs honestly over `/swarmd/blob/1` (anything else: not found); resolves with their hashes. */
@@ -191,6 +193,16 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
             await lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES }).read({ signal: AbortSignal.timeout(10_000) })
           } catch {}
           // Holds it: the stream ends when the node stops or the daemon gives up.
+        })()
+      })
+    },
+
+    async serveSilentBlobs () {
+      await libp2p.handle(BLOB_PROTOCOL, (stream) => {
+        void (async () => {
+          try {
+            await lpStream(stream, { maxDataLength: 1024 }).read({ signal: AbortSignal.timeout(10_000) })
+          } catch {}
         })()
       })
     },

@@ -240,3 +240,32 @@ describe('a sync peer that never answers', { timeout: 60_000 }, () => {
     }
   })
 })
+
+describe('a blob provider that never answers', { timeout: 60_000 }, () => {
+  it('costs one of the parallel lanes: the blob comes from an honest provider at once; alone, it is dropped and struck after the idle limit', async () => {
+    const IDLE_MS = 1_000
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, blobIdleMs: IDLE_MS })
+    const honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const silent = await startHostileNode(d.research.swarmKey)
+    try {
+      await silent.serveSilentBlobs()
+      await silent.connect(d)
+      await d.network.connect(honest.listenAddrs()[0]!)
+      const blob = randomBytes(64 * 1024)
+      const hash = await honest.network.blobs.add(blob)
+      let started = Date.now()
+      assert.deepEqual(Buffer.from(await d.network.blobs.get(hash, { signal: AbortSignal.timeout(20_000) })), blob)
+      assert.ok(Date.now() - started < IDLE_MS, `fetched in ${Date.now() - started} ms, without waiting on the silent provider`)
+      // Alone, the silent provider is dropped after the idle limit, and struck.
+      await honest.stop()
+      const missing = blobHashOf(randomBytes(32))
+      started = Date.now()
+      await assert.rejects(d.network.blobs.get(missing, { signal: AbortSignal.timeout(20_000) }))
+      assert.ok(Date.now() - started < IDLE_MS + 5_000, `gave up after ${Date.now() - started} ms, not the 30 s fetch timeout`)
+      assert.ok(faults(d, silent.peerId).includes('blob:reject:BLOB_STALLED'), faults(d, silent.peerId).join(', '))
+    } finally {
+      await silent.stop()
+      await stopAndRemove(d, honest)
+    }
+  })
+})
