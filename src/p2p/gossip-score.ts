@@ -135,3 +135,31 @@ export function gossipScoring (pubsub: object): GossipScoring {
   }
   return scoring as GossipScoring
 }
+
+/** The internals of gossipsub 17's PeerScore that `colocateConnectedOnly` reaches into. */
+interface PeerScoreInternals {
+  removePeer(id: string): void
+  removeIPsForPeer(id: string, ips: Set<string>): void
+  peerStats: Map<string, { connected: boolean, knownIPs: Set<string> }>
+}
+
+/**
+ * Count only connected peers for IP colocation (P6). Gossipsub keeps a departed peer's score for
+ * `retainScore` (an hour), its IPs too: twenty identities that connect and leave from an honest
+ * peer's address (a shared NAT, a VPN) held that peer's score down for the hour. The departed
+ * peer's own score is still kept (it cannot reset it by reconnecting); its addresses no longer
+ * count against those still there. A reconnection adds them back.
+ */
+export function colocateConnectedOnly (pubsub: object): void {
+  const score = (pubsub as { score?: Partial<PeerScoreInternals> }).score
+  if (typeof score?.removePeer !== 'function' || typeof score.removeIPsForPeer !== 'function' || !(score.peerStats instanceof Map)) {
+    throw new Error('the gossipsub service has no peer score internals to patch (expected @libp2p/gossipsub 17)')
+  }
+  const internals = score as PeerScoreInternals
+  const removePeer = internals.removePeer.bind(internals)
+  internals.removePeer = (id: string): void => {
+    removePeer(id)
+    const retained = internals.peerStats.get(id)
+    if (retained !== undefined && !retained.connected) internals.removeIPsForPeer(id, retained.knownIPs)
+  }
+}

@@ -5,7 +5,7 @@ import { BootstrapDialer } from './bootstrap-dialer.js'
 import { BlocklistFile } from './blocklist-file.js'
 import { GossipRateLimit } from './gossip-rate-limit.js'
 import { GossipReplication } from './gossip-replication.js'
-import { gossipScoring } from './gossip-score.js'
+import { colocateConnectedOnly, gossipScoring } from './gossip-score.js'
 import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
@@ -138,6 +138,7 @@ export class SwarmNetwork {
       if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault: `endless length prefix on ${protocol}` })) punish(peerIdFromString(peer))
     }
     guardLibp2pStreams(libp2p, strike)
+    colocateConnectedOnly(libp2p.services.pubsub)
     await libp2p.start()
     await guardLibp2pHandlers(libp2p, strike)
     this.gossipService.start()

@@ -259,3 +259,28 @@ describe('a blocked peer across a restart', { timeout: 60_000 }, () => {
     }
   })
 })
+
+describe('identities that come and go from an honest peer\'s address', { timeout: 90_000 }, () => {
+  it('do not hold the honest peer\'s gossip score down once they are gone', async () => {
+    // Everything here is 127.0.0.1: the honest peer shares its address with every identity, as behind one NAT.
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    try {
+      await linkUp(honest, d)
+      const comers = 2 * d.config.gossipIpColocationThreshold
+      for (let i = 0; i < comers; i++) {
+        const visitor = await startHostileNode(d.research.swarmKey)
+        await visitor.join([d])
+        await visitor.stop()
+        // libp2p takes 5 connections a second from one host.
+        await new Promise((resolve) => setTimeout(resolve, 250))
+      }
+      // Scores are refreshed every second: a few rounds later the honest peer stands at zero or above.
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      const score = d.network.gossipScore(honest.identity.peerId)
+      assert.ok(score >= 0, `the honest peer's score is ${score} after ${comers} identities came and went from its address`)
+    } finally {
+      await stopAndRemove(d, honest)
+    }
+  })
+})
