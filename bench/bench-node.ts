@@ -40,7 +40,7 @@ export interface BenchNode {
 
 /** A daemon in this thread. */
 export async function startLocalNode (bootstrap: string[], events: BenchNodeEvents): Promise<BenchNode> {
-  const daemon: Daemon = await startInProcessDaemon({ bootstrap, gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipMessagesPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
+  const daemon: Daemon = await startInProcessDaemon({ bootstrap, gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
   daemon.state.on('record', (rec, local) => {
     if (!local && rec.record.kind === 'hypothesis') events.received((rec.record.body as { title: string }).title, monotonicMs())
   })

@@ -76,7 +76,7 @@ try {
   loop.enable()
   const t0 = performance.now()
   const wall0 = Date.now()
-  restarted = await startInProcessDaemon({ dataDir: returningDir, bootstrap: [dialAddr(writers[0]!)], gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipMessagesPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
+  restarted = await startInProcessDaemon({ dataDir: returningDir, bootstrap: [dialAddr(writers[0]!)], gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
   returning = restarted
   const startedMs = performance.now() - t0
   let firstRecordMs = Number.NaN

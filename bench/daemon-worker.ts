@@ -13,7 +13,7 @@ const port = parentPort
 if (port === null) throw new Error('bench/daemon-worker.js runs only as a worker thread')
 const { bootstrap } = workerData as { bootstrap: string[] }
 
-const daemon = await startInProcessDaemon({ bootstrap, gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipMessagesPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
+const daemon = await startInProcessDaemon({ bootstrap, gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
 const post = (msg: WorkerReply): void => { port.postMessage(msg) }
 daemon.state.on('record', (rec, local) => {
   if (local || rec.record.kind !== 'hypothesis') return

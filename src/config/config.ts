@@ -51,7 +51,7 @@ export const configSchema = z.strictObject({
   verifyTolerance: z.number().min(0).max(10),
   verifyBeforeAdopt: z.boolean(),
   gossipRecordsPerPeerPerMinute: z.number().int().min(1),
-  gossipMessagesPerLinkPerMinute: z.number().int().min(1),
+  gossipRecordsPerLinkPerMinute: z.number().int().min(1),
   gossipIpColocationThreshold: z.number().int().min(1),
   maxPendingPerIp: z.number().int().min(1),
   maxPendingPerRange: z.number().int().min(1),

@@ -80,8 +80,8 @@ export const DEFAULTS = {
    * Benchmarks that write 20-50 records/s from one daemon must raise it.
    */
   gossipRecordsPerPeerPerMinute: 600,
-  /** Gossip messages one neighbour may deliver per minute, all authors together: a relay forwards many authors. */
-  gossipMessagesPerLinkPerMinute: 6_000,
+  /** Records one neighbour may deliver per minute in gossip, all authors together: a relay forwards many authors. */
+  gossipRecordsPerLinkPerMinute: 6_000,
   /**
    * Peers from one IP address before gossipsub's colocation penalty (-1 x extra²) starts: many
    * identities behind one address look like a Sybil. Raise it for a lab of volunteers behind one NAT.

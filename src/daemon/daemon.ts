@@ -161,7 +161,7 @@ export class Daemon {
       blockMs: config.blockMs,
       blocklistPath: this.paths.blocklist,
       gossipRecordsPerPeerPerMinute: config.gossipRecordsPerPeerPerMinute,
-      gossipMessagesPerLinkPerMinute: config.gossipMessagesPerLinkPerMinute,
+      gossipRecordsPerLinkPerMinute: config.gossipRecordsPerLinkPerMinute,
       gossipIpColocationThreshold: config.gossipIpColocationThreshold,
       maxPendingPerIp: config.maxPendingPerIp,
       maxPendingPerRange: config.maxPendingPerRange,

@@ -111,7 +111,7 @@ export class GossipReplication {
     const limit = this.components.rateLimit
     if (limit === undefined) return true
     const link = peer.toString()
-    const verdict = limit.check(link, message.type === 'signed' ? message.from.toString() : undefined)
+    const verdict = limit.check(link, message.type === 'signed' ? message.from.toString() : undefined, this.components.replica.recordsIn(message.data))
     if (verdict === 'ok') {
       this.overBudget.delete(link)
       return true
@@ -127,3 +127,4 @@ export class GossipReplication {
     return false
   }
 }
+

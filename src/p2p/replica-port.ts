@@ -6,6 +6,8 @@ export interface ReplicaPort {
   encodeStateVector(): Uint8Array
   /** Updates a peer with this state vector lacks, one per independently checkable unit. */
   diffsFor(stateVector: Uint8Array): Uint8Array[]
+  /** How many records an update carries, read cheaply before any validation (budgets charge by it); at least 1. */
+  recordsIn(update: Uint8Array): number
   /** Validate, then apply only if valid. */
   applyRemote(update: Uint8Array): Promise<ApplyResult>
 }

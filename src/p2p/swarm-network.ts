@@ -46,7 +46,7 @@ export interface SwarmNetworkInit {
   blocklistPath?: string
   /** Gossip budgets: records per author, and messages per neighbour, per minute. */
   gossipRecordsPerPeerPerMinute: number
-  gossipMessagesPerLinkPerMinute: number
+  gossipRecordsPerLinkPerMinute: number
   /** Peers from one IP before gossipsub's colocation penalty starts. */
   gossipIpColocationThreshold: number
   /** Inbound connections from one IP mid-upgrade at once. */
@@ -83,7 +83,7 @@ export class SwarmNetwork {
       ...(init.blocklistPath !== undefined ? { file: new BlocklistFile(init.blocklistPath) } : {})
     })
     this.inboundLimiter = new InboundLimiter({ maxPendingPerIp: init.maxPendingPerIp, maxPendingPerRange: init.maxPendingPerRange })
-    this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipMessagesPerLinkPerMinute })
+    this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipRecordsPerLinkPerMinute })
   }
 
   get libp2p (): SwarmdLibp2p { return this.need(this.libp2pNode) }

@@ -119,6 +119,21 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     })
   }
 
+  /**
+   * How many records (Yjs structs: one record each) an update carries, from its clock ranges,
+   * without checking a signature; 1 for bytes that do not decode (validation refuses them next).
+   */
+  recordsIn (update: Uint8Array): number {
+    try {
+      const { from, to } = Y.parseUpdateMeta(update)
+      let records = 0
+      for (const [client, end] of to) records += end - (from.get(client) ?? 0)
+      return Math.max(1, records)
+    } catch {
+      return 1
+    }
+  }
+
   /** Validate a peer's update and apply it only if every struct passes. */
   async applyRemote (update: Uint8Array): Promise<ApplyOutcome> {
     return this.queue.run(async () => {

@@ -1,6 +1,7 @@
 import '../../src/util/polyfill.js'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import * as Y from 'yjs'
 import { readFile, rm } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { resolveConfig } from '../../src/config/config.js'
@@ -116,6 +117,26 @@ describe('hostile peers against the network layer', { timeout: 120_000 }, () => 
       const honestAfter = await c.state.append('hypothesis', { title: 'honest after the flood', text: '' })
       await waitFor(() => [a, c].every((d) => d.state.get('hypothesis', honest.key) !== undefined) && [a, b].every((d) => d.state.get('hypothesis', honestAfter.key) !== undefined),
         { timeoutMs: 10_000, what: 'honest records to propagate past the flood' })
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it('charges the budget per record, not per message: thousands of records in a few messages are not applied', async () => {
+    const hostile = await startHostileNode(a.research.swarmKey)
+    try {
+      await hostile.join([a])
+      // 2,000 valid records from one client in 4 messages: 500 each, over the whole per-author budget.
+      const updates = await validRecordUpdates(hostile.identity, nextClient++, 2000)
+      const batches = [0, 1, 2, 3].map((i) => Y.mergeUpdates(updates.slice(i * 500, (i + 1) * 500)))
+      const limitedBefore = a.network.gossip.stats.rateLimited
+      for (const batch of batches) await hostile.publish(batch)
+      await waitFor(() => a.network.gossip.stats.rateLimited >= limitedBefore + 1, { timeoutMs: 10_000, what: 'the batches to be refused over budget' })
+      assert.equal(authoredBy(a, hostile.peerId), 0, 'none of the batched records applied')
+      assert.ok(faults(a, hostile.peerId).some((f) => f.startsWith('gossip:ignore:RATE_LIMITED')), faults(a, hostile.peerId).join(', '))
+      // An honest writer's update (its binding and one record) still passes.
+      const honest = await b.state.append('hypothesis', { title: 'honest beside the batches', text: '' })
+      await waitFor(() => a.state.get('hypothesis', honest.key) !== undefined, { timeoutMs: 10_000, what: 'the honest record to arrive' })
     } finally {
       await hostile.stop()
     }

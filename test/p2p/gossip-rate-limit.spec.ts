@@ -33,4 +33,14 @@ describe('gossip rate limits', () => {
     assert.equal(limit.check('relay-a', 'flooder'), 'author-over-budget')
     assert.equal(limit.check('relay-a', 'someone-else'), 'ok', 'the relays still carry everyone else')
   })
+
+  it('charges a message by the records it carries: one larger than the budget never passes, nor takes any', () => {
+    const clock = new ManualClock()
+    const limit = new GossipRateLimit(clock, { perAuthorPerMinute: 600, perLinkPerMinute: 6_000 })
+    assert.equal(limit.check('relay', 'batcher', 2_100), 'author-over-budget')
+    assert.equal(limit.check('relay', 'batcher', 500), 'ok')
+    assert.equal(limit.check('relay', 'batcher', 101), 'author-over-budget', '100 left of 600')
+    assert.equal(limit.check('relay', 'batcher', 100), 'ok')
+    assert.equal(limit.check('relay', 'fresh-key', 6_001), 'link-over-budget', 'fresh keys meet the link\'s budget in records')
+  })
 })
