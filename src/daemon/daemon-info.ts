@@ -1,6 +1,7 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
+import { isAlive } from '../util/process-alive.js'
 
 /** What a running daemon writes into its data dir so the CLI can find it. */
 export const daemonInfoSchema = z.object({
@@ -49,11 +50,3 @@ export async function assertNoRunningDaemon (path: string): Promise<void> {
   throw new SwarmdError('DAEMON_ALREADY_RUNNING', `a daemon (pid ${info.pid}, ${info.api}) already runs on this data dir: stop it first, or pick another --data-dir`)
 }
 
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}

@@ -1,6 +1,7 @@
 import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SwarmdError } from '../util/errors.js'
+import { isAlive } from '../util/process-alive.js'
 
 /**
  * What this machine's cgroups let the daemon enforce on a run: `v2` (one unified hierarchy, where
@@ -84,14 +85,6 @@ async function sweepDeadDaemons (runsDir: string): Promise<void> {
   }
 }
 
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 async function killAndRemove (dir: string): Promise<void> {
   let entries: Array<{ name: string, isDirectory: () => boolean }> = []
