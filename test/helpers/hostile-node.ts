@@ -114,6 +114,12 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     return theirs && ours
   }
 
+  /** Read one request on `protocol`, then hold the stream open: it ends when the node stops or the daemon gives up. */
+  const silent = async (protocol: string, maxRequestBytes: number): Promise<void> => {
+    await libp2p.handle(protocol, (stream) => {
+      void lpStream(stream, { maxDataLength: maxRequestBytes }).read({ signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    })
+  }
   const scripted = async (stream: Stream, write: (lp: ReturnType<typeof lpStream<Stream>>) => Promise<void>): Promise<void> => {
     const signal = AbortSignal.timeout(10_000)
     try {
@@ -187,24 +193,11 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     },
 
     async serveSilentSync () {
-      await libp2p.handle(syncProtocol(swarm), (stream) => {
-        void (async () => {
-          try {
-            await lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES }).read({ signal: AbortSignal.timeout(10_000) })
-          } catch {}
-          // Holds it: the stream ends when the node stops or the daemon gives up.
-        })()
-      })
+      await silent(syncProtocol(swarm), MAX_SYNC_FRAME_BYTES)
     },
 
     async serveSilentBlobs () {
-      await libp2p.handle(BLOB_PROTOCOL, (stream) => {
-        void (async () => {
-          try {
-            await lpStream(stream, { maxDataLength: 1024 }).read({ signal: AbortSignal.timeout(10_000) })
-          } catch {}
-        })()
-      })
+      await silent(BLOB_PROTOCOL, 1024)
     },
 
     async serveBlob (respond) {

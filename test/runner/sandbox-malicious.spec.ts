@@ -3,13 +3,11 @@ import assert from 'node:assert/strict'
 import { cp, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
-import { findPython } from '../../src/runner/python.js'
-import { detectBubblewrap } from '../../src/runner/sandbox.js'
-import { detectCgroups } from '../../src/runner/cgroup.js'
 import type { CgroupSupport } from '../../src/runner/cgroup.js'
 import { systemClock } from '../../src/util/clock.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
+import { requireConfinement } from '../helpers/confinement.js'
 import { setSandboxBait } from '../helpers/sandbox-bait.js'
 import type { SandboxBait } from '../helpers/sandbox-bait.js'
 import { waitFor } from '../helpers/wait.js'
@@ -17,9 +15,6 @@ import { processesUnder } from '../helpers/processes.js'
 import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
 import type { ExecaRunnerInit, ExperimentSpec } from '../../src/runner/experiment-runner.js'
 import type { SandboxSpec } from '../../src/runner/sandbox.js'
-
-// No skip: a machine without a working bubblewrap fails the sandboxed suite with that reason.
-const bwrap = await detectBubblewrap()
 
 // Low limits keep the memory, file and fork attacks quick. The evaluator runs under them too and
 // needs about 1 GiB to import torch: one that dies stops the run before the attack is seen.
@@ -110,16 +105,11 @@ describe('malicious train.py under the sandbox', () => {
     new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: corpus, workRoot, clock: systemClock, sandbox, cgroups }, { killAfterMs: 60_000, limits, ...init })
 
   before(async () => {
-    const info = await findPython(process.env.SWARMD_PYTHON)
-    if (info === undefined) throw new Error('no python with torch: run `bash scripts/install-system-deps.sh`')
-    python = info.path
+    // No skip: a machine without bubblewrap or cgroups fails the sandboxed suite with that reason.
+    ({ python, sandbox, cgroups } = await requireConfinement())
     dirs = await scratch()
     workRoot = dirs.workRoot
     corpus = dirs.corpus
-    if (bwrap === undefined) throw new Error('bubblewrap is missing or cannot create namespaces here: run `bash scripts/install-system-deps.sh --test`')
-    sandbox = { bwrap, readOnly: info.paths }
-    cgroups = await detectCgroups()
-    if (cgroups.version === 'none') throw new Error(`the sandboxed runs need a cgroup per run: ${cgroups.why}`)
     bait = await setSandboxBait('malicious-test')
   })
   after(async () => {

@@ -5,10 +5,8 @@ import { createServer } from 'node:net'
 import { execa } from 'execa'
 import { join } from 'node:path'
 import { ExecaExperimentRunner } from '../../src/runner/experiment-runner.js'
-import { findPython } from '../../src/runner/python.js'
-import { detectBubblewrap } from '../../src/runner/sandbox.js'
-import { detectCgroups } from '../../src/runner/cgroup.js'
 import { systemClock } from '../../src/util/clock.js'
+import { requireConfinement } from '../helpers/confinement.js'
 import { setSandboxBait } from '../helpers/sandbox-bait.js'
 import type { SandboxBait } from '../helpers/sandbox-bait.js'
 import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
@@ -25,17 +23,14 @@ describe('sandboxed runs (bubblewrap)', () => {
   const run = async (source: string, maxSteps?: number) => runner.run({ id: `sb-${++n}`, source, profile: 'cpu', ...(maxSteps !== undefined ? { maxSteps } : {}) })
 
   before(async () => {
-    const bwrap = await detectBubblewrap()
-    if (bwrap === undefined) throw new Error('bubblewrap is missing or cannot create namespaces: run `bash scripts/install-system-deps.sh --test`')
-    const python = await findPython(process.env.SWARMD_PYTHON)
-    if (python === undefined) throw new Error('no python with torch')
+    const { python, sandbox, cgroups } = await requireConfinement()
     // As the daemon lays it out: workspaces under the data dir, which holds the identity key.
     // Under /var/tmp: /tmp and the home are hidden anyway, this tests the data dir's own tmpfs.
     dataDir = await mkdtemp(join('/var/tmp', 'swarmd-sandbox-'))
     workRoot = join(dataDir, 'work')
     await mkdir(workRoot)
     await writeFile(join(dataDir, 'identity.key'), 'the daemon\'s private key')
-    runnerInit = { python: python.path, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox: { bwrap, readOnly: python.paths }, cgroups: await detectCgroups() }
+    runnerInit = { python, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot, clock: systemClock, sandbox, cgroups }
     runner = new ExecaExperimentRunner(runnerInit, { killAfterMs: 120_000 })
     bait = await setSandboxBait('sandbox-test')
   })
