@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { DEFAULTS } from '../config/defaults.js'
 import { SwarmdError } from '../util/errors.js'
 import { deltaKey } from './dedup.js'
 import { precedes } from './claim-ledger.js'
@@ -40,8 +41,13 @@ export type ClaimOutcome = { claimed: ClaimEntry } | { duplicate: DuplicateHit }
 export interface DuplicateCheckOptions {
   /** A claim (and its results) to leave out: the candidate's own. */
   ignore?: string
-  /** Only entries earlier than this count (the settle rule). */
+  /**
+   * Only entries placed earlier than this count (the settle rule), by this node's `placeOf`: a
+   * record that arrived long after its own date is placed at its arrival.
+   */
   before?: Precedence
+  /** Only entries this accepts count (after every other test). */
+  accept?: (entry: DedupEntry) => boolean
   /** Which layers run. Default all three. */
   layers?: readonly DedupLayer[]
   /** Compare against active claims only, not finished results (a weaker policy, for comparison). */
@@ -73,7 +79,15 @@ export interface ClaimBookInit {
   settleMs: number
   /** Code of reference runs (the harness's default train.py): every node runs those, never duplicates. */
   referenceCodeHashes?: ReadonlySet<string>
+  /**
+   * Times an hour a new claim of this node yields to a racing claim (or result) by an author
+   * without standing that arrived after it was written, all such authors together. Default
+   * `DEFAULTS.claimRaceYieldsPerHour` (10).
+   */
+  raceYieldsPerHour?: number
 }
+
+const HOUR_MS = 3600_000
 
 const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'semantic']
 
@@ -85,6 +99,8 @@ const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'semantic']
  */
 export class ClaimBook {
   private marks: { revision: number, marks: Map<string, DuplicateMark> } | undefined
+  /** When this node's claims yielded to a race won by an author without standing, oldest first (the last hour). */
+  private readonly raceYields: number[] = []
 
   constructor (private readonly components: ClaimBookComponents, private readonly init: ClaimBookInit) {}
 
@@ -101,7 +117,8 @@ export class ClaimBook {
       if (entry.kind === 'result' && options.ignore !== undefined && ledger.result(entry.id)?.body.claimId === options.ignore) return false
       if (options.activeClaimsOnly === true && entry.kind !== 'claim') return false
       if (!ledger.live(entry, now)) return false
-      return options.before === undefined || precedes(ledger.precedenceOf(entry), options.before)
+      if (options.before !== undefined && !precedes(ledger.placeOf(entry), options.before)) return false
+      return options.accept === undefined || options.accept(entry)
     }
     if (layers.includes('exact') && candidate.codeHash !== null) {
       const conflict = ledger.withCode(candidate.codeHash).find(counts)
@@ -158,7 +175,8 @@ export class ClaimBook {
       ...(request.hypothesis !== undefined ? { hypothesis: request.hypothesis } : {}),
       ...(request.verifies !== undefined ? { verifies: request.verifies } : {}),
       tier: request.tier,
-      ttlMs: request.ttlMs
+      // Asking for more than the swarm's bound buys nothing: every node holds the claim to the bound.
+      ttlMs: Math.min(request.ttlMs, this.ledger.maxTtlMs)
     }
     const rec = await this.components.state.append('claim', body)
     return this.ledger.claim(rec.id) ?? { id: rec.id, author: rec.record.author, createdAt: rec.record.createdAt, body }
@@ -167,12 +185,40 @@ export class ClaimBook {
   /**
    * Wait the settle window, then yield if an earlier claim or a result for the same experiment
    * has arrived meanwhile: the claim is released as `yielded` and the conflict returned.
+   *
+   * Earlier by this node's `placeOf`: a conflict that arrived more than the allowed lag after its
+   * own date is placed at its arrival, after this claim. Within the lag an honest racer (made
+   * elsewhere before this claim, still in flight when it was written) and a copycat (made after
+   * this claim reached its author, dated a few ms before it) look alike, so the earlier one wins
+   * as DESIGN §4 says, but a race won by an author without standing spends one of
+   * `raceYieldsPerHour` that all such authors share: fresh keys steal at most that many of this
+   * node's experiments an hour. Honest races are rare (BENCHMARKS.md §7); past the allowance a
+   * race leaves both claims standing, and the merge marks the later result, as after a partition.
+   * A conflict this node already held when it wrote the claim, or one by an author with standing,
+   * is yielded to as before.
    */
   async settle (claim: ClaimEntry, signal?: AbortSignal): Promise<DuplicateHit | undefined> {
     if (this.init.settleMs > 0) await sleep(this.init.settleMs, undefined, signal !== undefined ? { signal } : {})
-    const hit = await this.findDuplicate({ ...claim.body }, { ignore: claim.id, before: claim })
-    if (hit !== undefined) await this.release(claim.id, 'yielded')
+    const { ledger, clock } = this.components
+    const now = clock.now()
+    const written = ledger.firstSeen(claim.id) ?? claim.createdAt
+    const race = (entry: DedupEntry): boolean => !ledger.hasStanding(entry.author) && (ledger.firstSeen(entry.id) ?? -Infinity) > written
+    const allowance = this.raceYieldsLeft(now) > 0
+    const hit = await this.findDuplicate({ ...claim.body }, {
+      ignore: claim.id,
+      before: ledger.placeOf({ kind: 'claim', id: claim.id, author: claim.author }),
+      accept: (entry) => allowance || !race(entry)
+    })
+    if (hit === undefined) return undefined
+    if (race(hit.conflict)) this.raceYields.push(now)
+    await this.release(claim.id, 'yielded')
     return hit
+  }
+
+  /** Races this node may still lose this hour to authors without standing (`raceYieldsPerHour`). */
+  raceYieldsLeft (now = this.components.clock.now()): number {
+    while (this.raceYields.length > 0 && this.raceYields[0]! <= now - HOUR_MS) this.raceYields.shift()
+    return Math.max(0, (this.init.raceYieldsPerHour ?? DEFAULTS.claimRaceYieldsPerHour) - this.raceYields.length)
   }
 
   /** Keep one of this node's active claims alive for another ttl. */

@@ -1,9 +1,11 @@
 import { DEFAULTS } from '../config/defaults.js'
+import { CLAIM_LIFE_TTLS, DEFAULT_CLAIM_TTL_BOUND } from './claim-limits.js'
 import { deltaKey } from './dedup.js'
 import type { DedupEntry } from './dedup.js'
 import type { ClaimBody, HeartbeatBody, ReleaseBody, ResultBody, VerificationBody } from '../state/record-kinds.js'
 import type { StoredRecord } from '../state/records.js'
 import type { SwarmState } from '../state/swarm-state.js'
+import type { Clock } from '../util/clock.js'
 
 /** Where a claim stands, derived from the records that reference it (DESIGN §4). */
 export type ClaimStatus = 'active' | 'expired' | 'released' | 'finished'
@@ -29,7 +31,11 @@ export interface VerificationEntry {
   body: VerificationBody
 }
 
-/** The order every node agrees on: earlier createdAt first, then author, then id. */
+/**
+ * The order every node agrees on: earlier createdAt first, then author, then id. The settle
+ * decision uses a local variant of it (`ClaimLedger.placeOf`), where a claim that arrived late
+ * takes its arrival time for createdAt.
+ */
 export interface Precedence { createdAt: number, author: string, id: string }
 
 export function precedes (a: Precedence, b: Precedence): boolean {
@@ -42,6 +48,51 @@ const parentKey = (parent: string | null): string => parent ?? '-'
 
 /** Active claims per author that count against others (config `maxActiveClaimsPerPeer`). */
 export const DEFAULT_MAX_ACTIVE_CLAIMS = DEFAULTS.maxActiveClaimsPerPeer
+
+export interface ClaimLedgerOptions {
+  /**
+   * Claims one author may hold at once that count against others. Beyond it (claim squatting:
+   * claiming everything so nobody else may run it) the author's later active claims are ignored
+   * by the dedup check on every node alike; its own work is not stopped. Default
+   * `DEFAULTS.maxActiveClaimsPerPeer` (16).
+   */
+  maxActivePerAuthor?: number
+  /**
+   * Active claims of authors without standing that count against others, all of them together
+   * (a fresh key does not reset it). Default `DEFAULTS.maxActiveClaimsWithoutStanding` (64).
+   */
+  maxActiveWithoutStanding?: number
+  /** The longest ttl a claim gets, whatever its body asks (ms). Default: the longest profile's bound (28.5 min). */
+  maxTtlMs?: number
+  /** The longest a claim lives from its createdAt, heartbeats included (ms). Default `CLAIM_LIFE_TTLS` x `maxTtlMs`. */
+  maxLifeMs?: number
+  /**
+   * A claim or result that arrives more than this after its own createdAt (ms) takes its place in
+   * the settle decision from its arrival (`placeOf`). Default `DEFAULTS.claimMaxLagMs` (500).
+   */
+  maxLagMs?: number
+  /**
+   * When records arrive. Without it a record counts as seen at its own createdAt: no record is
+   * ever late (the ledger of a test or bench that replays a history).
+   */
+  clock?: Clock
+  /**
+   * Whether an author has standing on this node (src/trust: a result of theirs reproduced). The
+   * daemon answers from its trust ledger; it may only change when `revision` does. Default: only
+   * this node itself.
+   */
+  hasStanding?: (author: string) => boolean
+}
+
+/** Which active claims count against others, and each one's place among its author's. */
+interface Counting {
+  revision: number
+  second: number
+  /** claim id → its place among its author's active claims (0: the earliest). */
+  ranks: Map<string, number>
+  /** Active claims that block others' claims of the same experiment. */
+  counted: Set<string>
+}
 
 /**
  * An index over the claims, heartbeats, releases and results of one swarm, kept up to date
@@ -68,19 +119,32 @@ export class ClaimLedger {
   private readonly byCode = new Map<string, DedupEntry[]>()
   private readonly byDelta = new Map<string, DedupEntry[]>()
   private readonly byParent = new Map<string, DedupEntry[]>()
-  private readonly onRecord = (rec: StoredRecord): void => { this.add(rec) }
+  /** claim or result id → when this node first held it (local by design: never compared across nodes). */
+  private readonly seen = new Map<string, number>()
+  private readonly onRecord = (rec: StoredRecord): void => { this.add(rec, this.clock?.now() ?? rec.record.createdAt) }
   private claimsAndResults = 0
+  private counting: Counting | undefined
 
-  private activeRanks: { revision: number, now: number, ranks: Map<string, number> } | undefined
+  readonly maxActivePerAuthor: number
+  readonly maxActiveWithoutStanding: number
+  readonly maxTtlMs: number
+  readonly maxLifeMs: number
+  readonly maxLagMs: number
+  private readonly clock: Clock | undefined
+  private readonly standing: (author: string) => boolean
 
-  /**
-   * `maxActivePerAuthor`: claims one author may hold at once that count against others. Beyond
-   * it (claim squatting: claiming everything so nobody else may run it) the author's later active
-   * claims are ignored by the dedup check on every node alike; its own work is not stopped.
-   */
-  constructor (private readonly state: SwarmState, private readonly harness: string, private readonly maxActivePerAuthor = DEFAULT_MAX_ACTIVE_CLAIMS) {
+  constructor (private readonly state: SwarmState, private readonly harness: string, options: ClaimLedgerOptions = {}) {
+    this.maxActivePerAuthor = options.maxActivePerAuthor ?? DEFAULT_MAX_ACTIVE_CLAIMS
+    this.maxActiveWithoutStanding = options.maxActiveWithoutStanding ?? DEFAULTS.maxActiveClaimsWithoutStanding
+    this.maxTtlMs = options.maxTtlMs ?? DEFAULT_CLAIM_TTL_BOUND
+    this.maxLifeMs = options.maxLifeMs ?? CLAIM_LIFE_TTLS * this.maxTtlMs
+    this.maxLagMs = options.maxLagMs ?? DEFAULTS.claimMaxLagMs
+    this.clock = options.clock
+    const self = state.peerId
+    this.standing = options.hasStanding ?? ((author) => author === self)
+    // Records from disk: when they first arrived is lost, their own date stands in for it.
     for (const kind of ['claim', 'heartbeat', 'release', 'result', 'verification'] as const) {
-      for (const rec of state.list(kind)) this.add(rec)
+      for (const rec of state.list(kind)) this.add(rec, rec.record.createdAt)
     }
     state.on('record', this.onRecord)
   }
@@ -124,17 +188,25 @@ export class ClaimLedger {
     return this.byHypothesis.get(hypothesisId) ?? []
   }
 
+  /** The ttl a claim really gets: what its body asks, at most `maxTtlMs` (a copycat's 24 h becomes minutes). */
+  ttlOf (claim: ClaimEntry): number {
+    return Math.min(claim.body.ttlMs, this.maxTtlMs)
+  }
+
   /**
    * When the claim stops counting without another heartbeat. A heartbeat dated after the claim
    * had already expired does not revive it: by then someone else may have claimed the experiment.
+   * However often it beats, a claim ends `maxLifeMs` after its createdAt. All of it from signed
+   * dates and shared bounds: every node computes the same expiry.
    */
   expiresAt (claim: ClaimEntry): number {
-    let expiry = claim.createdAt + claim.body.ttlMs
+    const ttl = this.ttlOf(claim)
+    let expiry = claim.createdAt + ttl
     for (const at of this.beats.get(claim.id)?.get(claim.author) ?? []) {
       if (at >= expiry) break
-      expiry = Math.max(expiry, at + claim.body.ttlMs)
+      expiry = Math.max(expiry, at + ttl)
     }
-    return expiry
+    return Math.min(expiry, claim.createdAt + this.maxLifeMs)
   }
 
   releaseReason (claim: ClaimEntry): ReleaseBody['reason'] | undefined {
@@ -162,6 +234,42 @@ export class ClaimLedger {
     return this.claims.get(entry.id) ?? { createdAt: 0, author: entry.author, id: entry.id }
   }
 
+  /** When this node first held a claim or result (its createdAt for records it loaded from disk); undefined when unknown. */
+  firstSeen (id: string): number | undefined {
+    return this.seen.get(id)
+  }
+
+  /** Whether `author` has standing on this node (a result of theirs reproduced; this node itself). */
+  hasStanding (author: string): boolean {
+    return this.standing(author)
+  }
+
+  /**
+   * The place of a claim or result in this node's settle decision: its precedence, except that a
+   * record that reached this node more than `maxLagMs` after its own date takes its arrival time
+   * for createdAt. A copycat that saw a claim on gossip and re-dated it earlier arrives late by
+   * at least what it took off, so it never beats a claim this node already held; an honest racer
+   * arrives within the gossip delay. Local by design: two nodes that saw a record at different
+   * times place it differently, which is why only the claimant's own yield uses it, never what
+   * nodes must agree on (`precedenceOf`, expiry, which claims count).
+   */
+  placeOf (entry: Pick<DedupEntry, 'kind' | 'id' | 'author'>): Precedence {
+    const at = (p: Precedence): Precedence => {
+      const seen = this.seen.get(p.id)
+      const late = seen !== undefined && seen - p.createdAt > this.maxLagMs
+      return { createdAt: late ? seen : p.createdAt, author: p.author, id: p.id }
+    }
+    if (entry.kind === 'result') {
+      const result = this.results.get(entry.id)
+      const claim = result === undefined ? undefined : this.claims.get(result.body.claimId)
+      // As in `precedenceOf`: a result is its claim's outcome and takes the claim's place (a late result of an early claim is still early).
+      if (claim !== undefined && claim.author === result?.author) return at(claim)
+      return result === undefined ? { createdAt: 0, author: entry.author, id: entry.id } : at(result)
+    }
+    const claim = this.claims.get(entry.id)
+    return claim === undefined ? { createdAt: 0, author: entry.author, id: entry.id } : at(claim)
+  }
+
   /** Dedup candidates with this code hash (finished results and claims; callers filter by status). */
   withCode (codeHash: string): DedupEntry[] { return this.byCode.get(codeHash) ?? [] }
   /** Dedup candidates with the same change on the same parent. */
@@ -177,42 +285,61 @@ export class ClaimLedger {
     if (entry.kind === 'result') return true
     const claim = this.claims.get(entry.id)
     if (claim === undefined || this.status(claim, now) !== 'active') return false
-    return (this.activeRank(now).get(claim.id) ?? 0) < this.maxActivePerAuthor
+    return this.countingAt(now).counted.has(claim.id)
   }
 
   /** Authors holding more active claims than count against others (claim squatting). */
   squatters (now: number): Set<string> {
     const out = new Set<string>()
-    for (const [id, rank] of this.activeRank(now)) if (rank >= this.maxActivePerAuthor) out.add(this.claims.get(id)!.author)
+    for (const [id, rank] of this.countingAt(now).ranks) if (rank >= this.maxActivePerAuthor) out.add(this.claims.get(id)!.author)
     return out
   }
 
   /**
-   * Each active claim's place among its author's active claims (0: the earliest). One pass over
-   * the claims, redone when claims, results or releases arrive and at most once a second as
-   * claims expire (a claim that expired within the last second may still count: harmless).
+   * Which active claims count against others. Each author's earliest `maxActivePerAuthor`, by
+   * precedence (the same on every node); of those, an author without standing counts only within
+   * one pool of `maxActiveWithoutStanding` that all such authors share, so twenty fresh keys
+   * block no more than one pool. The pool takes every author's first claim before anyone's second,
+   * then earlier places first (`placeOf`: a claim backdated on arrival gains nothing). Standing and
+   * places are this node's, so nodes may disagree on which pooled claims count when the pool is
+   * full; the cost is a duplicate run, never a stolen experiment, and a pool that is not full
+   * counts every claim alike. One pass over the claims, redone when claims, results or releases
+   * arrive and at most once a second as claims expire (a claim that expired within the last
+   * second may still count: harmless).
    */
-  private activeRank (now: number): Map<string, number> {
+  private countingAt (now: number): Counting {
     const second = Math.floor(now / 1000)
-    if (this.activeRanks?.revision === this.revision && this.activeRanks.now === second) return this.activeRanks.ranks
-    const counts = new Map<string, number>()
+    if (this.counting?.revision === this.revision && this.counting.second === second) return this.counting
+    const perAuthor = new Map<string, number>()
     const ranks = new Map<string, number>()
+    const counted = new Set<string>()
+    const pool: Array<{ claim: ClaimEntry, rank: number, place: Precedence }> = []
+    const standing = new Map<string, boolean>()
     for (const claim of this.allClaims()) {
       if (this.status(claim, now) !== 'active') continue
-      const rank = counts.get(claim.author) ?? 0
+      const rank = perAuthor.get(claim.author) ?? 0
       ranks.set(claim.id, rank)
-      counts.set(claim.author, rank + 1)
+      perAuthor.set(claim.author, rank + 1)
+      if (rank >= this.maxActivePerAuthor) continue
+      let has = standing.get(claim.author)
+      if (has === undefined) standing.set(claim.author, has = this.standing(claim.author))
+      if (has) counted.add(claim.id)
+      // A verification run blocks nothing: it takes no place in the pool.
+      else if (claim.body.verifies === undefined) pool.push({ claim, rank, place: this.placeOf({ kind: 'claim', id: claim.id, author: claim.author }) })
     }
-    this.activeRanks = { revision: this.revision, now: second, ranks }
-    return ranks
+    pool.sort((a, b) => a.rank - b.rank || (precedes(a.place, b.place) ? -1 : 1))
+    for (const { claim } of pool.slice(0, this.maxActiveWithoutStanding)) counted.add(claim.id)
+    this.counting = { revision: this.revision, second, ranks, counted }
+    return this.counting
   }
 
-  private add (rec: StoredRecord): void {
+  private add (rec: StoredRecord, seenAt: number): void {
     const { record } = rec
     if (record.kind === 'claim') {
       if (this.claims.has(rec.id)) return
       const entry: ClaimEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body: record.body as ClaimBody }
       this.claims.set(rec.id, entry)
+      this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
       if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)
       // A verification re-runs a finished result: it repeats nothing and blocks nothing.
@@ -236,6 +363,7 @@ export class ClaimLedger {
       if (body.harness !== this.harness || this.results.has(rec.id)) return
       const entry: ResultEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body }
       this.results.set(rec.id, entry)
+      this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
       const siblings = this.resultsOfClaim.get(body.claimId) ?? []
       siblings.push(entry)

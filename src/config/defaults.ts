@@ -49,8 +49,34 @@ export const DEFAULTS = {
    * BENCHMARKS.md); after the window the earlier claim by (createdAt, author) wins everywhere.
    */
   claimSettleMs: 500,
-  /** A claim without a heartbeat expires after this long (ms); 0: 3x the profile's run time. */
+  /**
+   * A claim that reaches this node more than this long after its own date (ms) takes its place in
+   * the order from when it arrived, so it never beats a claim this node already held: a copycat
+   * that re-dates a claim it saw on gossip an hour (or a second) earlier loses. An honest racing
+   * claim arrives within the gossip p99 (70 ms with 10 daemons on 2 cores, BENCHMARKS.md) plus the
+   * clock difference of two NTP-synced machines (tens of ms): 500 ms, the settle window, leaves
+   * several times that. A racer whose clock is further behind is not stolen from either: both run
+   * it and the merge marks the later result. Keep it at least `claimSettleMs`.
+   */
+  claimMaxLagMs: 500,
+  /** A claim without a heartbeat expires after this long (ms); 0: 3x the profile's run time. Never above `claimMaxTtlMs`. */
   claimTtlMs: 0,
+  /**
+   * The longest ttl any claim gets, whatever its author asked (ms); heartbeats keep it alive for at
+   * most twice this in all. 0: three times the profile's run time limit (7.5 min cpu, 28.5 min gpu),
+   * what an honest daemon asks by default (DESIGN §4: 15 min for a 5 min budget): a claim that
+   * asks for a day holds its experiment for minutes. Every node of a swarm must use the same value.
+   */
+  claimMaxTtlMs: 0,
+  /**
+   * Times an hour this node gives its new claim up for a racing claim by a peer without standing
+   * (no result of it reproduced) that arrived after its own: the earlier claim wins an honest race,
+   * but a copycat re-dating what it saw by a few ms is indistinguishable from one, so fresh keys
+   * share this allowance and steal at most this many of this node's experiments an hour. Races are
+   * rare (at most 2 of 135 duplicate runs in the simulated swarm, BENCHMARKS.md §7); beyond the
+   * allowance a race costs one duplicate run, never a stolen experiment.
+   */
+  claimRaceYieldsPerHour: 10,
   /** Hypotheses one peer may publish per hour; beyond it they are hidden everywhere. */
   hypothesesPerHour: 20,
   /**
@@ -59,6 +85,16 @@ export const DEFAULTS = {
    * swarm must use the same value, or they disagree on which experiments are taken.
    */
   maxActiveClaimsPerPeer: 16,
+  /**
+   * Active claims by peers without standing (no result of theirs reproduced here) that count
+   * against others, all such peers together: identities are free, so a per-peer limit alone lets
+   * twenty fresh keys block 20 x 16 experiments. Sized for a swarm of newcomers: one claim per
+   * daemon or GPU plus a few agents' (the 10-agent e2e swarm holds at most 10). Beyond it their
+   * claims block nobody (they still run their own work); peers with standing are never pooled.
+   * When full, each peer's first claim comes before anyone's second (a squatter cannot crowd out
+   * a newcomer's one claim with many).
+   */
+  maxActiveClaimsWithoutStanding: 64,
   /**
    * Reproductions by peers with standing that make a peer's result trusted (volunteer computing
    * uses 2-3). This node's own re-run counts alone: with two honest daemons each trusts the other.

@@ -15,6 +15,7 @@ import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
 import { ClaimLedger } from '../claims/claim-ledger.js'
+import { claimTtlBound } from '../claims/claim-limits.js'
 import { HypothesisBook } from '../claims/hypotheses.js'
 import { LazyEmbedder } from '../claims/lazy-embedder.js'
 import { SemanticDedup } from '../claims/semantic.js'
@@ -111,13 +112,14 @@ export class Daemon {
   get trust (): TrustLedger { return this.need(this.trustValue) }
   /** The harness's default train.py: the baseline before any result. */
   get defaultSource (): string { return this.need(this.defaultSourceValue) }
-  /** A claim lives this long without a heartbeat: config, else 3x the time a run may take. */
+  /** A claim lives this long without a heartbeat: config, else 3x the time a run may take; never above the swarm's bound (`claimMaxTtlMs`). */
   get claimTtlMs (): number {
     const { config } = this.options
-    if (config.claimTtlMs > 0) return config.claimTtlMs
-    const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
     const profile = this.research.profile
-    return 3 * (maxSteps !== undefined ? killAfterMs(profile, maxSteps) : PROFILE_BUDGET_S[profile] * 1000 + 60_000)
+    const bound = claimTtlBound(profile, config.claimMaxTtlMs)
+    if (config.claimTtlMs > 0) return Math.min(config.claimTtlMs, bound)
+    const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
+    return Math.min(bound, 3 * (maxSteps !== undefined ? killAfterMs(profile, maxSteps) : PROFILE_BUDGET_S[profile] * 1000 + 60_000))
   }
   /** The runner the research loops share, sandboxed where bubblewrap works; undefined when no agent runs. */
   get runner (): ExperimentRunner | undefined { return this.runnerValue }
@@ -307,10 +309,19 @@ export class Daemon {
       warned = true
       this.log(`warning: the MiniLM model could not be used (${(err as Error).message}); claims are deduplicated by code and delta only`)
     }
-    this.ledgerValue = new ClaimLedger(state, research.harness, config.maxActiveClaimsPerPeer)
+    this.ledgerValue = new ClaimLedger(state, research.harness, {
+      maxActivePerAuthor: config.maxActiveClaimsPerPeer,
+      maxActiveWithoutStanding: config.maxActiveClaimsWithoutStanding,
+      maxTtlMs: claimTtlBound(research.profile, config.claimMaxTtlMs),
+      maxLagMs: config.claimMaxLagMs,
+      clock: this.clock,
+      // Standing as trust earns it (src/trust): this node, and peers with a result reproduced.
+      hasStanding: (author) => author === state.peerId || this.trustValue?.state.standing.has(author) === true
+    })
     this.claimsValue = new ClaimBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic, onSemanticError }, {
       settleMs: config.claimSettleMs,
-      referenceCodeHashes: new Set([sha256Hex(Buffer.from(this.defaultSource))])
+      referenceCodeHashes: new Set([sha256Hex(Buffer.from(this.defaultSource))]),
+      raceYieldsPerHour: config.claimRaceYieldsPerHour
     })
     this.hypothesesValue = new HypothesisBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic }, { perHour: config.hypothesesPerHour })
     this.trustValue = new TrustLedger(this.ledgerValue, {

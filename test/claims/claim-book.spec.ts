@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger, DEFAULT_MAX_ACTIVE_CLAIMS } from '../../src/claims/claim-ledger.js'
+import { ClaimLedger, DEFAULT_MAX_ACTIVE_CLAIMS, precedes } from '../../src/claims/claim-ledger.js'
 import { createHashingEmbedder } from '../../src/claims/hashing-embedder.js'
 import { createMiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -14,7 +14,7 @@ import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { ClaimCandidate, ClaimRequest, DedupLayer } from '../../src/claims/claim-book.js'
-import type { ClaimEntry, ClaimStatus } from '../../src/claims/claim-ledger.js'
+import type { ClaimEntry, ClaimLedgerOptions, ClaimStatus } from '../../src/claims/claim-ledger.js'
 import type { MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
 import type { DeltaEntry, ResultBody } from '../../src/state/record-kinds.js'
 import type { StoredRecord } from '../../src/state/records.js'
@@ -47,17 +47,20 @@ interface NodeOptions {
   semantic?: SemanticDedup | null
   settleMs?: number
   referenceCodeHashes?: ReadonlySet<string>
+  ledger?: ClaimLedgerOptions
+  raceYieldsPerHour?: number
 }
 
 const hashingSemantic = (): SemanticDedup => new SemanticDedup(createHashingEmbedder())
 
 async function makeNode (name: string, opts: NodeOptions): Promise<Node> {
   const replica = await makeReplica({ clock: opts.clock, seed: opts.seed })
-  const ledger = new ClaimLedger(replica.state, HARNESS)
+  // The ledger sees records arrive on the test's clock: the lag rule is on, as in a daemon.
+  const ledger = new ClaimLedger(replica.state, HARNESS, { clock: opts.clock, ...opts.ledger })
   const semantic = opts.semantic === undefined ? hashingSemantic() : opts.semantic
   const book = new ClaimBook(
     { state: replica.state, ledger, clock: opts.clock, ...(semantic !== null ? { semantic } : {}), onSemanticError: (err) => { throw err } },
-    { settleMs: opts.settleMs ?? 0, ...(opts.referenceCodeHashes !== undefined ? { referenceCodeHashes: opts.referenceCodeHashes } : {}) }
+    { settleMs: opts.settleMs ?? 0, ...(opts.referenceCodeHashes !== undefined ? { referenceCodeHashes: opts.referenceCodeHashes } : {}), ...(opts.raceYieldsPerHour !== undefined ? { raceYieldsPerHour: opts.raceYieldsPerHour } : {}) }
   )
   const sent: Uint8Array[] = []
   replica.state.on('local-update', (update) => { sent.push(update) })
@@ -634,5 +637,111 @@ describe('claim squatting', () => {
     for (const c of squatter!.ledger.allClaims().slice(0, 8)) await publishResult(squatter!, c)
     await mesh.heal()
     assert.equal((await honest!.book.findDuplicate(beyond))?.layer, 'exact')
+  })
+})
+
+describe('copycats: a claim re-dated before one it saw', () => {
+  const BOUND = 10 * 60_000
+  const DAY = 24 * 3600_000
+
+  /** An honest node A and attackers with clocks of their own (they date records as they like). */
+  async function setup (opts: { attackers: number, ledger?: ClaimLedgerOptions, raceYieldsPerHour?: number }): Promise<{ clock: ManualClock, a: Node, attackers: Array<{ node: Node, clock: ManualClock }>, mesh: Mesh }> {
+    const clock = new ManualClock()
+    const a = await makeNode('A', { clock, seed: 1, semantic: null, ledger: { maxTtlMs: BOUND, ...opts.ledger }, ...(opts.raceYieldsPerHour !== undefined ? { raceYieldsPerHour: opts.raceYieldsPerHour } : {}) })
+    const attackers = []
+    for (let i = 0; i < opts.attackers; i++) {
+      const own = new ManualClock()
+      attackers.push({ node: await makeNode(`M${i}`, { clock: own, seed: 10 + i, semantic: null }), clock: own })
+    }
+    return { clock, a, attackers, mesh: new Mesh([a, ...attackers.map((m) => m.node)]) }
+  }
+
+  /** A writes a claim; the attacker sees it, copies it dated `backdateMs` before it with a day's ttl; A receives the copy `reactionMs` later. */
+  async function copied (ctx: { clock: ManualClock, a: Node, mesh: Mesh }, attacker: { node: Node, clock: ManualClock }, req: ClaimRequest, backdateMs: number, reactionMs = 20): Promise<{ mine: ClaimEntry, copy: StoredRecord<'claim'> }> {
+    const mine = await claimed(ctx.a, req, false)
+    attacker.clock.set(ctx.clock.now())
+    await ctx.mesh.deliver(ctx.a, attacker.node)
+    attacker.clock.set(mine.createdAt - backdateMs)
+    const copy = await attacker.node.replica.state.append('claim', { ...mine.body, ttlMs: DAY })
+    ctx.clock.advance(reactionMs)
+    await ctx.mesh.deliver(attacker.node, ctx.a)
+    return { mine, copy }
+  }
+
+  it('re-dated a second earlier with a day\'s ttl: the claimant keeps its experiment, and the copy holds it for the bound at most', async () => {
+    const ctx = await setup({ attackers: 1 })
+    const { mine, copy } = await copied(ctx, ctx.attackers[0]!, request(), 1_000)
+    assert.ok(precedes({ createdAt: copy.record.createdAt, author: copy.record.author, id: copy.id }, mine), 'the copy is dated first')
+    assert.equal(await ctx.a.book.settle(mine), undefined, 'the claimant must not yield to a copy that arrived a second after its own date')
+    const now = ctx.clock.now()
+    assert.equal(ctx.a.ledger.status(mine, now), 'active')
+    const held = ctx.a.ledger.claim(copy.id)!
+    assert.equal(ctx.a.ledger.expiresAt(held), copy.record.createdAt + BOUND, 'a day asked, the bound given')
+    assert.equal(ctx.a.ledger.status(held, copy.record.createdAt + BOUND), 'expired')
+  })
+
+  it('the same copy wins where a late arrival keeps its date (the rule is what stops it)', async () => {
+    const ctx = await setup({ attackers: 1, ledger: { maxLagMs: Number.POSITIVE_INFINITY } })
+    const { mine, copy } = await copied(ctx, ctx.attackers[0]!, request(), 1_000)
+    assert.equal((await ctx.a.book.settle(mine))?.conflict.id, copy.id)
+  })
+
+  it('re-dated by a millisecond (a race it cannot be told from): fresh keys together win at most the allowance, which refills after an hour', async () => {
+    const ctx = await setup({ attackers: 4, raceYieldsPerHour: 2 })
+    const outcomes: boolean[] = []
+    for (let i = 0; i < 3; i++) {
+      const { mine } = await copied(ctx, ctx.attackers[i]!, request({ description: `experiment ${i}`, codeHash: code(`experiment ${i}`) }), 1)
+      outcomes.push((await ctx.a.book.settle(mine)) !== undefined)
+    }
+    assert.deepEqual(outcomes, [true, true, false], 'three fresh keys, an allowance of two: the third copy must not win')
+    assert.equal(ctx.a.book.raceYieldsLeft(), 0)
+    ctx.clock.advance(3600_000)
+    const { mine } = await copied(ctx, ctx.attackers[3]!, request({ description: 'experiment 3', codeHash: code('experiment 3') }), 1)
+    assert.ok((await ctx.a.book.settle(mine)) !== undefined, 'an hour later an honest race is decided by date again')
+  })
+
+  it('beyond the allowance a racer with standing still wins, and so does a claim this node held before it wrote its own', async () => {
+    const clock = new ManualClock()
+    const trustedClock = new ManualClock()
+    const b = await makeNode('B', { clock: trustedClock, seed: 2, semantic: null })
+    const c = await makeNode('C', { clock, seed: 3, semantic: null })
+    const trusted = b.replica.state.peerId
+    const a = await makeNode('A', { clock, seed: 1, semantic: null, raceYieldsPerHour: 0, ledger: { hasStanding: (author) => author === trusted } })
+    const mesh = new Mesh([a, b, c])
+    // B (standing) claimed 5 ms before A, still in flight when A wrote its claim.
+    trustedClock.set(clock.now() - 5)
+    const racer = await claimed(b, request(), false)
+    const mine = await claimed(a, request(), false)
+    clock.advance(10)
+    await mesh.deliver(b, a)
+    assert.equal((await a.book.settle(mine))?.conflict.id, racer.id)
+    // C (no standing) claimed earlier and A held it when it wrote its own without a check (append).
+    const held = await claimed(c, request({ description: 'other', codeHash: code('other') }), false)
+    await mesh.deliver(c, a)
+    clock.advance(10)
+    const blind = await a.book.append(request({ description: 'other', codeHash: code('other') }))
+    assert.equal((await a.book.settle(blind))?.conflict.id, held.id)
+  })
+
+  it('honest racers on a shared clock: the earlier claim still wins on every node, and neither spends an allowance of zero on a conflict known in time', async () => {
+    // Two claims of one experiment 30 ms apart, each delivered within the lag: the earlier stands.
+    const clock = new ManualClock()
+    const { mesh, all: [x, y] } = await nodes(2, { clock, raceYieldsPerHour: 1 })
+    const first = await claimed(x!, request(), false)
+    clock.advance(30)
+    const second = await claimed(y!, request(), false)
+    clock.advance(40)
+    await mesh.heal()
+    assert.equal(await x!.book.settle(first), undefined)
+    assert.equal((await y!.book.settle(second))?.conflict.id, first.id)
+    await mesh.heal()
+    for (const node of [x!, y!]) assert.deepEqual(node.ledger.allClaims().filter((e) => node.ledger.status(e, clock.now()) === 'active').map((e) => e.id), [first.id])
+  })
+
+  it('a claim asking for more than the bound is written with the bound: heartbeats come in time', async () => {
+    const ctx = await setup({ attackers: 0 })
+    const mine = await claimed(ctx.a, request({ ttlMs: DAY }))
+    assert.equal(mine.body.ttlMs, BOUND)
+    assert.equal(ctx.a.ledger.expiresAt(mine), mine.createdAt + BOUND)
   })
 })

@@ -1,10 +1,13 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ClaimLedger, precedes } from '../../src/claims/claim-ledger.js'
+import { CLAIM_LIFE_TTLS, claimTtlBound } from '../../src/claims/claim-limits.js'
+import { killAfterMs } from '../../src/runner/harness.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { Replica } from '../helpers/replica.js'
+import type { DedupEntry } from '../../src/claims/dedup.js'
 import type { ClaimBody, ResultBody } from '../../src/state/record-kinds.js'
 
 const HARNESS = 'harness-1'
@@ -216,5 +219,180 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
     })
     const sameInstantFirst = replicas[0]!.state.peerId < replicas[1]!.state.peerId ? ['x', 'y'] : ['y', 'x']
     for (const order of orders) assert.deepEqual(order, [...sameInstantFirst, 'z'])
+  })
+})
+
+const claimEntry = (id: string, author: string): DedupEntry => ({ kind: 'claim', id, author, description: '', codeHash: null, parent: null, delta: [] })
+
+describe('ClaimLedger: ttl and life bounded by the profile', () => {
+  it('a claim asking for a day expires at createdAt + the bound, on every replica', async () => {
+    const clock = new ManualClock()
+    const author = await makeReplica({ clock, seed: 1 })
+    const observer = await makeReplica({ clock, seed: 2 })
+    const BOUND = 10 * 60_000
+    const ledgers = [author, observer].map((r) => new ClaimLedger(r.state, HARNESS, { maxTtlMs: BOUND, clock }))
+    const t0 = clock.now()
+    const rec = await author.state.append('claim', claimBody({ ttlMs: 24 * 3600_000 }))
+    await sync(author, observer)
+    for (const ledger of ledgers) {
+      const claim = ledger.claim(rec.id)!
+      assert.equal(ledger.expiresAt(claim), t0 + BOUND)
+      assert.equal(ledger.status(claim, t0 + BOUND - 1), 'active')
+      assert.equal(ledger.status(claim, t0 + BOUND), 'expired', 'the day it asked for is not honoured')
+      assert.equal(ledger.live(claimEntry(claim.id, claim.author), t0 + BOUND), false)
+      ledger.close()
+    }
+  })
+
+  it('a shorter ttl than the bound is kept as asked', async () => {
+    const clock = new ManualClock()
+    const a = await makeReplica({ clock, seed: 1 })
+    const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: 10 * TTL })
+    const rec = await a.state.append('claim', claimBody())
+    assert.equal(ledger.expiresAt(ledger.claim(rec.id)!), rec.record.createdAt + TTL)
+    ledger.close()
+  })
+
+  it('heartbeats extend a claim within its life cap, never past it', async () => {
+    const clock = new ManualClock()
+    const a = await makeReplica({ clock, seed: 1 })
+    const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: TTL, maxLifeMs: 4 * TTL })
+    const t0 = clock.now()
+    const rec = await a.state.append('claim', claimBody({ ttlMs: TTL }))
+    const claim = ledger.claim(rec.id)!
+    // A beat every ttl/3, for ten ttls: each one moves the expiry until the cap.
+    let lastBeat = t0
+    while (clock.now() < t0 + 10 * TTL) {
+      clock.advance(TTL / 3)
+      await a.state.append('heartbeat', { claim: rec.id })
+      lastBeat = clock.now()
+      if (lastBeat + TTL <= t0 + 4 * TTL) assert.equal(ledger.expiresAt(claim), lastBeat + TTL, 'within the cap a heartbeat extends the claim')
+    }
+    assert.equal(ledger.expiresAt(claim), t0 + 4 * TTL)
+    assert.equal(ledger.status(claim, t0 + 4 * TTL - 1), 'active')
+    assert.equal(ledger.status(claim, t0 + 4 * TTL), 'expired', 'beating forever does not hold the experiment forever')
+    ledger.close()
+  })
+
+  for (const profile of ['cpu', 'gpu'] as const) {
+    it(`${profile}: an honest run up to its kill time, beating every ttl/3, keeps its claim under the bound and the cap`, async () => {
+      const clock = new ManualClock()
+      const a = await makeReplica({ clock, seed: 1 })
+      const bound = claimTtlBound(profile)
+      const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: bound, clock })
+      // The longest an honest run lasts: the runner's kill time, with or without a step limit (tests, demos).
+      const runMs = Math.max(killAfterMs(profile, undefined), killAfterMs(profile, 5))
+      // What the daemon asks: 3x the run time, clamped to the bound (src/daemon/daemon.ts claimTtlMs).
+      const ttl = Math.min(bound, 3 * runMs)
+      const t0 = clock.now()
+      const rec = await a.state.append('claim', claimBody({ ttlMs: ttl }))
+      const claim = ledger.claim(rec.id)!
+      while (clock.now() + ttl / 3 < t0 + runMs) {
+        clock.advance(Math.floor(ttl / 3))
+        assert.equal(ledger.status(claim, clock.now()), 'active', `${profile}: the claim lapsed ${clock.now() - t0} ms into the run`)
+        await a.state.append('heartbeat', { claim: rec.id })
+      }
+      assert.equal(ledger.status(claim, t0 + runMs + 60_000), 'active', `${profile}: the claim must outlive the run (and the minute it takes to publish)`)
+      assert.ok(ledger.expiresAt(claim) <= t0 + CLAIM_LIFE_TTLS * bound)
+      ledger.close()
+    })
+  }
+})
+
+describe('ClaimLedger: where a late claim stands (placeOf)', () => {
+  it('within the lag a claim keeps its createdAt; beyond it, it is placed at its arrival; loaded from disk, at its createdAt', async () => {
+    const clock = new ManualClock()
+    const peerClock = new ManualClock(clock.now())
+    const peer = await makeReplica({ clock: peerClock, seed: 1 })
+    const here = await makeReplica({ clock, seed: 2 })
+    const ledger = new ClaimLedger(here.state, HARNESS, { clock, maxLagMs: 500 })
+    const t0 = clock.now()
+    const timely = await peer.state.append('claim', claimBody({ description: 'timely', codeHash: code('timely') }))
+    peerClock.advance(1)
+    const late = await peer.state.append('claim', claimBody({ description: 'late', codeHash: code('late') }))
+    // The first arrives 500 ms after its date (within the lag); the second is delivered a second later.
+    clock.set(t0 + 500)
+    await sync(peer, here)
+    assert.deepEqual(ledger.placeOf(claimEntry(timely.id, timely.record.author)), { createdAt: t0, author: timely.record.author, id: timely.id })
+    assert.equal(ledger.placeOf(claimEntry(late.id, late.record.author)).createdAt, t0 + 1, 'both came in one sync, within the lag')
+
+    const copy = await peer.state.append('claim', claimBody({ description: 'copy', codeHash: code('copy') }))
+    clock.set(t0 + 1_502)
+    await sync(peer, here)
+    assert.equal(ledger.firstSeen(copy.id), t0 + 1_502)
+    assert.deepEqual(ledger.placeOf(claimEntry(copy.id, copy.record.author)), { createdAt: t0 + 1_502, author: copy.record.author, id: copy.id }, 'more than the lag late: placed at its arrival')
+    assert.equal(ledger.precedenceOf(claimEntry(copy.id, copy.record.author)).createdAt, copy.record.createdAt, 'the order nodes agree on is unchanged')
+
+    // A restart: what was on disk is placed at its own date (its arrival is not stored).
+    const restarted = new ClaimLedger(here.state, HARNESS, { clock, maxLagMs: 500 })
+    assert.equal(restarted.placeOf(claimEntry(copy.id, copy.record.author)).createdAt, copy.record.createdAt)
+    ledger.close()
+    restarted.close()
+  })
+
+  it('a result takes its claim\'s place: late when its claim came late', async () => {
+    const clock = new ManualClock()
+    const peerClock = new ManualClock(clock.now() - 60_000)
+    const peer = await makeReplica({ clock: peerClock, seed: 1 })
+    const here = await makeReplica({ clock, seed: 2 })
+    const ledger = new ClaimLedger(here.state, HARNESS, { clock })
+    const claim = await peer.state.append('claim', claimBody())
+    const result = await peer.state.append('result', resultBody(claim.id))
+    await sync(peer, here)
+    const entry = { ...claimEntry(result.id, result.record.author), kind: 'result' as const }
+    assert.equal(ledger.placeOf(entry).createdAt, clock.now())
+    assert.equal(ledger.placeOf(entry).id, claim.id)
+    ledger.close()
+  })
+})
+
+describe('ClaimLedger: authors without standing share one pool', () => {
+  async function swarm (opts: { authors: number, claimsEach: number, pool: number, standing?: (index: number) => boolean }): Promise<{ ledger: ClaimLedger, byAuthor: Array<Array<{ id: string, author: string }>>, now: number }> {
+    const clock = new ManualClock()
+    const here = await makeReplica({ clock, seed: 100 })
+    const peers = []
+    for (let i = 0; i < opts.authors; i++) peers.push(await makeReplica({ clock, seed: i + 1 }))
+    const standing = new Set(peers.filter((_, i) => opts.standing?.(i) === true).map((p) => p.state.peerId))
+    const ledger = new ClaimLedger(here.state, HARNESS, { clock, maxActiveWithoutStanding: opts.pool, hasStanding: (a) => standing.has(a) || a === here.state.peerId })
+    const byAuthor: Array<Array<{ id: string, author: string }>> = peers.map(() => [])
+    // Author by author: the first authors' later claims are all earlier than the last authors' first.
+    for (const [i, peer] of peers.entries()) {
+      for (let k = 0; k < opts.claimsEach; k++) {
+        clock.advance(1)
+        const rec = await peer.state.append('claim', claimBody({ description: `author ${i} claim ${k}`, codeHash: code(`${i}/${k}`) }))
+        byAuthor[i]!.push({ id: rec.id, author: rec.record.author })
+      }
+    }
+    for (const peer of peers) await sync(peer, here)
+    return { ledger, byAuthor, now: clock.now() }
+  }
+
+  it('twenty fresh keys claiming sixteen each block no more than the pool', async () => {
+    const { ledger, byAuthor, now } = await swarm({ authors: 20, claimsEach: 4, pool: 12 })
+    const live = byAuthor.flat().filter((c) => ledger.live(claimEntry(c.id, c.author), now))
+    assert.equal(live.length, 12, `${live.length} of the fresh keys' 80 claims count; the pool holds 12`)
+    assert.deepEqual([...ledger.squatters(now)], [], 'none of them is over its own limit: the pool alone bounds them')
+    ledger.close()
+  })
+
+  it('in a full pool every author\'s first claim comes before anyone\'s second', async () => {
+    const { ledger, byAuthor, now } = await swarm({ authors: 5, claimsEach: 4, pool: 8 })
+    const counted = byAuthor.map((claims) => claims.filter((c) => ledger.live(claimEntry(c.id, c.author), now)).length)
+    assert.deepEqual(counted.map((n) => n >= 1), [true, true, true, true, true], `each author keeps one claim that counts: ${JSON.stringify(counted)}`)
+    assert.equal(counted.reduce((a, b) => a + b, 0), 8)
+    ledger.close()
+  })
+
+  it('an author with standing is never pooled; a pool of 0 lets newcomers block nobody', async () => {
+    const { ledger, byAuthor, now } = await swarm({ authors: 3, claimsEach: 3, pool: 0, standing: (i) => i === 1 })
+    const counted = byAuthor.map((claims) => claims.filter((c) => ledger.live(claimEntry(c.id, c.author), now)).length)
+    assert.deepEqual(counted, [0, 3, 0])
+    ledger.close()
+  })
+
+  it('a pool that is not full counts every claim, the same on every node', async () => {
+    const { ledger, byAuthor, now } = await swarm({ authors: 4, claimsEach: 2, pool: 64 })
+    assert.ok(byAuthor.flat().every((c) => ledger.live(claimEntry(c.id, c.author), now)))
+    ledger.close()
   })
 })
