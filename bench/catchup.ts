@@ -67,7 +67,7 @@ try {
   const targetTotal = recordTotal(target)
   const missing = allRecords(target).filter((r) => !knownKeys.has(r.key))
   const missingTextBytes = missing.reduce((a, r) => a + Buffer.byteLength(r.text), 0)
-  const oneDiffBytes = target.state.diffsFor(knownStateVector).reduce((a, d) => a + d.byteLength, 0)
+  const oneDiffBytes = [...target.state.diffsFor(knownStateVector)].reduce((a, d) => a + d.byteLength, 0)
   progress(`writers agree on ${targetTotal} records; returning daemon lacks ${missing.length} (${fmtBytes(missingTextBytes)} of record text)`)
 
   const sentBefore = writers.map((w) => w.network.sync.stats.bytesSent)

@@ -6,6 +6,7 @@ import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { MISBEHAVING_PEER_SCORE, STRIKE_SCORE } from '../p2p/gossip-score.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
+import { RECORD_FORMAT } from '../state/records.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
 import { systemClock } from '../util/clock.js'
@@ -140,7 +141,8 @@ export class Daemon {
     this.defaultSourceValue = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
 
     this.stateValue = new SwarmState({
-      store: new LevelUpdateStore(this.paths.state(research.swarmKey), research.swarmKey),
+      // Each record format keeps its own state: a peer of this format would refuse the records of another.
+      store: new LevelUpdateStore(this.paths.state(`${research.swarmKey}-r${RECORD_FORMAT}`), research.swarmKey),
       privateKey: identity.privateKey,
       peerId: identity.peerId.toString(),
       clock: this.clock,
@@ -174,6 +176,9 @@ export class Daemon {
     await this.networkValue.start()
     const network = this.networkValue
     this.stateValue.on('local-update', (update) => { void network.gossip.publish(update) })
+    // Equivocation evidence (found here or by any peer) blocks its author on this node too.
+    for (const author of this.stateValue.convicted()) network.banAuthor(author)
+    this.stateValue.on('convicted', (author) => { network.banAuthor(author) })
 
     this.api = new ApiServer({ daemon: this, token, clock: this.clock }, { host: config.httpHost, port: config.httpPort })
     await this.api.start()

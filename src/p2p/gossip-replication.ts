@@ -1,4 +1,5 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { gossipScoring } from './gossip-score.js'
 import type { GossipRateLimit } from './gossip-rate-limit.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
@@ -82,9 +83,13 @@ export class GossipReplication {
     if (!this.withinBudget(peer, message)) return RESULT.ignore
     let verdict: 'accept' | 'ignore' | 'reject'
     let fault = 'UNKNOWN'
+    let culprit: string | undefined
+    const link = peer.toString()
     try {
       const outcome = await this.components.replica.applyRemote(message.data)
-      verdict = outcome.verdict
+      culprit = outcome.culprit
+      // A conflict whose signer is the link itself is its own fault after all.
+      verdict = culprit === link ? 'reject' : outcome.verdict
       fault = outcome.fault ?? fault
     } catch {
       // One bad message never crashes the daemon; an unexpected failure is not the sender's proven fault.
@@ -94,7 +99,7 @@ export class GossipReplication {
     if (verdict === 'accept') {
       this.stats.accepted++
     } else {
-      if (this.components.penalties.record({ peer: peer.toString(), channel: 'gossip', verdict, fault })) this.components.punish(peer)
+      for (const offender of this.components.penalties.charge({ link, channel: 'gossip', verdict, fault, culprit })) this.components.punish(peerIdFromString(offender))
       // The sender holds what we lack (it validated this message against it): pull now
       // rather than wait for anti-entropy.
       if (fault === 'CLIENT_UNBOUND' || fault === 'UPDATE_GAP') this.components.requestPull(peer)

@@ -1,5 +1,6 @@
 import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
 import type { MultiaddrConnection } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface InboundLimiterInit {
   /** Inbound connections from one IP address that may be mid-upgrade at once (config `maxPendingPerIp`). */
@@ -20,6 +21,11 @@ export function addressRange (ip: string): string {
   const right = tail === undefined || tail === '' ? [] : tail.split(':')
   const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
   return `${groups.slice(0, 3).map((g) => String(parseInt(g, 16) || 0)).join(':')}::/48`
+}
+
+/** The address range of a connection's remote address; the address itself when it is not an IP one (a relay, say). */
+export function rangeOf (remoteAddr: Multiaddr): string {
+  return isNetworkAddress(remoteAddr) ? addressRange(getNetConfig(remoteAddr).host) : remoteAddr.toString()
 }
 
 /**

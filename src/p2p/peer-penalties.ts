@@ -75,6 +75,30 @@ export class PeerPenalties {
     return true
   }
 
+  /**
+   * Record a refused update from `link`. A conflict between two validly signed records is charged
+   * to their signer (`culprit`), not to the link: an honest relay may have seen the other record
+   * first. Returns the peers that just crossed the strike limit.
+   */
+  charge (refusal: { link: string, channel: Rejection['channel'], verdict: 'reject' | 'ignore', fault: string, culprit?: string | undefined }): string[] {
+    const { link, channel, fault, culprit } = refusal
+    if (culprit === undefined || culprit === link) {
+      const verdict = culprit === link ? 'reject' : refusal.verdict
+      return this.record({ peer: link, channel, verdict, fault }) ? [link] : []
+    }
+    this.record({ peer: link, channel, verdict: 'ignore', fault })
+    return this.record({ peer: culprit, channel, verdict: 'reject', fault: `${fault} (signer)` }) ? [culprit] : []
+  }
+
+  /** Block `peer` at once, whatever its strikes: it was proven to lie (equivocation evidence). */
+  ban (peer: string, channel: Rejection['channel'], fault: string): void {
+    if (this.isBlocked(peer)) return
+    this.record({ peer, channel, verdict: 'ignore', fault })
+    this.strikes.delete(peer)
+    this.blockedUntil.set(peer, this.clock.now() + this.blockMs)
+    this.persist()
+  }
+
   /** REJECTs held against `peer` since it was last blocked. */
   strikesOf (peer: string): number {
     return this.strikes.get(peer) ?? 0

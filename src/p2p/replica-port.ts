@@ -4,8 +4,11 @@
  */
 export interface ReplicaPort {
   encodeStateVector(): Uint8Array
-  /** Updates a peer with this state vector lacks, one per independently checkable unit. */
-  diffsFor(stateVector: Uint8Array): Uint8Array[]
+  /**
+   * Updates a peer with this state vector lacks, one per independently checkable unit, encoded
+   * as they are taken. Throws at once on a state vector that does not decode.
+   */
+  diffsFor(stateVector: Uint8Array): Iterable<Uint8Array>
   /** How many records an update carries, read cheaply before any validation (budgets charge by it); at least 1. */
   recordsIn(update: Uint8Array): number
   /** Validate, then apply only if valid. */
@@ -16,5 +19,7 @@ export interface ApplyResult {
   verdict: 'accept' | 'ignore' | 'reject'
   fault?: string
   message?: string
+  /** The signer to charge instead of the sender: two valid records conflict. */
+  culprit?: string
   added: number
 }

@@ -60,8 +60,14 @@ export interface SwarmNetworkInit {
   blobIdleMs?: number
 }
 
-export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/1` }
-export function syncProtocol (swarm: string): string { return `/swarmd/${swarm}/sync/1` }
+/**
+ * The version of the swarm's topic and sync protocol: it moves with the record format
+ * (`RECORD_FORMAT`, src/state/records.ts), so daemons of two formats never strike each other.
+ */
+export const SWARM_PROTOCOL_VERSION = 2
+
+export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/${SWARM_PROTOCOL_VERSION}` }
+export function syncProtocol (swarm: string): string { return `/swarmd/${swarm}/sync/${SWARM_PROTOCOL_VERSION}` }
 
 /** Everything peer to peer for one swarm: the libp2p node, gossip, sync, blobs, dialling. */
 export class SwarmNetwork {
@@ -160,6 +166,13 @@ export class SwarmNetwork {
     await libp2p.stop()
     await this.penalties.flush()
     this.libp2pNode = undefined
+  }
+
+  /** Block an author proven to lie (equivocation evidence) and drop its connection, if any. */
+  banAuthor (author: string): void {
+    this.penalties.ban(author, 'gossip', 'EQUIVOCATION')
+    const libp2p = this.libp2pNode
+    if (libp2p !== undefined) void libp2p.hangUp(peerIdFromString(author)).catch(() => {})
   }
 
   /** Dial a peer by multiaddr (used by `swarmd connect` and after a partition heals). */

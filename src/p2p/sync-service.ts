@@ -1,8 +1,11 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { rangeOf } from './inbound-limiter.js'
 import { boundedLpStream } from './length-prefix.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, chunkUpdate, decodeSyncFrame, encodeSyncFrame } from './sync-codec.js'
 import { SwarmdError, isSwarmdError } from '../util/errors.js'
 import { SerialQueue } from '../util/serial-queue.js'
 import type { PeerPenalties } from './peer-penalties.js'
+import type { SyncServeBudget } from './sync-serve-budget.js'
 import type { ReplicaPort } from './replica-port.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { Rng } from '../util/rng.js'
@@ -13,6 +16,8 @@ export interface SyncServiceComponents {
   replica: ReplicaPort
   penalties: PeerPenalties
   rng: Rng
+  /** What answering sync may cost per peer and address range; absent: no limit. */
+  budget?: SyncServeBudget
   /** Disconnect and block a peer that crossed the strike limit. */
   punish(peer: PeerId): void
 }
@@ -125,11 +130,12 @@ export class SyncService {
           const update = assembler.push(frame)
           if (update === undefined) continue
           this.stats.updatesReceived++
+          // One client's range refused does not end the pull: the other ranges are checked on their
+          // own, and a server that keeps sending bad ones is blocked by its strikes.
           const outcome = await this.components.replica.applyRemote(update)
-          if (outcome.verdict !== 'accept') this.penalise(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN')
-          if (outcome.verdict === 'reject') break
+          if (outcome.verdict !== 'accept') this.charge(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN', outcome.culprit)
         } catch (err) {
-          this.penalise(peer, 'reject', 'SYNC_MALFORMED')
+          this.charge(peer, 'reject', 'SYNC_MALFORMED')
           throw err
         }
       }
@@ -137,7 +143,7 @@ export class SyncService {
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       // [REJECT] a peer that stops answering a pull holds every other pull behind it
-      if (idle.signal.aborted && !this.stopController.signal.aborted) this.penalise(peer, 'reject', 'SYNC_STALLED')
+      if (idle.signal.aborted && !this.stopController.signal.aborted) this.charge(peer, 'reject', 'SYNC_STALLED')
       throw err
     } finally {
       clearTimeout(idleTimer)
@@ -153,23 +159,36 @@ export class SyncService {
         frame = decodeSyncFrame((await lp.read({ signal })).subarray())
       } catch (err) {
         // [REJECT] a request that is not a well-formed frame (an endless length prefix included)
-        if (isSwarmdError(err, 'CODEC_MALFORMED')) this.penalise(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
+        if (isSwarmdError(err, 'CODEC_MALFORMED')) this.charge(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
         throw err
       }
       if (frame.type !== 'state-vector') {
         // [REJECT] a request that is not a state vector
-        this.penalise(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
+        this.charge(connection.remotePeer, 'reject', 'SYNC_MALFORMED')
         throw new SwarmdError('CODEC_MALFORMED', `sync request from ${connection.remotePeer.toString()} is a ${frame.type} frame, not a state vector`)
       }
-      let diffs: Uint8Array[]
+      const peer = connection.remotePeer.toString()
+      const range = rangeOf(connection.remoteAddr)
+      const budget = this.components.budget
+      if (budget !== undefined && !budget.admit(peer, range)) {
+        // [IGNORE] over its request budget: answered with nothing, at the cost of one frame
+        this.charge(connection.remotePeer, 'ignore', 'SYNC_OVER_BUDGET')
+        await lp.write(encodeSyncFrame({ type: 'done' }), { signal })
+        await stream.close({ signal })
+        return
+      }
+      let diffs: Iterable<Uint8Array>
       try {
         diffs = this.components.replica.diffsFor(frame.stateVector)
       } catch {
         // [REJECT] a state vector that does not decode
-        this.penalise(connection.remotePeer, 'reject', 'SYNC_BAD_STATE_VECTOR')
+        this.charge(connection.remotePeer, 'reject', 'SYNC_BAD_STATE_VECTOR')
         throw new SwarmdError('CODEC_MALFORMED', `sync request from ${connection.remotePeer.toString()} holds a state vector that does not decode`)
       }
       for (const diff of diffs) {
+        // Over its byte budget, the answer stops here: the puller applies what came and takes the
+        // rest on a later pull. Diffs are encoded as they go, so what is not sent costs nothing.
+        if (budget !== undefined && !budget.send(peer, range, diff.byteLength)) break
         for (const part of chunkUpdate(diff)) {
           const bytes = encodeSyncFrame(part)
           this.stats.bytesSent += bytes.byteLength
@@ -189,7 +208,9 @@ export class SyncService {
     this.requestPull(peers[this.components.rng.int(peers.length)]!)
   }
 
-  private penalise (peer: PeerId, verdict: 'reject' | 'ignore', fault: string): void {
-    if (this.components.penalties.record({ peer: peer.toString(), channel: 'sync', verdict, fault })) this.components.punish(peer)
+  private charge (peer: PeerId, verdict: 'reject' | 'ignore', fault: string, culprit?: string): void {
+    for (const offender of this.components.penalties.charge({ link: peer.toString(), channel: 'sync', verdict, fault, culprit })) {
+      this.components.punish(peerIdFromString(offender))
+    }
   }
 }

@@ -9,7 +9,8 @@ export const MAP_FOR_KIND = {
   release: 'releases',
   result: 'results',
   verification: 'verifications',
-  best: 'best'
+  best: 'best',
+  equivocation: 'equivocations'
 } as const
 
 export type RecordKind = keyof typeof MAP_FOR_KIND
@@ -22,9 +23,14 @@ export function isMapName (name: string): name is MapName {
   return (MAP_NAMES as string[]).includes(name)
 }
 
-/** Ties a Yjs client id to the author whose records that client writes (DESIGN §3). */
+/**
+ * Ties a Yjs client id to the author whose records that client writes (DESIGN §3). The id is not
+ * chosen but derived from the author's key and a random session (src/state/client-id.ts), so
+ * nobody can bind another author's client id to itself: a binding is valid on its own.
+ */
 export const bindingBody = z.strictObject({
-  clientId: z.number().int().min(0).max(0xffffffff)
+  clientId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  session: z.string().regex(/^[0-9a-f]{32}$/)
 })
 
 const scalar = z.union([z.string().max(200), z.number(), z.boolean(), z.null()])
@@ -135,6 +141,16 @@ export const verificationBody = z.strictObject({
   maxSteps: z.number().int().positive()
 })
 
+/**
+ * Evidence that an author signed two different records for one slot (equivocation): both signed
+ * records, as JSON objects. Anyone who sees both publishes this; every node that holds it hides
+ * all of the author's records and blocks the author (src/state/equivocation.ts checks it).
+ */
+export const equivocationBody = z.strictObject({
+  first: z.record(z.string(), z.unknown()),
+  second: z.record(z.string(), z.unknown())
+})
+
 /** Best records are not used yet (best is a view over trusted results); any JSON object body. */
 const openBody = z.record(z.string(), z.unknown())
 
@@ -146,7 +162,8 @@ export const BODY_SCHEMAS = {
   release: releaseBody,
   result: resultBody,
   verification: verificationBody,
-  best: openBody
+  best: openBody,
+  equivocation: equivocationBody
 } satisfies Record<RecordKind, z.ZodType>
 
 export type BindingBody = z.infer<typeof bindingBody>
@@ -156,6 +173,7 @@ export type HeartbeatBody = z.infer<typeof heartbeatBody>
 export type ReleaseBody = z.infer<typeof releaseBody>
 export type ResultBody = z.infer<typeof resultBody>
 export type VerificationBody = z.infer<typeof verificationBody>
+export type EquivocationBody = z.infer<typeof equivocationBody>
 export type RunMetricsBody = z.infer<typeof runMetrics>
 
 /** Whether a run's metrics are within the sanity bounds (a result with others cannot be published). */

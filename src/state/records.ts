@@ -35,8 +35,20 @@ export interface StoredRecord<K extends RecordKind = RecordKind> {
   key: RecordKey
 }
 
+/**
+ * The record format. 2: client ids derived from author and session (bindings carry the session),
+ * equivocation evidence. A daemon keeps each format's state apart (src/daemon/daemon.ts).
+ */
+export const RECORD_FORMAT = 2
+
 /** Largest canonical record accepted (bigger payloads are blobs, referenced by hash). */
 export const MAX_RECORD_BYTES = 64 * 1024
+/** Equivocation evidence carries two records whole, so it may be twice as large (and a little more). */
+export const MAX_EVIDENCE_BYTES = 2 * MAX_RECORD_BYTES + 4096
+
+function maxBytesOf (kind: RecordKind): number {
+  return kind === 'equivocation' ? MAX_EVIDENCE_BYTES : MAX_RECORD_BYTES
+}
 
 // Domain separation: a record signature can never be replayed as another libp2p signature.
 const SIGNING_PREFIX = 'swarmd/record/1\n'
@@ -47,7 +59,7 @@ const envelope = z.strictObject({
   author: z.string().min(1).max(128),
   createdAt: z.number().int().nonnegative(),
   slot: z.strictObject({
-    client: z.number().int().min(0).max(0xffffffff),
+    client: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     clock: z.number().int().nonnegative()
   }),
   body: z.unknown(),
@@ -61,6 +73,7 @@ export type RecordFault =
   | 'RECORD_MALFORMED'
   | 'RECORD_BAD_AUTHOR'
   | 'RECORD_BAD_SIGNATURE'
+  | 'RECORD_BAD_EVIDENCE'
 
 /** Why a record text is not a valid signed record. */
 export class RecordError extends Error {
@@ -97,8 +110,8 @@ export async function signRecord<K extends RecordKind> (key: PrivateKey, authorP
   const sig = await key.sign(signingBytes(unsigned))
   const record: SignedRecord<K> = { ...unsigned, sig: Buffer.from(sig).toString('base64url') }
   const text = canonicalJson(record)
-  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) {
-    throw new RecordError('RECORD_TOO_LARGE', `record is ${Buffer.byteLength(text)} bytes; the limit is ${MAX_RECORD_BYTES}: store large content as a blob and reference its hash`)
+  if (Buffer.byteLength(text) > maxBytesOf(init.kind)) {
+    throw new RecordError('RECORD_TOO_LARGE', `record is ${Buffer.byteLength(text)} bytes; the limit is ${maxBytesOf(init.kind)}: store large content as a blob and reference its hash`)
   }
   return stored(record, text)
 }
@@ -129,8 +142,9 @@ function authorKey (author: string): PublicKey {
  * body, and the author's signature. Throws RecordError; never returns an unchecked record.
  */
 export async function parseRecord (text: string): Promise<StoredRecord> {
-  // [REJECT] records are small; big content travels as blobs
-  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) throw new RecordError('RECORD_TOO_LARGE', 'record exceeds the size limit')
+  // [REJECT] records are small; big content travels as blobs (the kind's own limit is checked below)
+  const bytes = Buffer.byteLength(text)
+  if (bytes > MAX_EVIDENCE_BYTES) throw new RecordError('RECORD_TOO_LARGE', 'record exceeds the size limit')
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -147,6 +161,7 @@ export async function parseRecord (text: string): Promise<StoredRecord> {
   if (canonical !== text) throw new RecordError('RECORD_NOT_CANONICAL', 'record is not in canonical (RFC 8785) form')
   const env = envelope.safeParse(json)
   if (!env.success) throw new RecordError('RECORD_MALFORMED', `record envelope: ${env.error.issues[0]?.message ?? 'invalid'}`)
+  if (bytes > maxBytesOf(env.data.kind)) throw new RecordError('RECORD_TOO_LARGE', 'record exceeds the size limit')
   const body = BODY_SCHEMAS[env.data.kind].safeParse(env.data.body)
   // [REJECT] the body must match its kind's schema exactly
   if (!body.success) throw new RecordError('RECORD_MALFORMED', `${env.data.kind} body: ${body.error.issues[0]?.message ?? 'invalid'}`)

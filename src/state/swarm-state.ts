@@ -1,11 +1,16 @@
 import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
 import { sha256Hex } from '../util/hash.js'
+import { clientIdFor, newSession } from './client-id.js'
+import { encodeClientDiff } from './client-diff.js'
+import { accusedBy, evidenceBody } from './equivocation.js'
 import { MAP_FOR_KIND, MAP_NAMES, RECORD_KINDS } from './record-kinds.js'
 import { recordKey, signRecord } from './records.js'
 import { SerialQueue } from '../util/serial-queue.js'
+import { SlotFingerprints, decodeSyncRequest, encodeSyncRequest } from './sync-request.js'
+import type { SyncRequest } from './sync-request.js'
 import { UpdateRejection, validateUpdate } from './update-validator.js'
-import type { MapName, RecordBody, RecordKind } from './record-kinds.js'
+import type { EquivocationBody, MapName, RecordBody, RecordKind } from './record-kinds.js'
 import type { RecordId, SignedRecord, StoredRecord } from './records.js'
 import type { UpdateStore } from './update-store.js'
 import type { UpdateFault, Verdict } from './update-validator.js'
@@ -38,6 +43,8 @@ export interface ApplyOutcome {
   verdict: Verdict
   fault?: UpdateFault
   message?: string
+  /** The signer to blame instead of the sender: two valid records conflict (the sender may be an honest relay). */
+  culprit?: string
   /** Records that were new to this doc. */
   added: number
 }
@@ -45,8 +52,10 @@ export interface ApplyOutcome {
 export interface SwarmStateEvents {
   /** A local write, encoded as an update, to go out on gossip. */
   'local-update': [update: Uint8Array]
-  /** A record entered the doc (local or remote). */
+  /** A record entered the doc (local or remote); never one by a convicted author. */
   record: [record: StoredRecord, local: boolean]
+  /** Evidence that `author` equivocated entered the doc: its records are hidden from now on. */
+  convicted: [author: string]
 }
 
 export type RecordCounts = Record<RecordKind, number>
@@ -60,6 +69,10 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   private readonly maps: Record<MapName, Y.Map<string>>
   private readonly clientAuthors = new Map<number, string>()
   private readonly parsed = new Map<string, StoredRecord>()
+  /** Authors with equivocation evidence against them: none of their records counts. */
+  private readonly convictedAuthors = new Set<string>()
+  private readonly fingerprints = new SlotFingerprints((client, clock) => this.textAt(client, clock))
+  private session = ''
   private readonly queue = new SerialQueue()
   private readonly maxClockSkewMs: number
   private readonly maxUpdateBytes: number
@@ -83,10 +96,10 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     await this.components.store.open()
     const saved = await this.components.store.load()
     if (saved !== null) Y.applyUpdate(this.doc, saved, STORE_ORIGIN)
-    // A fresh client id per session, bound to this author by its first record.
-    let client = this.components.rng.int(2 ** 32)
-    while (this.doc.store.clients.has(client)) client = this.components.rng.int(2 ** 32)
-    this.doc.clientID = client
+    // A fresh session per start: its client id is derived from it and this author, and bound by its first record.
+    do this.session = newSession(this.components.rng)
+    while (this.doc.store.clients.has(clientIdFor(this.peerId, this.session)))
+    this.doc.clientID = clientIdFor(this.peerId, this.session)
     this.started = true
   }
 
@@ -107,7 +120,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       if (clock === 0) {
         // The binding rides in the same update as the session's first record, so a
         // receiver can check that record without a round trip.
-        pending.push(await this.sign('binding', { clientId: client }, now, client, clock++))
+        pending.push(await this.sign('binding', { clientId: client, session: this.session }, now, client, clock++))
       }
       const rec = await this.sign(kind, body, now, client, clock)
       pending.push(rec)
@@ -136,78 +149,130 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
 
   /** Validate a peer's update and apply it only if every struct passes. */
   async applyRemote (update: Uint8Array): Promise<ApplyOutcome> {
-    return this.queue.run(async () => {
-      try {
-        await validateUpdate(update, {
-          now: this.components.clock.now(),
-          maxClockSkewMs: this.maxClockSkewMs,
-          maxUpdateBytes: this.maxUpdateBytes,
-          stateOf: (client) => Y.getState(this.doc.store, client),
-          authorOf: (client) => this.clientAuthors.get(client),
-          textAt: (client, clock) => this.textAt(client, clock)
-        })
-      } catch (err) {
-        if (err instanceof UpdateRejection) return { verdict: err.verdict, fault: err.fault, message: err.message, added: 0 }
-        throw err
-      }
-      const before = this.recordTotal()
-      Y.applyUpdate(this.doc, update, REMOTE_ORIGIN)
-      await this.flushPersist()
-      const added = this.recordTotal() - before
-      // The document never holds pending structs (DESIGN §3): every later diff would carry them
-      // and every newcomer refuse them. Validation makes them impossible; should one slip through,
-      // it is dropped here (nothing of it was integrated) and its sender refused.
-      if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
-        this.doc.store.pendingStructs = null
-        this.doc.store.pendingDs = null
-        return { verdict: 'reject', fault: 'UPDATE_LEFT_PENDING', message: 'the update left structs Yjs could not integrate', added }
-      }
-      return { verdict: 'accept', added }
-    })
+    const outcome = await this.queue.run(async () => this.validateAndApply(update))
+    if (outcome.evidence !== undefined) await this.publishEvidence(outcome.evidence.held, outcome.evidence.offered)
+    const { evidence, ...rest } = outcome
+    return rest
   }
 
-  encodeStateVector (): Uint8Array {
-    return Y.encodeStateVector(this.doc)
+  /** Whether evidence that `author` equivocated is in the doc. */
+  isConvicted (author: string): boolean {
+    return this.convictedAuthors.has(author)
+  }
+
+  convicted (): string[] {
+    return [...this.convictedAuthors]
+  }
+
+  private async validateAndApply (update: Uint8Array): Promise<ApplyOutcome & { evidence?: { held: string, offered: StoredRecord } }> {
+    try {
+      await validateUpdate(update, {
+        now: this.components.clock.now(),
+        maxClockSkewMs: this.maxClockSkewMs,
+        maxUpdateBytes: this.maxUpdateBytes,
+        stateOf: (client) => Y.getState(this.doc.store, client),
+        authorOf: (client) => this.clientAuthors.get(client),
+        textAt: (client, clock) => this.textAt(client, clock)
+      })
+    } catch (err) {
+      if (!(err instanceof UpdateRejection)) throw err
+      const outcome = { verdict: err.verdict, fault: err.fault, message: err.message, added: 0 }
+      if (err.conflict === undefined) return outcome
+      return { ...outcome, culprit: err.conflict.culprit, ...(err.conflict.evidence !== undefined ? { evidence: err.conflict.evidence } : {}) }
+    }
+    const before = this.recordTotal()
+    Y.applyUpdate(this.doc, update, REMOTE_ORIGIN)
+    await this.flushPersist()
+    const added = this.recordTotal() - before
+    // The document never holds pending structs (DESIGN §3): every later diff would carry them
+    // and every newcomer refuse them. Validation makes them impossible; should one slip through,
+    // it is dropped here (nothing of it was integrated) and its sender refused.
+    if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
+      this.doc.store.pendingStructs = null
+      this.doc.store.pendingDs = null
+      return { verdict: 'reject', fault: 'UPDATE_LEFT_PENDING', message: 'the update left structs Yjs could not integrate', added }
+    }
+    return { verdict: 'accept', added }
   }
 
   /**
-   * What a peer with `remoteStateVector` lacks, as one update per Yjs client: each is
-   * validated on its own, so one bad author's range never blocks the others.
+   * Write the evidence of an equivocation into the doc (once per author): it gossips and syncs
+   * like any record, so every node, newcomers included, hides the author's records and blocks it.
    */
-  diffsFor (remoteStateVector: Uint8Array): Uint8Array[] {
-    const remote = Y.decodeStateVector(remoteStateVector)
-    const local = Y.decodeStateVector(Y.encodeStateVector(this.doc))
-    const diffs: Uint8Array[] = []
-    for (const [client, clock] of local) {
-      const theirs = remote.get(client) ?? 0
-      if (theirs >= clock) continue
-      const target = new Map(local)
-      target.set(client, theirs)
-      diffs.push(Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(target)))
-    }
-    return diffs
+  private async publishEvidence (held: string, offered: StoredRecord): Promise<void> {
+    const author = offered.record.author
+    if (this.convictedAuthors.has(author) || !this.started) return
+    const first = this.decode(recordKey(author, sha256Hex(held) as RecordId), held)
+    await this.append('equivocation', evidenceBody(first, offered))
   }
 
-  /** Records of one kind, oldest first. */
+  /** What this replica holds, for a sync request: each client's clock and a fingerprint of its records (src/state/sync-request.ts). */
+  encodeStateVector (): Uint8Array {
+    const clocks = new Map<number, number>()
+    for (const client of this.doc.store.clients.keys()) clocks.set(client, Y.getState(this.doc.store, client))
+    return encodeSyncRequest(clocks, (client) => this.fingerprints.of(client, clocks.get(client)!))
+  }
+
+  /**
+   * What a peer that sent `request` lacks, as one update per Yjs client: each is validated on its
+   * own, so one bad author's range never blocks the others. A client the peer holds to the same
+   * clock but with other records (an equivocation it has not seen) is sent whole, once per
+   * request, until the evidence convicts its author. Costs what it sends, plus one pass over the clients.
+   */
+  diffsFor (request: Uint8Array): Iterable<Uint8Array> {
+    // Decoded now, so that a bad request throws here; encoded as the caller takes them.
+    return this.diffsAfter(decodeSyncRequest(request))
+  }
+
+  private * diffsAfter (remote: SyncRequest): Generator<Uint8Array> {
+    for (const [client, structs] of this.doc.store.clients) {
+      const state = Y.getState(this.doc.store, client)
+      const theirs = remote.clocks.get(client) ?? 0
+      const from = theirs < state ? theirs : this.diverges(client, state, remote.fingerprints.get(client)) ? 0 : state
+      const diff = encodeClientDiff(client, structs, from)
+      if (diff !== undefined) yield diff
+    }
+  }
+
+  /** Whether a peer's fingerprint of `client` (at the same clock) says it holds other records. */
+  private diverges (client: number, state: number, theirs: Uint8Array | undefined): boolean {
+    if (theirs === undefined) return false
+    const author = this.clientAuthors.get(client)
+    if (author !== undefined && this.convictedAuthors.has(author)) return false
+    return !Buffer.from(theirs).equals(this.fingerprints.of(client, state))
+  }
+
+  /** Records of one kind, oldest first (a convicted author's are left out, as everywhere below). */
   list<K extends RecordKind> (kind: K): Array<StoredRecord<K>> {
     const out: Array<StoredRecord<K>> = []
-    for (const [key, text] of this.maps[MAP_FOR_KIND[kind]]) out.push(this.decode(key, text) as StoredRecord<K>)
+    for (const [key, text] of this.maps[MAP_FOR_KIND[kind]]) if (this.isVisible(key)) out.push(this.decode(key, text) as StoredRecord<K>)
     return out.sort((a, b) => a.record.createdAt - b.record.createdAt || (a.id < b.id ? -1 : 1))
   }
 
   get (kind: RecordKind, key: string): StoredRecord | undefined {
     const text = this.maps[MAP_FOR_KIND[kind]].get(key)
-    return text === undefined ? undefined : this.decode(key, text)
+    return text === undefined || !this.isVisible(key) ? undefined : this.decode(key, text)
   }
 
   counts (): RecordCounts {
-    return Object.fromEntries(RECORD_KINDS.map((kind) => [kind, this.maps[MAP_FOR_KIND[kind]].size])) as RecordCounts
+    const count = (name: MapName): number => {
+      const map = this.maps[name]
+      if (this.convictedAuthors.size === 0) return map.size
+      let n = 0
+      for (const key of map.keys()) if (this.isVisible(key)) n++
+      return n
+    }
+    return Object.fromEntries(RECORD_KINDS.map((kind) => [kind, count(MAP_FOR_KIND[kind])])) as RecordCounts
   }
 
-  /** A digest of the whole replicated content: equal on two replicas iff they hold the same records. */
+  /**
+   * A digest of the replicated content that counts: equal on two replicas iff they hold the same
+   * records, leaving out convicted authors' (two replicas may hold different sides of an
+   * equivocation at one slot; with the evidence, both hide both).
+   */
   contentDigest (): string {
     const keys: string[] = []
-    for (const name of MAP_NAMES) for (const key of this.maps[name].keys()) keys.push(`${name}:${key}`)
+    for (const name of MAP_NAMES) for (const key of this.maps[name].keys()) if (this.isVisible(key)) keys.push(`${name}:${key}`)
     return sha256Hex(keys.sort().join('\n'))
   }
 
@@ -248,8 +313,21 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       if (text === undefined) continue
       const rec = this.decode(key, text)
       if (rec.record.kind === 'binding') this.clientAuthors.set(rec.record.slot.client, rec.record.author)
+      if (rec.record.kind === 'equivocation') this.convict(accusedBy(rec.record.body as EquivocationBody))
+      if (this.convictedAuthors.has(rec.record.author)) continue
       this.emit('record', rec, origin === LOCAL_ORIGIN)
     }
+  }
+
+  private convict (author: string): void {
+    if (this.convictedAuthors.has(author)) return
+    this.convictedAuthors.add(author)
+    this.emit('convicted', author)
+  }
+
+  /** Whether the record under `key` (`<author>/<id>`) counts: its author is not convicted. */
+  private isVisible (key: string): boolean {
+    return this.convictedAuthors.size === 0 || !this.convictedAuthors.has(key.slice(0, key.indexOf('/')))
   }
 
   private onUpdate (update: Uint8Array, origin: unknown): void {

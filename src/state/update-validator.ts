@@ -1,6 +1,9 @@
 import * as Y from 'yjs'
+import { clientIdFor } from './client-id.js'
+import { checkEvidence } from './equivocation.js'
 import { MAP_FOR_KIND, isMapName } from './record-kinds.js'
 import { RecordError, parseRecord } from './records.js'
+import type { BindingBody, EquivocationBody } from './record-kinds.js'
 import type { StoredRecord } from './records.js'
 
 /** What to do with a peer's update: gossipsub's three outcomes. */
@@ -24,15 +27,28 @@ export type UpdateFault =
   | 'UPDATE_LEFT_PENDING'
   | 'CLIENT_AUTHOR_MISMATCH'
   | 'CLIENT_BOUND_ELSEWHERE'
+  | 'CLIENT_ID_NOT_DERIVED'
+  | 'CLIENT_ID_COLLISION'
   | 'SLOT_EQUIVOCATION'
   | RecordError['fault']
 
 /**
+ * Two validly signed records that cannot both hold: the sender may be an honest relay that saw
+ * the other one first, so the fault is the signer's (`culprit`), never the sender's.
+ */
+export interface Conflict {
+  culprit: string
+  /** Set for an equivocation: the record this doc holds at the slot, and the one offered for it. */
+  evidence?: { held: string, offered: StoredRecord }
+}
+
+/**
  * An update that must not be applied. `verdict` is `reject` only for what is provably
- * invalid (it costs the sender score); `ignore` for what may become valid later.
+ * invalid (it costs the sender score); `ignore` for what may become valid later, or for a
+ * conflict between two valid records (`conflict`: it costs their signer instead).
  */
 export class UpdateRejection extends Error {
-  constructor (readonly verdict: Exclude<Verdict, 'accept'>, readonly fault: UpdateFault, message: string) {
+  constructor (readonly verdict: Exclude<Verdict, 'accept'>, readonly fault: UpdateFault, message: string, readonly conflict?: Conflict) {
     super(message)
     this.name = 'UpdateRejection'
   }
@@ -59,6 +75,7 @@ const FAR_FUTURE_MS = 24 * 60 * 60 * 1000
 
 const reject = (fault: UpdateFault, message: string): UpdateRejection => new UpdateRejection('reject', fault, message)
 const ignore = (fault: UpdateFault, message: string): UpdateRejection => new UpdateRejection('ignore', fault, message)
+const conflict = (fault: UpdateFault, message: string, blame: Conflict): UpdateRejection => new UpdateRejection('ignore', fault, message, blame)
 
 /**
  * Decode a Yjs update and check every struct before anything touches the doc
@@ -132,24 +149,48 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
     // [REJECT] a record names the struct it occupies, so a replay anywhere else is invalid
     if (record.slot.client !== client || record.slot.clock !== clock) throw reject('RECORD_SLOT_MISMATCH', 'record replayed outside its slot')
 
-    const held = clock < ctx.stateOf(client) ? ctx.textAt(client, clock) : undefined
-    // [REJECT] two different signed records for one slot: the author equivocated
-    if (held !== undefined && held !== text) throw reject('SLOT_EQUIVOCATION', 'a different record already holds this slot')
-
     if (record.kind === 'binding') {
-      const body = record.body as { clientId: number }
+      const body = record.body as BindingBody
       // [REJECT] a binding opens its client's session and names that client
       if (clock !== 0 || body.clientId !== client) throw reject('CLIENT_BOUND_ELSEWHERE', 'binding must be the first struct of its own client')
-      const bound = ctx.authorOf(client) ?? boundInUpdate.get(client)
-      // [REJECT] a client id belongs to the first author bound to it
-      if (bound !== undefined && bound !== record.author) throw reject('CLIENT_BOUND_ELSEWHERE', 'client id is bound to another author')
+      // [REJECT] a client id is derived from its author and session: nobody binds another's id
+      if (clientIdFor(record.author, body.session) !== client) throw reject('CLIENT_ID_NOT_DERIVED', 'client id is not derived from the binding\'s author and session')
+    }
+    const inDoc = ctx.authorOf(client)
+    const held = clock < ctx.stateOf(client) ? ctx.textAt(client, clock) : undefined
+    if (held !== undefined && held !== text) {
+      // [IGNORE, signer blamed] two records signed by one author for one slot: the author equivocated.
+      // Whoever relayed this may have seen it first; the evidence convicts the author everywhere.
+      if (inDoc === record.author) throw conflict('SLOT_EQUIVOCATION', 'the author signed another record for this slot', { culprit: record.author, evidence: { held, offered: rec } })
+      // [IGNORE, signer blamed] another author's record at a held slot: only an id taken over by
+      // grinding (src/state/client-id.ts) gets a valid record here, and the relay cannot tell
+      throw conflict('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client', { culprit: record.author })
+    }
+
+    if (record.kind === 'binding') {
+      const bound = inDoc ?? boundInUpdate.get(client)
+      // [IGNORE, signer blamed] two authors whose sessions hash to one id: a ground id (or odds of 2^-53)
+      if (bound !== undefined && bound !== record.author) throw conflict('CLIENT_ID_COLLISION', 'client id is bound to another author', { culprit: record.author })
       boundInUpdate.set(client, record.author)
     } else {
-      const bound = ctx.authorOf(client) ?? boundInUpdate.get(client)
+      const inUpdate = boundInUpdate.get(client)
+      // [REJECT] the update's own binding names another author: the sender checked neither
+      if (inUpdate !== undefined && inUpdate !== record.author) throw reject('CLIENT_AUTHOR_MISMATCH', 'record author is not the author the update binds this client to')
+      const bound = inDoc ?? inUpdate
       // [IGNORE] the binding has not reached us yet; a sync will bring it
       if (bound === undefined) throw ignore('CLIENT_UNBOUND', 'client binding not known yet')
-      // [REJECT] only the author bound to a client writes with it (no writes under another author's key)
-      if (bound !== record.author) throw reject('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client')
+      // [IGNORE, signer blamed] only the author bound to a client writes with it; the sender may hold
+      // another binding for this id (a ground one) and have checked the record against that
+      if (bound !== record.author) throw conflict('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client', { culprit: record.author })
+    }
+    if (record.kind === 'equivocation') {
+      try {
+        await checkEvidence(record.body as EquivocationBody)
+      } catch (err) {
+        // [REJECT] evidence that proves nothing
+        if (err instanceof RecordError) throw reject(err.fault, err.message)
+        throw err
+      }
     }
     // [REJECT] dated so far ahead that no honest clock explains it
     if (record.createdAt > ctx.now + FAR_FUTURE_MS) throw reject('RECORD_FROM_FUTURE', 'record is dated more than a day in the future')

@@ -17,7 +17,7 @@ import { generateIdentity } from '../../src/p2p/identity.js'
 import { MAP_FOR_KIND } from '../../src/state/record-kinds.js'
 import { stateTopic, syncProtocol } from '../../src/p2p/swarm-network.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, decodeSyncFrame, encodeSyncFrame } from '../../src/p2p/sync-codec.js'
-import { signAs } from './forge.js'
+import { sessionOf, signAs, signBinding } from './forge.js'
 import { waitFor } from './wait.js'
 import type { Socket } from 'node:net'
 import type { Daemon } from '../../src/daemon/daemon.js'
@@ -272,15 +272,16 @@ async function sendEndless (stream: Stream, maxBytes: number, record: EndlessPre
 }
 
 /**
- * `count` valid records by `identity` (a binding, then hypotheses), each in its own update as an
- * honest writer publishes them: what a flood of valid-looking records looks like on the wire.
+ * `count` valid records by `identity` in its session `seed` (a binding, then hypotheses), each in its
+ * own update as an honest writer publishes them: what a flood of valid-looking records looks like on the wire.
  */
-export async function validRecordUpdates (identity: Identity, client: number, count: number): Promise<Uint8Array[]> {
+export async function validRecordUpdates (identity: Identity, seed: number, count: number): Promise<Uint8Array[]> {
+  const binding = await signBinding(identity, seed)
+  const client = binding.record.slot.client
   const doc = new Y.Doc({ gc: false })
   doc.clientID = client
   const updates: Uint8Array[] = []
   doc.on('update', (update: Uint8Array) => { updates.push(update) })
-  const binding = await signAs(identity, 'binding', { clientId: client }, { client, clock: 0 })
   doc.getMap('bindings').set(binding.key, binding.text)
   for (let i = 1; i < count; i++) {
     const record = await signAs(identity, 'hypothesis', { title: `flood ${i}`, text: '' }, { client, clock: Y.getState(doc.store, client) })
@@ -303,10 +304,11 @@ export class RecordWriter {
     this.doc.on('update', (update: Uint8Array) => { this.pending.push(update) })
   }
 
-  /** A writer for `client`, with the update binding that client to `identity` (publish it first). */
-  static async open (identity: Identity, client: number): Promise<{ writer: RecordWriter, binding: Uint8Array }> {
+  /** A writer for session `seed` of `identity`, with the update that binds its client (publish it first). */
+  static async open (identity: Identity, seed: number): Promise<{ writer: RecordWriter, binding: Uint8Array }> {
+    const { client, session } = sessionOf(identity, seed)
     const writer = new RecordWriter(identity, client)
-    const { update } = await writer.write('binding', { clientId: client })
+    const { update } = await writer.write('binding', { clientId: client, session })
     return { writer, binding: update }
   }
 

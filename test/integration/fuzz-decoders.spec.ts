@@ -11,7 +11,7 @@ import { isSwarmdError } from '../../src/util/errors.js'
 import { seededRng } from '../../src/util/rng.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { concatUpdates, craftUpdate, signAs } from '../helpers/forge.js'
+import { concatUpdates, craftUpdate, signAs, signBinding } from '../helpers/forge.js'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { makeReplica } from '../helpers/replica.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
@@ -375,10 +375,11 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     // Over gossip: provably invalid, so REJECT (the sender loses score), not an unexplained failure.
     const target = await newTarget()
     const attacker = await generateIdentity()
-    const binding = await signAs(attacker, 'binding', { clientId: 4321 }, { client: 4321, clock: 0 }, target.clock.now())
-    const rec = await signAs(attacker, 'hypothesis', { title: 'short sig', text: '' }, { client: 4321, clock: 1 }, target.clock.now())
+    const binding = await signBinding(attacker, 4321, target.clock.now())
+    const client = binding.record.slot.client
+    const rec = await signAs(attacker, 'hypothesis', { title: 'short sig', text: '' }, { client, clock: 1 }, target.clock.now())
     const text = canonicalJson({ ...rec.record, sig: 'AAAA' })
-    const update = craftUpdate(4321, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${attacker.peerId.toString()}/${hash(text)}`, value: text }])
+    const update = craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${attacker.peerId.toString()}/${hash(text)}`, value: text }])
     const before = snapshot(target)
     const outcome = await target.state.applyRemote(update)
     assert.deepEqual([outcome.verdict, outcome.fault], ['reject', 'RECORD_BAD_SIGNATURE'])
@@ -390,7 +391,7 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     let target = await newTarget()
     const verdicts = new Map<string, number>()
     // Small frames, so a few records make many parts to drop, repeat and reorder.
-    const honestFrames = fresh.state.diffsFor(target.state.encodeStateVector()).flatMap((d) => chunkUpdate(d, 120)).map(encodeSyncFrame)
+    const honestFrames = [...fresh.state.diffsFor(target.state.encodeStateVector())].flatMap((d) => chunkUpdate(d, 120)).map(encodeSyncFrame)
     honestFrames.push(encodeSyncFrame({ type: 'done' }))
     const started = Date.now()
     const cases = 1500
@@ -452,7 +453,7 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     for (let i = 0; i < cases; i++) {
       const sv = rng.int(4) === 0 ? randomBytes(rng, 64) : mutateBytes(rng, pick(rng, honestSv), pick(rng, honestSv))
       try {
-        const diffs = target.state.diffsFor(sv)
+        const diffs = [...target.state.diffsFor(sv)]
         tally(outcomes, `diffs:${diffs.length}`)
       } catch (err) {
         // SyncService.serve catches any error here and penalises SYNC_BAD_STATE_VECTOR.
@@ -542,7 +543,7 @@ describe(`fuzzing a real daemon over libp2p: sync and blob responses (seed ${SEE
   }
 
   it('sync pulls from a hostile responder: errors or refusals, never a crash, never a forged record', async () => {
-    const freshDiffs = fresh.state.diffsFor(Y.encodeStateVector(new Y.Doc()))
+    const freshDiffs = [...fresh.state.diffsFor(Y.encodeStateVector(new Y.Doc()))]
     const honestFrames = [...freshDiffs.flatMap((d) => chunkUpdate(d, 150)).map(encodeSyncFrame), encodeSyncFrame({ type: 'done' })]
     // One rng per pull: the daemon's own pulls (on connect, anti-entropy) do not shift the others.
     await hostile.serveSync((n) => {

@@ -11,7 +11,7 @@ import { canonicalJson } from '../../src/state/canonical.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
-import { concatUpdates, craftUpdate, signAs } from '../helpers/forge.js'
+import { concatUpdates, craftUpdate, sessionOf, signAs } from '../helpers/forge.js'
 import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
@@ -161,7 +161,7 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
       const mine = await signAs(hostile.identity, 'hypothesis', { title: 'A says: delete the baseline', text: '' }, { client, clock: 0 })
       const forged = canonicalJson({ ...mine.record, author: victim })
       // A forged binding would let every later write from this client pass as A's.
-      const mineBinding = await signAs(hostile.identity, 'binding', { clientId: client }, { client, clock: 0 })
+      const mineBinding = await signAs(hostile.identity, 'binding', { clientId: client, session: sessionOf(hostile.identity, 0).session }, { client, clock: 0 })
       const forgedBinding = canonicalJson({ ...mineBinding.record, author: victim })
       // A's real record with its body changed and its signature kept.
       const tampered = canonicalJson({ ...hypothesis.record, body: { ...(hypothesis.record.body as object), title: 'tampered' } })
@@ -223,8 +223,8 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
       const mine = await signAs(hostile.identity, 'hypothesis', { title: 'squatting', text: '' }, { client, clock: 0 })
       // Validly signed by the attacker, written with A's bound client (the next free slot).
       const squat = await signAs(hostile.identity, 'hypothesis', { title: 'in A\'s session', text: '' }, { client: victimClient, clock: next })
-      // The attacker's own binding, claiming A's client for itself.
-      const rebind = await signAs(hostile.identity, 'binding', { clientId: victimClient }, { client: victimClient, clock: 0 })
+      // The attacker's own binding, claiming A's client for itself (an id not derived from its key).
+      const rebind = await signAs(hostile.identity, 'binding', { clientId: victimClient, session: sessionOf(hostile.identity, 0).session }, { client: victimClient, clock: 0 })
 
       await publishEach(hostile, [
         craftUpdate(client, [{ map: 'hypotheses', key: `${victim}/${mine.id}`, value: mine.text }]),
@@ -232,10 +232,11 @@ describe('a hostile peer in a swarm of honest daemons', { timeout: 60_000 }, () 
         craftUpdate(victimClient, [{ map: 'bindings', key: rebind.key, value: rebind.text }])
       ])
       for (const d of [a, b]) {
+        // The record in A's session is the attacker's own signature: the signer pays, and here the signer is the link.
         assert.deepEqual(faultsOf(d, hostile.peerId), [
           'gossip:reject:RECORD_KEY_MISMATCH',
           'gossip:reject:CLIENT_AUTHOR_MISMATCH',
-          'gossip:reject:SLOT_EQUIVOCATION'
+          'gossip:reject:CLIENT_ID_NOT_DERIVED'
         ])
       }
       assertUnchanged(base)

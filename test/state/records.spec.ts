@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { canonicalJson } from '../../src/state/canonical.js'
-import { MAX_RECORD_BYTES, RecordError, parseRecord, signRecord } from '../../src/state/records.js'
+import { MAX_EVIDENCE_BYTES, MAX_RECORD_BYTES, RecordError, parseRecord, signRecord } from '../../src/state/records.js'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { sha256Hex } from '../../src/util/hash.js'
 
@@ -70,7 +70,10 @@ describe('signed records', () => {
     assert.equal(await faultOf(canonicalJson({ ...rec.record, author: 'not-a-peer' })), 'RECORD_BAD_AUTHOR')
     assert.equal(await faultOf(canonicalJson({ ...rec.record, body: { title: '', text: '' } })), 'RECORD_MALFORMED')
     assert.equal(await faultOf(canonicalJson({ ...rec.record, body: { title: 't', text: '', extra: 1 } })), 'RECORD_MALFORMED')
-    assert.equal(await faultOf('"' + 'x'.repeat(MAX_RECORD_BYTES) + '"'), 'RECORD_TOO_LARGE')
+    assert.equal(await faultOf('"' + 'x'.repeat(MAX_EVIDENCE_BYTES) + '"'), 'RECORD_TOO_LARGE')
+    // Only equivocation evidence (two records whole) may pass the single record's limit.
+    const big = canonicalJson({ ...rec.record, kind: 'best', body: { note: 'x'.repeat(MAX_RECORD_BYTES) } })
+    assert.equal(await faultOf(big), 'RECORD_TOO_LARGE')
   })
 
   it('refuses to sign a record over the size limit, saying to use a blob', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { canonicalJson } from '../../src/state/canonical.js'
-import { concatUpdates, craftUpdate, honestFirstWrite, signAs } from '../helpers/forge.js'
+import { clientOf, concatUpdates, craftUpdate, honestFirstWrite, sessionOf, signAs, signBinding } from '../helpers/forge.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { Replica } from '../helpers/replica.js'
 
@@ -39,8 +39,7 @@ describe('update validation (one test per rule)', () => {
 
   it('[REJECT] a client repeated in one update, its second run after a gap: Yjs would park it as pending structs', async () => {
     const { target, attacker, now } = await setup()
-    const client = 4243
-    const { update: opening } = await honestFirstWrite(attacker, client, { title: 'first', text: '' }, now)
+    const { update: opening, client } = await honestFirstWrite(attacker, 4243, { title: 'first', text: '' }, now)
     // Clocks 2 and 3 written in order by the attacker's own doc; clock 2 is left out of the update.
     const doc = new Y.Doc({ gc: false })
     Y.applyUpdate(doc, opening)
@@ -78,8 +77,8 @@ describe('update validation (one test per rule)', () => {
   it('[REJECT] changing (overwriting) another author\'s entry', async () => {
     const { target, honest, honestState, attacker, now } = await setup()
     const key = honest.state.list('hypothesis')[0]!.key
-    const binding = await signAs(attacker, 'binding', { clientId: 999 }, { client: 999, clock: 0 }, now)
-    const update = craftUpdate(999, (doc) => {
+    const binding = await signBinding(attacker, 999, now)
+    const update = craftUpdate(clientOf(attacker, 999), (doc) => {
       doc.getMap('bindings').set(binding.key, binding.text)
       doc.getMap('hypotheses').set(key, 'replaced')
     }, honestState)
@@ -95,7 +94,7 @@ describe('update validation (one test per rule)', () => {
     const { update: first, record } = await honestFirstWrite(attacker, 555, { title: 'a', text: '' }, now)
     const doc = new Y.Doc({ gc: false })
     Y.applyUpdate(doc, first)
-    doc.clientID = 555
+    doc.clientID = clientOf(attacker, 555)
     const sv = Y.encodeStateVector(doc)
     doc.getArray('hypotheses-list').insert(0, ['x'])
     doc.getArray('hypotheses-list').insert(1, [record.text])
@@ -119,26 +118,26 @@ describe('update validation (one test per rule)', () => {
 
   it('[REJECT] a forged signature', async () => {
     const { target, honest, attacker, now } = await setup()
-    const binding = await signAs(attacker, 'binding', { clientId: 79 }, { client: 79, clock: 0 }, now)
-    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 79, clock: 1 }, now)
+    const binding = await signBinding(attacker, 79, now)
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: clientOf(attacker, 79), clock: 1 }, now)
     const forged = canonicalJson({ ...rec.record, author: honest.identity.peerId.toString() })
-    const update = craftUpdate(79, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${honest.identity.peerId.toString()}/x`, value: forged }])
+    const update = craftUpdate(clientOf(attacker, 79), [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${honest.identity.peerId.toString()}/x`, value: forged }])
     await expectRefused(target, update, 'reject', 'RECORD_BAD_SIGNATURE')
   })
 
   it('[REJECT] a record in the map of another kind', async () => {
     const { target, attacker, now } = await setup()
-    const binding = await signAs(attacker, 'binding', { clientId: 80 }, { client: 80, clock: 0 }, now)
-    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 80, clock: 1 }, now)
-    await expectRefused(target, craftUpdate(80, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'results', key: rec.key, value: rec.text }]), 'reject', 'RECORD_WRONG_MAP')
+    const binding = await signBinding(attacker, 80, now)
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: clientOf(attacker, 80), clock: 1 }, now)
+    await expectRefused(target, craftUpdate(clientOf(attacker, 80), [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'results', key: rec.key, value: rec.text }]), 'reject', 'RECORD_WRONG_MAP')
   })
 
   it('[REJECT] a record under another author\'s key', async () => {
     const { target, honest, attacker, now } = await setup()
-    const binding = await signAs(attacker, 'binding', { clientId: 81 }, { client: 81, clock: 0 }, now)
-    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: 81, clock: 1 }, now)
+    const binding = await signBinding(attacker, 81, now)
+    const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: clientOf(attacker, 81), clock: 1 }, now)
     const foreignKey = `${honest.identity.peerId.toString()}/${rec.id}`
-    await expectRefused(target, craftUpdate(81, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: foreignKey, value: rec.text }]), 'reject', 'RECORD_KEY_MISMATCH')
+    await expectRefused(target, craftUpdate(clientOf(attacker, 81), [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: foreignKey, value: rec.text }]), 'reject', 'RECORD_KEY_MISMATCH')
   })
 
   it('[REJECT] a valid record replayed at another slot', async () => {
@@ -147,39 +146,83 @@ describe('update validation (one test per rule)', () => {
     await expectRefused(target, craftUpdate(82, [{ map: 'hypotheses', key: victim.key, value: victim.text }]), 'reject', 'RECORD_SLOT_MISMATCH')
   })
 
-  it('[REJECT] a record written with a client bound to another author', async () => {
+  it('[IGNORE, signer blamed] a record written with a client bound to another author', async () => {
     const { target, honest, attacker, now } = await setup()
     const honestClient = honest.state.doc.clientID
     const next = Y.getState(honest.state.doc.store, honestClient)
     const rec = await signAs(attacker, 'hypothesis', { title: 'squat', text: '' }, { client: honestClient, clock: next }, now)
     const update = craftUpdate(honestClient, [{ map: 'hypotheses', key: rec.key, value: rec.text }], Y.encodeStateAsUpdate(honest.state.doc))
-    await expectRefused(target, update, 'reject', 'CLIENT_AUTHOR_MISMATCH')
+    await expectRefused(target, update, 'ignore', 'CLIENT_AUTHOR_MISMATCH')
+    // The relay that passed it on may hold another binding for this id: the signer pays, not the relay.
+    assert.equal((await target.state.applyRemote(update)).culprit, attacker.peerId.toString())
   })
 
-  it('[REJECT] a second binding for a client that is already bound', async () => {
+  it('[REJECT] a binding of a client id not derived from its author and session (squatting)', async () => {
     const { target, honest, attacker, now } = await setup()
     const honestClient = honest.state.doc.clientID
-    const binding = await signAs(attacker, 'binding', { clientId: honestClient }, { client: honestClient, clock: 0 }, now)
-    await expectRefused(target, craftUpdate(honestClient, [{ map: 'bindings', key: binding.key, value: binding.text }]), 'reject', 'SLOT_EQUIVOCATION')
+    const binding = await signAs(attacker, 'binding', { clientId: honestClient, session: sessionOf(attacker, 1).session }, { client: honestClient, clock: 0 }, now)
+    const squat = craftUpdate(honestClient, [{ map: 'bindings', key: binding.key, value: binding.text }])
+    await expectRefused(target, squat, 'reject', 'CLIENT_ID_NOT_DERIVED')
+    // Its first contact makes no difference: a newcomer refuses the squat just the same, then takes the honest records.
+    const newcomer = await makeReplica({ seed: 13 })
+    await expectRefused(newcomer, squat, 'reject', 'CLIENT_ID_NOT_DERIVED')
+    assert.equal((await newcomer.state.applyRemote(Y.encodeStateAsUpdate(honest.state.doc))).verdict, 'accept')
+    assert.equal(newcomer.state.contentDigest(), honest.state.contentDigest())
   })
 
   it('[REJECT] a binding that is not its client\'s first struct', async () => {
     const { target, attacker, now } = await setup()
     const { update, binding } = await honestFirstWrite(attacker, 83, { title: 'a', text: '' }, now)
     assert.equal((await target.state.applyRemote(update)).verdict, 'accept')
-    const late = await signAs(attacker, 'binding', { clientId: 83 }, { client: 83, clock: 2 }, now)
+    const late = await signAs(attacker, 'binding', { clientId: clientOf(attacker, 83), session: sessionOf(attacker, 83).session }, { client: clientOf(attacker, 83), clock: 2 }, now)
     const doc = new Y.Doc({ gc: false })
     Y.applyUpdate(doc, update)
     assert.ok(binding)
-    await expectRefused(target, craftUpdate(83, [{ map: 'bindings', key: late.key, value: late.text }], Y.encodeStateAsUpdate(doc)), 'reject', 'CLIENT_BOUND_ELSEWHERE')
+    await expectRefused(target, craftUpdate(clientOf(attacker, 83), [{ map: 'bindings', key: late.key, value: late.text }], Y.encodeStateAsUpdate(doc)), 'reject', 'CLIENT_BOUND_ELSEWHERE')
   })
 
-  it('[REJECT] two different records for one slot (equivocation)', async () => {
+  it('[IGNORE, signer convicted] two different records for one slot (equivocation): the evidence hides the author everywhere', async () => {
     const { target, attacker, now } = await setup()
     const first = await honestFirstWrite(attacker, 84, { title: 'one', text: '' }, now)
     assert.equal((await target.state.applyRemote(first.update)).verdict, 'accept')
+    const digestWithFirst = target.state.contentDigest()
     const other = await honestFirstWrite(attacker, 84, { title: 'two', text: '' }, now)
-    await expectRefused(target, other.update, 'reject', 'SLOT_EQUIVOCATION')
+    const outcome = await target.state.applyRemote(other.update)
+    assert.deepEqual([outcome.verdict, outcome.fault, outcome.culprit], ['ignore', 'SLOT_EQUIVOCATION', attacker.peerId.toString()])
+    // The receiver wrote the evidence and hides the author's records (both sides of the lie).
+    assert.ok(target.state.isConvicted(attacker.peerId.toString()))
+    assert.equal(target.state.list('equivocation').length, 1)
+    assert.equal(target.state.list('hypothesis').filter((r) => r.record.author === attacker.peerId.toString()).length, 0)
+    assert.notEqual(target.state.contentDigest(), digestWithFirst)
+    // A replica that took the other side converges on the same view once the evidence reaches it.
+    const otherSide = await makeReplica({ seed: 14 })
+    assert.equal((await otherSide.state.applyRemote(other.update)).verdict, 'accept')
+    for (const diff of target.state.diffsFor(otherSide.state.encodeStateVector())) await otherSide.state.applyRemote(diff)
+    assert.ok(otherSide.state.isConvicted(attacker.peerId.toString()))
+    assert.equal(otherSide.state.list('hypothesis').filter((r) => r.record.author === attacker.peerId.toString()).length, 0)
+    assert.equal(otherSide.state.contentDigest(), target.state.contentDigest())
+  })
+
+  it('[REJECT] equivocation evidence that proves nothing', async () => {
+    const { target, attacker, now } = await setup()
+    const one = await honestFirstWrite(attacker, 90, { title: 'one', text: '' }, now)
+    const sameTwice = await honestFirstWrite(attacker, 91, { title: 'same', text: '' }, now)
+    const reporter = await generateIdentity()
+    const other = await honestFirstWrite(reporter, 92, { title: 'x', text: '' }, now)
+    const cases: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      ['the same record twice', sameTwice.record.record as never, sameTwice.record.record as never],
+      ['different slots', one.record.record as never, one.binding.record as never],
+      ['different authors', one.record.record as never, { ...other.record.record, slot: one.record.record.slot } as never],
+      ['a forged second record', one.record.record as never, { ...one.record.record, body: { title: 'forged', text: '' } } as never]
+    ]
+    for (const [what, first, second] of cases) {
+      const binding = await signBinding(reporter, 93, now)
+      const evidence = await signAs(reporter, 'equivocation', { first, second }, { client: binding.record.slot.client, clock: 1 }, now)
+      const update = craftUpdate(binding.record.slot.client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'equivocations', key: evidence.key, value: evidence.text }])
+      const outcome = await target.state.applyRemote(update)
+      assert.deepEqual([outcome.verdict, outcome.fault], ['reject', 'RECORD_BAD_EVIDENCE'], what)
+      assert.equal(target.state.isConvicted(attacker.peerId.toString()), false, what)
+    }
   })
 
   it('[IGNORE] a record whose client binding has not arrived yet', async () => {
@@ -194,11 +237,11 @@ describe('update validation (one test per rule)', () => {
     assert.equal((await target.state.applyRemote(first.update)).verdict, 'accept')
     const doc = new Y.Doc({ gc: false })
     Y.applyUpdate(doc, first.update)
-    const second = await signAs(attacker, 'hypothesis', { title: 'b', text: '' }, { client: 89, clock: 2 }, now)
-    const withSecond = craftUpdate(89, [{ map: 'hypotheses', key: second.key, value: second.text }], Y.encodeStateAsUpdate(doc))
+    const second = await signAs(attacker, 'hypothesis', { title: 'b', text: '' }, { client: clientOf(attacker, 89), clock: 2 }, now)
+    const withSecond = craftUpdate(clientOf(attacker, 89), [{ map: 'hypotheses', key: second.key, value: second.text }], Y.encodeStateAsUpdate(doc))
     Y.applyUpdate(doc, withSecond)
-    const third = await signAs(attacker, 'hypothesis', { title: 'c', text: '' }, { client: 89, clock: 3 }, now)
-    const onlyThird = craftUpdate(89, [{ map: 'hypotheses', key: third.key, value: third.text }], Y.encodeStateAsUpdate(doc))
+    const third = await signAs(attacker, 'hypothesis', { title: 'c', text: '' }, { client: clientOf(attacker, 89), clock: 3 }, now)
+    const onlyThird = craftUpdate(clientOf(attacker, 89), [{ map: 'hypotheses', key: third.key, value: third.text }], Y.encodeStateAsUpdate(doc))
     await expectRefused(target, onlyThird, 'ignore', 'UPDATE_GAP')
     assert.equal((await target.state.applyRemote(withSecond)).verdict, 'accept')
     assert.equal((await target.state.applyRemote(onlyThird)).verdict, 'accept')

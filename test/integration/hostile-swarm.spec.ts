@@ -1,0 +1,134 @@
+import '../../src/util/polyfill.js'
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from 'yjs'
+import { chunkUpdate } from '../../src/p2p/sync-codec.js'
+import { decodeSyncRequest } from '../../src/state/sync-request.js'
+import { craftUpdate, sessionOf, signAs } from '../helpers/forge.js'
+import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
+import { connectWithRetry, startInProcessDaemon, stopAndRemove, tempDir } from '../helpers/in-process-daemon.js'
+import { waitFor } from '../helpers/wait.js'
+import type { Daemon } from '../../src/daemon/daemon.js'
+import type { SyncFrame } from '../../src/p2p/sync-codec.js'
+
+const SWARM = 'hostile-swarm-test'
+
+/**
+ * Attacks that set honest daemons against each other or cut a newcomer off (issue 12): a hostile
+ * libp2p node of its own against real daemons on loopback. After each: the honest daemons hold
+ * the same records, none of them is struck or blocked by another, the attacker is, and a newcomer
+ * converges within seconds.
+ */
+describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeout: 90_000 }, () => {
+  const started: Daemon[] = []
+
+  async function daemon (dataDir?: string): Promise<Daemon> {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, ...(dataDir !== undefined ? { dataDir } : {}) })
+    started.push(d)
+    return d
+  }
+
+  /** No honest daemon holds a strike against, or blocks, another honest daemon. */
+  function assertNoHonestStruck (honest: Daemon[]): void {
+    for (const d of honest) {
+      for (const other of honest) {
+        if (other === d) continue
+        const peer = other.identity.peerId.toString()
+        const rejects = d.network.penalties.recent().filter((r) => r.peer === peer && r.verdict === 'reject')
+        assert.deepEqual(rejects, [], 'an honest daemon was struck by another')
+        assert.equal(d.network.penalties.isBlocked(peer), false)
+      }
+    }
+  }
+
+  /** Frames of one sync answer carrying `updates`. */
+  function answer (...updates: Uint8Array[]): Array<SyncFrame | Uint8Array> {
+    return [...updates.flatMap((u) => chunkUpdate(u)), { type: 'done' as const }]
+  }
+
+  after(async () => {
+    await stopAndRemove(...started)
+  })
+
+  it('equivocation shown to different daemons: the evidence convicts its author everywhere and both daemons hide both records', async () => {
+    const c = await daemon()
+    const d = await daemon()
+    await c.state.append('hypothesis', { title: 'honest C', text: '' })
+    await d.state.append('hypothesis', { title: 'honest D', text: '' })
+    const hostile = await startHostileNode(c.research.swarmKey)
+    const author = hostile.peerId
+    // One session, two different records for its clock 1: each daemon is shown one of them, by sync
+    // (where nothing relays it to the other side).
+    const one = await RecordWriter.open(hostile.identity, 7)
+    const two = await RecordWriter.open(hostile.identity, 7)
+    assert.equal(one.writer.client, two.writer.client)
+    const toC = Y.mergeUpdates([one.binding, (await one.writer.write('hypothesis', { title: 'what C is told', text: '' })).update])
+    const toD = Y.mergeUpdates([two.binding, (await two.writer.write('hypothesis', { title: 'what D is told', text: '' })).update])
+    let side = toC
+    await hostile.serveSync((_, request) => decodeSyncRequest(request).clocks.has(one.writer.client) ? answer() : answer(side))
+    await hostile.join([c])
+    await waitFor(() => c.state.list('hypothesis').some((r) => r.record.author === author), { what: 'C to take its side of the lie' })
+    side = toD
+    await hostile.join([d])
+    await waitFor(() => d.state.list('hypothesis').some((r) => r.record.author === author), { what: 'D to take its side of the lie' })
+    await hostile.stop()
+    // Both hold the same clocks for the attacker's client, and different records at one of them.
+    assert.equal(Y.getState(c.state.doc.store, one.writer.client), Y.getState(d.state.doc.store, one.writer.client))
+    assert.notEqual(c.state.contentDigest(), d.state.contentDigest())
+
+    const met = Date.now()
+    await connectWithRetry(d, c)
+    await waitFor(() => c.state.isConvicted(author) && d.state.isConvicted(author), { timeoutMs: 10_000, what: 'both daemons to hold the evidence' })
+    await waitFor(() => c.state.contentDigest() === d.state.contentDigest(), { timeoutMs: 10_000, what: 'the daemons to agree' })
+    const convergedMs = Date.now() - met
+    for (const x of [c, d]) {
+      assert.equal(x.state.list('hypothesis').filter((r) => r.record.author === author).length, 0, 'both sides of the lie are hidden')
+      assert.equal(x.state.counts().hypothesis, 2, 'the honest records stay')
+      assert.ok(x.network.penalties.isBlocked(author), 'the liar is blocked')
+    }
+    assertNoHonestStruck([c, d])
+    assert.ok(connectedTo(c, d.identity.peerId), 'the honest daemons stay connected')
+
+    // A newcomer joining afterwards converges within seconds, the evidence included.
+    const e = await daemon()
+    const joined = Date.now()
+    await connectWithRetry(e, c)
+    await waitFor(() => e.state.contentDigest() === c.state.contentDigest(), { timeoutMs: 10_000, what: 'the newcomer to converge' })
+    assert.ok(e.state.isConvicted(author))
+    assertNoHonestStruck([c, d, e])
+    console.log(`equivocation: honest daemons agreed ${convergedMs} ms after meeting; newcomer converged in ${Date.now() - joined} ms`)
+  })
+
+  it('a bootstrap peer that binds honest client ids to itself: refused, charged to it, and the newcomer converges with the honest daemons, also after a restart', async () => {
+    const c = await daemon()
+    await c.state.append('hypothesis', { title: 'honest C one', text: '' })
+    await c.state.append('hypothesis', { title: 'honest C two', text: '' })
+    const honestClients = [...c.state.doc.store.clients.keys()]
+    const hostile = await startHostileNode(c.research.swarmKey)
+    // Bindings of every honest client id to the attacker, each with a record after it.
+    const squats: Uint8Array[] = []
+    for (const client of honestClients) {
+      const binding = await signAs(hostile.identity, 'binding', { clientId: client, session: sessionOf(hostile.identity, client).session }, { client, clock: 0 }, Date.now())
+      const record = await signAs(hostile.identity, 'hypothesis', { title: 'squatted', text: '' }, { client, clock: 1 }, Date.now())
+      squats.push(craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: record.key, value: record.text }]))
+    }
+    await hostile.serveSync(() => answer(...squats))
+
+    const dir = await tempDir()
+    let newcomer = await daemon(dir)
+    // Its first contact is the attacker.
+    await hostile.join([newcomer])
+    await waitFor(() => newcomer.network.penalties.recent().some((r) => r.peer === hostile.peerId && r.fault === 'CLIENT_ID_NOT_DERIVED'), { what: 'the squatted bindings refused' })
+    assert.equal(newcomer.state.counts().binding, 0, 'no forged binding was taken')
+    await connectWithRetry(newcomer, c)
+    await waitFor(() => newcomer.state.contentDigest() === c.state.contentDigest(), { timeoutMs: 10_000, what: 'the newcomer to take the honest records' })
+    assertNoHonestStruck([c, newcomer])
+    await hostile.stop()
+
+    // Nothing forged was stored: after a restart it still agrees with the honest daemon.
+    await newcomer.stop()
+    started.splice(started.indexOf(newcomer), 1)
+    newcomer = await daemon(dir)
+    assert.equal(newcomer.state.contentDigest(), c.state.contentDigest())
+  })
+})
