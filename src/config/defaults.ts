@@ -119,6 +119,24 @@ export const DEFAULTS = {
   /** Records one neighbour may deliver per minute in gossip, all authors together: a relay forwards many authors. */
   gossipRecordsPerLinkPerMinute: 6_000,
   /**
+   * Bytes one neighbour may deliver per minute in gossip, all authors together. Records are small
+   * (a result ~2 KiB; 64 KiB at most): 32 MiB is thousands of honest records, while 21,000 records
+   * in 10 messages were measured from one hostile peer.
+   */
+  gossipBytesPerLinkPerMinute: 32 * 1024 * 1024,
+  /**
+   * Sync requests one peer may make per minute (also its burst); beyond it a request is answered
+   * with nothing. An honest daemon pulls on connect, when a gap shows, and every `antiEntropyMs`
+   * from one random peer: a few a minute. One address range gets four times one peer's budget.
+   */
+  syncRequestsPerPeerPerMinute: 30,
+  /**
+   * Bytes this daemon sends one peer in sync answers per minute (also its burst); an answer over it
+   * stops early and the puller takes the rest on a later pull. A newcomer's whole catch-up of a
+   * swarm of 10,000 records is ~20 MiB. One address range gets four times one peer's budget.
+   */
+  syncBytesPerPeerPerMinute: 128 * 1024 * 1024,
+  /**
    * Peers from one IP address before gossipsub's colocation penalty (-1 x extra²) starts: many
    * identities behind one address look like a Sybil. Raise it for a lab of volunteers behind one NAT.
    */

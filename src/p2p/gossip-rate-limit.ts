@@ -47,6 +47,8 @@ export interface GossipRateLimitInit {
   perAuthorPerMinute: number
   /** Records one neighbour may deliver to us per minute, all authors together (config `gossipRecordsPerLinkPerMinute`). */
   perLinkPerMinute: number
+  /** Bytes one neighbour may deliver to us per minute (config `gossipBytesPerLinkPerMinute`); absent: no byte budget. */
+  bytesPerLinkPerMinute?: number
 }
 
 export type RateVerdict = 'ok' | 'author-over-budget' | 'link-over-budget'
@@ -62,20 +64,24 @@ export type RateVerdict = 'ok' | 'author-over-budget' | 'link-over-budget'
 export class GossipRateLimit {
   private readonly authors: TokenBuckets
   private readonly links: TokenBuckets
+  private readonly linkBytes: TokenBuckets | undefined
   readonly stats = { limited: 0 }
 
   constructor (clock: Clock, init: GossipRateLimitInit) {
     this.authors = new TokenBuckets(clock, { perMinute: init.perAuthorPerMinute })
     this.links = new TokenBuckets(clock, { perMinute: init.perLinkPerMinute })
+    this.linkBytes = init.bytesPerLinkPerMinute === undefined ? undefined : new TokenBuckets(clock, { perMinute: init.bytesPerLinkPerMinute })
   }
 
   /**
-   * Charge a message of `records` records (a gossip message may carry thousands: 21,000 in 10
-   * messages passed a budget counted in messages). A message larger than a whole budget never passes.
+   * Charge a message of `records` records and `bytes` bytes (a gossip message may carry thousands:
+   * 21,000 in 10 messages passed a budget counted in messages). A message larger than a whole
+   * budget never passes.
    */
-  check (link: string, author: string | undefined, records = 1): RateVerdict {
+  check (link: string, author: string | undefined, records = 1, bytes = 0): RateVerdict {
     // The link first: a fresh-key flood must not grow the author table for free.
     if (!this.links.take(link, records)) { this.stats.limited++; return 'link-over-budget' }
+    if (this.linkBytes !== undefined && !this.linkBytes.take(link, bytes)) { this.stats.limited++; return 'link-over-budget' }
     if (author !== undefined && !this.authors.take(author, records)) { this.stats.limited++; return 'author-over-budget' }
     return 'ok'
   }

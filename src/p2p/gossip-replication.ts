@@ -116,7 +116,7 @@ export class GossipReplication {
     const limit = this.components.rateLimit
     if (limit === undefined) return true
     const link = peer.toString()
-    const verdict = limit.check(link, message.type === 'signed' ? message.from.toString() : undefined, this.components.replica.recordsIn(message.data))
+    const verdict = limit.check(link, message.type === 'signed' ? message.from.toString() : undefined, this.components.replica.recordsIn(message.data), message.data.byteLength)
     if (verdict === 'ok') {
       this.overBudget.delete(link)
       return true

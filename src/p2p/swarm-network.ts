@@ -10,6 +10,7 @@ import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
 import { PeerPenalties } from './peer-penalties.js'
+import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
 import type { BlobStore } from './blob-store.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
@@ -47,6 +48,9 @@ export interface SwarmNetworkInit {
   /** Gossip budgets: records per author, and messages per neighbour, per minute. */
   gossipRecordsPerPeerPerMinute: number
   gossipRecordsPerLinkPerMinute: number
+  gossipBytesPerLinkPerMinute: number
+  syncRequestsPerPeerPerMinute: number
+  syncBytesPerPeerPerMinute: number
   /** Peers from one IP before gossipsub's colocation penalty starts. */
   gossipIpColocationThreshold: number
   /** Inbound connections from one IP mid-upgrade at once. */
@@ -74,6 +78,7 @@ export class SwarmNetwork {
   readonly penalties: PeerPenalties
   readonly inboundLimiter: InboundLimiter
   readonly rateLimit: GossipRateLimit
+  readonly syncBudget: SyncServeBudget
   private libp2pNode: SwarmdLibp2p | undefined
   private gossipService: GossipReplication | undefined
   private syncService: SyncService | undefined
@@ -89,7 +94,8 @@ export class SwarmNetwork {
       ...(init.blocklistPath !== undefined ? { file: new BlocklistFile(init.blocklistPath) } : {})
     })
     this.inboundLimiter = new InboundLimiter({ maxPendingPerIp: init.maxPendingPerIp, maxPendingPerRange: init.maxPendingPerRange })
-    this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipRecordsPerLinkPerMinute })
+    this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipRecordsPerLinkPerMinute, bytesPerLinkPerMinute: init.gossipBytesPerLinkPerMinute })
+    this.syncBudget = new SyncServeBudget(components.clock, { requestsPerPeerPerMinute: init.syncRequestsPerPeerPerMinute, bytesPerPeerPerMinute: init.syncBytesPerPeerPerMinute })
   }
 
   get libp2p (): SwarmdLibp2p { return this.need(this.libp2pNode) }
@@ -121,7 +127,7 @@ export class SwarmNetwork {
     })
     this.libp2pNode = libp2p
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
-    this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish }, {
+    this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish, budget: this.syncBudget }, {
       protocol: syncProtocol(this.init.swarm),
       antiEntropyMs: this.init.antiEntropyMs,
       ...(this.init.syncIdleMs !== undefined ? { idleMs: this.init.syncIdleMs } : {})

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { chunkUpdate } from '../../src/p2p/sync-codec.js'
 import { decodeSyncRequest } from '../../src/state/sync-request.js'
-import { craftUpdate, sessionOf, signAs } from '../helpers/forge.js'
+import { craftUpdate, sessionOf, signAs, signBinding } from '../helpers/forge.js'
 import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
 import { connectWithRetry, startInProcessDaemon, stopAndRemove, tempDir } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
@@ -22,8 +22,8 @@ const SWARM = 'hostile-swarm-test'
 describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeout: 90_000 }, () => {
   const started: Daemon[] = []
 
-  async function daemon (dataDir?: string): Promise<Daemon> {
-    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, ...(dataDir !== undefined ? { dataDir } : {}) })
+  async function daemon (dataDir?: string, overrides: Parameters<typeof startInProcessDaemon>[0] = {}): Promise<Daemon> {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, ...overrides, ...(dataDir !== undefined ? { dataDir } : {}) })
     started.push(d)
     return d
   }
@@ -130,5 +130,38 @@ describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeou
     started.splice(started.indexOf(newcomer), 1)
     newcomer = await daemon(dir)
     assert.equal(newcomer.state.contentDigest(), c.state.contentDigest())
+  })
+
+  it('sync answers cost a budget per peer: 8 parallel "send me everything" requests get at most a budget\'s bytes, and a newcomer still converges', async () => {
+    const budgetBytes = 1024 * 1024
+    const g = await daemon(undefined, { syncBytesPerPeerPerMinute: budgetBytes, syncRequestsPerPeerPerMinute: 3 })
+    // 1,500 one-binding sessions of one identity (~700 KB of records): what a newcomer's first pull asks for.
+    const filler = await startHostileNode(g.research.swarmKey)
+    const sessions: Uint8Array[] = []
+    for (let seed = 0; seed < 1_500; seed++) {
+      const binding = await signBinding(filler.identity, seed, Date.now())
+      sessions.push(craftUpdate(binding.record.slot.client, [{ map: 'bindings', key: binding.key, value: binding.text }]))
+    }
+    await filler.stop()
+    assert.equal((await g.state.applyRemote(Y.mergeUpdates(sessions))).verdict, 'accept')
+    const stateBytes = Y.encodeStateAsUpdate(g.state.doc).byteLength
+    assert.ok(stateBytes > budgetBytes / 2, `state of ${stateBytes} bytes`)
+
+    const hostile = await startHostileNode(g.research.swarmKey)
+    await hostile.connect(g)
+    const sentBefore = g.network.sync.stats.bytesSent
+    const answers = await Promise.all(Array.from({ length: 8 }, async () => hostile.pullState(g).catch(() => new Uint8Array())))
+    const sent = g.network.sync.stats.bytesSent - sentBefore
+    // Unbudgeted, each of the 8 answers carried the whole state.
+    assert.ok(sent <= budgetBytes * 1.05, `${sent} bytes sent for 8 requests (budget ${budgetBytes})`)
+    assert.ok(answers.filter((u) => Y.decodeUpdate(u).structs.length === 0).length >= 5, 'requests over the budget get nothing')
+    assert.ok(g.network.penalties.recent().some((r) => r.peer === hostile.peerId && r.fault === 'SYNC_OVER_BUDGET'))
+    console.log(`sync budget: 8 parallel full-state requests (${stateBytes} bytes of state each) got ${sent} bytes in all`)
+    await hostile.stop()
+
+    const newcomer = await daemon()
+    await connectWithRetry(newcomer, g)
+    await waitFor(() => newcomer.state.contentDigest() === g.state.contentDigest(), { timeoutMs: 10_000, what: 'the newcomer to converge past the attacker\'s spent budget' })
+    assertNoHonestStruck([g, newcomer])
   })
 })
