@@ -36,6 +36,21 @@ describe('config resolution', () => {
     assert.equal(resolveConfig({ file: {}, env: {}, flags: { runMaxMemoryMb: 1024 }, shippedBootstrap: [] }).runMaxMemoryMb, 1024)
   })
 
+  it('claim limits: defaults a newcomer swarm works under, overrides, and refusals naming the key', () => {
+    const config = resolveConfig({ file: {}, env: {}, flags: {}, shippedBootstrap: [] })
+    // An honest racer's claim must not count as late before the settle window is over.
+    assert.ok(config.claimMaxLagMs >= config.claimSettleMs, `claimMaxLagMs ${config.claimMaxLagMs} < claimSettleMs ${config.claimSettleMs}`)
+    assert.ok(config.maxActiveClaimsWithoutStanding >= 10, 'the 10-agent swarm of newcomers fits in the pool')
+    assert.ok(config.claimRaceYieldsPerHour >= 1, 'an honest race among newcomers is still decided by date')
+    assert.equal(config.claimMaxTtlMs, 0, 'derived from the profile unless set')
+    const set = resolveConfig({ file: { claimMaxTtlMs: 600_000 }, env: {}, flags: { maxActiveClaimsWithoutStanding: 0, claimRaceYieldsPerHour: 0, claimMaxLagMs: 2_000 }, shippedBootstrap: [] })
+    assert.deepEqual([set.claimMaxTtlMs, set.maxActiveClaimsWithoutStanding, set.claimRaceYieldsPerHour, set.claimMaxLagMs], [600_000, 0, 0, 2_000])
+    for (const [key, value] of [['claimMaxLagMs', -1], ['claimMaxTtlMs', 48 * 3600_000], ['maxActiveClaimsWithoutStanding', 1.5], ['claimRaceYieldsPerHour', -2]] as const) {
+      assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { [key]: value }, shippedBootstrap: [] }),
+        (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && err.message.includes(key), `${key} = ${value}`)
+    }
+  })
+
   it('reads SWARMD_* variables', () => {
     assert.deepEqual(configFromEnv({ SWARMD_HTTP_PORT: '9999', SWARMD_MDNS: 'off', SWARMD_BOOTSTRAP: `${peerA}, ${peerB}` }), { httpPort: 9999, mdns: false, bootstrap: [peerA, peerB] })
     assert.throws(() => configFromEnv({ SWARMD_HTTP_PORT: 'abc' }), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /SWARMD/.test(err.message))
