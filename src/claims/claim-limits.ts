@@ -11,12 +11,13 @@ export const CLAIM_LIFE_TTLS = 2
 
 /**
  * The longest ttl a claim of this profile gets (ms): `configured` (config `claimMaxTtlMs`) when
- * set, else three times the profile's run time limit (the runner kills a run after it), which is
- * what an honest daemon asks by default. Every node of a swarm derives the same bound: the
- * profile is part of the swarm key.
+ * set, else three times the longest a run of the profile may take (the runner kills it then:
+ * 150 s cpu, 570 s gpu, 10 min for a step-limited run), which is the most an honest daemon asks
+ * by default (src/daemon/daemon.ts `claimTtlMs`), so no honest default is ever cut: 30 min today.
+ * Every node of a swarm derives the same bound: the profile is part of the swarm key.
  */
 export function claimTtlBound (profile: Profile, configured = 0): number {
-  return configured > 0 ? configured : 3 * killAfterMs(profile, undefined)
+  return configured > 0 ? configured : 3 * Math.max(killAfterMs(profile, undefined), killAfterMs(profile, 1))
 }
 
 /** The bound of a ledger that does not know its profile: the longest profile's. */

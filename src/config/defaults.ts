@@ -63,9 +63,10 @@ export const DEFAULTS = {
   claimTtlMs: 0,
   /**
    * The longest ttl any claim gets, whatever its author asked (ms); heartbeats keep it alive for at
-   * most twice this in all. 0: three times the profile's run time limit (7.5 min cpu, 28.5 min gpu),
-   * what an honest daemon asks by default (DESIGN §4: 15 min for a 5 min budget): a claim that
-   * asks for a day holds its experiment for minutes. Every node of a swarm must use the same value.
+   * most twice this in all. 0: three times the longest a run of the profile may take (the runner's
+   * kill time, 10 min for a step-limited run: 30 min), the most an honest daemon asks by default
+   * (DESIGN §4: 15 min for a 5 min budget): a claim that asks for a day holds its experiment for
+   * half an hour, an hour with heartbeats. Every node of a swarm must use the same value.
    */
   claimMaxTtlMs: 0,
   /**

@@ -282,8 +282,9 @@ describe('ClaimLedger: ttl and life bounded by the profile', () => {
       const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: bound, clock })
       // The longest an honest run lasts: the runner's kill time, with or without a step limit (tests, demos).
       const runMs = Math.max(killAfterMs(profile, undefined), killAfterMs(profile, 5))
-      // What the daemon asks: 3x the run time, clamped to the bound (src/daemon/daemon.ts claimTtlMs).
-      const ttl = Math.min(bound, 3 * runMs)
+      // What the daemon asks by default: 3x the run time (src/daemon/daemon.ts claimTtlMs), never cut by the bound.
+      const ttl = 3 * runMs
+      assert.ok(ttl <= bound, `${profile}: an honest daemon's default ttl (${ttl} ms) fits under the bound (${bound} ms)`)
       const t0 = clock.now()
       const rec = await a.state.append('claim', claimBody({ ttlMs: ttl }))
       const claim = ledger.claim(rec.id)!
