@@ -122,6 +122,8 @@ export class ClaimLedger {
   /** claim or result id → when this node first held it (local by design: never compared across nodes). */
   private readonly seen = new Map<string, number>()
   private readonly onRecord = (rec: StoredRecord): void => { this.add(rec, this.clock?.now() ?? rec.record.createdAt) }
+  // Evidence of an equivocation hides its author's records (src/state/equivocation.ts): the views recompute.
+  private readonly onConvicted = (): void => { this.claimsAndResults++ }
   private claimsAndResults = 0
   private counting: Counting | undefined
 
@@ -147,6 +149,7 @@ export class ClaimLedger {
       for (const rec of state.list(kind)) this.add(rec, rec.record.createdAt)
     }
     state.on('record', this.onRecord)
+    state.on('convicted', this.onConvicted)
   }
 
   /** Grows whenever a claim or result enters the index: derived views (duplicate marks) recompute when it changes. */
@@ -154,6 +157,7 @@ export class ClaimLedger {
 
   close (): void {
     this.state.off('record', this.onRecord)
+    this.state.off('convicted', this.onConvicted)
   }
 
   claim (id: string): ClaimEntry | undefined {
@@ -166,16 +170,16 @@ export class ClaimLedger {
 
   /** Results of this harness, oldest first. */
   allResults (): ResultEntry[] {
-    return [...this.results.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
+    return [...this.results.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
   }
 
   allClaims (): ClaimEntry[] {
-    return [...this.claims.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
+    return [...this.claims.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
   }
 
   /** Verifications of this harness, oldest first. */
   allVerifications (): VerificationEntry[] {
-    return [...this.verifications.values()].sort((a, b) => (precedes(a, b) ? -1 : 1))
+    return [...this.verifications.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
   }
 
   /** The results its author published for a claim. */
@@ -282,6 +286,7 @@ export class ClaimLedger {
    * (a result that arrived after its claim expired is still kept), and claims that are active.
    */
   live (entry: DedupEntry, now: number): boolean {
+    if (this.state.isConvicted(entry.author)) return false
     if (entry.kind === 'result') return true
     const claim = this.claims.get(entry.id)
     if (claim === undefined || this.status(claim, now) !== 'active') return false

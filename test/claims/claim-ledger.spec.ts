@@ -5,6 +5,8 @@ import { CLAIM_LIFE_TTLS, claimTtlBound } from '../../src/claims/claim-limits.js
 import { killAfterMs } from '../../src/runner/harness.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { sha256Hex } from '../../src/util/hash.js'
+import { generateIdentity } from '../../src/p2p/identity.js'
+import { craftUpdate, signAs, signBinding } from '../helpers/forge.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { Replica } from '../helpers/replica.js'
 import type { DedupEntry } from '../../src/claims/dedup.js'
@@ -394,6 +396,29 @@ describe('ClaimLedger: authors without standing share one pool', () => {
   it('a pool that is not full counts every claim, the same on every node', async () => {
     const { ledger, byAuthor, now } = await swarm({ authors: 4, claimsEach: 2, pool: 64 })
     assert.ok(byAuthor.flat().every((c) => ledger.live(claimEntry(c.id, c.author), now)))
+    ledger.close()
+  })
+})
+
+describe('ClaimLedger: an equivocating author', () => {
+  it('stops counting once the evidence is in: its claims leave the views and block nobody', async () => {
+    const clock = new ManualClock()
+    const target = await makeReplica({ clock, seed: 3 })
+    const ledger = new ClaimLedger(target.state, HARNESS)
+    const liar = await generateIdentity()
+    const binding = await signBinding(liar, 1, clock.now())
+    const client = binding.record.slot.client
+    const claim = await signAs(liar, 'claim', claimBody(), { client, clock: 1 }, clock.now())
+    const other = await signAs(liar, 'claim', claimBody({ description: 'the same slot, another claim' }), { client, clock: 1 }, clock.now())
+    const opening = (rec: typeof claim): Uint8Array => craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'claims', key: rec.key, value: rec.text }])
+    assert.equal((await target.state.applyRemote(opening(claim))).verdict, 'accept')
+    const entry: DedupEntry = { kind: 'claim', id: claim.id, author: liar.peerId.toString(), description: '', codeHash: null, parent: null, delta: [] }
+    assert.equal(ledger.live(entry, clock.now()), true)
+    const revision = ledger.revision
+    assert.equal((await target.state.applyRemote(opening(other))).fault, 'SLOT_EQUIVOCATION')
+    assert.equal(ledger.live(entry, clock.now()), false)
+    assert.deepEqual(ledger.allClaims().map((c) => c.author).filter((a) => a === liar.peerId.toString()), [])
+    assert.ok(ledger.revision > revision, 'views that cache on the revision recompute')
     ledger.close()
   })
 })
