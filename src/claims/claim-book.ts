@@ -203,12 +203,14 @@ export class ClaimBook {
     const now = clock.now()
     const written = ledger.firstSeen(claim.id) ?? claim.createdAt
     const race = (entry: DedupEntry): boolean => !ledger.hasStanding(entry.author) && (ledger.firstSeen(entry.id) ?? -Infinity) > written
-    const allowance = this.raceYieldsLeft(now) > 0
-    const hit = await this.findDuplicate({ ...claim.body }, {
+    const check = async (allowance: boolean): Promise<DuplicateHit | undefined> => this.findDuplicate({ ...claim.body }, {
       ignore: claim.id,
       before: ledger.placeOf({ kind: 'claim', id: claim.id, author: claim.author }),
       accept: (entry) => allowance || !race(entry)
     })
+    let hit = await check(this.raceYieldsLeft(now) > 0)
+    // Another settle may have spent the last of the allowance while this one compared descriptions.
+    if (hit !== undefined && race(hit.conflict) && this.raceYieldsLeft(now) === 0) hit = await check(false)
     if (hit === undefined) return undefined
     if (race(hit.conflict)) this.raceYields.push(now)
     await this.release(claim.id, 'yielded')

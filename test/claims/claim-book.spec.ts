@@ -700,6 +700,14 @@ describe('copycats: a claim re-dated before one it saw', () => {
     assert.ok((await ctx.a.book.settle(mine)) !== undefined, 'an hour later an honest race is decided by date again')
   })
 
+  it('two claims settling at once cannot both spend the last race of the allowance', async () => {
+    const ctx = await setup({ attackers: 2, raceYieldsPerHour: 1 })
+    const pairs = []
+    for (let i = 0; i < 2; i++) pairs.push(await copied(ctx, ctx.attackers[i]!, request({ description: `parallel ${i}`, codeHash: code(`parallel ${i}`) }), 1))
+    const hits = await Promise.all(pairs.map(async ({ mine }) => ctx.a.book.settle(mine)))
+    assert.equal(hits.filter((h) => h !== undefined).length, 1)
+  })
+
   it('beyond the allowance a racer with standing still wins, and so does a claim this node held before it wrote its own', async () => {
     const clock = new ManualClock()
     const trustedClock = new ManualClock()
