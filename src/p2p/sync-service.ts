@@ -132,7 +132,8 @@ export class SyncService {
           this.stats.updatesReceived++
           // One client's range refused does not end the pull: the other ranges are checked on their
           // own, and a server that keeps sending bad ones is blocked by its strikes.
-          const outcome = await this.components.replica.applyRemote(update)
+          // A failure of our own (not a verdict on the update) is not the server's fault.
+          const outcome = await this.components.replica.applyRemote(update).catch(() => ({ verdict: 'ignore' as const, fault: 'APPLY_FAILED', culprit: undefined }))
           if (outcome.verdict !== 'accept') this.charge(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN', outcome.culprit)
         } catch (err) {
           this.charge(peer, 'reject', 'SYNC_MALFORMED')

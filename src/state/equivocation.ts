@@ -1,5 +1,5 @@
 import { canonicalJson } from './canonical.js'
-import { RecordError, parseRecord } from './records.js'
+import { RecordError, parseRecord, signedContent } from './records.js'
 import type { EquivocationBody } from './record-kinds.js'
 import type { RecordSlot, StoredRecord } from './records.js'
 
@@ -22,7 +22,7 @@ export function evidenceBody (a: StoredRecord, b: StoredRecord): EquivocationBod
 
 /**
  * Check an equivocation record's evidence in full: both records are canonical and validly signed
- * by the same author, name the same slot and differ. Throws RecordError (`RECORD_BAD_EVIDENCE`).
+ * by the same author, name the same slot and differ in what was signed. Throws RecordError (`RECORD_BAD_EVIDENCE`).
  */
 export async function checkEvidence (body: EquivocationBody): Promise<Equivocation> {
   const [first, second] = await Promise.all([signedRecordIn(body.first), signedRecordIn(body.second)])
@@ -31,7 +31,7 @@ export async function checkEvidence (body: EquivocationBody): Promise<Equivocati
   if (slot.client !== second.record.slot.client || slot.clock !== second.record.slot.clock) {
     throw new RecordError('RECORD_BAD_EVIDENCE', 'evidence records are for different slots')
   }
-  if (first.text === second.text) throw new RecordError('RECORD_BAD_EVIDENCE', 'evidence records are the same record')
+  if (signedContent(first.record) === signedContent(second.record)) throw new RecordError('RECORD_BAD_EVIDENCE', 'evidence records are the same record')
   return { author: first.record.author, slot, first, second }
 }
 
@@ -48,7 +48,7 @@ async function signedRecordIn (json: Record<string, unknown>): Promise<StoredRec
     if (err instanceof RecordError) throw new RecordError('RECORD_BAD_EVIDENCE', `evidence record: ${err.message}`)
     throw err
   }
-  // Evidence about evidence proves nothing new and would nest without end.
-  if (rec.record.kind === 'equivocation') throw new RecordError('RECORD_BAD_EVIDENCE', 'evidence may not contain evidence')
+  // A nested record may be evidence itself (an author equivocating with evidence): its signature is
+  // checked, its own evidence is not (that would nest without end, and proves nothing about this author).
   return rec
 }

@@ -6,6 +6,12 @@ import { BODY_SCHEMAS, RECORD_KINDS } from './record-kinds.js'
 import type { RecordBody, RecordKind } from './record-kinds.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
+/** The signed content of a record, without its signature: two records with the same are one record. */
+export function signedContent (record: SignedRecord): string {
+  const { sig, ...unsigned } = record
+  return canonicalJson(unsigned)
+}
+
 /** A record's content address: sha256 (hex) of its canonical signed JSON. */
 export type RecordId = string & { readonly __brand: 'RecordId' }
 /** The key a record lives under in its map: `<author peerId>/<RecordId>`. */
@@ -43,8 +49,11 @@ export const RECORD_FORMAT = 2
 
 /** Largest canonical record accepted (bigger payloads are blobs, referenced by hash). */
 export const MAX_RECORD_BYTES = 64 * 1024
-/** Equivocation evidence carries two records whole, so it may be twice as large (and a little more). */
-export const MAX_EVIDENCE_BYTES = 2 * MAX_RECORD_BYTES + 4096
+/**
+ * Equivocation evidence carries two records whole, and those may be evidence themselves (an author
+ * can equivocate with evidence too): one level of nesting, so four records' worth and a little more.
+ */
+export const MAX_EVIDENCE_BYTES = 2 * (2 * MAX_RECORD_BYTES + 4096) + 4096
 
 function maxBytesOf (kind: RecordKind): number {
   return kind === 'equivocation' ? MAX_EVIDENCE_BYTES : MAX_RECORD_BYTES
@@ -63,7 +72,9 @@ const envelope = z.strictObject({
     clock: z.number().int().nonnegative()
   }),
   body: z.unknown(),
-  sig: z.string().regex(/^[A-Za-z0-9_-]+$/).max(200)
+  // An Ed25519 signature is 64 bytes: 86 base64url characters, the last one with its 4 spare bits
+  // zero. Any other spelling of the same bytes would be a second text (a second id) of one record.
+  sig: z.string().regex(/^[A-Za-z0-9_-]{85}[AQgw]$/)
 })
 
 export type RecordFault =

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
 import { sha256Hex } from '../util/hash.js'
 import { clientIdFor, newSession } from './client-id.js'
-import { encodeClientDiff } from './client-diff.js'
+import { clientDiffParts } from './client-diff.js'
 import { accusedBy, evidenceBody } from './equivocation.js'
 import { MAP_FOR_KIND, MAP_NAMES, RECORD_KINDS } from './record-kinds.js'
 import { recordKey, signRecord } from './records.js'
@@ -203,7 +203,13 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     const author = offered.record.author
     if (this.convictedAuthors.has(author) || !this.started) return
     const first = this.decode(recordKey(author, sha256Hex(held) as RecordId), held)
-    await this.append('equivocation', evidenceBody(first, offered))
+    try {
+      await this.append('equivocation', evidenceBody(first, offered))
+    } catch {
+      // Evidence that cannot be written (over the size limit, say) still convicts here: each node
+      // that is shown both records finds the lie on its own, and this one stops resending them.
+      this.convict(author)
+    }
   }
 
   /** What this replica holds, for a sync request: each client's clock and a fingerprint of its records (src/state/sync-request.ts). */
@@ -214,8 +220,8 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   }
 
   /**
-   * What a peer that sent `request` lacks, as one update per Yjs client: each is validated on its
-   * own, so one bad author's range never blocks the others. A client the peer holds to the same
+   * What a peer that sent `request` lacks, as updates of one Yjs client each (a long range in
+   * parts): each is validated on its own, so one bad author's range never blocks the others. A client the peer holds to the same
    * clock but with other records (an equivocation it has not seen) is sent whole, once per
    * request, until the evidence convicts its author. Costs what it sends, plus one pass over the clients.
    */
@@ -229,8 +235,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       const state = Y.getState(this.doc.store, client)
       const theirs = remote.clocks.get(client) ?? 0
       const from = theirs < state ? theirs : this.diverges(client, state, remote.fingerprints.get(client)) ? 0 : state
-      const diff = encodeClientDiff(client, structs, from)
-      if (diff !== undefined) yield diff
+      yield * clientDiffParts(client, structs, from)
     }
   }
 

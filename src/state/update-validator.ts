@@ -2,9 +2,9 @@ import * as Y from 'yjs'
 import { clientIdFor } from './client-id.js'
 import { checkEvidence } from './equivocation.js'
 import { MAP_FOR_KIND, isMapName } from './record-kinds.js'
-import { RecordError, parseRecord } from './records.js'
+import { RecordError, parseRecord, signedContent } from './records.js'
 import type { BindingBody, EquivocationBody } from './record-kinds.js'
-import type { StoredRecord } from './records.js'
+import type { SignedRecord, StoredRecord } from './records.js'
 
 /** What to do with a peer's update: gossipsub's three outcomes. */
 export type Verdict = 'accept' | 'ignore' | 'reject'
@@ -159,6 +159,10 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
     const inDoc = ctx.authorOf(client)
     const held = clock < ctx.stateOf(client) ? ctx.textAt(client, clock) : undefined
     if (held !== undefined && held !== text) {
+      // [IGNORE] the record this doc holds, signed bytes spelled otherwise (canonical text and signature
+      // spelling leave only a malleable signature for that): the same record, not a second one, and
+      // whoever holds this spelling may have taken it first in good faith
+      if (signedContent(JSON.parse(held) as SignedRecord) === signedContent(record)) throw ignore('RECORD_NOT_CANONICAL', 'another spelling of a record this doc holds')
       // [IGNORE, signer blamed] two records signed by one author for one slot: the author equivocated.
       // Whoever relayed this may have seen it first; the evidence convicts the author everywhere.
       if (inDoc === record.author) throw conflict('SLOT_EQUIVOCATION', 'the author signed another record for this slot', { culprit: record.author, evidence: { held, offered: rec } })

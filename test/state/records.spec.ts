@@ -71,6 +71,11 @@ describe('signed records', () => {
     assert.equal(await faultOf(canonicalJson({ ...rec.record, body: { title: '', text: '' } })), 'RECORD_MALFORMED')
     assert.equal(await faultOf(canonicalJson({ ...rec.record, body: { title: 't', text: '', extra: 1 } })), 'RECORD_MALFORMED')
     assert.equal(await faultOf('"' + 'x'.repeat(MAX_EVIDENCE_BYTES) + '"'), 'RECORD_TOO_LARGE')
+    // Another spelling of the same signature bytes (base64url's spare bits) would be a second text of one record.
+    const last = rec.record.sig.at(-1)!
+    const respelled = rec.record.sig.slice(0, -1) + String.fromCharCode(last.charCodeAt(0) + 1)
+    assert.deepEqual(Buffer.from(respelled, 'base64url'), Buffer.from(rec.record.sig, 'base64url'))
+    assert.equal(await faultOf(canonicalJson({ ...rec.record, sig: respelled })), 'RECORD_MALFORMED')
     // Only equivocation evidence (two records whole) may pass the single record's limit.
     const big = canonicalJson({ ...rec.record, kind: 'best', body: { note: 'x'.repeat(MAX_RECORD_BYTES) } })
     assert.equal(await faultOf(big), 'RECORD_TOO_LARGE')

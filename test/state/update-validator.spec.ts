@@ -273,3 +273,16 @@ describe('update validation (one test per rule)', () => {
     assert.ok(['STRUCT_NOT_ITEM', 'UPDATE_HAS_DELETES'].includes(outcome.fault!), outcome.fault)
   })
 })
+
+describe('sync diffs', () => {
+  it('split a client\'s long range into parts a receiver takes one after another, under its update limit', async () => {
+    const author = await makeReplica({ seed: 21 })
+    for (let i = 0; i < 30; i++) await author.state.append('best', { note: `${i} ${'x'.repeat(60_000)}` })
+    const diffs = [...author.state.diffsFor(Y.encodeStateVector(new Y.Doc()))]
+    assert.ok(diffs.length >= 4, `${diffs.length} parts for ~1.8 MB of one client`)
+    assert.ok(diffs.every((d) => d.byteLength <= 600 * 1024), 'each part near 512 KiB at most')
+    const newcomer = await makeReplica({ seed: 22, init: { maxUpdateBytes: 1024 * 1024 } })
+    for (const diff of diffs) assert.equal((await newcomer.state.applyRemote(diff)).verdict, 'accept')
+    assert.equal(newcomer.state.contentDigest(), author.state.contentDigest())
+  })
+})
