@@ -289,8 +289,16 @@ export class ClaimLedger {
     if (this.state.isConvicted(entry.author)) return false
     if (entry.kind === 'result') return true
     const claim = this.claims.get(entry.id)
-    if (claim === undefined || this.status(claim, now) !== 'active') return false
-    return this.countingAt(now).counted.has(claim.id)
+    return claim !== undefined && this.blocks(claim, now)
+  }
+
+  /**
+   * Whether an active claim counts against others: within its author's limit and, for an author
+   * without standing, within the shared pool. What a claim that does not count says (a
+   * hypothesis claimed, an experiment taken) is ignored everywhere alike.
+   */
+  blocks (claim: ClaimEntry, now: number): boolean {
+    return this.status(claim, now) === 'active' && this.countingAt(now).counted.has(claim.id)
   }
 
   /** Authors holding more active claims than count against others (claim squatting). */

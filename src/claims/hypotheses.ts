@@ -123,7 +123,8 @@ export class HypothesisBook {
     const outcomes: HypothesisOutcome[] = []
     for (const claim of ledger.claimsFor(rec.id)) {
       for (const r of ledger.resultsOf(claim)) outcomes.push({ result: r.id, author: r.author, status: r.body.status, valBpb: r.body.metrics?.val_bpb ?? null })
-      if (ledger.status(claim, now) === 'active') claims.push(claim.id)
+      // Only a claim that counts against others makes a hypothesis claimed: a squatter's or a fresh key's beyond the pool does not.
+      if (ledger.blocks(claim, now)) claims.push(claim.id)
     }
     const state: HypothesisState = outcomes.length > 0 ? 'tested' : claims.length > 0 ? 'claimed' : 'open'
     return { id: rec.id, key: rec.key, author: rec.record.author, createdAt: rec.record.createdAt, body: rec.record.body as HypothesisBody, state, claims, outcomes }

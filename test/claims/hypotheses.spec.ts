@@ -10,7 +10,7 @@ import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { ClaimRequest } from '../../src/claims/claim-book.js'
-import type { ClaimEntry } from '../../src/claims/claim-ledger.js'
+import type { ClaimEntry, ClaimLedgerOptions } from '../../src/claims/claim-ledger.js'
 import type { HypothesisBody, ResultBody } from '../../src/state/record-kinds.js'
 import type { Replica } from '../helpers/replica.js'
 
@@ -27,9 +27,9 @@ interface Node {
   hypotheses: HypothesisBook
 }
 
-async function makeNode (clock: ManualClock, seed: number, replica?: Replica): Promise<Node> {
+async function makeNode (clock: ManualClock, seed: number, replica?: Replica, ledgerOptions: ClaimLedgerOptions = {}): Promise<Node> {
   const r = replica ?? await makeReplica({ clock, seed })
-  const ledger = new ClaimLedger(r.state, HARNESS)
+  const ledger = new ClaimLedger(r.state, HARNESS, { clock, ...ledgerOptions })
   const semantic = new SemanticDedup(createHashingEmbedder())
   return {
     replica: r,
@@ -124,6 +124,20 @@ describe('HypothesisBook: state derived from the claims and results that referen
         ].sort((x, y) => (x.result < y.result ? -1 : 1))
       )
     }
+  })
+
+  it('a claim that counts against nobody (a fresh key beyond the pool) leaves the hypothesis open', async () => {
+    const clock = new ManualClock()
+    // On A every pool place is taken (a pool of 0): B's claims count only on B itself.
+    const a = await makeNode(clock, 1, undefined, { maxActiveWithoutStanding: 0 })
+    const b = await makeNode(clock, 2)
+    const h = await a.hypotheses.publish(warmup)
+    await sync(a.replica, b.replica)
+    const claim = await claimed(b, testing(h.id))
+    await sync(b.replica, a.replica)
+    assert.equal(stateOn(b, h.id), 'claimed')
+    assert.equal(stateOn(a, h.id), 'open', 'a claim that blocks nothing must not take the hypothesis off the open list')
+    assert.ok(a.ledger.claim(claim.id) !== undefined)
   })
 
   it('an expired or released claim leaves the hypothesis open again', async () => {
