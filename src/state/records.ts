@@ -12,6 +12,23 @@ export function signedContent (record: SignedRecord): string {
   return canonicalJson(unsigned)
 }
 
+/** Deepest nesting of objects and arrays in a record (evidence of evidence uses about 12). */
+const MAX_NESTING = 32
+
+/** How deep `value` nests, counted without recursion (a hostile text may nest thousands deep). */
+function nestingDepth (value: unknown): number {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (node === null || typeof node !== 'object') continue
+    if (depth + 1 > deepest) deepest = depth + 1
+    if (deepest > MAX_NESTING) return deepest
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return deepest
+}
+
 /** A record's content address: sha256 (hex) of its canonical signed JSON. */
 export type RecordId = string & { readonly __brand: 'RecordId' }
 /** The key a record lives under in its map: `<author peerId>/<RecordId>`. */
@@ -162,6 +179,9 @@ export async function parseRecord (text: string): Promise<StoredRecord> {
   } catch {
     throw new RecordError('RECORD_NOT_JSON', 'record is not JSON')
   }
+  // [REJECT] nesting deeper than any record kind uses: canonicalisation recurses, and the depth at
+  // which it would overflow the stack differs by call path (one node taking what another refuses)
+  if (nestingDepth(json) > MAX_NESTING) throw new RecordError('RECORD_MALFORMED', `record nests deeper than ${MAX_NESTING} levels`)
   // [REJECT] one text per record, so its hash (the record id) is unique
   let canonical: string
   try {

@@ -76,6 +76,9 @@ describe('signed records', () => {
     const respelled = rec.record.sig.slice(0, -1) + String.fromCharCode(last.charCodeAt(0) + 1)
     assert.deepEqual(Buffer.from(respelled, 'base64url'), Buffer.from(rec.record.sig, 'base64url'))
     assert.equal(await faultOf(canonicalJson({ ...rec.record, sig: respelled })), 'RECORD_MALFORMED')
+    // Deep nesting is refused before anything recurses over it.
+    const shallow = canonicalJson({ ...rec.record, kind: 'best', body: { deep: 0 } })
+    assert.equal(await faultOf(shallow.replace('"deep":0', `"deep":${'['.repeat(5000)}${']'.repeat(5000)}`)), 'RECORD_MALFORMED')
     // Only equivocation evidence (two records whole) may pass the single record's limit.
     const big = canonicalJson({ ...rec.record, kind: 'best', body: { note: 'x'.repeat(MAX_RECORD_BYTES) } })
     assert.equal(await faultOf(big), 'RECORD_TOO_LARGE')
