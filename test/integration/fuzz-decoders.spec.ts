@@ -367,9 +367,12 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     assert.ok(TRUST_KINDS.some((kind) => (trustFaults.get(`${kind}:schema-passed`) ?? 0) > 0), `no result or verification mutation passed its schema: ${summary(trustFaults)}`)
   })
 
-  it('records: a signature of the wrong length is RECORD_BAD_SIGNATURE, and the sender of such a record is rejected', async () => {
+  it('records: a signature of the wrong length or spelling is RECORD_MALFORMED, a wrong one RECORD_BAD_SIGNATURE, and the sender of such a record is rejected', async () => {
     const base = JSON.parse(pick(rngFor(4), honestTexts)) as { sig: string }
-    for (const sig of ['A', 'AAAA', base.sig.slice(0, 40), base.sig + 'AA', 'x'.repeat(200)]) {
+    for (const sig of ['A', 'AAAA', base.sig.slice(0, 40), base.sig + 'AA', 'x'.repeat(200), base.sig.slice(0, 85) + 'B']) {
+      await assert.rejects(parseRecord(canonicalJson({ ...base, sig })), (err: unknown) => err instanceof RecordError && err.fault === 'RECORD_MALFORMED', sig)
+    }
+    for (const sig of ['A'.repeat(86), base.sig.slice(0, 84) + (base.sig[84] === 'A' ? 'B' : 'A') + base.sig[85]]) {
       await assert.rejects(parseRecord(canonicalJson({ ...base, sig })), (err: unknown) => err instanceof RecordError && err.fault === 'RECORD_BAD_SIGNATURE', sig)
     }
     // Over gossip: provably invalid, so REJECT (the sender loses score), not an unexplained failure.
@@ -382,7 +385,7 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     const update = craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${attacker.peerId.toString()}/${hash(text)}`, value: text }])
     const before = snapshot(target)
     const outcome = await target.state.applyRemote(update)
-    assert.deepEqual([outcome.verdict, outcome.fault], ['reject', 'RECORD_BAD_SIGNATURE'])
+    assert.deepEqual([outcome.verdict, outcome.fault], ['reject', 'RECORD_MALFORMED'])
     assert.deepEqual(snapshot(target), before)
   })
 
