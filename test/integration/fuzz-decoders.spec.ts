@@ -325,6 +325,54 @@ describe(`fuzzing decoders of peer input (seed ${SEED})`, () => {
     assert.ok(verdicts.size >= 6, `the cases must reach many rules: ${summary(verdicts)}`)
   })
 
+  it('evidence: validly signed equivocation records built from honest records, mutated or not, never convict an author who did not equivocate', async () => {
+    const rng = rngFor(9)
+    const target = await newTarget()
+    const reporter = await generateIdentity()
+    const honestRecords = honestTexts.map((t) => JSON.parse(t) as Record<string, unknown>)
+    const verdicts = new Map<string, number>()
+    const cases = 300
+    for (let i = 0; i < cases; i++) {
+      const a = pick(rng, honestRecords)
+      // Pairs an honest author could be framed with: two of its records, one twice, another author's
+      // record moved to the same slot, a re-signed-looking copy, or mutations of any of these.
+      const b = pick(rng, [
+        () => pick(rng, honestRecords),
+        () => a,
+        () => ({ ...pick(rng, honestRecords), slot: a.slot }),
+        () => ({ ...a, sig: String(a.sig).slice(0, 85) + pick(rng, ['A', 'Q', 'g', 'w', 'B']) }),
+        () => ({ ...a, createdAt: Number(a.createdAt) + 1 })
+      ])()
+      const [first, second] = rng.int(3) === 0 ? [mutateJson(rng, a), b] : [a, rng.int(2) === 0 ? mutateJson(rng, b) : b]
+      if (first === null || typeof first !== 'object' || second === null || typeof second !== 'object') continue
+      const binding = await signBinding(reporter, i, target.clock.now())
+      const client = binding.record.slot.client
+      let evidence
+      try {
+        evidence = await signAs(reporter, 'equivocation', { first: first as Record<string, unknown>, second: second as Record<string, unknown> }, { client, clock: 1 }, target.clock.now())
+      } catch {
+        continue
+      }
+      const update = craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'equivocations', key: evidence.key, value: evidence.text }])
+      const outcome = await target.state.applyRemote(update)
+      tally(verdicts, outcome.verdict === 'accept' ? 'accept' : `${outcome.verdict}:${outcome.fault ?? ''}`)
+      assert.deepEqual(target.state.convicted(), [], where(i, `an honest author was convicted (${outcome.verdict})`))
+    }
+    console.log(`# evidence fuzz: ${summary(verdicts)}`)
+    assert.ok((verdicts.get('reject:RECORD_BAD_EVIDENCE') ?? 0) > cases / 2, `most framings reach the evidence check: ${summary(verdicts)}`)
+    // The control: a real equivocation (two records of the reporter's own for one slot) convicts.
+    const binding = await signBinding(reporter, 100_000, target.clock.now())
+    const slot = { client: binding.record.slot.client, clock: 1 }
+    const one = await signAs(reporter, 'hypothesis', { title: 'one', text: '' }, slot, target.clock.now())
+    const two = await signAs(reporter, 'hypothesis', { title: 'two', text: '' }, slot, target.clock.now())
+    const witness = await generateIdentity()
+    const witnessBinding = await signBinding(witness, 1, target.clock.now())
+    const proof = await signAs(witness, 'equivocation', { first: one.record as never, second: two.record as never }, { client: witnessBinding.record.slot.client, clock: 1 }, target.clock.now())
+    const proofUpdate = craftUpdate(witnessBinding.record.slot.client, [{ map: 'bindings', key: witnessBinding.key, value: witnessBinding.text }, { map: 'equivocations', key: proof.key, value: proof.text }])
+    assert.equal((await target.state.applyRemote(proofUpdate)).verdict, 'accept')
+    assert.deepEqual(target.state.convicted(), [reporter.peerId.toString()])
+  })
+
   it('records: mutated honest texts and random JSON throw RecordError only, and no forgery parses', async () => {
     const rng = rngFor(3)
     const faults = new Map<string, number>()
