@@ -29,6 +29,12 @@ export class TokenBuckets {
     return true
   }
 
+  /** Give back `count` tokens taken from `key` (a later check refused the message after all). */
+  refund (key: string, count: number): void {
+    const bucket = this.buckets.get(key)
+    if (bucket !== undefined) bucket.tokens = Math.min(this.budget.perMinute, bucket.tokens + count)
+  }
+
   private evict (now: number): void {
     const capacity = this.budget.perMinute
     for (const [key, b] of this.buckets) {
@@ -81,7 +87,11 @@ export class GossipRateLimit {
   check (link: string, author: string | undefined, records = 1, bytes = 0): RateVerdict {
     // The link first: a fresh-key flood must not grow the author table for free.
     if (!this.links.take(link, records)) { this.stats.limited++; return 'link-over-budget' }
-    if (this.linkBytes !== undefined && !this.linkBytes.take(link, bytes)) { this.stats.limited++; return 'link-over-budget' }
+    if (this.linkBytes !== undefined && !this.linkBytes.take(link, bytes)) {
+      this.links.refund(link, records)
+      this.stats.limited++
+      return 'link-over-budget'
+    }
     if (author !== undefined && !this.authors.take(author, records)) { this.stats.limited++; return 'author-over-budget' }
     return 'ok'
   }

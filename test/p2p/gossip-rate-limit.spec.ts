@@ -43,4 +43,17 @@ describe('gossip rate limits', () => {
     assert.equal(limit.check('relay', 'batcher', 100), 'ok')
     assert.equal(limit.check('relay', 'fresh-key', 6_001), 'link-over-budget', 'fresh keys meet the link\'s budget in records')
   })
+
+  it('charges a link by the bytes it delivers too: large records stop at the byte budget, small ones still pass', () => {
+    const clock = new ManualClock()
+    const limit = new GossipRateLimit(clock, { perAuthorPerMinute: 600, perLinkPerMinute: 6_000, bytesPerLinkPerMinute: 2 ** 20 })
+    let ok = 0
+    for (let i = 0; i < 40; i++) if (limit.check('relay', `author-${i}`, 1, 32 * 1024) === 'ok') ok++
+    assert.equal(ok, 32, '32 records of 32 KiB make the 1 MiB budget')
+    assert.equal(limit.check('relay', 'author-x', 1, 32 * 1024), 'link-over-budget')
+    // A refusal for bytes gives back the records it took: the link's record budget is intact.
+    clock.advance(600)
+    assert.equal(limit.check('relay', 'author-y', 1, 10_000), 'ok')
+    assert.equal(limit.check('other-relay', 'author-z', 1, 32 * 1024), 'ok', 'other links are untouched')
+  })
 })
