@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import assert from 'node:assert/strict'
 import * as Y from 'yjs'
+import { generateIdentity } from '../../src/p2p/identity.js'
 import { chunkUpdate } from '../../src/p2p/sync-codec.js'
 import { decodeSyncRequest } from '../../src/state/sync-request.js'
 import { craftUpdate, sessionOf, signAs, signBinding } from '../helpers/forge.js'
@@ -199,5 +200,33 @@ describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeou
     assert.ok(maxStallMs < 1_000, `the event loop stalled ${maxStallMs.toFixed(0)} ms`)
     assert.ok(sent < 4 * 2 ** 20, `${sent} bytes for ~2.75 MiB of records`)
     assert.ok(heapGrowth < 256 * 2 ** 20, `heap grew ${heapGrowth} bytes`)
+  })
+
+  it('gossip of large valid records is cut at the link\'s byte budget, under the record budgets; honest records still pass', async () => {
+    const budget = 2 * 2 ** 20
+    const g = await daemon(undefined, { gossipBytesPerLinkPerMinute: budget })
+    const h = await daemon()
+    await connectWithRetry(h, g)
+    const hostile = await startHostileNode(g.research.swarmKey)
+    await hostile.join([g])
+    // 60 messages of ~50 KiB, each a fresh key's first write: 120 records, far under every record budget.
+    const messages: Uint8Array[] = []
+    for (let i = 0; i < 60; i++) {
+      const writer = await RecordWriter.open(await generateIdentity(), 1)
+      const big = await writer.writer.write('best', { note: `${i} ${'x'.repeat(50_000)}` })
+      messages.push(Y.mergeUpdates([writer.binding, big.update]))
+    }
+    const sent = messages.reduce((sum, m) => sum + m.byteLength, 0)
+    const limitedBefore = g.network.gossip.stats.rateLimited
+    for (const m of messages) await hostile.publish(m)
+    await waitFor(() => g.network.penalties.recent().some((r) => r.peer === hostile.peerId && r.fault === 'RATE_LIMITED_LINK'), { timeoutMs: 10_000, what: 'the link to go over its byte budget' })
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const applied = g.state.counts().best
+    console.log(`gossip bytes: ${messages.length} messages, ${sent} bytes sent; ${applied} applied, ${g.network.gossip.stats.rateLimited - limitedBefore} refused over the ${budget}-byte budget`)
+    assert.ok(applied < messages.length, 'the flood was cut')
+    assert.ok(applied * (sent / messages.length) <= budget * 1.1, `${applied} records of ~${Math.round(sent / messages.length)} bytes passed a ${budget}-byte budget`)
+    await hostile.stop()
+    const honest = await h.state.append('hypothesis', { title: 'honest beside the large records', text: '' })
+    await waitFor(() => g.state.get('hypothesis', honest.key) !== undefined, { timeoutMs: 10_000, what: 'the honest record to arrive' })
   })
 })
