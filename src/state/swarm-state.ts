@@ -18,6 +18,9 @@ import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
 import type { PrivateKey } from '@libp2p/interface'
 
+/** Whole resends of one client whose fingerprints differ, per hour (see `diverges`). */
+const MAX_RESENDS_PER_HOUR = 16
+
 /** Transaction origins: what came from the wire is never re-broadcast. */
 export const LOCAL_ORIGIN = Symbol('swarmd-local')
 export const REMOTE_ORIGIN = Symbol('swarmd-remote')
@@ -72,6 +75,8 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   /** Authors with equivocation evidence against them: none of their records counts. */
   private readonly convictedAuthors = new Set<string>()
   private readonly fingerprints = new SlotFingerprints((client, clock) => this.textAt(client, clock))
+  /** Clients resent whole because a peer's fingerprint differed: how often, since when. */
+  private readonly resends = new Map<number, { since: number, count: number }>()
   private session = ''
   private readonly queue = new SerialQueue()
   private readonly maxClockSkewMs: number
@@ -239,12 +244,27 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     }
   }
 
-  /** Whether a peer's fingerprint of `client` (at the same clock) says it holds other records. */
+  /**
+   * Whether a peer's fingerprint of `client` (at the same clock) says it holds other records, and the
+   * range is worth sending again. An equivocation is convicted by the first resend that meets the
+   * other side; a divergence that no evidence settles (an id taken over by grinding) would be resent
+   * on every pull, so each client is resent `MAX_RESENDS_PER_HOUR` times an hour at most.
+   */
   private diverges (client: number, state: number, theirs: Uint8Array | undefined): boolean {
     if (theirs === undefined) return false
     const author = this.clientAuthors.get(client)
     if (author !== undefined && this.convictedAuthors.has(author)) return false
-    return !Buffer.from(theirs).equals(this.fingerprints.of(client, state))
+    if (Buffer.from(theirs).equals(this.fingerprints.of(client, state))) return false
+    const now = this.components.clock.now()
+    const resends = this.resends.get(client)
+    if (resends === undefined || now - resends.since >= 3_600_000) {
+      if (this.resends.size >= 10_000) this.resends.clear()
+      this.resends.set(client, { since: now, count: 1 })
+      return true
+    }
+    if (resends.count >= MAX_RESENDS_PER_HOUR) return false
+    resends.count++
+    return true
   }
 
   /** Records of one kind, oldest first (a convicted author's are left out, as everywhere below). */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { canonicalJson } from '../../src/state/canonical.js'
+import { decodeSyncRequest, encodeSyncRequest } from '../../src/state/sync-request.js'
 import { clientOf, concatUpdates, craftUpdate, honestFirstWrite, sessionOf, signAs, signBinding } from '../helpers/forge.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { Replica } from '../helpers/replica.js'
@@ -284,5 +285,21 @@ describe('sync diffs', () => {
     const newcomer = await makeReplica({ seed: 22, init: { maxUpdateBytes: 1024 * 1024 } })
     for (const diff of diffs) assert.equal((await newcomer.state.applyRemote(diff)).verdict, 'accept')
     assert.equal(newcomer.state.contentDigest(), author.state.contentDigest())
+  })
+})
+
+describe('sync fingerprints', () => {
+  it('a peer that claims other records at equal clocks gets the range again, 16 times an hour at most', async () => {
+    const server = await makeReplica({ seed: 31 })
+    await server.state.append('hypothesis', { title: 'one', text: '' })
+    const client = server.state.doc.clientID
+    const clocks = new Map([[client, Y.getState(server.state.doc.store, client)]])
+    const honest = encodeSyncRequest(clocks, () => decodeSyncRequest(server.state.encodeStateVector()).fingerprints.get(client)!)
+    assert.equal([...server.state.diffsFor(honest)].length, 0, 'the same records: nothing to send')
+    const lying = encodeSyncRequest(clocks, () => new Uint8Array(8))
+    const resent = Array.from({ length: 20 }, () => [...server.state.diffsFor(lying)].length)
+    assert.equal(resent.filter((n) => n > 0).length, 16)
+    server.clock.advance(3_600_000)
+    assert.equal([...server.state.diffsFor(lying)].length, 1, 'an hour later, once more')
   })
 })
