@@ -31,6 +31,9 @@ export interface VerificationEntry {
   body: VerificationBody
 }
 
+/** A result or verification as this node took it in. */
+export type Arrival = { kind: 'result', entry: ResultEntry } | { kind: 'verification', entry: VerificationEntry }
+
 /**
  * The order every node agrees on: earlier createdAt first, then author, then id. The settle
  * decision uses a local variant of it (`ClaimLedger.placeOf`), where a claim that arrived late
@@ -123,8 +126,11 @@ export class ClaimLedger {
   private readonly seen = new Map<string, number>()
   private readonly onRecord = (rec: StoredRecord): void => { this.add(rec, this.clock?.now() ?? rec.record.createdAt) }
   // Evidence of an equivocation hides its author's records (src/state/equivocation.ts): the views recompute.
-  private readonly onConvicted = (): void => { this.claimsAndResults++ }
+  private readonly onConvicted = (): void => { this.claimsAndResults++; this.convictionCount++ }
   private claimsAndResults = 0
+  private convictionCount = 0
+  /** Results and verifications of this harness in the order this node took them in (trust replays it). */
+  private readonly arrivals: Arrival[] = []
   private counting: Counting | undefined
 
   readonly maxActivePerAuthor: number
@@ -154,6 +160,23 @@ export class ClaimLedger {
 
   /** Grows whenever a claim or result enters the index: derived views (duplicate marks) recompute when it changes. */
   get revision (): number { return this.claimsAndResults }
+
+  /** Grows whenever evidence convicts an author of equivocation: views over its records start again without them. */
+  get convictions (): number { return this.convictionCount }
+
+  /**
+   * Results and verifications of this harness from position `from` of the order this node took
+   * them in (records from disk first, kind by kind), convicted authors' included: what an
+   * incremental view (src/trust) feeds on, each record once.
+   */
+  arrivalsSince (from: number): readonly Arrival[] {
+    return from >= this.arrivals.length ? [] : this.arrivals.slice(from)
+  }
+
+  /** Whether evidence of equivocation hides `author`'s records. */
+  isConvicted (author: string): boolean {
+    return this.state.isConvicted(author)
+  }
 
   close (): void {
     this.state.off('record', this.onRecord)
@@ -376,6 +399,7 @@ export class ClaimLedger {
       if (body.harness !== this.harness || this.results.has(rec.id)) return
       const entry: ResultEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body }
       this.results.set(rec.id, entry)
+      this.arrivals.push({ kind: 'result', entry })
       this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
       const siblings = this.resultsOfClaim.get(body.claimId) ?? []
@@ -387,6 +411,7 @@ export class ClaimLedger {
       if (body.harness !== this.harness || this.verifications.has(rec.id)) return
       const entry: VerificationEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body }
       this.verifications.set(rec.id, entry)
+      this.arrivals.push({ kind: 'verification', entry })
       this.claimsAndResults++
       push(this.verificationsOfClaim, body.claimId, entry)
     }

@@ -109,6 +109,14 @@ export const runMetrics = z.strictObject({
 /** The machine a run ran on: results are compared within one tier. */
 const hardware = z.strictObject({ gpu: z.string().max(200), vramGb: z.number().nonnegative(), tier: z.enum(TIERS) })
 
+/**
+ * The software a run ran under, beside `hardware` (whose `gpu` is the GPU model): the PyTorch
+ * version the daemon's python probe found (`torch.__version__`). Optional so that records
+ * written before it existed still parse; trust keys a peer's standing by tier, GPU model and
+ * this, and a re-run under another one that fails to import is inconclusive (src/trust).
+ */
+const environment = z.strictObject({ torch: z.string().min(1).max(100) })
+
 /** A result: what came out, with the source and log by hash (DESIGN §4). */
 export const resultBody = z.strictObject({
   claimId: sha256,
@@ -121,6 +129,7 @@ export const resultBody = z.strictObject({
   metrics: runMetrics.nullable(),
   crash: z.strictObject({ reason: z.string().max(50), detail: z.string().max(2000) }).nullable(),
   hardware,
+  environment: environment.optional(),
   harness: z.string().min(1).max(100),
   /** Set when the run stopped after a fixed step count instead of the time budget. */
   maxSteps: z.number().int().positive().optional()
@@ -137,6 +146,15 @@ export const verificationBody = z.strictObject({
   metrics: runMetrics.nullable(),
   logHash: sha256,
   hardware,
+  environment: environment.optional(),
+  /** Why the re-run ended without metrics, as the harness classified it (a result's `crash`); only with null metrics. */
+  crash: z.strictObject({ reason: z.string().max(50), detail: z.string().max(2000) }).optional(),
+  /**
+   * The re-run could not conclude for a reason of the verifier's machine, observed by the harness
+   * (killed, over its memory limit or deadline, its evaluator failed): no vote either way. A
+   * node's own inconclusive re-run keeps the result at most unverified there (src/trust).
+   */
+  inconclusive: z.literal(true).optional(),
   harness: z.string().min(1).max(100),
   maxSteps: z.number().int().positive()
 })
@@ -174,6 +192,7 @@ export type ReleaseBody = z.infer<typeof releaseBody>
 export type ResultBody = z.infer<typeof resultBody>
 export type VerificationBody = z.infer<typeof verificationBody>
 export type EquivocationBody = z.infer<typeof equivocationBody>
+export type EnvironmentBody = z.infer<typeof environment>
 export type RunMetricsBody = z.infer<typeof runMetrics>
 
 /** Whether a run's metrics are within the sanity bounds (a result with others cannot be published). */

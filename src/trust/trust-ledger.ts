@@ -1,29 +1,62 @@
-import { computeTrust } from './trust.js'
+import { TrustEngine } from './trust.js'
 import type { TrustPolicy, TrustState, TrustStatus } from './trust.js'
 import type { ClaimLedger, ResultEntry } from '../claims/claim-ledger.js'
 import type { Tier } from '../state/record-kinds.js'
 
-/** Which results of the swarm this node trusts; recomputed when results or verifications arrive. */
+/**
+ * Which results of the swarm this node trusts. Each result and verification the claim ledger
+ * takes in is fed to a `TrustEngine` once, when trust is next read: the cost is what the new
+ * records touch, never a pass over the history. Evidence of equivocation (rare, and each costs its
+ * author its identity) starts the engine again without the convicted authors' records.
+ */
 export class TrustLedger {
-  private cached: { revision: number, state: TrustState } | undefined
+  private engine: TrustEngine
+  private fed = 0
+  private convictions: number
 
-  constructor (private readonly ledger: ClaimLedger, readonly policy: TrustPolicy) {}
+  constructor (private readonly ledger: ClaimLedger, readonly policy: TrustPolicy) {
+    this.engine = new TrustEngine(policy)
+    this.convictions = ledger.convictions
+  }
+
+  /** The engine, with every record the ledger holds fed in. */
+  private get current (): TrustEngine {
+    if (this.ledger.convictions !== this.convictions) {
+      this.convictions = this.ledger.convictions
+      this.engine = new TrustEngine(this.policy)
+      this.fed = 0
+    }
+    const arrivals = this.ledger.arrivalsSince(this.fed)
+    this.fed += arrivals.length
+    for (const a of arrivals) {
+      if (this.ledger.isConvicted(a.entry.author)) continue
+      if (a.kind === 'result') this.engine.addResult(a.entry)
+      else this.engine.addVerification(a.entry)
+    }
+    return this.engine
+  }
 
   get state (): TrustState {
-    const revision = this.ledger.revision
-    if (this.cached?.revision !== revision) {
-      this.cached = { revision, state: computeTrust(this.ledger.allResults(), this.ledger.allVerifications(), this.policy) }
-    }
-    return this.cached.state
+    return this.current.state
+  }
+
+  /** Replays since start: each is a peer with standing caught (see `TrustEngine`). */
+  get rebuilds (): number {
+    return this.current.rebuilds
   }
 
   status (resultId: string): TrustStatus {
-    return this.state.status.get(resultId) ?? 'unverified'
+    return this.current.status(resultId)
   }
 
   isTrusted (resultId: string): boolean {
     const status = this.status(resultId)
     return status === 'self' || status === 'trusted'
+  }
+
+  /** Whether `author` has standing on this node in `scope` (`scopeOf`), or in any scope when left out. */
+  hasStanding (author: string, scope?: string): boolean {
+    return this.current.hasStanding(author, scope)
   }
 
   /** Whether this node wrote `resultId`, or re-ran it and reproduced it. */
@@ -33,7 +66,7 @@ export class TrustLedger {
 
   /** Whether `author` already published a verification of this result. */
   verifiedBy (resultId: string, author: string): boolean {
-    return this.ledger.allVerifications().some((v) => v.body.result === resultId && v.author === author)
+    return this.current.verifiedBy(resultId, author)
   }
 
   /**
