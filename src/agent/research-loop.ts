@@ -11,7 +11,7 @@ import type { CrashReason } from '../runner/classify.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
 import { saneMetrics } from '../state/record-kinds.js'
 import { publishableLog, verificationReport, verifiedMetrics } from '../runner/publishable.js'
-import type { ResultBody, Tier } from '../state/record-kinds.js'
+import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
@@ -38,6 +38,8 @@ export interface ResearchLoopInit {
   profile: 'cpu' | 'gpu'
   tier: Tier
   hardware: { gpu: string, vramGb: number }
+  /** The PyTorch version runs use, recorded in results and verifications (src/trust keys standing by it). */
+  environment?: EnvironmentBody
   /** The swarm's harness id: results are only compared within one harness. */
   harness: string
   /** The harness's default train.py: the first baseline. */
@@ -268,6 +270,7 @@ export class ResearchLoop {
       // The numbers measured here, never the stranger's output: it would carry back what its code could read.
       logHash: await blobs.add(Buffer.from(verificationReport(outcome, metrics, steps))),
       hardware: { ...this.init.hardware, tier: this.init.tier },
+      ...(this.init.environment !== undefined ? { environment: this.init.environment } : {}),
       harness: this.init.harness,
       maxSteps: steps
     })
@@ -365,6 +368,7 @@ export class ResearchLoop {
       metrics: outcome.metrics ?? null,
       crash: outcome.status === 'crash' ? { reason: outcome.reason ?? 'unknown', detail: (outcome.detail ?? '').slice(0, 2000) } : null,
       hardware: { ...this.init.hardware, tier: this.init.tier },
+      ...(this.init.environment !== undefined ? { environment: this.init.environment } : {}),
       harness: this.init.harness,
       ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
     })

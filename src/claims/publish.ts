@@ -8,7 +8,7 @@ import { findClaim } from './lookup.js'
 import type { SourceBlobs } from './claim-request.js'
 import type { ClaimEntry, ClaimLedger, ResultEntry } from './claim-ledger.js'
 import type { RunMetrics } from '../runner/summary.js'
-import type { ResultBody, Tier } from '../state/record-kinds.js'
+import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
@@ -37,6 +37,8 @@ export interface ResultPublisherComponents {
 
 export interface ResultPublisherInit {
   hardware: { gpu: string, vramGb: number }
+  /** The PyTorch version the daemon's python probe found; recorded beside the hardware. */
+  environment?: EnvironmentBody
   tier: Tier
   harness: string
   /** Set when runs stop after a fixed step count instead of the time budget. */
@@ -80,6 +82,7 @@ export class ResultPublisher {
         metrics: status === 'crash' ? null : metrics,
         crash: status === 'crash' ? crashOf(input.log, metrics !== null) : null,
         hardware: { ...this.init.hardware, tier: this.init.tier },
+        ...(this.init.environment !== undefined ? { environment: this.init.environment } : {}),
         harness: this.init.harness,
         ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
       }

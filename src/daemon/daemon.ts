@@ -39,6 +39,7 @@ import type { Identity } from '../p2p/identity.js'
 import type { ExperimentRunner } from '../runner/experiment-runner.js'
 import type { Profile } from '../runner/harness.js'
 import type { PythonInfo } from '../runner/python.js'
+import type { EnvironmentBody } from '../state/record-kinds.js'
 import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
@@ -62,6 +63,8 @@ export interface ResearchSetup {
   /** The swarm key on the wire: name, profile and harness together. */
   swarmKey: string
   hardware: { gpu: string, vramGb: number }
+  /** What results and verifications record beside the hardware (src/trust keys standing by it); none without python. */
+  environment: EnvironmentBody | undefined
   python: PythonInfo | undefined
   agent: 'none' | 'builtin' | 'command'
 }
@@ -240,6 +243,7 @@ export class Daemon {
       harness,
       swarmKey: `${config.swarm}-${profile}-${harness}`,
       hardware: profile === 'gpu' && gpu !== undefined ? { gpu: gpu.name, vramGb: gpu.vramGb } : { gpu: 'cpu', vramGb: 0 },
+      environment: python === undefined ? undefined : { torch: python.torch },
       python,
       agent
     }
@@ -289,6 +293,7 @@ export class Daemon {
       profile: research.profile,
       tier: research.tier,
       hardware: research.hardware,
+      ...(research.environment !== undefined ? { environment: research.environment } : {}),
       harness: research.harness,
       defaultSource: this.defaultSource,
       ...(maxSteps !== undefined ? { maxSteps } : {}),

@@ -169,6 +169,7 @@ export class AgentRoutes {
       defaultSource: daemon.defaultSource
     }, {
       hardware: daemon.research.hardware,
+      ...(daemon.research.environment !== undefined ? { environment: daemon.research.environment } : {}),
       tier: daemon.research.tier,
       harness: daemon.research.harness,
       ...(maxSteps !== undefined ? { maxSteps } : {})
