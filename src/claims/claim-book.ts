@@ -98,11 +98,15 @@ const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'semantic']
  * the same decision on every node; heartbeats keep a claim alive and release gives it up.
  */
 export class ClaimBook {
-  private marks: { revision: number, marks: Map<string, DuplicateMark> } | undefined
+  private readonly dupMarks: DuplicateMarks
+  /** The mark update under way: reads wait for it, one update at a time. */
+  private marking: Promise<void> = Promise.resolve()
   /** When this node's claims yielded to a race won by an author without standing, oldest first (the last hour). */
   private readonly raceYields: number[] = []
 
-  constructor (private readonly components: ClaimBookComponents, private readonly init: ClaimBookInit) {}
+  constructor (private readonly components: ClaimBookComponents, private readonly init: ClaimBookInit) {
+    this.dupMarks = new DuplicateMarks(components, (entry) => this.isReference(entry))
+  }
 
   get ledger (): ClaimLedger { return this.components.ledger }
   get settleMs (): number { return this.init.settleMs }
@@ -243,51 +247,15 @@ export class ClaimBook {
 
   /**
    * Results that repeat an earlier result (by their claims' precedence): what a partition
-   * let both sides run, marked once the two halves merged. Recomputed when results arrive, and
-   * when a claim arrives after its result (the claim decides the result's place in the order).
+   * let both sides run, marked once the two halves merged. Kept up to date from the ledger's
+   * arrivals (`DuplicateMarks`): a result that comes in after the others is compared with the
+   * earlier results of its parent once, never the whole history again per read.
    */
   async duplicateResults (): Promise<Map<string, DuplicateMark>> {
-    const revision = this.ledger.revision
-    if (this.marks?.revision === revision) return this.marks.marks
-    const results = this.ledger.allResults()
-    const ordered = results
-      .filter((r) => !this.isReference(entryOf(r)))
-      .map((r) => ({ r, p: this.ledger.precedenceOf(entryOf(r)) }))
-      // Two results of one claim share its precedence: their own order decides between them.
-      .sort((a, b) => (precedes(a.p, b.p) ? -1 : precedes(b.p, a.p) ? 1 : precedes(a.r, b.r) ? -1 : 1))
-    const marks = new Map<string, DuplicateMark>()
-    const byCode = new Map<string, string>()
-    const byDelta = new Map<string, string>()
-    const byParent = new Map<string, ResultEntry[]>()
-    for (const { r } of ordered) {
-      const parent = r.body.parent ?? '-'
-      const key = r.body.delta.length > 0 ? `${parent} ${deltaKey(r.body.delta)}` : undefined
-      const exact = byCode.get(r.body.codeHash)
-      const structured = key === undefined ? undefined : byDelta.get(key)
-      let mark: DuplicateMark | undefined = exact !== undefined ? { of: exact, layer: 'exact' } : structured !== undefined ? { of: structured, layer: 'structured' } : undefined
-      if (mark === undefined && this.components.semantic !== undefined) {
-        try {
-          for (const earlier of byParent.get(parent) ?? []) {
-            if (r.body.delta.length > 0 && earlier.body.delta.length > 0 && deltaKey(r.body.delta) !== deltaKey(earlier.body.delta)) continue
-            const verdict = await this.components.semantic.compare(r.body.description, earlier.body.description, { a: targetsOf(r.body.delta), b: targetsOf(earlier.body.delta) })
-            if (verdict.duplicate) { mark = { of: earlier.id, layer: 'semantic', score: verdict.score }; break }
-          }
-        } catch (err) {
-          this.components.onSemanticError?.(err)
-        }
-      }
-      if (mark !== undefined) {
-        marks.set(r.id, mark)
-        continue
-      }
-      byCode.set(r.body.codeHash, r.id)
-      if (key !== undefined) byDelta.set(key, r.id)
-      const group = byParent.get(parent) ?? []
-      group.push(r)
-      byParent.set(parent, group)
-    }
-    this.marks = { revision, marks }
-    return marks
+    const run = this.marking.then(async () => this.dupMarks.update())
+    this.marking = run.catch(() => {})
+    await run
+    return this.dupMarks.marks
   }
 
   private isReference (entry: DedupEntry): boolean {
@@ -299,6 +267,162 @@ export class ClaimBook {
     if (claim === undefined) throw new SwarmdError('CLAIM_NOT_FOUND', `no claim ${claimId} is known to this daemon; check the id printed by \`swarmd claim\``)
     if (claim.author !== this.components.state.peerId) throw new SwarmdError('CLAIM_NOT_OWN', `claim ${claimId} belongs to ${claim.author}; only its author can heartbeat or release it`)
     return claim
+  }
+}
+
+/** How many semantic comparisons run before the marks yield to the event loop. */
+const COMPARES_PER_SLICE = 256
+
+interface Placed { r: ResultEntry, p: Precedence }
+
+/**
+ * The duplicate marks of `ClaimBook.duplicateResults`, equal to deciding every result in
+ * precedence order (a result repeats the earliest original before it: same code, same change on
+ * the same parent, or the same idea on the same parent by the semantic layer), but kept as
+ * records arrive. Results are held in precedence order with the marks of a decided prefix and the
+ * indexes (by code, by change, originals by parent) that prefix built. A result that sorts last,
+ * the usual case, is decided alone, against its parent's originals; one that sorts earlier (a
+ * partition merging, a claim arriving after its result and moving it) undecides the suffix from
+ * its place, and the suffix is decided again, yielding to the event loop every
+ * `COMPARES_PER_SLICE` comparisons. Evidence of equivocation starts over without the convicted.
+ */
+class DuplicateMarks {
+  readonly marks = new Map<string, DuplicateMark>()
+  private ordered: Placed[] = []
+  private readonly where = new Map<string, Placed>()
+  private decided = 0
+  private fed = 0
+  private convictions: number
+  private byCode = new Map<string, string>()
+  private byDelta = new Map<string, string>()
+  private byParent = new Map<string, ResultEntry[]>()
+  /** How many of `ordered` the indexes reflect (a prefix of the decided ones). */
+  private indexed = 0
+
+  constructor (private readonly components: ClaimBookComponents, private readonly isReference: (entry: DedupEntry) => boolean) {
+    this.convictions = components.ledger.convictions
+  }
+
+  async update (): Promise<void> {
+    const { ledger } = this.components
+    if (ledger.convictions !== this.convictions) {
+      this.convictions = ledger.convictions
+      this.ordered = []
+      this.where.clear()
+      this.marks.clear()
+      this.decided = 0
+      this.fed = 0
+    }
+    const arrivals = ledger.arrivalsSince(this.fed)
+    this.fed += arrivals.length
+    for (const a of arrivals) {
+      if (a.kind === 'result') {
+        if (!ledger.isConvicted(a.entry.author) && !this.isReference(entryOf(a.entry))) this.place(a.entry)
+      } else if (a.kind === 'claim') {
+        // A claim decides its results' place: the results already held move to it.
+        for (const r of ledger.resultsOf(a.entry)) if (this.where.has(r.id)) this.place(r)
+      }
+    }
+    await this.decide()
+  }
+
+  /** Put `r` at its precedence (moving it if held): everything from there on is undecided. */
+  private place (r: ResultEntry): void {
+    const p = this.components.ledger.precedenceOf(entryOf(r))
+    const held = this.where.get(r.id)
+    if (held !== undefined) {
+      const at = this.indexOf(held)
+      this.ordered.splice(at, 1)
+      this.decided = Math.min(this.decided, at)
+    }
+    const placed = { r, p }
+    const at = this.insertionPoint(placed)
+    this.ordered.splice(at, 0, placed)
+    this.where.set(r.id, placed)
+    this.decided = Math.min(this.decided, at)
+  }
+
+  private async decide (): Promise<void> {
+    if (this.indexed > this.decided) this.reindex()
+    const semantic = this.components.semantic
+    let compares = 0
+    while (this.decided < this.ordered.length) {
+      const { r } = this.ordered[this.decided]!
+      const parent = r.body.parent ?? '-'
+      const key = r.body.delta.length > 0 ? `${parent} ${deltaKey(r.body.delta)}` : undefined
+      const exact = this.byCode.get(r.body.codeHash)
+      const structured = key === undefined ? undefined : this.byDelta.get(key)
+      let mark: DuplicateMark | undefined = exact !== undefined ? { of: exact, layer: 'exact' } : structured !== undefined ? { of: structured, layer: 'structured' } : undefined
+      if (mark === undefined && semantic !== undefined) {
+        try {
+          const group = this.byParent.get(parent) ?? []
+          await semantic.prepare([r.body.description, ...group.map((e) => e.body.description)])
+          for (const earlier of group) {
+            if (r.body.delta.length > 0 && earlier.body.delta.length > 0 && deltaKey(r.body.delta) !== deltaKey(earlier.body.delta)) continue
+            if (++compares % COMPARES_PER_SLICE === 0) await new Promise<void>((resolve) => { setImmediate(resolve) })
+            const verdict = await semantic.compare(r.body.description, earlier.body.description, { a: targetsOf(r.body.delta), b: targetsOf(earlier.body.delta) })
+            if (verdict.duplicate) { mark = { of: earlier.id, layer: 'semantic', score: verdict.score }; break }
+          }
+        } catch (err) {
+          this.components.onSemanticError?.(err)
+        }
+      }
+      // Arrivals while comparing may have undecided this one: decide again from where they left off.
+      if (this.ordered[this.decided]?.r !== r || this.indexed !== this.decided) {
+        if (this.indexed > this.decided) this.reindex()
+        continue
+      }
+      if (mark !== undefined) this.marks.set(r.id, mark)
+      else {
+        this.marks.delete(r.id)
+        this.index(r)
+      }
+      this.decided++
+      this.indexed = this.decided
+    }
+  }
+
+  /** The indexes as the decided prefix built them (after a result sorted into the middle). */
+  private reindex (): void {
+    this.byCode = new Map()
+    this.byDelta = new Map()
+    this.byParent = new Map()
+    for (let i = 0; i < this.decided; i++) {
+      const { r } = this.ordered[i]!
+      if (!this.marks.has(r.id)) this.index(r)
+    }
+    this.indexed = this.decided
+  }
+
+  private index (r: ResultEntry): void {
+    const parent = r.body.parent ?? '-'
+    this.byCode.set(r.body.codeHash, r.id)
+    if (r.body.delta.length > 0) this.byDelta.set(`${parent} ${deltaKey(r.body.delta)}`, r.id)
+    const group = this.byParent.get(parent)
+    if (group === undefined) this.byParent.set(parent, [r])
+    else group.push(r)
+  }
+
+  private before (a: Placed, b: Placed): boolean {
+    // Two results of one claim share its precedence: their own order decides between them.
+    return precedes(a.p, b.p) || (!precedes(b.p, a.p) && precedes(a.r, b.r))
+  }
+
+  private insertionPoint (x: Placed): number {
+    let lo = 0
+    let hi = this.ordered.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.before(this.ordered[mid]!, x)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  private indexOf (x: Placed): number {
+    let at = this.insertionPoint(x)
+    while (this.ordered[at] !== x) at++
+    return at
   }
 }
 

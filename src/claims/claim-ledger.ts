@@ -31,8 +31,8 @@ export interface VerificationEntry {
   body: VerificationBody
 }
 
-/** A result or verification as this node took it in. */
-export type Arrival = { kind: 'result', entry: ResultEntry } | { kind: 'verification', entry: VerificationEntry }
+/** A claim, result or verification as this node took it in. */
+export type Arrival = { kind: 'result', entry: ResultEntry } | { kind: 'verification', entry: VerificationEntry } | { kind: 'claim', entry: ClaimEntry }
 
 /**
  * The order every node agrees on: earlier createdAt first, then author, then id. The settle
@@ -129,7 +129,7 @@ export class ClaimLedger {
   private readonly onConvicted = (): void => { this.claimsAndResults++; this.convictionCount++ }
   private claimsAndResults = 0
   private convictionCount = 0
-  /** Results and verifications of this harness in the order this node took them in (trust replays it). */
+  /** Claims, and results and verifications of this harness, in the order this node took them in (trust and duplicate marks feed on it). */
   private readonly arrivals: Arrival[] = []
   private counting: Counting | undefined
 
@@ -165,9 +165,9 @@ export class ClaimLedger {
   get convictions (): number { return this.convictionCount }
 
   /**
-   * Results and verifications of this harness from position `from` of the order this node took
-   * them in (records from disk first, kind by kind), convicted authors' included: what an
-   * incremental view (src/trust) feeds on, each record once.
+   * Claims, and results and verifications of this harness, from position `from` of the order this
+   * node took them in (records from disk first, kind by kind), convicted authors' included: what
+   * an incremental view (src/trust, duplicate marks) feeds on, each record once.
    */
   arrivalsSince (from: number): readonly Arrival[] {
     return from >= this.arrivals.length ? [] : this.arrivals.slice(from)
@@ -375,6 +375,7 @@ export class ClaimLedger {
       if (this.claims.has(rec.id)) return
       const entry: ClaimEntry = { id: rec.id, author: record.author, createdAt: record.createdAt, body: record.body as ClaimBody }
       this.claims.set(rec.id, entry)
+      this.arrivals.push({ kind: 'claim', entry })
       this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
       if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)

@@ -29,7 +29,7 @@ export class TrustLedger {
     const arrivals = this.ledger.arrivalsSince(this.fed)
     this.fed += arrivals.length
     for (const a of arrivals) {
-      if (this.ledger.isConvicted(a.entry.author)) continue
+      if (a.kind === 'claim' || this.ledger.isConvicted(a.entry.author)) continue
       if (a.kind === 'result') this.engine.addResult(a.entry)
       else this.engine.addVerification(a.entry)
     }
