@@ -29,6 +29,8 @@ export type SwarmdErrorCode =
   | 'LIMITS_REQUIRED'
   | 'CGROUP_FAILED'
   | 'CORPUS_UNAVAILABLE'
+  | 'CORPUS_FETCH_FAILED'
+  | 'CORPUS_CHECKSUM_MISMATCH'
 
 /** An error with a stable `code` and a message that says what to do. */
 export class SwarmdError extends Error {
