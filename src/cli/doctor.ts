@@ -1,4 +1,5 @@
-import { access, constants } from 'node:fs/promises'
+import { access, constants, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { execa } from 'execa'
 import { DEFAULT_HARNESS_DIR, corpusDir } from '../runner/harness.js'
 import { findPython } from '../runner/python.js'
@@ -6,6 +7,8 @@ import { DEFAULTS } from '../config/defaults.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
 import { detectCgroups } from '../runner/cgroup.js'
 import { describeConfinement } from '../runner/confinement.js'
+import { webCorpusDir } from './corpus-command.js'
+import type { CorpusManifest } from '../corpus/web-corpus.js'
 
 export interface Check {
   name: string
@@ -38,6 +41,8 @@ export async function runDoctor (opts: { python?: string, dataDir: string }): Pr
       : { name: 'corpus (cpu profile)', ok: false, found: (corpus.stdout + corpus.stderr).trim().split('\n').pop() ?? 'failed', fix: 'run `npm ci` in the swarmd folder (it ships the pinned corpus)', required: true })
   }
 
+  checks.push(await gpuCorpusCheck(opts.dataDir, gpus.length > 0))
+
   // Not required: a daemon without them still runs its own experiments, but refuses peers' code.
   const bwrap = await detectBubblewrap()
   checks.push(bwrap !== undefined
@@ -66,4 +71,15 @@ export async function runDoctor (opts: { python?: string, dataDir: string }): Pr
 /** Exit status: non-zero when a daemon could not run experiments. */
 export function doctorFailed (checks: Check[]): boolean {
   return checks.some((c) => c.required && !c.ok)
+}
+
+/** Which gpu corpus this machine holds (`swarmd corpus fetch`): required only where a GPU would use it. */
+async function gpuCorpusCheck (dataDir: string, hasGpu: boolean): Promise<Check> {
+  const dir = webCorpusDir(dataDir)
+  try {
+    const manifest = JSON.parse(await readFile(join(dir, 'corpus.json'), 'utf8')) as CorpusManifest
+    return { name: 'corpus (gpu profile)', ok: true, found: `${manifest.dataset}: train ${(manifest.train.bytes / 1e6).toFixed(0)} MB, validation sha256 ${manifest.val.sha256.slice(0, 16)}…`, required: false }
+  } catch {
+    return { name: 'corpus (gpu profile)', ok: !hasGpu, found: `not fetched (${dir})`, fix: 'swarmd corpus fetch (resumable; or --corpus DIR on a machine without internet)', required: false }
+  }
 }

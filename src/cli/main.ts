@@ -99,6 +99,17 @@ program.command('doctor')
     if (doctorFailed(checks)) process.exitCode = EXIT.FAILURE
   })
 
+const corpus = program.command('corpus').description('the gpu profile\'s training and validation text')
+corpus.command('fetch')
+  .description('download the gpu profile\'s corpus ahead of time, resumably, verifying each shard against the sha256 its host publishes, and flatten it for the harness')
+  .option('--corpus <dir>', 'take it from this folder instead (the same parquet shards, or train.txt and val.txt): for a machine without internet')
+  .option('--corpus-manifest <file>', 'a shard list {"shards": [{"path", "size", "sha256"}]} to use instead of the host\'s listing')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { corpus?: string, corpusManifest?: string, json?: boolean }, cmd: Command) => {
+    const { corpusFetchCommand } = await import('./corpus-command.js')
+    await corpusFetchCommand(dataDirOf(cmd), { json: opts.json === true, ...(opts.corpus !== undefined ? { corpus: opts.corpus } : {}), ...(opts.corpusManifest !== undefined ? { manifest: opts.corpusManifest } : {}) }, print)
+  })
+
 program.command('status')
   .description('identity, listen addresses, peers and record counts of the running daemon')
   .option('--json', 'machine-readable output')

@@ -8,6 +8,7 @@ import { DOCUMENT_SEPARATOR } from '../../src/corpus/parquet-text.js'
 import { fetchWebCorpus, localCorpus, readShardList } from '../../src/corpus/web-corpus.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
+import { describeRun, runCli } from '../helpers/daemon-process.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
 import type { AddressInfo } from 'node:net'
 import type { Server, ServerResponse } from 'node:http'
@@ -178,5 +179,23 @@ describe('the gpu corpus: fetched from a hub, verified against what the hub publ
     await assert.rejects(readShardList(listFile), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID'))
     await mkdir(join(changed, 'empty'), { recursive: true })
     await assert.rejects(localCorpus(spec, join(changed, 'empty'), await tempDir()), (err: unknown) => isSwarmdError(err, 'CORPUS_UNAVAILABLE'))
+  })
+
+  it('`swarmd corpus fetch --corpus DIR` flattens a local folder, says where, and `doctor` then reports the corpus', async () => {
+    // The real profile's names: its validation shard is the dataset's last.
+    const source = await tempDir()
+    for (const [name, bytes] of hub.files) await writeFile(join(source, name === 'shard_00009.parquet' ? 'shard_06542.parquet' : name), bytes)
+    const dataDir = await tempDir()
+    const run = await runCli(['--data-dir', dataDir, 'corpus', 'fetch', '--corpus', source, '--json'])
+    assert.equal(run.code, 0, describeRun(run))
+    const manifest = JSON.parse(run.stdout) as { val: { sha256: string, path: string } }
+    assert.equal(manifest.val.sha256, sha256Hex(docs(9).join(DOCUMENT_SEPARATOR)))
+    assert.equal(manifest.val.path, join(dataDir, 'corpus', 'web', 'val.txt'))
+    const doctor = await runCli(['--data-dir', dataDir, 'doctor', '--json'], { timeoutMs: 180_000 })
+    const check = (JSON.parse(doctor.stdout) as Array<{ name: string, ok: boolean, found: string }>).find((c) => c.name === 'corpus (gpu profile)')
+    assert.ok(check?.ok === true && check.found.includes(manifest.val.sha256.slice(0, 16)), JSON.stringify(check))
+    const missing = await runCli(['--data-dir', dataDir, 'corpus', 'fetch', '--corpus', join(source, 'nowhere')])
+    assert.notEqual(missing.code, 0)
+    assert.match(missing.stderr, /CORPUS_UNAVAILABLE/)
   })
 })
