@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
@@ -9,9 +8,8 @@ import { fetchWebCorpus, localCorpus, readShardList } from '../../src/corpus/web
 import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { describeRun, runCli } from '../helpers/daemon-process.js'
+import { FakeHub } from '../helpers/fake-hub.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
-import type { AddressInfo } from 'node:net'
-import type { Server, ServerResponse } from 'node:http'
 import type { CorpusProgress, WebCorpusSpec } from '../../src/corpus/web-corpus.js'
 
 const REPO = 'someone/web-text'
@@ -21,80 +19,8 @@ function shard (documents: string[]): Buffer {
   return Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'text', data: documents, type: 'STRING' }] }))
 }
 
-interface Fault { status?: number, truncateAt?: number }
-
-/**
- * A loopback server that behaves like the hub: a paged tree listing with each file's LFS sha256
- * and size, `resolve/` URLs that redirect to storage, range requests, and faults scripted per file.
- */
-class FakeHub {
-  readonly files = new Map<string, Buffer>()
-  /** The sha256 the listing publishes, when it is to differ from the bytes' own. */
-  readonly published = new Map<string, string>()
-  /** Per path: the faults its next requests meet, in order. */
-  readonly faults = new Map<string, Fault[]>()
-  readonly requests: Array<{ path: string, range: string | undefined }> = []
-  private server: Server | undefined
-  endpoint = ''
-
-  async start (): Promise<void> {
-    this.server = createServer((req, res) => { this.handle(req.url ?? '/', req.headers.range, res) })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  async stop (): Promise<void> {
-    this.server?.closeAllConnections()
-    await new Promise<void>((resolve) => this.server?.close(() => { resolve() }))
-  }
-
-  private handle (url: string, range: string | undefined, res: ServerResponse): void {
-    const listing = `/api/datasets/${REPO}/tree/main`
-    if (url.startsWith(listing)) {
-      // Two pages: the hub pages its listing with a Link header.
-      const names = [...this.files.keys()].sort()
-      const second = url.includes('cursor=2')
-      const page = second ? names.slice(2) : names.slice(0, 2)
-      if (!second) res.setHeader('link', `<${listing}?cursor=2>; rel="next"`)
-      res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify([
-        { type: 'file', oid: 'abc', size: 12, path: 'README.md' },
-        ...page.map((path) => ({ type: 'file', oid: 'def', size: 130, path, lfs: { oid: this.published.get(path) ?? sha256Hex(this.files.get(path)!), size: this.files.get(path)!.byteLength, pointerSize: 130 } }))
-      ]))
-      return
-    }
-    const resolve = `/datasets/${REPO}/resolve/main/`
-    if (url.startsWith(resolve)) {
-      res.statusCode = 302
-      res.setHeader('location', `/storage/${url.slice(resolve.length)}`)
-      res.end()
-      return
-    }
-    const path = decodeURIComponent(url.replace('/storage/', ''))
-    const bytes = this.files.get(path)
-    this.requests.push({ path, range })
-    if (bytes === undefined) { res.statusCode = 404; res.end(); return }
-    const fault = this.faults.get(path)?.shift()
-    if (fault?.status !== undefined) {
-      res.statusCode = fault.status
-      res.setHeader('retry-after', '0')
-      res.end()
-      return
-    }
-    const start = range !== undefined ? Number(/bytes=(\d+)-/.exec(range)![1]) : 0
-    res.statusCode = range !== undefined ? 206 : 200
-    res.setHeader('content-length', String(bytes.byteLength - start))
-    if (fault?.truncateAt !== undefined) {
-      // Half the body, then the connection drops.
-      res.write(bytes.subarray(start, fault.truncateAt), () => { res.socket?.destroy() })
-      return
-    }
-    res.end(bytes.subarray(start))
-  }
-}
-
 describe('the gpu corpus: fetched from a hub, verified against what the hub publishes, flattened', () => {
-  const hub = new FakeHub()
+  const hub = new FakeHub(REPO)
   const docs = (shardNo: number): string[] => Array.from({ length: 40 }, (_, i) => `shard ${shardNo} document ${i}: ${'words and more words, '.repeat(20 + (i % 7))}`)
   let spec: WebCorpusSpec
 
