@@ -4,8 +4,10 @@ import type { RunLimits } from './run-limits.js'
 import type { RunMetrics } from './summary.js'
 
 /**
- * Why a run produced no usable result. `resource-limit`: it hit the process, memory or
- * file-size limit. `sandbox-denied`: it died trying something the sandbox forbids (the
+ * Why a run produced no usable result. `timeout`: the harness's clock ran out (its wall limit or
+ * the kill deadline). `resource-limit`: the harness saw it reach the process or memory limit (its
+ * own watch, the cgroup's events) — never read from train.py's output. `killed`: a signal the
+ * harness did not send (the code's own doing as far as the harness can tell). `sandbox-denied`: it died trying something the sandbox forbids (the
  * network, a read-only path). `eval-path-modified`: refused before running, its source
  * reaches into the evaluation. `data-modified`: the corpus changed during the run.
  * `no-evaluation`: train.py reported numbers without having the harness evaluate its model.
@@ -37,6 +39,13 @@ export interface RunEnd {
   evaluatorLost?: string
   /** The runner killed it for a limit it watches itself (the process count), with why. */
   limitHit?: string
+  /** The harness's verdict came after the run's wall limit (the budget and its allowance), with why: void. */
+  overBudget?: string
+  /**
+   * What the harness measured itself, which replaces train.py's printed figures: the training and
+   * total time (seconds, its clock) and, for a step-limited run, the steps it asked for.
+   */
+  measured?: { trainingSeconds: number, totalSeconds: number, steps?: number }
   /** The kernel's memory cgroup killed one of its processes, with why: the run's end is that limit's doing. */
   memoryHit?: string
   /** The limits it ran under, to name them in the detail. */
@@ -62,13 +71,19 @@ export function fatalLine (log: string): { line: string, before: string[] } {
   return { line, before: lines }
 }
 
-/** The exception line of a log that shows a limit or the sandbox stopping the run, if any. */
-function deniedBy (log: string, limits: RunLimits | undefined, sandboxed: boolean): { reason: 'resource-limit' | 'sandbox-denied', detail: string } | undefined {
+/**
+ * The exception line of a log that shows a limit or the sandbox stopping the run, if any. A limit
+ * read from the log is what train.py printed, which any code can print: it is the code's crash
+ * (`exception`), named for the reader, never `resource-limit` (the verifier's problem); the
+ * limits the harness can see for itself come in `RunEnd.limitHit` and `memoryHit`.
+ */
+function deniedBy (log: string, limits: RunLimits | undefined, sandboxed: boolean): { reason: 'exception' | 'sandbox-denied', detail: string } | undefined {
   const { line: last, before: lines } = fatalLine(log)
-  if (/^MemoryError\b/.test(last) || /\[Errno 12\]|Cannot allocate memory|can't allocate memory/i.test(last)) return { reason: 'resource-limit', detail: `out of memory under the ${limits?.maxMemoryMb ?? '?'} MiB limit: ${last}` }
-  if (/\[Errno 11\]/.test(last) && /fork|spawn|Popen|thread/i.test(lines.slice(-8).join('\n') + last)) return { reason: 'resource-limit', detail: `the ${limits?.maxProcesses ?? '?'}-process limit stopped a fork: ${last}` }
-  if (/\[Errno 27\]|File too large/.test(last)) return { reason: 'resource-limit', detail: `a file hit the ${limits?.maxFileMb ?? '?'} MiB size limit: ${last}` }
-  if (/\[Errno 28\]|No space left on device/.test(last)) return { reason: 'resource-limit', detail: `a sized folder is full (workspace ${limits?.workspaceMb ?? '?'} MiB, /tmp and /dev/shm ${limits?.tmpfsMb ?? '?'} MiB each): ${last}` }
+  const reported = 'train.py reports'
+  if (/^MemoryError\b/.test(last) || /\[Errno 12\]|Cannot allocate memory|can't allocate memory/i.test(last)) return { reason: 'exception', detail: `${reported} running out of memory, and the harness saw no limit reached (${limits?.maxMemoryMb ?? '?'} MiB): ${last}` }
+  if (/\[Errno 11\]/.test(last) && /fork|spawn|Popen|thread/i.test(lines.slice(-8).join('\n') + last)) return { reason: 'exception', detail: `${reported} a refused fork, and the harness saw no limit reached (${limits?.maxProcesses ?? '?'} processes): ${last}` }
+  if (/\[Errno 27\]|File too large/.test(last)) return { reason: 'exception', detail: `${reported} a file over the ${limits?.maxFileMb ?? '?'} MiB size limit: ${last}` }
+  if (/\[Errno 28\]|No space left on device/.test(last)) return { reason: 'exception', detail: `${reported} a full sized folder (workspace ${limits?.workspaceMb ?? '?'} MiB, /tmp and /dev/shm ${limits?.tmpfsMb ?? '?'} MiB each): ${last}` }
   if (sandboxed && /\[Errno (30|101|111|99|97|13|1|-2|-3)\]|Read-only file system|Network is unreachable|Connection refused|Permission denied|Operation not permitted|name resolution/.test(last)) return { reason: 'sandbox-denied', detail: `the sandbox stopped it: ${last}` }
   return undefined
 }
@@ -84,6 +99,7 @@ export function classifyRun (end: RunEnd): RunVerdict {
   if (end.dataModified === true) return { status: 'crash', reason: 'data-modified', detail: 'the run modified the corpus it is evaluated on; its numbers are void' }
   if (end.limitHit !== undefined) return { status: 'crash', reason: 'resource-limit', detail: end.limitHit }
   if (end.timedOut) return { status: 'crash', reason: 'timeout', detail: 'ran past its budget and was killed with its children' }
+  if (end.overBudget !== undefined) return { status: 'crash', reason: 'timeout', detail: end.overBudget }
   if (end.memoryHit !== undefined && end.exitCode !== 0) return { status: 'crash', reason: 'resource-limit', detail: end.memoryHit }
   const { evaluation } = end
   if (evaluation.status === 'refused' && evaluation.reason !== 'eval-protocol') {
@@ -95,7 +111,16 @@ export function classifyRun (end: RunEnd): RunVerdict {
   if (failLine !== undefined && /nan|inf/i.test(failLine)) return { status: 'crash', reason: 'nan', detail: failLine.trim() }
   const summary = parseSummary(end.log)
   if (end.exitCode === 0 && 'metrics' in summary) {
-    if (evaluation.status === 'scored') return { status: 'ok', metrics: { ...summary.metrics, val_bpb: evaluation.valBpb } }
+    if (evaluation.status === 'scored') {
+      const metrics = { ...summary.metrics, val_bpb: evaluation.valBpb }
+      const { measured } = end
+      if (measured !== undefined) {
+        metrics.training_seconds = measured.trainingSeconds
+        metrics.total_seconds = measured.totalSeconds
+        if (measured.steps !== undefined) metrics.num_steps = measured.steps
+      }
+      return { status: 'ok', metrics }
+    }
     if (evaluation.status === 'refused') return { status: 'crash', reason: 'eval-protocol', detail: `the harness's evaluation failed: ${evaluation.detail}` }
     return { status: 'crash', reason: 'no-evaluation', detail: 'train.py printed a summary but never had the harness evaluate its model (prepare.evaluate_bpb): numbers it reports itself do not count' }
   }

@@ -48,15 +48,24 @@ export function parseEvaluatorOutput (output: string): EvaluationReport {
 export class EvaluatorProcess {
   private output = ''
   private connected = false
+  /** When train.py opened the channel (the harness's end of training), by `now`. */
+  connectedAt: number | undefined
+  /** When the evaluator printed its verdict (a result or a FAIL line), by `now`. */
+  verdictAt: number | undefined
   private readonly child: ReturnType<typeof execa>
   private readonly exited: Promise<unknown>
 
-  constructor (start: ConfinedCommand, private readonly maxOutputBytes = 1 << 20) {
+  /** `now`: the runner's clock, ms; the times it stamps are the harness's own, never train.py's. */
+  constructor (start: ConfinedCommand, private readonly now: () => number = () => 0, private readonly maxOutputBytes = 1 << 20) {
     this.child = spawnConfined(start)
     this.child.all?.setEncoding('utf8')
     this.child.all?.on('data', (chunk: string) => {
       if (this.output.length < this.maxOutputBytes) this.output += chunk
-      if (!this.connected && /^connected$/m.test(this.output)) this.connected = true
+      if (!this.connected && /^connected$/m.test(this.output)) {
+        this.connected = true
+        this.connectedAt = this.now()
+      }
+      if (this.connected && this.verdictAt === undefined && /^(\{|FAIL: )/m.test(this.output.slice(this.output.indexOf('connected')))) this.verdictAt = this.now()
     })
     this.exited = this.child.then(() => undefined, () => undefined)
   }

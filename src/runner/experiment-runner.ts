@@ -5,6 +5,7 @@ import { execa } from 'execa'
 import { RunCgroup } from './cgroup.js'
 import { classifyRun, fatalLine, logTail } from './classify.js'
 import { exportCorpusSplits } from './corpus-splits.js'
+import { EXIT_GRACE_MS, wallLimitMs } from './harness.js'
 import { EvaluatorProcess } from './evaluator.js'
 import { runEnvironment } from './run-environment.js'
 import { RunOutput } from './run-output.js'
@@ -54,6 +55,20 @@ export interface RunOutcome {
   wallMs: number
   /** The harness's evaluation of the model, when train.py asked for one. */
   evaluation?: EvaluationReport
+  /** What the harness's clock measured of the run (absent for a run refused before it started). */
+  timing?: RunTiming
+}
+
+/**
+ * The harness's own clock on a run, ms, never train.py's: from train.py's start to when it opened
+ * the evaluation channel (its training, start-up included), to the evaluator's verdict, and the
+ * limit the run was held to (`wallLimitMs`).
+ */
+export interface RunTiming {
+  trainingMs?: number
+  evaluationMs?: number
+  totalMs: number
+  limitMs: number
 }
 
 export interface RunOptions {
@@ -236,7 +251,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, workspaceFrom: { bind: true }, data: [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
       cwd: channel,
       env: runEnvironment({ python, home: channel, harness: common })
-    })
+    }, () => clock.now())
     const trainer = await this.confined(['train.py'], {
       workspace,
       workspaceFrom: { tmpfsMb: this.limits.workspaceMb, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
@@ -245,6 +260,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {})
     }, trainGroup, runAs)
     const child = spawnConfined({ ...trainer, cwd: workspace, env })
+    const spawnedAt = clock.now()
     const output = new RunOutput(this.maxLogBytes, options.onProgress)
     child.all?.setEncoding('utf8')
     child.all?.on('data', (chunk: string) => { output.push(chunk) })
@@ -258,7 +274,19 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
-    const timer = setTimeout(() => { timedOut = true; killGroup() }, this.init.killAfterMs)
+    // The harness's clock, not train.py's: the evaluator's verdict is due by the wall limit; a run
+    // that has it may take the exit grace to print its summary. The configured hard kill still binds.
+    const limitMs = wallLimitMs(spec.profile)
+    let timer = setTimeout(() => { timedOut = true; killGroup() }, this.init.killAfterMs)
+    const limitTimer = setTimeout(() => {
+      if (evaluator.verdictAt === undefined) {
+        timedOut = true
+        killGroup()
+        return
+      }
+      clearTimeout(timer)
+      timer = setTimeout(() => { timedOut = true; killGroup() }, EXIT_GRACE_MS)
+    }, limitMs)
     // An evaluator gone before train.py connected can never evaluate it: train.py would block on
     // the channel until the kill deadline. It is stopped at once, with the evaluator's reason.
     let trainerEnded = false
@@ -291,7 +319,9 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const result = await child
     const log = output.text()
     trainerEnded = true
+    const endedAt = clock.now()
     clearTimeout(timer)
+    clearTimeout(limitTimer)
     clearInterval(watch)
     options.signal?.removeEventListener('abort', onAbort)
     // Whatever the experiment forked must not outlive it.
@@ -299,12 +329,21 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await trainGroup?.killAll()
     const evaluation = await evaluator.finish(EVALUATOR_GRACE_MS)
     const memoryHit = await memoryLimitHit(trainGroup)
+    // A fork refused at pids.max between two polls of the watch: the kernel counted it.
+    if (limitHit === undefined && result.exitCode !== 0 && await trainGroup?.processLimitHit() === true) limitHit = `a fork or thread was refused at the limit of ${this.limits.maxProcesses} processes`
+    const timing: RunTiming = { totalMs: (evaluator.verdictAt ?? endedAt) - spawnedAt, limitMs }
+    if (evaluator.connectedAt !== undefined) timing.trainingMs = evaluator.connectedAt - spawnedAt
+    if (evaluator.connectedAt !== undefined && evaluator.verdictAt !== undefined) timing.evaluationMs = evaluator.verdictAt - evaluator.connectedAt
+    const overBudget = evaluator.verdictAt !== undefined && timing.totalMs > limitMs
+      ? `the harness's evaluation ended ${(timing.totalMs / 1000).toFixed(1)} s after train.py started, past its ${limitMs / 1000} s (the ${spec.profile} budget and its allowance): void`
+      : undefined
     const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(channel)
     const dataModified = dataBefore !== await digestFiles(corpusFiles)
 
-    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, ...(limitHit !== undefined ? { limitHit } : {}), ...(memoryHit !== undefined ? { memoryHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed })
+    const measured = { trainingSeconds: round1((timing.trainingMs ?? timing.totalMs) / 1000), totalSeconds: round1(timing.totalMs / 1000), ...(spec.maxSteps !== undefined ? { steps: spec.maxSteps } : {}) }
+    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, measured, ...(overBudget !== undefined ? { overBudget } : {}), ...(limitHit !== undefined ? { limitHit } : {}), ...(memoryHit !== undefined ? { memoryHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed })
     const fullLog = log + harnessSection(evaluation.log, evaluation.report, log)
-    const outcome: RunOutcome = { status: verdict.status, log: fullLog, logTail: logTail(fullLog), wallMs: clock.now() - started }
+    const outcome: RunOutcome = { status: verdict.status, log: fullLog, logTail: logTail(fullLog), wallMs: clock.now() - started, timing }
     if (evaluation.report.status !== 'absent') outcome.evaluation = evaluation.report
     if (result.exitCode !== undefined) outcome.exitCode = result.exitCode
     if (verdict.status === 'ok') outcome.metrics = verdict.metrics
@@ -324,7 +363,10 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const program = confineProgram()
     // With a cgroup, pids.max counts the run's processes. RLIMIT_NPROC would count every process
     // of the run's uid on the machine, the evaluator's and other GPU workers' runs too.
-    const rlimits = group === undefined ? this.limits : { ...this.limits, maxProcesses: 0 }
+    // And its memory.max counts the run's memory, with the kernel's oom_kill event as the evidence
+    // (memoryLimitHit): RLIMIT_DATA's MemoryError is a line train.py could print itself, so it is
+    // left out where the cgroup limits memory; the run is killed at the limit instead.
+    const rlimits = group === undefined ? this.limits : { ...this.limits, maxProcesses: 0, maxMemoryMb: 0 }
     const outer = group === undefined ? [] : [python, '-S', '-c', program, confineSteps({ cgroupProcs: group.procsFiles, parentPid: process.pid, closeFrom: sandbox === undefined ? 3 : 4 })]
     if (sandbox === undefined) {
       const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, parentPid: process.pid, closeFrom: 3 }), python, ...pythonArgs]
@@ -424,6 +466,10 @@ export const DEFAULT_RUN_UID = 61184
 
 /** cpu.weight of a run (the default is 100): the daemon's networking keeps its share under a busy run. */
 const RUN_CPU_WEIGHT = 50
+
+function round1 (x: number): number {
+  return Math.round(x * 10) / 10
+}
 
 /** Why the kernel's memory cgroup killed part of the run, if it did. */
 async function memoryLimitHit (group: RunCgroup | undefined): Promise<string | undefined> {

@@ -21,14 +21,15 @@ export function publishableLog (log: string): string {
 
 /**
  * The metrics a verification publishes. Only what this machine measured is its own: val_bpb (the
- * harness's evaluator) to 1e-4, the run's wall time to 10 s (a run can choose how long it sleeps), and the steps it asked for.
+ * harness's evaluator) to 1e-4, the run's training time by the harness's clock (start to the
+ * evaluation channel, `RunTiming.trainingMs`) to 10 s (a run can choose how long it sleeps), and the steps it asked for.
  * The figures only train.py reports (memory, MFU, tokens, parameters, depth) are the verified
  * result's own, repeated: the re-run's would be the stranger's choice, and a few of them carried
  * 250 chosen bits per verification (found by the red team). Rounding to 1e-4 loses nothing: re-runs
  * are compared with a tolerance of 1e-2 over a noise floor of 1.4e-4.
  */
-export function verifiedMetrics (measured: RunMetrics, claimed: RunMetrics, run: { wallMs: number, steps: number }): RunMetrics {
-  const seconds = wallSeconds(run.wallMs)
+export function verifiedMetrics (measured: RunMetrics, claimed: RunMetrics, run: { trainingMs: number, steps: number }): RunMetrics {
+  const seconds = wallSeconds(run.trainingMs)
   return {
     ...claimed,
     val_bpb: Math.round(measured.val_bpb * 1e4) / 1e4,
@@ -61,3 +62,24 @@ export function verificationReport (outcome: RunOutcome, metrics: RunMetrics | n
     metrics
   }, null, 2) + '\n'
 }
+
+/** Crash kinds whose detail the harness wrote itself; every other detail quotes train.py's output. */
+const HARNESS_DETAILS = new Set(['timeout', 'resource-limit', 'evaluator-failed', 'harness-modified', 'data-modified', 'eval-path-modified', 'no-evaluation', 'non-causal', 'eval-protocol'])
+
+/**
+ * A re-run's crash as a verification publishes it: the harness's crash kind, and of its detail only
+ * what the harness wrote, or the name of the exception train.py died with (`ModuleNotFoundError`:
+ * other nodes tell a failed import under another PyTorch from a lie by it), never the message,
+ * which would carry back whatever the stranger's code read in the sandbox.
+ */
+export function publishableCrash (outcome: RunOutcome): { reason: string, detail: string } {
+  const reason = outcome.reason ?? 'unknown'
+  const detail = outcome.detail ?? ''
+  if (HARNESS_DETAILS.has(reason)) return { reason, detail: detail.slice(0, 300) }
+  // The exception line is the detail's `Name: message` part (classify.ts); a built-in name only.
+  const name = /(?:^|: )([A-Z][A-Za-z0-9_]*)(?::|$)/m.exec(detail)?.[1] ?? ''
+  return { reason, detail: BUILTIN_EXCEPTIONS.has(name) ? name : '' }
+}
+
+/** Python's built-in exceptions a run may die with: a class the code names itself would carry its chosen bits. */
+const BUILTIN_EXCEPTIONS = new Set(['ArithmeticError', 'AssertionError', 'AttributeError', 'BufferError', 'EOFError', 'Exception', 'FileNotFoundError', 'FloatingPointError', 'ImportError', 'IndexError', 'KeyError', 'KeyboardInterrupt', 'LookupError', 'MemoryError', 'ModuleNotFoundError', 'NameError', 'NotImplementedError', 'OSError', 'OverflowError', 'PermissionError', 'RecursionError', 'RuntimeError', 'StopIteration', 'SyntaxError', 'SystemError', 'SystemExit', 'TypeError', 'UnboundLocalError', 'UnicodeDecodeError', 'UnicodeEncodeError', 'ValueError', 'ZeroDivisionError'])

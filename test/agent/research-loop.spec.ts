@@ -241,8 +241,8 @@ describe('ResearchLoop: verification before adoption', () => {
     }
   })
 
-  it('a re-run that ends for a reason of this machine (out of memory here, its evaluator dead) publishes no verdict: the author is not caught, nothing is built on it, it is not retried', async () => {
-    for (const [reason, detail] of [['resource-limit', 'MemoryError (RLIMIT_DATA 256 MiB)'], ['evaluator-failed', 'the harness\'s evaluator exited before the run reached it: MemoryError']] as const) {
+  it('a re-run that ends for a reason of this machine the harness saw (out of memory here, past its clock, its evaluator dead) is published as inconclusive: the author is not caught, nothing is built on it, it is not retried', async () => {
+    for (const [reason, detail] of [['resource-limit', 'used more than its 256 MiB of memory in all: the kernel killed it'], ['timeout', 'ran past its budget and was killed with its children'], ['evaluator-failed', 'the harness\'s evaluator exited before the run reached it: MemoryError']] as const) {
       const clock = new TickingClock()
       const a = await makeReplica({ seed: 61, clock })
       const bob = await makeReplica({ seed: 62, clock })
@@ -260,7 +260,9 @@ describe('ResearchLoop: verification before adoption', () => {
       await deliver(bob, a)
       loop.start()
       await loop.done
-      assert.equal(a.state.list('verification').length, 0, 'no verification published')
+      const published = a.state.list('verification').map((v) => v.record.body as { result: string, metrics: unknown, inconclusive?: boolean, crash?: { reason: string } })
+      assert.equal(published.length, 1)
+      assert.deepEqual([published[0]!.result, published[0]!.metrics, published[0]!.inconclusive, published[0]!.crash?.reason], [bobId, null, true, reason], 'published as inconclusive, no vote')
       assert.equal(trust.status(bobId), 'unverified')
       assert.ok(!trust.state.caught.has(bob.state.peerId), 'bob is not caught for this machine\'s limits')
       assert.equal(heavyRuns, 1, 'tried once')
@@ -269,6 +271,47 @@ describe('ResearchLoop: verification before adoption', () => {
       assert.ok(mine.every((r) => r.body.parent !== bobId))
       assert.ok(log.some((l) => l.includes(`(${reason}: ${detail})`) && /could not re-run/.test(l)), log.join('\n'))
     }
+  })
+
+  it('a re-run whose code raises MemoryError itself (no limit the harness saw) is the code\'s crash: published, the fake refuted even with a quorum vouching for it', async () => {
+    const clock = new TickingClock()
+    const a = await makeReplica({ seed: 81, clock })
+    const [liar, carol, dave] = await Promise.all([82, 83, 84].map(async (seed) => await makeReplica({ seed, clock })))
+    const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a)
+    const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+    // carol and dave earn standing here: this node reproduced one result of each.
+    for (const [peer, width] of [[carol!, 72], [dave!, 80]] as const) {
+      const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
+      const id = await publishAs(peer, source, 3.9, `WIDTH 64 -> ${width}`)
+      await blobs.add(Buffer.from(source))
+      await deliver(peer, a)
+      await vouchAs(a, id, 3.9)
+    }
+    const fake = `${defaultSource}\nraise MemoryError("the verifier's machine is too small")\n`
+    const fakeId = await publishAs(liar!, fake, 0.9, 'a secret trick')
+    await vouchAs(carol!, fakeId, 0.9)
+    await vouchAs(dave!, fakeId, 0.9)
+    await blobs.add(Buffer.from(fake))
+    for (const peer of [liar!, carol!, dave!]) await deliver(peer, a)
+    assert.equal(trust.status(fakeId), 'trusted', 'the setup: two standing vouchers make the fake trusted before this node re-runs it')
+    const scripted = runner.run.bind(runner)
+    runner.run = async (spec, options) => {
+      if (!spec.source.includes('raise MemoryError')) return await scripted(spec, options)
+      const log = 'Traceback (most recent call last):\n  File "train.py", line 230, in <module>\nMemoryError: the verifier\'s machine is too small\n'
+      // What the real runner's classification gives now (classify.ts): the harness saw no limit.
+      return { status: 'crash', reason: 'exception', detail: 'train.py reports running out of memory, and the harness saw no limit reached (256 MiB): MemoryError: the verifier\'s machine is too small', log, logTail: log, exitCode: 1, wallMs: 1 }
+    }
+    loop.start()
+    await loop.done
+    const mine = a.state.list('verification').find((v) => v.record.author === a.state.peerId && (v.record.body as { result: string }).result === fakeId)
+    assert.ok(mine !== undefined, 'a verdict is published')
+    assert.deepEqual((mine.record.body as { crash?: unknown }).crash, { reason: 'exception', detail: 'MemoryError' }, 'the crash kind and the built-in exception, not its message')
+    assert.equal((mine.record.body as { inconclusive?: boolean }).inconclusive, undefined)
+    assert.equal(trust.status(fakeId), 'refuted')
+    assert.ok(trust.state.caught.has(liar!.state.peerId), 'the liar is caught')
+    const results = resultsView(a.state, 'h1')
+    assert.notEqual(bestView(results, { tier: 'cpu', trusted: (id) => trust.isTrusted(id), maxSteps: 10 })?.id, fakeId, 'never the best')
+    assert.ok(results.filter((r) => r.author === a.state.peerId).every((r) => r.body.parent !== fakeId), 'nothing built on it')
   })
 
   it('a peer\'s result whose code nobody serves does not stall the loop: it researches meanwhile and asks again after a back-off', { timeout: 20_000 }, async () => {

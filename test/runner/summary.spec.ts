@@ -73,4 +73,31 @@ describe('summary parsing and run classification', () => {
     // train.py crashed because the harness refused its model: the harness's reason is the one reported.
     assert.equal(reason({ exitCode: 1, signal: undefined, timedOut: false, log: 'Traceback (most recent call last):\nprepare.EvaluationRefused: non-causal\n', evaluation: { status: 'refused', reason: 'non-causal', detail: 'looks ahead' } }), 'non-causal')
   })
+
+  it('a limit counts as the verifier\'s problem only when the harness saw it, never from a line train.py printed', () => {
+    const absent = { status: 'absent' } as const
+    const verdict = (end: Parameters<typeof classifyRun>[0]): { reason?: string, detail?: string } => { const v = classifyRun(end); return v.status === 'crash' ? v : {} }
+    const tb = (line: string): string => `Traceback (most recent call last):\n  File "train.py", line 3, in <module>\n${line}\n`
+    for (const line of ['MemoryError', 'MemoryError: CUDA out of memory', 'BlockingIOError: [Errno 11] Resource temporarily unavailable (fork)', 'OSError: [Errno 27] File too large', 'OSError: [Errno 28] No space left on device']) {
+      const forged = verdict({ exitCode: 1, signal: undefined, timedOut: false, log: tb(line), evaluation: absent, sandboxed: true })
+      assert.equal(forged.reason, 'exception', line)
+      assert.match(forged.detail ?? '', /train\.py reports/)
+    }
+    // The same line with the kernel's evidence: the cgroup's oom_kill, the runner's process watch.
+    assert.equal(verdict({ exitCode: 1, signal: undefined, timedOut: false, log: tb('MemoryError'), evaluation: absent, memoryHit: 'used more than its 256 MiB' }).reason, 'resource-limit')
+    assert.equal(verdict({ exitCode: 1, signal: undefined, timedOut: false, log: tb('BlockingIOError: [Errno 11] fork'), evaluation: absent, limitHit: 'refused at 512 processes' }).reason, 'resource-limit')
+    // A signal the harness did not send is not the machine's doing as far as it can tell.
+    assert.equal(verdict({ exitCode: undefined, signal: 'SIGKILL', timedOut: false, log: '', evaluation: absent }).reason, 'killed')
+  })
+
+  it('the harness\'s clock and steps replace train.py\'s printed figures; a verdict past the wall limit is void', () => {
+    const scored = { status: 'scored', valBpb: 2.3, windows: 1008, causalCheckedWindows: 252, causalMaxChange: 0, seconds: 0.2 } as const
+    const printed = summary.replace(/^training_seconds: .*$/m, 'training_seconds: 1.0').replace(/^num_steps: .*$/m, 'num_steps: 5')
+    const ok = classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: printed, evaluation: scored, measured: { trainingSeconds: 23.4, totalSeconds: 24.5, steps: 30 } })
+    assert.equal(ok.status, 'ok')
+    if (ok.status !== 'ok') return
+    assert.deepEqual([ok.metrics.val_bpb, ok.metrics.training_seconds, ok.metrics.total_seconds, ok.metrics.num_steps], [2.3, 23.4, 24.5, 30])
+    const late = classifyRun({ exitCode: 0, signal: undefined, timedOut: false, log: printed, evaluation: scored, overBudget: 'past its 30 s' })
+    assert.deepEqual(late.status === 'crash' ? [late.reason, late.detail] : [], ['timeout', 'past its 30 s'])
+  })
 })
