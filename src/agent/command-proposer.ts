@@ -60,7 +60,7 @@ export class CommandProposer implements Proposer {
 
       const source = await readFile(join(workspace, 'train.py'), 'utf8').catch(() => '')
       if (source.trim() === '') throw new ProposalError('PROPOSAL_MALFORMED', 'the agent left no train.py')
-      if (Buffer.byteLength(source) > MAX_SOURCE_BYTES) throw new ProposalError('PROPOSAL_MALFORMED', 'the agent\'s train.py is over 512 KiB')
+      if (Buffer.byteLength(source) > MAX_SOURCE_BYTES) throw new ProposalError('PROPOSAL_MALFORMED', `the agent's train.py is over ${MAX_SOURCE_BYTES / 1024} KiB`)
       if (source === context.baseline.source) throw new ProposalError('PROPOSAL_MALFORMED', 'the agent did not change train.py')
       const fromFile = await readFile(join(workspace, 'description.txt'), 'utf8').catch(() => '')
       const lastLine = String(run.stdout).trim().split('\n').pop() ?? ''

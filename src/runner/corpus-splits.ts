@@ -13,6 +13,11 @@ export interface CorpusSplits {
   /** The validation slice the evaluator scores on. */
   val: string
   valSha256: string
+  /**
+   * The fresh-sample pool, for the evaluator only: held-out text that is neither training text nor
+   * the fixed slice, read from `offset` on (cpu: its own file; gpu: the validation shard after the slice).
+   */
+  pool: { path: string, offset: number }
   /** Where the whole corpus lives (both splits): concealed from every run. */
   sources: string[]
 }
@@ -21,6 +26,7 @@ function isSplits (value: unknown): value is CorpusSplits {
   const v = value as Partial<CorpusSplits> | null
   return typeof v === 'object' && v !== null && Array.isArray(v.train) && v.train.every((f) => typeof f === 'string') &&
     typeof v.val === 'string' && typeof v.valSha256 === 'string' && /^[0-9a-f]{64}$/.test(v.valSha256) &&
+    typeof v.pool === 'object' && v.pool !== null && typeof v.pool.path === 'string' && Number.isSafeInteger(v.pool.offset) && v.pool.offset >= 0 &&
     Array.isArray(v.sources) && v.sources.every((f) => typeof f === 'string')
 }
 
@@ -40,7 +46,7 @@ export async function exportCorpusSplits (options: { python: string, harnessDir:
   let parsed: unknown
   try {
     const raw = JSON.parse(last) as Record<string, unknown>
-    parsed = { train: raw.train, val: raw.val, valSha256: raw.val_sha256, sources: raw.sources }
+    parsed = { train: raw.train, val: raw.val, valSha256: raw.val_sha256, pool: raw.pool, sources: raw.sources }
   } catch {}
   if (run.exitCode !== 0 || !isSplits(parsed)) {
     const failure = String(run.stderr).trim().split('\n').pop() ?? ''

@@ -3,14 +3,26 @@ import type { ConfinedCommand } from './spawn.js'
 import type { execa } from 'execa'
 
 /**
+ * A fresh validation sample's scores (verification runs only): the summed nats of each window, in
+ * the sample's order, so two runs scored on the same seed compare window by window (fresh-sample.ts).
+ */
+export interface FreshSampleScores {
+  windows: number
+  /** Predicted bytes per window (the profile's context). */
+  bytesPerWindow: number
+  nats: number[]
+}
+
+/**
  * What the harness's evaluator process (`prepare.py evaluate`) said about a run. `scored`: it
- * measured val_bpb itself on the validation windows, and the look-ahead check passed.
+ * measured val_bpb itself on the validation windows, and the look-ahead check passed;
+ * `answerers`: how many isolated processes answered (2; 1 where CUDA rules out forking).
  * `refused`: the model's answers were unusable (`non-causal`: a prediction moved when only later
  * bytes changed; `nan`; `eval-protocol`: wrong shapes or the run stopped answering; `eval-data`:
  * the validation slice is not the pinned one). `absent`: train.py never asked to be evaluated.
  */
 export type EvaluationReport =
-  | { status: 'scored', valBpb: number, windows: number, causalCheckedWindows: number, causalMaxChange: number, seconds: number }
+  | { status: 'scored', valBpb: number, windows: number, causalCheckedWindows: number, causalMaxChange: number, seconds: number, answerers?: number, fresh?: FreshSampleScores }
   | { status: 'refused', reason: 'non-causal' | 'nan' | 'eval-protocol' | 'eval-data', detail: string }
   | { status: 'absent' }
 
@@ -32,7 +44,14 @@ export function parseEvaluatorOutput (output: string): EvaluationReport {
       const numbers = [r.val_bpb, r.windows, r.causal_checked_windows, r.causal_max_change]
       if (numbers.every((n) => typeof n === 'number' && Number.isFinite(n))) {
         const seconds = typeof r.seconds === 'number' && Number.isFinite(r.seconds) ? r.seconds : 0
-        return { status: 'scored', valBpb: r.val_bpb as number, windows: r.windows as number, causalCheckedWindows: r.causal_checked_windows as number, causalMaxChange: r.causal_max_change as number, seconds }
+        const report: EvaluationReport = { status: 'scored', valBpb: r.val_bpb as number, windows: r.windows as number, causalCheckedWindows: r.causal_checked_windows as number, causalMaxChange: r.causal_max_change as number, seconds }
+        if (typeof r.answerers === 'number' && Number.isInteger(r.answerers)) report.answerers = r.answerers
+        const fresh = r.fresh as { windows?: unknown, bytes?: unknown, nats?: unknown } | undefined
+        if (fresh !== undefined && Array.isArray(fresh.nats) && fresh.nats.length > 0 && fresh.nats.every((n) => typeof n === 'number' && Number.isFinite(n)) &&
+          fresh.windows === fresh.nats.length && typeof fresh.bytes === 'number' && fresh.bytes > 0 && fresh.bytes % fresh.nats.length === 0) {
+          report.fresh = { windows: fresh.nats.length, bytesPerWindow: fresh.bytes / fresh.nats.length, nats: fresh.nats as number[] }
+        }
+        return report
       }
     } catch {}
   }

@@ -35,6 +35,11 @@ export interface ExperimentSpec {
   profile: 'cpu' | 'gpu'
   /** Stop after this many steps instead of the time budget (repeatable runs for tests). */
   maxSteps?: number
+  /**
+   * Verification: also score a fresh validation sample drawn from the held-out pool with this
+   * seed (prepare.py `fresh_sample`); runs given the same seed are scored on the same windows.
+   */
+  freshSeed?: string
   /** CUDA device index for this run's worker; none on CPU. */
   gpu?: number
   /**
@@ -224,7 +229,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
 
   private async runPrepared (spec: ExperimentSpec, options: RunOptions, splits: CorpusSplits, runAs: { uid: number, gid: number } | undefined, started: number, groups: RunCgroup[]): Promise<RunOutcome> {
     const { clock } = this.components
-    const corpusFiles = [...splits.train, splits.val]
+    const corpusFiles = [...splits.train, splits.val, splits.pool.path]
     const dataBefore = await digestFiles(corpusFiles)
     const workspace = await this.prepareWorkspace(spec)
     const channel = await this.prepareChannel(spec, runAs)
@@ -248,7 +253,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     // train.py sees the training split and the channel, the evaluator the validation slice.
     // Each has its own cgroup: train.py's memory cannot starve the harness into a crash.
     const evaluator = new EvaluatorProcess({
-      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256], { workspace: channel, workspaceFrom: { bind: true }, data: [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
+      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256, ...(spec.freshSeed !== undefined ? [splits.pool.path, String(splits.pool.offset), spec.freshSeed] : [])], { workspace: channel, workspaceFrom: { bind: true }, data: spec.freshSeed !== undefined ? [splits.val, splits.pool.path] : [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
       cwd: channel,
       env: runEnvironment({ python, home: channel, harness: common })
     }, () => clock.now())
@@ -409,7 +414,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       const { python, harnessDir, corpusDir, workRoot } = this.components
       // Readable by the run's unprivileged user whatever the daemon's umask; bound read-only.
       splits = exportCorpusSplits({ python, harnessDir, profile, sotuDir: corpusDir, directory: join(workRoot, '.corpus', profile) }).then(async (exported) => {
-        for (const file of [...exported.train, exported.val]) await chmod(file, 0o644)
+        for (const file of [...exported.train, exported.val, exported.pool.path]) await chmod(file, 0o644)
         return exported
       })
       this.splits.set(profile, splits)
@@ -448,10 +453,12 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const prepare = join(channel, 'prepare.py')
     await copyFile(join(this.components.harnessDir, 'prepare.py'), prepare)
     await chmod(prepare, 0o444)
-    await execa('mkfifo', ['-m', '600', join(channel, 'request'), join(channel, 'answer')])
+    // request/answer, then one pair per isolated answerer (prepare.py `serve_evaluation`).
+    const fifos = ['request', 'answer', 'request.0', 'answer.0', 'request.1', 'answer.1'].map((name) => join(channel, name))
+    await execa('mkfifo', ['-m', '600', ...fifos])
     // Both ends run as the run's user: the folder and the FIFOs are theirs.
     if (runAs !== undefined) {
-      for (const path of [channel, join(channel, 'request'), join(channel, 'answer')]) await chown(path, runAs.uid, runAs.gid)
+      for (const path of [channel, ...fifos]) await chown(path, runAs.uid, runAs.gid)
     }
     return channel
   }

@@ -21,10 +21,14 @@ export type SourceVerdict = { ok: true } | { ok: false, detail: string }
  * prepare.py and the training split read-only; verification re-runs results on other machines.
  */
 /**
- * The largest train.py run here, bytes: the default is 9 KB, and a 16 MB peer blob of one long
- * list drove the (unsandboxed) checker to 2.9 GiB and 30 s of CPU (found by the red team).
+ * The largest train.py run here, bytes: 64 KiB, seven times the default (9 KB). It bounds what
+ * text a train.py can carry to memorise: the cpu profile's fresh-sample pool (5.3 MB) packs into
+ * 1.29 MB at lzma's best, 20 times this, so carried text covers about 5 % of a fresh sample at most
+ * (prepare.py `sotu_pool`, fresh-sample.ts). At the former 512 KiB the whole cpu held-out split
+ * would have fitted. (It also keeps the checker small: a 16 MB peer blob of one long list drove it
+ * to 2.9 GiB and 30 s of CPU, found by the red team.)
  */
-export const MAX_SOURCE_BYTES = 512 * 1024
+export const MAX_SOURCE_BYTES = 64 * 1024
 
 export async function checkSource (python: string, source: string, options: { timeoutMs?: number } = {}): Promise<SourceVerdict> {
   const bytes = Buffer.byteLength(source)
@@ -42,7 +46,7 @@ export async function checkSource (python: string, source: string, options: { ti
 
 const CHECKER = String.raw`
 import ast, json, resource, sys
-# Parsing is the only work here: 1 GiB of address space and 20 s of CPU are plenty for 512 KiB.
+# Parsing is the only work here: 1 GiB of address space and 20 s of CPU are plenty for 64 KiB.
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
 

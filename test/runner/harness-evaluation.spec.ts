@@ -79,7 +79,7 @@ describe('the harness evaluates every run in its own process', () => {
   })
 
   it('a train.py that writes garbage into the channel and prints a summary: crash eval-protocol', async () => {
-    const source = 'import os, struct\nch = os.environ["SWARMD_EVAL_CHANNEL"]\nr = open(os.path.join(ch, "request"), "rb")\nw = open(os.path.join(ch, "answer"), "wb")\nw.write(struct.pack("<4sII", b"LOGT", 1, 1) + b"\\0" * 64)\nw.close()\n' + SUMMARY
+    const source = 'import os, struct\nch = os.environ["SWARMD_EVAL_CHANNEL"]\nw = open(os.path.join(ch, "answer"), "wb")\nw.write(struct.pack("<4sII", b"LOGT", 1, 1) + b"\\0" * 64)\nw.close()\n' + SUMMARY
     const outcome = await runner.run(spec(source))
     assert.equal(outcome.status, 'crash')
     assert.equal(outcome.reason, 'eval-protocol', outcome.log)
@@ -108,7 +108,7 @@ describe('the harness evaluates every run in its own process', () => {
     const harnessDir = join(workRoot, 'oom-harness')
     await mkdir(harnessDir)
     const prepare = await readFile(join(HARNESS_DIR, 'prepare.py'), 'utf8')
-    const failing = prepare.replace(/^def run_evaluator\(channel, val_path, val_sha256\):\n/m, (line) => `${line}    raise MemoryError("the evaluator ran out of memory")\n`)
+    const failing = prepare.replace(/^def run_evaluator\(channel, val_path, val_sha256.*\):\n/m, (line) => `${line}    raise MemoryError("the evaluator ran out of memory")\n`)
     assert.notEqual(failing, prepare)
     await writeFile(join(harnessDir, 'prepare.py'), failing)
     const lost = new ExecaExperimentRunner({ python, harnessDir, corpusDir: CORPUS_DIR, workRoot: join(workRoot, 'oom'), clock: systemClock }, { killAfterMs: 600_000 })
