@@ -9,6 +9,10 @@ import type { ResultEntry } from '../claims/claim-ledger.js'
 import type { TrustLedger } from '../trust/trust-ledger.js'
 import type { CrashReason } from '../runner/classify.js'
 import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
+import { randomBytes } from 'node:crypto'
+import { compareFreshSample } from '../runner/fresh-sample.js'
+import { PROFILE_TOLERANCE } from '../runner/harness.js'
+import type { FreshComparison } from '../runner/fresh-sample.js'
 import { saneMetrics } from '../state/record-kinds.js'
 import { publishableCrash, publishableLog, verificationReport, verifiedMetrics } from '../runner/publishable.js'
 import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
@@ -32,6 +36,8 @@ export interface ResearchLoopComponents {
   hypotheses: HypothesisBook
   /** Which results this node trusts; the baseline is the best trusted one. */
   trust: TrustLedger
+  /** The seed of a verification's fresh validation sample: unpredictable (default: 128 random bits from the OS). */
+  freshSeed?: () => string
 }
 
 export interface ResearchLoopInit {
@@ -236,9 +242,12 @@ export class ResearchLoop {
     this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
     this.current = { claimId: claim.id, description: `verify ${candidate.id.slice(0, 12)}`, startedAt: this.components.clock.now(), step: 0, lossBpb: null }
     const heartbeat = setInterval(() => { claims.heartbeat(claim.id).catch(() => {}) }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
+    // Drawn now, here: the result and the reference are scored on text neither could know in advance.
+    const freshSeed = (this.components.freshSeed ?? (() => randomBytes(16).toString('hex')))()
     let outcome: RunOutcome
     try {
       outcome = await runner.run({
+        freshSeed,
         id: `verify-${claim.id.slice(0, 16)}`,
         source: Buffer.from(bytes).toString('utf8'),
         profile: this.init.profile,
@@ -259,9 +268,16 @@ export class ResearchLoop {
       return
     }
     const inconclusive = outcome.status === 'crash' && INCONCLUSIVE_CRASHES.has(outcome.reason!)
-    const metrics = outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!, candidate.body.metrics!, { trainingMs: outcome.timing?.trainingMs ?? outcome.wallMs, steps }) : null
+    const fresh = outcome.status === 'ok' ? await this.freshComparison(claim.id, steps, freshSeed, outcome, signal) : undefined
+    if (signal.aborted) {
+      await claims.release(claim.id, 'aborted').catch(() => {})
+      return
+    }
+    // Advantage on the fixed slice that vanished on fresh text: overfit (memorised), refuted.
+    const overfit = fresh?.overfit === true
+    const metrics = !overfit && outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!, candidate.body.metrics!, { trainingMs: outcome.timing?.trainingMs ?? outcome.wallMs, steps }) : null
     // The crash kind, so every node can tell a failed import under another PyTorch from a lie.
-    const crash = metrics === null ? (outcome.status === 'ok' ? { reason: 'insane-metrics', detail: '' } : publishableCrash(outcome)) : undefined
+    const crash = metrics === null ? (overfit ? { reason: 'overfit', detail: describeFresh(fresh!) } : outcome.status === 'ok' ? { reason: 'insane-metrics', detail: '' } : publishableCrash(outcome)) : undefined
     await state.append('verification', {
       result: candidate.id,
       claimId: claim.id,
@@ -273,6 +289,7 @@ export class ResearchLoop {
       harness: this.init.harness,
       maxSteps: steps,
       ...(crash !== undefined ? { crash } : {}),
+      ...(fresh !== undefined ? { freshSample: roundFresh(fresh) } : {}),
       // Not on the code's account, nor on its author's: no vote, and at most unverified here.
       ...(inconclusive ? { inconclusive: true as const } : {})
     })
@@ -285,6 +302,25 @@ export class ResearchLoop {
     const verdict = trust.status(candidate.id)
     if (verdict === 'refuted') this.stats.refuted++
     this.components.log(`research: ${candidate.id.slice(0, 12)} ${verdict === 'refuted' ? 'did NOT reproduce' : 'reproduced'}: reported ${candidate.body.metrics!.val_bpb.toFixed(4)}, re-run ${metrics === null ? `crashed (${outcome.reason ?? 'unknown'})` : metrics.val_bpb.toFixed(4)}`)
+  }
+
+  /**
+   * Score the reference (the harness's default train.py, the same steps) on the verification's
+   * fresh seed and compare it with the result's run, window by window (fresh-sample.ts).
+   * Undefined when the reference did not score (the comparison is then skipped, and said so).
+   */
+  private async freshComparison (claimId: string, steps: number, freshSeed: string, outcome: RunOutcome, signal: AbortSignal): Promise<FreshComparison | undefined> {
+    const reference = await this.components.runner.run({
+      id: `verify-${claimId.slice(0, 16)}-ref`,
+      source: this.init.defaultSource,
+      profile: this.init.profile,
+      maxSteps: steps,
+      freshSeed,
+      ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
+    }, { signal })
+    const comparison = compareFreshSample(outcome.evaluation, reference.evaluation, PROFILE_TOLERANCE[this.init.profile])
+    if (comparison === undefined && !signal.aborted) this.components.log(`research: no fresh-sample comparison for ${claimId.slice(0, 12)}: the reference run ${reference.status === 'ok' ? 'was not scored on the sample' : `crashed (${reference.reason ?? 'unknown'})`}`)
+    return comparison
   }
 
   private async cycle (signal: AbortSignal): Promise<void> {
@@ -386,4 +422,14 @@ export class ResearchLoop {
     if (this.stats.overheadsMs.length > 100) this.stats.overheadsMs.shift()
     this.components.log(`research: ${proposal.description}: ${status}${valBpb !== undefined ? ` val_bpb ${valBpb.toFixed(4)}` : ` (${outcome.reason ?? ''})`}`)
   }
+}
+
+/** The fresh-sample comparison as published: bits per byte to 1e-4. */
+function roundFresh (fresh: FreshComparison): FreshComparison {
+  const r = (v: number): number => Math.round(v * 1e4) / 1e4
+  return { windows: fresh.windows, fixedAdvantage: r(fresh.fixedAdvantage), freshAdvantage: r(fresh.freshAdvantage), standardError: r(fresh.standardError), overfit: fresh.overfit }
+}
+
+function describeFresh (fresh: FreshComparison): string {
+  return `ahead of the default train.py by ${fresh.fixedAdvantage.toFixed(4)} bpb on the fixed slice but by ${fresh.freshAdvantage.toFixed(4)} ± ${fresh.standardError.toFixed(4)} on ${fresh.windows} fresh windows: overfit to the fixed slice`
 }

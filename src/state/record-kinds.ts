@@ -155,6 +155,18 @@ export const verificationBody = z.strictObject({
    * node's own inconclusive re-run keeps the result at most unverified there (src/trust).
    */
   inconclusive: z.literal(true).optional(),
+  /**
+   * The fresh-sample comparison (issue 13, src/runner/fresh-sample.ts): the re-run and the default
+   * train.py scored on the same fresh validation windows; `overfit` (then metrics are null):
+   * the advantage on the fixed slice did not come back there. Bits per byte.
+   */
+  freshSample: z.strictObject({
+    windows: z.number().int().positive().max(1_000_000),
+    fixedAdvantage: z.number().finite(),
+    freshAdvantage: z.number().finite(),
+    standardError: z.number().finite().nonnegative(),
+    overfit: z.boolean()
+  }).optional(),
   harness: z.string().min(1).max(100),
   maxSteps: z.number().int().positive()
 })
