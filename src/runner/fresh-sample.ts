@@ -12,9 +12,11 @@ import type { EvaluationReport } from './evaluator.js'
  * A result is overfit when it claims an advantage over the reference on the fixed slice (both
  * measured here) that does not come back on the fresh sample: with z = FRESH_Z standard errors of
  * room, the fresh advantage is below FRESH_SHARE of the fixed one, less the tolerance. An honest
- * model's advantage is a property of the model and comes back (measured: fresh/fixed 0.93-1.07 for
- * honest pairs); text carried in the source helps on the fixed slice only, or on the pool in
- * proportion to how much of it fits (about 5 % of the cpu pool in 64 KiB, see train/README.md).
+ * model's advantage is a property of the model and comes back (measured, cpu, 40 steps, BATCH_SIZE
+ * 16 -> 64: 0.061 on the fixed slice, 0.083 ± 0.005 fresh); text carried in the source helps on the
+ * fixed slice only, or on the pool in proportion to how much of it fits (about 5 % of the cpu pool
+ * in 64 KiB, see train/README.md); the memorising train.py of test/runner/evaluation-cheats.spec.ts
+ * measured 1.85 ahead on the fixed slice, -0.18 ± 0.008 fresh.
  *
  * The reference is the default train.py, not the result's parent: a cheat whose parent is itself a
  * cheat would otherwise show no advantage over it on either sample and pass.
