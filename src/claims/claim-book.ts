@@ -258,6 +258,16 @@ export class ClaimBook {
     return this.dupMarks.marks
   }
 
+  /**
+   * The duplicate marks as they stand, at once, with an update started behind them: for views
+   * polled on the event loop (the best, the status page) that must not wait while thousands of
+   * new results are compared (1,500 at once took 9 s, most of it embedding their descriptions).
+   */
+  duplicateMarksNow (): ReadonlyMap<string, DuplicateMark> {
+    void this.duplicateResults().catch(() => {})
+    return this.dupMarks.marks
+  }
+
   private isReference (entry: DedupEntry): boolean {
     return entry.parent === null && entry.codeHash !== null && (this.init.referenceCodeHashes?.has(entry.codeHash) ?? false)
   }
@@ -295,7 +305,7 @@ class DuplicateMarks {
   private convictions: number
   private byCode = new Map<string, string>()
   private byDelta = new Map<string, string>()
-  private byParent = new Map<string, ResultEntry[]>()
+  private byParent = new Map<string, ParentOriginals>()
   /** How many of `ordered` the indexes reflect (a prefix of the decided ones). */
   private indexed = 0
 
@@ -355,7 +365,7 @@ class DuplicateMarks {
       let mark: DuplicateMark | undefined = exact !== undefined ? { of: exact, layer: 'exact' } : structured !== undefined ? { of: structured, layer: 'structured' } : undefined
       if (mark === undefined && semantic !== undefined) {
         try {
-          const group = this.byParent.get(parent) ?? []
+          const group = candidatesFor(this.byParent.get(parent), semantic.anchorOf(r.body.description, targetsOf(r.body.delta)))
           await semantic.prepare([r.body.description, ...group.map((e) => e.body.description)])
           for (const earlier of group) {
             if (r.body.delta.length > 0 && earlier.body.delta.length > 0 && deltaKey(r.body.delta) !== deltaKey(earlier.body.delta)) continue
@@ -398,9 +408,20 @@ class DuplicateMarks {
     const parent = r.body.parent ?? '-'
     this.byCode.set(r.body.codeHash, r.id)
     if (r.body.delta.length > 0) this.byDelta.set(`${parent} ${deltaKey(r.body.delta)}`, r.id)
-    const group = this.byParent.get(parent)
-    if (group === undefined) this.byParent.set(parent, [r])
-    else group.push(r)
+    let group = this.byParent.get(parent)
+    if (group === undefined) {
+      group = { all: [], unanchored: [], byAnchor: new Map() }
+      this.byParent.set(parent, group)
+    }
+    const original = { r, order: group.all.length }
+    group.all.push(original)
+    const anchor = this.components.semantic?.anchorOf(r.body.description, targetsOf(r.body.delta))
+    if (anchor === undefined) group.unanchored.push(original)
+    else {
+      const same = group.byAnchor.get(anchor)
+      if (same === undefined) group.byAnchor.set(anchor, [original])
+      else same.push(original)
+    }
   }
 
   private before (a: Placed, b: Placed): boolean {
@@ -424,6 +445,26 @@ class DuplicateMarks {
     while (this.ordered[at] !== x) at++
     return at
   }
+}
+
+/** The originals of one parent, in precedence order, and indexed by the values they set. */
+interface ParentOriginals {
+  all: Array<{ r: ResultEntry, order: number }>
+  unanchored: Array<{ r: ResultEntry, order: number }>
+  byAnchor: Map<string, Array<{ r: ResultEntry, order: number }>>
+}
+
+/**
+ * The originals a result may repeat, earliest first: all of them when it sets no value; else those
+ * that set the same values, and those that set none (the semantic layer's numbers guard tells the
+ * rest apart without a comparison). 1,500 results on one parent that each set another value cost
+ * 1,500 comparisons, not a million.
+ */
+function candidatesFor (group: ParentOriginals | undefined, anchor: string | undefined): ResultEntry[] {
+  if (group === undefined) return []
+  if (anchor === undefined) return group.all.map((o) => o.r)
+  const same = group.byAnchor.get(anchor) ?? []
+  return [...same, ...group.unanchored].sort((a, b) => a.order - b.order).map((o) => o.r)
 }
 
 /** The numeric values a change sets: what its description's numbers would say. */

@@ -1,3 +1,4 @@
+import { SwarmdError } from '../util/errors.js'
 import type { Embedder } from './embedder.js'
 
 export interface ClosableEmbedder extends Embedder {
@@ -10,6 +11,7 @@ export interface ClosableEmbedder extends Embedder {
  */
 export class LazyEmbedder implements Embedder {
   private loading: Promise<ClosableEmbedder> | undefined
+  private closed = false
 
   constructor (readonly dimensions: number, private readonly load: () => Promise<ClosableEmbedder>) {}
 
@@ -17,6 +19,9 @@ export class LazyEmbedder implements Embedder {
   get loaded (): boolean { return this.loading !== undefined }
 
   async embed (texts: string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]> {
+    // A late caller (a background duplicate-mark update) must not load the model again after
+    // close: its worker would keep a stopped daemon's process alive.
+    if (this.closed) throw new SwarmdError('EMBEDDER_MODEL_UNAVAILABLE', 'the embedder is closed (the daemon is stopping)')
     this.loading ??= this.load().catch((err: unknown) => {
       this.loading = undefined
       throw err
@@ -25,6 +30,7 @@ export class LazyEmbedder implements Embedder {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     const loading = this.loading
     this.loading = undefined
     if (loading === undefined) return

@@ -192,6 +192,18 @@ export class SemanticDedup {
   }
 
   /**
+   * The values a description (or, when its words name none, its change) sets, as a coarse key:
+   * two descriptions whose keys differ are never the same experiment (`compare`'s numbers guard),
+   * so an index by this key skips them. Undefined when it sets no value: compare it with everything.
+   */
+  anchorOf (description: string, targets: number[] = []): string | undefined {
+    const own = targetValues(this.expand(description))
+    const set = own.length > 0 ? own : [...targets].sort((x, y) => x - y)
+    if (set.length === 0) return undefined
+    return [...new Set(set.map((x) => x.toPrecision(6)))].join(' ')
+  }
+
+  /**
    * Embed descriptions about to be compared in one batch (the embedder runs 32 at a time) rather
    * than one per comparison: the first check against a busy parent embeds its whole history.
    */

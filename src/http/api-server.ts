@@ -86,7 +86,7 @@ export class ApiServer {
         const tier = url.searchParams.get('tier') ?? daemon.research.tier
         if (!(TIERS as readonly string[]).includes(tier)) throw new HttpError(400, 'API_BAD_REQUEST', `unknown tier ${tier}; one of ${TIERS.join(', ')}`)
         const best = bestResult(daemon, tier as Tier)
-        const marks = await daemon.claims.duplicateResults()
+        const marks = daemon.claims.duplicateMarksNow()
         // Unverified results that beat the best: shown as candidates, never built on until reproduced.
         const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
         const candidates = daemon.trust.candidates({ tier: tier as Tier, maxSteps, than: best?.body.metrics?.val_bpb ?? null })
