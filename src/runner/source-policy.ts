@@ -62,7 +62,7 @@ DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "__
 FORBIDDEN_MODULES = {"ctypes", "importlib", "gc", "inspect", "builtins", "marshal"}
 FORBIDDEN_ATTRS = {"__dict__", "__code__", "__globals__", "__builtins__", "__closure__", "__defaults__", "__kwdefaults__", "__subclasses__", "__bases__", "__mro__", "__loader__", "__spec__", "__file__", "__setattr__", "__getattribute__"}
 MUTATORS = {"update", "pop", "popitem", "clear", "setdefault", "append", "extend", "insert", "remove", "sort", "reverse", "add", "discard", "__setitem__", "__delitem__", "copy_", "fill_", "zero_"}
-FORBIDDEN_STRINGS = ["prepare.py", "SWARMD_SOTU_DIR", "SWARMD_CACHE_DIR", "datasets-sotu", "/proc/"]
+FORBIDDEN_STRINGS = ["prepare.py", "SWARMD_SOTU_DIR", "SWARMD_WEB_CORPUS_DIR", "datasets-sotu", "/proc/"]
 
 aliases = {}
 prepare_names = set()

@@ -2,13 +2,10 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { cp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { tempDir } from '../helpers/in-process-daemon.js'
 import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -22,12 +19,13 @@ describe('train/prepare.py', () => {
   let python: string
   before(async () => { python = await requirePython() })
 
-  it('loads the pinned corpus: 9.7 MB train, 1.05 MB validation', async () => {
-    const r = await py(python, 'import prepare\ntr, va = prepare.load_sotu()\nprint(len(tr), len(va))', { SWARMD_SOTU_DIR: CORPUS_DIR })
+  it('loads the pinned corpus: 5.4 MB train (the even-numbered addresses), 1.05 MB validation, a 5.3 MB pool', async () => {
+    const r = await py(python, 'import prepare\ntr, va = prepare.load_sotu()\nprint(len(tr), len(va), len(prepare.sotu_pool()))', { SWARMD_SOTU_DIR: CORPUS_DIR })
     assert.equal(r.exitCode, 0, r.out)
-    const [train, val] = r.out.trim().split(/\s+/).map(Number)
-    assert.ok(train! > 9_600_000 && train! < 9_800_000, r.out)
+    const [train, val, pool] = r.out.trim().split(/\s+/).map(Number)
+    assert.ok(train! > 5_300_000 && train! < 5_450_000, r.out)
     assert.ok(val! > 1_000_000 && val! < 1_100_000, r.out)
+    assert.ok(pool! > 5_200_000 && pool! < 5_400_000, r.out)
   })
 
   it('refuses a corpus whose checksum differs', async () => {
@@ -44,84 +42,52 @@ describe('train/prepare.py', () => {
   })
 })
 
-describe('train/prepare.py gpu corpus download (loopback server, fixture shards)', () => {
+describe('the gpu profile\'s code path on a CPU (gpu-tiny: the same corpus, pool and evaluation, a tiny size)', () => {
   let python: string
-  let server: Server
-  let baseUrl: string
-  const shards = [Buffer.from('alpha '.repeat(300_000)), Buffer.from('beta '.repeat(250_000))]
-  const served: Record<string, Buffer> = { 'a.txt': shards[0]!, 'b.txt': shards[1]! }
-  const requests: Array<{ name: string, range: string | undefined }> = []
-  let cutFirstTransfer = true
-  let corrupt = false
+  let corpus: string
+  // Web-like text: documents separated by blank lines, as `swarmd corpus fetch` writes them.
+  const doc = (i: number): string => `document ${i}: ` + Array.from({ length: 60 }, (_, w) => ['the', 'model', 'trains', 'on', 'bytes', 'of', 'web', 'text'][(i * 7 + w * 3) % 8]).join(' ')
+  const text = (from: number, count: number): string => Array.from({ length: count }, (_, i) => doc(from + i)).join('\n\n')
 
   before(async () => {
     python = await requirePython()
-    server = createServer((req, res) => {
-      const name = (req.url ?? '/').slice(1)
-      const body = served[name]
-      requests.push({ name, range: req.headers.range })
-      if (body === undefined) { res.writeHead(404).end(); return }
-      const data = corrupt ? Buffer.from(body).fill(120, 0, 10) : body
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
-      const from = range === null ? 0 : Number(range[1])
-      res.writeHead(range === null ? 200 : 206, { 'content-length': String(data.length - from) })
-      if (cutFirstTransfer && name === 'a.txt') {
-        // An interrupted transfer: half the bytes, then the connection drops.
-        cutFirstTransfer = false
-        res.write(data.subarray(from, from + Math.floor(data.length / 2)), () => { res.socket?.destroy() })
-        return
-      }
-      res.end(data.subarray(from))
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    corpus = await tempDir()
+    await writeFile(join(corpus, 'train.txt'), text(0, 1500))
+    await writeFile(join(corpus, 'val.txt'), text(5000, 150))
   })
-  after(async () => { await new Promise((resolve) => server.close(resolve)) })
+  after(async () => { await rm(corpus, { recursive: true, force: true }) })
 
-  const manifest = (): string => JSON.stringify(Object.entries(served).map(([name, data]) => ({ name, size: data.length, sha256: sha256(data) })))
-  const download = async (dir: string): Promise<{ exitCode: number, out: string }> => py(python, [
-    'import json, sys, prepare',
-    `shards = json.loads(${JSON.stringify(manifest())})`,
-    'try:',
-    `    paths = prepare.download_shards(${JSON.stringify(baseUrl)}, shards, ${JSON.stringify(dir)})`,
-    '    print("ok", *paths)',
-    'except prepare.CorpusError as e:',
-    '    print("corpus-error:", e)',
-    'except Exception as e:',
-    '    print("interrupted:", type(e).__name__)'
-  ].join('\n'))
+  const env = (dir: string): Record<string, string> => ({ SWARMD_PROFILE: 'gpu-tiny', SWARMD_WEB_CORPUS_DIR: dir, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' })
 
-  it('resumes an interrupted transfer with a range request, verifies, and caches', async () => {
-    const dir = await tempDir()
+  it('exports the splits from the fetched corpus: the fixed slice, the pool after it, the training text', async () => {
+    const out = await tempDir()
     try {
-      const first = await download(dir)
-      assert.match(first.out, /interrupted|stopped at \d+\/\d+ bytes; run again to resume/, first.out)
-      const partial = await stat(join(dir, 'a.txt.part'))
-      assert.ok(partial.size > 0 && partial.size < shards[0]!.length)
-      const second = await download(dir)
-      assert.match(second.out, /^ok /m, second.out)
-      assert.ok(requests.some((r) => r.name === 'a.txt' && r.range === `bytes=${partial.size}-`), 'resumed from where it stopped')
-      assert.equal(sha256(await readFile(join(dir, 'a.txt'))), sha256(shards[0]!))
-      assert.equal(sha256(await readFile(join(dir, 'b.txt'))), sha256(shards[1]!))
-      const before = requests.length
-      assert.match((await download(dir)).out, /^ok /m)
-      assert.equal(requests.length, before, 'verified shards are not fetched again')
+      const r = await execa(python, ['prepare.py', 'export-splits', out], { cwd: HARNESS_DIR, env: env(corpus), reject: false, all: true, timeout: 120_000 })
+      assert.equal(r.exitCode, 0, r.all)
+      const splits = JSON.parse(r.stdout.trim().split('\n').pop()!) as { train: string[], val: string, val_sha256: string, pool: { path: string, offset: number } }
+      const val = await readFile(join(corpus, 'val.txt'))
+      assert.equal(splits.val_sha256, sha256(val.subarray(0, 16384)))
+      assert.deepEqual(splits.pool, { path: join(corpus, 'val.txt'), offset: 16384 })
+      assert.deepEqual(splits.train, [join(corpus, 'train.txt')])
     } finally {
-      await rm(dir, { recursive: true, force: true })
+      await rm(out, { recursive: true, force: true })
     }
   })
 
-  it('rejects and deletes a corrupted shard', async () => {
-    const dir = await tempDir()
-    corrupt = true
-    try {
-      const r = await download(dir)
-      assert.match(r.out, /corpus-error: shard a.txt is corrupt/, r.out)
-      assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('a.txt')), [])
-    } finally {
-      corrupt = false
-      await rm(dir, { recursive: true, force: true })
+  it('trains and scores a few steps through the gpu code path, the same val_bpb twice', async () => {
+    const run = async (): Promise<string> => {
+      const r = await execa(python, ['train.py'], { cwd: HARNESS_DIR, env: { ...env(corpus), MAX_STEPS: '5' }, reject: false, all: true, timeout: 120_000 })
+      assert.equal(r.exitCode, 0, r.all)
+      return /^val_bpb: (\S+)$/m.exec(r.all ?? '')?.[1] ?? 'missing'
     }
+    const first = await run()
+    assert.ok(Number(first) > 0.2 && Number(first) < 9, first)
+    assert.equal(await run(), first)
+  })
+
+  it('without the corpus, says to run `swarmd corpus fetch`', async () => {
+    const r = await py(python, 'import prepare\ntry:\n    prepare.web_corpus_paths()\nexcept prepare.CorpusError as e:\n    print("corpus-error:", e)', env(join(corpus, 'missing')))
+    assert.match(r.out, /corpus-error: .*swarmd corpus fetch/, r.out)
   })
 })
 
