@@ -12,6 +12,7 @@ import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.j
 import { randomBytes } from 'node:crypto'
 import { compareFreshSample } from '../runner/fresh-sample.js'
 import { PROFILE_TOLERANCE } from '../runner/harness.js'
+import type { Profile } from '../runner/harness.js'
 import type { FreshComparison } from '../runner/fresh-sample.js'
 import { saneMetrics } from '../state/record-kinds.js'
 import { publishableCrash, publishableLog, verificationReport, verifiedMetrics } from '../runner/publishable.js'
@@ -41,7 +42,7 @@ export interface ResearchLoopComponents {
 }
 
 export interface ResearchLoopInit {
-  profile: 'cpu' | 'gpu'
+  profile: Profile
   tier: Tier
   hardware: { gpu: string, vramGb: number }
   /** The PyTorch version runs use, recorded in results and verifications (src/trust keys standing by it). */

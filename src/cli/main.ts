@@ -46,7 +46,9 @@ program.command('start')
   .option('--swarm <name>', 'the swarm to join (default "default")')
   .addOption(new Option('--agent <agent>', 'research agent: builtin (default, no LLM), command (a coding agent CLI), none (coordinate only)').choices(['builtin', 'command', 'none']))
   .option('--agent-command <cmd>', 'shell command of the coding agent for --agent command (it edits train.py in its working directory)')
-  .addOption(new Option('--profile <profile>', 'experiment profile (default auto: gpu when a CUDA GPU is found)').choices(['auto', 'cpu', 'gpu']))
+  .addOption(new Option('--profile <profile>', 'experiment profile (default auto: gpu when a CUDA GPU is found; gpu-tiny: the gpu code path at a CPU\'s size, for tests)').choices(['auto', 'cpu', 'gpu', 'gpu-tiny']))
+  .option('--corpus <dir>', 'the gpu profile\'s corpus from this folder instead of its host (the same parquet shards, or train.txt and val.txt)')
+  .option('--corpus-manifest <file>', 'a shard list {"shards": [{"path", "size", "sha256"}]} to use instead of the host\'s listing')
   .option('--python <path>', 'Python interpreter with PyTorch (default: detect)')
   .option('--max-steps <n>', 'end each run after n steps instead of the time budget (demos, tests)', count)
   .option('--max-experiments <n>', 'stop researching after n experiments', count)
@@ -54,7 +56,7 @@ program.command('start')
   .option('--claim-ttl-ms <ms>', 'a claim without a heartbeat expires after this long (default 0: 3x the run time)', count)
   .option('--unsafe-no-sandbox', 'run peers\' train.py even without a working sandbox (bubblewrap): their code can read your files and use the network')
   .option('--unsafe-no-cgroup', 'run peers\' train.py in the sandbox even where no cgroup limits the whole run: their code can use all your memory and processes')
-  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu', python?: string, maxSteps?: number, maxExperiments?: number, claimSettleMs?: number, claimTtlMs?: number, unsafeNoSandbox?: boolean, unsafeNoCgroup?: boolean }, cmd: Command) => {
+  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu' | 'gpu-tiny', python?: string, corpus?: string, corpusManifest?: string, maxSteps?: number, maxExperiments?: number, claimSettleMs?: number, claimTtlMs?: number, unsafeNoSandbox?: boolean, unsafeNoCgroup?: boolean }, cmd: Command) => {
     const flags: StartFlags = {}
     if (opts.listen !== undefined) flags.listen = opts.listen
     if (opts.bootstrap !== undefined) flags.bootstrap = opts.bootstrap
@@ -66,6 +68,8 @@ program.command('start')
     if (opts.agentCommand !== undefined) flags.agentCommand = opts.agentCommand
     if (opts.profile !== undefined) flags.profile = opts.profile
     if (opts.python !== undefined) flags.python = opts.python
+    if (opts.corpus !== undefined) flags.corpus = opts.corpus
+    if (opts.corpusManifest !== undefined) flags.corpusManifest = opts.corpusManifest
     if (opts.maxSteps !== undefined) flags.maxSteps = opts.maxSteps
     if (opts.maxExperiments !== undefined) flags.maxExperiments = opts.maxExperiments
     if (opts.claimSettleMs !== undefined) flags.claimSettleMs = opts.claimSettleMs

@@ -30,8 +30,10 @@ export const configSchema = z.strictObject({
   swarm: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'swarm names are lowercase letters, digits and dashes'),
   agent: z.enum(['none', 'builtin', 'command']),
   agentCommand: z.string(),
-  profile: z.enum(['auto', 'cpu', 'gpu']),
+  profile: z.enum(['auto', 'cpu', 'gpu', 'gpu-tiny']),
   python: z.string(),
+  corpus: z.string(),
+  corpusManifest: z.string(),
   maxSteps: z.number().int().min(0),
   maxExperiments: z.number().int().min(0),
   maxConnections: z.number().int().min(1),
@@ -116,6 +118,7 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialCon
   if (env.SWARMD_MDNS !== undefined) out.mdns = !['0', 'false', 'no', 'off'].includes(env.SWARMD_MDNS.toLowerCase())
   if (env.SWARMD_SWARM !== undefined) out.swarm = env.SWARMD_SWARM
   if (env.SWARMD_PYTHON !== undefined) out.python = env.SWARMD_PYTHON
+  if (env.SWARMD_CORPUS !== undefined) out.corpus = env.SWARMD_CORPUS
   if (env.SWARMD_PROFILE !== undefined) out.profile = env.SWARMD_PROFILE
   if (env.SWARMD_AGENT !== undefined) out.agent = env.SWARMD_AGENT
   if (env.SWARMD_CLAIM_SETTLE_MS !== undefined) out.claimSettleMs = Number(env.SWARMD_CLAIM_SETTLE_MS)

@@ -12,6 +12,8 @@ export function dataPaths (dataDir: string) {
     daemonInfo: join(dataDir, 'daemon.json'),
     state: (swarm: string) => join(dataDir, 'state', swarm),
     blobs: join(dataDir, 'blobs'),
+    /** The gpu profiles' corpus: the shards, the flat train.txt and val.txt, corpus.json. */
+    webCorpus: join(dataDir, 'corpus', 'web'),
     /** Peers blocked for bad input, with when each block ends: survives restarts. */
     blocklist: join(dataDir, 'blocklist.json')
   }

@@ -18,9 +18,13 @@ export const DEFAULTS = {
   /** Shell command of the coding agent for `agent: command`. */
   agentCommand: '',
   /** Experiment profile: `auto` picks gpu when a CUDA GPU is found, else cpu. */
-  profile: 'auto' as 'auto' | 'cpu' | 'gpu',
+  profile: 'auto' as 'auto' | 'cpu' | 'gpu' | 'gpu-tiny',
   /** Python interpreter with torch; empty: detect (/usr/bin/python3, python3, python). */
   python: '',
+  /** The gpu profiles' corpus from a folder (the same parquet shards, or train.txt and val.txt) instead of its host; empty: fetch it. */
+  corpus: '',
+  /** A shard list ({"shards": [{path, size, sha256}]}) used instead of the host's listing; empty: the host's. */
+  corpusManifest: '',
   /** Stop each run after this many steps instead of the time budget (0: use the budget). For tests and demos. */
   maxSteps: 0,
   /** Stop the research loop after this many experiments (0: never). */

@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
-import { sha256File } from '../util/hash.js'
+import { sha256File, sha256Hex } from '../util/hash.js'
 import { hubFileUrl, listHubFiles } from './hub-listing.js'
 import { writeFlatText } from './parquet-text.js'
 import { downloadVerified } from './shard-download.js'
@@ -90,6 +90,23 @@ export async function fetchWebCorpus (spec: WebCorpusSpec, dir: string, opts: Fe
   const manifest = await flatten(`${spec.dataset.repo}@${spec.dataset.revision}`, shards, trainPaths, valPath, dir, opts)
   opts.onProgress?.({ phase: 'ready', manifest })
   return manifest
+}
+
+/** The corpus a folder already holds (fetched before), without asking the host: what a restart offline uses. */
+export async function cachedCorpus (dir: string): Promise<CorpusManifest | undefined> {
+  const manifest = await readManifest(dir)
+  return manifest !== undefined && await flatFilesIntact(manifest) ? manifest : undefined
+}
+
+/** The tokenizer every profile uses: raw bytes, vocab 256 (so loss in bits is bits per byte). */
+export const TOKENIZER = 'bytes-256'
+
+/**
+ * The corpus' part of a swarm's identity: the validation bytes the harness scores on and the
+ * tokenizer. Daemons whose data differ in one byte never share a swarm; no pinned manifest needed.
+ */
+export function corpusIdentity (manifest: CorpusManifest): string {
+  return sha256Hex(`swarmd-corpus/1\n${TOKENIZER}\n${manifest.val.sha256}`).slice(0, 16)
 }
 
 /**

@@ -1,11 +1,13 @@
 import { mkdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { dataPaths } from '../config/data-dir.js'
 import { ApiServer } from '../http/api-server.js'
 import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { MISBEHAVING_PEER_SCORE, STRIKE_SCORE } from '../p2p/gossip-score.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
+import { CLIMBMIX, cachedCorpus, corpusIdentity, fetchWebCorpus, localCorpus, readShardList } from '../corpus/web-corpus.js'
+import { progressPrinter } from '../corpus/progress.js'
 import { RECORD_FORMAT } from '../state/records.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
@@ -24,7 +26,7 @@ import { createWorkerEmbedder } from '../claims/worker-embedder.js'
 import { TrustLedger } from '../trust/trust-ledger.js'
 import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
-import { DEFAULT_HARNESS_DIR, GPU_PROFILE_READY, PROFILE_BUDGET_S, PROFILE_TOLERANCE, corpusDir, harnessId, killAfterMs } from '../runner/harness.js'
+import { DEFAULT_HARNESS_DIR, PROFILE_BUDGET_S, PROFILE_TOLERANCE, corpusDir, harnessId, killAfterMs, usesWebCorpus } from '../runner/harness.js'
 import { SwarmdError } from '../util/errors.js'
 import { findPython } from '../runner/python.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
@@ -38,6 +40,7 @@ import type { Config } from '../config/config.js'
 import type { Identity } from '../p2p/identity.js'
 import type { ExperimentRunner } from '../runner/experiment-runner.js'
 import type { Profile } from '../runner/harness.js'
+import type { CorpusManifest } from '../corpus/web-corpus.js'
 import type { PythonInfo } from '../runner/python.js'
 import type { EnvironmentBody } from '../state/record-kinds.js'
 import type { Tier } from '../state/record-kinds.js'
@@ -60,8 +63,10 @@ export interface ResearchSetup {
   profile: Profile
   tier: Tier
   harness: string
-  /** The swarm key on the wire: name, profile and harness together. */
+  /** The swarm key on the wire: name, profile, harness and (web corpus profiles) the corpus' identity together. */
   swarmKey: string
+  /** The web corpus the harness trains and evaluates on (gpu profiles); undefined on cpu. */
+  corpus: CorpusManifest | undefined
   hardware: { gpu: string, vramGb: number }
   /** What results and verifications record beside the hardware (src/trust keys standing by it); none without python. */
   environment: EnvironmentBody | undefined
@@ -218,6 +223,24 @@ export class Daemon {
     return this.stopping
   }
 
+  /**
+   * The gpu profiles' corpus: from `--corpus DIR`, else what an earlier fetch left (no network
+   * needed), else fetched now from its host (resumable, each shard checked against the sha256 the
+   * host publishes), with progress in the log.
+   */
+  private async webCorpus (): Promise<CorpusManifest> {
+    const { config } = this.options
+    const dir = this.paths.webCorpus
+    const progress = progressPrinter(false, (text) => { this.log(text.trimEnd()) })
+    if (config.corpus !== '') return await localCorpus(CLIMBMIX, config.corpus, dir, { onProgress: progress })
+    if (config.corpusManifest === '') {
+      const cached = await cachedCorpus(dir)
+      if (cached !== undefined) return cached
+    }
+    this.log(`fetching the gpu profile's corpus into ${dir} (once; \`swarmd corpus fetch\` does it ahead of time)`)
+    return await fetchWebCorpus(CLIMBMIX, dir, { onProgress: progress, ...(config.corpusManifest !== '' ? { shards: await readShardList(config.corpusManifest) } : {}) })
+  }
+
   /** Profile, tier and harness; probes Python only when an agent will run experiments. */
   private async detectResearch (): Promise<ResearchSetup> {
     const { config } = this.options
@@ -231,17 +254,26 @@ export class Daemon {
       }
     }
     const gpu = python?.gpus[0]
-    if (config.profile === 'gpu' && !GPU_PROFILE_READY) {
-      throw new SwarmdError('CONFIG_INVALID', 'the gpu profile is not available yet: its corpus is not pinned in train/prepare.py; use --profile cpu (or auto)')
+    let profile: Profile = config.profile === 'auto' ? (python?.cuda === true ? 'gpu' : 'cpu') : config.profile
+    let corpus: CorpusManifest | undefined
+    if (usesWebCorpus(profile)) {
+      try {
+        corpus = await this.webCorpus()
+      } catch (err) {
+        // `auto` found a GPU but cannot get its corpus: it still researches, on the cpu profile.
+        if (config.profile !== 'auto') throw err
+        this.log(`warning: the gpu profile's corpus is not available (${(err as Error).message}); running the cpu profile. \`swarmd corpus fetch\` (or --corpus DIR) gets it ahead of time`)
+        profile = 'cpu'
+      }
     }
-    const profile: Profile = config.profile === 'auto' ? (python?.cuda === true && GPU_PROFILE_READY ? 'gpu' : 'cpu') : config.profile
     const tier = profile === 'gpu' && gpu !== undefined ? tierOf(gpu.vramGb) : 'cpu'
     const harness = await harnessId(this.harnessDir, profile)
     return {
       profile,
       tier,
       harness,
-      swarmKey: `${config.swarm}-${profile}-${harness}`,
+      swarmKey: `${config.swarm}-${profile}-${harness}${corpus !== undefined ? `-${corpusIdentity(corpus)}` : ''}`,
+      corpus,
       hardware: profile === 'gpu' && gpu !== undefined ? { gpu: gpu.name, vramGb: gpu.vramGb } : { gpu: 'cpu', vramGb: 0 },
       environment: python === undefined ? undefined : { torch: python.torch },
       python,
@@ -270,7 +302,7 @@ export class Daemon {
     }
     this.confinementValue = describeConfinement({ sandbox, cgroups, runUid: config.runUid, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup })
     const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb, workspaceMb: config.runWorkspaceMb }
-    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), workRoot, clock: this.clock, cgroups, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup, runUid: config.runUid })
+    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), ...(research.corpus !== undefined ? { webCorpusDir: dirname(research.corpus.val.path) } : {}), workRoot, clock: this.clock, cgroups, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup, runUid: config.runUid })
     this.runnerValue = runner
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })

@@ -48,7 +48,7 @@ async function refresh () {
     const [status, hyps, res, active] = await Promise.all(['/api/status', '/api/hypotheses', '/api/results', '/api/claims?status=active'].map((u) => fetch(u).then((r) => r.json())))
     const rs = status.research
     const run = rs.current ? ' — running "' + esc(rs.current.description) + '" step ' + rs.current.step + (rs.current.lossBpb === null ? '' : ', loss ' + rs.current.lossBpb.toFixed(3) + ' bpb') : ''
-    document.getElementById('research').innerHTML = 'agent <b>' + esc(rs.agent) + '</b>, profile ' + esc(rs.profile) + ', tier ' + esc(rs.tier) + ', harness <code>' + esc(rs.harness) + '</code>' + (rs.stats ? ', ' + rs.stats.experiments + ' experiments' : '') + run
+    document.getElementById('research').innerHTML = 'agent <b>' + esc(rs.agent) + '</b>, profile ' + esc(rs.profile) + ', tier ' + esc(rs.tier) + ', harness <code>' + esc(rs.harness) + '</code>' + (rs.corpus ? ', corpus ' + esc(rs.corpus.dataset) + ' (validation sha256 <code>' + esc(rs.corpus.valSha256.slice(0, 16)) + '</code>)' : '') + (rs.stats ? ', ' + rs.stats.experiments + ' experiments' : '') + run
     const conf = rs.confinement
     document.getElementById('foreign-code').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : '<span class="' + (conf.foreignCode.runs ? '' : 'bad') + '">' + esc(conf.foreignCode.why) + '</span>'
     rows('confinement', conf === null ? [] : conf.protections, (p) => [esc(p.name), p.holds ? 'yes' : '<span class="bad">no</span>', esc(p.how)])

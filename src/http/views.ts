@@ -98,6 +98,8 @@ export function researchView (daemon: Daemon) {
     profile: r.profile,
     tier: r.tier,
     harness: r.harness,
+    /** The web corpus a gpu profile trains and evaluates on: which data this node has (part of its swarm's identity). */
+    corpus: r.corpus === undefined ? null : { dataset: r.corpus.dataset, trainBytes: r.corpus.train.bytes, valBytes: r.corpus.val.bytes, valSha256: r.corpus.val.sha256 },
     hardware: r.hardware,
     python: r.python === undefined ? null : { path: r.python.path, torch: r.python.torch },
     confinement: daemon.confinement ?? null,

@@ -31,13 +31,13 @@ function isSplits (value: unknown): value is CorpusSplits {
 }
 
 /**
- * Run `prepare.py export-splits` (harness code, outside any sandbox: it checks the pinned corpus,
- * and on the gpu profile downloads it) into `directory`. Throws CORPUS_UNAVAILABLE, with the
+ * Run `prepare.py export-splits` (harness code, outside any sandbox: it checks the pinned cpu
+ * corpus; the gpu profiles read the web corpus the daemon fetched, in `webCorpusDir`) into `directory`. Throws CORPUS_UNAVAILABLE, with the
  * harness's own reason, when the corpus is missing or not the pinned one.
  */
-export async function exportCorpusSplits (options: { python: string, harnessDir: string, profile: Profile, sotuDir: string, directory: string }): Promise<CorpusSplits> {
+export async function exportCorpusSplits (options: { python: string, harnessDir: string, profile: Profile, sotuDir: string, webCorpusDir?: string | undefined, directory: string }): Promise<CorpusSplits> {
   const run = await execa(options.python, [join(options.harnessDir, 'prepare.py'), 'export-splits', options.directory], {
-    env: { SWARMD_PROFILE: options.profile, SWARMD_SOTU_DIR: options.sotuDir, PYTHONDONTWRITEBYTECODE: '1' },
+    env: { SWARMD_PROFILE: options.profile, SWARMD_SOTU_DIR: options.sotuDir, ...(options.webCorpusDir !== undefined ? { SWARMD_WEB_CORPUS_DIR: options.webCorpusDir } : {}), PYTHONDONTWRITEBYTECODE: '1' },
     reject: false,
     // Progress of a download shows in the daemon's output; the last line names a failure.
     stderr: ['pipe', 'inherit']

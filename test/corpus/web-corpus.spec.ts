@@ -47,7 +47,7 @@ describe('the gpu corpus: fetched from a hub, verified against what the hub publ
     assert.equal(manifest.val.sha256, sha256Hex(val))
     assert.equal(manifest.val.documents, 40)
     // The dropped transfer was resumed where it broke off, not started over.
-    assert.ok(hub.requests.some((r) => r.path === 'shard_00001.parquet' && r.range === 'bytes=300-'), JSON.stringify(hub.requests))
+    assert.ok(hub.requests.some((r) => r.path === 'shard_00001.parquet' && /^bytes=[1-9]\d*-$/.test(r.range ?? '')), JSON.stringify(hub.requests))
     assert.equal(hub.requests.filter((r) => r.path === 'shard_00000.parquet').length, 3, 'two busy answers, then the file')
     const download = events.filter((e) => e.phase === 'download')
     assert.ok(download.length > 0 && download.at(-1)!.phase === 'download' && (download.at(-1) as { done: number, total: number }).done === (download.at(-1) as { total: number }).total, 'progress reaches the total')

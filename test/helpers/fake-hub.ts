@@ -69,8 +69,8 @@ export class FakeHub {
     res.statusCode = range !== undefined ? 206 : 200
     res.setHeader('content-length', String(bytes.byteLength - start))
     if (fault?.truncateAt !== undefined) {
-      // Half the body, then the connection drops.
-      res.write(bytes.subarray(start, fault.truncateAt), () => { res.socket?.destroy() })
+      // Part of the body, then (once it has had time to arrive) the connection drops.
+      res.write(bytes.subarray(start, fault.truncateAt), () => { setTimeout(() => { res.socket?.destroy() }, 100) })
       return
     }
     res.end(bytes.subarray(start))
