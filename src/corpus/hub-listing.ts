@@ -37,7 +37,13 @@ export async function listHubFiles (dataset: HubDataset, opts: { fetch?: typeof 
   let url: string | undefined = `${dataset.endpoint}/api/datasets/${dataset.repo}/tree/${encodeURIComponent(dataset.revision)}`
   for (let page = 0; url !== undefined; page++) {
     if (page > 10_000) throw new SwarmdError('CORPUS_FETCH_FAILED', `the file listing of ${dataset.repo} does not end (over 10,000 pages)`)
-    const response: Response = await get(url, { signal: opts.signal ?? null, headers: { accept: 'application/json' } })
+    let response: Response
+    try {
+      response = await get(url, { signal: opts.signal ?? AbortSignal.timeout(60_000), headers: { accept: 'application/json' } })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code
+      throw new SwarmdError('CORPUS_FETCH_FAILED', `cannot reach ${dataset.endpoint} to list ${dataset.repo} (${cause ?? (err as Error).message}): check the network, or take the corpus from a folder with --corpus DIR`)
+    }
     if (!response.ok) throw new SwarmdError('CORPUS_FETCH_FAILED', `listing the files of ${dataset.repo} failed: HTTP ${response.status} from ${url}`)
     const text = await response.text()
     if (text.length > MAX_PAGE_BYTES) throw new SwarmdError('CORPUS_FETCH_FAILED', `the file listing of ${dataset.repo} sent a page over ${MAX_PAGE_BYTES} bytes`)

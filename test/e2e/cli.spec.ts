@@ -92,11 +92,12 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.match(sandbox?.fix ?? '', /--unsafe-no-sandbox/)
   })
 
-  it('start --profile gpu is refused with what to do while its corpus is not pinned', async () => {
+  it('start --profile gpu without its corpus (no host reachable, no folder given) fails with what to do', async () => {
     const dataDir = await e2eTempDir()
-    const run = await runCli(['--data-dir', dataDir, 'start', '--profile', 'gpu', '--agent', 'none', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns'])
-    assert.equal(run.code, 2, describeRun(run))
-    assert.match(run.stderr, /gpu profile is not available yet.*--profile cpu/)
+    const run = await runCli(['--data-dir', dataDir, 'start', '--profile', 'gpu', '--agent', 'none', '--corpus', join(dataDir, 'no-such-folder'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns'])
+    assert.notEqual(run.code, 0, describeRun(run))
+    assert.match(run.stderr, /CORPUS_UNAVAILABLE/)
+    assert.match(run.stderr, /no-such-folder/)
     assert.ok(!fileExists(join(dataDir, 'daemon.json')))
   })
 })
