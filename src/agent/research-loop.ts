@@ -302,7 +302,7 @@ export class ResearchLoop {
     this.stats.verifications++
     const verdict = trust.status(candidate.id)
     if (verdict === 'refuted') this.stats.refuted++
-    this.components.log(`research: ${candidate.id.slice(0, 12)} ${verdict === 'refuted' ? 'did NOT reproduce' : 'reproduced'}: reported ${candidate.body.metrics!.val_bpb.toFixed(4)}, re-run ${metrics === null ? `crashed (${outcome.reason ?? 'unknown'})` : metrics.val_bpb.toFixed(4)}`)
+    this.components.log(`research: ${candidate.id.slice(0, 12)} ${verdict === 'refuted' ? 'did NOT reproduce' : verdict === 'not-reproduced' ? 'did not reproduce, by a small margin (nobody is blamed)' : 'reproduced'}: reported ${candidate.body.metrics!.val_bpb.toFixed(4)}, re-run ${metrics === null ? `crashed (${outcome.reason ?? 'unknown'})` : metrics.val_bpb.toFixed(4)}`)
   }
 
   /**
