@@ -9,7 +9,7 @@ import { isSwarmdError } from '../util/errors.js'
 import { createMiniLmEmbedder } from './minilm-onnx.js'
 import type { MiniLmEmbedderInit } from './minilm-onnx.js'
 
-export type WorkerRequest = { id: number, texts: string[] }
+export type WorkerRequest = { id: number, texts: string[] } | { close: true }
 export type WorkerReply =
   | { type: 'ready', modelPath: string }
   | { type: 'log', line: string }
@@ -23,11 +23,20 @@ const failure = (id: number | null, err: unknown): WorkerReply => ({ type: 'erro
 const init = workerData as Omit<MiniLmEmbedderInit, 'log'>
 try {
   const embedder = await createMiniLmEmbedder({ ...init, log: (line) => { post({ type: 'log', line }) } })
+  const inFlight = new Set<Promise<void>>()
   port.on('message', (request: WorkerRequest) => {
-    embedder.embed(request.texts).then(
+    if ('close' in request) {
+      // Asked to stop: the requests before this one are answered, the session is released, and the
+      // thread ends by itself. Terminating it from outside while onnxruntime is in native code
+      // aborted the whole process (Napi::Error).
+      void Promise.allSettled(inFlight).then(async () => embedder.close()).finally(() => { port.close() })
+      return
+    }
+    const work: Promise<void> = embedder.embed(request.texts).then(
       (vectors) => { post({ type: 'vectors', id: request.id, vectors }, vectors.map((v) => v.buffer as ArrayBuffer)) },
       (err: unknown) => { post(failure(request.id, err)) }
-    )
+    ).finally(() => { inFlight.delete(work) })
+    inFlight.add(work)
   })
   port.once('close', () => { void embedder.close() })
   post({ type: 'ready', modelPath: embedder.modelPath })

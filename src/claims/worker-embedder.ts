@@ -69,8 +69,24 @@ export async function createWorkerEmbedder (init: MiniLmEmbedderInit): Promise<M
       return reply.promise
     },
     async close () {
-      closed ??= worker.terminate().then(() => {})
+      closed ??= stopGracefully(worker)
       await closed
     }
   }
+}
+
+/** How long a worker may take to finish what it is doing and exit before it is terminated. */
+const CLOSE_GRACE_MS = 30_000
+
+/**
+ * Ask the worker to stop and wait for it to exit by itself; terminate it only if it does not in
+ * time (terminating it inside onnxruntime's native code aborts the process).
+ */
+async function stopGracefully (worker: Worker): Promise<void> {
+  const exited = new Promise<void>((resolve) => { worker.once('exit', () => { resolve() }) })
+  worker.postMessage({ close: true } satisfies WorkerRequest)
+  const timer = setTimeout(() => { void worker.terminate() }, CLOSE_GRACE_MS)
+  timer.unref()
+  await exited
+  clearTimeout(timer)
 }

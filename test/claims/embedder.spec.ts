@@ -172,6 +172,16 @@ describe('MiniLM in a worker thread', () => {
     assert.ok(longestGap < Math.max(100, took / 6), `the loop stalled for ${longestGap.toFixed(0)} ms of ${took.toFixed(0)} ms`)
   })
 
+  it('closes while it embeds: the work asked for before is answered, the process lives on (terminating it in native code aborted the process)', async () => {
+    const third = await createWorkerEmbedder({ cacheDir })
+    const texts = Array.from({ length: 64 }, (_, i) => `halve the weight decay and try warmup of ${i} steps`)
+    const busy = third.embed(texts)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await third.close()
+    assert.equal((await busy).length, texts.length)
+    await assert.rejects(third.embed([WEATHER]), (err: unknown) => isSwarmdError(err, 'EMBEDDER_MODEL_UNAVAILABLE'))
+  })
+
   it('refuses work after close with EMBEDDER_MODEL_UNAVAILABLE', async () => {
     const second = await createWorkerEmbedder({ cacheDir })
     await second.close()
