@@ -12,7 +12,7 @@ import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { seededRng } from '../../src/util/rng.js'
-import { makeReplica } from '../helpers/replica.js'
+import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { ExperimentSpec, RunOutcome } from '../../src/runner/experiment-runner.js'
 import type { Replica } from '../helpers/replica.js'
@@ -52,23 +52,7 @@ function freshRunner (): { runner: ScriptedExperimentRunner, specs: ExperimentSp
   return { runner, specs }
 }
 
-async function deliver (from: Replica, to: Replica): Promise<void> {
-  for (const update of from.state.diffsFor(to.state.encodeStateVector())) {
-    const outcome = await to.state.applyRemote(update)
-    assert.equal(outcome.verdict, 'accept', outcome.message)
-  }
-}
 
-async function publishAs (peer: Replica, source: string, valBpb: number, description: string): Promise<string> {
-  const codeHash = sha256Hex(Buffer.from(source))
-  const claim = await peer.state.append('claim', { description, parent: null, codeHash, delta: [], tier: 'cpu', ttlMs: 60_000 })
-  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
-  const result = await peer.state.append('result', {
-    claimId: claim.id, parent: null, codeHash, logHash: sha256Hex(Buffer.from('log')), description, delta: [], status: 'keep', metrics, crash: null,
-    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
-  })
-  return result.id
-}
 
 describe('ResearchLoop: every verification scores the result and the default train.py on a fresh sample (issue 13)', () => {
   it('a result that carries the validation text reproduces exactly yet is refuted as overfit; an honest improvement is trusted', async () => {

@@ -16,7 +16,7 @@ import { bestView, childrenOf, frontier, resultsView } from '../../src/state/vie
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { seededRng } from '../../src/util/rng.js'
-import { makeReplica } from '../helpers/replica.js'
+import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
 import type { Replica } from '../helpers/replica.js'
@@ -146,25 +146,7 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
   })
 })
 
-/** Every update `to` lacks from `from`, as a sync pull would deliver it. */
-async function deliver (from: Replica, to: Replica): Promise<void> {
-  for (const update of from.state.diffsFor(to.state.encodeStateVector())) {
-    const outcome = await to.state.applyRemote(update)
-    assert.equal(outcome.verdict, 'accept', outcome.message)
-  }
-}
 
-/** A peer publishes a finished experiment claiming `valBpb` for `source` (true or not). */
-async function publishAs (peer: Replica, source: string, valBpb: number, description: string): Promise<string> {
-  const codeHash = sha256Hex(Buffer.from(source))
-  const claim = await peer.state.append('claim', { description, parent: null, codeHash, delta: [], tier: 'cpu', ttlMs: 60_000 })
-  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
-  const result = await peer.state.append('result', {
-    claimId: claim.id, parent: null, codeHash, logHash: sha256Hex(Buffer.from('log')), description, delta: [], status: 'keep', metrics, crash: null,
-    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
-  })
-  return result.id
-}
 
 /** `peer` says it re-ran `resultId` and measured `valBpb`. */
 async function vouchAs (peer: Replica, resultId: string, valBpb: number): Promise<void> {
