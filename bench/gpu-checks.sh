@@ -57,14 +57,20 @@ os.execv(sys.argv[2], sys.argv[2:])'
 # run NAME LIMITED(0|1) [ENV=VALUE...]: one evaluated run; prints its summary and the harness's verdict.
 run() {
   local name=$1 limited=$2; shift 2
-  local ws="$work/$name" ch="$work/$name.eval"
-  mkdir -p "$ws" "$ch"
+  local ws="$work/$name" ev="$work/$name.eval"
+  local ch="$ev/channel" ans="$ev/answers"
+  mkdir -p "$ws" "$ch" "$ans/0" "$ans/1" "$ans/weights"
   cp train/prepare.py train/train.py "$ws/"
-  cp train/prepare.py "$ch/"
-  # The channel as the runner makes it: the first pair, then one pair per isolated answerer.
-  mkfifo "$ch/request" "$ch/answer" "$ch/request.0" "$ch/answer.0" "$ch/request.1" "$ch/answer.1"
-  (cd "$ch" && SWARMD_PROFILE=$profile $py prepare.py evaluate "$ch" "$work/corpus/val.bin" "$val_sha" > "$ch/eval.out" 2>&1) &
-  local evaluator=$!
+  cp train/prepare.py "$ev/"
+  # The evaluation as the runner makes it: the run's FIFO pair, one pair per answerer, the weights' folder.
+  mkfifo "$ch/request" "$ch/answer" "$ans/0/request" "$ans/0/answer" "$ans/1/request" "$ans/1/answer"
+  (cd "$ev" && SWARMD_PROFILE=$profile $py prepare.py evaluate "$ch" "$ans" "$work/corpus/val.bin" "$val_sha" > "$ev/eval.out" 2>&1) &
+  local evaluator=$! answerers=()
+  # The answerers: train.py again, without training, loading the weights the run hands over.
+  for i in 0 1; do
+    (cd "$ws" && env SWARMD_PROFILE="$profile" SWARMD_ANSWERER=$i SWARMD_ANSWER_DIR="$ans/$i" SWARMD_ANSWER_WEIGHTS="$ans/weights/weights.pt" "$@" "$py" train.py > "$ev/answerer$i.out" 2>&1) &
+    answerers+=($!)
+  done
   local cmd=("$py" train.py)
   [ "$limited" = 1 ] && cmd=("$py" -S -c "$limiter" "$mem_limit" "$(command -v "$py")" train.py)
   local started=$(date +%s.%N) rc=0
@@ -74,12 +80,13 @@ run() {
 for line in sys.stdin: print(f"{time.time():.3f} {line}", end="", flush=True)' > train.stamped; exit "${PIPESTATUS[0]}") || rc=$?
   cut -d' ' -f2- "$ws/train.stamped" > "$ws/train.log"
   local wall=$(echo "$(date +%s.%N) - $started" | bc)
-  if [ "$rc" != 0 ]; then kill "$evaluator" 2>/dev/null || true; fi
+  if [ "$rc" != 0 ]; then kill "$evaluator" "${answerers[@]}" 2>/dev/null || true; fi
   wait "$evaluator" || true
+  wait "${answerers[@]}" || true
   say "--- run $name (limited=$limited${*:+, $*}): exit $rc, wall ${wall}s"
   sed -n '/^---$/,$p' "$ws/train.log" | tee -a "$report"
-  [ "$rc" != 0 ] && tail -n 15 "$ws/train.log" | tee -a "$report"
-  say "harness: $(grep -v '^connected$' "$ch/eval.out" | tail -n 3 | paste -sd ' ')"
+  [ "$rc" != 0 ] && tail -n 15 "$ws/train.log" "$ev"/answerer*.out | tee -a "$report"
+  say "harness: $(grep -v '^connected$' "$ev/eval.out" | tail -n 3 | paste -sd ' ')"
   $py - "$ws/train.stamped" <<'PY' | tee -a "$report"
 import re, sys
 stamped = [line.split(" ", 1) for line in open(sys.argv[1])]

@@ -29,6 +29,10 @@ Environment:
   MAX_STEPS         stop after this many optimizer steps instead of the time budget (tests)
   SWARMD_TRAIN_FILES    set by the daemon: the training split's files (os.pathsep-separated)
   SWARMD_EVAL_CHANNEL   set by the daemon: the folder holding the evaluation channel's FIFOs
+  SWARMD_ANSWERER       set by the daemon when it starts train.py as one of the evaluation's
+                        answerers (see `serve_evaluation`): MAX_STEPS is 0, no training data
+  SWARMD_ANSWER_DIR     set there: the folder holding the answerer's own FIFOs
+  SWARMD_ANSWER_WEIGHTS set there: the trained weights, once the evaluator sends LOAD
 """
 import hashlib
 import json
@@ -76,6 +80,12 @@ EVAL_BYTES = CONFIG["eval_bytes"]
 EVAL_BATCH = CONFIG["eval_batch"]
 VOCAB_SIZE = 256
 MAX_STEPS = int(os.environ["MAX_STEPS"]) if os.environ.get("MAX_STEPS") else None
+# An answerer (see `serve_evaluation`) builds the model without training it: no data, no steps,
+# and a budget of a millisecond for a loop that reads only the clock.
+ANSWERER = os.environ.get("SWARMD_ANSWERER")
+if ANSWERER is not None:
+    MAX_STEPS = 0
+    TIME_BUDGET = 0.001
 
 # Look-ahead check: in this many evaluation batches (picked at random, secretly, per run) every
 # window is asked again with the bytes after a random position replaced; the log-probabilities up
@@ -93,9 +103,12 @@ CAUSAL_TOLERANCE = 0.01
 FRESH_BATCHES = {"cpu": 16, "gpu": 64, "gpu-tiny": 4}[PROFILE]
 FRESH_CHECK_BATCHES = CAUSAL_CHECK_BATCHES
 
-# Isolated answering: the model's answers come from two processes forked after training that share
-# no state (see `serve_evaluation`); each check's original and edited copy go to different ones.
+# Isolated answering: the model's answers come from two fresh processes that share no state with
+# each other or with the trained one (see `serve_evaluation`); each check's original and edited
+# copy go to different ones.
 ANSWERERS = 2
+# The largest trained state a run may hand its answerers (bytes of `torch.save(state_dict)`).
+MAX_CHECKPOINT_BYTES = {"cpu": 1 << 30, "gpu": 64 << 30, "gpu-tiny": 1 << 30}[PROFILE]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -254,6 +267,9 @@ def load_data():
     """
     import torch
     to_tensor = lambda b: torch.frombuffer(bytearray(b), dtype=torch.uint8)
+    if ANSWERER is not None:
+        # An answerer never trains: a few windows of zeros keep code that peeks at the data working.
+        return to_tensor(bytes(64 * (CONTEXT + 1))), HeldOut()
     files = os.environ.get("SWARMD_TRAIN_FILES")
     if files:
         parts = []
@@ -308,8 +324,12 @@ def evaluate_bpb(model, val, device="cpu"):
     to predict position t.
 
     Under the daemon (SWARMD_EVAL_CHANNEL set) the harness's evaluator process scores the model:
-    this answers its questions and returns the number it computed (`val` is unused, and None there).
+    this hands it the trained weights and returns the number it computed (`val` is unused, and a
+    `HeldOut` there). In an answerer (SWARMD_ANSWERER set) this answers the evaluator's questions
+    with the trained weights and ends the process.
     """
+    if ANSWERER is not None:
+        _serve_answers(model, os.environ["SWARMD_ANSWER_DIR"], os.environ["SWARMD_ANSWER_WEIGHTS"], device)
     channel = os.environ.get("SWARMD_EVAL_CHANNEL")
     if channel:
         return serve_evaluation(model, channel, device)
@@ -329,15 +349,16 @@ def evaluate_bpb(model, val, device="cpu"):
 
 
 # ---------------------------------------------------------------------------------------------
-# The evaluation channel: two FIFOs the daemon creates in SWARMD_EVAL_CHANNEL. The evaluator writes
-# questions to `request` and reads answers from `answer`. Every message is a header
-# (4-byte kind, uint32 rows, uint32 cols, little-endian) and a payload:
-#   XBAT  evaluator -> run   rows x cols input bytes (uint8)
-#   LOGT  run -> evaluator   rows x cols x 256 float32 logits
-#   DONE  evaluator -> run   float64 val_bpb (rows = cols = 0)
-#   FAIL  evaluator -> run   `rows` bytes of UTF-8 reason
-#   MODE  run -> evaluator   first, on `answer`: `rows` processes answer (1, or ANSWERERS on
-#                            `request.i`/`answer.i`, the verdict then on `request` at the end)
+# The evaluation channel: FIFO pairs the daemon creates, `request` (evaluator -> process) and
+# `answer` (process -> evaluator): one in SWARMD_EVAL_CHANNEL for the trained run, one in each
+# answerer's SWARMD_ANSWER_DIR. Every message is a header (4-byte kind, uint32 rows, uint32 cols,
+# little-endian) and a payload:
+#   CKPT  run -> evaluator       the trained weights: `rows + cols * 2**32` bytes of torch.save
+#   DONE  evaluator -> run, answerer   float64 val_bpb (rows = cols = 0): the verdict; stop
+#   FAIL  evaluator -> run, answerer   `rows` bytes of UTF-8 reason
+#   LOAD  evaluator -> answerer  the trained weights are in SWARMD_ANSWER_WEIGHTS now
+#   XBAT  evaluator -> answerer  rows x cols input bytes (uint8)
+#   LOGT  answerer -> evaluator  rows x cols x 256 float32 logits
 
 HEADER = struct.Struct("<4sII")
 
@@ -376,51 +397,83 @@ _served = False
 
 def serve_evaluation(model, channel, device):
     """
-    The run's side of the channel: answer every XBAT with the model's logits until DONE. Once per
+    The trained run's side of the channel: hand the trained weights (`model.state_dict()`, of the
+    module under a `torch.compile` wrapper) to the evaluator, then wait for its verdict. Once per
     run: the number that comes back could otherwise pick among models by their validation score.
 
-    Isolated (the default on x86-64 Linux without CUDA): the trained process forks ANSWERERS
-    answering processes and a continuation, then replaces itself with a waiter (`_WAITER`), which
-    ends every other thread of the run. Each answerer drops what it shares with the others (file
-    descriptors, shared mappings), becomes non-dumpable and locks itself with a seccomp filter
-    (`_lockdown`: no file opened or looked up, nothing written but its answers, no signals, IPC,
-    sockets, new processes, or scheduling settings others can see), then answers the questions
-    the evaluator sends it. The continuation waits, running no code of the run, until both
-    answerers are gone; then it receives the verdict and train.py goes on from here. So the two
-    copies of a look-ahead check, sent to different answerers, are answered by processes that
-    cannot tell each other what they saw: a model that remembers its answers gains nothing.
-    With CUDA initialised (a fork cannot use it) or elsewhere, one process answers everything.
+    The questions are answered by ANSWERERS fresh processes the daemon started beside this one,
+    each train.py again (SWARMD_ANSWERER set: no training data, MAX_STEPS 0) in a sandbox of its
+    own (no writable storage, network, processes or IPC it shares with anything): each builds the
+    model as train.py does, loads these weights and answers (`_serve_answers`). The two copies of
+    a look-ahead check go to different answerers, so a model that remembers its answers gains
+    nothing: what one answerer saw, the other cannot learn. The model's state must therefore be in
+    its parameters and buffers, and its architecture the same when train.py runs without training.
     """
     global _served
     if _served:
         raise EvaluationRefused("evaluate_bpb was already called in this run: under the daemon the harness evaluates once, at the end (watch the training loss for progress)")
     _served = True
+    import io
     import torch
-    answer = open(os.path.join(channel, "answer"), "wb", buffering=0)
-    isolated = _can_isolate(torch)
-    _write_message(answer, b"MODE", ANSWERERS if isolated else 1, 0)
-    was_training = model.training
-    model.eval()
+    target = getattr(model, "_orig_mod", model)
+    if not isinstance(target, torch.nn.Module):
+        raise EvaluationRefused(f"evaluate_bpb needs the model as a torch.nn.Module (its weights go to the harness's answerers), got {type(model).__name__}")
+    weights = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in target.state_dict().items()}, weights)
+    payload = weights.getbuffer()
+    if payload.nbytes > MAX_CHECKPOINT_BYTES:
+        raise EvaluationRefused(f"the trained weights take {payload.nbytes} bytes, over the {PROFILE} profile's {MAX_CHECKPOINT_BYTES}")
+    with open(os.path.join(channel, "answer"), "wb", buffering=0) as answer:
+        _write_message(answer, b"CKPT", payload.nbytes & 0xFFFFFFFF, payload.nbytes >> 32, payload)
+    del weights, payload
+    with open(os.path.join(channel, "request"), "rb", buffering=0) as request:
+        return _read_verdict(request)
+
+
+def _read_verdict(request):
+    kind, rows, _ = HEADER.unpack(_read_exactly(request, HEADER.size))
+    if kind == b"DONE":
+        return struct.unpack("<d", _read_exactly(request, 8))[0]
+    if kind == b"FAIL":
+        raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
+    raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
+
+
+def _serve_answers(model, folder, weights, device):
+    """An answerer: wait for LOAD, load the trained weights into `model`, answer until the verdict, exit."""
+    import torch
+    target = getattr(model, "_orig_mod", model)
+    request = open(os.path.join(folder, "request"), "rb", buffering=0)
+    answer = open(os.path.join(folder, "answer"), "wb", buffering=0)
+    kind, rows, _ = HEADER.unpack(_read_exactly(request, HEADER.size))
+    if kind != b"LOAD":
+        raise SystemExit(0 if kind in (b"DONE", b"FAIL") else 4)
+    _keep_freed_memory()
+    state = torch.load(weights, map_location=device, weights_only=True)
+    target.load_state_dict(state)
+    del state
+    target.eval()
     try:
-        if not isolated:
-            request = open(os.path.join(channel, "request"), "rb", buffering=0)
-            try:
-                with torch.no_grad():
-                    return _answer(model, request, answer, device)
-            finally:
-                request.close()
-                answer.close()
-        answer.close()
-        return _serve_isolated(model, channel, device, torch)
-    finally:
-        if was_training:
-            model.train()
+        with torch.no_grad():
+            _answer(target, request, answer, device)
+    except EvaluationRefused:
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
-def _can_isolate(torch):
-    # A forked child cannot use CUDA; the seccomp filter knows x86-64 syscall numbers only.
-    import platform
-    return sys.platform == "linux" and platform.machine() == "x86_64" and not torch.cuda.is_initialized()
+def _keep_freed_memory():
+    # Keep freed memory for the next answer instead of mapping fresh pages for every logits tensor
+    # (4 MiB on cpu): measured 0.12-0.15 s per 64-window answer without, 0.03 s with (glibc only).
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    except (OSError, AttributeError):
+        pass
 
 
 def _answer(model, request, answer, device):
@@ -439,153 +492,6 @@ def _answer(model, request, answer, device):
         if tuple(logits.shape) != (rows, cols, VOCAB_SIZE):
             raise EvaluationRefused(f"model returned logits of shape {tuple(logits.shape)}, expected {(rows, cols, VOCAB_SIZE)}")
         _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits.cpu()))
-
-
-# Run by the process train.py was, once it has forked the answerers and the continuation: waits
-# for the answerers, lets the continuation go on (closes its pipe), and exits as it does.
-_WAITER = """
-import os, sys
-cont, fd, *answerers = map(int, sys.argv[1:])
-for pid in answerers:
-    os.waitpid(pid, 0)
-os.close(fd)
-code = os.waitstatus_to_exitcode(os.waitpid(cont, 0)[1])
-sys.exit(code if code >= 0 else 128 - code)
-"""
-
-
-def _serve_isolated(model, channel, device, torch):
-    with torch.no_grad():
-        # Whatever the model loads on its first call (lazy imports, kernels) is loaded before the
-        # answerers lock themselves; the input is zeros, it tells the model nothing.
-        model(torch.zeros(1, CONTEXT, dtype=torch.long, device=device))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    release_r, release_w = os.pipe()
-    cont = os.fork()
-    if cont == 0:
-        os.close(release_w)
-        while os.read(release_r, 1):
-            pass
-        os.close(release_r)
-        # The answerers are gone: only now does code of the run go on, with the verdict.
-        with open(os.path.join(channel, "request"), "rb", buffering=0) as request:
-            kind, rows, _ = HEADER.unpack(_read_exactly(request, HEADER.size))
-            if kind == b"DONE":
-                return struct.unpack("<d", _read_exactly(request, 8))[0]
-            if kind == b"FAIL":
-                raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
-            raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
-    answerers = []
-    for i in range(ANSWERERS):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                _answer_isolated(model, channel, i, device)
-                code = 0
-            except BaseException:
-                import traceback
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        answerers.append(pid)
-    os.close(release_r)
-    os.set_inheritable(release_w, True)
-    os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _WAITER, str(cont), str(release_w), *map(str, answerers)])
-
-
-def _answer_isolated(model, channel, index, device):
-    import torch
-    os.closerange(3, 1 << 16)
-    request = open(os.path.join(channel, f"request.{index}"), "rb", buffering=0)
-    answer = open(os.path.join(channel, f"answer.{index}"), "wb", buffering=0)
-    torch.set_num_threads(1)
-    # Keep freed memory for the next answer instead of mapping fresh pages for every logits
-    # tensor (4 MiB on cpu): measured 0.12-0.15 s per 64-window answer without, 0.03 s with.
-    import ctypes
-    libc = ctypes.CDLL(None)
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
-    libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
-    _lockdown()
-    with torch.no_grad():
-        _answer(model, request, answer, device)
-
-
-# x86-64 syscalls an answerer may not make (EPERM). Everything by which one process could leave
-# something another can observe, or observe what another left: paths (open, stat, readlink,
-# getdents, xattrs, statfs, chdir, and every call that creates, changes or removes a file), locks,
-# sockets, signals and pidfds, SysV and POSIX IPC, new processes and threads (pid numbers are
-# shared), scheduling and resource settings another process can read, sysinfo (free memory),
-# inotify/fanotify, kcmp, exec. Reads and writes on the descriptors it holds (its two FIFOs,
-# stdout, stderr), memory, futexes and clocks stay. Numbers from the kernel's syscall_64.tbl.
-_LOCKDOWN_DENIED_X86_64 = [
-    2, 257, 437, 85,  # open, openat, openat2, creat
-    4, 6, 262, 332, 21, 269, 439, 89, 267, 78, 217, 137, 138, 80, 81,  # stat lstat newfstatat statx access faccessat faccessat2 readlink readlinkat getdents getdents64 statfs fstatfs chdir fchdir
-    83, 258, 84, 87, 263, 82, 264, 316, 86, 265, 88, 266, 133, 259,  # mkdir mkdirat rmdir unlink unlinkat rename renameat renameat2 link linkat symlink symlinkat mknod mknodat
-    90, 91, 268, 92, 93, 94, 260, 76, 77, 132, 235, 280, 261,  # chmod fchmod fchmodat chown fchown lchown fchownat truncate ftruncate utime utimes utimensat futimesat
-    188, 189, 190, 191, 192, 194, 195, 197, 198, 199,  # setxattr lsetxattr fsetxattr getxattr lgetxattr listxattr llistxattr removexattr lremovexattr fremovexattr
-    73,  # flock
-    41, 53, 42, 49, 44, 46,  # socket socketpair connect bind sendto sendmsg
-    62, 200, 234, 129, 297, 434, 424, 438,  # kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_open pidfd_send_signal pidfd_getfd
-    29, 30, 31, 64, 65, 66, 68, 69, 70, 71, 220,  # shmget shmat shmctl semget semop semctl msgget msgsnd msgrcv msgctl semtimedop
-    240, 241, 242, 243, 244, 245,  # mq_*
-    56, 57, 58, 435, 59, 322,  # clone fork vfork clone3 execve execveat
-    141, 140, 203, 144, 142, 251, 252, 302, 160, 112, 109, 121, 124,  # setpriority getpriority sched_setaffinity sched_setscheduler sched_setparam ioprio_set ioprio_get prlimit64 setrlimit setsid setpgid getpgid getsid
-    99, 254, 300, 301, 312,  # sysinfo inotify_add_watch fanotify_init fanotify_mark kcmp
-]
-# fcntl commands an answerer may use: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC.
-# Record locks and leases (F_SETLK, F_OFD_SETLK, F_SETLEASE...) are seen by other processes.
-_FCNTL_ALLOWED = [0, 1, 2, 3, 4, 1030]
-
-
-def _lockdown():
-    """
-    Cut this process off from every other (an answerer, see `serve_evaluation`): unmap its shared
-    memory, become non-dumpable (no other process may read its memory through /proc), and load a
-    seccomp filter denying `_LOCKDOWN_DENIED_X86_64`. Raises if any step fails: no unlocked
-    answer is ever given.
-    """
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-    # Shared mappings (MAP_SHARED, SysV segments, /dev/shm files) are memory another process writes.
-    with open("/proc/self/maps") as maps:
-        shared = []
-        for line in maps:
-            fields = line.split()
-            if fields[1][3] == "s":
-                start, end = (int(a, 16) for a in fields[0].split("-"))
-                shared.append((start, end))
-    for start, end in shared:
-        if libc.munmap(start, end - start) != 0:
-            raise OSError(ctypes.get_errno(), "munmap of a shared mapping failed")
-    PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 38, 22, 2
-    if libc.prctl(PR_SET_DUMPABLE, 0, None, 0, 0) != 0 or libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl failed")
-    LD_W_ABS, JEQ_K, JGE_K, RET_K = 0x20, 0x15, 0x35, 0x06
-    ALLOW, EPERM_RET, AUDIT_ARCH_X86_64 = 0x7FFF0000, 0x00050000 | 1, 0xC000003E
-    prog = [
-        (LD_W_ABS, 0, 0, 4), (JEQ_K, 1, 0, AUDIT_ARCH_X86_64), (RET_K, 0, 0, EPERM_RET),
-        (LD_W_ABS, 0, 0, 0), (JGE_K, 0, 1, 0x40000000), (RET_K, 0, 0, EPERM_RET),
-    ]
-    for nr in _LOCKDOWN_DENIED_X86_64:
-        prog += [(JEQ_K, 0, 1, nr), (RET_K, 0, 0, EPERM_RET)]
-    fcntl_check = [(LD_W_ABS, 0, 0, 24)]  # fcntl's cmd (arg 1, low word)
-    for cmd in _FCNTL_ALLOWED:
-        fcntl_check += [(JEQ_K, 0, 1, cmd), (RET_K, 0, 0, ALLOW)]
-    fcntl_check.append((RET_K, 0, 0, EPERM_RET))
-    prog += [(JEQ_K, 0, len(fcntl_check), 72)] + fcntl_check + [(RET_K, 0, 0, ALLOW)]
-    raw = b"".join(struct.pack("<HBBI", *insn) for insn in prog)
-    buf = ctypes.create_string_buffer(raw, len(raw))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-    fprog = SockFprog(len(prog), ctypes.addressof(buf))
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "seccomp filter refused")
 
 
 def _read_windows(path, offset, starts, width):
@@ -615,11 +521,16 @@ def fresh_sample(pool_path, pool_offset, seed, count):
     return _read_windows(pool_path, pool_offset, [s * width for s in slots], width)
 
 
-def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, seed=None):
+def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool_offset=0, seed=None):
     """
     The harness's side (`python prepare.py evaluate`): score the run's answers on the validation
     windows and check that none of them looks ahead. Prints one JSON line with the result, or a
     `FAIL: ...` line and exits non-zero. Never imports or runs the experiment's code.
+
+    The trained run sends its weights on `channel` (CKPT); they go to `answerers/weights/weights.pt`,
+    where the run cannot touch them, and the answerers (`answerers/0`, `answerers/1`: fresh
+    processes of train.py, see `serve_evaluation`) load them on LOAD and answer the questions.
+    The verdict goes to the run on `channel`'s `request` at the end.
 
     With a pool and a seed (verification), it also scores a fresh sample (`fresh_sample`) and
     prints each of its windows' summed nats, in sample order, for a paired comparison with
@@ -630,14 +541,12 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
     bytes after a secret random position replaced by text of windows that answerer never sees,
     of the *other* answerer, at a random point of its sequence. The predictions up to that
     position must agree within CAUSAL_TOLERANCE nats. A model that looks ahead cannot make the
-    two agree without knowing what the other answerer saw. Where the run answers in one process
-    (CUDA), both copies go to it, the edited one right after the original.
+    two agree without knowing what the other answerer saw.
     """
     with open(val_path, "rb") as f:
         val_bytes = f.read()
     if hashlib.sha256(val_bytes).hexdigest() != val_sha256:
         raise SystemExit(f"FAIL: eval-data: {val_path} is not the pinned validation slice")
-    import platform
     import torch
     torch.set_num_threads(1 if PROFILE != "gpu" else min(8, os.cpu_count() or 1))
     windows = eval_windows(torch.frombuffer(bytearray(val_bytes), dtype=torch.uint8))
@@ -647,9 +556,7 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
     if seed is not None:
         fresh = fresh_sample(pool_path, pool_offset, seed, FRESH_BATCHES * EVAL_BATCH)
     secret = random.SystemRandom()
-    # Only a run on CUDA may answer in one process (a fork cannot use the GPU): elsewhere the
-    # harness's serve_evaluation always isolates, so one process means code that is not it.
-    single_allowed = platform.machine() != "x86_64" or (PROFILE == "gpu" and torch.cuda.is_available())
+    mode = ANSWERERS
 
     answer = open(os.path.join(channel, "answer"), "rb", buffering=0)
     requests, answers = [], []
@@ -662,31 +569,40 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
                 _write_message(stream, b"FAIL", len(message), 0, message)
             except OSError:
                 pass
-        if mode > 1:
-            _deliver(channel, b"FAIL", len(message), message)
+        _deliver(channel, b"FAIL", len(message), message)
         raise SystemExit(code)
 
-    mode = 1
     try:
-        kind, mode, _ = HEADER.unpack(_read_exactly(answer, HEADER.size))
+        kind, low, high = HEADER.unpack(_read_exactly(answer, HEADER.size))
     except (EOFError, OSError) as err:
         raise SystemExit(f"FAIL: eval-protocol: the run closed the channel before asking ({err})")
     print("connected", flush=True)
     connected = time.time()
-    if kind != b"MODE" or mode not in (1, ANSWERERS):
-        # Not the harness's serve_evaluation speaking: nothing is asked of it.
-        bad, mode = mode, 1
-        refuse("eval-protocol", f"expected the harness's MODE message, got {kind!r} {bad}", 4)
-    if mode == 1:
-        requests.append(open(os.path.join(channel, "request"), "wb", buffering=0))
-        answers.append(answer)
-        if not single_allowed:
-            refuse("eval-protocol", "the run answered in one process where the harness isolates its answerers", 4)
-    else:
-        answer.close()
-        for i in range(mode):
-            requests.append(open(os.path.join(channel, f"request.{i}"), "wb", buffering=0))
-            answers.append(open(os.path.join(channel, f"answer.{i}"), "rb", buffering=0))
+    size = low + (high << 32)
+    if kind != b"CKPT":
+        refuse("eval-protocol", f"expected the trained weights (the harness's CKPT message), got {kind!r}", 4)
+    if size > MAX_CHECKPOINT_BYTES:
+        refuse("eval-protocol", f"the trained weights take {size} bytes, over the {PROFILE} profile's {MAX_CHECKPOINT_BYTES}", 4)
+    try:
+        with open(os.path.join(answerers, "weights", "weights.pt"), "wb") as out:
+            left = size
+            while left > 0:
+                chunk = answer.read(min(left, 1 << 20))
+                if not chunk:
+                    raise EOFError(f"channel closed after {size - left} of {size} bytes")
+                out.write(chunk)
+                left -= len(chunk)
+    except (EOFError, OSError) as err:
+        refuse("eval-protocol", f"the trained weights did not arrive whole ({err})", 4)
+    answer.close()
+    for i in range(mode):
+        requests.append(open(os.path.join(answerers, str(i), "request"), "wb", buffering=0))
+        answers.append(open(os.path.join(answerers, str(i), "answer"), "rb", buffering=0))
+    for stream in requests:
+        try:
+            _write_message(stream, b"LOAD", 0, 0)
+        except OSError as err:
+            refuse("eval-protocol", f"an answerer is gone before loading the weights ({err})", 4)
 
     def ask(who, x):
         rows, cols = x.shape
@@ -723,7 +639,7 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
         original = plan[j]
         owner = original["who"]
         # Donor text: windows the copy's answerer never scores (with one answerer, any other batch).
-        donors = [p["x"] for k, p in enumerate(plan) if k != j and (mode == 1 or p["who"] == owner)] or [original["x"]]
+        donors = [p["x"] for k, p in enumerate(plan) if k != j and p["who"] == owner] or [original["x"]]
         x = original["x"]
         cuts = [secret.randrange(0, CONTEXT - 1) for _ in range(x.size(0))]
         edited = x.clone()
@@ -733,13 +649,8 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
             edited[row, cut + 1:] = donor[cut + 1:CONTEXT]
             edited[row, cut + 1] = (int(x[row, cut + 1]) + 1 + secret.randrange(255)) % 256
         copies.append({"kind": "copy", "of": j, "orig": original, "x": edited, "cuts": cuts, "who": (owner + 1) % mode})
-    if mode == 1:
-        # One process: the copy right after its original (as before isolation existed).
-        for copy in sorted(copies, key=lambda c: -c["of"]):
-            plan.insert(copy["of"] + 1, copy)
-    else:
-        for copy in copies:
-            plan.insert(secret.randrange(len(plan) + 1), copy)
+    for copy in copies:
+        plan.insert(secret.randrange(len(plan) + 1), copy)
 
     total_nats, total_bytes, max_change, checked_windows = 0.0, 0, 0.0, 0
     fresh_nats = []
@@ -775,12 +686,11 @@ def run_evaluator(channel, val_path, val_sha256, pool_path=None, pool_offset=0, 
             _write_message(stream, b"DONE", 0, 0, struct.pack("<d", val_bpb))
         except OSError:
             pass  # the run is gone; its number stands, what it does next is its own business
-    if mode > 1:
-        _deliver(channel, b"DONE", 0, struct.pack("<d", val_bpb))
+    _deliver(channel, b"DONE", 0, struct.pack("<d", val_bpb))
 
 
 def _deliver(channel, kind, rows, payload):
-    """The verdict for an isolated run's continuation, which reads `request` once the answerers are gone."""
+    """The verdict for the trained run, which waits on `request` once it sent its weights."""
     try:
         with open(os.path.join(channel, "request"), "wb", buffering=0) as stream:
             _write_message(stream, kind, rows, 0, payload)
@@ -798,14 +708,14 @@ def _main(argv):
         if argv[:1] == ["export-splits"] and len(argv) == 2:
             print(json.dumps(export_splits(argv[1])))
             return
-        if argv[:1] == ["evaluate"] and len(argv) == 4:
-            run_evaluator(argv[1], argv[2], argv[3])
+        if argv[:1] == ["evaluate"] and len(argv) == 5:
+            run_evaluator(argv[1], argv[2], argv[3], argv[4])
             return
-        if argv[:1] == ["evaluate"] and len(argv) == 7:
-            run_evaluator(argv[1], argv[2], argv[3], argv[4], int(argv[5]), argv[6])
+        if argv[:1] == ["evaluate"] and len(argv) == 8:
+            run_evaluator(argv[1], argv[2], argv[3], argv[4], argv[5], int(argv[6]), argv[7])
             return
         if argv:
-            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL VAL_FILE VAL_SHA256 [POOL_FILE POOL_OFFSET SEED]]")
+            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL ANSWERERS VAL_FILE VAL_SHA256 [POOL_FILE POOL_OFFSET SEED]]")
         # `python prepare.py` checks the corpus and prints the harness constants.
         train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     except CorpusError as err:

@@ -37,6 +37,8 @@ export interface RunEnd {
   dataModified?: boolean
   /** The harness's evaluator exited before train.py connected to it (the line it died on); train.py was stopped. */
   evaluatorLost?: string
+  /** An answerer (train.py run again to answer the evaluator) exited before the verdict, with the line it died on. */
+  answererLost?: string
   /** The runner killed it for a limit it watches itself (the process count), with why. */
   limitHit?: string
   /** The harness's verdict came after the run's wall limit (the budget and its allowance), with why: void. */
@@ -106,6 +108,9 @@ export function classifyRun (end: RunEnd): RunVerdict {
     const reason = evaluation.reason === 'eval-data' ? 'data-modified' : evaluation.reason
     return { status: 'crash', reason, detail: `the harness's evaluation refused it: ${evaluation.detail}` }
   }
+  // The protocol failed and the run went down with it: the harness's account says why.
+  if (evaluation.status === 'refused' && end.exitCode !== 0 && end.answererLost === undefined) return { status: 'crash', reason: 'eval-protocol', detail: `the harness's evaluation failed: ${evaluation.detail}` }
+  if (end.answererLost !== undefined) return { status: 'crash', reason: 'eval-protocol', detail: `the harness's evaluation failed: ${end.answererLost}` }
   if (end.evaluatorLost !== undefined) return { status: 'crash', reason: 'evaluator-failed', detail: `the harness's evaluator exited before the run reached it: ${end.evaluatorLost}` }
   const failLine = end.log.split(/\r?\n/).find((line) => line.startsWith('FAIL'))
   if (failLine !== undefined && /nan|inf/i.test(failLine)) return { status: 'crash', reason: 'nan', detail: failLine.trim() }

@@ -16,7 +16,7 @@ export interface FreshSampleScores {
 /**
  * What the harness's evaluator process (`prepare.py evaluate`) said about a run. `scored`: it
  * measured val_bpb itself on the validation windows, and the look-ahead check passed;
- * `answerers`: how many isolated processes answered (2; 1 where CUDA rules out forking).
+ * `answerers`: how many isolated processes answered (2: `train.py` run again in sandboxes of their own).
  * `refused`: the model's answers were unusable (`non-causal`: a prediction moved when only later
  * bytes changed; `nan`; `eval-protocol`: wrong shapes or the run stopped answering; `eval-data`:
  * the validation slice is not the pinned one). `absent`: train.py never asked to be evaluated.

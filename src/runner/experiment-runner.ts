@@ -6,6 +6,7 @@ import { RunCgroup } from './cgroup.js'
 import { classifyRun, fatalLine, logTail } from './classify.js'
 import { exportCorpusSplits } from './corpus-splits.js'
 import { EXIT_GRACE_MS, wallLimitMs } from './harness.js'
+import { Answerers } from './answerers.js'
 import { EvaluatorProcess } from './evaluator.js'
 import { runEnvironment } from './run-environment.js'
 import { RunOutput } from './run-output.js'
@@ -234,7 +235,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const corpusFiles = [...splits.train, splits.val, splits.pool.path]
     const dataBefore = await digestFiles(corpusFiles)
     const workspace = await this.prepareWorkspace(spec)
-    const channel = await this.prepareChannel(spec, runAs)
+    const evalDirs = await this.prepareChannel(spec, runAs)
+    const { channel } = evalDirs
     const sandboxed = this.components.sandbox !== undefined
     const common: Record<string, string> = { SWARMD_PROFILE: spec.profile, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
     if (spec.gpu === undefined) common.OMP_NUM_THREADS = '1'
@@ -250,14 +252,21 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     if (trainGroup !== undefined) groups.push(trainGroup)
     const evalGroup = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, `${spec.id}.eval`, limits)
     if (evalGroup !== undefined) groups.push(evalGroup)
+    const answerGroups: Array<RunCgroup | undefined> = []
+    for (let i = 0; i < evalDirs.answerers.length; i++) {
+      // A low CPU weight: they start while the run trains (whose clock runs) and work only once it waits.
+      const group = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, `${spec.id}.a${i}`, { ...limits, cpuWeight: ANSWERER_CPU_WEIGHT })
+      if (group !== undefined) groups.push(group)
+      answerGroups.push(group)
+    }
 
     // The evaluator first: it imports torch while train.py trains, then waits on the channel.
     // train.py sees the training split and the channel, the evaluator the validation slice.
     // Each has its own cgroup: train.py's memory cannot starve the harness into a crash.
     const evaluator = new EvaluatorProcess({
-      ...await this.confined(['prepare.py', 'evaluate', channel, splits.val, splits.valSha256, ...(spec.freshSeed !== undefined ? [splits.pool.path, String(splits.pool.offset), spec.freshSeed] : [])], { workspace: channel, workspaceFrom: { bind: true }, data: spec.freshSeed !== undefined ? [splits.val, splits.pool.path] : [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
-      cwd: channel,
-      env: runEnvironment({ python, home: channel, harness: common })
+      ...await this.confined(['prepare.py', 'evaluate', channel, evalDirs.answers, splits.val, splits.valSha256, ...(spec.freshSeed !== undefined ? [splits.pool.path, String(splits.pool.offset), spec.freshSeed] : [])], { workspace: evalDirs.root, workspaceFrom: { bind: true }, data: spec.freshSeed !== undefined ? [splits.val, splits.pool.path] : [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
+      cwd: evalDirs.root,
+      env: runEnvironment({ python, home: evalDirs.root, harness: common })
     }, () => clock.now())
     const trainer = await this.confined(['train.py'], {
       workspace,
@@ -268,16 +277,39 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     }, trainGroup, runAs)
     const child = spawnConfined({ ...trainer, cwd: workspace, env })
     const spawnedAt = clock.now()
+    // The answerers: train.py again, each alone in its sandbox, with no data but its own FIFOs and
+    // (once the evaluator has them) the trained weights. See prepare.py `serve_evaluation`.
+    const answererCommands = []
+    for (const [i, dir] of evalDirs.answerers.entries()) {
+      const answererEnv = runEnvironment({ python, home: workspace, harness: { ...common, SWARMD_ANSWERER: String(i), SWARMD_ANSWER_DIR: dir, SWARMD_ANSWER_WEIGHTS: join(evalDirs.weights, 'weights.pt') } })
+      answererCommands.push({
+        ...await this.confined(['train.py'], {
+          workspace,
+          workspaceFrom: { tmpfsMb: this.limits.workspaceMb, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
+          data: [dir, evalDirs.weights],
+          conceal: splits.sources,
+          ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {})
+        }, answerGroups[i], runAs),
+        cwd: workspace,
+        env: answererEnv
+      })
+    }
     const output = new RunOutput(this.maxLogBytes, options.onProgress)
     child.all?.setEncoding('utf8')
     child.all?.on('data', (chunk: string) => { output.push(chunk) })
     let timedOut = false
     let killed = false
+    let trainerEnded = false
+    const answerers = new Answerers(answererCommands, () => !killed && !trainerEnded && evaluator.verdictAt === undefined)
+    // An answerer gone once the run has handed over its weights: the evaluator would wait for it forever.
+    const answererLost = (): string | undefined => evaluator.connectedAt !== undefined ? answerers.lostBecause : undefined
     const killGroup = (): void => {
       killed = true
       evaluator.kill()
+      void answerers.kill()
       void evalGroup?.killAll()
       void trainGroup?.killAll()
+      for (const group of answerGroups) void group?.killAll()
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
@@ -296,7 +328,6 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     }, limitMs)
     // An evaluator gone before train.py connected can never evaluate it: train.py would block on
     // the channel until the kill deadline. It is stopped at once, with the evaluator's reason.
-    let trainerEnded = false
     let evaluatorLost = false
     void evaluator.exit().then(({ connected }) => {
       if (connected || trainerEnded || killed) return
@@ -311,6 +342,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     let limitHit: string | undefined
     let polling = false
     const watch = setInterval(() => {
+      if (!killed && evaluator.verdictAt === undefined && answererLost() !== undefined) killGroup()
       if (polling || child.pid === undefined) return
       polling = true
       const check = trainGroup !== undefined
@@ -335,7 +367,9 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL') } catch {}
     await trainGroup?.killAll()
     const evaluation = await evaluator.finish(EVALUATOR_GRACE_MS)
-    const memoryHit = await memoryLimitHit(trainGroup)
+    await answerers.kill()
+    for (const group of answerGroups) await group?.killAll()
+    const memoryHit = await memoryLimitHit(trainGroup) ?? await firstMemoryHit(answerGroups)
     // A fork refused at pids.max between two polls of the watch: the kernel counted it.
     if (limitHit === undefined && result.exitCode !== 0 && await trainGroup?.processLimitHit() === true) limitHit = `a fork or thread was refused at the limit of ${this.limits.maxProcesses} processes`
     const timing: RunTiming = { totalMs: (evaluator.verdictAt ?? endedAt) - spawnedAt, limitMs }
@@ -344,12 +378,12 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const overBudget = evaluator.verdictAt !== undefined && timing.totalMs > limitMs
       ? `the harness's evaluation ended ${(timing.totalMs / 1000).toFixed(1)} s after train.py started, past its ${limitMs / 1000} s (the ${spec.profile} budget and its allowance): void`
       : undefined
-    const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(channel)
+    const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(evalDirs.root)
     const dataModified = dataBefore !== await digestFiles(corpusFiles)
 
     const measured = { trainingSeconds: round1((timing.trainingMs ?? timing.totalMs) / 1000), totalSeconds: round1(timing.totalMs / 1000), ...(spec.maxSteps !== undefined ? { steps: spec.maxSteps } : {}) }
-    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, measured, ...(overBudget !== undefined ? { overBudget } : {}), ...(limitHit !== undefined ? { limitHit } : {}), ...(memoryHit !== undefined ? { memoryHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), limits: this.limits, sandboxed })
-    const fullLog = log + harnessSection(evaluation.log, evaluation.report, log)
+    const verdict = classifyRun({ exitCode: result.exitCode, signal: result.signal, timedOut, log, evaluation: evaluation.report, harnessModified, dataModified, measured, ...(overBudget !== undefined ? { overBudget } : {}), ...(limitHit !== undefined ? { limitHit } : {}), ...(memoryHit !== undefined ? { memoryHit } : {}), ...(evaluatorLost ? { evaluatorLost: fatalLine(evaluation.log).line || 'it printed nothing' } : {}), ...(answererLost() !== undefined ? { answererLost: answererLost() } : {}), limits: this.limits, sandboxed })
+    const fullLog = log + harnessSection(evaluation.log, evaluation.report, log) + (evaluator.connectedAt !== undefined ? answererSection(answerers.outputs(), evaluation.report) : '')
     const outcome: RunOutcome = { status: verdict.status, log: fullLog, logTail: logTail(fullLog), wallMs: clock.now() - started, timing }
     if (evaluation.report.status !== 'absent') outcome.evaluation = evaluation.report
     if (result.exitCode !== undefined) outcome.exitCode = result.exitCode
@@ -448,21 +482,26 @@ export class ExecaExperimentRunner implements ExperimentRunner {
    * writable by the evaluator only (train.py gets it read-only: it can open the FIFOs, not
    * replace them).
    */
-  private async prepareChannel (spec: ExperimentSpec, runAs: { uid: number, gid: number } | undefined): Promise<string> {
-    const channel = join(this.components.workRoot, `${spec.id}.eval`)
-    await rm(channel, { recursive: true, force: true })
-    await mkdir(channel, { recursive: true })
-    const prepare = join(channel, 'prepare.py')
+  /**
+   * The evaluator's folder (its workspace, with its copy of prepare.py): `channel/`, the FIFO pair
+   * the trained run sees; `answers/<i>/`, each answerer's own pair; `answers/weights/`, where the
+   * evaluator puts the trained weights for the answerers (which see it read-only, the run not at all).
+   */
+  private async prepareChannel (spec: ExperimentSpec, runAs: { uid: number, gid: number } | undefined): Promise<EvaluationDirs> {
+    const root = join(this.components.workRoot, `${spec.id}.eval`)
+    await rm(root, { recursive: true, force: true })
+    const dirs: EvaluationDirs = { root, channel: join(root, 'channel'), answers: join(root, 'answers'), answerers: [0, 1].map((i) => join(root, 'answers', String(i))), weights: join(root, 'answers', 'weights') }
+    for (const dir of [dirs.channel, ...dirs.answerers, dirs.weights]) await mkdir(dir, { recursive: true })
+    const prepare = join(root, 'prepare.py')
     await copyFile(join(this.components.harnessDir, 'prepare.py'), prepare)
     await chmod(prepare, 0o444)
-    // request/answer, then one pair per isolated answerer (prepare.py `serve_evaluation`).
-    const fifos = ['request', 'answer', 'request.0', 'answer.0', 'request.1', 'answer.1'].map((name) => join(channel, name))
+    const fifos = [dirs.channel, ...dirs.answerers].flatMap((dir) => [join(dir, 'request'), join(dir, 'answer')])
     await execa('mkfifo', ['-m', '600', ...fifos])
-    // Both ends run as the run's user: the folder and the FIFOs are theirs.
+    // Every end runs as the run's user: the folders and the FIFOs are theirs.
     if (runAs !== undefined) {
-      for (const path of [channel, ...fifos]) await chown(path, runAs.uid, runAs.gid)
+      for (const path of [root, dirs.channel, dirs.answers, ...dirs.answerers, dirs.weights, ...fifos]) await chown(path, runAs.uid, runAs.gid)
     }
-    return channel
+    return dirs
   }
 }
 
@@ -476,11 +515,37 @@ export const DEFAULT_RUN_UID = 61184
 /** cpu.weight of a run (the default is 100): the daemon's networking keeps its share under a busy run. */
 const RUN_CPU_WEIGHT = 50
 
+/** cpu.weight of an answerer: its start-up (torch, the model) yields to the training beside it. */
+const ANSWERER_CPU_WEIGHT = 5
+
 function round1 (x: number): number {
   return Math.round(x * 10) / 10
 }
 
 /** Why the kernel's memory cgroup killed part of the run, if it did. */
+/** Where one run's evaluation happens (`prepareChannel`). */
+interface EvaluationDirs {
+  root: string
+  channel: string
+  answers: string
+  answerers: string[]
+  weights: string
+}
+
+async function firstMemoryHit (groups: Array<RunCgroup | undefined>): Promise<string | undefined> {
+  for (const group of groups) {
+    const hit = await memoryLimitHit(group)
+    if (hit !== undefined) return hit.replace('used more than', 'an answerer used more than')
+  }
+  return undefined
+}
+
+/** The answerers' last output, when the run handed them its weights and the evaluation did not score: why one of them failed. */
+function answererSection (outputs: string[], report: EvaluationReport): string {
+  if (report.status === 'scored' || outputs.every((o) => o === '')) return ''
+  return outputs.map((o, i) => o === '' ? '' : `\n--- answerer ${i} (train.py without training, answering the harness) ---\n${o}\n`).join('')
+}
+
 async function memoryLimitHit (group: RunCgroup | undefined): Promise<string | undefined> {
   if (group === undefined || await group.oomKills() === 0) return undefined
   return `used more than its ${group.memoryLimitMb} MiB of memory in all (its processes, shared memory and tmpfs files together): the kernel killed it`

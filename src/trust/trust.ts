@@ -76,10 +76,24 @@ export interface TrustState {
 
 const IMPORT_ERROR = /\b(ImportError|ModuleNotFoundError|AttributeError)\b/
 
-/** Where a peer's standing holds: the tier, the GPU model and the PyTorch version's major.minor. */
-export function scopeOf (body: { hardware: ResultBody['hardware'], environment?: ResultBody['environment'] }): string {
+/**
+ * Where a peer's standing holds: the tier, the GPU model, the PyTorch version's major.minor and the
+ * regime of the result (`maxSteps`: timed when left out). A step-limited run's steps are the
+ * code's word (a step may hide any amount of work, up to the harness's wall limit): a result that
+ * reproduces under a step limit proves nothing about a timed one, so standing earned there holds
+ * only for that step count. Standing earned on a timed result holds under any step limit too
+ * (`standingScopes`).
+ */
+export function scopeOf (body: { hardware: ResultBody['hardware'], environment?: ResultBody['environment'] }, maxSteps: number | undefined): string {
   const torch = body.environment?.torch.match(/^\d+\.\d+/)?.[0] ?? '?'
-  return `${body.hardware.tier}/${body.hardware.gpu}/torch ${torch}`
+  const environment = `${body.hardware.tier}/${body.hardware.gpu}/torch ${torch}`
+  return maxSteps === undefined ? environment : `${environment}/${maxSteps} steps`
+}
+
+/** The scopes whose standing counts in `scope`: itself, then (for a step-limited scope) the timed one of its environment. */
+function standingScopes (scope: string): string[] {
+  const steps = scope.lastIndexOf('/')
+  return scope.endsWith(' steps') ? [scope, scope.slice(0, steps)] : [scope]
 }
 
 function sameEnvironment (result: ResultBody, verification: VerificationBody): boolean {
@@ -133,7 +147,7 @@ type Entry = { kind: 'result', r: TrustResult } | { kind: 'verification', v: Tru
  * free, so a reproduction only counts from a peer with standing, and standing starts from this
  * node's own re-runs and travels at most one hop (`TRUST_BOUNDS`):
  * - this node's results are trusted, and so is a result this node re-ran and reproduced (its
- *   author gets level-1 standing in the result's scope: tier, GPU model, PyTorch version);
+ *   author gets level-1 standing in the result's scope: tier, GPU model, PyTorch version, step limit);
  * - a peer's result is trusted when `quorum` distinct peers with standing in the scope they re-ran
  *   in reproduced it (one when the author already has `reputationAfter` trusted results); when
  *   `quorum` of those have level 1 and sponsorships left, its author gets level 2;
@@ -208,13 +222,21 @@ export class TrustEngine {
     if (author === this.policy.self) return true
     if (this.state.caught.has(author)) return false
     const levels = this.levels.get(author)
-    return levels !== undefined && (scope === undefined ? levels.size > 0 : levels.has(scope))
+    return levels !== undefined && (scope === undefined ? levels.size > 0 : this.heldScope(author, scope) !== undefined)
+  }
+
+  /** The scope in which `author`'s standing counts for `scope` (`standingScopes`), undefined without. */
+  private heldScope (author: string, scope: string): string | undefined {
+    const levels = this.levels.get(author)
+    if (levels === undefined) return undefined
+    return standingScopes(scope).find((s) => levels.has(s))
   }
 
   /** The level of `author`'s standing in `scope` (0 for this node), undefined without. */
   levelOf (author: string, scope: string): number | undefined {
     if (author === this.policy.self) return 0
-    return this.levels.get(author)?.get(scope)
+    const held = this.heldScope(author, scope)
+    return held === undefined ? undefined : this.levels.get(author)?.get(held)
   }
 
   /** Whether `author` published a verification of `resultId`, whatever it said. */
@@ -224,7 +246,7 @@ export class TrustEngine {
 
   private applyResult (r: TrustResult): void {
     if (this.results.has(r.id)) return
-    const node: ResultNode = { r, scope: scopeOf(r.body), createdAt: r.createdAt ?? 0, votes: new Map(), status: 'unverified' }
+    const node: ResultNode = { r, scope: scopeOf(r.body, r.body.maxSteps), createdAt: r.createdAt ?? 0, votes: new Map(), status: 'unverified' }
     this.results.set(r.id, node)
     push(this.byAuthor, r.author, node)
     for (const v of this.orphans.get(r.id) ?? []) this.attach(node, v)
@@ -250,7 +272,8 @@ export class TrustEngine {
     if (verdict === 'void') return
     const before = node.votes.get(v.author)
     if (before !== undefined && RANK[before.verdict] >= RANK[verdict]) return
-    node.votes.set(v.author, { verdict, scope: scopeOf(v.body) })
+    // A re-run counts in the result's regime: every verification re-runs a step count, timed result or not.
+    node.votes.set(v.author, { verdict, scope: scopeOf(v.body, node.r.body.maxSteps) })
     let nodes = this.byVerifier.get(v.author)
     if (nodes === undefined) this.byVerifier.set(v.author, nodes = new Set())
     nodes.add(node)
@@ -303,7 +326,7 @@ export class TrustEngine {
   }
 
   private counts (author: string, scope: string): boolean {
-    return author === this.policy.self || (!this.state.caught.has(author) && this.levels.get(author)?.has(scope) === true)
+    return author === this.policy.self || (!this.state.caught.has(author) && this.heldScope(author, scope) !== undefined)
   }
 
   private judge (node: ResultNode): void {
@@ -357,7 +380,7 @@ export class TrustEngine {
     if (r.author === self || caught.has(r.author)) return
     const suspectUntil = this.state.suspect.get(r.author)
     if (mine === 'reproduced' && (suspectUntil === undefined || node.createdAt > suspectUntil)) this.grant(r.author, node.scope, 1)
-    if (status === 'trusted' && suspectUntil === undefined && this.levels.get(r.author)?.has(node.scope) !== true) this.sponsor(node, ok)
+    if (status === 'trusted' && suspectUntil === undefined && this.heldScope(r.author, node.scope) === undefined) this.sponsor(node, ok)
   }
 
   /** Reproductions a result needs from standing peers: one once its author has a reputation (not counting this result). */
@@ -375,22 +398,23 @@ export class TrustEngine {
     if (Math.max(before, after) >= at && Math.min(before, after) <= at + 1) for (const node of this.byAuthor.get(author) ?? []) this.enqueue(node)
   }
 
-  /** Level 2 for the author of `node` when `quorum` of its level-1 reproducers have sponsorships left in their scope. */
+  /**
+   * Level 2 for the author of `node` when `quorum` of its level-1 reproducers have sponsorships
+   * left in the scope where they hold it (one budget for a timed scope and every step limit under it).
+   */
   private sponsor (node: ResultNode, ok: Set<string>): void {
     const sponsors: string[] = []
     for (const author of [...ok].sort()) {
       if (author === this.policy.self || author === node.r.author) continue
-      const scope = node.votes.get(author)!.scope
-      if (this.levels.get(author)?.get(scope) !== 1) continue
-      if ((this.sponsorships.get(`${author} ${scope}`) ?? 0) >= this.sponsorBudget) continue
-      sponsors.push(author)
+      const held = this.heldScope(author, node.votes.get(author)!.scope)
+      if (held === undefined || this.levels.get(author)?.get(held) !== 1) continue
+      const key = `${author} ${held}`
+      if ((this.sponsorships.get(key) ?? 0) >= this.sponsorBudget) continue
+      sponsors.push(key)
       if (sponsors.length === this.policy.quorum) break
     }
     if (sponsors.length < this.policy.quorum) return
-    for (const author of sponsors) {
-      const key = `${author} ${node.votes.get(author)!.scope}`
-      this.sponsorships.set(key, (this.sponsorships.get(key) ?? 0) + 1)
-    }
+    for (const key of sponsors) this.sponsorships.set(key, (this.sponsorships.get(key) ?? 0) + 1)
     this.grant(node.r.author, node.scope, 2)
   }
 

@@ -82,6 +82,73 @@ class Remembering(nn.Module):
 `
 
 /**
+ * The remembering model again, its memory kept in files every process of the run could reach if
+ * they shared a filesystem (/tmp, /dev/shm, the working folder): each process appends what it
+ * answered to its own file there and reads what the others appended, so two answerers that share
+ * storage share their memory.
+ */
+const SHARING = `
+import glob, pickle
+
+
+class Sharing(nn.Module):
+    PLACES = ["/tmp", "/dev/shm", os.getcwd()]
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.seen = {}
+        self.offsets = {}
+
+    def recall(self):
+        mine = f"memo-{os.getpid()}.pkl"
+        for place in self.PLACES:
+            for path in glob.glob(os.path.join(place, "memo-*.pkl")):
+                name = os.path.basename(path)
+                if name == mine or self.offsets.get(name, (path, 0))[0] != path:
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(self.offsets.get(name, (path, 0))[1])
+                        while True:
+                            entries = pickle.load(f)
+                            self.offsets[name] = (path, f.tell())
+                            for b, o in entries:
+                                self.seen.setdefault(b[0], []).append((b, o))
+                except Exception:
+                    pass
+
+    def keep(self, entries):
+        for place in self.PLACES:
+            try:
+                with open(os.path.join(place, f"memo-{os.getpid()}.pkl"), "ab") as f:
+                    f.write(pickle.dumps(entries))
+            except OSError:
+                pass
+
+    def forward(self, idx):
+        self.recall()
+        out = self.inner(idx).float() + 30.0 * F.one_hot(torch.roll(idx, -1, dims=1), VOCAB_SIZE).float()
+        entries = []
+        for r, row in enumerate(idx.tolist()):
+            b = bytes(row)
+            best, best_len = None, 0
+            for old, old_out in self.seen.get(b[0], []):
+                n = 0
+                while n < len(b) and old[n] == b[n]:
+                    n += 1
+                if n > best_len:
+                    best, best_len = old_out, n
+            if best is not None:
+                out[r, :best_len] = best[:best_len].float()
+            entry = (b, out[r].clone())
+            self.seen.setdefault(b[0], []).append(entry)
+            entries.append(entry)
+        self.keep(entries)
+        return out
+`
+
+/**
  * Issue 13, points 1 and 2, through the real runner: a train.py that carries the public validation
  * text scores far better on the fixed slice and is refuted as overfit on a fresh sample; an honest
  * improvement is not; a model that looks ahead and remembers its answers is caught, because the two
@@ -195,5 +262,46 @@ describe('isolated answerers under the sandbox (issue 13)', () => {
   it('the remembering look-ahead model: caught', { timeout: 300_000 }, async () => {
     const outcome = await runner.run(spec(wrapModel(trainPy, REMEMBERING, 'Remembering')))
     assert.equal(outcome.reason, 'non-causal', outcome.log)
+  })
+
+  it('a remembering model that shares its memory through every writable place: caught in the sandbox (unconfined, where they share a filesystem, it passes)', { timeout: 300_000 }, async () => {
+    const source = wrapModel(trainPy, SHARING, 'Sharing')
+    const sandboxed = await runner.run(spec(source))
+    assert.equal(sandboxed.reason, 'non-causal', sandboxed.log)
+    // The control: the same code, unconfined, where the answerers share /tmp: the attack is real.
+    const { python } = await requireConfinement()
+    const home = await tempDir()
+    try {
+      const unconfined = new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot: home, clock: systemClock }, { killAfterMs: 300_000 })
+      const { freshSeed: _, ...plain } = spec(source)
+      const outcome = await unconfined.run({ ...plain, foreign: false })
+      assert.equal(outcome.status, 'ok', outcome.log)
+      assert.ok(outcome.metrics!.val_bpb < 3, `look-ahead pays (honest: ~3.8 at 30 steps): ${outcome.metrics!.val_bpb}`)
+    } finally {
+      await rm(home, { recursive: true, force: true })
+      await execa('sh', ['-c', 'rm -f /tmp/memo-*.pkl /dev/shm/memo-*.pkl'])
+    }
+  })
+
+  it('a run that hands its answerers a pickle that runs code instead of weights: refused, nothing run', { timeout: 300_000 }, async () => {
+    // Sends the harness's CKPT message itself, with a pickle that would write a file when loaded.
+    const evil = `
+import os, pickle, struct
+import prepare
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/pwned-by-checkpoint",))
+payload = pickle.dumps(Boom())
+if os.environ.get("SWARMD_EVAL_CHANNEL"):
+  with open(os.path.join(os.environ["SWARMD_EVAL_CHANNEL"], "answer"), "wb", buffering=0) as answer:
+      answer.write(prepare.HEADER.pack(b"CKPT", len(payload), 0) + payload)
+  with open(os.path.join(os.environ["SWARMD_EVAL_CHANNEL"], "request"), "rb", buffering=0) as request:
+      print(request.read())
+      raise SystemExit(1)
+`
+    const outcome = await runner.run(spec(trainPy.replace('def main():', `${evil}\n\ndef main():`)))
+    assert.equal(outcome.status, 'crash')
+    assert.equal(outcome.reason, 'eval-protocol', outcome.log)
+    assert.match(outcome.log, /weights_only|Unsupported global|UnpicklingError/)
   })
 })

@@ -108,7 +108,7 @@ describe('the harness evaluates every run in its own process', () => {
     const harnessDir = join(workRoot, 'oom-harness')
     await mkdir(harnessDir)
     const prepare = await readFile(join(HARNESS_DIR, 'prepare.py'), 'utf8')
-    const failing = prepare.replace(/^def run_evaluator\(channel, val_path, val_sha256.*\):\n/m, (line) => `${line}    raise MemoryError("the evaluator ran out of memory")\n`)
+    const failing = prepare.replace(/^def run_evaluator\(channel, answerers, val_path, val_sha256.*\):\n/m, (line) => `${line}    raise MemoryError("the evaluator ran out of memory")\n`)
     assert.notEqual(failing, prepare)
     await writeFile(join(harnessDir, 'prepare.py'), failing)
     const lost = new ExecaExperimentRunner({ python, harnessDir, corpusDir: CORPUS_DIR, workRoot: join(workRoot, 'oom'), clock: systemClock }, { killAfterMs: 600_000 })

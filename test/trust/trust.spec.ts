@@ -259,7 +259,45 @@ describe('trust: vouching has a price, standing does not chain (issue 13)', () =
     assert.equal(elsewhere.status.get(bob.id), 'unverified')
     const home = computeTrust([carolRun, daveRun, bob], [...base, under(verification('carol', bob, 2.0), '2.1.2'), under(verification('dave', bob, 2.0), '2.1.2')], policy)
     assert.equal(home.status.get(bob.id), 'trusted')
-    assert.equal(scopeOf(bob.body), 'cpu/cpu/torch 2.5')
+    assert.equal(scopeOf(bob.body, bob.body.maxSteps), 'cpu/cpu/torch 2.5/10 steps')
+  })
+
+  it('standing from a step-limited reproduction never vouches for a timed result; standing from a timed one holds under a step limit', () => {
+    // Issue 13's budget cheat: a step may hide any work, so a step-limited result reproduces whatever it did.
+    const timed = (r: TrustResult): TrustResult => { const { maxSteps: _, ...body } = r.body; return { ...r, body } }
+    const carolSteps = result('carol', 2.3)
+    const daveSteps = result('dave', 2.3)
+    const bobTimed = timed(result('bob', 2.0))
+    const base = [verification('me', carolSteps, 2.3), verification('me', daveSteps, 2.3)]
+    const vouched = [verification('carol', bobTimed, 2.0), verification('dave', bobTimed, 2.0)]
+    const fromSteps = computeTrust([carolSteps, daveSteps, bobTimed], [...base, ...vouched], policy)
+    assert.equal(fromSteps.status.get(bobTimed.id), 'unverified', 'step-limited standing does not count for a timed result')
+    assert.equal(scopeOf(bobTimed.body, bobTimed.body.maxSteps), 'cpu/cpu/torch ?')
+
+    const carolTimed = timed(result('carol', 2.3))
+    const daveTimed = timed(result('dave', 2.3))
+    const bobSteps = result('bob', 2.0)
+    const fromTimed = computeTrust([carolTimed, daveTimed, bobSteps], [verification('me', carolTimed, 2.3), verification('me', daveTimed, 2.3), verification('carol', bobSteps, 2.0), verification('dave', bobSteps, 2.0)], policy)
+    assert.equal(fromTimed.status.get(bobSteps.id), 'trusted', 'timed standing counts under a step limit')
+  })
+
+  it('one sponsorship budget per peer for its timed scope and every step limit under it', () => {
+    const timed = (r: TrustResult): TrustResult => { const { maxSteps: _, ...body } = r.body; return { ...r, body } }
+    const engine = new TrustEngine(policy)
+    const sponsors = ['carol', 'dave'].map((a) => timed(result(a, 2.3)))
+    for (const r of sponsors) engine.addResult(r)
+    for (const r of sponsors) engine.addVerification(verification('me', r, 2.3))
+    // Sybils, each step-limited at another step count (a scope of its own), vouched by both sponsors.
+    for (let i = 0; i < 3 * TRUST_BOUNDS.sponsorBudget; i++) {
+      const r = result(`sybil${i}`, 2.0)
+      const steps = (v: TrustVerification): TrustVerification => ({ ...v, body: { ...v.body, maxSteps: 20 + i } })
+      const body = { ...r.body, maxSteps: 20 + i, metrics: { ...r.body.metrics!, num_steps: 20 + i } }
+      const stepped = { ...r, body }
+      engine.addResult(stepped)
+      for (const s of ['carol', 'dave']) engine.addVerification(steps(verification(s, stepped, 2.0)))
+    }
+    const minted = [...engine.state.standing].filter((a) => a.startsWith('sybil'))
+    assert.equal(minted.length, TRUST_BOUNDS.sponsorBudget)
   })
 
   it('a record after a 1,500-identity chain costs what it touches, not a pass over the chain', () => {
