@@ -42,18 +42,36 @@ GRAD_CLIP = 1.0
 ROTARY_BASE = 10000.0
 SEED = 1337
 
-# gpu profile: sized to keep a datacenter GPU busy for the whole 5-minute budget.
+# gpu profile: its own sizes (the cpu ones above do not apply there; agents change these on a GPU).
 GPU_DEPTH = 12
 GPU_WIDTH = 768
 GPU_HEADS = 6
-GPU_BATCH_SIZE = 32
 GPU_LEARNING_RATE = 0.003
+GPU_BATCH_SCALE = 1.0  # the batch (sequences of 1,024 bytes per step), as a multiple of GPU_TIER_BATCH
+# A batch per VRAM tier (the daemon's tiers: up to 16, 24, 48 GB, more) that keeps the card busy
+# without running out of memory: estimates until `bench/gpu-checks.sh` measures them per card.
+GPU_TIER_BATCH = {"vram16": 8, "vram24": 16, "vram48": 32, "vram48plus": 64}
+# Dense bf16 peak of known cards, FLOP/s, for MFU (SWARMD_GPU_PEAK_FLOPS overrides; unknown: no MFU).
+GPU_PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L40": 181e12, "A10": 125e12, "4090": 165e12, "3090": 71e12, "A6000": 155e12}
 
 # ---------------------------------------------------------------------------------------------
 
 ON_GPU = prepare.PROFILE == "gpu" and torch.cuda.is_available()
+
+
+def vram_tier(gib):
+    return "vram16" if gib <= 16 else "vram24" if gib <= 24 else "vram48" if gib <= 48 else "vram48plus"
+
+
+GPU_TIER = vram_tier(torch.cuda.get_device_properties(0).total_memory / 2**30) if ON_GPU else None
 if prepare.PROFILE == "gpu":
-    DEPTH, WIDTH, HEADS, BATCH_SIZE, LEARNING_RATE = GPU_DEPTH, GPU_WIDTH, GPU_HEADS, GPU_BATCH_SIZE, GPU_LEARNING_RATE
+    DEPTH, WIDTH, HEADS, LEARNING_RATE = GPU_DEPTH, GPU_WIDTH, GPU_HEADS, GPU_LEARNING_RATE
+    BATCH_SIZE = max(1, round(GPU_TIER_BATCH[GPU_TIER or "vram16"] * GPU_BATCH_SCALE))
+elif prepare.PROFILE == "gpu-tiny":
+    # The gpu recipe at a size a CPU trains in seconds (what CI runs): the same knobs, scaled down.
+    DEPTH, WIDTH, LEARNING_RATE = max(1, GPU_DEPTH // 6), max(4, GPU_WIDTH // 12), GPU_LEARNING_RATE
+    HEADS = 4 if WIDTH % 4 == 0 else 1
+    BATCH_SIZE = max(1, round(8 * GPU_BATCH_SCALE))
 DEVICE = "cuda" if ON_GPU else "cpu"
 if ON_GPU and hasattr(torch, "compile"):
     # torch.compile builds kernels with Triton, which needs a C compiler: where it cannot, run eager
@@ -210,8 +228,9 @@ def main():
     flops_per_token = 6 * num_params + 12 * DEPTH * WIDTH * CONTEXT
     mfu = 0.0
     if ON_GPU and training_seconds > 0:
-        peak = float(os.environ.get("SWARMD_GPU_PEAK_FLOPS", "989e12"))  # H100 bf16 dense
-        mfu = 100.0 * flops_per_token * tokens / training_seconds / peak
+        name = torch.cuda.get_device_name(0)
+        peak = float(os.environ.get("SWARMD_GPU_PEAK_FLOPS") or next((v for k, v in GPU_PEAK_FLOPS.items() if k in name), 0))
+        mfu = 100.0 * flops_per_token * tokens / training_seconds / peak if peak else 0.0
     print("---")
     print(f"val_bpb: {val_bpb:.6f}")
     print(f"training_seconds: {training_seconds:.1f}")
@@ -219,6 +238,7 @@ def main():
     print(f"peak_vram_mb: {peak_vram_mb:.1f}")
     print(f"mfu_percent: {mfu:.2f}")
     print(f"total_tokens_M: {tokens / 1e6:.3f}")
+    print(f"tokens_per_second: {tokens / training_seconds if training_seconds > 0 else 0:.0f}")
     print(f"num_steps: {step}")
     print(f"num_params_M: {num_params / 1e6:.3f}")
     print(f"depth: {DEPTH}")

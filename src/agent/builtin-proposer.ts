@@ -6,13 +6,21 @@ import type { Proposal, ProposalContext, Proposer } from './proposer.js'
 import type { Rng } from '../util/rng.js'
 
 export interface BuiltinProposerInit {
-  /** Constants never mutated: the seed, and the other profile's sizes. */
+  /** Constants never mutated. Default: the seed and the sizes the profile does not use (`frozenFor`). */
   frozen?: string[]
+}
+
+/** The gpu profiles' own sizes in train.py: they replace the cpu ones there. */
+const GPU_SIZES = ['GPU_DEPTH', 'GPU_WIDTH', 'GPU_HEADS', 'GPU_LEARNING_RATE', 'GPU_BATCH_SCALE']
+const CPU_SIZES = ['DEPTH', 'WIDTH', 'HEADS', 'LEARNING_RATE', 'BATCH_SIZE']
+
+/** What a proposer must not change under `profile`: the seed, and sizes that profile overrides (a change there is a no-op run). */
+export function frozenFor (profile: 'cpu' | 'gpu' | 'gpu-tiny'): string[] {
+  return ['SEED', ...(profile === 'cpu' ? GPU_SIZES : CPU_SIZES)]
 }
 
 const FLOAT_FACTORS = [0.5, 0.7, 1.4, 2]
 const INT_FACTORS = [0.5, 0.75, 1.5, 2]
-const DEFAULT_FROZEN = ['SEED', 'GPU_DEPTH', 'GPU_WIDTH', 'GPU_HEADS', 'GPU_BATCH_SIZE', 'GPU_LEARNING_RATE']
 
 function roundSignificant (value: number, digits = 3): number {
   return value === 0 ? 0 : Number(value.toPrecision(digits))
@@ -28,7 +36,7 @@ export class BuiltinProposer implements Proposer {
   private readonly frozen: Set<string>
 
   constructor (private readonly components: { rng: Rng }, init: BuiltinProposerInit = {}) {
-    this.frozen = new Set(init.frozen ?? DEFAULT_FROZEN)
+    this.frozen = new Set(init.frozen ?? frozenFor('cpu'))
   }
 
   async propose (context: ProposalContext): Promise<Proposal> {

@@ -34,6 +34,7 @@ export const configSchema = z.strictObject({
   python: z.string(),
   corpus: z.string(),
   corpusManifest: z.string(),
+  corpusHub: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL'),
   maxSteps: z.number().int().min(0),
   maxExperiments: z.number().int().min(0),
   maxConnections: z.number().int().min(1),
@@ -119,6 +120,7 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialCon
   if (env.SWARMD_SWARM !== undefined) out.swarm = env.SWARMD_SWARM
   if (env.SWARMD_PYTHON !== undefined) out.python = env.SWARMD_PYTHON
   if (env.SWARMD_CORPUS !== undefined) out.corpus = env.SWARMD_CORPUS
+  if (env.SWARMD_CORPUS_HUB !== undefined) out.corpusHub = env.SWARMD_CORPUS_HUB
   if (env.SWARMD_PROFILE !== undefined) out.profile = env.SWARMD_PROFILE
   if (env.SWARMD_AGENT !== undefined) out.agent = env.SWARMD_AGENT
   if (env.SWARMD_CLAIM_SETTLE_MS !== undefined) out.claimSettleMs = Number(env.SWARMD_CLAIM_SETTLE_MS)

@@ -1,3 +1,5 @@
+import { CORPUS_HUB } from '../corpus/hub-listing.js'
+
 /**
  * The one defaults object: config file, environment and CLI flags all resolve through it.
  */
@@ -25,6 +27,7 @@ export const DEFAULTS = {
   corpus: '',
   /** A shard list ({"shards": [{path, size, sha256}]}) used instead of the host's listing; empty: the host's. */
   corpusManifest: '',
+  corpusHub: CORPUS_HUB,
   /** Stop each run after this many steps instead of the time budget (0: use the budget). For tests and demos. */
   maxSteps: 0,
   /** Stop the research loop after this many experiments (0: never). */

@@ -2,6 +2,9 @@ import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
 
 /** A dataset on a model hub that publishes each file's size and sha256 through its API. */
+/** Where the gpu profile's corpus is published (`corpusHub` points elsewhere: a mirror). */
+export const CORPUS_HUB = 'https://huggingface.co'
+
 export interface HubDataset {
   /** The hub's base URL, e.g. `https://huggingface.co` (tests: a loopback server). */
   endpoint: string

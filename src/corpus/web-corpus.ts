@@ -3,7 +3,7 @@ import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
 import { sha256File, sha256Hex } from '../util/hash.js'
-import { hubFileUrl, listHubFiles } from './hub-listing.js'
+import { CORPUS_HUB, hubFileUrl, listHubFiles } from './hub-listing.js'
 import { writeFlatText } from './parquet-text.js'
 import { downloadVerified } from './shard-download.js'
 import type { HubDataset, HubFile } from './hub-listing.js'
@@ -23,9 +23,14 @@ export interface WebCorpusSpec {
  * last shard is autoresearch's fixed validation shard.
  */
 export const CLIMBMIX: WebCorpusSpec = {
-  dataset: { endpoint: 'https://huggingface.co', repo: 'karpathy/climbmix-400b-shuffle', revision: 'main' },
+  dataset: { endpoint: CORPUS_HUB, repo: 'karpathy/climbmix-400b-shuffle', revision: 'main' },
   trainShards: 8,
   validationShard: 'shard_06542.parquet'
+}
+
+/** The corpus as published by `hub` (a mirror of the host, or a test's server): the same files, names and checksums. */
+export function climbmixAt (hub: string): WebCorpusSpec {
+  return { ...CLIMBMIX, dataset: { ...CLIMBMIX.dataset, endpoint: hub.replace(/\/+$/, '') } }
 }
 
 /** What `corpus.json` in a corpus folder records: the shards and the flat texts made from them. */

@@ -6,14 +6,14 @@ import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { MISBEHAVING_PEER_SCORE, STRIKE_SCORE } from '../p2p/gossip-score.js'
 import { SwarmNetwork } from '../p2p/swarm-network.js'
-import { CLIMBMIX, cachedCorpus, corpusIdentity, fetchWebCorpus, localCorpus, readShardList } from '../corpus/web-corpus.js'
+import { cachedCorpus, climbmixAt, corpusIdentity, fetchWebCorpus, localCorpus, readShardList } from '../corpus/web-corpus.js'
 import { progressPrinter } from '../corpus/progress.js'
 import { RECORD_FORMAT } from '../state/records.js'
 import { SwarmState } from '../state/swarm-state.js'
 import { LevelUpdateStore } from '../state/update-store.js'
 import { systemClock } from '../util/clock.js'
 import { systemRng } from '../util/rng.js'
-import { BuiltinProposer } from '../agent/builtin-proposer.js'
+import { BuiltinProposer, frozenFor } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
@@ -40,12 +40,17 @@ import type { Config } from '../config/config.js'
 import type { Identity } from '../p2p/identity.js'
 import type { ExperimentRunner } from '../runner/experiment-runner.js'
 import type { Profile } from '../runner/harness.js'
-import type { CorpusManifest } from '../corpus/web-corpus.js'
+import type { CorpusManifest, CorpusProgress } from '../corpus/web-corpus.js'
 import type { PythonInfo } from '../runner/python.js'
 import type { EnvironmentBody } from '../state/record-kinds.js'
 import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
+
+/** What a starting daemon is doing: `GET /api/status` answers this until it has joined its swarm. */
+export type StartupView =
+  | { phase: 'starting' }
+  | { phase: 'corpus', corpus: Exclude<CorpusProgress, { phase: 'ready' }> }
 
 export interface DaemonOptions {
   dataDir: string
@@ -100,6 +105,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined
   /** Set once this daemon wrote daemon.json: only then is the file its own to remove. */
   private wroteInfo = false
+  /** What the daemon is doing before it is ready (the corpus fetch can take minutes); undefined once ready. */
+  private startupValue: StartupView | undefined = { phase: 'starting' }
 
   constructor (private readonly options: DaemonOptions) {
     this.paths = dataPaths(options.dataDir)
@@ -113,6 +120,8 @@ export class Daemon {
   get state (): SwarmState { return this.need(this.stateValue) }
   get network (): SwarmNetwork { return this.need(this.networkValue) }
   get apiUrl (): string { return this.need(this.api).url }
+  /** Undefined once the daemon has joined its swarm; until then, what it is doing (the API says so). */
+  get startup (): StartupView | undefined { return this.startupValue }
   get research (): ResearchSetup { return this.need(this.researchValue) }
   /** Claims: dedup, settle window, heartbeats, release (also the agent API's). */
   get claims (): ClaimBook { return this.need(this.claimsValue) }
@@ -144,6 +153,10 @@ export class Daemon {
     const identity = await loadOrCreateIdentity(this.paths.identity)
     this.identityValue = identity
     const token = await loadOrCreateApiToken(this.paths.apiToken)
+    // The status page first: fetching the gpu corpus can take minutes, and the page shows its progress.
+    this.api = new ApiServer({ daemon: this, token, clock: this.clock }, { host: config.httpHost, port: config.httpPort })
+    await this.api.start()
+    if (!isLoopback(config.httpHost)) this.log(`warning: the API listens on ${config.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
     const research = await this.detectResearch()
     this.researchValue = research
     this.defaultSourceValue = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
@@ -191,11 +204,8 @@ export class Daemon {
     for (const author of this.stateValue.convicted()) network.banAuthor(author)
     this.stateValue.on('convicted', (author) => { network.banAuthor(author) })
 
-    this.api = new ApiServer({ daemon: this, token, clock: this.clock }, { host: config.httpHost, port: config.httpPort })
-    await this.api.start()
-    if (!isLoopback(config.httpHost)) this.log(`warning: the API listens on ${config.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
-
     if (research.agent !== 'none') await this.startResearch(research)
+    this.startupValue = undefined
 
     await writeDaemonInfo(this.paths.daemonInfo, {
       pid: process.pid,
@@ -231,14 +241,19 @@ export class Daemon {
   private async webCorpus (): Promise<CorpusManifest> {
     const { config } = this.options
     const dir = this.paths.webCorpus
-    const progress = progressPrinter(false, (text) => { this.log(text.trimEnd()) })
-    if (config.corpus !== '') return await localCorpus(CLIMBMIX, config.corpus, dir, { onProgress: progress })
+    const print = progressPrinter(false, (text) => { this.log(text.trimEnd()) })
+    const progress = (event: CorpusProgress): void => {
+      print(event)
+      if (event.phase !== 'ready') this.startupValue = { phase: 'corpus', corpus: event }
+    }
+    const spec = climbmixAt(config.corpusHub)
+    if (config.corpus !== '') return await localCorpus(spec, config.corpus, dir, { onProgress: progress })
     if (config.corpusManifest === '') {
       const cached = await cachedCorpus(dir)
       if (cached !== undefined) return cached
     }
-    this.log(`fetching the gpu profile's corpus into ${dir} (once; \`swarmd corpus fetch\` does it ahead of time)`)
-    return await fetchWebCorpus(CLIMBMIX, dir, { onProgress: progress, ...(config.corpusManifest !== '' ? { shards: await readShardList(config.corpusManifest) } : {}) })
+    this.log(`fetching the gpu profile's corpus into ${dir} (once; \`swarmd corpus fetch\` does it ahead of time); progress on ${this.apiUrl}/`)
+    return await fetchWebCorpus(spec, dir, { onProgress: progress, ...(config.corpusManifest !== '' ? { shards: await readShardList(config.corpusManifest) } : {}) })
   }
 
   /** Profile, tier and harness; probes Python only when an agent will run experiments. */
@@ -306,7 +321,7 @@ export class Daemon {
     this.runnerValue = runner
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
-      : new BuiltinProposer({ rng: this.rng })
+      : new BuiltinProposer({ rng: this.rng }, { frozen: frozenFor(research.profile) })
     const network = this.network
     // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
     const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0

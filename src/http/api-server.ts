@@ -80,6 +80,12 @@ export class ApiServer {
       const { daemon } = this.components
       const route = `${req.method ?? 'GET'} ${url.pathname}`
       if (route === 'GET /') return this.send(res, 200, statusPageHtml(), 'text/html; charset=utf-8')
+      // Before the daemon has joined its swarm (it may be fetching its corpus), only what it is doing.
+      const starting = daemon.startup
+      if (starting !== undefined) {
+        if (route === 'GET /api/status') return this.json(res, 200, { starting })
+        throw new HttpError(503, 'API_STARTING', 'the daemon is starting (see GET /api/status); try again when it has joined its swarm')
+      }
       if (route === 'GET /api/status') return this.json(res, 200, await statusView(daemon, this.components.clock.now()))
       if (route === 'GET /api/peers') return this.json(res, 200, { peers: peersView(daemon) })
       if (route === 'GET /api/best') {

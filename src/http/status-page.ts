@@ -31,7 +31,7 @@ export function statusPageHtml (): string {
 <div class="counts" id="claim-counts"></div>
 <table><thead><tr><th>running now</th><th>author</th><th>expires</th></tr></thead><tbody id="claims"></tbody></table>
 <h2>Recent results</h2>
-<table><thead><tr><th>val_bpb</th><th>status</th><th>change</th><th>author</th><th>when</th></tr></thead><tbody id="results"></tbody></table>
+<table><thead><tr><th>val_bpb</th><th>status</th><th>change</th><th>throughput</th><th>author</th><th>when</th></tr></thead><tbody id="results"></tbody></table>
 <h2>Peers (<span id="peer-count">0</span>, on topic <span id="mesh-count">0</span>)</h2>
 <table><thead><tr><th>peer</th><th>address</th><th>direction</th></tr></thead><tbody id="peers"></tbody></table>
 <h2>Recent hypotheses</h2>
@@ -42,9 +42,25 @@ export function statusPageHtml (): string {
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 const short = (id) => id.length > 16 ? id.slice(0, 8) + '…' + id.slice(-6) : id
 const when = (ms) => new Date(ms).toLocaleTimeString()
+const count = (n) => n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : n.toFixed(0)
+// Tokens per second over the harness's training time (start-up included), MFU and peak VRAM as train.py reported them.
+const throughput = (m) => !m || !(m.training_seconds > 0) ? '' : count(m.total_tokens_M * 1e6 / m.training_seconds) + ' tok/s' + (m.mfu_percent > 0 ? ', MFU ' + m.mfu_percent.toFixed(1) + ' %' : '') + (m.peak_vram_mb > 0 ? ', ' + (m.peak_vram_mb / 1024).toFixed(1) + ' GiB' : '')
 const rows = (id, items, cells) => { document.getElementById(id).innerHTML = items.map((x) => '<tr>' + cells(x).map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('') }
+const mb = (bytes) => (bytes / 1e6).toFixed(1) + ' MB'
+function startingText (s) {
+  if (s.phase !== 'corpus') return 'getting ready…'
+  const c = s.corpus
+  if (c.phase === 'list') return 'listing the corpus\u2019 shards and their checksums…'
+  if (c.phase === 'download') return 'fetching the corpus: ' + mb(c.done) + ' of ' + mb(c.total) + ' (' + Math.floor(100 * c.done / Math.max(1, c.total)) + ' %, ' + mb(c.bytesPerSecond) + '/s' + (c.etaSeconds === undefined ? '' : ', ' + Math.ceil(c.etaSeconds) + ' s left') + ')'
+  return 'flattening the corpus\u2019 ' + (c.split === 'train' ? 'training' : 'validation') + ' split: ' + c.documents + ' documents'
+}
 async function refresh () {
   try {
+    const first = await fetch('/api/status').then((r) => r.json())
+    if (first.starting) {
+      document.getElementById('research').textContent = 'starting: ' + startingText(first.starting)
+      return
+    }
     const [status, hyps, res, active] = await Promise.all(['/api/status', '/api/hypotheses', '/api/results', '/api/claims?status=active'].map((u) => fetch(u).then((r) => r.json())))
     const rs = status.research
     const run = rs.current ? ' — running "' + esc(rs.current.description) + '" step ' + rs.current.step + (rs.current.lossBpb === null ? '' : ', loss ' + rs.current.lossBpb.toFixed(3) + ' bpb') : ''
@@ -52,7 +68,7 @@ async function refresh () {
     const conf = rs.confinement
     document.getElementById('foreign-code').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : '<span class="' + (conf.foreignCode.runs ? '' : 'bad') + '">' + esc(conf.foreignCode.why) + '</span>'
     rows('confinement', conf === null ? [] : conf.protections, (p) => [esc(p.name), p.holds ? 'yes' : '<span class="bad">no</span>', esc(p.how)])
-    rows('results', res.results.slice(0, 20), (r) => [r.metrics ? r.metrics.val_bpb.toFixed(4) : 'crash', esc(r.status) + (r.duplicateOf ? ' <span class="bad" title="repeats ' + esc(r.duplicateOf.of) + '">duplicate (' + esc(r.duplicateOf.layer) + ')</span>' : ''), esc(r.description), '<code title="' + esc(r.author) + '">' + esc(short(r.author)) + '</code>', esc(when(r.createdAt))])
+    rows('results', res.results.slice(0, 20), (r) => [r.metrics ? r.metrics.val_bpb.toFixed(4) : 'crash', esc(r.status) + (r.duplicateOf ? ' <span class="bad" title="repeats ' + esc(r.duplicateOf.of) + '">duplicate (' + esc(r.duplicateOf.layer) + ')</span>' : ''), esc(r.description), esc(throughput(r.metrics)), '<code title="' + esc(r.author) + '">' + esc(short(r.author)) + '</code>', esc(when(r.createdAt))])
     const cc = status.claims
     document.getElementById('claim-counts').innerHTML = ['active', 'expired', 'released', 'finished', 'duplicateResults'].map((k) => '<span>' + (k === 'duplicateResults' ? 'duplicate results' : k) + ': <b data-claims="' + k + '">' + cc[k] + '</b></span>').join('')
     rows('claims', active.claims.slice(0, 20), (c) => [esc(c.description), '<code title="' + esc(c.author) + '">' + esc(short(c.author)) + '</code>', esc(when(c.expiresAt))])

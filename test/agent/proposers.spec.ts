@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
+import { BuiltinProposer, frozenFor } from '../../src/agent/builtin-proposer.js'
 import { CommandProposer } from '../../src/agent/command-proposer.js'
 import { ProposalError } from '../../src/agent/proposer.js'
 import { parseConstants } from '../../src/agent/constants.js'
@@ -66,6 +66,20 @@ describe('BuiltinProposer', () => {
       if (d!.name === 'WIDTH') widths.add(d!.to as number)
     }
     assert.deepEqual([...widths].sort((x, y) => x - y), [32, 48, 96, 128])
+  })
+
+  it('changes only what the profile uses: the gpu sizes on the gpu profile, never the cpu ones it overrides (and the reverse)', async () => {
+    const picked = async (profile: 'cpu' | 'gpu'): Promise<Set<string>> => {
+      const names = new Set<string>()
+      for (let seed = 0; seed < 200; seed++) names.add((await new BuiltinProposer({ rng: seededRng(seed) }, { frozen: frozenFor(profile) }).propose(context())).delta[0]!.name)
+      return names
+    }
+    const gpu = await picked('gpu')
+    const cpu = await picked('cpu')
+    for (const name of ['DEPTH', 'WIDTH', 'HEADS', 'LEARNING_RATE', 'BATCH_SIZE', 'SEED']) assert.ok(!gpu.has(name), `gpu changed ${name}`)
+    assert.ok(['GPU_DEPTH', 'GPU_WIDTH', 'GPU_LEARNING_RATE'].some((n) => gpu.has(n)), [...gpu].join(' '))
+    assert.ok([...cpu].every((n) => !n.startsWith('GPU_') && n !== 'SEED'), [...cpu].join(' '))
+    assert.ok(['DEPTH', 'WIDTH'].some((n) => cpu.has(n)))
   })
 
   it('learns from the swarm: knobs whose changes were kept are picked more often', async () => {

@@ -16,6 +16,8 @@ export class FakeHub {
   /** Per path: the faults its next requests meet, in order. */
   readonly faults = new Map<string, Fault[]>()
   readonly requests: Array<{ path: string, range: string | undefined }> = []
+  /** Serve file bodies this slowly: `chunkBytes` every `delayMs`. */
+  throttle: { chunkBytes: number, delayMs: number } | undefined
   private server: Server | undefined
   endpoint = ''
 
@@ -73,6 +75,17 @@ export class FakeHub {
       res.write(bytes.subarray(start, fault.truncateAt), () => { setTimeout(() => { res.socket?.destroy() }, 100) })
       return
     }
-    res.end(bytes.subarray(start))
+    if (this.throttle === undefined) {
+      res.end(bytes.subarray(start))
+      return
+    }
+    const { chunkBytes, delayMs } = this.throttle
+    const send = (from: number): void => {
+      if (res.destroyed) return
+      if (from >= bytes.byteLength) { res.end(); return }
+      res.write(bytes.subarray(from, from + chunkBytes))
+      setTimeout(() => { send(from + chunkBytes) }, delayMs)
+    }
+    send(start)
   }
 }

@@ -16,6 +16,13 @@ export async function tempDir (prefix = 'swarmd-test-'): Promise<string> {
  * process: loopback only, free ports, no mDNS, unless `overrides` say otherwise.
  */
 export async function startInProcessDaemon (overrides: PartialConfig & { dataDir?: string } = {}): Promise<Daemon> {
+  const { daemon, started } = await createInProcessDaemon(overrides)
+  await started
+  return daemon
+}
+
+/** A daemon and its start in progress: for a test that watches what a starting daemon does. */
+export async function createInProcessDaemon (overrides: PartialConfig & { dataDir?: string } = {}): Promise<{ daemon: Daemon, started: Promise<void> }> {
   const { dataDir = await tempDir(), ...flags } = overrides
   const config = resolveConfig({
     file: {},
@@ -32,8 +39,7 @@ export async function startInProcessDaemon (overrides: PartialConfig & { dataDir
   }
   const daemon = new Daemon({ dataDir, config, log })
   keptLogs.set(daemon, kept)
-  await daemon.start()
-  return daemon
+  return { daemon, started: daemon.start() }
 }
 
 const KEPT_LOG_LINES = 40
