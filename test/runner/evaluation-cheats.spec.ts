@@ -64,8 +64,16 @@ class Remembering(nn.Module):
         self.inner = inner
         self.seen = {}
 
+    def recall(self):
+        pass
+
+    def keep(self, entries):
+        pass
+
     def forward(self, idx):
+        self.recall()
         out = self.inner(idx).float() + 30.0 * F.one_hot(torch.roll(idx, -1, dims=1), VOCAB_SIZE).float()
+        entries = []
         for r, row in enumerate(idx.tolist()):
             b = bytes(row)
             best, best_len = None, 0
@@ -77,7 +85,10 @@ class Remembering(nn.Module):
                     best, best_len = old_out, n
             if best is not None:
                 out[r, :best_len] = best[:best_len]
-            self.seen.setdefault(b[0], []).append((b, out[r].clone()))
+            entry = (b, out[r].clone())
+            self.seen.setdefault(b[0], []).append(entry)
+            entries.append(entry)
+        self.keep(entries)
         return out
 `
 
@@ -89,15 +100,13 @@ class Remembering(nn.Module):
  */
 const SHARING = `
 import glob, pickle
+${REMEMBERING}
 
-
-class Sharing(nn.Module):
+class Sharing(Remembering):
     PLACES = ["/tmp", "/dev/shm", os.getcwd()]
 
     def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-        self.seen = {}
+        super().__init__(inner)
         self.offsets = {}
 
     def recall(self):
@@ -125,27 +134,6 @@ class Sharing(nn.Module):
                     f.write(pickle.dumps(entries))
             except OSError:
                 pass
-
-    def forward(self, idx):
-        self.recall()
-        out = self.inner(idx).float() + 30.0 * F.one_hot(torch.roll(idx, -1, dims=1), VOCAB_SIZE).float()
-        entries = []
-        for r, row in enumerate(idx.tolist()):
-            b = bytes(row)
-            best, best_len = None, 0
-            for old, old_out in self.seen.get(b[0], []):
-                n = 0
-                while n < len(b) and old[n] == b[n]:
-                    n += 1
-                if n > best_len:
-                    best, best_len = old_out, n
-            if best is not None:
-                out[r, :best_len] = best[:best_len].float()
-            entry = (b, out[r].clone())
-            self.seen.setdefault(b[0], []).append(entry)
-            entries.append(entry)
-        self.keep(entries)
-        return out
 `
 
 /**
