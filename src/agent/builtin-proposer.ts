@@ -1,7 +1,7 @@
 import { deltaKey } from '../claims/dedup.js'
-import { applyDelta, parseConstants } from './constants.js'
+import { applyDelta, parseConstants } from '../source/train-constants.js'
 import { ProposalError } from './proposer.js'
-import type { ModuleConstant } from './constants.js'
+import type { ModuleConstant } from '../source/train-constants.js'
 import type { Proposal, ProposalContext, Proposer } from './proposer.js'
 import type { Rng } from '../util/rng.js'
 

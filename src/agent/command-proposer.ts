@@ -2,7 +2,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { MAX_SOURCE_BYTES } from '../runner/source-policy.js'
-import { diffConstants } from './constants.js'
+import { diffConstants } from '../source/train-constants.js'
 import { ProposalError } from './proposer.js'
 import type { Proposal, ProposalContext, Proposer } from './proposer.js'
 

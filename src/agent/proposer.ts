@@ -1,4 +1,6 @@
+import { SwarmdError } from '../util/errors.js'
 import type { DeltaEntry, HypothesisBody, ResultBody } from '../state/record-kinds.js'
+import type { SwarmdErrorCode } from '../util/errors.js'
 
 /** A candidate experiment: the full train.py, a one-line description, what changed. */
 export interface Proposal {
@@ -31,9 +33,9 @@ export interface Proposer {
 }
 
 /** A proposer that could not produce a usable candidate (logged; the loop carries on). */
-export class ProposalError extends Error {
-  constructor (readonly code: 'PROPOSAL_TIMEOUT' | 'PROPOSAL_FAILED' | 'PROPOSAL_MALFORMED' | 'PROPOSAL_EXHAUSTED', message: string) {
-    super(message)
+export class ProposalError extends SwarmdError {
+  constructor (code: Extract<SwarmdErrorCode, `PROPOSAL_${string}`>, message: string) {
+    super(code, message)
     this.name = 'ProposalError'
   }
 }

@@ -1,4 +1,4 @@
-import { diffConstants } from '../agent/constants.js'
+import { diffConstants } from '../source/train-constants.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import { findHypothesis, findResult } from './lookup.js'

@@ -1,4 +1,4 @@
-import { diffConstants } from '../agent/constants.js'
+import { diffConstants } from '../source/train-constants.js'
 import { fatalLine, logTail } from '../runner/classify.js'
 import { parseSummary } from '../runner/summary.js'
 import { publishableLog } from '../runner/publishable.js'

@@ -218,14 +218,18 @@ export class Daemon {
     this.wroteInfo = true
   }
 
-  /** Stop everything in reverse order; safe to call twice. */
+  /**
+   * Stop everything, each part after what feeds it: the research loops, the API (it listens from
+   * the start, for the start-up's progress, but takes no request once stopping), the network, then
+   * the claims' ledger and embedder that gossip and the API fed, and the state last. Safe to call twice.
+   */
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(this.loopsValue.map(async (loop) => loop.stop()))
-      this.ledgerValue?.close()
-      await this.embedder?.close()
       await this.api?.stop()
       await this.networkValue?.stop()
+      this.ledgerValue?.close()
+      await this.embedder?.close()
       await this.stateValue?.stop()
       // A start that failed (e.g. the data dir is in use) must not delete the running daemon's file.
       if (this.wroteInfo) await removeDaemonInfo(this.paths.daemonInfo)
@@ -411,7 +415,7 @@ export class Daemon {
   }
 
   private need<T> (value: T | undefined): T {
-    if (value === undefined) throw new Error('daemon is not started')
+    if (value === undefined) throw new SwarmdError('NOT_STARTED', 'the daemon is not started (call start() first)')
     return value
   }
 }

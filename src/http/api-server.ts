@@ -4,6 +4,7 @@ import { hostname, networkInterfaces } from 'node:os'
 import { z } from 'zod'
 import { parseBlobHash } from '../p2p/blob-store.js'
 import { TIERS } from '../state/record-kinds.js'
+import { SwarmdError } from '../util/errors.js'
 import { AgentRoutes } from './agent-routes.js'
 import { HttpError, toHttpError } from './http-error.js'
 import { statusPageHtml } from './status-page.js'
@@ -50,7 +51,7 @@ export class ApiServer {
 
   get url (): string {
     const address = this.server?.address() as AddressInfo | null | undefined
-    if (address == null) throw new Error('API server is not listening')
+    if (address == null) throw new SwarmdError('NOT_STARTED', 'the API server is not listening (call start() first)')
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
   }

@@ -21,8 +21,11 @@ const STATUS_OF_CODE: Record<string, number> = {
   CLAIM_DUPLICATE: 409,
   HYPOTHESIS_DUPLICATE: 409,
   BLOB_TOO_LARGE: 413,
+  RECORD_TOO_LARGE: 413,
+  RECORD_MALFORMED: 400,
   HYPOTHESIS_RATE_LIMITED: 429,
-  BLOB_HASH_MISMATCH: 502
+  BLOB_HASH_MISMATCH: 502,
+  NOT_STARTED: 503
 }
 
 /** A percent-encoded path segment, decoded; a broken encoding (`%E0%A4%A`) is the client's error, a 400. */

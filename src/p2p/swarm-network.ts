@@ -12,6 +12,7 @@ import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './lib
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
+import { SwarmdError } from '../util/errors.js'
 import type { BlobStore } from './blob-store.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { ReplicaPort } from './replica-port.js'
@@ -197,7 +198,7 @@ export class SwarmNetwork {
   }
 
   private need<T> (value: T | undefined): T {
-    if (value === undefined) throw new Error('swarm network is not started')
+    if (value === undefined) throw new SwarmdError('NOT_STARTED', 'the swarm network is not started (call start() first)')
     return value
   }
 }

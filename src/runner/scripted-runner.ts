@@ -1,4 +1,4 @@
-import { parseConstants } from '../agent/constants.js'
+import { parseConstants } from '../source/train-constants.js'
 import type { ExperimentRunner, ExperimentSpec, RunOptions, RunOutcome } from './experiment-runner.js'
 import type { RunMetrics } from './summary.js'
 

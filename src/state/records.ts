@@ -1,9 +1,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
+import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import { canonicalJson } from './canonical.js'
 import { BODY_SCHEMAS, RECORD_KINDS } from './record-kinds.js'
 import type { RecordBody, RecordKind } from './record-kinds.js'
+import type { SwarmdErrorCode } from '../util/errors.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
 /** The signed content of a record, without its signature: two records with the same are one record. */
@@ -94,19 +96,12 @@ const envelope = z.strictObject({
   sig: z.string().regex(/^[A-Za-z0-9_-]{85}[AQgw]$/)
 })
 
-export type RecordFault =
-  | 'RECORD_TOO_LARGE'
-  | 'RECORD_NOT_JSON'
-  | 'RECORD_NOT_CANONICAL'
-  | 'RECORD_MALFORMED'
-  | 'RECORD_BAD_AUTHOR'
-  | 'RECORD_BAD_SIGNATURE'
-  | 'RECORD_BAD_EVIDENCE'
+export type RecordFault = Extract<SwarmdErrorCode, `RECORD_${string}`>
 
-/** Why a record text is not a valid signed record. */
-export class RecordError extends Error {
+/** Why a record text is not a valid signed record (`fault`: its code). */
+export class RecordError extends SwarmdError {
   constructor (readonly fault: RecordFault, message: string) {
-    super(message)
+    super(fault, message)
     this.name = 'RecordError'
   }
 }

@@ -31,6 +31,18 @@ export type SwarmdErrorCode =
   | 'CORPUS_UNAVAILABLE'
   | 'CORPUS_FETCH_FAILED'
   | 'CORPUS_CHECKSUM_MISMATCH'
+  | 'NOT_STARTED'
+  | 'PROPOSAL_TIMEOUT'
+  | 'PROPOSAL_FAILED'
+  | 'PROPOSAL_MALFORMED'
+  | 'PROPOSAL_EXHAUSTED'
+  | 'RECORD_TOO_LARGE'
+  | 'RECORD_NOT_JSON'
+  | 'RECORD_NOT_CANONICAL'
+  | 'RECORD_MALFORMED'
+  | 'RECORD_BAD_AUTHOR'
+  | 'RECORD_BAD_SIGNATURE'
+  | 'RECORD_BAD_EVIDENCE'
 
 /** An error with a stable `code` and a message that says what to do. */
 export class SwarmdError extends Error {

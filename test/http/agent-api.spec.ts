@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { applyDelta } from '../../src/agent/constants.js'
+import { applyDelta } from '../../src/source/train-constants.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'

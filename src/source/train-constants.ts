@@ -1,3 +1,7 @@
+/**
+ * train.py's module-level constants (`NAME = literal` lines): read and changed by the proposers,
+ * diffed by the claims and the agent API, read by the scripted runner. Below all of them.
+ */
 import type { DeltaEntry } from '../state/record-kinds.js'
 
 export type ConstantValue = number | string | boolean

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { applyDelta, diffConstants, parseConstants } from '../../src/agent/constants.js'
+import { applyDelta, diffConstants, parseConstants } from '../../src/source/train-constants.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 
 describe('train.py module-level constants', () => {
