@@ -252,13 +252,6 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     if (trainGroup !== undefined) groups.push(trainGroup)
     const evalGroup = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, `${spec.id}.eval`, limits)
     if (evalGroup !== undefined) groups.push(evalGroup)
-    const answerGroups: Array<RunCgroup | undefined> = []
-    for (let i = 0; i < evalDirs.answerers.length; i++) {
-      // A low CPU weight: they start while the run trains (whose clock runs) and work only once it waits.
-      const group = cgroups === undefined ? undefined : await RunCgroup.create(cgroups, `${spec.id}.a${i}`, { ...limits, cpuWeight: ANSWERER_CPU_WEIGHT })
-      if (group !== undefined) groups.push(group)
-      answerGroups.push(group)
-    }
 
     // The evaluator first: it imports torch while train.py trains, then waits on the channel.
     // train.py sees the training split and the channel, the evaluator the validation slice.
@@ -278,18 +271,22 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const child = spawnConfined({ ...trainer, cwd: workspace, env })
     const spawnedAt = clock.now()
     // The answerers: train.py again, each alone in its sandbox, with no data but its own FIFOs and
-    // (once the evaluator has them) the trained weights. See prepare.py `serve_evaluation`.
+    // (once the evaluator has them) the trained weights. See prepare.py `serve_evaluation`. They
+    // share the run's cgroup: its limits bound the run's processes and files all together. Their
+    // seccomp filter and /proc also shut what the kernel shares (locks, inotify, the page cache,
+    // machine-wide counters), their folders are a few MiB: they write nothing.
     const answererCommands = []
     for (const [i, dir] of evalDirs.answerers.entries()) {
       const answererEnv = runEnvironment({ python, home: workspace, harness: { ...common, SWARMD_ANSWERER: String(i), SWARMD_ANSWER_DIR: dir, SWARMD_ANSWER_WEIGHTS: join(evalDirs.weights, 'weights.pt') } })
       answererCommands.push({
         ...await this.confined(['train.py'], {
           workspace,
-          workspaceFrom: { tmpfsMb: this.limits.workspaceMb, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
+          workspaceFrom: { tmpfsMb: ANSWERER_TMPFS_MB, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
           data: [dir, evalDirs.weights],
           conceal: splits.sources,
+          maskGlobalProc: true,
           ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {})
-        }, answerGroups[i], runAs),
+        }, trainGroup, runAs, { answerer: true }),
         cwd: workspace,
         env: answererEnv
       })
@@ -309,7 +306,6 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       void answerers.kill()
       void evalGroup?.killAll()
       void trainGroup?.killAll()
-      for (const group of answerGroups) void group?.killAll()
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
@@ -368,8 +364,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await trainGroup?.killAll()
     const evaluation = await evaluator.finish(EVALUATOR_GRACE_MS)
     await answerers.kill()
-    for (const group of answerGroups) await group?.killAll()
-    const memoryHit = await memoryLimitHit(trainGroup) ?? await firstMemoryHit(answerGroups)
+    const memoryHit = await memoryLimitHit(trainGroup)
     // A fork refused at pids.max between two polls of the watch: the kernel counted it.
     if (limitHit === undefined && result.exitCode !== 0 && await trainGroup?.processLimitHit() === true) limitHit = `a fork or thread was refused at the limit of ${this.limits.maxProcesses} processes`
     const timing: RunTiming = { totalMs: (evaluator.verdictAt ?? endedAt) - spawnedAt, limitMs }
@@ -399,7 +394,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
    * The command line for `python <args>`: joined to its cgroup, under the rlimits, and in the
    * sandbox as the run's unprivileged user where there is one.
    */
-  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb' | 'identityFiles' | 'seccompFd'>, group: RunCgroup | undefined, runAs: { uid: number, gid: number } | undefined): Promise<{ command: string, args: string[], fd3?: Uint8Array }> {
+  private async confined (pythonArgs: string[], mounts: Omit<SandboxMounts, 'tmpfsMb' | 'identityFiles' | 'seccompFd'>, group: RunCgroup | undefined, runAs: { uid: number, gid: number } | undefined, role: { answerer?: boolean } = {}): Promise<{ command: string, args: string[], fd3?: Uint8Array }> {
     const { python, sandbox } = this.components
     const program = confineProgram()
     // With a cgroup, pids.max counts the run's processes. RLIMIT_NPROC would count every process
@@ -415,8 +410,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       return group === undefined ? { command: python, args: inner.slice(1) } : { command: python, args: [...outer.slice(1), ...inner] }
     }
     const inner = [python, '-S', '-c', program, confineSteps({ limits: rlimits, ...(runAs !== undefined ? { dropTo: runAs } : {}), closeFrom: 3 }), python, ...pythonArgs]
-    const fd3 = seccompFilter()
-    const bwrap = [sandbox.bwrap, ...await bubblewrapArgs({ ...sandbox, ...(runAs !== undefined ? { runAs } : {}) }, { ...mounts, tmpfsMb: this.limits.tmpfsMb, identityFiles: await this.identityFiles(runAs), ...(fd3 !== undefined ? { seccompFd: 3 } : {}) }), '--', ...inner]
+    const fd3 = seccompFilter(process.arch, role)
+    const bwrap = [sandbox.bwrap, ...await bubblewrapArgs({ ...sandbox, ...(runAs !== undefined ? { runAs } : {}) }, { ...mounts, tmpfsMb: role.answerer === true ? ANSWERER_TMPFS_MB : this.limits.tmpfsMb, identityFiles: await this.identityFiles(runAs), ...(fd3 !== undefined ? { seccompFd: 3 } : {}) }), '--', ...inner]
     const command = group === undefined ? { command: bwrap[0]!, args: bwrap.slice(1) } : { command: python, args: [...outer.slice(1), ...bwrap] }
     return fd3 === undefined ? command : { ...command, fd3 }
   }
@@ -515,8 +510,8 @@ export const DEFAULT_RUN_UID = 61184
 /** cpu.weight of a run (the default is 100): the daemon's networking keeps its share under a busy run. */
 const RUN_CPU_WEIGHT = 50
 
-/** cpu.weight of an answerer: its start-up (torch, the model) yields to the training beside it. */
-const ANSWERER_CPU_WEIGHT = 5
+/** An answerer's workspace, /tmp and /dev/shm, MiB each: it writes nothing (its weights are bound read-only). */
+const ANSWERER_TMPFS_MB = 16
 
 function round1 (x: number): number {
   return Math.round(x * 10) / 10
@@ -530,14 +525,6 @@ interface EvaluationDirs {
   answers: string
   answerers: string[]
   weights: string
-}
-
-async function firstMemoryHit (groups: Array<RunCgroup | undefined>): Promise<string | undefined> {
-  for (const group of groups) {
-    const hit = await memoryLimitHit(group)
-    if (hit !== undefined) return hit.replace('used more than', 'an answerer used more than')
-  }
-  return undefined
 }
 
 /** The answerers' last output, when the run handed them its weights and the evaluation did not score: why one of them failed. */

@@ -1,4 +1,4 @@
-import { lstat, readdir, readlink, realpath } from 'node:fs/promises'
+import { access, lstat, readdir, readlink, realpath } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { execa } from 'execa'
 import { gpuDeviceBinds } from './gpu-devices.js'
@@ -39,7 +39,15 @@ export interface SandboxMounts {
   identityFiles?: { passwd: string, group: string }
   /** The fd (in bwrap's process) of the seccomp filter to load before the command starts (seccomp.ts). */
   seccompFd?: number
+  /**
+   * Mask the machine-wide counters of /proc (locks, load, process and memory figures, pressure):
+   * an evaluation's answerer could read there what another process of the run changes.
+   */
+  maskGlobalProc?: boolean
 }
+
+/** Files of /proc that count what every process on the machine does (`maskGlobalProc`). */
+const GLOBAL_PROC_FILES = ['/proc/locks', '/proc/loadavg', '/proc/stat', '/proc/meminfo', '/proc/vmstat', '/proc/pressure/cpu', '/proc/pressure/memory', '/proc/pressure/io']
 
 /** Where the NVIDIA driver lists the machine's GPUs. */
 const DRIVER_GPUS = '/proc/driver/nvidia/gpus'
@@ -142,6 +150,10 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
   plan.add('--proc', '/proc')
   // The boot id names this machine until its next boot: a run could hand it out (found by the red team).
   plan.add('--ro-bind', '/dev/null', '/proc/sys/kernel/random/boot_id')
+  if (mounts.maskGlobalProc === true) {
+    // Only those this kernel has (no /proc/pressure without PSI): bwrap cannot create a file in /proc.
+    for (const path of GLOBAL_PROC_FILES) if (await exists(path)) plan.add('--ro-bind', '/dev/null', path)
+  }
   // The driver lists every GPU of the machine under /proc: only the given one is left.
   if (gpu.infoDirs !== undefined && infoDir === DRIVER_GPUS) {
     plan.add('--tmpfs', DRIVER_GPUS)
@@ -180,4 +192,8 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
     '--chdir', workspace
   )
   return plan.args
+}
+
+async function exists (path: string): Promise<boolean> {
+  return await access(path).then(() => true, () => false)
 }

@@ -12,6 +12,13 @@
  *   kexec calls: kernel attack surface a training run never uses. EPERM.
  * - On x86-64, the x32 ABI and 32-bit calls (`int 0x80`), which a filter keyed on x86-64 numbers
  *   would not see. ENOSYS.
+ * - For an evaluation's answerer (`{ answerer: true }`), also what lets two processes that share no
+ *   writable file still signal each other through the kernel (found by the red team: a look-ahead
+ *   model whose answerers talked through locks on the read-only train.py passed the check): file
+ *   locks and leases (`flock`, `fcntl` other than descriptor flags, duplication and pipe size),
+ *   inotify and fanotify marks on shared files, page-cache residency (`mincore`, `fadvise64`,
+ *   `readahead`, `preadv2`/`pwritev2` and their RWF_NOWAIT, `cachestat`), and `sysinfo` (global
+ *   free memory and process count). EPERM (ENOSYS for the `*v2` calls: libc falls back).
  * Modelled on Docker's default profile, narrower where training needs less.
  */
 
@@ -31,6 +38,7 @@ const ENOSYS = 38
 const DATA_NR = 0
 const DATA_ARCH = 4
 const DATA_ARG0 = 16
+const DATA_ARG1 = 24
 const DATA_ARG2 = 32
 
 /** Socket families a run may open: AF_UNIX, AF_INET, AF_INET6 (inside its empty network namespace). */
@@ -43,6 +51,10 @@ const CLONE_NEW_FLAGS = 0x7e020080
 
 interface ArchTable {
   audit: number
+  fcntl: number
+  /** What an answerer may not call besides `denied` (EPERM), and the `*v2` vector calls (ENOSYS). */
+  answererDenied: number[]
+  answererNoSys: number[]
   /** x86-64 only: syscall numbers at or above this are the x32 ABI. */
   x32Bit?: number
   socket: number
@@ -58,6 +70,11 @@ const ARCHES: Record<string, ArchTable> = {
     socket: 41,
     clone: 56,
     clone3: 435,
+    fcntl: 72,
+    // flock, inotify_init, inotify_add_watch, inotify_init1, fanotify_init, fanotify_mark, mincore, fadvise64, readahead, cachestat, sysinfo
+    answererDenied: [73, 253, 254, 294, 300, 301, 27, 221, 187, 451, 99],
+    // preadv2, pwritev2
+    answererNoSys: [327, 328],
     // unshare, setns, add_key, request_key, keyctl, bpf, userfaultfd, perf_event_open,
     // io_uring_setup/enter/register, ptrace, process_vm_readv/writev, mount, umount2,
     // pivot_root, open_tree, move_mount, fsopen, fsconfig, fsmount, fspick, kexec_load,
@@ -69,6 +86,11 @@ const ARCHES: Record<string, ArchTable> = {
     socket: 198,
     clone: 220,
     clone3: 435,
+    fcntl: 25,
+    // flock, inotify_init1, inotify_add_watch, fanotify_init, fanotify_mark, mincore, fadvise64, readahead, cachestat, sysinfo
+    answererDenied: [32, 26, 27, 262, 263, 232, 223, 213, 451, 179],
+    // preadv2, pwritev2
+    answererNoSys: [286, 287],
     denied: [97, 268, 217, 218, 219, 280, 282, 241, 425, 426, 427, 117, 270, 271, 40, 39, 41, 428, 429, 430, 431, 432, 433, 104, 294, 105, 273, 106, 264, 265]
   }
 }
@@ -81,8 +103,11 @@ function ifEqual (value: number, block: Insn[]): Insn[] {
   return [[BPF_JEQ_K, 0, block.length, value], ...block]
 }
 
+/** fcntl commands an answerer may use: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_GETPIPE_SZ. */
+const ANSWERER_FCNTL = [0, 1, 2, 3, 4, 1030, 1031, 1032]
+
 /** The filter for `arch` (Node's `process.arch`), or undefined where swarmd has no syscall table. */
-export function seccompFilter (arch: string = process.arch): Buffer | undefined {
+export function seccompFilter (arch: string = process.arch, opts: { answerer?: boolean } = {}): Buffer | undefined {
   const table = ARCHES[arch]
   if (table === undefined) return undefined
   const program: Insn[] = [
@@ -94,6 +119,14 @@ export function seccompFilter (arch: string = process.arch): Buffer | undefined 
   if (table.x32Bit !== undefined) program.push([BPF_JGE_K, 0, 1, table.x32Bit], [BPF_RET_K, 0, 0, retErrno(ENOSYS)])
   program.push(...ifEqual(table.clone3, [[BPF_RET_K, 0, 0, retErrno(ENOSYS)]]))
   for (const nr of table.denied) program.push(...ifEqual(nr, [[BPF_RET_K, 0, 0, retErrno(EPERM)]]))
+  if (opts.answerer === true) {
+    for (const nr of table.answererDenied) program.push(...ifEqual(nr, [[BPF_RET_K, 0, 0, retErrno(EPERM)]]))
+    for (const nr of table.answererNoSys) program.push(...ifEqual(nr, [[BPF_RET_K, 0, 0, retErrno(ENOSYS)]]))
+    const commands: Insn[] = [[BPF_LD_W_ABS, 0, 0, DATA_ARG1]]
+    for (const cmd of ANSWERER_FCNTL) commands.push([BPF_JEQ_K, 0, 1, cmd], [BPF_RET_K, 0, 0, RET_ALLOW])
+    commands.push([BPF_RET_K, 0, 0, retErrno(EPERM)])
+    program.push(...ifEqual(table.fcntl, commands))
+  }
   program.push(...ifEqual(table.clone, [
     [BPF_LD_W_ABS, 0, 0, DATA_ARG0],
     [BPF_JSET_K, 0, 1, CLONE_NEW_FLAGS],

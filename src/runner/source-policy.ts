@@ -141,6 +141,8 @@ for node in ast.walk(tree):
     elif isinstance(node, ast.Attribute):
         if node.attr in FORBIDDEN_ATTRS:
             refuse(node, "uses " + node.attr + " (introspection is not allowed in train.py)")
+        if node.attr in FORBIDDEN_MODULES or node.attr == "sharedctypes":
+            refuse(node, "reaches " + node.attr + " through another module (not allowed in train.py)")
         if node.attr == "modules" and path_of(node.value) == "sys":
             refuse(node, "uses sys.modules")
         path = path_of(node)
@@ -163,9 +165,9 @@ for node in ast.walk(tree):
         if owner is not None and owner.startswith("prepare."):
             refuse(node, "mutates the harness (" + owner + "." + node.func.attr + ")")
     elif isinstance(node, (ast.Import, ast.ImportFrom)):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] + [a.name for a in node.names]
         for name in names:
-            if name.split(".")[0] in FORBIDDEN_MODULES:
+            if name.split(".")[0] in FORBIDDEN_MODULES or "sharedctypes" in name.split(".") or name in FORBIDDEN_MODULES:
                 refuse(node, "imports " + name + " (not allowed in train.py)")
         if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "modules" for a in node.names):
             refuse(node, "uses sys.modules")

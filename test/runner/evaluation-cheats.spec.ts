@@ -271,6 +271,40 @@ describe('isolated answerers under the sandbox (issue 13)', () => {
     }
   })
 
+  it('an answerer finds no lock, no page-cache hint and no machine-wide counter to signal through (the red team\'s channels)', { timeout: 300_000 }, async () => {
+    const probe = `
+if os.environ.get("SWARMD_ANSWERER"):
+    import fcntl, json, struct
+    found = {}
+    fd = os.open("train.py", os.O_RDONLY)
+    for name, call in [("ofd lock", lambda: fcntl.fcntl(fd, 37, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 1, 0))),
+                       ("flock", lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
+                       ("fadvise", lambda: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED))]:
+        try:
+            call()
+            found[name] = "ok"
+        except OSError as err:
+            found[name] = err.strerror
+    for name in ("locks", "loadavg", "stat", "meminfo"):
+        try:
+            with open(os.path.join("/", "proc", name)) as f:
+                found[name] = f.read()[:40]
+        except OSError as err:
+            found[name] = err.strerror
+    print("PROBE " + json.dumps(found), flush=True)
+    raise SystemExit(1)
+`
+    const outcome = await runner.run(spec(trainPy.replace('\ndef main():', () => `${probe}\n\ndef main():`)))
+    assert.equal(outcome.reason, 'eval-protocol', outcome.log)
+    const lines = outcome.log.split('\n').filter((l) => l.startsWith('PROBE '))
+    assert.equal(lines.length, 2, `both answerers reported: ${outcome.log}`)
+    for (const line of lines) {
+      const found = JSON.parse(line.slice(6)) as Record<string, string | number>
+      // The /proc files are masked by the null device on a nodev mount: unreadable.
+      assert.deepEqual(found, { 'ofd lock': 'Operation not permitted', flock: 'Operation not permitted', fadvise: 'Operation not permitted', locks: 'Permission denied', loadavg: 'Permission denied', stat: 'Permission denied', meminfo: 'Permission denied' })
+    }
+  })
+
   it('a run that hands its answerers a pickle that runs code instead of weights: refused, nothing run', { timeout: 300_000 }, async () => {
     // Sends the harness's CKPT message itself, with a pickle that would write a file when loaded.
     const evil = `
