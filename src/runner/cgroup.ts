@@ -39,7 +39,7 @@ async function mounts (): Promise<Mount[]> {
 async function ownCgroups (): Promise<Map<string, string>> {
   const own = new Map<string, string>()
   for (const line of (await readFile('/proc/self/cgroup', 'utf8')).trim().split('\n')) {
-    const [, controllers = '', path = '/'] = /^(\d+):([^:]*):(.*)$/.exec(line) ?? []
+    const [, , controllers = '', path = '/'] = /^(\d+):([^:]*):(.*)$/.exec(line) ?? []
     for (const c of controllers.split(',')) own.set(c, path)
   }
   return own

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, readdir, stat } from 'node:fs/promises'
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { RunCgroup, detectCgroups } from '../../src/runner/cgroup.js'
@@ -27,5 +27,21 @@ describe('run cgroups', () => {
       await mine.remove()
     }
     await assert.rejects(stat(join(base, 'live-run')))
+  })
+
+  it('makes its runs\' groups under the daemon\'s own memory cgroup: a limit an admin puts on the daemon binds its runs too', async () => {
+    const support = await detectCgroups()
+    if (support.version !== 'v1') return
+    // This process's own memory group as the mount shows it: the folder whose cgroup.procs lists it
+    // (a container's mount may show only the tail of the path /proc/self/cgroup gives).
+    const parts = (/^\d+:[^:]*\bmemory\b[^:]*:(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1] ?? '/').split('/').filter((p) => p !== '')
+    let own: string | undefined
+    for (let i = 0; i <= parts.length && own === undefined; i++) {
+      const dir = join('/sys/fs/cgroup/memory', ...parts.slice(i))
+      const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
+      if (procs.split('\n').includes(String(process.pid))) own = dir
+    }
+    assert.ok(own !== undefined, 'this process\'s memory group is found')
+    assert.ok(support.memory.startsWith(join(own, 'swarmd-runs')), `${support.memory} is not under this process's own group ${own}`)
   })
 })
