@@ -153,6 +153,9 @@ export async function bubblewrapArgs (sandbox: SandboxSpec, mounts: SandboxMount
   if (mounts.maskGlobalProc === true) {
     // Only those this kernel has (no /proc/pressure without PSI): bwrap cannot create a file in /proc.
     for (const path of GLOBAL_PROC_FILES) if (await exists(path)) plan.add('--ro-bind', '/dev/null', path)
+    // The file system's machine-wide counts (open files, inodes, AIO contexts, ptys), found by the second red team.
+    plan.add('--tmpfs', '/proc/sys/fs')
+    if (await exists('/proc/sys/kernel/pty/nr')) plan.add('--ro-bind', '/dev/null', '/proc/sys/kernel/pty/nr')
   }
   // The driver lists every GPU of the machine under /proc: only the given one is left.
   if (gpu.infoDirs !== undefined && infoDir === DRIVER_GPUS) {

@@ -17,8 +17,13 @@
  *   model whose answerers talked through locks on the read-only train.py passed the check): file
  *   locks and leases (`flock`, `fcntl` other than descriptor flags, duplication and pipe size),
  *   inotify and fanotify marks on shared files, page-cache residency (`mincore`, `fadvise64`,
- *   `readahead`, `preadv2`/`pwritev2` and their RWF_NOWAIT, `cachestat`), and `sysinfo` (global
- *   free memory and process count). EPERM (ENOSYS for the `*v2` calls: libc falls back).
+ *   `readahead`, `preadv2`/`pwritev2` and their RWF_NOWAIT, `cachestat`, `getrusage`'s major
+ *   faults), waking or requeueing a futex that is not process-private (one on a mapping of a shared
+ *   read-only file is keyed by the file: a second red team signalled through them; waiting stays,
+ *   as glibc joins threads so) and the futex2 calls, Linux AIO (a machine-wide count), `sysinfo`
+ *   (global free memory and process count), and what counts against the user's limits across
+ *   namespaces (`F_SETPIPE_SZ`, `mq_open`, queued real-time signals). EPERM (ENOSYS for the `*v2`
+ *   calls: libc falls back).
  * Modelled on Docker's default profile, narrower where training needs less.
  */
 
@@ -27,6 +32,7 @@ const BPF_JEQ_K = 0x15
 const BPF_JGE_K = 0x35
 const BPF_JSET_K = 0x45
 const BPF_RET_K = 0x06
+const BPF_ALU_AND_K = 0x54
 
 const RET_ALLOW = 0x7fff0000
 const retErrno = (errno: number): number => 0x00050000 | errno
@@ -52,6 +58,7 @@ const CLONE_NEW_FLAGS = 0x7e020080
 interface ArchTable {
   audit: number
   fcntl: number
+  futex: number
   /** What an answerer may not call besides `denied` (EPERM), and the `*v2` vector calls (ENOSYS). */
   answererDenied: number[]
   answererNoSys: number[]
@@ -71,8 +78,11 @@ const ARCHES: Record<string, ArchTable> = {
     clone: 56,
     clone3: 435,
     fcntl: 72,
-    // flock, inotify_init, inotify_add_watch, inotify_init1, fanotify_init, fanotify_mark, mincore, fadvise64, readahead, cachestat, sysinfo
-    answererDenied: [73, 253, 254, 294, 300, 301, 27, 221, 187, 451, 99],
+    futex: 202,
+    // flock, inotify_init, inotify_add_watch, inotify_init1, fanotify_init, fanotify_mark, mincore, fadvise64, readahead, cachestat, sysinfo,
+    // futex_waitv, futex_wake, futex_wait, futex_requeue (futex2: flags the filter cannot read), the io_* calls (a machine-wide
+    // count in /proc), getrusage (major faults: page-cache residency), mq_open and rt_(tg)sigqueueinfo (per-user counts)
+    answererDenied: [73, 253, 254, 294, 300, 301, 27, 221, 187, 451, 99, 449, 454, 455, 456, 206, 207, 208, 209, 210, 333, 98, 240, 129, 297],
     // preadv2, pwritev2
     answererNoSys: [327, 328],
     // unshare, setns, add_key, request_key, keyctl, bpf, userfaultfd, perf_event_open,
@@ -87,8 +97,10 @@ const ARCHES: Record<string, ArchTable> = {
     clone: 220,
     clone3: 435,
     fcntl: 25,
-    // flock, inotify_init1, inotify_add_watch, fanotify_init, fanotify_mark, mincore, fadvise64, readahead, cachestat, sysinfo
-    answererDenied: [32, 26, 27, 262, 263, 232, 223, 213, 451, 179],
+    futex: 98,
+    // flock, inotify_init1, inotify_add_watch, fanotify_init, fanotify_mark, mincore, fadvise64, readahead, cachestat, sysinfo,
+    // futex_waitv, futex_wake, futex_wait, futex_requeue, the io_* calls, getrusage, mq_open, rt_(tg)sigqueueinfo
+    answererDenied: [32, 26, 27, 262, 263, 232, 223, 213, 451, 179, 449, 454, 455, 456, 0, 1, 2, 3, 4, 292, 165, 180, 138, 240],
     // preadv2, pwritev2
     answererNoSys: [286, 287],
     denied: [97, 268, 217, 218, 219, 280, 282, 241, 425, 426, 427, 117, 270, 271, 40, 39, 41, 428, 429, 430, 431, 432, 433, 104, 294, 105, 273, 106, 264, 265]
@@ -103,8 +115,13 @@ function ifEqual (value: number, block: Insn[]): Insn[] {
   return [[BPF_JEQ_K, 0, block.length, value], ...block]
 }
 
-/** fcntl commands an answerer may use: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_GETPIPE_SZ. */
-const ANSWERER_FCNTL = [0, 1, 2, 3, 4, 1030, 1031, 1032]
+/** fcntl commands an answerer may use: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC, F_GETPIPE_SZ (not F_SETPIPE_SZ: a per-user limit others see). */
+const ANSWERER_FCNTL = [0, 1, 2, 3, 4, 1030, 1032]
+/** FUTEX_PRIVATE_FLAG: a futex without it on a file mapping is keyed by the file, shared with every process that maps it (found by the red team). */
+const FUTEX_PRIVATE_FLAG = 128
+const FUTEX_CMD_MASK = 127
+const FUTEX_WAIT = 0
+const FUTEX_WAIT_BITSET = 9
 
 /** The filter for `arch` (Node's `process.arch`), or undefined where swarmd has no syscall table. */
 export function seccompFilter (arch: string = process.arch, opts: { answerer?: boolean } = {}): Buffer | undefined {
@@ -126,6 +143,18 @@ export function seccompFilter (arch: string = process.arch, opts: { answerer?: b
     for (const cmd of ANSWERER_FCNTL) commands.push([BPF_JEQ_K, 0, 1, cmd], [BPF_RET_K, 0, 0, RET_ALLOW])
     commands.push([BPF_RET_K, 0, 0, retErrno(EPERM)])
     program.push(...ifEqual(table.fcntl, commands))
+    // A shared futex may be waited on (glibc joins a thread so; only the kernel wakes it), never woken or requeued.
+    program.push(...ifEqual(table.futex, [
+      [BPF_LD_W_ABS, 0, 0, DATA_ARG1],
+      [BPF_JSET_K, 0, 1, FUTEX_PRIVATE_FLAG],
+      [BPF_RET_K, 0, 0, RET_ALLOW],
+      [BPF_ALU_AND_K, 0, 0, FUTEX_CMD_MASK],
+      [BPF_JEQ_K, 0, 1, FUTEX_WAIT],
+      [BPF_RET_K, 0, 0, RET_ALLOW],
+      [BPF_JEQ_K, 0, 1, FUTEX_WAIT_BITSET],
+      [BPF_RET_K, 0, 0, RET_ALLOW],
+      [BPF_RET_K, 0, 0, retErrno(EPERM)]
+    ]))
   }
   program.push(...ifEqual(table.clone, [
     [BPF_LD_W_ABS, 0, 0, DATA_ARG0],

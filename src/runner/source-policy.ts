@@ -59,7 +59,7 @@ except SyntaxError:
     sys.exit(0)
 
 DYNAMIC_NAMES = {"exec", "eval", "compile", "__import__", "globals", "vars", "__builtins__"}
-FORBIDDEN_MODULES = {"ctypes", "importlib", "gc", "inspect", "builtins", "marshal"}
+FORBIDDEN_MODULES = {"ctypes", "_ctypes", "importlib", "gc", "inspect", "builtins", "marshal"}
 FORBIDDEN_ATTRS = {"__dict__", "__code__", "__globals__", "__builtins__", "__closure__", "__defaults__", "__kwdefaults__", "__subclasses__", "__bases__", "__mro__", "__loader__", "__spec__", "__file__", "__setattr__", "__getattribute__"}
 MUTATORS = {"update", "pop", "popitem", "clear", "setdefault", "append", "extend", "insert", "remove", "sort", "reverse", "add", "discard", "__setitem__", "__delitem__", "copy_", "fill_", "zero_"}
 FORBIDDEN_STRINGS = ["prepare.py", "SWARMD_SOTU_DIR", "SWARMD_WEB_CORPUS_DIR", "datasets-sotu", "/proc/"]

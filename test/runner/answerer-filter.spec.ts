@@ -39,6 +39,16 @@ attempt("preadv nowait", lambda: os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWA
 attempt("plain read", lambda: os.pread(fd, 16, 0))
 attempt("descriptor flags", lambda: fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC))
 raw("inotify_init1", 294, 0)
+word = ctypes.c_int(0)
+raw("shared futex wake", 202, ctypes.byref(word), 1, 1)
+raw("private futex wake", 202, ctypes.byref(word), 1 | 128, 1)
+raw("shared futex wait", 202, ctypes.byref(word), 0, 1, ctypes.byref(ctypes.c_long(0)))
+raw("futex_waitv", 449, ctypes.c_void_p(0), 0, 0, ctypes.c_void_p(0), 0)
+raw("io_setup", 206, 1, ctypes.byref(ctypes.c_ulong(0)))
+raw("getrusage", 98, 0, ctypes.create_string_buffer(256))
+raw("mq_open", 240, ctypes.c_char_p(b"q"), os.O_CREAT | os.O_RDWR, 0o600, ctypes.c_void_p(0))
+r, w = os.pipe()
+attempt("pipe size", lambda: fcntl.fcntl(r, 1031, 1 << 20))
 raw("fanotify_init", 300, 0, 0)
 raw("sysinfo", 99, ctypes.create_string_buffer(256))
 page = ctypes.create_string_buffer(1)
@@ -54,10 +64,12 @@ async function probe (python: string, filter: Buffer): Promise<Record<string, st
 
 /** The answerers' seccomp filter (seccomp.ts), loaded into a real process: what it shuts, what it leaves. */
 describe('the answerers\' seccomp filter', { skip: process.arch !== 'x64' ? 'syscall numbers of the probe are x86-64' : false }, () => {
-  it('shuts the kernel\'s shared state between processes (locks, inotify, fanotify, page cache, sysinfo); reads and descriptor flags still work', async () => {
+  it('shuts the kernel\'s shared state between processes (locks, inotify, fanotify, page cache, shared futexes, machine-wide counts); reads, descriptor flags and private futexes still work', async () => {
     const python = await requirePython()
     const answerer = await probe(python, seccompFilter('x64', { answerer: true })!)
-    for (const name of ['ofd lock', 'posix getlk', 'flock', 'fadvise', 'inotify_init1', 'fanotify_init', 'sysinfo', 'mincore']) assert.equal(answerer[name], 'EPERM', `${name}: ${JSON.stringify(answerer)}`)
+    for (const name of ['ofd lock', 'posix getlk', 'flock', 'fadvise', 'inotify_init1', 'fanotify_init', 'sysinfo', 'mincore', 'shared futex wake', 'futex_waitv', 'io_setup', 'getrusage', 'mq_open', 'pipe size']) assert.equal(answerer[name], 'EPERM', `${name}: ${JSON.stringify(answerer)}`)
+    assert.equal(answerer['private futex wake'], 'ok', 'threads still synchronise')
+    assert.equal(answerer['shared futex wait'], 'EAGAIN', 'a shared wait is let through (the word differs: it returns at once)')
     // preadv2 is ENOSYS to the kernel; glibc then emulates it, and RWF_NOWAIT it cannot: EOPNOTSUPP.
     assert.ok(['ENOSYS', 'ENOTSUP', 'EOPNOTSUPP'].includes(answerer['preadv nowait']!), answerer['preadv nowait'])
     assert.equal(answerer['plain read'], 'ok')
