@@ -29,9 +29,13 @@ describe('run cgroups', () => {
     await assert.rejects(stat(join(base, 'live-run')))
   })
 
-  it('makes its runs\' groups under the daemon\'s own memory cgroup: a limit an admin puts on the daemon binds its runs too', async () => {
+  it('makes its runs\' groups under the daemon\'s own memory cgroup: a limit an admin puts on the daemon binds its runs too', async (t) => {
     const support = await detectCgroups()
-    if (support.version !== 'v1') return
+    if (support.version === 'none') throw new Error(`this test needs a cgroup per run and this machine gives none: ${support.why}`)
+    if (support.version !== 'v1') {
+      t.skip('written for cgroup v1 (this machine and CI); v2 places runs under the daemon\'s own group by construction (detectV2)')
+      return
+    }
     // This process's own memory group as the mount shows it: the folder whose cgroup.procs lists it
     // (a container's mount may show only the tail of the path /proc/self/cgroup gives).
     const parts = (/^\d+:[^:]*\bmemory\b[^:]*:(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1] ?? '/').split('/').filter((p) => p !== '')
