@@ -59,16 +59,16 @@ run() {
   local name=$1 limited=$2; shift 2
   local ws="$work/$name" ev="$work/$name.eval"
   local ch="$ev/channel" ans="$ev/answers"
-  mkdir -p "$ws" "$ch" "$ans/0" "$ans/1" "$ans/weights"
+  mkdir -p "$ws" "$ch" "$ans/0" "$ans/1" "$ans/program"
   cp train/prepare.py train/train.py "$ws/"
   cp train/prepare.py "$ev/"
-  # The evaluation as the runner makes it: the run's FIFO pair, one pair per answerer, the weights' folder.
+  # The evaluation as the runner makes it: the run's FIFO pair, one pair per answerer, the program's folder.
   mkfifo "$ch/request" "$ch/answer" "$ans/0/request" "$ans/0/answer" "$ans/1/request" "$ans/1/answer"
   (cd "$ev" && SWARMD_PROFILE=$profile $py prepare.py evaluate "$ch" "$ans" "$work/corpus/val.bin" "$val_sha" > "$ev/eval.out" 2>&1) &
   local evaluator=$! answerers=()
-  # The answerers: train.py again, without training, loading the weights the run hands over.
+  # The answerers: the harness's own, running the program (the traced model) the run hands over.
   for i in 0 1; do
-    (cd "$ws" && env SWARMD_PROFILE="$profile" SWARMD_ANSWERER=$i SWARMD_ANSWER_DIR="$ans/$i" SWARMD_ANSWER_WEIGHTS="$ans/weights/weights.pt" "$@" "$py" train.py > "$ev/answerer$i.out" 2>&1) &
+    (cd "$ev" && env SWARMD_PROFILE="$profile" "$@" "$py" prepare.py answer "$ans/$i" "$ans/program/program.pt" > "$ev/answerer$i.out" 2>&1) &
     answerers+=($!)
   done
   local cmd=("$py" train.py)

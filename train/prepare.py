@@ -29,16 +29,13 @@ Environment:
   MAX_STEPS         stop after this many optimizer steps instead of the time budget (tests)
   SWARMD_TRAIN_FILES    set by the daemon: the training split's files (os.pathsep-separated)
   SWARMD_EVAL_CHANNEL   set by the daemon: the folder holding the evaluation channel's FIFOs
-  SWARMD_ANSWERER       set by the daemon when it starts train.py as one of the evaluation's
-                        answerers (see `serve_evaluation`): MAX_STEPS is 0, no training data
-  SWARMD_ANSWER_DIR     set there: the folder holding the answerer's own FIFOs
-  SWARMD_ANSWER_WEIGHTS set there: the trained weights, once the evaluator sends LOAD
 """
 import hashlib
 import json
 import math
 import os
 import random
+import re
 import struct
 import sys
 import time
@@ -80,12 +77,6 @@ EVAL_BYTES = CONFIG["eval_bytes"]
 EVAL_BATCH = CONFIG["eval_batch"]
 VOCAB_SIZE = 256
 MAX_STEPS = int(os.environ["MAX_STEPS"]) if os.environ.get("MAX_STEPS") else None
-# An answerer (see `serve_evaluation`) builds the model without training it: no data, no steps,
-# and a budget of a millisecond for a loop that reads only the clock.
-ANSWERER = os.environ.get("SWARMD_ANSWERER")
-if ANSWERER is not None:
-    MAX_STEPS = 0
-    TIME_BUDGET = 0.001
 
 # Look-ahead check: in this many evaluation batches (picked at random, secretly, per run) every
 # window is asked again with the bytes after a random position replaced; the log-probabilities up
@@ -103,12 +94,16 @@ CAUSAL_TOLERANCE = 0.01
 FRESH_BATCHES = {"cpu": 16, "gpu": 64, "gpu-tiny": 4}[PROFILE]
 FRESH_CHECK_BATCHES = CAUSAL_CHECK_BATCHES
 
-# Isolated answering: the model's answers come from two fresh processes that share no state with
-# each other or with the trained one (see `serve_evaluation`); each check's original and edited
-# copy go to different ones.
+# Answering: the trained run hands the harness its model as a program (`export_program`: the
+# forward pass traced into PyTorch operations, and the tensors they use); the harness's answerers
+# run it as a pure function of the question (`ModelProgram`), so no answer can depend on an earlier
+# question. Two answerer processes, each check's original and edited copy to different ones, and
+# each in its own sandbox: should a program ever break out of the interpreter, it still finds no
+# memory shared with the other.
 ANSWERERS = 2
-# The largest trained state a run may hand its answerers (bytes of `torch.save(state_dict)`).
-MAX_CHECKPOINT_BYTES = {"cpu": 1 << 30, "gpu": 64 << 30, "gpu-tiny": 1 << 30}[PROFILE]
+# The largest program a run may hand its answerers (bytes of `torch.save`), and its most operations.
+MAX_PROGRAM_BYTES = {"cpu": 1 << 30, "gpu": 64 << 30, "gpu-tiny": 1 << 30}[PROFILE]
+MAX_PROGRAM_NODES = 200_000
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -267,9 +262,6 @@ def load_data():
     """
     import torch
     to_tensor = lambda b: torch.frombuffer(bytearray(b), dtype=torch.uint8)
-    if ANSWERER is not None:
-        # An answerer never trains: a few windows of zeros keep code that peeks at the data working.
-        return to_tensor(bytes(64 * (CONTEXT + 1))), HeldOut()
     files = os.environ.get("SWARMD_TRAIN_FILES")
     if files:
         parts = []
@@ -324,12 +316,9 @@ def evaluate_bpb(model, val, device="cpu"):
     to predict position t.
 
     Under the daemon (SWARMD_EVAL_CHANNEL set) the harness's evaluator process scores the model:
-    this hands it the trained weights and returns the number it computed (`val` is unused, and a
-    `HeldOut` there). In an answerer (SWARMD_ANSWERER set) this answers the evaluator's questions
-    with the trained weights and ends the process.
+    this hands it the model as a program (`serve_evaluation`) and returns the number it computed
+    (`val` is unused, and a `HeldOut` there).
     """
-    if ANSWERER is not None:
-        _serve_answers(model, os.environ["SWARMD_ANSWER_DIR"], os.environ["SWARMD_ANSWER_WEIGHTS"], device)
     channel = os.environ.get("SWARMD_EVAL_CHANNEL")
     if channel:
         return serve_evaluation(model, channel, device)
@@ -351,12 +340,12 @@ def evaluate_bpb(model, val, device="cpu"):
 # ---------------------------------------------------------------------------------------------
 # The evaluation channel: FIFO pairs the daemon creates, `request` (evaluator -> process) and
 # `answer` (process -> evaluator): one in SWARMD_EVAL_CHANNEL for the trained run, one in each
-# answerer's SWARMD_ANSWER_DIR. Every message is a header (4-byte kind, uint32 rows, uint32 cols,
+# answerer's folder (`python prepare.py answer FOLDER PROGRAM`). Every message is a header (4-byte kind, uint32 rows, uint32 cols,
 # little-endian) and a payload:
-#   CKPT  run -> evaluator       the trained weights: `rows + cols * 2**32` bytes of torch.save
+#   CKPT  run -> evaluator       the model's program: `rows + cols * 2**32` bytes (`export_program`)
 #   DONE  evaluator -> run, answerer   float64 val_bpb (rows = cols = 0): the verdict; stop
 #   FAIL  evaluator -> run, answerer   `rows` bytes of UTF-8 reason
-#   LOAD  evaluator -> answerer  the trained weights are in SWARMD_ANSWER_WEIGHTS now
+#   LOAD  evaluator -> answerer  the program is in place: load it
 #   XBAT  evaluator -> answerer  rows x cols input bytes (uint8)
 #   LOGT  answerer -> evaluator  rows x cols x 256 float32 logits
 
@@ -397,35 +386,27 @@ _served = False
 
 def serve_evaluation(model, channel, device):
     """
-    The trained run's side of the channel: hand the trained weights (`model.state_dict()`, of the
-    module under a `torch.compile` wrapper) to the evaluator, then wait for its verdict. Once per
-    run: the number that comes back could otherwise pick among models by their validation score.
+    The trained run's side of the channel: hand the model to the evaluator as a program
+    (`export_program`), then wait for its verdict. Once per run: the number that comes back could
+    otherwise pick among models by their validation score.
 
-    The questions are answered by ANSWERERS fresh processes the daemon started beside this one,
-    each train.py again (SWARMD_ANSWERER set: no training data, MAX_STEPS 0) in a sandbox of its
-    own (no writable storage, network, processes or IPC it shares with anything): each builds the
-    model as train.py does, loads these weights and answers (`_serve_answers`). The two copies of
-    a look-ahead check go to different answerers, so a model that remembers its answers gains
-    nothing: what one answerer saw, the other cannot learn. The model's state must therefore be in
-    its parameters and buffers, and its architecture the same when train.py runs without training.
+    The questions are answered by the harness's answerers (`serve_answers`), ANSWERERS processes
+    the daemon starts beside this one, each in its own sandbox, that run the program. A program is
+    the forward pass as PyTorch traced it, operation by operation: whatever Python the model runs
+    to get there (loops, dictionaries, files) ran once, here, while tracing, and is not in it. So
+    the model's answers depend on the question alone, never on what it was asked before, and a
+    model that looks ahead cannot answer a look-ahead check from memory.
     """
     global _served
     if _served:
         raise EvaluationRefused("evaluate_bpb was already called in this run: under the daemon the harness evaluates once, at the end (watch the training loss for progress)")
     _served = True
-    import io
-    import torch
-    target = getattr(model, "_orig_mod", model)
-    if not isinstance(target, torch.nn.Module):
-        raise EvaluationRefused(f"evaluate_bpb needs the model as a torch.nn.Module (its weights go to the harness's answerers), got {type(model).__name__}")
-    weights = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in target.state_dict().items()}, weights)
-    payload = weights.getbuffer()
-    if payload.nbytes > MAX_CHECKPOINT_BYTES:
-        raise EvaluationRefused(f"the trained weights take {payload.nbytes} bytes, over the {PROFILE} profile's {MAX_CHECKPOINT_BYTES}")
+    payload = export_program(model, device)
+    if payload.nbytes > MAX_PROGRAM_BYTES:
+        raise EvaluationRefused(f"the model's program takes {payload.nbytes} bytes, over the {PROFILE} profile's {MAX_PROGRAM_BYTES}")
     with open(os.path.join(channel, "answer"), "wb", buffering=0) as answer:
         _write_message(answer, b"CKPT", payload.nbytes & 0xFFFFFFFF, payload.nbytes >> 32, payload)
-    del weights, payload
+    del payload
     with open(os.path.join(channel, "request"), "rb", buffering=0) as request:
         return _read_verdict(request)
 
@@ -439,23 +420,276 @@ def _read_verdict(request):
     raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
 
 
-def _serve_answers(model, folder, weights, device):
-    """An answerer: wait for LOAD, load the trained weights into `model`, answer until the verdict, exit."""
+# ---------------------------------------------------------------------------------------------
+# The model as a program: its forward pass traced into PyTorch operations (`make_fx`, in every
+# PyTorch since 1.13), written as JSON with the tensors it reads, and run by the harness's own
+# interpreter. The answerer trusts nothing in it: every operation must be one of PyTorch's `aten`
+# operators and none that draws random numbers, touches files or sets state kept between calls;
+# every tensor it reads is a fresh copy per call, and memory it allocates without filling is zeroed.
+#
+# Program (torch.save, loaded with weights_only): {"graph": uint8 JSON, "tensors": {name: tensor}}
+# graph: {"device": "cpu" | "cuda:N", "batch": EVAL_BATCH, "context": CONTEXT, "nodes": [...]}
+# node: {"input": true} (the question, int64 batch x context) | {"tensor": name}
+#       | {"op": "aten.NAME.OVERLOAD" | "getitem", "args": [...], "kwargs": {...}} | {"output": value}
+# value: null, bool, int, float, string, list, {"node": i} (an earlier node's result), {"float":
+#       "inf" | "-inf" | "nan"}, {"dtype": name}, {"device": name}, {"layout": name},
+#       {"memory_format": name}
+
+PROGRAM_RANDOM_OPS = ("rand", "bernoulli", "dropout", "normal", "uniform", "multinomial", "exponential", "geometric", "cauchy", "poisson", "rrelu", "seed")
+# Operators that read or write files, or change state that outlives the call (the FFT plan cache),
+# or index without bounds checks (they could read what an earlier call left in memory).
+PROGRAM_DENIED_OPS = ("from_file", "_print", "resize_", "resize_as_", "set_", "_cufft_", "_unsafe_index", "_unsafe_masked_index")
+# Operators whose result is memory as the allocator left it: zeroed after the call.
+PROGRAM_UNFILLED_OPS = ("empty", "new_empty", "_empty")
+
+
+class ProgramError(EvaluationRefused):
+    """The model cannot be traced into a program, or a program is not one the harness runs."""
+
+
+def export_program(model, device):
+    """
+    The model's forward pass on a question of the evaluation's shape (EVAL_BATCH x CONTEXT bytes),
+    traced into operations: the `torch.save` bytes of the program (format above), as a memoryview.
+    """
+    import io
+    import operator
     import torch
+    from torch.fx.experimental.proxy_tensor import make_fx
     target = getattr(model, "_orig_mod", model)
+    if not isinstance(target, torch.nn.Module):
+        raise ProgramError(f"evaluate_bpb needs the model as a torch.nn.Module (the harness traces its forward pass), got {type(model).__name__}")
+    target.eval()
+    example = torch.zeros((EVAL_BATCH, CONTEXT), dtype=torch.long, device=device)
+    try:
+        with torch.no_grad():
+            traced = make_fx(target)(example)
+    except Exception as err:
+        raise ProgramError(f"the harness could not trace the model's forward pass into PyTorch operations ({type(err).__name__}: {err}); see program.md, 'What the harness asks of the model'") from err
+    index, nodes, tensors = {}, [], {}
+
+    def encode(value):
+        if isinstance(value, torch.fx.Node):
+            return {"node": index[value]}
+        if value is None or isinstance(value, (bool, int, str)):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"float": str(value)}
+        if isinstance(value, (list, tuple)):
+            return [encode(v) for v in value]
+        for kind in ("dtype", "device", "layout", "memory_format"):
+            if isinstance(value, getattr(torch, kind)):
+                return {kind: str(value).replace("torch.", "")}
+        raise ProgramError(f"the model's forward pass passes a {type(value).__name__} to a PyTorch operation, which the harness cannot hand to its answerers")
+
+    for node in traced.graph.nodes:
+        index[node] = len(nodes)
+        if node.op == "placeholder":
+            nodes.append({"input": True})
+        elif node.op == "get_attr":
+            value = getattr(traced, node.target)
+            if not isinstance(value, torch.Tensor):
+                raise ProgramError(f"the traced model reads {node.target}, a {type(value).__name__}, not a tensor")
+            name = f"t{len(tensors)}"
+            tensors[name] = value.detach().cpu().contiguous()
+            nodes.append({"tensor": name})
+        elif node.op == "call_function":
+            if node.target is operator.getitem:
+                op = "getitem"
+            elif isinstance(node.target, torch._ops.OpOverload):
+                op = str(node.target)
+            else:
+                raise ProgramError(f"the model's forward pass calls {node.target}, which is not a PyTorch operator")
+            nodes.append({"op": op, "args": encode(list(node.args)), "kwargs": {k: encode(v) for k, v in node.kwargs.items()}})
+        elif node.op == "output":
+            nodes.append({"output": encode(node.args[0])})
+        else:
+            raise ProgramError(f"the traced model has a {node.op} step, which the harness does not run")
+    graph = json.dumps({"device": str(example.device), "batch": EVAL_BATCH, "context": CONTEXT, "nodes": nodes}).encode()
+    out = io.BytesIO()
+    torch.save({"graph": torch.frombuffer(bytearray(graph), dtype=torch.uint8), "tensors": tensors}, out)
+    return out.getbuffer()
+
+
+class ModelProgram:
+    """A program (`export_program`) checked and ready to run: `program(x)` is the logits for x."""
+
+    def __init__(self, path, device=None):
+        import torch
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ProgramError(f"the model's program is not a weights-only torch.save ({type(err).__name__}: {err})") from err
+        if not isinstance(loaded, dict) or set(loaded) != {"graph", "tensors"} or not isinstance(loaded["graph"], torch.Tensor) or loaded["graph"].dtype != torch.uint8 or not isinstance(loaded["tensors"], dict):
+            raise ProgramError("the model's program is not {graph, tensors}")
+        try:
+            graph = json.loads(bytes(loaded["graph"].tolist()).decode())
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ProgramError(f"the model's program graph is not JSON ({err})") from err
+        if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or graph.get("batch") != EVAL_BATCH or graph.get("context") != CONTEXT:
+            raise ProgramError(f"the model's program was not traced for {EVAL_BATCH} x {CONTEXT} questions")
+        if len(graph["nodes"]) > MAX_PROGRAM_NODES:
+            raise ProgramError(f"the model's program has {len(graph['nodes'])} operations, over {MAX_PROGRAM_NODES}")
+        self.device = torch.device(device if device is not None else self._device(graph.get("device")))
+        self.tensors = {}
+        for name, tensor in loaded["tensors"].items():
+            if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+                raise ProgramError("the model's program holds something other than named tensors")
+            self.tensors[name] = tensor.to(self.device)
+        self.steps = [self._check(i, node) for i, node in enumerate(graph["nodes"])]
+        if not self.steps or self.steps[-1][0] != "output" or sum(1 for s in self.steps if s[0] == "output") != 1:
+            raise ProgramError("the model's program does not end in one output")
+        if sum(1 for s in self.steps if s[0] == "input") != 1:
+            raise ProgramError("the model's program does not take exactly one input")
+        # Each result is dropped after its last use: a deep model's activations do not pile up.
+        last_use = {}
+        for i, step in enumerate(self.steps):
+            for j in _program_refs(step[2] if step[0] == "call" else step[1] if step[0] == "output" else None):
+                last_use[j] = i
+        self.drops = [[] for _ in self.steps]
+        for j, i in last_use.items():
+            self.drops[i].append(j)
+
+    @staticmethod
+    def _device(name):
+        import torch
+        if not isinstance(name, str) or not (name == "cpu" or re.fullmatch(r"cuda(:\d+)?", name)):
+            raise ProgramError(f"the model's program names device {name!r}")
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ProgramError("the model's program runs on CUDA, which this answerer does not have")
+        return name
+
+    def _check(self, i, node):
+        """One node, decoded and checked: ("input",) | ("tensor", name) | ("call", fn, args, kwargs, unfilled) | ("output", value)."""
+        import operator
+        import torch
+        if not isinstance(node, dict):
+            raise ProgramError(f"operation {i} of the model's program is not an object")
+        if node == {"input": True}:
+            return ("input", None)
+        if set(node) == {"tensor"}:
+            if node["tensor"] not in self.tensors:
+                raise ProgramError(f"operation {i} reads tensor {node['tensor']!r}, which the program does not hold")
+            return ("tensor", node["tensor"])
+        if set(node) == {"output"}:
+            return ("output", self._value(i, node["output"]))
+        if set(node) != {"op", "args", "kwargs"} or not isinstance(node["args"], list) or not isinstance(node["kwargs"], dict):
+            raise ProgramError(f"operation {i} of the model's program is malformed")
+        args = self._value(i, node["args"])
+        kwargs = {k: self._value(i, v) for k, v in node["kwargs"].items()}
+        if not all(isinstance(k, str) and k.isidentifier() for k in kwargs):
+            raise ProgramError(f"operation {i} of the model's program has a malformed argument name")
+        if node["op"] == "getitem":
+            return ("call", operator.getitem, args, kwargs, False)
+        match = re.fullmatch(r"aten\.((?!__)[a-z_][a-z0-9_]*)\.([a-zA-Z_][a-zA-Z0-9_]*)", node["op"]) if isinstance(node["op"], str) else None
+        if match is None:
+            raise ProgramError(f"operation {i} of the model's program is {node['op']!r}, not one of PyTorch's aten operators")
+        name, overload = match.groups()
+        if any(word in name for word in PROGRAM_RANDOM_OPS):
+            raise ProgramError(f"the model's program draws random numbers (aten.{name}): evaluation runs the model in eval mode, deterministic")
+        if any(name == word or name.startswith(word) for word in PROGRAM_DENIED_OPS):
+            raise ProgramError(f"the model's program uses aten.{name}, which the harness does not run (files, state kept between calls or unchecked indexing)")
+        try:
+            op = getattr(getattr(torch.ops.aten, name), overload)
+        except (AttributeError, RuntimeError) as err:
+            raise ProgramError(f"operation {i} of the model's program, aten.{name}.{overload}, is not an operator of this PyTorch") from err
+        schema = getattr(op, "_schema", None)
+        if not isinstance(op, torch._ops.OpOverload) or schema is None:
+            raise ProgramError(f"aten.{name}.{overload} is not an operator")
+        if not schema.returns or not any("Tensor" in str(a.type) for a in [*schema.arguments, *schema.returns]):
+            raise ProgramError(f"the model's program uses aten.{name}, which works on no tensor: the harness runs tensor operations only")
+        return ("call", op, args, kwargs, any(name.startswith(word) for word in PROGRAM_UNFILLED_OPS))
+
+    def _value(self, i, value):
+        import torch
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, list):
+            return [self._value(i, v) for v in value]
+        if isinstance(value, dict) and len(value) == 1:
+            (kind, arg), = value.items()
+            if kind == "node" and type(arg) is int and 0 <= arg < i:
+                return _ProgramRef(arg)
+            if kind == "float" and arg in ("inf", "-inf", "nan"):
+                return float(arg)
+            if kind in ("dtype", "layout", "memory_format") and isinstance(arg, str) and re.fullmatch(r"[a-z][a-z0-9_]*", arg):
+                found = getattr(torch, arg, None)
+                if isinstance(found, getattr(torch, kind)):
+                    return found
+            if kind == "device" and isinstance(arg, str):
+                return torch.device(self._device(arg))
+        raise ProgramError(f"operation {i} of the model's program has an argument the harness does not read: {str(value)[:80]}")
+
+    def __call__(self, x):
+        import torch
+        values = [None] * len(self.steps)
+        for i, step in enumerate(self.steps):
+            kind = step[0]
+            if kind == "input":
+                values[i] = x
+            elif kind == "tensor":
+                # A fresh copy per call: what a call writes into the model's tensors is gone by the next.
+                values[i] = self.tensors[step[1]].clone()
+            elif kind == "call":
+                _, op, args, kwargs, unfilled = step
+                values[i] = op(*_program_resolve(args, values), **_program_resolve(kwargs, values))
+                if unfilled and isinstance(values[i], torch.Tensor):
+                    values[i].zero_()
+            else:
+                return _program_resolve(step[1], values)
+            for j in self.drops[i]:
+                values[j] = None
+
+
+class _ProgramRef:
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _program_resolve(value, values):
+    if isinstance(value, _ProgramRef):
+        return values[value.index]
+    if isinstance(value, list):
+        return [_program_resolve(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: _program_resolve(v, values) for k, v in value.items()}
+    return value
+
+
+def _program_refs(value):
+    if isinstance(value, _ProgramRef):
+        yield value.index
+    elif isinstance(value, list):
+        for v in value:
+            yield from _program_refs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _program_refs(v)
+
+
+def serve_answers(folder, program_path):
+    """
+    An answerer (`python prepare.py answer FOLDER PROGRAM`): wait for LOAD, load the model's
+    program, answer the evaluator's questions on FOLDER's FIFOs until the verdict, exit.
+    """
+    import torch
     request = open(os.path.join(folder, "request"), "rb", buffering=0)
     answer = open(os.path.join(folder, "answer"), "wb", buffering=0)
     kind, rows, _ = HEADER.unpack(_read_exactly(request, HEADER.size))
     if kind != b"LOAD":
         raise SystemExit(0 if kind in (b"DONE", b"FAIL") else 4)
     _keep_freed_memory()
-    state = torch.load(weights, map_location=device, weights_only=True)
-    target.load_state_dict(state)
-    del state
-    target.eval()
+    try:
+        program = ModelProgram(program_path)
+    except ProgramError as err:
+        raise SystemExit(f"FAIL: eval-protocol: {err}")
+    if program.device.type == "cpu":
+        torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            _answer(target, request, answer, device)
+            _answer(program, request, answer)
     except EvaluationRefused:
         pass
     sys.stdout.flush()
@@ -476,7 +710,7 @@ def _keep_freed_memory():
         pass
 
 
-def _answer(model, request, answer, device):
+def _answer(program, request, answer):
     """Answer XBAT questions until DONE (returns val_bpb) or FAIL (raises)."""
     import torch
     while True:
@@ -487,10 +721,16 @@ def _answer(model, request, answer, device):
             raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
         if kind != b"XBAT":
             raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
-        x = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
-        logits = model(x.long().to(device)).float()
-        if tuple(logits.shape) != (rows, cols, VOCAB_SIZE):
-            raise EvaluationRefused(f"model returned logits of shape {tuple(logits.shape)}, expected {(rows, cols, VOCAB_SIZE)}")
+        if not 0 < rows <= EVAL_BATCH or cols != CONTEXT:
+            raise EvaluationRefused(f"a question of {rows} x {cols} bytes: the program answers up to {EVAL_BATCH} x {CONTEXT}")
+        # The program was traced for EVAL_BATCH rows: shorter questions are padded with zeros.
+        x = torch.zeros((EVAL_BATCH, CONTEXT), dtype=torch.long)
+        x[:rows] = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
+        logits = program(x.to(program.device))
+        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (EVAL_BATCH, CONTEXT, VOCAB_SIZE):
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise EvaluationRefused(f"model returned logits of shape {shape}, expected {(EVAL_BATCH, CONTEXT, VOCAB_SIZE)}")
+        logits = logits[:rows].float()
         _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits.cpu()))
 
 
@@ -527,9 +767,10 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
     windows and check that none of them looks ahead. Prints one JSON line with the result, or a
     `FAIL: ...` line and exits non-zero. Never imports or runs the experiment's code.
 
-    The trained run sends its weights on `channel` (CKPT); they go to `answerers/weights/weights.pt`,
-    where the run cannot touch them, and the answerers (`answerers/0`, `answerers/1`: fresh
-    processes of train.py, see `serve_evaluation`) load them on LOAD and answer the questions.
+    The trained run sends its model's program on `channel` (CKPT); it goes to
+    `answerers/program/program.pt`, where the run cannot touch it, and the answerers
+    (`answerers/0`, `answerers/1`: `serve_answers`, each in its own sandbox) load it on LOAD
+    and answer the questions.
     The verdict goes to the run on `channel`'s `request` at the end.
 
     With a pool and a seed (verification), it also scores a fresh sample (`fresh_sample`) and
@@ -580,11 +821,11 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
     connected = time.time()
     size = low + (high << 32)
     if kind != b"CKPT":
-        refuse("eval-protocol", f"expected the trained weights (the harness's CKPT message), got {kind!r}", 4)
-    if size > MAX_CHECKPOINT_BYTES:
-        refuse("eval-protocol", f"the trained weights take {size} bytes, over the {PROFILE} profile's {MAX_CHECKPOINT_BYTES}", 4)
+        refuse("eval-protocol", f"expected the model's program (the harness's CKPT message), got {kind!r}", 4)
+    if size > MAX_PROGRAM_BYTES:
+        refuse("eval-protocol", f"the model's program takes {size} bytes, over the {PROFILE} profile's {MAX_PROGRAM_BYTES}", 4)
     try:
-        with open(os.path.join(answerers, "weights", "weights.pt"), "wb") as out:
+        with open(os.path.join(answerers, "program", "program.pt"), "wb") as out:
             left = size
             while left > 0:
                 chunk = answer.read(min(left, 1 << 20))
@@ -593,7 +834,7 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
                 out.write(chunk)
                 left -= len(chunk)
     except (EOFError, OSError) as err:
-        refuse("eval-protocol", f"the trained weights did not arrive whole ({err})", 4)
+        refuse("eval-protocol", f"the model's program did not arrive whole ({err})", 4)
     answer.close()
     for i in range(mode):
         requests.append(open(os.path.join(answerers, str(i), "request"), "wb", buffering=0))
@@ -602,7 +843,7 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
         try:
             _write_message(stream, b"LOAD", 0, 0)
         except OSError as err:
-            refuse("eval-protocol", f"an answerer is gone before loading the weights ({err})", 4)
+            refuse("eval-protocol", f"an answerer is gone before loading the model's program ({err})", 4)
 
     def ask(who, x):
         rows, cols = x.shape
@@ -690,7 +931,7 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
 
 
 def _deliver(channel, kind, rows, payload):
-    """The verdict for the trained run, which waits on `request` once it sent its weights."""
+    """The verdict for the trained run, which waits on `request` once it sent its program."""
     try:
         with open(os.path.join(channel, "request"), "wb", buffering=0) as stream:
             _write_message(stream, kind, rows, 0, payload)
@@ -714,8 +955,11 @@ def _main(argv):
         if argv[:1] == ["evaluate"] and len(argv) == 8:
             run_evaluator(argv[1], argv[2], argv[3], argv[4], argv[5], int(argv[6]), argv[7])
             return
+        if argv[:1] == ["answer"] and len(argv) == 3:
+            serve_answers(argv[1], argv[2])
+            return
         if argv:
-            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL ANSWERERS VAL_FILE VAL_SHA256 [POOL_FILE POOL_OFFSET SEED]]")
+            raise SystemExit("usage: python prepare.py [export-splits DIR | evaluate CHANNEL ANSWERERS VAL_FILE VAL_SHA256 [POOL_FILE POOL_OFFSET SEED] | answer FOLDER PROGRAM]")
         # `python prepare.py` checks the corpus and prints the harness constants.
         train, val = load_sotu() if CONFIG["corpus"] == "sotu" else load_web_corpus()
     except CorpusError as err:

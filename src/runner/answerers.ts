@@ -6,9 +6,10 @@ import type { execa } from 'execa'
 const TAIL_BYTES = 4096
 
 /**
- * The evaluation's answerers: train.py started again, once per answerer, each in a sandbox of
- * its own, that load the trained weights and answer the harness's questions (train/prepare.py
- * `serve_evaluation`). Started beside the trained run, they build the model while it trains.
+ * The evaluation's answerers: the harness's own processes (train/prepare.py `serve_answers`),
+ * each in a sandbox of its own, that load the model's program (the forward pass the trained run
+ * traced) and answer the evaluator's questions with it. Started beside the trained run, they
+ * import PyTorch while it trains.
  * `lostBecause` says why once one has exited while the evaluation still needed it (the runner
  * stops the run when the evaluator has connected: it would wait for that answerer forever).
  */
@@ -33,7 +34,7 @@ export class Answerers {
       await delay(1_000)
       if (!this.stillNeeded() || this.lost !== undefined) return
       const status = result?.exitCode !== undefined ? `exit code ${result.exitCode}` : `signal ${String(result?.signal ?? '?')}`
-      this.lost = `answerer ${i} (train.py run again without training, to answer the harness's questions) exited (${status}) before the evaluation ended: ${lastLine(this.tails[i]!) || 'it printed nothing'}`
+      this.lost = `answerer ${i} (the harness's answerer, running the model's program) exited (${status}) before the evaluation ended: ${lastLine(this.tails[i]!) || 'it printed nothing'}`
     })
   }
 

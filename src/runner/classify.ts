@@ -37,7 +37,7 @@ export interface RunEnd {
   dataModified?: boolean
   /** The harness's evaluator exited before train.py connected to it (the line it died on); train.py was stopped. */
   evaluatorLost?: string
-  /** An answerer (train.py run again to answer the evaluator) exited before the verdict, with the line it died on. */
+  /** An answerer (the harness's process that runs the model's program) exited before the verdict, with the line it died on. */
   answererLost?: string
   /** The runner killed it for a limit it watches itself (the process count), with why. */
   limitHit?: string

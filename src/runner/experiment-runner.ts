@@ -270,25 +270,25 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     }, trainGroup, runAs)
     const child = spawnConfined({ ...trainer, cwd: workspace, env })
     const spawnedAt = clock.now()
-    // The answerers: train.py again, each alone in its sandbox, with no data but its own FIFOs and
-    // (once the evaluator has them) the trained weights. See prepare.py `serve_evaluation`. They
-    // share the run's cgroup: its limits bound the run's processes and files all together. Their
-    // seccomp filter and /proc also shut what the kernel shares (locks, inotify, the page cache,
-    // machine-wide counters), their folders are a few MiB: they write nothing.
+    // The answerers: the harness's own code (prepare.py `serve_answers`), each alone in its sandbox
+    // with no data but its own FIFOs and (once the evaluator has it) the model's program, a traced
+    // forward pass they run as a pure function of each question. They share the run's cgroup: its
+    // limits bound the run's processes and files all together. Their seccomp filter and /proc shut
+    // what the kernel shares (locks, inotify, the page cache, machine-wide counters): a second wall
+    // should a program ever get out of the interpreter. Their folders are a few MiB: they write nothing.
     const answererCommands = []
-    for (const [i, dir] of evalDirs.answerers.entries()) {
-      const answererEnv = runEnvironment({ python, home: workspace, harness: { ...common, SWARMD_ANSWERER: String(i), SWARMD_ANSWER_DIR: dir, SWARMD_ANSWER_WEIGHTS: join(evalDirs.weights, 'weights.pt') } })
+    for (const dir of evalDirs.answerers) {
       answererCommands.push({
-        ...await this.confined(['train.py'], {
+        ...await this.confined(['prepare.py', 'answer', dir, join(evalDirs.program, 'program.pt')], {
           workspace,
-          workspaceFrom: { tmpfsMb: ANSWERER_TMPFS_MB, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
-          data: [dir, evalDirs.weights],
+          workspaceFrom: { tmpfsMb: ANSWERER_TMPFS_MB, files: [join(workspace, 'prepare.py')] },
+          data: [dir, evalDirs.program],
           conceal: splits.sources,
           maskGlobalProc: true,
           ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {})
         }, trainGroup, runAs, { answerer: true }),
         cwd: workspace,
-        env: answererEnv
+        env: runEnvironment({ python, home: workspace, harness: common })
       })
     }
     const output = new RunOutput(this.maxLogBytes, options.onProgress)
@@ -298,7 +298,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     let killed = false
     let trainerEnded = false
     const answerers = new Answerers(answererCommands, () => !killed && !trainerEnded && evaluator.verdictAt === undefined)
-    // An answerer gone once the run has handed over its weights: the evaluator would wait for it forever.
+    // An answerer gone once the run has handed over its program: the evaluator would wait for it forever.
     const answererLost = (): string | undefined => evaluator.connectedAt !== undefined ? answerers.lostBecause : undefined
     const killGroup = (): void => {
       killed = true
@@ -479,14 +479,14 @@ export class ExecaExperimentRunner implements ExperimentRunner {
    */
   /**
    * The evaluator's folder (its workspace, with its copy of prepare.py): `channel/`, the FIFO pair
-   * the trained run sees; `answers/<i>/`, each answerer's own pair; `answers/weights/`, where the
-   * evaluator puts the trained weights for the answerers (which see it read-only, the run not at all).
+   * the trained run sees; `answers/<i>/`, each answerer's own pair; `answers/program/`, where the
+   * evaluator puts the model's program for the answerers (which see it read-only, the run not at all).
    */
   private async prepareChannel (spec: ExperimentSpec, runAs: { uid: number, gid: number } | undefined): Promise<EvaluationDirs> {
     const root = join(this.components.workRoot, `${spec.id}.eval`)
     await rm(root, { recursive: true, force: true })
-    const dirs: EvaluationDirs = { root, channel: join(root, 'channel'), answers: join(root, 'answers'), answerers: [0, 1].map((i) => join(root, 'answers', String(i))), weights: join(root, 'answers', 'weights') }
-    for (const dir of [dirs.channel, ...dirs.answerers, dirs.weights]) await mkdir(dir, { recursive: true })
+    const dirs: EvaluationDirs = { root, channel: join(root, 'channel'), answers: join(root, 'answers'), answerers: [0, 1].map((i) => join(root, 'answers', String(i))), program: join(root, 'answers', 'program') }
+    for (const dir of [dirs.channel, ...dirs.answerers, dirs.program]) await mkdir(dir, { recursive: true })
     const prepare = join(root, 'prepare.py')
     await copyFile(join(this.components.harnessDir, 'prepare.py'), prepare)
     await chmod(prepare, 0o444)
@@ -494,7 +494,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     await execa('mkfifo', ['-m', '600', ...fifos])
     // Every end runs as the run's user: the folders and the FIFOs are theirs.
     if (runAs !== undefined) {
-      for (const path of [root, dirs.channel, dirs.answers, ...dirs.answerers, dirs.weights, ...fifos]) await chown(path, runAs.uid, runAs.gid)
+      for (const path of [root, dirs.channel, dirs.answers, ...dirs.answerers, dirs.program, ...fifos]) await chown(path, runAs.uid, runAs.gid)
     }
     return dirs
   }
@@ -510,7 +510,7 @@ export const DEFAULT_RUN_UID = 61184
 /** cpu.weight of a run (the default is 100): the daemon's networking keeps its share under a busy run. */
 const RUN_CPU_WEIGHT = 50
 
-/** An answerer's workspace, /tmp and /dev/shm, MiB each: it writes nothing (its weights are bound read-only). */
+/** An answerer's workspace, /tmp and /dev/shm, MiB each: it writes nothing (the program is bound read-only). */
 const ANSWERER_TMPFS_MB = 16
 
 function round1 (x: number): number {
@@ -524,13 +524,13 @@ interface EvaluationDirs {
   channel: string
   answers: string
   answerers: string[]
-  weights: string
+  program: string
 }
 
-/** The answerers' last output, when the run handed them its weights and the evaluation did not score: why one of them failed. */
+/** The answerers' last output, when the run handed them its program and the evaluation did not score: why one of them failed. */
 function answererSection (outputs: string[], report: EvaluationReport): string {
   if (report.status === 'scored' || outputs.every((o) => o === '')) return ''
-  return outputs.map((o, i) => o === '' ? '' : `\n--- answerer ${i} (train.py without training, answering the harness) ---\n${o}\n`).join('')
+  return outputs.map((o, i) => o === '' ? '' : `\n--- answerer ${i} (the harness's answerer, running the model's program) ---\n${o}\n`).join('')
 }
 
 async function memoryLimitHit (group: RunCgroup | undefined): Promise<string | undefined> {

@@ -37,6 +37,6 @@ export const HOSTILE = {
   hugeLine: 'import os\nbuf = b"A" * (1 << 20)\nfor _ in range(64):\n    os.write(1, buf)\nos.write(1, b"\\nprinted 64 MiB\\n")\n',
   /** Hold 40 threads for `seconds`, then report. */
   // Only in the trained run: the evaluation's answerers (train.py again, in the same cgroup) would hold as many.
-  holdThreads: (seconds: number): string => `import os, threading, time\nif os.environ.get("SWARMD_ANSWERER"):\n    raise SystemExit(0)\nev = threading.Event()\nts = [threading.Thread(target=ev.wait) for _ in range(40)]\nfor t in ts:\n    t.start()\ntime.sleep(${seconds})\nev.set()\nprint("held 40 threads")\n`,
+  holdThreads: (seconds: number): string => `import threading, time\nev = threading.Event()\nts = [threading.Thread(target=ev.wait) for _ in range(40)]\nfor t in ts:\n    t.start()\ntime.sleep(${seconds})\nev.set()\nprint("held 40 threads")\n`,
   setsidForkBomb: 'import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            os.setsid()\n            while True:\n                try:\n                    os.fork()\n                except OSError:\n                    time.sleep(0.01)\n    except OSError:\n        time.sleep(0.01)\n'
 } as const

@@ -1,7 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
 import { execa } from 'execa'
+import { bubblewrapArgs } from '../../src/runner/sandbox.js'
 import { seccompFilter } from '../../src/runner/seccomp.js'
+import { requireConfinement } from '../helpers/confinement.js'
+import { tempDir } from '../helpers/in-process-daemon.js'
 import { requirePython } from '../helpers/python.js'
 
 /**
@@ -77,5 +81,40 @@ describe('the answerers\' seccomp filter', { skip: process.arch !== 'x64' ? 'sys
     // The trained run's own filter leaves them (torch.compile's caches take file locks).
     const trainer = await probe(python, seccompFilter('x64')!)
     for (const name of ['ofd lock', 'flock', 'inotify_init1', 'sysinfo']) assert.equal(trainer[name], 'ok', `${name}: ${JSON.stringify(trainer)}`)
+  })
+})
+
+/** Reads each file of /proc named on the command line; prints a JSON object: its first bytes, or the error. */
+const PROC_PROBE = String.raw`
+import json, os, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        with open(os.path.join("/proc", *name.split("/"))) as f:
+            found[name] = "readable" if f.read(64) else "empty"
+    except OSError as err:
+        found[name] = err.strerror
+print(json.dumps(found))
+`
+
+describe('the answerers\' /proc', () => {
+  it('hides what every process on the machine moves (locks, load, CPU and memory figures, pressure, file and pty counts); the process\'s own entries stay', async () => {
+    const { python, sandbox } = await requireConfinement()
+    const workspace = await tempDir()
+    try {
+      const args = await bubblewrapArgs(sandbox, { workspace, workspaceFrom: { bind: true }, data: [], tmpfsMb: 4, maskGlobalProc: true })
+      const names = ['locks', 'loadavg', 'stat', 'meminfo', 'vmstat', 'pressure/cpu', 'sys/fs/file-nr', 'sys/kernel/pty/nr', 'self/status', 'cpuinfo']
+      const run = await execa(sandbox.bwrap, [...args, '--', python, '-I', '-S', '-c', PROC_PROBE, ...names], { reject: false })
+      assert.equal(run.exitCode, 0, run.stderr)
+      const found = JSON.parse(run.stdout.trim()) as Record<string, string>
+      // The null device on a nodev mount: unreadable. /proc/sys/fs is an empty tmpfs.
+      for (const name of ['locks', 'loadavg', 'stat', 'meminfo', 'vmstat', 'sys/kernel/pty/nr']) assert.equal(found[name], 'Permission denied', `${name}: ${JSON.stringify(found)}`)
+      assert.ok(['Permission denied', 'No such file or directory'].includes(found['pressure/cpu']!), found['pressure/cpu'])
+      assert.equal(found['sys/fs/file-nr'], 'No such file or directory')
+      assert.equal(found['self/status'], 'readable')
+      assert.equal(found.cpuinfo, 'readable')
+    } finally {
+      await rm(workspace, { recursive: true, force: true })
+    }
   })
 })

@@ -11,6 +11,7 @@ import { systemClock } from '../../src/util/clock.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
 import { requireConfinement } from '../helpers/confinement.js'
 import { CORPUS_DIR, HARNESS_DIR, requirePython } from '../helpers/python.js'
+import { REMEMBERING, TENSOR_MEMORY } from '../helpers/look-ahead-models.js'
 import type { ExperimentSpec, RunOutcome } from '../../src/runner/experiment-runner.js'
 
 const EVALUATE = '    val_bpb = evaluate_bpb(model, val_data, DEVICE)\n'
@@ -23,9 +24,10 @@ function wrapModel (trainPy: string, definition: string, wrapper: string): strin
 }
 
 /**
- * Predicts from validation text carried in the source (zlib + base85): once a window's first 8
- * bytes match the carried text, each next byte it holds gets +30 on the logits. Causal (every
- * prediction uses the bytes up to it only), so the look-ahead check cannot see it.
+ * Predicts from validation text carried in the source (zlib + base85): once a window's first 7
+ * bytes are found in the carried text, each next byte that text holds gets +30 on the logits, for
+ * as long as the window goes on as the text does. Causal (every prediction uses the bytes up to it
+ * only), so the look-ahead check cannot see it; tensor operations only, so it traces.
  */
 const MEMORISED = (blob: string): string => `
 import base64, zlib
@@ -33,114 +35,39 @@ MEMO = zlib.decompress(base64.b85decode(b"${blob}"))
 
 
 class Memorised(nn.Module):
+    KEY = 7
+
     def __init__(self, inner):
         super().__init__()
         self.inner = inner
-        self.index = {}
-        for i in range(len(MEMO) - 8):
-            self.index.setdefault(MEMO[i:i + 8], i)
+        memo = torch.tensor(list(MEMO), dtype=torch.long)
+        n = memo.numel() - self.KEY
+        keys = torch.zeros(n, dtype=torch.long)
+        for i in range(self.KEY):
+            keys = keys * 256 + memo[i:i + n]
+        keys, starts = torch.sort(keys, stable=True)
+        self.register_buffer("memo", memo)
+        self.register_buffer("keys", keys)
+        self.register_buffer("starts", starts)
 
     def forward(self, idx):
-        logits = self.inner(idx).clone()
-        for r, row in enumerate(idx.tolist()):
-            b = bytes(row)
-            start = self.index.get(b[:8])
-            t = 7
-            while start is not None and t < len(b) and start + t + 1 < len(MEMO) and MEMO[start + t] == b[t]:
-                logits[r, t, MEMO[start + t + 1]] += 30.0
-                t += 1
-        return logits
-`
-
-/**
- * Looks ahead (+30 on the next input byte) and remembers every answer: a window that shares a
- * prefix with one it answered before gets the old answer on that prefix, so an edited copy asked
- * of the same process agrees with its original (the evasion issue 13 names: val_bpb 0.88).
- */
-const REMEMBERING = `
-class Remembering(nn.Module):
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-        self.seen = {}
-
-    def recall(self):
-        pass
-
-    def keep(self, entries):
-        pass
-
-    def forward(self, idx):
-        self.recall()
-        out = self.inner(idx).float() + 30.0 * F.one_hot(torch.roll(idx, -1, dims=1), VOCAB_SIZE).float()
-        entries = []
-        for r, row in enumerate(idx.tolist()):
-            b = bytes(row)
-            best, best_len = None, 0
-            for old, old_out in self.seen.get(b[0], []):
-                n = 0
-                while n < len(b) and old[n] == b[n]:
-                    n += 1
-                if n > best_len:
-                    best, best_len = old_out, n
-            if best is not None:
-                out[r, :best_len] = best[:best_len]
-            entry = (b, out[r].clone())
-            self.seen.setdefault(b[0], []).append(entry)
-            entries.append(entry)
-        self.keep(entries)
-        return out
-`
-
-/**
- * The remembering model again, its memory kept in files every process of the run could reach if
- * they shared a filesystem (/tmp, /dev/shm, the working folder): each process appends what it
- * answered to its own file there and reads what the others appended, so two answerers that share
- * storage share their memory.
- */
-const SHARING = `
-import glob, pickle
-${REMEMBERING}
-
-class Sharing(Remembering):
-    PLACES = ["/tmp", "/dev/shm", os.getcwd()]
-
-    def __init__(self, inner):
-        super().__init__(inner)
-        self.offsets = {}
-
-    def recall(self):
-        mine = f"memo-{os.getpid()}.pkl"
-        for place in self.PLACES:
-            for path in glob.glob(os.path.join(place, "memo-*.pkl")):
-                name = os.path.basename(path)
-                if name == mine or self.offsets.get(name, (path, 0))[0] != path:
-                    continue
-                try:
-                    with open(path, "rb") as f:
-                        f.seek(self.offsets.get(name, (path, 0))[1])
-                        while True:
-                            entries = pickle.load(f)
-                            self.offsets[name] = (path, f.tell())
-                            for b, o in entries:
-                                self.seen.setdefault(b[0], []).append((b, o))
-                except Exception:
-                    pass
-
-    def keep(self, entries):
-        for place in self.PLACES:
-            try:
-                with open(os.path.join(place, f"memo-{os.getpid()}.pkl"), "ab") as f:
-                    f.write(pickle.dumps(entries))
-            except OSError:
-                pass
+        key = torch.zeros(idx.size(0), dtype=torch.long)
+        for i in range(self.KEY):
+            key = key * 256 + idx[:, i]
+        pos = torch.searchsorted(self.keys, key).clamp(max=self.keys.numel() - 1)
+        found = self.keys[pos] == key
+        t = torch.arange(idx.size(1))
+        at = (self.starts[pos][:, None] + t[None, :]).clamp(max=self.memo.numel() - 2)
+        follows = (self.memo[at] == idx).long().cumprod(-1).bool() & found[:, None] & (t[None, :] >= self.KEY - 1)
+        bonus = (self.memo[at + 1][:, :, None] == torch.arange(VOCAB_SIZE)).float() * follows[:, :, None].float()
+        return self.inner(idx) + 30.0 * bonus
 `
 
 /**
  * Issue 13, points 1 and 2, through the real runner: a train.py that carries the public validation
  * text scores far better on the fixed slice and is refuted as overfit on a fresh sample; an honest
- * improvement is not; a model that looks ahead and remembers its answers is caught, because the two
- * copies of a check are answered by processes that share nothing.
+ * improvement is not; a model that looks ahead and remembers its answers is caught, because the
+ * harness answers with the model's traced program, which keeps nothing from one question to the next.
  */
 describe('evaluation the candidate cannot know in advance (issue 13)', () => {
   let runner: ExecaExperimentRunner
@@ -213,16 +140,24 @@ describe('evaluation the candidate cannot know in advance (issue 13)', () => {
     assert.ok(plain.evaluation?.status === 'scored' && plain.evaluation.fresh === undefined)
   })
 
-  it('a model that looks ahead and remembers its answers: caught, its check copies go to another process', { timeout: 300_000 }, async () => {
-    const outcome = await runner.run(spec(wrapModel(trainPy, REMEMBERING, 'Remembering'), { freshSeed: 'a1b2c3' }))
+  it('a model that looks ahead and remembers its answers in its own tensors: caught, the harness runs it as a program that keeps nothing between questions', { timeout: 300_000 }, async () => {
+    const outcome = await runner.run(spec(wrapModel(trainPy, TENSOR_MEMORY, 'TensorMemory'), { freshSeed: 'a1b2c3' }))
     assert.equal(outcome.status, 'crash', outcome.logTail)
     assert.equal(outcome.reason, 'non-causal', outcome.log)
+    assert.equal(outcome.metrics, undefined)
+  })
+
+  it('a model that remembers in Python (it reads the question\'s values): refused, it cannot be traced into a program', { timeout: 300_000 }, async () => {
+    const outcome = await runner.run(spec(wrapModel(trainPy, REMEMBERING, 'Remembering')))
+    assert.equal(outcome.status, 'crash', outcome.logTail)
+    assert.equal(outcome.reason, 'exception', outcome.log)
+    assert.match(outcome.detail ?? '', /^prepare\.ProgramError: the harness could not trace the model's forward pass/)
     assert.equal(outcome.metrics, undefined)
   })
 })
 
 /** The same under the sandbox a peer's code runs in: bubblewrap, its seccomp filter, a cgroup. */
-describe('isolated answerers under the sandbox (issue 13)', () => {
+describe('the answerers under the sandbox (issue 13)', () => {
   let runner: ExecaExperimentRunner
   let workRoot: string
   let trainPy: string
@@ -247,62 +182,9 @@ describe('isolated answerers under the sandbox (issue 13)', () => {
     assert.match(outcome.log, /^num_steps: 30$/m)
   })
 
-  it('the remembering look-ahead model: caught', { timeout: 300_000 }, async () => {
-    const outcome = await runner.run(spec(wrapModel(trainPy, REMEMBERING, 'Remembering')))
+  it('the look-ahead model that remembers in its tensors: caught', { timeout: 300_000 }, async () => {
+    const outcome = await runner.run(spec(wrapModel(trainPy, TENSOR_MEMORY, 'TensorMemory')))
     assert.equal(outcome.reason, 'non-causal', outcome.log)
-  })
-
-  it('a remembering model that shares its memory through every writable place: caught in the sandbox (unconfined, where they share a filesystem, it passes)', { timeout: 300_000 }, async () => {
-    const source = wrapModel(trainPy, SHARING, 'Sharing')
-    const sandboxed = await runner.run(spec(source))
-    assert.equal(sandboxed.reason, 'non-causal', sandboxed.log)
-    // The control: the same code, unconfined, where the answerers share /tmp: the attack is real.
-    const { python } = await requireConfinement()
-    const home = await tempDir()
-    try {
-      const unconfined = new ExecaExperimentRunner({ python, harnessDir: HARNESS_DIR, corpusDir: CORPUS_DIR, workRoot: home, clock: systemClock }, { killAfterMs: 300_000 })
-      const { freshSeed: _, ...plain } = spec(source)
-      const outcome = await unconfined.run({ ...plain, foreign: false })
-      assert.equal(outcome.status, 'ok', outcome.log)
-      assert.ok(outcome.metrics!.val_bpb < 3, `look-ahead pays (honest: ~3.8 at 30 steps): ${outcome.metrics!.val_bpb}`)
-    } finally {
-      await rm(home, { recursive: true, force: true })
-      await execa('sh', ['-c', 'rm -f /tmp/memo-*.pkl /dev/shm/memo-*.pkl'])
-    }
-  })
-
-  it('an answerer finds no lock, no page-cache hint and no machine-wide counter to signal through (the red team\'s channels)', { timeout: 300_000 }, async () => {
-    const probe = `
-if os.environ.get("SWARMD_ANSWERER"):
-    import fcntl, json, struct
-    found = {}
-    fd = os.open("train.py", os.O_RDONLY)
-    for name, call in [("ofd lock", lambda: fcntl.fcntl(fd, 37, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, 0, 1, 0))),
-                       ("flock", lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
-                       ("fadvise", lambda: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED))]:
-        try:
-            call()
-            found[name] = "ok"
-        except OSError as err:
-            found[name] = err.strerror
-    for name in ("locks", "loadavg", "stat", "meminfo", "sys/fs/file-nr", "sys/kernel/pty/nr"):
-        try:
-            with open(os.path.join("/", "proc", *name.split("/"))) as f:
-                found[name] = f.read()[:40]
-        except OSError as err:
-            found[name] = err.strerror
-    print("PROBE " + json.dumps(found), flush=True)
-    raise SystemExit(1)
-`
-    const outcome = await runner.run(spec(trainPy.replace('\ndef main():', () => `${probe}\n\ndef main():`)))
-    assert.equal(outcome.reason, 'eval-protocol', outcome.log)
-    const lines = outcome.log.split('\n').filter((l) => l.startsWith('PROBE '))
-    assert.equal(lines.length, 2, `both answerers reported: ${outcome.log}`)
-    for (const line of lines) {
-      const found = JSON.parse(line.slice(6)) as Record<string, string | number>
-      // The /proc files are masked by the null device on a nodev mount: unreadable.
-      assert.deepEqual(found, { 'ofd lock': 'Operation not permitted', flock: 'Operation not permitted', fadvise: 'Operation not permitted', locks: 'Permission denied', loadavg: 'Permission denied', stat: 'Permission denied', meminfo: 'Permission denied', 'sys/fs/file-nr': 'No such file or directory', 'sys/kernel/pty/nr': 'Permission denied' })
-    }
   })
 
   it('a run that hands its answerers a pickle that runs code instead of weights: refused, nothing run', { timeout: 300_000 }, async () => {
