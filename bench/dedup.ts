@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createMiniLmEmbedder } from '../src/claims/minilm-onnx.js'
+import { createMiniLmEmbedder } from '../src/embedding/minilm-onnx.js'
 import { SemanticDedup } from '../src/claims/semantic.js'
 
 const { values } = parseArgs({ options: { pairs: { type: 'string' }, help: { type: 'boolean' } } })

@@ -1,5 +1,5 @@
-import { cosine } from './embedder.js'
-import type { Embedder } from './embedder.js'
+import { cosine } from '../embedding/embedder.js'
+import type { Embedder } from '../embedding/embedder.js'
 
 /**
  * The semantic dedup layer (DESIGN §4): two experiment descriptions are the same experiment

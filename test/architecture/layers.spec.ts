@@ -11,7 +11,8 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '
 const FORBIDDEN: Array<{ from: string, to: string, why: string }> = [
   { from: 'claims', to: 'agent', why: 'the research loop builds on the claims, not the reverse' },
   { from: 'runner', to: 'agent', why: 'the runner runs what any caller hands it' },
-  { from: 'state', to: 'p2p', why: 'state and p2p meet only at p2p/replica-port.ts' }
+  { from: 'state', to: 'p2p', why: 'state and p2p meet only at p2p/replica-port.ts' },
+  { from: 'embedding', to: 'claims', why: 'the embedders turn text into vectors for whoever asks; dedup and hypotheses use them' }
 ]
 
 async function sourceFiles (dir: string): Promise<string[]> {

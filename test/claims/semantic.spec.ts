@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createMiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
+import { createMiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
 import { SemanticDedup, expandDescription, numbersIn, targetValues } from '../../src/claims/semantic.js'
-import type { MiniLmEmbedder } from '../../src/claims/minilm-onnx.js'
+import type { MiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
 
 describe('semantic dedup: expansion and numbers', () => {
   it('spells out shorthand and constant names', () => {

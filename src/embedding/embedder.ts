@@ -1,7 +1,7 @@
 /**
  * The semantic-dedup seam: turns texts (hypotheses, claim descriptions) into vectors whose cosine
  * says how alike two texts are. Two implementations pass one conformance suite
- * (`test/claims/embedder.spec.ts`): the real all-MiniLM-L6-v2 model run by onnxruntime
+ * (`test/embedding/embedder.spec.ts`): the real all-MiniLM-L6-v2 model run by onnxruntime
  * (`minilm-onnx.ts`) and a fast deterministic hashing fake (`hashing-embedder.ts`).
  */
 import { SwarmdError } from '../util/errors.js'
