@@ -68,7 +68,7 @@ run() {
   local evaluator=$! answerers=()
   # The answerers: the harness's own, running the program (the traced model) the run hands over.
   for i in 0 1; do
-    (cd "$ev" && env SWARMD_PROFILE="$profile" "$@" "$py" prepare.py answer "$ans/$i" "$ans/program/program.pt" > "$ev/answerer$i.out" 2>&1) &
+    (cd "$ev" && env SWARMD_PROFILE="$profile" "$@" "$py" prepare.py answer "$ans/$i" "$ans/program/program.bin" > "$ev/answerer$i.out" 2>&1) &
     answerers+=($!)
   done
   local cmd=("$py" train.py)

@@ -24,7 +24,7 @@ import torch
 torch.set_num_threads(1)
 import prepare, train
 repeats = int(sys.argv[1])
-path = os.path.join(sys.argv[2], "program.pt")
+path = os.path.join(sys.argv[2], "program.bin")
 model = train.GPT().eval()
 
 def timed(fn):

@@ -30,6 +30,7 @@ Environment:
   SWARMD_TRAIN_FILES    set by the daemon: the training split's files (os.pathsep-separated)
   SWARMD_EVAL_CHANNEL   set by the daemon: the folder holding the evaluation channel's FIFOs
 """
+import errno
 import hashlib
 import json
 import math
@@ -101,8 +102,10 @@ FRESH_CHECK_BATCHES = CAUSAL_CHECK_BATCHES
 # each in its own sandbox: should a program ever break out of the interpreter, it still finds no
 # memory shared with the other.
 ANSWERERS = 2
-# The largest program a run may hand its answerers (bytes of `torch.save`), and its most operations.
-MAX_PROGRAM_BYTES = {"cpu": 1 << 30, "gpu": 64 << 30, "gpu-tiny": 1 << 30}[PROFILE]
+# The largest program a run may hand its answerers (bytes of the file), and its most operations.
+# Under the runner's default 4 GiB limit per file, which the evaluator writes it under: 3 GiB holds
+# a model of 750 M float32 parameters, more than a 5-minute gpu run trains.
+MAX_PROGRAM_BYTES = {"cpu": 1 << 30, "gpu": 3 << 30, "gpu-tiny": 1 << 30}[PROFILE]
 MAX_PROGRAM_NODES = 200_000
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -402,10 +405,10 @@ def serve_evaluation(model, channel, device):
         raise EvaluationRefused("evaluate_bpb was already called in this run: under the daemon the harness evaluates once, at the end (watch the training loss for progress)")
     _served = True
     payload = export_program(model, device)
-    if payload.nbytes > MAX_PROGRAM_BYTES:
-        raise EvaluationRefused(f"the model's program takes {payload.nbytes} bytes, over the {PROFILE} profile's {MAX_PROGRAM_BYTES}")
+    if len(payload) > MAX_PROGRAM_BYTES:
+        raise EvaluationRefused(f"the model's program takes {len(payload)} bytes, over the {PROFILE} profile's {MAX_PROGRAM_BYTES}")
     with open(os.path.join(channel, "answer"), "wb", buffering=0) as answer:
-        _write_message(answer, b"CKPT", payload.nbytes & 0xFFFFFFFF, payload.nbytes >> 32, payload)
+        _write_message(answer, b"CKPT", len(payload) & 0xFFFFFFFF, len(payload) >> 32, payload)
     del payload
     with open(os.path.join(channel, "request"), "rb", buffering=0) as request:
         return _read_verdict(request)
@@ -422,25 +425,54 @@ def _read_verdict(request):
 
 # ---------------------------------------------------------------------------------------------
 # The model as a program: its forward pass traced into PyTorch operations (`make_fx`, in every
-# PyTorch since 1.13), written as JSON with the tensors it reads, and run by the harness's own
-# interpreter. The answerer trusts nothing in it: every operation must be one of PyTorch's `aten`
-# operators and none that draws random numbers, touches files or sets state kept between calls;
-# every tensor it reads is a fresh copy per call, and memory it allocates without filling is zeroed.
+# PyTorch since 1.13) and run by the harness's own interpreter. The answerer trusts nothing in it:
+# the file is parsed by the code below (no pickle, no zip, no TorchScript: `torch.load` would run
+# an archive's code), every operation must be on an allow-list of PyTorch `aten` operators that
+# check their bounds and keep nothing between calls, sizes, strides and indices are literals of
+# the file (never values computed from the question), every tensor the program holds is a fresh
+# copy per call, and memory an operator hands out unfilled is zeroed.
 #
-# Program (torch.save, loaded with weights_only): {"graph": uint8 JSON, "tensors": {name: tensor}}
-# graph: {"device": "cpu" | "cuda:N", "batch": EVAL_BATCH, "context": CONTEXT, "nodes": [...]}
+# File: PROGRAM_MAGIC, uint64 little-endian header length, the header (UTF-8 JSON), the tensors'
+# raw bytes. Header: {"device": "cpu" | "cuda:N", "batch": EVAL_BATCH, "context": CONTEXT,
+#   "tensors": {name: {"dtype", "shape", "offset", "nbytes"}} (offsets into the raw bytes),
+#   "nodes": [...]}
 # node: {"input": true} (the question, int64 batch x context) | {"tensor": name}
 #       | {"op": "aten.NAME.OVERLOAD" | "getitem", "args": [...], "kwargs": {...}} | {"output": value}
-# value: null, bool, int, float, string, list, {"node": i} (an earlier node's result), {"float":
-#       "inf" | "-inf" | "nan"}, {"dtype": name}, {"device": name}, {"layout": name},
-#       {"memory_format": name}
+# value: null, bool, int, float, string, list, {"node": i} (an earlier node's result, only where the
+#       operator takes tensors), {"float": "inf" | "-inf" | "nan"}, {"dtype": name},
+#       {"device": name}, {"layout": name}, {"memory_format": name}
 
-PROGRAM_RANDOM_OPS = ("rand", "bernoulli", "dropout", "normal", "uniform", "multinomial", "exponential", "geometric", "cauchy", "poisson", "rrelu", "seed")
-# Operators that read or write files, or change state that outlives the call (the FFT plan cache),
-# or index without bounds checks (they could read what an earlier call left in memory).
-PROGRAM_DENIED_OPS = ("from_file", "_print", "resize_", "resize_as_", "set_", "_cufft_", "_unsafe_index", "_unsafe_masked_index")
+PROGRAM_MAGIC = b"SWARMD-PROGRAM/1\n"
+PROGRAM_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+MAX_PROGRAM_HEADER_BYTES = 256 << 20
+# The operators a program may use: pure, deterministic, bounds-checked. Each may also be used in
+# place (`add_`), on this call's own tensors; `.out` overloads are refused (they resize).
+PROGRAM_OPS = frozenset("""
+    abs acos add addcdiv addcmul addmm all amax amin any arange argmax argmin argsort asin atan atan2
+    baddbmm bitwise_and bitwise_not bitwise_or bitwise_xor bmm cat ceil chunk clamp clamp_max clamp_min
+    clip clone constant_pad_nd convolution copy cos cosh cumprod cumsum detach div dot elu embedding
+    empty empty_like empty_strided eq erf erfc exp exp2 expand expand_as expm1 fill flatten flip floor
+    floor_divide fmod frac full full_like gather ge gelu glu gt hardsigmoid hardswish hardtanh index
+    index_add index_copy index_fill index_put index_select isfinite isinf isnan layer_norm le leaky_relu
+    lerp lift_fresh_copy linalg_vector_norm linear linspace log log10 log1p log2 log_sigmoid_forward
+    log_softmax logical_and logical_not logical_or logical_xor logit logsumexp lt masked_fill matmul
+    max maximum mean min minimum mish mm movedim mul mv narrow native_batch_norm native_group_norm
+    native_layer_norm ne neg new_empty new_empty_strided new_full new_ones new_zeros norm ones ones_like
+    outer permute pow prod reciprocal relu remainder repeat repeat_interleave reshape rms_norm roll round
+    rsqrt rsub scalar_tensor scaled_dot_product_attention scatter scatter_add searchsorted select selu
+    sgn sigmoid sign silu sin sinh slice softmax softplus sort split split_with_sizes sqrt square squeeze
+    stack std std_mean sub sum t take_along_dim tan tanh threshold to topk transpose tril triu true_divide
+    trunc type_as unbind unflatten unsqueeze var var_mean view view_as where xlogy zero zeros zeros_like
+    _log_softmax _native_batch_norm_legit_no_training _scaled_dot_product_attention_math
+    _scaled_dot_product_cudnn_attention _scaled_dot_product_efficient_attention
+    _scaled_dot_product_flash_attention _scaled_dot_product_flash_attention_for_cpu _softmax _to_copy
+    _unsafe_view
+""".split())
+# Rewritten on load: make_fx writes a view-compatible `reshape` as `_reshape_alias(self, size,
+# stride)`, which sets strides unchecked; `view(self, size)` computes the same strides, checked.
+PROGRAM_REWRITES = {"_reshape_alias": ("view", "default", 2)}
 # Operators whose result is memory as the allocator left it: zeroed after the call.
-PROGRAM_UNFILLED_OPS = ("empty", "new_empty", "_empty")
+PROGRAM_UNFILLED_OPS = ("empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided")
 
 
 class ProgramError(EvaluationRefused):
@@ -450,9 +482,8 @@ class ProgramError(EvaluationRefused):
 def export_program(model, device):
     """
     The model's forward pass on a question of the evaluation's shape (EVAL_BATCH x CONTEXT bytes),
-    traced into operations: the `torch.save` bytes of the program (format above), as a memoryview.
+    traced into operations: the program file's bytes (format above).
     """
-    import io
     import operator
     import torch
     from torch.fx.experimental.proxy_tensor import make_fx
@@ -491,7 +522,7 @@ def export_program(model, device):
             if not isinstance(value, torch.Tensor):
                 raise ProgramError(f"the traced model reads {node.target}, a {type(value).__name__}, not a tensor")
             name = f"t{len(tensors)}"
-            tensors[name] = value.detach().cpu().contiguous()
+            tensors[name] = value.detach()
             nodes.append({"tensor": name})
         elif node.op == "call_function":
             if node.target is operator.getitem:
@@ -505,10 +536,58 @@ def export_program(model, device):
             nodes.append({"output": encode(node.args[0])})
         else:
             raise ProgramError(f"the traced model has a {node.op} step, which the harness does not run")
-    graph = json.dumps({"device": str(example.device), "batch": EVAL_BATCH, "context": CONTEXT, "nodes": nodes}).encode()
-    out = io.BytesIO()
-    torch.save({"graph": torch.frombuffer(bytearray(graph), dtype=torch.uint8), "tensors": tensors}, out)
-    return out.getbuffer()
+    return write_program({"device": str(example.device), "batch": EVAL_BATCH, "context": CONTEXT, "nodes": nodes}, tensors)
+
+
+def write_program(graph, tensors):
+    """The program file's bytes for `graph` (the header without "tensors") and named tensors."""
+    entries, blobs, offset = {}, [], 0
+    for name, tensor in tensors.items():
+        dtype = str(tensor.dtype).replace("torch.", "")
+        if dtype not in PROGRAM_DTYPES:
+            raise ProgramError(f"the model holds a {dtype} tensor; a program holds {', '.join(PROGRAM_DTYPES)}")
+        raw = _tensor_bytes(tensor.cpu().contiguous())
+        entries[name] = {"dtype": dtype, "shape": list(tensor.shape), "offset": offset, "nbytes": len(raw)}
+        blobs.append(raw)
+        offset += len(raw)
+    header = json.dumps({**graph, "tensors": entries}).encode()
+    return b"".join([PROGRAM_MAGIC, struct.pack("<Q", len(header)), header, *blobs])
+
+
+def read_program(path):
+    """(header, {name: cpu tensor}) of a program file, parsed here: refuses anything else."""
+    import torch
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(PROGRAM_MAGIC) or len(data) < len(PROGRAM_MAGIC) + 8:
+        raise ProgramError("the model's program is not a swarmd program file (it does not start with its magic line)")
+    (length,) = struct.unpack_from("<Q", data, len(PROGRAM_MAGIC))
+    start = len(PROGRAM_MAGIC) + 8
+    if length > MAX_PROGRAM_HEADER_BYTES or start + length > len(data):
+        raise ProgramError(f"the model's program header is {length} bytes, more than the file or {MAX_PROGRAM_HEADER_BYTES} holds")
+    try:
+        header = json.loads(data[start:start + length].decode())
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ProgramError(f"the model's program header is not JSON ({err})") from err
+    if not isinstance(header, dict) or not isinstance(header.get("tensors"), dict):
+        raise ProgramError("the model's program header has no tensor table")
+    body = memoryview(data)[start + length:]
+    tensors = {}
+    for name, entry in header["tensors"].items():
+        dtype, shape = entry.get("dtype") if isinstance(entry, dict) else None, entry.get("shape") if isinstance(entry, dict) else None
+        if dtype not in PROGRAM_DTYPES or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise ProgramError(f"the model's program describes tensor {str(name)[:40]!r} wrongly")
+        dtype = getattr(torch, dtype)
+        numel = math.prod(shape)
+        nbytes, offset = entry.get("nbytes"), entry.get("offset")
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if type(nbytes) is not int or type(offset) is not int or nbytes != numel * itemsize or offset < 0 or offset + nbytes > len(body):
+            raise ProgramError(f"the model's program places tensor {str(name)[:40]!r} outside its bytes")
+        if numel == 0:
+            tensors[name] = torch.zeros(shape, dtype=dtype)
+        else:
+            tensors[name] = torch.frombuffer(bytearray(body[offset:offset + nbytes]), dtype=dtype).view(shape)
+    return header, tensors
 
 
 class ModelProgram:
@@ -516,27 +595,16 @@ class ModelProgram:
 
     def __init__(self, path, device=None):
         import torch
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ProgramError(f"the model's program is not a weights-only torch.save ({type(err).__name__}: {err})") from err
-        if not isinstance(loaded, dict) or set(loaded) != {"graph", "tensors"} or not isinstance(loaded["graph"], torch.Tensor) or loaded["graph"].dtype != torch.uint8 or not isinstance(loaded["tensors"], dict):
-            raise ProgramError("the model's program is not {graph, tensors}")
-        try:
-            graph = json.loads(bytes(loaded["graph"].tolist()).decode())
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ProgramError(f"the model's program graph is not JSON ({err})") from err
-        if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or graph.get("batch") != EVAL_BATCH or graph.get("context") != CONTEXT:
+        graph, tensors = read_program(path)
+        if not isinstance(graph.get("nodes"), list) or graph.get("batch") != EVAL_BATCH or graph.get("context") != CONTEXT:
             raise ProgramError(f"the model's program was not traced for {EVAL_BATCH} x {CONTEXT} questions")
         if len(graph["nodes"]) > MAX_PROGRAM_NODES:
             raise ProgramError(f"the model's program has {len(graph['nodes'])} operations, over {MAX_PROGRAM_NODES}")
         self.device = torch.device(device if device is not None else self._device(graph.get("device")))
-        self.tensors = {}
-        for name, tensor in loaded["tensors"].items():
-            if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
-                raise ProgramError("the model's program holds something other than named tensors")
-            self.tensors[name] = tensor.to(self.device)
-        self.steps = [self._check(i, node) for i, node in enumerate(graph["nodes"])]
+        self.tensors = {name: tensor.to(self.device) for name, tensor in tensors.items()}
+        self.steps = []
+        for i, node in enumerate(graph["nodes"]):
+            self.steps.append(self._check(i, node))
         if not self.steps or self.steps[-1][0] != "output" or sum(1 for s in self.steps if s[0] == "output") != 1:
             raise ProgramError("the model's program does not end in one output")
         if sum(1 for s in self.steps if s[0] == "input") != 1:
@@ -544,7 +612,7 @@ class ModelProgram:
         # Each result is dropped after its last use: a deep model's activations do not pile up.
         last_use = {}
         for i, step in enumerate(self.steps):
-            for j in _program_refs(step[2] if step[0] == "call" else step[1] if step[0] == "output" else None):
+            for j in _program_refs(step[2:4] if step[0] == "call" else step[1] if step[0] == "output" else None):
                 last_use[j] = i
         self.drops = [[] for _ in self.steps]
         for j, i in last_use.items():
@@ -554,7 +622,7 @@ class ModelProgram:
     def _device(name):
         import torch
         if not isinstance(name, str) or not (name == "cpu" or re.fullmatch(r"cuda(:\d+)?", name)):
-            raise ProgramError(f"the model's program names device {name!r}")
+            raise ProgramError(f"the model's program names device {str(name)[:40]!r}")
         if name.startswith("cuda") and not torch.cuda.is_available():
             raise ProgramError("the model's program runs on CUDA, which this answerer does not have")
         return name
@@ -568,8 +636,8 @@ class ModelProgram:
         if node == {"input": True}:
             return ("input", None)
         if set(node) == {"tensor"}:
-            if node["tensor"] not in self.tensors:
-                raise ProgramError(f"operation {i} reads tensor {node['tensor']!r}, which the program does not hold")
+            if not isinstance(node["tensor"], str) or node["tensor"] not in self.tensors:
+                raise ProgramError(f"operation {i} reads tensor {str(node['tensor'])[:40]!r}, which the program does not hold")
             return ("tensor", node["tensor"])
         if set(node) == {"output"}:
             return ("output", self._value(i, node["output"]))
@@ -580,25 +648,50 @@ class ModelProgram:
         if not all(isinstance(k, str) and k.isidentifier() for k in kwargs):
             raise ProgramError(f"operation {i} of the model's program has a malformed argument name")
         if node["op"] == "getitem":
+            if len(args) != 2 or kwargs or not isinstance(args[0], _ProgramRef) or type(args[1]) is not int or args[1] < 0 or not self._returns_many(args[0].index):
+                raise ProgramError(f"operation {i} of the model's program picks from something that is not an operator's list of results")
             return ("call", operator.getitem, args, kwargs, False)
-        match = re.fullmatch(r"aten\.((?!__)[a-z_][a-z0-9_]*)\.([a-zA-Z_][a-zA-Z0-9_]*)", node["op"]) if isinstance(node["op"], str) else None
+        match = re.fullmatch(r"aten\.([a-z_][a-z0-9_]*)\.([a-zA-Z_][a-zA-Z0-9_]*)", node["op"]) if isinstance(node["op"], str) else None
         if match is None:
-            raise ProgramError(f"operation {i} of the model's program is {node['op']!r}, not one of PyTorch's aten operators")
+            raise ProgramError(f"operation {i} of the model's program is {str(node['op'])[:60]!r}, not one of PyTorch's aten operators")
         name, overload = match.groups()
-        if any(word in name for word in PROGRAM_RANDOM_OPS):
-            raise ProgramError(f"the model's program draws random numbers (aten.{name}): evaluation runs the model in eval mode, deterministic")
-        if any(name == word or name.startswith(word) for word in PROGRAM_DENIED_OPS):
-            raise ProgramError(f"the model's program uses aten.{name}, which the harness does not run (files, state kept between calls or unchecked indexing)")
+        if name in PROGRAM_REWRITES:
+            name, overload, keep = PROGRAM_REWRITES[name]
+            args, kwargs = args[:keep], {}
+        base = name[:-1] if name.endswith("_") and name[:-1] in PROGRAM_OPS else name
+        if base not in PROGRAM_OPS or overload == "out" or overload.endswith("_out"):
+            raise ProgramError(f"the model's program uses aten.{name}.{overload}, which is not among the operators the harness runs (train/prepare.py PROGRAM_OPS: pure, deterministic, bounds-checked; no .out forms)")
         try:
             op = getattr(getattr(torch.ops.aten, name), overload)
         except (AttributeError, RuntimeError) as err:
             raise ProgramError(f"operation {i} of the model's program, aten.{name}.{overload}, is not an operator of this PyTorch") from err
-        schema = getattr(op, "_schema", None)
-        if not isinstance(op, torch._ops.OpOverload) or schema is None:
+        if not isinstance(op, torch._ops.OpOverload):
             raise ProgramError(f"aten.{name}.{overload} is not an operator")
-        if not schema.returns or not any("Tensor" in str(a.type) for a in [*schema.arguments, *schema.returns]):
-            raise ProgramError(f"the model's program uses aten.{name}, which works on no tensor: the harness runs tensor operations only")
-        return ("call", op, args, kwargs, any(name.startswith(word) for word in PROGRAM_UNFILLED_OPS))
+        self._check_placement(i, op, args, kwargs)
+        return ("call", op, args, kwargs, name in PROGRAM_UNFILLED_OPS)
+
+    def _returns_many(self, j):
+        step = self.steps[j]
+        if step[0] != "call" or not hasattr(step[1], "_schema"):
+            return False
+        returns = step[1]._schema.returns
+        return len(returns) > 1 or (len(returns) == 1 and "List" in str(returns[0].type))
+
+    @staticmethod
+    def _check_placement(i, op, args, kwargs):
+        """Results of earlier operations go only where the operator takes tensors: sizes, strides, indices and scalars are the file's literals."""
+        params = list(op._schema.arguments)
+        if len(args) > len(params):
+            raise ProgramError(f"operation {i} ({op}) has {len(args)} arguments, the operator takes {len(params)}")
+        named = {p.name: p for p in params[len(args):]}
+        pairs = list(zip(args, params))
+        for key, value in kwargs.items():
+            if key not in named:
+                raise ProgramError(f"operation {i} ({op}) has an argument {key!r} the operator does not take")
+            pairs.append((value, named[key]))
+        for value, param in pairs:
+            if "Tensor" not in str(param.type) and any(True for _ in _program_refs(value)):
+                raise ProgramError(f"operation {i} ({op}) takes its {param.name} from a computed value: the harness takes sizes, indices and scalars only as literals of the program")
 
     def _value(self, i, value):
         import torch
@@ -632,13 +725,28 @@ class ModelProgram:
                 values[i] = self.tensors[step[1]].clone()
             elif kind == "call":
                 _, op, args, kwargs, unfilled = step
-                values[i] = op(*_program_resolve(args, values), **_program_resolve(kwargs, values))
-                if unfilled and isinstance(values[i], torch.Tensor):
+                values[i] = _program_checked(op(*_program_resolve(args, values), **_program_resolve(kwargs, values)), op)
+                if unfilled:
                     values[i].zero_()
             else:
-                return _program_resolve(step[1], values)
+                out = _program_resolve(step[1], values)
+                if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+                    raise ProgramError("the model's program returns something other than a tensor of logits")
+                return out
             for j in self.drops[i]:
                 values[j] = None
+
+
+def _program_checked(value, op):
+    """An operator's result, if it is dense tensors (and the plain numbers some return beside them)."""
+    import torch
+    for item in (value if isinstance(value, (tuple, list)) else [value]):
+        if isinstance(item, torch.Tensor):
+            if item.layout != torch.strided or item.is_quantized or getattr(item, "is_nested", False):
+                raise ProgramError(f"{op} returned a {item.layout} tensor: the harness runs dense tensors only")
+        elif not (item is None or type(item) in (int, float, bool)):
+            raise ProgramError(f"{op} returned a {type(item).__name__}")
+    return value
 
 
 class _ProgramRef:
@@ -661,7 +769,7 @@ def _program_resolve(value, values):
 def _program_refs(value):
     if isinstance(value, _ProgramRef):
         yield value.index
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for v in value:
             yield from _program_refs(v)
     elif isinstance(value, dict):
@@ -690,6 +798,9 @@ def serve_answers(folder, program_path):
     try:
         with torch.no_grad():
             _answer(program, request, answer)
+    except ProgramError as err:
+        print(f"FAIL: eval-protocol: {err}", flush=True)
+        os._exit(4)
     except EvaluationRefused:
         pass
     sys.stdout.flush()
@@ -768,7 +879,7 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
     `FAIL: ...` line and exits non-zero. Never imports or runs the experiment's code.
 
     The trained run sends its model's program on `channel` (CKPT); it goes to
-    `answerers/program/program.pt`, where the run cannot touch it, and the answerers
+    `answerers/program/program.bin`, where the run cannot touch it, and the answerers
     (`answerers/0`, `answerers/1`: `serve_answers`, each in its own sandbox) load it on LOAD
     and answer the questions.
     The verdict goes to the run on `channel`'s `request` at the end.
@@ -810,6 +921,8 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
                 _write_message(stream, b"FAIL", len(message), 0, message)
             except OSError:
                 pass
+        # A run still writing its program gets a broken pipe instead of waiting on it forever.
+        answer.close()
         _deliver(channel, b"FAIL", len(message), message)
         raise SystemExit(code)
 
@@ -825,7 +938,7 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
     if size > MAX_PROGRAM_BYTES:
         refuse("eval-protocol", f"the model's program takes {size} bytes, over the {PROFILE} profile's {MAX_PROGRAM_BYTES}", 4)
     try:
-        with open(os.path.join(answerers, "program", "program.pt"), "wb") as out:
+        with open(os.path.join(answerers, "program", "program.bin"), "wb") as out:
             left = size
             while left > 0:
                 chunk = answer.read(min(left, 1 << 20))
@@ -930,10 +1043,24 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
     _deliver(channel, b"DONE", 0, struct.pack("<d", val_bpb))
 
 
-def _deliver(channel, kind, rows, payload):
-    """The verdict for the trained run, which waits on `request` once it sent its program."""
+def _deliver(channel, kind, rows, payload, wait=2.0):
+    """
+    The verdict for the trained run, which waits on `request` once it sent its program. Opened
+    without blocking: a run that is gone, or never comes to read, does not hold the harness up
+    past `wait` seconds.
+    """
+    deadline = time.time() + wait
+    while True:
+        try:
+            fd = os.open(os.path.join(channel, "request"), os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as err:
+            if err.errno != errno.ENXIO or time.time() > deadline:
+                return
+            time.sleep(0.05)
+    os.set_blocking(fd, True)
     try:
-        with open(os.path.join(channel, "request"), "wb", buffering=0) as stream:
+        with open(fd, "wb", buffering=0) as stream:
             _write_message(stream, kind, rows, 0, payload)
     except OSError:
         pass

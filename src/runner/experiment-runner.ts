@@ -279,7 +279,7 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const answererCommands = []
     for (const dir of evalDirs.answerers) {
       answererCommands.push({
-        ...await this.confined(['prepare.py', 'answer', dir, join(evalDirs.program, 'program.pt')], {
+        ...await this.confined(['prepare.py', 'answer', dir, join(evalDirs.program, 'program.bin')], {
           workspace,
           workspaceFrom: { tmpfsMb: ANSWERER_TMPFS_MB, files: [join(workspace, 'prepare.py')] },
           data: [dir, evalDirs.program],

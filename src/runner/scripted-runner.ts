@@ -6,8 +6,8 @@ import type { RunMetrics } from './summary.js'
  * The fast fake ExperimentRunner for deterministic tests: no Python. It "trains" by scoring
  * the candidate's module-level constants with `score` (default: a smooth bowl around
  * WIDTH 96, LEARNING_RATE 0.01), and crashes the way a real run would when the source
- * raises at top level (`raise …`, `1 / 0`), reports NaN (`float("nan")`), or never prints a summary
- * (no `val_bpb` in it).
+ * raises at top level (`raise …`, `1 / 0`), reports NaN (`float("nan")`), never prints a summary
+ * (no `val_bpb` in it), or is aborted through its signal (`killed`).
  */
 export class ScriptedExperimentRunner implements ExperimentRunner {
   readonly runs: ExperimentSpec[] = []
@@ -22,8 +22,13 @@ export class ScriptedExperimentRunner implements ExperimentRunner {
   async run (spec: ExperimentSpec, options: RunOptions = {}): Promise<RunOutcome> {
     this.runs.push(spec)
     const steps = spec.maxSteps ?? 100
-    for (let step = 1; step <= Math.min(steps, 3); step++) options.onProgress?.({ step, lossBpb: 5 - step })
     const crash = (reason: RunOutcome['reason'], detail: string, log: string): RunOutcome => ({ status: 'crash', reason, detail, log, logTail: log, exitCode: 1, wallMs: 1 })
+    for (let step = 1; step <= Math.min(steps, 3); step++) {
+      // Aborted, it ends as the real runner's killed run does.
+      if (options.signal?.aborted === true) return { ...crash('killed', 'killed by SIGKILL', `progress: step ${step - 1}\n`), exitCode: undefined }
+      options.onProgress?.({ step, lossBpb: 5 - step })
+    }
+    if (options.signal?.aborted === true) return { ...crash('killed', 'killed by SIGKILL', 'progress: step 3\n'), exitCode: undefined }
     if (/^(raise |1 \/ 0)/m.test(spec.source)) return crash('exception', 'ZeroDivisionError: division by zero', 'Traceback (most recent call last):\nZeroDivisionError: division by zero\n')
     if (spec.source.includes('float("nan")')) return crash('nan', 'FAIL: loss is nan at step 2', 'FAIL: loss is nan at step 2\n')
     if (!spec.source.includes('val_bpb')) return { ...crash('no-summary', 'no summary block', 'done\n'), exitCode: 0 }

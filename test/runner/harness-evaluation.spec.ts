@@ -85,6 +85,15 @@ describe('the harness evaluates every run in its own process', () => {
     assert.equal(outcome.reason, 'eval-protocol', outcome.log)
   })
 
+  it('a program over the profile\'s size limit is refused at once: the run\'s write breaks off (eval-protocol), it is not left blocked on the channel until the kill', async () => {
+    const source = 'import os, struct\nch = os.environ["SWARMD_EVAL_CHANNEL"]\nw = open(os.path.join(ch, "answer"), "wb", buffering=0)\nsize = (1 << 30) + 1\nw.write(struct.pack("<4sII", b"CKPT", size & 0xFFFFFFFF, size >> 32))\nfor _ in range(1025):\n    w.write(bytes(1 << 20))\n' + SUMMARY
+    const outcome = await runner.run(spec(source))
+    assert.equal(outcome.status, 'crash')
+    assert.equal(outcome.reason, 'eval-protocol', outcome.log)
+    assert.match(outcome.detail ?? '', /over the cpu profile's/)
+    assert.match(outcome.log, /BrokenPipeError/)
+  })
+
   it('evaluates once per run: a second call of evaluate_bpb is refused at once (no number to pick models by), not left hanging', async () => {
     const twice = trainPy.replace('    val_bpb = evaluate_bpb(model, val_data, DEVICE)\n', '    evaluate_bpb(model, val_data, DEVICE)\n    val_bpb = evaluate_bpb(model, val_data, DEVICE)\n')
     assert.notEqual(twice, trainPy)

@@ -23,7 +23,7 @@ from prepare import CONTEXT, EVAL_BATCH, VOCAB_SIZE
 torch.manual_seed(0)
 model = train.GPT().eval()
 
-def program_of(m, path="program.pt"):
+def program_of(m, path="program.bin"):
     with open(path, "wb") as f:
         f.write(prepare.export_program(m, "cpu"))
     return prepare.ModelProgram(path)
@@ -116,7 +116,7 @@ print(json.dumps({"scratch": (y - x[:, :, None].float()).abs().max().item()}))
     assert.equal(out.scratch, 0)
   })
 
-  it('refuses programs that draw random numbers, and models it cannot trace', async () => {
+  it('refuses programs that draw random numbers (off the allow-list), and models it cannot trace', async () => {
     const out = await run(String.raw`
 class Noisy(nn.Module):
     def forward(self, idx):
@@ -126,11 +126,11 @@ class NotAModule:
         return model(idx)
 print(json.dumps({"random": refusal(lambda: program_of(Noisy())), "plain": refusal(lambda: program_of(NotAModule()))}))
 `)
-    assert.match(String(out.random), /random numbers \(aten\.randn\)/)
+    assert.match(String(out.random), /aten\.randn\.default, which is not among the operators the harness runs/)
     assert.match(String(out.plain), /torch\.nn\.Module/)
   })
 
-  it('refuses hostile program files: a pickle that runs code, operators outside aten, files and state kept between calls, references forward, a wrong shape', async () => {
+  it('refuses hostile program files: a pickle, a TorchScript archive, operators off the allow-list, computed sizes, references forward, a wrong shape', async () => {
     const out = await run(String.raw`
 import pickle
 class Boom:
@@ -138,40 +138,75 @@ class Boom:
         return (os.system, ("touch pwned",))
 with open("pickle.pt", "wb") as f:
     pickle.dump({"graph": Boom(), "tensors": {}}, f)
+# torch.load would hand this archive to TorchScript, which runs the code inside it.
+torch.jit.save(torch.jit.script(nn.Linear(2, 2)), "script.pt")
 
-def forged(nodes, **extra):
-    graph = json.dumps({"device": "cpu", "batch": EVAL_BATCH, "context": CONTEXT, "nodes": nodes, **extra}).encode()
-    buf = io.BytesIO()
-    torch.save({"graph": torch.frombuffer(bytearray(graph), dtype=torch.uint8), "tensors": {}}, buf)
-    with open("forged.pt", "wb") as f:
-        f.write(buf.getvalue())
-    return refusal(lambda: prepare.ModelProgram("forged.pt"))
+def forged(nodes, tensors=None, **extra):
+    with open("forged.bin", "wb") as f:
+        f.write(prepare.write_program({"device": "cpu", "batch": EVAL_BATCH, "context": CONTEXT, "nodes": nodes, **extra}, tensors or {}))
+    return refusal(lambda: prepare.ModelProgram("forged.bin"))
 
 call = lambda op, *args: {"op": op, "args": list(args), "kwargs": {}}
 ref = lambda i: {"node": i}
+x = {"input": True}
 results = {
     "pickle": refusal(lambda: prepare.ModelProgram("pickle.pt")),
+    "script": refusal(lambda: prepare.ModelProgram("script.pt")),
     "pwned": os.path.exists("pwned"),
-    "python": forged([{"input": True}, call("os.system", "true"), {"output": ref(1)}]),
-    "dunder": forged([{"input": True}, call("aten.__class__.default", ref(0)), {"output": ref(1)}]),
-    "file": forged([{"input": True}, call("aten.from_file.default", "/etc/passwd"), {"output": ref(1)}]),
-    "plan cache": forged([{"input": True}, call("aten._cufft_set_plan_cache_max_size.default", 0, 7), {"output": ref(0)}]),
-    "forward": forged([{"input": True}, call("aten.add.Tensor", ref(0), ref(2)), call("aten.neg.default", ref(0)), {"output": ref(1)}]),
-    "shape": forged([{"input": True}, {"output": ref(0)}], batch=1),
-    "two outputs": forged([{"input": True}, {"output": ref(0)}, {"output": ref(0)}]),
-    "object": forged([{"input": True}, call("aten.neg.default", {"__class__": "x"}), {"output": ref(1)}]),
+    "python": forged([x, call("os.system", "true"), {"output": ref(1)}]),
+    "dunder": forged([x, call("aten.__class__.default", ref(0)), {"output": ref(1)}]),
+    "file": forged([x, call("aten.from_file.default", "/etc/passwd"), {"output": ref(1)}]),
+    "plan cache": forged([x, call("aten._cufft_set_plan_cache_max_size.default", 0, 7), {"output": ref(0)}]),
+    "scalar": forged([x, call("aten._local_scalar_dense.default", ref(0)), {"output": ref(0)}]),
+    "strided": forged([x, call("aten.as_strided.default", ref(0), [8], [1]), {"output": ref(1)}]),
+    "resize": forged([x, call("aten.resize.default", ref(0), [8]), {"output": ref(1)}]),
+    "random": forged([x, call("aten.binomial.default", ref(0), ref(0)), {"output": ref(1)}]),
+    "out form": forged([x, call("aten.add.out", ref(0), ref(0), ref(0)), {"output": ref(1)}]),
+    "computed size": forged([x, call("aten.sum.default", ref(0)), call("aten.view.default", ref(0), [ref(1)]), {"output": ref(2)}]),
+    "pick from a tensor": forged([x, {"op": "getitem", "args": [ref(0), 0], "kwargs": {}}, {"output": ref(1)}]),
+    "forward": forged([x, call("aten.add.Tensor", ref(0), ref(2)), call("aten.neg.default", ref(0)), {"output": ref(1)}]),
+    "shape": forged([x, {"output": ref(0)}], batch=1),
+    "two outputs": forged([x, {"output": ref(0)}, {"output": ref(0)}]),
+    "object": forged([x, call("aten.neg.default", {"__class__": "x"}), {"output": ref(1)}]),
+    "bytes": forged([x, {"tensor": "w"}, {"output": ref(0)}], {"w": torch.zeros(4)}) ,
 }
+with open("forged.bin", "rb") as f:
+    data = bytearray(f.read())
+data[-1:] = b""  # the last tensor's bytes cut short
+with open("short.bin", "wb") as f:
+    f.write(data)
+results["short"] = refusal(lambda: prepare.ModelProgram("short.bin"))
 print(json.dumps(results))
 `)
-    assert.match(String(out.pickle), /weights-only/)
+    assert.match(String(out.pickle), /not a swarmd program file/)
+    assert.match(String(out.script), /not a swarmd program file/)
     assert.equal(out.pwned, false)
     assert.match(String(out.python), /not one of PyTorch's aten operators/)
-    assert.match(String(out.dunder), /not one of PyTorch's aten operators/)
-    assert.match(String(out.file), /aten\.from_file, which the harness does not run/)
-    assert.match(String(out['plan cache']), /aten\._cufft_set_plan_cache_max_size/)
+    for (const name of ['dunder', 'file', 'plan cache', 'scalar', 'strided', 'resize', 'random', 'out form']) assert.match(String(out[name]), /not among the operators the harness runs/, `${name}: ${String(out[name])}`)
+    assert.match(String(out['computed size']), /takes its size from a computed value/)
+    assert.match(String(out['pick from a tensor']), /not an operator's list of results/)
     assert.match(String(out.forward), /argument the harness does not read/)
     assert.match(String(out.shape), /traced for/)
     assert.match(String(out['two outputs']), /one output/)
     assert.match(String(out.object), /argument the harness does not read/)
+    assert.equal(out.bytes, null, 'a well-formed program loads')
+    assert.match(String(out.short), /outside its bytes/)
+  })
+
+  it('reshape as make_fx writes it (`_reshape_alias`, strides unchecked) runs as a checked view: strides in the file cannot reach past a tensor', async () => {
+    const out = await run(String.raw`
+call = lambda op, *args: {"op": op, "args": list(args), "kwargs": {}}
+ref = lambda i: {"node": i}
+nodes = [{"input": True}, call("aten._reshape_alias.default", ref(0), [EVAL_BATCH * CONTEXT], [1 << 40]),
+         {"op": "aten._to_copy.default", "args": [ref(1)], "kwargs": {"dtype": {"dtype": "float32"}}},
+         call("aten.view.default", ref(2), [EVAL_BATCH, CONTEXT, 1]), call("aten.expand.default", ref(3), [EVAL_BATCH, CONTEXT, VOCAB_SIZE]), {"output": ref(4)}]
+with open("alias.bin", "wb") as f:
+    f.write(prepare.write_program({"device": "cpu", "batch": EVAL_BATCH, "context": CONTEXT, "nodes": nodes}, {}))
+program = prepare.ModelProgram("alias.bin")
+x = question()
+y = program(x)
+print(json.dumps({"same": bool(torch.equal(y[:, :, 0], x.float()))}))
+`)
+    assert.equal(out.same, true)
   })
 })

