@@ -1,8 +1,9 @@
 /**
  * The semantic-dedup seam: turns texts (hypotheses, claim descriptions) into vectors whose cosine
- * says how alike two texts are. Two implementations pass one conformance suite
- * (`test/embedding/embedder.spec.ts`): the real all-MiniLM-L6-v2 model run by onnxruntime
- * (`minilm-onnx.ts`) and a fast deterministic hashing fake (`hashing-embedder.ts`).
+ * says how alike two texts are. Every implementation passes one conformance suite
+ * (`runEmbedderTests` in `embedder-conformance.ts`): the real all-MiniLM-L6-v2 model run by
+ * onnxruntime (`minilm-onnx.ts`), in a worker (`worker-embedder.ts`), loaded on first use as the
+ * daemon does (`lazy-embedder.ts`), and a fast deterministic hashing fake (`hashing-embedder.ts`).
  */
 import { SwarmdError } from '../util/errors.js'
 

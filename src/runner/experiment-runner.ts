@@ -82,7 +82,7 @@ export interface RunOptions {
   onProgress?: (progress: RunProgress) => void
 }
 
-/** Runs experiments; the execa runner and the scripted fake pass one conformance suite. */
+/** Runs experiments; the execa runner and the scripted fake pass one conformance suite (`runExperimentRunnerTests`). */
 export interface ExperimentRunner {
   /** Throws SANDBOX_REQUIRED for a `foreign` spec that `canRunForeignCode()` refuses. */
   run(spec: ExperimentSpec, options?: RunOptions): Promise<RunOutcome>

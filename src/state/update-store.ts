@@ -52,7 +52,7 @@ export class LevelUpdateStore implements UpdateStore {
   }
 }
 
-/** In-memory store for fast tests; passes the same conformance suite as LevelDB. */
+/** In-memory store for fast tests; passes the same conformance suite as LevelDB (`runUpdateStoreTests`). */
 export class MemoryUpdateStore implements UpdateStore {
   private updates: Uint8Array[] = []
   private opened = false

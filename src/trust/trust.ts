@@ -179,7 +179,6 @@ export class TrustEngine {
   private readonly queue: ResultNode[] = []
   private readonly queued = new Set<ResultNode>()
   private replayNeeded = false
-  private readonly nearMargin: number
   private readonly sponsorBudget: number
   /** Replays done since the engine was made (a measure for tests and benchmarks). */
   rebuilds = 0
@@ -187,7 +186,6 @@ export class TrustEngine {
   readonly state: TrustState = { status: new Map(), standing: new Set(), caught: new Set(), suspect: new Map(), reproducedBy: new Map() }
 
   constructor (readonly policy: TrustPolicy) {
-    this.nearMargin = policy.nearMargin ?? TRUST_BOUNDS.nearMargin
     this.sponsorBudget = policy.sponsorBudget ?? TRUST_BOUNDS.sponsorBudget
     this.state.standing.add(policy.self)
   }

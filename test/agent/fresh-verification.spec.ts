@@ -15,7 +15,6 @@ import { seededRng } from '../../src/util/rng.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { ExperimentSpec, RunOutcome } from '../../src/runner/experiment-runner.js'
-import type { Replica } from '../helpers/replica.js'
 
 class TickingClock extends ManualClock {
   override now (): number {

@@ -3,82 +3,13 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cosine, type Embedder } from '../../src/embedding/embedder.js'
+import { cosine } from '../../src/embedding/embedder.js'
+import { STADIUM, SUNNY, WEATHER, maxAbsDiff, runEmbedderTests } from '../../src/embedding/embedder-conformance.js'
+import { LazyEmbedder } from '../../src/embedding/lazy-embedder.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { createHashingEmbedder } from '../../src/embedding/hashing-embedder.js'
 import { createMiniLmEmbedder, type MiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
 import { createWorkerEmbedder } from '../../src/embedding/worker-embedder.js'
-
-const WEATHER = 'The weather is lovely today.'
-const SUNNY = "It's so sunny outside!"
-const STADIUM = 'He drove to the stadium.'
-
-function norm (v: Float32Array): number {
-  return Math.sqrt(v.reduce((sum, x) => sum + x * x, 0))
-}
-
-function maxAbsDiff (a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length)
-  return a.reduce((max, x, i) => Math.max(max, Math.abs(x - b[i]!)), 0)
-}
-
-/**
- * The contract every Embedder meets, real or fake. `get` is called inside each test, after the
- * caller's `before` hook has built the embedder.
- */
-function embedderConformance (name: string, get: () => Embedder): void {
-  describe(`Embedder conformance: ${name}`, () => {
-    it('has 384 dimensions and returns vectors of that length', async () => {
-      const embedder = get()
-      assert.equal(embedder.dimensions, 384)
-      const [v] = await embedder.embed([WEATHER])
-      assert.equal(v!.length, 384)
-    })
-
-    it('returns unit-norm vectors, the empty text included', async () => {
-      for (const v of await get().embed([WEATHER, SUNNY, '', 'a'])) {
-        assert.ok(Math.abs(norm(v) - 1) < 1e-5, `norm ${norm(v)}`)
-      }
-    })
-
-    it('is deterministic: the same text twice gives the identical vector', async () => {
-      const [a] = await get().embed([STADIUM])
-      const [b] = await get().embed([STADIUM])
-      assert.deepEqual(a, b)
-    })
-
-    it('scores a text ~1 with itself', async () => {
-      const [a] = await get().embed([SUNNY])
-      assert.ok(Math.abs(cosine(a!, a!) - 1) < 1e-5)
-    })
-
-    it('scores a paraphrase higher than an unrelated text', async () => {
-      const [base, paraphrase, unrelated] = await get().embed([
-        'Increase the learning rate to 0.01 for faster convergence.',
-        'Raise the learning rate to 0.01 so training converges faster.',
-        'Swap the optimizer for Lion and add weight decay.'
-      ])
-      const near = cosine(base!, paraphrase!)
-      const far = cosine(base!, unrelated!)
-      assert.ok(near > far + 0.1, `paraphrase ${near} vs unrelated ${far}`)
-    })
-
-    it('embeds a batch exactly as one by one, in order', async () => {
-      const texts = [WEATHER, SUNNY, STADIUM, 'A much longer sentence about doubling the model width and halving the depth of the network.']
-      const batch = await get().embed(texts)
-      assert.equal(batch.length, texts.length)
-      for (const [i, text] of texts.entries()) {
-        const [single] = await get().embed([text])
-        // Padding to the batch's longest text changes the kernels' shapes, not the result beyond float noise.
-        assert.ok(maxAbsDiff(batch[i]!, single!) < 1e-5, `text ${i} differs by ${maxAbsDiff(batch[i]!, single!)}`)
-      }
-    })
-
-    it('returns [] for no texts', async () => {
-      assert.deepEqual(await get().embed([]), [])
-    })
-  })
-}
 
 describe('MiniLM ONNX embedder', () => {
   let cacheDir: string
@@ -124,7 +55,7 @@ describe('MiniLM ONNX embedder', () => {
     assert.deepEqual(a, b)
   })
 
-  embedderConformance('MiniLM ONNX', () => embedder)
+  runEmbedderTests('MiniLM ONNX', () => embedder)
 })
 
 describe('MiniLM in a worker thread', () => {
@@ -188,10 +119,32 @@ describe('MiniLM in a worker thread', () => {
     await assert.rejects(second.embed([WEATHER]), (err: unknown) => isSwarmdError(err, 'EMBEDDER_MODEL_UNAVAILABLE'))
   })
 
-  embedderConformance('MiniLM worker', () => embedder)
+  runEmbedderTests('MiniLM worker', () => embedder)
 })
 
-embedderConformance('hashing', () => createHashingEmbedder())
+describe('the daemon\'s embedder: MiniLM in a worker, loaded on first use', () => {
+  let cacheDir: string
+  let embedder: LazyEmbedder
+
+  before(async () => {
+    cacheDir = await mkdtemp(join(tmpdir(), 'swarmd-embedder-lazy-'))
+    // As the daemon builds it (src/daemon/daemon.ts).
+    embedder = new LazyEmbedder(384, async () => await createWorkerEmbedder({ cacheDir }))
+  })
+
+  after(async () => {
+    await embedder?.close()
+    if (cacheDir !== undefined) await rm(cacheDir, { recursive: true, force: true })
+  })
+
+  it('loads no model until it is asked for a vector', () => {
+    assert.equal(embedder.loaded, false)
+  })
+
+  runEmbedderTests('LazyEmbedder over the worker', () => embedder)
+})
+
+runEmbedderTests('hashing', () => createHashingEmbedder())
 
 describe('cosine', () => {
   it('is 1 for parallel, 0 for orthogonal or zero, -1 for opposite vectors', () => {
