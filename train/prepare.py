@@ -446,7 +446,9 @@ PROGRAM_MAGIC = b"SWARMD-PROGRAM/1\n"
 PROGRAM_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 MAX_PROGRAM_HEADER_BYTES = 256 << 20
 # The operators a program may use: pure, deterministic, bounds-checked. Each may also be used in
-# place (`add_`), on this call's own tensors; `.out` overloads are refused (they resize).
+# place (`add_`), on this call's own tensors; `.out` overloads are refused (they resize). Not batch
+# or group norm: their kernels index running statistics by the input's channels without checking
+# the sizes (red team 4 read and wrote past a tensor that way); language models normalise by layer.
 PROGRAM_OPS = frozenset("""
     abs acos add addcdiv addcmul addmm all amax amin any arange argmax argmin argsort asin atan atan2
     baddbmm bitwise_and bitwise_not bitwise_or bitwise_xor bmm cat ceil chunk clamp clamp_max clamp_min
@@ -456,14 +458,14 @@ PROGRAM_OPS = frozenset("""
     index_add index_copy index_fill index_put index_select isfinite isinf isnan layer_norm le leaky_relu
     lerp lift_fresh_copy linalg_vector_norm linear linspace log log10 log1p log2 log_sigmoid_forward
     log_softmax logical_and logical_not logical_or logical_xor logit logsumexp lt masked_fill matmul
-    max maximum mean min minimum mish mm movedim mul mv narrow native_batch_norm native_group_norm
+    max maximum mean min minimum mish mm movedim mul mv narrow
     native_layer_norm ne neg new_empty new_empty_strided new_full new_ones new_zeros norm ones ones_like
     outer permute pow prod reciprocal relu remainder repeat repeat_interleave reshape rms_norm roll round
     rsqrt rsub scalar_tensor scaled_dot_product_attention scatter scatter_add searchsorted select selu
     sgn sigmoid sign silu sin sinh slice softmax softplus sort split split_with_sizes sqrt square squeeze
     stack std std_mean sub sum t take_along_dim tan tanh threshold to topk transpose tril triu true_divide
     trunc type_as unbind unflatten unsqueeze var var_mean view view_as where xlogy zero zeros zeros_like
-    _log_softmax _native_batch_norm_legit_no_training _scaled_dot_product_attention_math
+    _log_softmax _scaled_dot_product_attention_math
     _scaled_dot_product_cudnn_attention _scaled_dot_product_efficient_attention
     _scaled_dot_product_flash_attention _scaled_dot_product_flash_attention_for_cpu _softmax _to_copy
     _unsafe_view
@@ -796,11 +798,14 @@ def serve_answers(folder, program_path):
     if program.device.type == "cpu":
         torch.set_num_threads(1)
     try:
-        with torch.no_grad():
-            _answer(program, request, answer)
+        _answer(program, request, answer)
     except ProgramError as err:
         print(f"FAIL: eval-protocol: {err}", flush=True)
         os._exit(4)
+    except _AnswerFailed as err:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(4 if err.args[0] > 0 else 5)
     except EvaluationRefused:
         pass
     sys.stdout.flush()
@@ -821,28 +826,72 @@ def _keep_freed_memory():
         pass
 
 
-def _answer(program, request, answer):
-    """Answer XBAT questions until DONE (returns val_bpb) or FAIL (raises)."""
-    import torch
+def _answer(program, request, answer, fork=None):
+    """
+    Answer XBAT questions until DONE or FAIL. On a CPU each question is answered by a fork of this
+    process, made after the program was loaded and before it ran anything: every answer starts from
+    the same memory, so not even an operator that reads or writes out of its tensors' bounds can
+    carry anything from one question to the next (CUDA does not survive a fork: there the
+    interpreter's own rules and the second answerer stand alone). The parent reads no question.
+    """
+    if fork is None:
+        fork = program.device.type == "cpu" and hasattr(os, "fork")
     while True:
-        kind, rows, cols = HEADER.unpack(_read_exactly(request, HEADER.size))
-        if kind == b"DONE":
-            return struct.unpack("<d", _read_exactly(request, 8))[0]
-        if kind == b"FAIL":
-            raise EvaluationRefused(bytes(_read_exactly(request, rows)).decode("utf-8", "replace"))
-        if kind != b"XBAT":
-            raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
-        if not 0 < rows <= EVAL_BATCH or cols != CONTEXT:
-            raise EvaluationRefused(f"a question of {rows} x {cols} bytes: the program answers up to {EVAL_BATCH} x {CONTEXT}")
-        # The program was traced for EVAL_BATCH rows: shorter questions are padded with zeros.
-        x = torch.zeros((EVAL_BATCH, CONTEXT), dtype=torch.long)
-        x[:rows] = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
+        if not fork:
+            if not _answer_one(program, request, answer):
+                return
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                code = 0 if _answer_one(program, request, answer) else 10
+            except ProgramError as err:
+                print(f"FAIL: eval-protocol: {err}", flush=True)
+                code = 4
+            except EvaluationRefused:
+                code = 10
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+                code = 5
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code == 10:
+            return
+        if code != 0:
+            raise _AnswerFailed(code)
+
+
+class _AnswerFailed(Exception):
+    """A fork answering one question failed; it said why on the shared output."""
+
+
+def _answer_one(program, request, answer):
+    """Answer one XBAT question: True; or read the verdict (DONE or FAIL): False."""
+    import torch
+    kind, rows, cols = HEADER.unpack(_read_exactly(request, HEADER.size))
+    if kind in (b"DONE", b"FAIL"):
+        return False
+    if kind != b"XBAT":
+        raise EvaluationRefused(f"unknown message {kind!r} on the evaluation channel")
+    if not 0 < rows <= EVAL_BATCH or cols != CONTEXT:
+        raise EvaluationRefused(f"a question of {rows} x {cols} bytes: the program answers up to {EVAL_BATCH} x {CONTEXT}")
+    # The program was traced for EVAL_BATCH rows: shorter questions are padded with zeros.
+    x = torch.zeros((EVAL_BATCH, CONTEXT), dtype=torch.long)
+    x[:rows] = torch.frombuffer(_read_exactly(request, rows * cols), dtype=torch.uint8).view(rows, cols)
+    with torch.no_grad():
         logits = program(x.to(program.device))
-        if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (EVAL_BATCH, CONTEXT, VOCAB_SIZE):
-            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-            raise EvaluationRefused(f"model returned logits of shape {shape}, expected {(EVAL_BATCH, CONTEXT, VOCAB_SIZE)}")
-        logits = logits[:rows].float()
-        _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits.cpu()))
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (EVAL_BATCH, CONTEXT, VOCAB_SIZE):
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise EvaluationRefused(f"model returned logits of shape {shape}, expected {(EVAL_BATCH, CONTEXT, VOCAB_SIZE)}")
+    _write_message(answer, b"LOGT", rows, cols, _tensor_bytes(logits[:rows].float().cpu()))
+    return True
 
 
 def _read_windows(path, offset, starts, width):

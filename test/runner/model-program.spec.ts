@@ -98,6 +98,54 @@ print(json.dumps({"eager": eager, "program": traced, "repeat": (first - second).
     assert.equal(out.repeat, 0)
   })
 
+  it('on a CPU every question is answered by a fork of the loaded answerer: what a call does to the process memory (as an operator writing out of bounds could) is gone by the next question', async () => {
+    const out = await run(String.raw`
+program = program_of(model)
+# Stands for an operator that writes past its tensors into memory that outlives the call: the
+# interpreter remembers every answer and gives the previous one instead.
+remembered = []
+honest = prepare.ModelProgram.__call__
+def leaky(self, x):
+    answer = honest(self, x)
+    if remembered:
+        answer = remembered[-1]
+    remembered.append(answer.clone())
+    return answer
+prepare.ModelProgram.__call__ = leaky
+
+def ask(fork, questions):
+    folder = f"fifo-{fork}"
+    os.mkdir(folder)
+    for name in ("request", "answer"):
+        os.mkfifo(os.path.join(folder, name))
+    pid = os.fork()
+    if pid == 0:
+        request = open(os.path.join(folder, "request"), "rb", buffering=0)
+        answer = open(os.path.join(folder, "answer"), "wb", buffering=0)
+        prepare._answer(program, request, answer, fork=fork)
+        os._exit(0)
+    request = open(os.path.join(folder, "request"), "wb", buffering=0)
+    answer = open(os.path.join(folder, "answer"), "rb", buffering=0)
+    answers = []
+    for q in questions:
+        prepare._write_message(request, b"XBAT", EVAL_BATCH, CONTEXT, prepare._tensor_bytes(q.to(torch.uint8)))
+        kind, rows, cols = prepare.HEADER.unpack(prepare._read_exactly(answer, prepare.HEADER.size))
+        answers.append(torch.frombuffer(prepare._read_exactly(answer, rows * cols * VOCAB_SIZE * 4), dtype=torch.float32).view(rows, cols, VOCAB_SIZE))
+    prepare._write_message(request, b"DONE", 0, 0, b"\0" * 8)
+    os.waitpid(pid, 0)
+    return answers
+
+a, b = question(), question()
+with torch.no_grad():
+    truth = honest(program, b)
+    _, in_process = ask(False, [a, b])
+    _, forked = ask(True, [a, b])
+print(json.dumps({"in_process": (in_process - truth).abs().max().item(), "forked": (forked - truth).abs().max().item()}))
+`)
+    assert.ok((out.in_process as number) > 1, `in one process the second answer is the first question's: ${String(out.in_process)}`)
+    assert.equal(out.forked, 0)
+  })
+
   it('memory the allocator hands out unfilled reads as zeros, never as what an earlier question left there', async () => {
     const out = await run(String.raw`
 class Residue(nn.Module):
