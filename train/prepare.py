@@ -669,6 +669,10 @@ class ModelProgram:
             raise ProgramError(f"operation {i} of the model's program, aten.{name}.{overload}, is not an operator of this PyTorch") from err
         if not isinstance(op, torch._ops.OpOverload):
             raise ProgramError(f"aten.{name}.{overload} is not an operator")
+        # Writes go only into `self` of an in-place form: out= overloads (whatever their name) resize.
+        written = [a.name for a in op._schema.arguments if a.alias_info is not None and a.alias_info.is_write]
+        if written and (written != ["self"] or not name.endswith("_")):
+            raise ProgramError(f"the model's program uses aten.{name}.{overload}, which writes into {', '.join(written)}: the harness runs in-place forms on self only, no out= forms")
         self._check_placement(i, op, args, kwargs)
         return ("call", op, args, kwargs, name in PROGRAM_UNFILLED_OPS)
 

@@ -210,6 +210,7 @@ results = {
     "resize": forged([x, call("aten.resize.default", ref(0), [8]), {"output": ref(1)}]),
     "random": forged([x, call("aten.binomial.default", ref(0), ref(0)), {"output": ref(1)}]),
     "out form": forged([x, call("aten.add.out", ref(0), ref(0), ref(0)), {"output": ref(1)}]),
+    "out form by another name": forged([x, call("aten.sort.values", ref(0), -1, False, ref(0), ref(0)), {"output": ref(1)}]),
     "computed size": forged([x, call("aten.sum.default", ref(0)), call("aten.view.default", ref(0), [ref(1)]), {"output": ref(2)}]),
     "pick from a tensor": forged([x, {"op": "getitem", "args": [ref(0), 0], "kwargs": {}}, {"output": ref(1)}]),
     "forward": forged([x, call("aten.add.Tensor", ref(0), ref(2)), call("aten.neg.default", ref(0)), {"output": ref(1)}]),
@@ -231,6 +232,7 @@ print(json.dumps(results))
     assert.equal(out.pwned, false)
     assert.match(String(out.python), /not one of PyTorch's aten operators/)
     for (const name of ['dunder', 'file', 'plan cache', 'scalar', 'strided', 'resize', 'random', 'out form']) assert.match(String(out[name]), /not among the operators the harness runs/, `${name}: ${String(out[name])}`)
+    assert.match(String(out['out form by another name']), /writes into values, indices/)
     assert.match(String(out['computed size']), /takes its size from a computed value/)
     assert.match(String(out['pick from a tensor']), /not an operator's list of results/)
     assert.match(String(out.forward), /argument the harness does not read/)
