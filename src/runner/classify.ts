@@ -41,7 +41,7 @@ export interface RunEnd {
   answererLost?: string
   /** The runner killed it for a limit it watches itself (the process count), with why. */
   limitHit?: string
-  /** The harness's verdict came after the run's wall limit (the budget and its allowance), with why: void. */
+  /** train.py handed over its model after the wall limit (the budget and its allowance), with why: void. */
   overBudget?: string
   /**
    * What the harness measured itself, which replaces train.py's printed figures: the training and

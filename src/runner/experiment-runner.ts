@@ -5,7 +5,7 @@ import { execa } from 'execa'
 import { RunCgroup } from './cgroup.js'
 import { classifyRun, fatalLine, logTail } from './classify.js'
 import { exportCorpusSplits } from './corpus-splits.js'
-import { EXIT_GRACE_MS, wallLimitMs } from './harness.js'
+import { EXIT_GRACE_MS, PROFILE_EVALUATION_LIMIT_S, wallLimitMs } from './harness.js'
 import { Answerers } from './answerers.js'
 import { EvaluatorProcess } from './evaluator.js'
 import { runEnvironment } from './run-environment.js'
@@ -68,7 +68,7 @@ export interface RunOutcome {
 /**
  * The harness's own clock on a run, ms, never train.py's: from train.py's start to when it opened
  * the evaluation channel (its training, start-up included), to the evaluator's verdict, and the
- * limit the run was held to (`wallLimitMs`).
+ * limit its training was held to (`wallLimitMs`).
  */
 export interface RunTiming {
   trainingMs?: number
@@ -309,18 +309,21 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
-    // The harness's clock, not train.py's: the evaluator's verdict is due by the wall limit; a run
-    // that has it may take the exit grace to print its summary. The configured hard kill still binds.
+    // The harness's clock, not train.py's: the model is due by the wall limit, the verdict within
+    // the evaluation limit after it; a run that has its verdict may take the exit grace to print
+    // its summary. The configured hard kill still binds.
     const limitMs = wallLimitMs(spec.profile)
+    const hardKillAt = spawnedAt + this.init.killAfterMs
     let timer = setTimeout(() => { timedOut = true; killGroup() }, this.init.killAfterMs)
     const limitTimer = setTimeout(() => {
-      if (evaluator.verdictAt === undefined) {
+      if (evaluator.connectedAt === undefined) {
         timedOut = true
         killGroup()
         return
       }
       clearTimeout(timer)
-      timer = setTimeout(() => { timedOut = true; killGroup() }, EXIT_GRACE_MS)
+      const verdictDue = evaluator.verdictAt !== undefined ? clock.now() : evaluator.connectedAt + PROFILE_EVALUATION_LIMIT_S[spec.profile] * 1000
+      timer = setTimeout(() => { timedOut = true; killGroup() }, Math.max(0, Math.min(hardKillAt, verdictDue + EXIT_GRACE_MS) - clock.now()))
     }, limitMs)
     // An evaluator gone before train.py connected can never evaluate it: train.py would block on
     // the channel until the kill deadline. It is stopped at once, with the evaluator's reason.
@@ -370,8 +373,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const timing: RunTiming = { totalMs: (evaluator.verdictAt ?? endedAt) - spawnedAt, limitMs }
     if (evaluator.connectedAt !== undefined) timing.trainingMs = evaluator.connectedAt - spawnedAt
     if (evaluator.connectedAt !== undefined && evaluator.verdictAt !== undefined) timing.evaluationMs = evaluator.verdictAt - evaluator.connectedAt
-    const overBudget = evaluator.verdictAt !== undefined && timing.totalMs > limitMs
-      ? `the harness's evaluation ended ${(timing.totalMs / 1000).toFixed(1)} s after train.py started, past its ${limitMs / 1000} s (the ${spec.profile} budget and its allowance): void`
+    const overBudget = evaluator.verdictAt !== undefined && timing.trainingMs !== undefined && timing.trainingMs > limitMs
+      ? `train.py handed the harness its model ${(timing.trainingMs / 1000).toFixed(1)} s after it started, past its ${limitMs / 1000} s (the ${spec.profile} budget and its allowance): void`
       : undefined
     const harnessModified = await this.harnessChanged(workspace) || await this.harnessChanged(evalDirs.root)
     const dataModified = dataBefore !== await digestFiles(corpusFiles)

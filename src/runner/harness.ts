@@ -45,10 +45,10 @@ export async function harnessId (harnessDir: string, profile: Profile): Promise<
 
 /**
  * Wall-clock allowance over the training budget, per profile, in seconds: what an honest run spends
- * outside its training loop (interpreter and torch start-up, data loading, building the model, the
- * harness's evaluation). cpu: the default train.py took 24.5 s from start to the harness's verdict
- * for its 20 s budget in the sandbox on a 2-core machine (3.4 s start-up, 1.0 s evaluation; a
- * 5-step run 5.6-6.3 s in all, its evaluation 2.1-2.7 s): 10 s is twice that, for a loaded machine
+ * outside its training loop before it hands over its model (interpreter and torch start-up, data
+ * loading, building the model, tracing it; the evaluation has its own limit). cpu: the default
+ * train.py handed over its model 23.7-26.7 s after it started for its 20 s budget in the sandbox on
+ * a loaded 2-core machine (3-4 s start-up, 0.2 s tracing): 10 s leaves room for a loaded machine
  * and a model a few times the default's size. gpu: not measured yet (no corpus pinned), a guess that
  * covers CUDA start-up and evaluating 8 MiB. What a run can gain by training past its budget is at
  * most this allowance less its own start-up and evaluation (cpu: ~5 s, a quarter of the budget).
@@ -56,14 +56,24 @@ export async function harnessId (harnessDir: string, profile: Profile): Promise<
 export const PROFILE_ALLOWANCE_S: Record<Profile, number> = { cpu: 10, gpu: 90, 'gpu-tiny': 20 }
 
 /**
- * The harness's limit on a run, ms: from train.py's start to the evaluator's verdict, measured by
- * the runner, never by train.py. The same for step-limited runs (`MAX_STEPS`): a step is whatever
- * the code does per step (its batch, its inner loops), so only the clock bounds what a run trains;
- * a run over it is void whatever it reports.
+ * The harness's limit on a run's training, ms: from train.py's start to the moment it hands the
+ * harness its model (the evaluation channel opens), measured by the runner, never by train.py.
+ * Nothing a run does after that changes what is scored: the program it handed over is fixed. The
+ * same for step-limited runs (`MAX_STEPS`): a step is whatever the code does per step (its batch,
+ * its inner loops), so only the clock bounds what a run trains; a run over it is void whatever it
+ * reports.
  */
 export function wallLimitMs (profile: Profile): number {
   return (PROFILE_BUDGET_S[profile] + PROFILE_ALLOWANCE_S[profile]) * 1000
 }
+
+/**
+ * The harness's limit on the evaluation, seconds, from the model handed over to the verdict: what
+ * the answerers may spend running the program (cpu: 3.9 s measured for a plain run of the default
+ * model, answering every question in a fresh fork; a verification asks twice as many questions).
+ * It also bounds what a program can compute per question at test time. gpu: a guess, not measured.
+ */
+export const PROFILE_EVALUATION_LIMIT_S: Record<Profile, number> = { cpu: 30, gpu: 300, 'gpu-tiny': 30 }
 
 /** How long train.py may take, after the harness's verdict, to print its summary and exit. */
 export const EXIT_GRACE_MS = 10_000
