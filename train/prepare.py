@@ -1001,6 +1001,9 @@ def run_evaluator(channel, answerers, val_path, val_sha256, pool_path=None, pool
                 left -= len(chunk)
     except (EOFError, OSError) as err:
         refuse("eval-protocol", f"the model's program did not arrive whole ({err})", 4)
+    # The whole program is here: the run's training ended now, by the harness's clock (the runner
+    # reads this line). Not at "connected": a run could send the header and go on training.
+    print("received", flush=True)
     answer.close()
     for i in range(mode):
         requests.append(open(os.path.join(answerers, str(i), "request"), "wb", buffering=0))

@@ -67,15 +67,20 @@ export function parseEvaluatorOutput (output: string): EvaluationReport {
 export class EvaluatorProcess {
   private output = ''
   private connected = false
-  /** When train.py opened the channel (the harness's end of training), by `now`. */
+  /** When train.py began handing over its model (the evaluator read the message's header), by `now`. */
   connectedAt: number | undefined
+  /** When the whole model had arrived (the harness's end of training), by `now`. */
+  receivedAt: number | undefined
   /** When the evaluator printed its verdict (a result or a FAIL line), by `now`. */
   verdictAt: number | undefined
   private readonly child: ReturnType<typeof execa>
   private readonly exited: Promise<unknown>
 
-  /** `now`: the runner's clock, ms; the times it stamps are the harness's own, never train.py's. */
-  constructor (start: ConfinedCommand, private readonly now: () => number = () => 0, private readonly maxOutputBytes = 1 << 20) {
+  /**
+   * `now`: the runner's clock, ms; the times it stamps are the harness's own, never train.py's.
+   * `on`: told when the model has arrived and when the verdict is out, as they happen.
+   */
+  constructor (start: ConfinedCommand, private readonly now: () => number = () => 0, private readonly on: { received?: () => void, verdict?: () => void } = {}, private readonly maxOutputBytes = 1 << 20) {
     this.child = spawnConfined(start)
     this.child.all?.setEncoding('utf8')
     this.child.all?.on('data', (chunk: string) => {
@@ -84,7 +89,14 @@ export class EvaluatorProcess {
         this.connected = true
         this.connectedAt = this.now()
       }
-      if (this.connected && this.verdictAt === undefined && /^(\{|FAIL: )/m.test(this.output.slice(this.output.indexOf('connected')))) this.verdictAt = this.now()
+      if (this.connected && this.receivedAt === undefined && /^received$/m.test(this.output)) {
+        this.receivedAt = this.now()
+        this.on.received?.()
+      }
+      if (this.connected && this.verdictAt === undefined && /^(\{|FAIL: )/m.test(this.output.slice(this.output.indexOf('connected')))) {
+        this.verdictAt = this.now()
+        this.on.verdict?.()
+      }
     })
     this.exited = this.child.then(() => undefined, () => undefined)
   }
@@ -107,7 +119,7 @@ export class EvaluatorProcess {
     if (this.connected) await Promise.race([this.exited, delay(graceMs)])
     this.kill()
     await this.exited
-    const log = this.output.split(/\r?\n/).filter((l) => l.trim() !== '' && l.trim() !== 'connected').join('\n')
+    const log = this.output.split(/\r?\n/).filter((l) => l.trim() !== '' && l.trim() !== 'connected' && l.trim() !== 'received').join('\n')
     return { report: parseEvaluatorOutput(this.output), log }
   }
 }

@@ -256,11 +256,14 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     // The evaluator first: it imports torch while train.py trains, then waits on the channel.
     // train.py sees the training split and the channel, the evaluator the validation slice.
     // Each has its own cgroup: train.py's memory cannot starve the harness into a crash.
+    // Armed below, once the run's timers exist (`onReceived`, `onVerdict`).
+    let onReceived = (): void => {}
+    let onVerdict = (): void => {}
     const evaluator = new EvaluatorProcess({
       ...await this.confined(['prepare.py', 'evaluate', channel, evalDirs.answers, splits.val, splits.valSha256, ...(spec.freshSeed !== undefined ? [splits.pool.path, String(splits.pool.offset), spec.freshSeed] : [])], { workspace: evalDirs.root, workspaceFrom: { bind: true }, data: spec.freshSeed !== undefined ? [splits.val, splits.pool.path] : [splits.val], conceal: splits.sources, ...(spec.gpu !== undefined ? { gpu: spec.gpu } : {}) }, evalGroup, runAs),
       cwd: evalDirs.root,
       env: runEnvironment({ python, home: evalDirs.root, harness: common })
-    }, () => clock.now())
+    }, () => clock.now(), { received: () => { onReceived() }, verdict: () => { onVerdict() } })
     const trainer = await this.confined(['train.py'], {
       workspace,
       workspaceFrom: { tmpfsMb: this.limits.workspaceMb, files: [join(workspace, 'train.py'), join(workspace, 'prepare.py')] },
@@ -309,22 +312,24 @@ export class ExecaExperimentRunner implements ExperimentRunner {
       if (child.pid === undefined) return
       try { process.kill(-child.pid, 'SIGKILL') } catch {}
     }
-    // The harness's clock, not train.py's: the model is due by the wall limit, the verdict within
-    // the evaluation limit after it; a run that has its verdict may take the exit grace to print
-    // its summary. The configured hard kill still binds.
+    // The harness's clock, not train.py's: the whole model is due by the wall limit, the verdict
+    // within the evaluation limit after it arrived; once the verdict is out, train.py has the exit
+    // grace to print its summary. The configured hard kill still binds.
     const limitMs = wallLimitMs(spec.profile)
-    const hardKillAt = spawnedAt + this.init.killAfterMs
-    let timer = setTimeout(() => { timedOut = true; killGroup() }, this.init.killAfterMs)
-    const limitTimer = setTimeout(() => {
-      if (evaluator.connectedAt === undefined) {
-        timedOut = true
-        killGroup()
-        return
-      }
-      clearTimeout(timer)
-      const verdictDue = evaluator.verdictAt !== undefined ? clock.now() : evaluator.connectedAt + PROFILE_EVALUATION_LIMIT_S[spec.profile] * 1000
-      timer = setTimeout(() => { timedOut = true; killGroup() }, Math.max(0, Math.min(hardKillAt, verdictDue + EXIT_GRACE_MS) - clock.now()))
-    }, limitMs)
+    const stop = (): void => { timedOut = true; killGroup() }
+    const timer = setTimeout(stop, this.init.killAfterMs)
+    const limitTimer = setTimeout(() => { if (evaluator.receivedAt === undefined) stop() }, limitMs)
+    let evaluationTimer: ReturnType<typeof setTimeout> | undefined
+    let graceTimer: ReturnType<typeof setTimeout> | undefined
+    onReceived = () => {
+      evaluationTimer = setTimeout(() => { if (evaluator.verdictAt === undefined) stop() }, Math.max(0, evaluator.receivedAt! + PROFILE_EVALUATION_LIMIT_S[spec.profile] * 1000 - clock.now()))
+    }
+    onVerdict = () => {
+      clearTimeout(evaluationTimer)
+      graceTimer = setTimeout(stop, Math.max(0, evaluator.verdictAt! + EXIT_GRACE_MS - clock.now()))
+    }
+    if (evaluator.receivedAt !== undefined) onReceived()
+    if (evaluator.verdictAt !== undefined) onVerdict()
     // An evaluator gone before train.py connected can never evaluate it: train.py would block on
     // the channel until the kill deadline. It is stopped at once, with the evaluator's reason.
     let evaluatorLost = false
@@ -360,6 +365,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     const endedAt = clock.now()
     clearTimeout(timer)
     clearTimeout(limitTimer)
+    clearTimeout(evaluationTimer)
+    clearTimeout(graceTimer)
     clearInterval(watch)
     options.signal?.removeEventListener('abort', onAbort)
     // Whatever the experiment forked must not outlive it.
@@ -371,8 +378,8 @@ export class ExecaExperimentRunner implements ExperimentRunner {
     // A fork refused at pids.max between two polls of the watch: the kernel counted it.
     if (limitHit === undefined && result.exitCode !== 0 && await trainGroup?.processLimitHit() === true) limitHit = `a fork or thread was refused at the limit of ${this.limits.maxProcesses} processes`
     const timing: RunTiming = { totalMs: (evaluator.verdictAt ?? endedAt) - spawnedAt, limitMs }
-    if (evaluator.connectedAt !== undefined) timing.trainingMs = evaluator.connectedAt - spawnedAt
-    if (evaluator.connectedAt !== undefined && evaluator.verdictAt !== undefined) timing.evaluationMs = evaluator.verdictAt - evaluator.connectedAt
+    if (evaluator.receivedAt !== undefined) timing.trainingMs = evaluator.receivedAt - spawnedAt
+    if (evaluator.receivedAt !== undefined && evaluator.verdictAt !== undefined) timing.evaluationMs = evaluator.verdictAt - evaluator.receivedAt
     const overBudget = evaluator.verdictAt !== undefined && timing.trainingMs !== undefined && timing.trainingMs > limitMs
       ? `train.py handed the harness its model ${(timing.trainingMs / 1000).toFixed(1)} s after it started, past its ${limitMs / 1000} s (the ${spec.profile} budget and its allowance): void`
       : undefined

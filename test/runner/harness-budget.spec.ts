@@ -11,8 +11,9 @@ import { CORPUS_DIR, HARNESS_DIR } from '../helpers/python.js'
 import type { ExperimentSpec } from '../../src/runner/experiment-runner.js'
 
 /**
- * The budget is the harness's (issue 13): the runner's clock measures a run from train.py's start
- * to the evaluator's verdict, a run past the profile's budget and allowance is void, and the
+ * The budget is the harness's (issue 13): the runner's clock measures a run's training from
+ * train.py's start to the moment its whole model has reached the harness, a run past the
+ * profile's budget and allowance is void (the evaluation has its own limit), and the
  * figures the swarm compares (val_bpb, training time, steps asked) are the harness's, not the ones
  * train.py prints. A crash is the verifier's problem only when the harness saw the limit itself.
  * Real train.py files under the real sandbox.
@@ -69,6 +70,34 @@ describe('the harness\'s budget and crash kinds, under the sandbox', () => {
     assert.equal(outcome.metrics, undefined)
     const took = Date.now() - started
     assert.ok(took < wallLimitMs('cpu') + 15_000, `stopped at the wall limit (${wallLimitMs('cpu')} ms), not the hard kill: took ${took} ms`)
+  })
+
+  it('sends the header of its model at once, goes on training and sends the model past the wall limit: stopped at the limit, void (the clock stops when the whole model has arrived, red team 5)', { timeout: 120_000 }, async () => {
+    const split = `import os, sys, time
+import torch
+import prepare
+
+class Table(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Embedding(256, 256)
+
+    def forward(self, idx):
+        return self.table(idx)
+
+program = prepare.export_program(Table(), "cpu")
+answer = open(os.path.join(os.environ["SWARMD_EVAL_CHANNEL"], "answer"), "wb", buffering=0)
+answer.write(prepare.HEADER.pack(b"CKPT", len(program) & 0xFFFFFFFF, len(program) >> 32))
+time.sleep(${(wallLimitMs('cpu') + 10_000) / 1000})
+answer.write(program)
+`
+    const started = Date.now()
+    const outcome = await runner.run(spec(split))
+    assert.equal(outcome.status, 'crash')
+    assert.equal(outcome.reason, 'timeout', outcome.log)
+    assert.equal(outcome.timing?.trainingMs, undefined)
+    const took = Date.now() - started
+    assert.ok(took < wallLimitMs('cpu') + 15_000, `stopped at the wall limit (${wallLimitMs('cpu')} ms): took ${took} ms`)
   })
 
   it('raises MemoryError itself: the code\'s crash, not the verifier\'s problem; a real overrun of the cgroup is', async () => {
