@@ -86,7 +86,7 @@ for line in sys.stdin: print(f"{time.time():.3f} {line}", end="", flush=True)' >
   say "--- run $name (limited=$limited${*:+, $*}): exit $rc, wall ${wall}s"
   sed -n '/^---$/,$p' "$ws/train.log" | tee -a "$report"
   [ "$rc" != 0 ] && tail -n 15 "$ws/train.log" "$ev"/answerer*.out | tee -a "$report"
-  say "harness: $(grep -v '^connected$' "$ev/eval.out" | tail -n 3 | paste -sd ' ')"
+  say "harness: $(grep -v -e '^connected$' -e '^received$' "$ev/eval.out" | tail -n 3 | paste -sd ' ')"
   $py - "$ws/train.stamped" <<'PY' | tee -a "$report"
 import re, sys
 stamped = [line.split(" ", 1) for line in open(sys.argv[1])]
