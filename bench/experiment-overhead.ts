@@ -7,7 +7,6 @@
  *   npm run bench:overhead -- --experiments 10 --steps 20
  */
 import '../src/util/polyfill.js'
-import { resultsView } from '../src/state/views.js'
 import { startInProcessDaemon, stopAndRemove } from '../test/helpers/in-process-daemon.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { machineLine, parseFlags, percentile } from './harness.js'
@@ -31,7 +30,7 @@ await waitFor(() => {
 }, { timeoutMs: flags.experiments * 120_000, intervalMs: 200, what: 'the experiments' })
 
 const overheads = [...loop.stats.overheadsMs].sort((a, b) => a - b)
-const results = resultsView(daemon.state, daemon.research.harness).filter((r) => r.body.metrics !== null)
+const results = daemon.claims.ledger.allResults().filter((r) => r.body.metrics !== null)
 const harnessSeconds = results.map((r) => r.body.metrics!.total_seconds - r.body.metrics!.training_seconds).sort((a, b) => a - b)
 // One cycle ends when its result is published: the gap between two results, minus the
 // training time inside it, is all the wall time of that cycle that was not training.

@@ -1,5 +1,5 @@
 import { ProposalError } from './proposer.js'
-import { bestView, resultsView } from '../state/views.js'
+import { bestView } from '../claims/lineage.js'
 import { sha256Hex } from '../util/hash.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
 import type { ClaimBook, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
@@ -8,15 +8,16 @@ import type { HypothesisBook } from '../claims/hypotheses.js'
 import type { ResultEntry } from '../claims/claim-ledger.js'
 import type { TrustLedger } from '../trust/trust-ledger.js'
 import type { CrashReason } from '../runner/classify.js'
-import type { ExperimentRunner, RunOutcome } from '../runner/experiment-runner.js'
+import type { ExperimentRunner, ExperimentSpec, RunOutcome } from '../runner/experiment-runner.js'
+import type { ResultPublisher } from '../claims/publish.js'
 import { randomBytes } from 'node:crypto'
 import { compareFreshSample } from '../runner/fresh-sample.js'
 import { PROFILE_TOLERANCE } from '../runner/harness.js'
 import type { Profile } from '../runner/harness.js'
 import type { FreshComparison } from '../runner/fresh-sample.js'
 import { saneMetrics } from '../state/record-kinds.js'
-import { publishableCrash, publishableLog, verificationReport, verifiedMetrics } from '../runner/publishable.js'
-import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
+import { publishableCrash, verificationReport, verifiedMetrics } from '../runner/publishable.js'
+import type { EnvironmentBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
@@ -37,6 +38,8 @@ export interface ResearchLoopComponents {
   hypotheses: HypothesisBook
   /** Which results this node trusts; the baseline is the best trusted one. */
   trust: TrustLedger
+  /** The one way a result enters the swarm (the agent API publishes through it too). */
+  publisher: ResultPublisher
   /** The seed of a verification's fresh validation sample: unpredictable (default: 128 random bits from the OS). */
   freshSeed?: () => string
 }
@@ -155,11 +158,10 @@ export class ResearchLoop {
 
   /** The baseline: this tier's best result this node may build on, else the harness's default train.py. */
   async baseline (): Promise<{ resultId: string | null, source: string, valBpb: number | null }> {
-    const { state, blobs } = this.components
-    const trust = this.components.trust
+    const { blobs, claims, trust } = this.components
     // With verifyBeforeAdopt (the default), a peer's result becomes a baseline only once this node reproduced it.
     const adoptable = this.init.verifyBeforeAdopt === false ? (id: string) => trust.isTrusted(id) : (id: string) => trust.reproducedHere(id)
-    const best = bestView(resultsView(state, this.init.harness), { tier: this.init.tier, trusted: adoptable, maxSteps: this.init.maxSteps })
+    const best = bestView(claims.ledger.allResults(), { tier: this.init.tier, trusted: adoptable, maxSteps: this.init.maxSteps })
     if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
     const bytes = await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) })
     // Adoption checks the source against the hash the result names.
@@ -168,13 +170,13 @@ export class ResearchLoop {
   }
 
   private context (baseline: ProposalContext['baseline']): ProposalContext {
-    const { state, claims, hypotheses, clock } = this.components
+    const { claims, hypotheses, clock } = this.components
     const now = clock.now()
     const activeClaims = claims.ledger.allClaims()
       .filter((c) => claims.ledger.status(c, now) === 'active')
       .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent }))
     const open = hypotheses.list().filter((h) => h.state === 'open').map((h) => ({ id: h.id, body: h.body }))
-    return { baseline, results: resultsView(state, this.init.harness), hypotheses: open, activeClaims }
+    return { baseline, results: claims.ledger.allResults(), hypotheses: open, activeClaims }
   }
 
   /** A proposal nobody in the swarm ran or is running (exact, structured and semantic dedup). */
@@ -227,7 +229,7 @@ export class ResearchLoop {
    * reported, then publish what came out as a verification; every node decides from it.
    */
   private async verify (candidate: ResultEntry, signal: AbortSignal): Promise<void> {
-    const { state, blobs, runner, claims, trust } = this.components
+    const { state, blobs, claims, trust } = this.components
     const bytes = await this.fetchCandidateCode(candidate, signal)
     if (bytes === undefined) return
     const steps = candidate.body.metrics!.num_steps
@@ -241,39 +243,21 @@ export class ResearchLoop {
       ttlMs: this.init.claimTtlMs
     })
     this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
-    this.current = { claimId: claim.id, description: `verify ${candidate.id.slice(0, 12)}`, startedAt: this.components.clock.now(), step: 0, lossBpb: null }
-    const heartbeat = setInterval(() => { claims.heartbeat(claim.id).catch(() => {}) }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
     // Drawn now, here: the result and the reference are scored on text neither could know in advance.
     const freshSeed = (this.components.freshSeed ?? (() => randomBytes(16).toString('hex')))()
-    let outcome: RunOutcome
-    try {
-      outcome = await runner.run({
-        freshSeed,
-        id: `verify-${claim.id.slice(0, 16)}`,
-        source: Buffer.from(bytes).toString('utf8'),
-        profile: this.init.profile,
-        maxSteps: steps,
-        // A stranger's code: refused (SANDBOX_REQUIRED) unless it runs in the sandbox or the user opted out.
-        foreign: true,
-        ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
-      }, {
-        signal,
-        onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
-      })
-    } finally {
-      clearInterval(heartbeat)
-      this.current = undefined
-    }
-    if (signal.aborted) {
-      await claims.release(claim.id, 'aborted').catch(() => {})
-      return
-    }
+    const outcome = await this.runClaimed(claim, `verify ${candidate.id.slice(0, 12)}`, {
+      freshSeed,
+      id: `verify-${claim.id.slice(0, 16)}`,
+      source: Buffer.from(bytes).toString('utf8'),
+      profile: this.init.profile,
+      maxSteps: steps,
+      // A stranger's code: refused (SANDBOX_REQUIRED) unless it runs in the sandbox or the user opted out.
+      foreign: true
+    }, signal)
+    if (await this.releasedOnStop(claim, signal)) return
     const inconclusive = outcome.status === 'crash' && INCONCLUSIVE_CRASHES.has(outcome.reason!)
     const fresh = outcome.status === 'ok' ? await this.freshComparison(claim.id, steps, freshSeed, outcome, signal) : undefined
-    if (signal.aborted) {
-      await claims.release(claim.id, 'aborted').catch(() => {})
-      return
-    }
+    if (await this.releasedOnStop(claim, signal)) return
     // Advantage on the fixed slice that vanished on fresh text: overfit (memorised), refuted.
     const overfit = fresh?.overfit === true
     const metrics = !overfit && outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!, candidate.body.metrics!, { trainingMs: outcome.timing?.trainingMs ?? outcome.wallMs, steps }) : null
@@ -325,23 +309,23 @@ export class ResearchLoop {
   }
 
   private async cycle (signal: AbortSignal): Promise<void> {
-    const { state, blobs, runner, clock, claims } = this.components
+    const { state, blobs, clock, claims, publisher } = this.components
     const cycleStart = clock.now()
     const baseline = await this.baseline()
     // A peer's result that would beat the baseline is re-run here first: never build on numbers this node did not reproduce.
     const candidate = this.init.verifyBeforeAdopt === false ? undefined : this.candidateToVerify(baseline.valBpb)
     if (candidate !== undefined) return this.verify(candidate, signal)
-    const needsBaseline = baseline.resultId === null && !resultsView(state, this.init.harness).some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
+    const needsBaseline = baseline.resultId === null && !claims.ledger.allResults().some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
     // The baseline is every node's own reference run, never a duplicate; proposals are checked.
     const proposal: Proposal = needsBaseline
       ? { source: baseline.source, description: 'baseline: the harness default train.py', delta: [] }
       : await this.proposeNew(baseline, signal)
 
-    const codeHash = await blobs.add(Buffer.from(proposal.source))
+    // The code is stored once the claim stands: a claim refused as a duplicate leaves nothing behind.
     const request: ClaimRequest = {
       description: proposal.description,
       parent: baseline.resultId,
-      codeHash,
+      codeHash: sha256Hex(proposal.source),
       delta: proposal.delta,
       ...(proposal.hypothesis !== undefined ? { hypothesis: proposal.hypothesis } : {}),
       tier: this.init.tier,
@@ -356,7 +340,7 @@ export class ResearchLoop {
       if ('duplicate' in outcome) return this.avoided(proposal.description, outcome.duplicate, 'skipped')
       claim = outcome.claimed
     }
-    this.current = { claimId: claim.id, description: proposal.description, startedAt: clock.now(), step: 0, lossBpb: null }
+    await blobs.add(Buffer.from(proposal.source))
     this.components.log(`research: running "${proposal.description}"`)
     const run = new AbortController()
     const stopRun = (): void => { run.abort() }
@@ -365,63 +349,59 @@ export class ResearchLoop {
     const settled = needsBaseline
       ? Promise.resolve()
       : claims.settle(claim, run.signal).then((hit) => { if (hit !== undefined) { yielded = hit; run.abort() } }, () => {})
-    const heartbeat = setInterval(() => {
-      claims.heartbeat(claim.id).catch((err: unknown) => { this.components.log(`research: heartbeat for ${claim.id.slice(0, 12)} failed: ${(err as Error).message}`) })
-    }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
     const runStart = clock.now()
     let outcome: RunOutcome
     try {
-      outcome = await runner.run({
+      outcome = await this.runClaimed(claim, proposal.description, {
         id: `run-${claim.id.slice(0, 16)}`,
         source: proposal.source,
         profile: this.init.profile,
-        ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {}),
-        ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
-      }, {
-        signal: run.signal,
-        onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
-      })
+        ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
+      }, run.signal)
       await settled
     } finally {
-      clearInterval(heartbeat)
       signal.removeEventListener('abort', stopRun)
-      this.current = undefined
     }
     if (yielded !== undefined) return this.avoided(proposal.description, yielded, 'an earlier claim won the race; run stopped')
-    if (signal.aborted) {
-      await claims.release(claim.id, 'aborted').catch(() => {})
-      return
-    }
+    if (await this.releasedOnStop(claim, signal)) return
     const runMs = clock.now() - runStart
 
-    const logHash = await blobs.add(Buffer.from(publishableLog(outcome.log)))
-    // Numbers no honest run can produce (a broken evaluation) are a crash, not a result.
-    if (outcome.status === 'ok' && !saneMetrics(outcome.metrics)) {
-      outcome = { ...outcome, status: 'crash', reason: 'insane-metrics' as RunOutcome['reason'], detail: `val_bpb ${outcome.metrics?.val_bpb} is outside the sanity bounds`, metrics: undefined }
-    }
-    const valBpb = outcome.metrics?.val_bpb
-    const status: ResultBody['status'] = outcome.status === 'crash' ? 'crash' : (baseline.valBpb === null || valBpb! < baseline.valBpb ? 'keep' : 'discard')
-    await state.append('result', {
-      claimId: claim.id,
-      parent: baseline.resultId,
-      codeHash,
-      logHash,
-      description: proposal.description,
-      delta: proposal.delta,
-      status,
-      metrics: outcome.metrics ?? null,
-      crash: outcome.status === 'crash' ? { reason: outcome.reason ?? 'unknown', detail: (outcome.detail ?? '').slice(0, 2000) } : null,
-      hardware: { ...this.init.hardware, tier: this.init.tier },
-      ...(this.init.environment !== undefined ? { environment: this.init.environment } : {}),
-      harness: this.init.harness,
-      ...(this.init.maxSteps !== undefined ? { maxSteps: this.init.maxSteps } : {})
-    })
+    const result = await publisher.publish({ claim, code: proposal.source, run: { observed: outcome } })
+    const { status, metrics, crash } = result.body
     this.stats.experiments++
     if (status === 'crash') this.stats.crashes++
     this.stats.lastOverheadMs = clock.now() - cycleStart - runMs
     this.stats.overheadsMs.push(this.stats.lastOverheadMs)
     if (this.stats.overheadsMs.length > 100) this.stats.overheadsMs.shift()
-    this.components.log(`research: ${proposal.description}: ${status}${valBpb !== undefined ? ` val_bpb ${valBpb.toFixed(4)}` : ` (${outcome.reason ?? ''})`}`)
+    this.components.log(`research: ${proposal.description}: ${status}${metrics !== null ? ` val_bpb ${metrics.val_bpb.toFixed(4)}` : ` (${crash?.reason ?? ''})`}`)
+  }
+
+  /**
+   * Run a claimed piece of work (an experiment or a re-run): the claim's heartbeat while it runs
+   * (a third of its ttl), and its step and loss on the status page.
+   */
+  private async runClaimed (claim: ClaimEntry, description: string, spec: ExperimentSpec, signal: AbortSignal): Promise<RunOutcome> {
+    const { runner, claims, clock, log } = this.components
+    this.current = { claimId: claim.id, description, startedAt: clock.now(), step: 0, lossBpb: null }
+    const heartbeat = setInterval(() => {
+      claims.heartbeat(claim.id).catch((err: unknown) => { log(`research: heartbeat for ${claim.id.slice(0, 12)} failed: ${(err as Error).message}`) })
+    }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
+    try {
+      return await runner.run({ ...spec, ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {}) }, {
+        signal,
+        onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
+      })
+    } finally {
+      clearInterval(heartbeat)
+      this.current = undefined
+    }
+  }
+
+  /** When the loop is stopping: the claim released (others may take it up), and true. */
+  private async releasedOnStop (claim: ClaimEntry, signal: AbortSignal): Promise<boolean> {
+    if (!signal.aborted) return false
+    await this.components.claims.release(claim.id, 'aborted').catch(() => {})
+    return true
   }
 }
 

@@ -60,7 +60,7 @@ export async function parentSource (components: ParentSourceComponents, parent: 
 
 /**
  * Turn an agent's claim into a request for the claim book: resolve the parent (default: the
- * tier's best) and the hypothesis, store the code as a blob, and derive the delta from the parent.
+ * tier's best) and the hypothesis, hash the code, and derive the delta from the parent.
  */
 export async function buildClaimRequest (components: ClaimRequestComponents, init: ClaimRequestInit, input: ClaimInput, options: { signal?: AbortSignal } = {}): Promise<ClaimRequest> {
   const parent = input.parent === undefined ? components.currentBest() : input.parent === null ? null : findResult(components.ledger, input.parent).id
@@ -69,7 +69,8 @@ export async function buildClaimRequest (components: ClaimRequestComponents, ini
   let delta: ClaimRequest['delta'] = []
   if (input.code !== undefined) {
     delta = diffConstants(await parentSource(components, parent, options), input.code)
-    codeHash = await components.blobs.add(Buffer.from(input.code))
+    // Only its hash: the caller stores the code once the claim stands, so a refused claim leaves nothing behind.
+    codeHash = sha256Hex(Buffer.from(input.code))
   }
   return {
     description: input.description,

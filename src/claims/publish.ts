@@ -2,28 +2,38 @@ import { diffConstants } from '../source/train-constants.js'
 import { fatalLine, logTail } from '../runner/classify.js'
 import { parseSummary } from '../runner/summary.js'
 import { publishableLog } from '../runner/publishable.js'
+import { saneMetrics } from '../state/record-kinds.js'
 import { SwarmdError } from '../util/errors.js'
+import { sha256Hex } from '../util/hash.js'
 import { parentSource } from './claim-request.js'
 import { findClaim } from './lookup.js'
 import type { SourceBlobs } from './claim-request.js'
 import type { ClaimEntry, ClaimLedger, ResultEntry } from './claim-ledger.js'
+import type { RunOutcome } from '../runner/experiment-runner.js'
 import type { RunMetrics } from '../runner/summary.js'
 import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
 export type ResultStatus = ResultBody['status']
+export type CrashBody = NonNullable<ResultBody['crash']>
 
-/** What an agent publishes after a run (the agent API's `POST /api/results` body). */
+/**
+ * How the run went, as the publisher is told it: `observed` when this node's harness ran it (the
+ * research loop: the harness's verdict is final), `reported` when an agent ran it and hands in its
+ * stdout (the agent API: the metrics come from the log's summary block).
+ */
+export type RunReport =
+  | { observed: RunOutcome }
+  | { reported: { log: string, status?: ResultStatus } }
+
+/** A finished run to publish as the result of a claim this node holds. */
 export interface PublishInput {
-  /** The claim id (or unique prefix of at least 8 characters) the run belongs to. */
-  claim: string
-  /** The run's full stdout: the metrics come from its summary block. */
-  log: string
+  /** The claim (or its id, or a unique prefix of at least 8 characters) the run belongs to. */
+  claim: ClaimEntry | string
   /** The train.py as it ran. */
   code: string
-  /** Default: crash without a summary, else keep when val_bpb beats the parent's, else discard. */
-  status?: ResultStatus
+  run: RunReport
 }
 
 export interface ResultPublisherComponents {
@@ -46,9 +56,10 @@ export interface ResultPublisherInit {
 }
 
 /**
- * Publishes the result of a claim this node holds: parses the metrics from the run's log,
- * stores code and log as blobs and appends the result record. A claim takes one result;
- * a claim that expired meanwhile still takes it (a zombie result is kept, DESIGN §4).
+ * The one way a result enters the swarm, for the research loop and the agent API alike: it checks
+ * the metrics (numbers no honest run can produce are a crash), classifies a crash, decides keep or
+ * discard against the parent, stores code and log as blobs and appends the result record. A claim
+ * takes one result; a claim that expired meanwhile still takes it (a zombie result is kept, DESIGN §4).
  */
 export class ResultPublisher {
   /** Claims with a publish under way: a second publish for one of them is refused, not raced. */
@@ -59,28 +70,26 @@ export class ResultPublisher {
   async publish (input: PublishInput, options: { signal?: AbortSignal } = {}): Promise<ResultEntry> {
     const { state, ledger, blobs } = this.components
     const claim = this.publishable(input.claim)
-    const summary = parseSummary(input.log)
-    const metrics = 'metrics' in summary ? summary.metrics : null
-    if ('problem' in summary && input.status !== undefined && input.status !== 'crash') {
-      throw new SwarmdError('RESULT_INVALID', `status ${input.status} needs the run's metrics, but the log has ${summary.problem === 'missing' ? 'no summary block' : `a broken summary (${summary.detail})`}; publish the full stdout of the run, or --status crash`)
-    }
+    const verdict = judge(input.run)
     this.publishing.add(claim.id)
     try {
-      const before = await parentSource(this.components, claim.body.parent, options)
-      const status = input.status ?? decideStatus(metrics, this.parentValBpb(claim))
-      const codeHash = await blobs.add(Buffer.from(input.code))
-      const logHash = await blobs.add(Buffer.from(publishableLog(input.log)))
+      const status = verdict.crash !== null ? 'crash' : verdict.status ?? decideStatus(verdict.metrics, this.parentValBpb(claim))
+      const codeHash = sha256Hex(Buffer.from(input.code))
+      // The claim's delta when it ran the code it claimed; else the code's own change from the parent.
+      const delta = claim.body.codeHash === codeHash ? claim.body.delta : diffConstants(await parentSource(this.components, claim.body.parent, options), input.code)
+      await blobs.add(Buffer.from(input.code))
+      const logHash = await blobs.add(Buffer.from(publishableLog(logOf(input.run))))
       const body: ResultBody = {
         claimId: claim.id,
         parent: claim.body.parent,
         codeHash,
         logHash,
         description: claim.body.description,
-        delta: diffConstants(before, input.code),
+        delta,
         status,
         // A crash carries no metrics, whatever it printed: nothing of it may rank as a best.
-        metrics: status === 'crash' ? null : metrics,
-        crash: status === 'crash' ? crashOf(input.log, metrics !== null) : null,
+        metrics: status === 'crash' ? null : verdict.metrics,
+        crash: verdict.crash,
         hardware: { ...this.init.hardware, tier: this.init.tier },
         ...(this.init.environment !== undefined ? { environment: this.init.environment } : {}),
         harness: this.init.harness,
@@ -94,8 +103,9 @@ export class ResultPublisher {
   }
 
   /** The claim, if this node may publish its result now. */
-  private publishable (idOrPrefix: string): ClaimEntry {
+  private publishable (claimOrId: ClaimEntry | string): ClaimEntry {
     const { ledger, state, clock } = this.components
+    const idOrPrefix = typeof claimOrId === 'string' ? claimOrId : claimOrId.id
     const claim = findClaim(ledger, idOrPrefix)
     if (claim === undefined) throw new SwarmdError('CLAIM_NOT_FOUND', `no claim ${idOrPrefix} is known to this daemon; publish with the id \`swarmd claim\` printed`)
     if (claim.author !== state.peerId) throw new SwarmdError('CLAIM_NOT_OWN', `claim ${claim.id} belongs to ${claim.author}; only its author can publish its result`)
@@ -111,14 +121,52 @@ export class ResultPublisher {
   }
 }
 
+/** What a run report comes to: sane metrics, or a crash; and the status an agent asked for, if any. */
+type Verdict =
+  | { metrics: RunMetrics, crash: null, status?: Exclude<ResultStatus, 'crash'> }
+  | { metrics: null, crash: CrashBody, status?: undefined }
+
+const insane = (metrics: RunMetrics): CrashBody => ({ reason: 'insane-metrics', detail: `val_bpb ${metrics.val_bpb} (or another figure) is outside the sanity bounds no honest run leaves` })
+
+/**
+ * The same rule for both kinds of report: numbers no honest run can produce (a broken evaluation)
+ * are an `insane-metrics` crash, not a result. A status an agent asks for must fit its log: keep or
+ * discard need sane metrics (else RESULT_INVALID); crash drops whatever metrics there were.
+ */
+function judge (run: RunReport): Verdict {
+  if ('observed' in run) {
+    const outcome = run.observed
+    if (outcome.status === 'crash') return { metrics: null, crash: { reason: outcome.reason ?? 'unknown', detail: (outcome.detail ?? '').slice(0, 2000) } }
+    if (outcome.metrics === undefined || !saneMetrics(outcome.metrics)) return { metrics: null, crash: outcome.metrics === undefined ? { reason: 'no-summary', detail: 'the harness reported no metrics' } : insane(outcome.metrics) }
+    return { metrics: outcome.metrics, crash: null }
+  }
+  const { log, status } = run.reported
+  const summary = parseSummary(log)
+  const metrics = 'metrics' in summary ? summary.metrics : null
+  if (status === 'crash') return { metrics: null, crash: crashOf(log, metrics !== null) }
+  if (metrics === null) {
+    if (status !== undefined) throw new SwarmdError('RESULT_INVALID', `status ${status} needs the run's metrics, but the log has ${'problem' in summary && summary.problem === 'missing' ? 'no summary block' : `a broken summary (${'detail' in summary ? summary.detail : ''})`}; publish the full stdout of the run, or --status crash`)
+    return { metrics: null, crash: crashOf(log, false) }
+  }
+  if (!saneMetrics(metrics)) {
+    if (status !== undefined) throw new SwarmdError('RESULT_INVALID', `status ${status} needs sane metrics, but val_bpb ${metrics.val_bpb} (or another figure) is outside the sanity bounds; publish without a status (it is then a crash) or --status crash`)
+    return { metrics: null, crash: insane(metrics) }
+  }
+  return { metrics, crash: null, ...(status !== undefined ? { status } : {}) }
+}
+
+function logOf (run: RunReport): string {
+  return 'observed' in run ? run.observed.log : run.reported.log
+}
+
 /** keep when the run beats its parent (or there is nothing to beat), discard when not, crash without metrics. */
-export function decideStatus (metrics: RunMetrics | null, parentValBpb: number | null): ResultStatus {
+function decideStatus (metrics: RunMetrics | null, parentValBpb: number | null): ResultStatus {
   if (metrics === null) return 'crash'
   return parentValBpb === null || metrics.val_bpb < parentValBpb ? 'keep' : 'discard'
 }
 
 /** Why a published run counts as a crash, from its log alone (the agent ran it, not this node). */
-export function crashOf (log: string, hadSummary: boolean): { reason: string, detail: string } {
+function crashOf (log: string, hadSummary: boolean): CrashBody {
   if (hadSummary) return { reason: 'reported', detail: 'the agent reported the run as a crash' }
   const lines = log.split(/\r?\n/)
   const failLine = lines.find((line) => line.startsWith('FAIL'))

@@ -18,6 +18,7 @@ import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
 import { ClaimLedger } from '../claims/claim-ledger.js'
+import { ResultPublisher } from '../claims/publish.js'
 import { claimTtlBound } from '../claims/claim-limits.js'
 import { HypothesisBook } from '../claims/hypotheses.js'
 import { LazyEmbedder } from '../embedding/lazy-embedder.js'
@@ -37,6 +38,7 @@ import { tierOf } from '../runner/tier.js'
 import { loadOrCreateApiToken } from './api-token.js'
 import { removeDaemonInfo, writeDaemonInfo } from './daemon-info.js'
 import type { Config } from '../config/config.js'
+import type { SourceBlobs } from '../claims/claim-request.js'
 import type { Identity } from '../p2p/identity.js'
 import type { ExperimentRunner } from '../runner/experiment-runner.js'
 import type { Profile } from '../runner/harness.js'
@@ -44,13 +46,10 @@ import type { CorpusManifest, CorpusProgress } from '../corpus/web-corpus.js'
 import type { PythonInfo } from '../runner/python.js'
 import type { EnvironmentBody } from '../state/record-kinds.js'
 import type { Tier } from '../state/record-kinds.js'
+import type { ApiServices, ResearchStatus, StartupView } from '../http/api-ports.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
 
-/** What a starting daemon is doing: `GET /api/status` answers this until it has joined its swarm. */
-export type StartupView =
-  | { phase: 'starting' }
-  | { phase: 'corpus', corpus: Exclude<CorpusProgress, { phase: 'ready' }> }
 
 export interface DaemonOptions {
   dataDir: string
@@ -98,6 +97,7 @@ export class Daemon {
   private claimsValue: ClaimBook | undefined
   private hypothesesValue: HypothesisBook | undefined
   private trustValue: TrustLedger | undefined
+  private publisherValue: ResultPublisher | undefined
   private defaultSourceValue: string | undefined
   private readonly clock: Clock
   private readonly rng: Rng
@@ -128,6 +128,8 @@ export class Daemon {
   get hypotheses (): HypothesisBook { return this.need(this.hypothesesValue) }
   /** Which results this node trusts: its own, and those reproduced by itself or by peers with standing. */
   get trust (): TrustLedger { return this.need(this.trustValue) }
+  /** The one way a result enters the swarm, for the research loops and the agent API. */
+  get publisher (): ResultPublisher { return this.need(this.publisherValue) }
   /** The harness's default train.py: the baseline before any result. */
   get defaultSource (): string { return this.need(this.defaultSourceValue) }
   /** A claim lives this long without a heartbeat: config, else 3x the time a run may take; never above the swarm's bound (`claimMaxTtlMs`). */
@@ -154,7 +156,7 @@ export class Daemon {
     this.identityValue = identity
     const token = await loadOrCreateApiToken(this.paths.apiToken)
     // The status page first: fetching the gpu corpus can take minutes, and the page shows its progress.
-    this.api = new ApiServer({ daemon: this, token, clock: this.clock }, { host: config.httpHost, port: config.httpPort })
+    this.api = new ApiServer({ token, clock: this.clock }, { host: config.httpHost, port: config.httpPort, maxBodyBytes: 2 * config.maxBlobBytes + 64 * 1024 })
     await this.api.start()
     if (!isLoopback(config.httpHost)) this.log(`warning: the API listens on ${config.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
     const research = await this.detectResearch()
@@ -206,6 +208,7 @@ export class Daemon {
 
     if (research.agent !== 'none') await this.startResearch(research)
     this.startupValue = undefined
+    this.api.serve(this.apiServices())
 
     await writeDaemonInfo(this.paths.daemonInfo, {
       pid: process.pid,
@@ -248,7 +251,9 @@ export class Daemon {
     const print = progressPrinter(false, (text) => { this.log(text.trimEnd()) })
     const progress = (event: CorpusProgress): void => {
       print(event)
-      if (event.phase !== 'ready') this.startupValue = { phase: 'corpus', corpus: event }
+      if (event.phase === 'ready') return
+      this.startupValue = { phase: 'corpus', corpus: event }
+      this.api?.reportStartup(this.startupValue)
     }
     const spec = climbmixAt(config.corpusHub)
     if (config.corpus !== '') return await localCorpus(spec, config.corpus, dir, { onProgress: progress })
@@ -326,20 +331,20 @@ export class Daemon {
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng }, { frozen: frozenFor(research.profile) })
-    const network = this.network
     // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
     const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0
     const workers: Array<number | undefined> = gpuCount === 0 ? [undefined] : Array.from({ length: gpuCount }, (_, i) => i)
     this.loopsValue = workers.map((gpu) => new ResearchLoop({
       state: this.state,
-      blobs: { add: async (bytes) => network.blobs.add(bytes), get: async (hash, opts) => network.blobs.get(parseBlobHash(hash), opts) },
+      blobs: this.blobs(),
       runner,
       proposer,
       clock: this.clock,
       log: gpu === undefined ? this.log : (line) => { this.log(`[gpu ${gpu}] ${line}`) },
       claims: this.claims,
       hypotheses: this.hypotheses,
-      trust: this.trust
+      trust: this.trust,
+      publisher: this.publisher
     }, {
       profile: research.profile,
       tier: research.tier,
@@ -388,6 +393,13 @@ export class Daemon {
       raceYieldsPerHour: config.claimRaceYieldsPerHour
     })
     this.hypothesesValue = new HypothesisBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic }, { perHour: config.hypothesesPerHour })
+    this.publisherValue = new ResultPublisher({ state, ledger: this.ledgerValue, blobs: this.blobs(), clock: this.clock, defaultSource: this.defaultSource }, {
+      hardware: research.hardware,
+      ...(research.environment !== undefined ? { environment: research.environment } : {}),
+      tier: research.tier,
+      harness: research.harness,
+      ...(config.maxSteps > 0 ? { maxSteps: config.maxSteps } : {})
+    })
     this.trustValue = new TrustLedger(this.ledgerValue, {
       self: state.peerId,
       quorum: config.quorum,
@@ -408,6 +420,57 @@ export class Daemon {
       this.ledgerValue?.squatters(this.clock.now()).has(peer) === true
     const strikes = this.networkValue?.penalties.strikesOf(peer) ?? 0
     return (misbehaved ? MISBEHAVING_PEER_SCORE : 0) + STRIKE_SCORE * strikes
+  }
+
+  /** The blob service as claims, results and the API use it: hashes as hex strings, each checked. */
+  private blobs (): SourceBlobs {
+    return { add: async (bytes) => this.network.blobs.add(bytes), get: async (hash, options) => this.network.blobs.get(parseBlobHash(hash), options) }
+  }
+
+  /** The ports the local API serves from, once the daemon has joined its swarm. */
+  private apiServices (): ApiServices {
+    const { config } = this.options
+    const research = this.research
+    return {
+      swarm: config.swarm,
+      network: { snapshot: () => this.network.snapshot(), connect: async (addr) => this.network.connect(addr) },
+      research: () => this.researchStatus(),
+      defaults: { tier: research.tier, claimTtlMs: this.claimTtlMs, defaultSource: this.defaultSource, maxSteps: config.maxSteps > 0 ? config.maxSteps : undefined },
+      counts: () => this.state.counts(),
+      claims: this.claims,
+      hypotheses: this.hypotheses,
+      trust: this.trust,
+      blobs: this.blobs(),
+      publisher: this.publisher
+    }
+  }
+
+  /** What this node researches on, and how its loops are doing: the status' `research`. */
+  private researchStatus (): ResearchStatus {
+    const r = this.research
+    const loops = this.loopsValue
+    return {
+      agent: r.agent,
+      profile: r.profile,
+      tier: r.tier,
+      harness: r.harness,
+      corpus: r.corpus === undefined ? null : { dataset: r.corpus.dataset, trainBytes: r.corpus.train.bytes, valBytes: r.corpus.val.bytes, valSha256: r.corpus.val.sha256 },
+      hardware: r.hardware,
+      python: r.python === undefined ? null : { path: r.python.path, torch: r.python.torch },
+      confinement: this.confinementValue ?? null,
+      workers: loops.length,
+      current: loops.find((l) => l.current !== undefined)?.current ?? null,
+      running: loops.map((l) => l.current).filter((c) => c !== undefined),
+      stats: loops.length === 0
+        ? null
+        : loops.reduce((sum, l) => ({
+          experiments: sum.experiments + l.stats.experiments,
+          crashes: sum.crashes + l.stats.crashes,
+          failedProposals: sum.failedProposals + l.stats.failedProposals,
+          duplicatesAvoided: sum.duplicatesAvoided + l.stats.duplicatesAvoided,
+          lastOverheadMs: l.stats.lastOverheadMs ?? sum.lastOverheadMs
+        }), { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, lastOverheadMs: null as number | null })
+    }
   }
 
   listenAddrs (): string[] {

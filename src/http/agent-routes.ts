@@ -2,16 +2,13 @@ import { z } from 'zod'
 import { buildClaimRequest } from '../claims/claim-request.js'
 import { DuplicateHypothesisError } from '../claims/hypotheses.js'
 import { findClaim, findHypothesis } from '../claims/lookup.js'
-import { ResultPublisher } from '../claims/publish.js'
-import { parseBlobHash } from '../p2p/blob-store.js'
 import { hypothesisBody } from '../state/record-kinds.js'
-import { frontier, resultsView } from '../state/views.js'
+import { frontier } from '../claims/lineage.js'
 import { HttpError, pathSegment } from './http-error.js'
 import { bestResult, claimView, hypothesisView, resultView } from './views.js'
 import type { DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimStatus } from '../claims/claim-ledger.js'
-import type { SourceBlobs } from '../claims/claim-request.js'
-import type { Daemon } from '../daemon/daemon.js'
+import type { ApiServices } from './api-ports.js'
 import type { Clock } from '../util/clock.js'
 
 /** One API request as a route sees it. */
@@ -26,10 +23,7 @@ export interface RouteRequest {
 
 export interface RouteReply { status: number, body: unknown }
 
-export interface AgentRoutesComponents {
-  daemon: Daemon
-  clock: Clock
-}
+export type AgentRoutesComponents = Pick<ApiServices, 'claims' | 'hypotheses' | 'trust' | 'blobs' | 'publisher' | 'defaults'> & { clock: Clock }
 
 const CLAIM_STATUSES = ['active', 'expired', 'released', 'finished'] as const satisfies readonly ClaimStatus[]
 
@@ -56,8 +50,6 @@ const HYPOTHESIS_PATH = /^\/api\/hypotheses\/([^/]+)$/
  * hypotheses with their derived state, and results marked when they repeat an earlier one.
  */
 export class AgentRoutes {
-  private publisherValue: ResultPublisher | undefined
-
   constructor (private readonly components: AgentRoutesComponents) {}
 
   /** The reply for a request on one of these routes, or undefined when the path is not theirs. */
@@ -76,7 +68,7 @@ export class AgentRoutes {
       return this.publish(parse(publishInput, await req.json(), 'result'))
     }
     if (route === 'GET /api/hypotheses') {
-      return { status: 200, body: { hypotheses: this.components.daemon.hypotheses.list().reverse().map(hypothesisView) } }
+      return { status: 200, body: { hypotheses: this.components.hypotheses.list().reverse().map(hypothesisView) } }
     }
     if (route === 'POST /api/hypotheses') {
       req.authorize()
@@ -84,7 +76,7 @@ export class AgentRoutes {
     }
     const hypothesisPath = HYPOTHESIS_PATH.exec(req.path)
     if (req.method === 'GET' && hypothesisPath !== null) {
-      return { status: 200, body: { hypothesis: hypothesisView(findHypothesis(this.components.daemon.hypotheses, pathSegment(hypothesisPath[1]!))) } }
+      return { status: 200, body: { hypothesis: hypothesisView(findHypothesis(this.components.hypotheses, pathSegment(hypothesisPath[1]!))) } }
     }
     return undefined
   }
@@ -94,31 +86,32 @@ export class AgentRoutes {
     if (status !== null && !(CLAIM_STATUSES as readonly string[]).includes(status)) {
       throw new HttpError(400, 'API_BAD_REQUEST', `unknown claim status ${status}; one of ${CLAIM_STATUSES.join(', ')}`)
     }
-    const { ledger } = this.components.daemon.claims
+    const { ledger } = this.components.claims
     const now = this.components.clock.now()
     const claims = ledger.allClaims().reverse().map((c) => claimView(c, ledger, now)).filter((c) => status === null || c.status === status)
     return { status: 200, body: { claims } }
   }
 
   private async claim (input: z.infer<typeof claimInput>): Promise<RouteReply> {
-    const { daemon, clock } = this.components
-    const { tier } = daemon.research
+    const { claims, hypotheses, blobs, defaults, clock } = this.components
     const request = await buildClaimRequest({
-      ledger: daemon.claims.ledger,
-      hypotheses: daemon.hypotheses,
-      blobs: this.blobs(),
-      defaultSource: daemon.defaultSource,
-      currentBest: () => bestResult(daemon, tier)?.id ?? null
-    }, { tier, defaultTtlMs: daemon.claimTtlMs }, input)
+      ledger: claims.ledger,
+      hypotheses,
+      blobs,
+      defaultSource: defaults.defaultSource,
+      currentBest: () => bestResult(this.components, defaults.tier)?.id ?? null
+    }, { tier: defaults.tier, defaultTtlMs: defaults.claimTtlMs }, input)
     // The settle window is waited out even if the agent hangs up: the claim must end decided.
-    const outcome = await daemon.claims.claim(request)
+    const outcome = await claims.claim(request)
     if ('duplicate' in outcome) throw duplicateClaim(outcome.duplicate)
-    return { status: 201, body: { claim: claimView(outcome.claimed, daemon.claims.ledger, clock.now()) } }
+    // Stored once the claim stands (a refused one leaves nothing behind): whoever adopts it can fetch the code.
+    if (input.code !== undefined) await blobs.add(Buffer.from(input.code))
+    return { status: 201, body: { claim: claimView(outcome.claimed, claims.ledger, clock.now()) } }
   }
 
   private async claimAction (req: RouteRequest, idOrPrefix: string, action: string | undefined): Promise<RouteReply> {
-    const { daemon, clock } = this.components
-    const { ledger } = daemon.claims
+    const { claims, clock } = this.components
+    const { ledger } = claims
     if (action === undefined) {
       if (req.method !== 'GET') throw new HttpError(405, 'API_METHOD_NOT_ALLOWED', `${req.method} ${req.path}: use GET`)
       const claim = findClaim(ledger, idOrPrefix)
@@ -129,57 +122,34 @@ export class AgentRoutes {
     req.authorize()
     // An unknown id goes through as given, so the book answers CLAIM_NOT_FOUND.
     const id = findClaim(ledger, idOrPrefix)?.id ?? idOrPrefix
-    const claim = action === 'heartbeat' ? await daemon.claims.heartbeat(id) : await daemon.claims.release(id, 'aborted')
+    const claim = action === 'heartbeat' ? await claims.heartbeat(id) : await claims.release(id, 'aborted')
     return { status: 200, body: { claim: claimView(claim, ledger, clock.now()) } }
   }
 
   private async listResults (query: URLSearchParams): Promise<RouteReply> {
-    const { daemon } = this.components
-    const marks = await daemon.claims.duplicateResults()
+    const { claims, trust } = this.components
+    const marks = await claims.duplicateResults()
     // ?frontier=1: only the results nobody has built on yet (the lineage's leaves).
-    const all = resultsView(daemon.state, daemon.research.harness)
+    const all = claims.ledger.allResults()
     const shown = query.get('frontier') === '1' ? frontier(all) : all
-    return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id), daemon.trust.status(r.id))) } }
+    return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id), trust.status(r.id))) } }
   }
 
   private async publish (input: z.infer<typeof publishInput>): Promise<RouteReply> {
-    const result = await this.publisher().publish(input)
-    const marks = await this.components.daemon.claims.duplicateResults()
-    return { status: 201, body: { result: resultView(result, marks.get(result.id), this.components.daemon.trust.status(result.id)) } }
+    const { claims, trust, publisher } = this.components
+    const result = await publisher.publish({ claim: input.claim, code: input.code, run: { reported: { log: input.log, ...(input.status !== undefined ? { status: input.status } : {}) } } })
+    const marks = await claims.duplicateResults()
+    return { status: 201, body: { result: resultView(result, marks.get(result.id), trust.status(result.id)) } }
   }
 
   private async addHypothesis (body: z.infer<typeof hypothesisBody>): Promise<RouteReply> {
     try {
-      return { status: 201, body: { hypothesis: hypothesisView(await this.components.daemon.hypotheses.publish(body)) } }
+      return { status: 201, body: { hypothesis: hypothesisView(await this.components.hypotheses.publish(body)) } }
     } catch (err) {
       if (!(err instanceof DuplicateHypothesisError)) throw err
       const { existing, score } = err
       throw new HttpError(409, err.code, err.message, { duplicate: { id: existing.id, title: existing.body.title, author: existing.author, score: score ?? null } })
     }
-  }
-
-  private publisher (): ResultPublisher {
-    const { daemon, clock } = this.components
-    const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
-    this.publisherValue ??= new ResultPublisher({
-      state: daemon.state,
-      ledger: daemon.claims.ledger,
-      blobs: this.blobs(),
-      clock,
-      defaultSource: daemon.defaultSource
-    }, {
-      hardware: daemon.research.hardware,
-      ...(daemon.research.environment !== undefined ? { environment: daemon.research.environment } : {}),
-      tier: daemon.research.tier,
-      harness: daemon.research.harness,
-      ...(maxSteps !== undefined ? { maxSteps } : {})
-    })
-    return this.publisherValue
-  }
-
-  private blobs (): SourceBlobs {
-    const { blobs } = this.components.daemon.network
-    return { add: async (bytes) => blobs.add(bytes), get: async (hash, options) => blobs.get(parseBlobHash(hash), options) }
   }
 }
 

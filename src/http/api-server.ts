@@ -8,15 +8,14 @@ import { SwarmdError } from '../util/errors.js'
 import { AgentRoutes } from './agent-routes.js'
 import { HttpError, toHttpError } from './http-error.js'
 import { statusPageHtml } from './status-page.js'
-import { bestResult, peersView, resultView, statusView } from './views.js'
-import type { Daemon } from '../daemon/daemon.js'
+import { bestResult, resultView, statusView } from './views.js'
+import type { ApiServices, StartupView } from './api-ports.js'
 import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export interface ApiServerComponents {
-  daemon: Daemon
   /** Mutating endpoints need `Authorization: Bearer <token>`. */
   token: string
   clock: Clock
@@ -27,10 +26,10 @@ export interface ApiServerInit {
   /** 0 picks a free port. */
   port: number
   /**
-   * Largest request body, in bytes. Default: two blobs plus slack, so a result's log and
-   * train.py fit in one JSON body.
+   * Largest request body, in bytes: two blobs plus slack, so a result's log and train.py fit in
+   * one JSON body.
    */
-  maxBodyBytes?: number
+  maxBodyBytes: number
 }
 
 const connectBody = z.strictObject({ addr: z.string().min(1) })
@@ -41,12 +40,19 @@ const connectBody = z.strictObject({ addr: z.string().min(1) })
  */
 export class ApiServer {
   private server: Server | undefined
-  private readonly maxBodyBytes: number
-  private readonly agentRoutes: AgentRoutes
+  private services: ApiServices | undefined
+  private agentRoutes: AgentRoutes | undefined
+  private startupValue: StartupView = { phase: 'starting' }
 
-  constructor (private readonly components: ApiServerComponents, private readonly init: ApiServerInit) {
-    this.maxBodyBytes = init.maxBodyBytes ?? 2 * components.daemon.config.maxBlobBytes + 64 * 1024
-    this.agentRoutes = new AgentRoutes({ daemon: components.daemon, clock: components.clock })
+  constructor (private readonly components: ApiServerComponents, private readonly init: ApiServerInit) {}
+
+  /** What the daemon is doing until it serves (`GET /api/status` says so; every other call is 503). */
+  reportStartup (view: StartupView): void { this.startupValue = view }
+
+  /** From now on, answer every route from these services. */
+  serve (services: ApiServices): void {
+    this.services = services
+    this.agentRoutes = new AgentRoutes({ ...services, clock: this.components.clock })
   }
 
   get url (): string {
@@ -78,32 +84,30 @@ export class ApiServer {
     try {
       this.checkHost(req)
       const url = new URL(req.url ?? '/', 'http://local')
-      const { daemon } = this.components
       const route = `${req.method ?? 'GET'} ${url.pathname}`
       if (route === 'GET /') return this.send(res, 200, statusPageHtml(), 'text/html; charset=utf-8')
       // Before the daemon has joined its swarm (it may be fetching its corpus), only what it is doing.
-      const starting = daemon.startup
-      if (starting !== undefined) {
-        if (route === 'GET /api/status') return this.json(res, 200, { starting })
+      const { services, agentRoutes } = this
+      if (services === undefined || agentRoutes === undefined) {
+        if (route === 'GET /api/status') return this.json(res, 200, { starting: this.startupValue })
         throw new HttpError(503, 'API_STARTING', 'the daemon is starting (see GET /api/status); try again when it has joined its swarm')
       }
-      if (route === 'GET /api/status') return this.json(res, 200, await statusView(daemon, this.components.clock.now()))
-      if (route === 'GET /api/peers') return this.json(res, 200, { peers: peersView(daemon) })
+      if (route === 'GET /api/status') return this.json(res, 200, await statusView(services, this.components.clock.now()))
+      if (route === 'GET /api/peers') return this.json(res, 200, { peers: services.network.snapshot().peers })
       if (route === 'GET /api/best') {
-        const tier = url.searchParams.get('tier') ?? daemon.research.tier
+        const tier = url.searchParams.get('tier') ?? services.defaults.tier
         if (!(TIERS as readonly string[]).includes(tier)) throw new HttpError(400, 'API_BAD_REQUEST', `unknown tier ${tier}; one of ${TIERS.join(', ')}`)
-        const best = bestResult(daemon, tier as Tier)
-        const marks = daemon.claims.duplicateMarksNow()
+        const best = bestResult(services, tier as Tier)
+        const marks = services.claims.duplicateMarksNow()
         // Unverified results that beat the best: shown as candidates, never built on until reproduced.
-        const maxSteps = daemon.config.maxSteps > 0 ? daemon.config.maxSteps : undefined
-        const candidates = daemon.trust.candidates({ tier: tier as Tier, maxSteps, than: best?.body.metrics?.val_bpb ?? null })
+        const candidates = services.trust.candidates({ tier: tier as Tier, maxSteps: services.defaults.maxSteps, than: best?.body.metrics?.val_bpb ?? null })
         return this.json(res, 200, {
           tier,
-          best: best === undefined ? null : resultView(best, marks.get(best.id), daemon.trust.status(best.id)),
+          best: best === undefined ? null : resultView(best, marks.get(best.id), services.trust.status(best.id)),
           candidates: candidates.slice(0, 10).map((r) => resultView(r, marks.get(r.id), 'unverified'))
         })
       }
-      const reply = await this.agentRoutes.handle({
+      const reply = await agentRoutes.handle({
         method: req.method ?? 'GET',
         path: url.pathname,
         query: url.searchParams,
@@ -116,19 +120,19 @@ export class ApiServer {
         const body = connectBody.safeParse(await this.readJson(req))
         if (!body.success) throw new HttpError(400, 'API_BAD_REQUEST', 'expected {"addr": "<multiaddr>"}')
         try {
-          return this.json(res, 200, { peerId: await daemon.network.connect(body.data.addr) })
+          return this.json(res, 200, { peerId: await services.network.connect(body.data.addr) })
         } catch (err) {
           throw new HttpError(502, 'CONNECT_FAILED', `could not connect to ${body.data.addr}: ${(err as Error).message}`)
         }
       }
       if (route === 'POST /api/blobs') {
         this.checkToken(req)
-        const hash = await daemon.network.blobs.add(await this.readBody(req))
+        const hash = await services.blobs.add(await this.readBody(req))
         return this.json(res, 201, { hash })
       }
       if (req.method === 'GET' && url.pathname.startsWith('/api/blobs/')) {
         const hash = parseBlobHash(url.pathname.slice('/api/blobs/'.length))
-        const bytes = await daemon.network.blobs.get(hash, { signal: AbortSignal.timeout(60_000) })
+        const bytes = await services.blobs.get(hash, { signal: AbortSignal.timeout(60_000) })
         return this.send(res, 200, Buffer.from(bytes), 'application/octet-stream')
       }
       throw new HttpError(404, 'NOT_FOUND', `no route ${route}`)
@@ -164,7 +168,7 @@ export class ApiServer {
     let size = 0
     for await (const chunk of req) {
       size += (chunk as Buffer).byteLength
-      if (size > this.maxBodyBytes) throw new HttpError(413, 'API_BODY_TOO_LARGE', `request body exceeds ${this.maxBodyBytes} bytes`)
+      if (size > this.init.maxBodyBytes) throw new HttpError(413, 'API_BODY_TOO_LARGE', `request body exceeds ${this.init.maxBodyBytes} bytes`)
       chunks.push(chunk as Buffer)
     }
     return Buffer.concat(chunks)

@@ -14,6 +14,9 @@ import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
 import { SwarmdError } from '../util/errors.js'
 import type { BlobStore } from './blob-store.js'
+import type { GossipStats } from './gossip-replication.js'
+import type { Rejection } from './peer-penalties.js'
+import type { SyncStats } from './sync-service.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { ReplicaPort } from './replica-port.js'
 import type { Clock } from '../util/clock.js'
@@ -74,6 +77,27 @@ export const SWARM_PROTOCOL_VERSION = 2
 export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/state/${SWARM_PROTOCOL_VERSION}` }
 export function syncProtocol (swarm: string): string { return `/swarmd/${swarm}/sync/${SWARM_PROTOCOL_VERSION}` }
 
+/** A connection as the status shows it. */
+export interface PeerConnectionView {
+  peerId: string
+  addr: string
+  direction: 'inbound' | 'outbound'
+  openedAt: number
+}
+
+/** What the network is doing, as plain data: for the status page and `swarmd status`. */
+export interface NetworkSnapshot {
+  peerId: string
+  listen: string[]
+  peers: PeerConnectionView[]
+  /** Connected peers subscribed to this swarm's topic. */
+  topicPeers: number
+  sync: SyncStats
+  gossip: GossipStats & { repairs: number }
+  rejections: { reject: number, ignore: number, recent: Rejection[] }
+  blocked: string[]
+}
+
 /** Everything peer to peer for one swarm: the libp2p node, gossip, sync, blobs, dialling. */
 export class SwarmNetwork {
   readonly penalties: PeerPenalties
@@ -105,6 +129,21 @@ export class SwarmNetwork {
   get blobs (): BlobService { return this.need(this.blobService) }
   /** Gossip links rebuilt because a swarm member was connected but off the topic. */
   get gossipRepairs (): number { return this.watchdog?.stats.repairs ?? 0 }
+  /** Peers, topic, sync, gossip and rejections now (the 20 latest rejections). */
+  snapshot (): NetworkSnapshot {
+    const libp2p = this.libp2p
+    return {
+      peerId: libp2p.peerId.toString(),
+      listen: libp2p.getMultiaddrs().map((ma) => ma.toString()),
+      peers: libp2p.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, openedAt: c.timeline.open })),
+      topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(this.init.swarm)).length,
+      sync: { ...this.sync.stats },
+      gossip: { ...this.gossip.stats, repairs: this.gossipRepairs },
+      rejections: { ...this.penalties.totals, recent: this.penalties.recent().slice(0, 20) },
+      blocked: this.penalties.blocked()
+    }
+  }
+
   /** Gossipsub's score of a connected (or recently seen) peer: negative means penalised. */
   gossipScore (peer: PeerId | string): number {
     return gossipScoring(this.libp2p.services.pubsub).getScore(peer.toString())

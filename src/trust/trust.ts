@@ -1,12 +1,5 @@
+import type { ResultEntry } from '../claims/claim-ledger.js'
 import type { ResultBody, VerificationBody } from '../state/record-kinds.js'
-
-export interface TrustResult {
-  id: string
-  author: string
-  /** The result's signed date: a suspect regains standing only from results dated after its refuted one. Default 0. */
-  createdAt?: number
-  body: ResultBody
-}
 
 export interface TrustVerification {
   id: string
@@ -108,7 +101,7 @@ export function reproduces (result: ResultBody, verification: VerificationBody, 
 }
 
 /** What `verification` says about `result` under `policy` (see `Verdict`); `verifier` and `author` sign them. */
-export function verdictOf (result: TrustResult, verification: TrustVerification, policy: TrustPolicy): Verdict {
+export function verdictOf (result: ResultEntry, verification: TrustVerification, policy: TrustPolicy): Verdict {
   const r = result.body
   const v = verification.body
   if (verification.author === result.author || r.metrics === null) return 'void'
@@ -132,7 +125,7 @@ const RANK: Record<Verdict, number> = { void: 0, reproduced: 1, inconclusive: 2,
 interface Vote { verdict: Verdict, scope: string }
 
 interface ResultNode {
-  r: TrustResult
+  r: ResultEntry
   scope: string
   createdAt: number
   /** verifier → its (worst) verdict, non-void only. */
@@ -140,7 +133,7 @@ interface ResultNode {
   status: TrustStatus
 }
 
-type Entry = { kind: 'result', r: TrustResult } | { kind: 'verification', v: TrustVerification }
+type Entry = { kind: 'result', r: ResultEntry } | { kind: 'verification', v: TrustVerification }
 
 /**
  * Which results this node trusts (DESIGN §4), kept up to date record by record. Identities are
@@ -190,7 +183,7 @@ export class TrustEngine {
     this.state.standing.add(policy.self)
   }
 
-  addResult (r: TrustResult): void {
+  addResult (r: ResultEntry): void {
     this.log.push({ kind: 'result', r })
     this.applyResult(r)
     this.settle()
@@ -242,9 +235,9 @@ export class TrustEngine {
     return this.verifiersOf.get(resultId)?.has(author) ?? false
   }
 
-  private applyResult (r: TrustResult): void {
+  private applyResult (r: ResultEntry): void {
     if (this.results.has(r.id)) return
-    const node: ResultNode = { r, scope: scopeOf(r.body, r.body.maxSteps), createdAt: r.createdAt ?? 0, votes: new Map(), status: 'unverified' }
+    const node: ResultNode = { r, scope: scopeOf(r.body, r.body.maxSteps), createdAt: r.createdAt, votes: new Map(), status: 'unverified' }
     this.results.set(r.id, node)
     push(this.byAuthor, r.author, node)
     for (const v of this.orphans.get(r.id) ?? []) this.attach(node, v)
@@ -448,7 +441,7 @@ export class TrustEngine {
  * Which results this node trusts, from records in the order given (the pure form of
  * `TrustEngine`, for tests and tools): results first, then verifications.
  */
-export function computeTrust (results: TrustResult[], verifications: TrustVerification[], policy: TrustPolicy): TrustState {
+export function computeTrust (results: ResultEntry[], verifications: TrustVerification[], policy: TrustPolicy): TrustState {
   const engine = new TrustEngine(policy)
   for (const r of results) engine.addResult(r)
   for (const v of verifications) engine.addVerification(v)

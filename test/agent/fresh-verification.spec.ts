@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
+import { ResultPublisher } from '../../src/claims/publish.js'
 import { ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { ClaimBook } from '../../src/claims/claim-book.js'
@@ -66,9 +67,10 @@ describe('ResearchLoop: every verification scores the result and the default tra
     const trust = new TrustLedger(ledger, { self: a.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
     let seeds = 0
+    const blobAccess = { add: async (bytes: Uint8Array) => { const h = sha256Hex(bytes); blobs.set(h, bytes); return h }, get: async (hash: string) => blobs.get(hash) ?? Promise.reject(new Error('missing')) }
     const loop = new ResearchLoop({
       state: a.state,
-      blobs: { add: async (bytes) => { const h = sha256Hex(bytes); blobs.set(h, bytes); return h }, get: async (hash) => blobs.get(hash) ?? Promise.reject(new Error('missing')) },
+      blobs: blobAccess,
       runner,
       proposer: new BuiltinProposer({ rng: seededRng(7) }),
       clock: a.clock,
@@ -76,6 +78,7 @@ describe('ResearchLoop: every verification scores the result and the default tra
       claims: new ClaimBook({ state: a.state, ledger, clock: a.clock }, { settleMs: 0 }),
       hypotheses: new HypothesisBook({ state: a.state, ledger, clock: a.clock }, { perHour: 20 }),
       trust,
+      publisher: new ResultPublisher({ state: a.state, ledger, blobs: blobAccess, clock: a.clock, defaultSource }, { hardware: { gpu: 'cpu', vramGb: 0 }, tier: 'cpu', harness: 'h1', maxSteps: 10 }),
       freshSeed: () => `seed-${++seeds}`
     }, { profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource, maxSteps: 10, claimTtlMs: 60_000, maxExperiments: 2, retryMs: 1 })
 

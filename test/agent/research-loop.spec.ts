@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
 import { ProposalError } from '../../src/agent/proposer.js'
+import { ResultPublisher } from '../../src/claims/publish.js'
 import { CODE_FETCH_BACKOFF_MS, ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { createHashingEmbedder } from '../../src/embedding/hashing-embedder.js'
@@ -12,7 +13,7 @@ import { ClaimBook } from '../../src/claims/claim-book.js'
 import { ClaimLedger } from '../../src/claims/claim-ledger.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { TrustLedger } from '../../src/trust/trust-ledger.js'
-import { bestView, childrenOf, frontier, resultsView } from '../../src/state/views.js'
+import { bestView, childrenOf, frontier } from '../../src/claims/lineage.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { seededRng } from '../../src/util/rng.js'
@@ -21,6 +22,8 @@ import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
 import type { Replica } from '../helpers/replica.js'
 import type { ClaimBody } from '../../src/state/record-kinds.js'
+import type { ResultEntry } from '../../src/claims/claim-ledger.js'
+import type { SwarmState } from '../../src/state/swarm-state.js'
 
 function memoryBlobs () {
   const blobs = new Map<string, Uint8Array>()
@@ -39,6 +42,12 @@ class TickingClock extends ManualClock {
   }
 }
 
+/** The results a replica holds on harness h1, oldest first, as the ledger (the read model) lists them. */
+function resultsIn (state: SwarmState, harness: string): ResultEntry[] {
+  const ledger = new ClaimLedger(state, harness)
+  try { return ledger.allResults() } finally { ledger.close() }
+}
+
 async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup, replicaIn?: Awaited<ReturnType<typeof makeReplica>>, init: { verifyBeforeAdopt?: boolean } = {}) {
   const replica = replicaIn ?? await makeReplica({ seed: 21, clock: new TickingClock() })
   const blobs = memoryBlobs()
@@ -49,8 +58,10 @@ async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: Semant
   const claims = new ClaimBook({ state: replica.state, ledger, clock: replica.clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: 0 })
   const hypotheses = new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 })
   const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
-  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses, trust }, {
-    profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: await readFile(join(HARNESS_DIR, 'train.py'), 'utf8'),
+  const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+  const publisher = new ResultPublisher({ state: replica.state, ledger, blobs, clock: replica.clock, defaultSource }, { hardware: { gpu: 'cpu', vramGb: 0 }, tier: 'cpu', harness: 'h1', maxSteps: 10 })
+  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses, trust, publisher }, {
+    profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource,
     maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1, ...init
   })
   return { replica, blobs, runner, loop, log, trust }
@@ -61,7 +72,7 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     const { replica, blobs, loop } = await setup(undefined, 20)
     loop.start()
     await loop.done
-    const results = resultsView(replica.state, 'h1')
+    const results = resultsIn(replica.state, 'h1')
     assert.equal(results.length, 20)
     assert.equal(results[0]!.body.description, 'baseline: the harness default train.py')
     assert.equal(results[0]!.body.parent, null)
@@ -81,6 +92,23 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     assert.ok(loop.stats.lastOverheadMs !== null)
   })
 
+  it('publishes numbers no honest run can produce as an insane-metrics crash (the agent API answers the same)', async () => {
+    // The scripted landscape goes below any real val_bpb for a 100-block model.
+    const broken: Proposer = {
+      async propose (ctx) {
+        return { source: ctx.baseline.source.replace(/^DEPTH = \d+/m, 'DEPTH = 100'), description: 'DEPTH 2 -> 100', delta: [{ name: 'DEPTH', from: 2, to: 100 }] }
+      }
+    }
+    const { replica, loop } = await setup(broken, 2)
+    loop.start()
+    await loop.done
+    const results = resultsIn(replica.state, 'h1')
+    assert.deepEqual(results.map((r) => r.body.status), ['keep', 'crash'])
+    assert.equal(results[1]!.body.crash?.reason, 'insane-metrics')
+    assert.equal(results[1]!.body.metrics, null)
+    assert.equal(loop.stats.crashes, 1)
+  })
+
   it('keeps going after a failed proposal and a crashing candidate, and publishes the crash', async () => {
     let call = 0
     const flaky: Proposer = {
@@ -94,7 +122,7 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     const { replica, loop, log } = await setup(flaky, 3)
     loop.start()
     await loop.done
-    const results = resultsView(replica.state, 'h1')
+    const results = resultsIn(replica.state, 'h1')
     assert.deepEqual(results.map((r) => r.body.status), ['keep', 'crash', 'keep'])
     assert.equal(results[1]!.body.crash?.reason, 'exception')
     assert.equal(results[1]!.body.metrics, null)
@@ -116,7 +144,7 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     const { replica, loop, log } = await setup(repetitive, 3)
     loop.start()
     await loop.done
-    const descriptions = resultsView(replica.state, 'h1').map((r) => r.body.description)
+    const descriptions = resultsIn(replica.state, 'h1').map((r) => r.body.description)
     assert.deepEqual(descriptions.slice(1).sort(), ['WIDTH 64 -> 72', 'WIDTH 64 -> 80'].sort())
     assert.equal(loop.stats.duplicatesAvoided, 1)
     assert.ok(log.some((l) => /duplicates result .* \((exact|structured)\)/.test(l)), log.join('\n'))
@@ -137,7 +165,7 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
     const { replica, loop, log } = await setup(wordy, 3, new SemanticDedup(createHashingEmbedder()))
     loop.start()
     await loop.done
-    const descriptions = resultsView(replica.state, 'h1').map((r) => r.body.description)
+    const descriptions = resultsIn(replica.state, 'h1').map((r) => r.body.description)
     assert.equal(descriptions.length, 3)
     assert.ok(descriptions.includes('switch the MLP activation from GELU to ReLU'))
     assert.ok(descriptions.includes('add a dropout layer after attention'))
@@ -183,7 +211,7 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.ok(trust.state.caught.has(liar.state.peerId))
     assert.equal(loop.stats.verifications, 2)
     assert.equal(loop.stats.refuted, 1)
-    const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+    const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
     assert.equal(mine.length, 2)
     assert.ok(mine.every((r) => r.body.parent === honestId), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
     const verifications = a.state.list('verification')
@@ -217,7 +245,7 @@ describe('ResearchLoop: verification before adoption', () => {
       await loop.done
       assert.equal(loop.stats.verifications, verifyBeforeAdopt ? 1 : 0, verifyBeforeAdopt ? 'bob\'s result is re-run here first' : 'adopted as the swarm trusts it')
       assert.equal(trust.reproducedHere(bobRun), verifyBeforeAdopt)
-      const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+      const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
       assert.equal(mine.length, 2)
       assert.ok(mine.every((r) => r.body.parent === bobRun), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
     }
@@ -248,7 +276,7 @@ describe('ResearchLoop: verification before adoption', () => {
       assert.equal(trust.status(bobId), 'unverified')
       assert.ok(!trust.state.caught.has(bob.state.peerId), 'bob is not caught for this machine\'s limits')
       assert.equal(heavyRuns, 1, 'tried once')
-      const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+      const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
       assert.equal(mine.length, 2)
       assert.ok(mine.every((r) => r.body.parent !== bobId))
       assert.ok(log.some((l) => l.includes(`(${reason}: ${detail})`) && /could not re-run/.test(l)), log.join('\n'))
@@ -291,7 +319,7 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.equal((mine.record.body as { inconclusive?: boolean }).inconclusive, undefined)
     assert.equal(trust.status(fakeId), 'refuted')
     assert.ok(trust.state.caught.has(liar!.state.peerId), 'the liar is caught')
-    const results = resultsView(a.state, 'h1')
+    const results = resultsIn(a.state, 'h1')
     assert.notEqual(bestView(results, { tier: 'cpu', trusted: (id) => trust.isTrusted(id), maxSteps: 10 })?.id, fakeId, 'never the best')
     assert.ok(results.filter((r) => r.author === a.state.peerId).every((r) => r.body.parent !== fakeId), 'nothing built on it')
   })
@@ -329,7 +357,7 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.equal(unanswered, 1, 'asked for the missing code once, not every cycle')
     assert.equal(loop.stats.verifications, 1, 'asked again after the back-off, and re-ran it')
     assert.ok(trust.reproducedHere(orphanId))
-    const mine = resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+    const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
     assert.deepEqual(mine.map((r) => r.body.parent), [null, orphanId, orphanId], 'its baseline meanwhile, then built on the result once re-run')
   })
 
@@ -345,6 +373,6 @@ describe('ResearchLoop: verification before adoption', () => {
     loop.start()
     await loop.done
     assert.equal(loop.stats.verifications, 1, 'verification is on by default')
-    assert.ok(resultsView(a.state, 'h1').filter((r) => r.author === a.state.peerId).every((r) => r.body.parent !== liarId))
+    assert.ok(resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId).every((r) => r.body.parent !== liarId))
   })
 })

@@ -12,8 +12,13 @@ const FORBIDDEN: Array<{ from: string, to: string, why: string }> = [
   { from: 'claims', to: 'agent', why: 'the research loop builds on the claims, not the reverse' },
   { from: 'runner', to: 'agent', why: 'the runner runs what any caller hands it' },
   { from: 'state', to: 'p2p', why: 'state and p2p meet only at p2p/replica-port.ts' },
-  { from: 'embedding', to: 'claims', why: 'the embedders turn text into vectors for whoever asks; dedup and hypotheses use them' }
+  { from: 'embedding', to: 'claims', why: 'the embedders turn text into vectors for whoever asks; dedup and hypotheses use them' },
+  { from: 'http', to: 'daemon', why: 'the API is served through its ports (http/api-ports.ts); the daemon wires them' }
 ]
+
+/** What the HTTP tests may not start: they run on the in-memory fixture (test/helpers/api-fixture.ts), no libp2p node. */
+const NODE_STARTERS = ['src/daemon/daemon.ts', 'src/p2p/swarm-network.ts', 'src/p2p/libp2p-node.ts', 'test/helpers/in-process-daemon.ts', 'test/helpers/daemon-process.ts']
+const ROOT = resolve(SRC, '..')
 
 async function sourceFiles (dir: string): Promise<string[]> {
   const out: string[] = []
@@ -42,4 +47,16 @@ describe('layers: the arrows between src/ folders run one way', () => {
       assert.deepEqual(offenders, [])
     })
   }
+
+  it('no HTTP test starts a daemon or a libp2p node (they import none of what does)', async () => {
+    const offenders: string[] = []
+    for (const file of await sourceFiles(join(ROOT, 'test', 'http'))) {
+      const text = await readFile(file, 'utf8')
+      for (const m of text.matchAll(/^(?:import|export)[^'"]*from\s+'(\.[^']+)'/gm)) {
+        const target = relative(ROOT, resolve(dirname(file), m[1]!)).replace(/\.js$/, '.ts')
+        if (NODE_STARTERS.includes(target)) offenders.push(`${relative(ROOT, file)} imports ${target}`)
+      }
+    }
+    assert.deepEqual(offenders, [])
+  })
 })

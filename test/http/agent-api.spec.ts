@@ -1,13 +1,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
 import { applyDelta } from '../../src/source/train-constants.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
-import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
+import { FIXTURE_HARNESS, startApiFixture } from '../helpers/api-fixture.js'
+import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { makeReplica } from '../helpers/replica.js'
 import { waitFor } from '../helpers/wait.js'
-import type { Daemon } from '../../src/daemon/daemon.js'
+import type { ApiFixture } from '../helpers/api-fixture.js'
 import type { ClaimView, HypothesisView, ResultJson, StatusView } from '../../src/http/views.js'
 import type { DeltaEntry } from '../../src/state/record-kinds.js'
 
@@ -40,25 +40,25 @@ model: 1.2M params
 `
 
 describe('agent API over HTTP (claims, results, hypotheses)', () => {
-  let daemon: Daemon
+  let api: ApiFixture
   let token: string
   let peerId: string
 
   before(async () => {
-    daemon = await startInProcessDaemon({ claimSettleMs: 50 })
-    token = (await readFile(daemon.paths.apiToken, 'utf8')).trim()
-    peerId = daemon.identity.peerId.toString()
+    api = await startApiFixture({ settleMs: 50, semantic: true })
+    token = api.token
+    peerId = api.peerId
   })
-  after(async () => { await stopAndRemove(daemon) })
+  after(async () => { await api.close() })
 
   async function call<T = any> (method: string, path: string, body?: unknown, auth = true): Promise<Reply<T>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (auth) headers.authorization = `Bearer ${token}`
-    const res = await fetch(`${daemon.apiUrl}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
+    const res = await fetch(`${api.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
     return { status: res.status, body: await res.json() as T }
   }
   const post = async <T = any> (path: string, body?: unknown): Promise<Reply<T>> => call<T>('POST', path, body ?? {})
-  const code = (delta: DeltaEntry[], extra = ''): string => applyDelta(daemon.defaultSource, delta) + extra
+  const code = (delta: DeltaEntry[], extra = ''): string => applyDelta(api.defaultSource, delta) + extra
   async function claim (body: Record<string, unknown>): Promise<ClaimView> {
     const reply = await post<{ claim: ClaimView }>('/api/claims', body)
     assert.equal(reply.status, 201, JSON.stringify(reply.body))
@@ -97,7 +97,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assert.equal(warmupClaim.releaseReason, null)
     assert.deepEqual(warmupClaim.results, [])
     // The code is stored: whoever adopts this experiment can fetch it by hash.
-    const blob = await fetch(`${daemon.apiUrl}/api/blobs/${warmupClaim.codeHash!}`)
+    const blob = await fetch(`${api.url}/api/blobs/${warmupClaim.codeHash!}`)
     assert.equal(await blob.text(), source)
     const got = await call<{ claim: ClaimView }>('GET', `/api/claims/${warmupClaim.id}`)
     assert.deepEqual(got.body.claim, warmupClaim)
@@ -122,6 +122,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assertError(reply, 409, 'CLAIM_DUPLICATE')
     assert.equal(reply.body.duplicate.layer, 'structured')
     assert.equal(reply.body.duplicate.conflict.id, warmupClaim.id)
+    assert.equal(await api.blobStore.has(blobHashOf(Buffer.from(code(warmup, '\n# reformatted\n')))), false, 'a refused claim stores no code')
   })
 
   it('refuses a paraphrase (real MiniLM): 409 semantic with its score; another value is a new experiment', async () => {
@@ -157,10 +158,10 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     const peer = await makeReplica({ clock: new ManualClock(Date.now()) })
     try {
       const foreign = await peer.state.append('claim', { description: 'swap GELU for squared ReLU', parent: null, codeHash: null, delta: [], tier: 'cpu', ttlMs: 600_000 })
-      for (const update of peer.state.diffsFor(daemon.state.encodeStateVector())) assert.equal((await daemon.state.applyRemote(update)).verdict, 'accept')
+      for (const update of peer.state.diffsFor(api.state.encodeStateVector())) assert.equal((await api.state.applyRemote(update)).verdict, 'accept')
       assertError(await post(`/api/claims/${foreign.id}/heartbeat`), 403, 'CLAIM_NOT_OWN')
       assertError(await post(`/api/claims/${foreign.id}/release`), 403, 'CLAIM_NOT_OWN')
-      assertError(await post('/api/results', { claim: foreign.id, log: runLog(2.1), code: daemon.defaultSource }), 403, 'CLAIM_NOT_OWN')
+      assertError(await post('/api/results', { claim: foreign.id, log: runLog(2.1), code: api.defaultSource }), 403, 'CLAIM_NOT_OWN')
       const seen = await call<{ claim: ClaimView }>('GET', `/api/claims/${foreign.id}`)
       assert.equal(seen.body.claim.author, peer.identity.peerId.toString())
     } finally {
@@ -174,7 +175,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assert.equal(released.body.claim.releaseReason, 'aborted')
     assertError(await post(`/api/claims/${gone.id}/heartbeat`), 409, 'CLAIM_CLOSED')
     assertError(await post(`/api/claims/${gone.id}/release`), 409, 'CLAIM_CLOSED')
-    assertError(await post('/api/results', { claim: gone.id, log: runLog(2.1), code: daemon.defaultSource }), 409, 'CLAIM_CLOSED')
+    assertError(await post('/api/results', { claim: gone.id, log: runLog(2.1), code: api.defaultSource }), 409, 'CLAIM_CLOSED')
   })
 
   it('lets a released experiment be claimed again', async () => {
@@ -205,9 +206,9 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assert.equal(lrResult.codeHash, sha256Hex(lrCode()))
     assert.equal(lrResult.logHash, sha256Hex(runLog(2.25)))
     assert.equal(lrResult.hardware.tier, 'cpu')
-    assert.equal(lrResult.harness, daemon.research.harness)
+    assert.equal(lrResult.harness, FIXTURE_HARNESS)
     assert.equal(lrResult.duplicateOf, null)
-    const log = await fetch(`${daemon.apiUrl}/api/blobs/${lrResult.logHash}`)
+    const log = await fetch(`${api.url}/api/blobs/${lrResult.logHash}`)
     assert.equal(await log.text(), runLog(2.25))
     const after = await call<{ claim: ClaimView }>('GET', `/api/claims/${c.id}`)
     assert.equal(after.body.claim.status, 'finished')
@@ -245,6 +246,16 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assert.equal(crash.metrics, null)
     assert.equal(crash.crash?.reason, 'exception')
     assert.equal(crash.crash?.detail, 'RuntimeError: mat1 and mat2 shapes cannot be multiplied (16x64 and 96x64)')
+  })
+
+  it('publishes numbers no honest run can produce as an insane-metrics crash (the research loop does the same); keep with them is refused', async () => {
+    const source = code([{ name: 'WIDTH', from: 64, to: 80 }])
+    const c = await claim({ description: 'width 80', code: source, parent: null })
+    assertError(await post('/api/results', { claim: c.id, log: runLog(0.01), code: source, status: 'keep' }), 400, 'RESULT_INVALID')
+    const r = await publish({ claim: c.id, log: runLog(0.01), code: source })
+    assert.equal(r.status, 'crash')
+    assert.equal(r.metrics, null)
+    assert.equal(r.crash?.reason, 'insane-metrics')
   })
 
   it('keeps a result for a claim that expired meanwhile (a zombie result)', async () => {
@@ -297,7 +308,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
   it('marks a result that repeats an earlier one (as after a partition) and counts it in the status', async () => {
     // Both sides of a partition claimed the same experiment: here the second claim is written
     // unchecked, as the other side would have, and its result published through the API.
-    const twin = await daemon.claims.append({ description: 'learning rate 0.02', parent: null, codeHash: sha256Hex(lrCode()), delta: [{ name: 'LEARNING_RATE', from: 0.01, to: 0.02 }], tier: 'cpu', ttlMs: 60_000 })
+    const twin = await api.services.claims.append({ description: 'learning rate 0.02', parent: null, codeHash: sha256Hex(lrCode()), delta: [{ name: 'LEARNING_RATE', from: 0.01, to: 0.02 }], tier: 'cpu', ttlMs: 60_000 })
     const r = await publish({ claim: twin.id, log: runLog(2.26), code: lrCode() })
     assert.deepEqual(r.duplicateOf, { of: lrResult.id, layer: 'exact', score: null })
     const results = await call<{ results: ResultJson[] }>('GET', '/api/results')

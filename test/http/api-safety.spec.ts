@@ -1,18 +1,14 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { connect } from 'node:net'
-import { hostname, networkInterfaces, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BlobStore, blobHashOf } from '../../src/p2p/blob-store.js'
-import { resolveConfig } from '../../src/config/config.js'
-import { DEFAULTS } from '../../src/config/defaults.js'
+import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { loadOrCreateApiToken } from '../../src/daemon/api-token.js'
-import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
-import { DaemonProcess, cleanupDaemons } from '../helpers/daemon-process.js'
-import { waitFor } from '../helpers/wait.js'
-import type { Daemon } from '../../src/daemon/daemon.js'
+import { startApiFixture } from '../helpers/api-fixture.js'
+import type { ApiFixture } from '../helpers/api-fixture.js'
 
 interface Reply { status: number, code: string | undefined }
 
@@ -52,7 +48,7 @@ interface Endpoint {
 }
 
 describe('local API safety (DESIGN §6, issue 5 §4)', () => {
-  let daemon: Daemon
+  let api: ApiFixture
   let token: string
   let base: string
   let port: number
@@ -60,16 +56,16 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
   const blob = new TextEncoder().encode('LR = 0.07  # must never be stored by a refused call\n')
 
   before(async () => {
-    daemon = await startInProcessDaemon({ claimSettleMs: 20 })
-    token = (await readFile(daemon.paths.apiToken, 'utf8')).trim()
-    base = daemon.apiUrl
+    api = await startApiFixture({ settleMs: 20 })
+    token = api.token
+    base = api.url
     port = Number(new URL(base).port)
     // A real claim, so heartbeat and release address an existing one.
     const res = await call(base, 'POST', '/api/claims', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ description: 'warmup 20 -> 40' }))
     assert.equal(res.status, 201)
-    claimId = daemon.claims.ledger.allClaims()[0]!.id
+    claimId = api.services.claims.ledger.allClaims()[0]!.id
   })
-  after(async () => { await stopAndRemove(daemon) })
+  after(async () => { await api.close() })
 
   const json = (value: unknown) => () => JSON.stringify(value)
   const endpoints = (): Endpoint[] => [
@@ -85,11 +81,11 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
   /** Everything a mutation could touch: records, claim state, peers, blobs. */
   async function observable (): Promise<string> {
     return JSON.stringify({
-      digest: daemon.state.contentDigest(),
-      counts: daemon.state.counts(),
-      claim: daemon.claims.ledger.allClaims().map((c) => c.id),
-      peers: daemon.network.libp2p.getPeers().length,
-      blob: await new BlobStore(daemon.paths.blobs).has(blobHashOf(blob))
+      digest: api.state.contentDigest(),
+      counts: api.state.counts(),
+      claim: api.services.claims.ledger.allClaims().map((c) => c.id),
+      dialled: api.dialled.length,
+      blob: await api.blobStore.has(blobHashOf(blob))
     })
   }
 
@@ -129,7 +125,7 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
           `POST ${endpoint.path} (origin ${origin ?? 'none'}) was refused by a guard: ${reply.status} ${reply.code ?? ''}`)
       }
     }
-    assert.equal(await new BlobStore(daemon.paths.blobs).has(blobHashOf(blob)), true, 'the authorised blob upload was stored')
+    assert.equal(await api.blobStore.has(blobHashOf(blob)), true, 'the authorised blob upload was stored')
   })
 
   it('refuses reads addressed by a foreign Host name, or by none (DNS rebinding would read the status otherwise)', async () => {
@@ -148,54 +144,6 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
     for (const path of ['/api/claims/%E0%A4%A', '/api/hypotheses/%ZZ', '/api/claims/%C3%28']) {
       const reply = await call(base, 'GET', path, {})
       assert.deepEqual([reply.status, reply.code], [400, 'API_BAD_REQUEST'], `GET ${path}`)
-    }
-  })
-
-  it('binds to 127.0.0.1 by default, unreachable from other interfaces; the token file is private to the user', async () => {
-    assert.equal(DEFAULTS.httpHost, '127.0.0.1')
-    assert.equal(resolveConfig({ file: {}, env: {}, flags: {}, shippedBootstrap: [] }).httpHost, '127.0.0.1')
-    assert.equal(new URL(daemon.apiUrl).hostname, '127.0.0.1')
-    const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)
-    if (external !== undefined) {
-      const reached = await new Promise<boolean>((resolve) => {
-        const socket = connect(port, external.address)
-        socket.once('connect', () => { socket.destroy(); resolve(true) })
-        socket.once('error', () => { resolve(false) })
-      })
-      assert.equal(reached, false, `the API answered on ${external.address}`)
-    }
-    assert.equal((await stat(daemon.paths.apiToken)).mode & 0o077, 0, 'api-token is readable by other users')
-  })
-})
-
-describe('swarmd start --http-host (a real child process)', () => {
-  after(async () => { await cleanupDaemons() })
-
-  it('warns when the API listens beyond loopback, and stays silent on the default', { timeout: 90_000 }, async () => {
-    const exposed = await DaemonProcess.start({ name: 'exposed', args: ['--http-host', '0.0.0.0'] })
-    try {
-      await waitFor(() => /warning: the API listens on 0\.0\.0\.0, not loopback/.test(exposed.output), { timeoutMs: 10_000, what: () => `the warning in the output of swarmd start:\n${exposed.output}` })
-      // Exposed or not, a write still needs the token.
-      const res = await fetch(new URL('/api/hypotheses', exposed.info.api), { method: 'POST', body: '{"title":"x","text":""}', headers: { 'content-type': 'application/json' } })
-      assert.equal(res.status, 401)
-      // What the flag is for: a browser elsewhere on the LAN, addressing the machine by its address or its name.
-      const port = new URL(exposed.info.api).port
-      const lan = Object.values(networkInterfaces()).flat().find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
-      if (lan !== undefined) {
-        const page = await fetch(`http://${lan.address}:${port}/api/status`)
-        assert.equal(page.status, 200, `GET /api/status from ${lan.address}`)
-      }
-      assert.equal((await call(exposed.info.api, 'GET', '/api/status', { host: `${hostname()}:${port}` })).status, 200)
-      assert.deepEqual(await call(exposed.info.api, 'GET', '/api/status', { host: `evil.example:${port}` }), { status: 403, code: 'API_FORBIDDEN_HOST' })
-    } finally {
-      await exposed.stop()
-    }
-    const quiet = await DaemonProcess.start({ name: 'default' })
-    try {
-      assert.equal(new URL(quiet.info.api).hostname, '127.0.0.1')
-      assert.doesNotMatch(quiet.output, /not loopback/)
-    } finally {
-      await quiet.stop()
     }
   })
 })

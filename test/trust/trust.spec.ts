@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { TRUST_BOUNDS, TrustEngine, computeTrust, reproduces, scopeOf } from '../../src/trust/trust.js'
-import type { TrustPolicy, TrustResult, TrustVerification } from '../../src/trust/trust.js'
+import type { TrustPolicy, TrustVerification } from '../../src/trust/trust.js'
+import type { ResultEntry } from '../../src/claims/claim-ledger.js'
 import type { ResultBody, Tier } from '../../src/state/record-kinds.js'
 
 const h = (n: number): string => n.toString(16).padStart(64, '0')
@@ -9,7 +10,7 @@ const metrics = (valBpb: number) => ({ val_bpb: valBpb, training_seconds: 1, tot
 const policy: TrustPolicy = { self: 'me', quorum: 2, tolerance: 0.01, reputationAfter: 3 }
 
 let next = 1
-function result (author: string, valBpb: number, tier: Tier = 'cpu', torch?: string): TrustResult {
+function result (author: string, valBpb: number, tier: Tier = 'cpu', torch?: string): ResultEntry {
   const id = h(next++)
   const body: ResultBody = {
     claimId: h(9000 + next), parent: null, codeHash: h(5000 + next), logHash: h(7000), description: `${author} run ${next}`, delta: [], status: 'keep',
@@ -17,7 +18,7 @@ function result (author: string, valBpb: number, tier: Tier = 'cpu', torch?: str
   }
   return { id, author, createdAt: next, body }
 }
-function verification (author: string, of: TrustResult, valBpb: number | null, tier: Tier = 'cpu'): TrustVerification {
+function verification (author: string, of: ResultEntry, valBpb: number | null, tier: Tier = 'cpu'): TrustVerification {
   return { id: h(100_000 + next++), author, body: { result: of.id, claimId: h(200_000 + next), metrics: valBpb === null ? null : metrics(valBpb), logHash: h(7000), hardware: { gpu: 'cpu', vramGb: 0, tier }, harness: 'h1', maxSteps: 10 } }
 }
 
@@ -149,7 +150,7 @@ describe('trust: who reproduced what', () => {
 })
 
 /** A re-run that crashed with `detail` under PyTorch `torch`. */
-function crashed (author: string, of: TrustResult, detail: string, torch: string): TrustVerification {
+function crashed (author: string, of: ResultEntry, detail: string, torch: string): TrustVerification {
   const v = verification(author, of, null)
   return { ...v, body: { ...v.body, environment: { torch }, crash: { reason: 'exception', detail } } }
 }
@@ -264,7 +265,7 @@ describe('trust: vouching has a price, standing does not chain (issue 13)', () =
 
   it('standing from a step-limited reproduction never vouches for a timed result; standing from a timed one holds under a step limit', () => {
     // Issue 13's budget cheat: a step may hide any work, so a step-limited result reproduces whatever it did.
-    const timed = (r: TrustResult): TrustResult => { const { maxSteps: _, ...body } = r.body; return { ...r, body } }
+    const timed = (r: ResultEntry): ResultEntry => { const { maxSteps: _, ...body } = r.body; return { ...r, body } }
     const carolSteps = result('carol', 2.3)
     const daveSteps = result('dave', 2.3)
     const bobTimed = timed(result('bob', 2.0))
@@ -282,7 +283,7 @@ describe('trust: vouching has a price, standing does not chain (issue 13)', () =
   })
 
   it('one sponsorship budget per peer for its timed scope and every step limit under it', () => {
-    const timed = (r: TrustResult): TrustResult => { const { maxSteps: _, ...body } = r.body; return { ...r, body } }
+    const timed = (r: ResultEntry): ResultEntry => { const { maxSteps: _, ...body } = r.body; return { ...r, body } }
     const engine = new TrustEngine(policy)
     const sponsors = ['carol', 'dave'].map((a) => timed(result(a, 2.3)))
     for (const r of sponsors) engine.addResult(r)
