@@ -1,18 +1,12 @@
 import { readFile } from 'node:fs/promises'
+import type { z } from 'zod'
 import { ApiClient, ApiError } from './api-client.js'
 import { CliError, EXIT } from './exit-codes.js'
-import type { ResultRow } from './results-tsv.js'
-import type { ClaimView, HypothesisView } from '../http/views.js'
+import { claimDuplicateReply, claimReply, claimsReply, hypothesesReply, hypothesisDuplicateReply, hypothesisReply, resultReply } from '../http/api-contract.js'
+import type { ClaimDuplicate, HypothesisJson } from '../http/api-contract.js'
 import type { DeltaEntry } from '../state/record-kinds.js'
 
 type Print = (line: string) => void
-
-/** What a refused claim repeats. */
-export interface ClaimDuplicate {
-  layer: 'exact' | 'structured' | 'semantic'
-  score: number | null
-  conflict: { kind: 'claim' | 'result', id: string, author: string, description: string }
-}
 
 export interface ClaimOptions {
   description: string
@@ -33,10 +27,10 @@ export async function claimCommand (dataDir: string, opts: ClaimOptions, print: 
   if (opts.hypothesis !== undefined) body.hypothesis = opts.hypothesis
   if (opts.ttlMs !== undefined) body.ttlMs = opts.ttlMs
   try {
-    const { claim } = await client.postJson<{ claim: ClaimView }>('/api/claims', body)
+    const { claim } = await client.postJson('/api/claims', body, claimReply)
     print(opts.json ? JSON.stringify(claim, null, 2) : claim.id)
   } catch (err) {
-    const duplicate = duplicateOf<ClaimDuplicate>(err, 'CLAIM_DUPLICATE')
+    const duplicate = duplicateOf(err, 'CLAIM_DUPLICATE', claimDuplicateReply)
     if (duplicate === undefined) throw err
     if (opts.json) print(JSON.stringify({ duplicate }, null, 2))
     throw new CliError(EXIT.DUPLICATE, 'CLAIM_DUPLICATE', describeDuplicate(duplicate))
@@ -56,19 +50,19 @@ export function describeDuplicate (d: ClaimDuplicate): string {
 
 export async function heartbeatCommand (dataDir: string, id: string, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { claim } = await client.postJson<{ claim: ClaimView }>(`/api/claims/${encodeURIComponent(id)}/heartbeat`, {})
+  const { claim } = await client.postJson(`/api/claims/${encodeURIComponent(id)}/heartbeat`, {}, claimReply)
   print(`${claim.id} active until ${new Date(claim.expiresAt).toISOString()}; heartbeat again within ${seconds(claim.ttlMs / 3)}`)
 }
 
 export async function releaseCommand (dataDir: string, id: string, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { claim } = await client.postJson<{ claim: ClaimView }>(`/api/claims/${encodeURIComponent(id)}/release`, {})
+  const { claim } = await client.postJson(`/api/claims/${encodeURIComponent(id)}/release`, {}, claimReply)
   print(`released ${claim.id}: the experiment is claimable again`)
 }
 
 export async function claimsCommand (dataDir: string, opts: { active: boolean, json: boolean }, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { claims } = await client.getJson<{ claims: ClaimView[] }>(`/api/claims${opts.active ? '?status=active' : ''}`)
+  const { claims } = await client.getJson(`/api/claims${opts.active ? '?status=active' : ''}`, claimsReply)
   if (opts.json) return print(JSON.stringify(claims, null, 2))
   if (claims.length === 0) return print(opts.active ? 'no active claims' : 'no claims yet: `swarmd claim "DESC" --code train.py` makes one')
   for (const c of claims) {
@@ -93,7 +87,7 @@ export async function publishCommand (dataDir: string, opts: PublishOptions, pri
     code: await readText(opts.code, '--code')
   }
   if (opts.status !== undefined) body.status = opts.status
-  const { result } = await client.postJson<{ result: ResultRow }>('/api/results', body)
+  const { result } = await client.postJson('/api/results', body, resultReply)
   if (opts.json) return print(JSON.stringify(result, null, 2))
   const score = result.metrics === null ? `crash (${result.crash?.reason ?? 'no summary'})` : `val_bpb ${result.metrics.val_bpb.toFixed(6)}`
   print(`${result.id} ${result.status} ${score}`)
@@ -117,20 +111,20 @@ export async function hypothesisAddCommand (dataDir: string, opts: HypothesisAdd
   if (opts.evidence !== undefined && opts.evidence.length > 0) body.evidence = opts.evidence
   const client = await ApiClient.forDataDir(dataDir)
   try {
-    const { hypothesis } = await client.postJson<{ hypothesis: HypothesisView }>('/api/hypotheses', body)
+    const { hypothesis } = await client.postJson('/api/hypotheses', body, hypothesisReply)
     print(opts.json ? JSON.stringify(hypothesis, null, 2) : hypothesis.id)
   } catch (err) {
-    const duplicate = duplicateOf<{ id: string, title: string, author: string, score: number | null }>(err, 'HYPOTHESIS_DUPLICATE')
+    const duplicate = duplicateOf(err, 'HYPOTHESIS_DUPLICATE', hypothesisDuplicateReply)
     if (duplicate === undefined) throw err
     if (opts.json) print(JSON.stringify({ duplicate }, null, 2))
-    const score = duplicate.score === null || duplicate.score === undefined ? '' : `, similarity ${duplicate.score.toFixed(2)}`
+    const score = duplicate.score === null ? '' : `, similarity ${duplicate.score.toFixed(2)}`
     throw new CliError(EXIT.DUPLICATE, 'HYPOTHESIS_DUPLICATE', `hypothesis ${duplicate.id} "${duplicate.title}" by ${duplicate.author} already says this${score}; see \`swarmd hypothesis show ${duplicate.id.slice(0, 12)}\` and test it instead`)
   }
 }
 
 export async function hypothesisListCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { hypotheses } = await client.getJson<{ hypotheses: HypothesisView[] }>('/api/hypotheses')
+  const { hypotheses } = await client.getJson('/api/hypotheses', hypothesesReply)
   if (json) return print(JSON.stringify(hypotheses, null, 2))
   if (hypotheses.length === 0) return print('no hypotheses yet: add one with `swarmd hypothesis add TITLE --text ...`')
   for (const h of hypotheses) {
@@ -153,8 +147,8 @@ export async function hypothesisShowCommand (dataDir: string, id: string, json: 
   for (const o of h.outcomes) print(`outcome   ${o.result.slice(0, 12)} ${o.status} ${o.valBpb === null ? '' : `val_bpb ${o.valBpb.toFixed(6)}`}`)
 }
 
-async function hypothesisOf (client: ApiClient, id: string): Promise<HypothesisView> {
-  const { hypothesis } = await client.getJson<{ hypothesis: HypothesisView }>(`/api/hypotheses/${encodeURIComponent(id)}`)
+async function hypothesisOf (client: ApiClient, id: string): Promise<HypothesisJson> {
+  const { hypothesis } = await client.getJson(`/api/hypotheses/${encodeURIComponent(id)}`, hypothesisReply)
   return hypothesis
 }
 
@@ -166,9 +160,11 @@ async function readText (path: string, flag: string): Promise<string> {
   }
 }
 
-function duplicateOf<T> (err: unknown, code: string): T | undefined {
+/** The `duplicate` of a 409 with this code, as the contract's schema parses it; undefined for any other error. */
+function duplicateOf<T> (err: unknown, code: string, reply: z.ZodType<{ duplicate: T }>): T | undefined {
   if (!(err instanceof ApiError) || err.code !== code) return undefined
-  return (err.body as { duplicate?: T } | undefined)?.duplicate
+  const parsed = reply.safeParse(err.body)
+  return parsed.success ? parsed.data.duplicate : undefined
 }
 
 /** `NAME=FROM:TO`, values as in train.py: `LEARNING_RATE=0.01:0.02`, `USE_ROPE=False:True`. */

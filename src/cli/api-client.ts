@@ -3,6 +3,7 @@ import { dataPaths } from '../config/data-dir.js'
 import { readDaemonInfo } from '../daemon/daemon-info.js'
 import { SwarmdError } from '../util/errors.js'
 import type { DaemonInfo } from '../daemon/daemon-info.js'
+import type { z } from 'zod'
 
 /** An API error as the daemon reported it; `body` is the whole JSON answer (e.g. a claim's `duplicate`). */
 export class ApiError extends Error {
@@ -23,16 +24,17 @@ export class ApiClient {
     return new ApiClient(info, token)
   }
 
-  async getJson<T> (path: string): Promise<T> {
-    return this.json<T>(await this.request('GET', path))
+  /** GET a JSON reply, parsed with its schema from the API contract (src/http/api-contract.ts). */
+  async getJson<T> (path: string, reply: z.ZodType<T>): Promise<T> {
+    return this.json(await this.request('GET', path), reply, `GET ${path}`)
   }
 
-  async postJson<T> (path: string, body: unknown): Promise<T> {
-    return this.json<T>(await this.request('POST', path, JSON.stringify(body), 'application/json'))
+  async postJson<T> (path: string, body: unknown, reply: z.ZodType<T>): Promise<T> {
+    return this.json(await this.request('POST', path, JSON.stringify(body), 'application/json'), reply, `POST ${path}`)
   }
 
-  async postBytes<T> (path: string, body: Uint8Array): Promise<T> {
-    return this.json<T>(await this.request('POST', path, body, 'application/octet-stream'))
+  async postBytes<T> (path: string, body: Uint8Array, reply: z.ZodType<T>): Promise<T> {
+    return this.json(await this.request('POST', path, body, 'application/octet-stream'), reply, `POST ${path}`)
   }
 
   async getBytes (path: string): Promise<Uint8Array> {
@@ -52,9 +54,12 @@ export class ApiClient {
     }
   }
 
-  private async json<T> (res: Response): Promise<T> {
+  private async json<T> (res: Response, reply: z.ZodType<T>, call: string): Promise<T> {
     if (!res.ok) await this.throwFor(res)
-    return await res.json() as T
+    const parsed = reply.safeParse(await res.json().catch(() => undefined))
+    if (parsed.success) return parsed.data
+    const issue = parsed.error.issues[0]
+    throw new SwarmdError('API_REPLY_INVALID', `the daemon at ${this.info.api} answered ${call} with a body this swarmd does not understand (${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}); are the daemon and this command the same version?`)
   }
 
   private async throwFor (res: Response): Promise<never> {

@@ -6,13 +6,12 @@ import { loadOrCreateApiToken } from '../daemon/api-token.js'
 import { assertNoRunningDaemon } from '../daemon/daemon-info.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { ApiClient } from './api-client.js'
+import { bestReply, blobReply, connectReply, peersReply, resultsReply, statusReply } from '../http/api-contract.js'
 import { resultsTsv } from './results-tsv.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
-import type { ResultRow } from './results-tsv.js'
 import type { PartialConfig } from '../config/config.js'
 import type { Daemon } from '../daemon/daemon.js'
-import type { StatusView } from '../http/views.js'
 
 type Print = (line: string) => void
 
@@ -62,7 +61,7 @@ export async function startCommand (dataDir: string, flags: StartFlags, print: P
 
 export async function statusCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const status = await client.getJson<StatusView>('/api/status')
+  const status = await client.getJson('/api/status', statusReply)
   if (json) return print(JSON.stringify(status, null, 2))
   print(`peer     ${status.peerId}`)
   print(`swarm    ${status.swarm}`)
@@ -78,7 +77,7 @@ export async function statusCommand (dataDir: string, json: boolean, print: Prin
 
 export async function peersCommand (dataDir: string, json: boolean, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { peers } = await client.getJson<{ peers: Array<{ peerId: string, addr: string, direction: string }> }>('/api/peers')
+  const { peers } = await client.getJson('/api/peers', peersReply)
   if (json) return print(JSON.stringify(peers, null, 2))
   if (peers.length === 0) return print('no peers connected')
   for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}`)
@@ -86,13 +85,13 @@ export async function peersCommand (dataDir: string, json: boolean, print: Print
 
 export async function connectCommand (dataDir: string, addr: string, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { peerId } = await client.postJson<{ peerId: string }>('/api/connect', { addr })
+  const { peerId } = await client.postJson('/api/connect', { addr }, connectReply)
   print(`connected to ${peerId}`)
 }
 
 export async function blobAddCommand (dataDir: string, file: string, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { hash } = await client.postBytes<{ hash: string }>('/api/blobs', await readFile(file))
+  const { hash } = await client.postBytes('/api/blobs', await readFile(file), blobReply)
   print(hash)
 }
 
@@ -106,7 +105,7 @@ export async function blobGetCommand (dataDir: string, hash: string, out: string
 export async function resultsCommand (dataDir: string, opts: { json: boolean, frontier: boolean }, print: Print): Promise<void> {
   const json = opts.json
   const client = await ApiClient.forDataDir(dataDir)
-  const { results } = await client.getJson<{ results: ResultRow[] }>(`/api/results${opts.frontier ? '?frontier=1' : ''}`)
+  const { results } = await client.getJson(`/api/results${opts.frontier ? '?frontier=1' : ''}`, resultsReply)
   if (json) return print(JSON.stringify(results, null, 2))
   if (results.length === 0) return print('no results yet')
   for (const r of results) {
@@ -119,7 +118,7 @@ export async function resultsCommand (dataDir: string, opts: { json: boolean, fr
 export async function bestCommand (dataDir: string, opts: { tier?: string, json: boolean, pull?: string }, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
   const query = opts.tier !== undefined ? `?tier=${encodeURIComponent(opts.tier)}` : ''
-  const { tier, best } = await client.getJson<{ tier: string, best: ResultRow | null }>(`/api/best${query}`)
+  const { tier, best } = await client.getJson(`/api/best${query}`, bestReply)
   if (best === null) throw new SwarmdError('RESULT_NOT_FOUND', `no trusted result on tier ${tier} yet: start from the harness's train.py (claims build on it until there is a best), or let the daemon run an experiment first`)
   if (opts.pull !== undefined) {
     const bytes = await client.getBytes(`/api/blobs/${best.codeHash}`)
@@ -134,7 +133,7 @@ export async function bestCommand (dataDir: string, opts: { tier?: string, json:
 
 export async function exportCommand (dataDir: string, out: string | undefined, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { results } = await client.getJson<{ results: ResultRow[] }>('/api/results')
+  const { results } = await client.getJson('/api/results', resultsReply)
   const tsv = resultsTsv(results)
   if (out === undefined) return print(tsv.trimEnd())
   await writeFile(out, tsv)

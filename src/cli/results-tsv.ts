@@ -1,13 +1,11 @@
-import type { ResultBody } from '../state/record-kinds.js'
-
-export type ResultRow = ResultBody & { id: string, author: string, createdAt: number }
+import type { ResultJson } from '../http/api-contract.js'
 
 /**
  * autoresearch's results.tsv: `commit	val_bpb	memory_gb	status	description`. The commit
  * column is the first 7 hex digits of the source's sha256 (the blob that `best --pull` and
  * `blob get` fetch); crashes report 0 for val_bpb and memory, as autoresearch does.
  */
-export function resultsTsv (rows: ResultRow[]): string {
+export function resultsTsv (rows: ResultJson[]): string {
   const lines = ['commit\tval_bpb\tmemory_gb\tstatus\tdescription']
   for (const r of [...rows].sort((a, b) => a.createdAt - b.createdAt)) {
     const crashed = r.status === 'crash' || r.metrics === null

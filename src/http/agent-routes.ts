@@ -2,13 +2,14 @@ import { z } from 'zod'
 import { buildClaimRequest } from '../claims/claim-request.js'
 import { DuplicateHypothesisError } from '../claims/hypotheses.js'
 import { findClaim, findHypothesis } from '../claims/lookup.js'
-import { hypothesisBody } from '../state/record-kinds.js'
+import { claimRequest, hypothesisRequest, publishRequest } from './api-contract.js'
 import { frontier } from '../claims/lineage.js'
 import { HttpError, pathSegment } from './http-error.js'
 import { bestResult, claimView, hypothesisView, resultView } from './views.js'
 import type { DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimStatus } from '../claims/claim-ledger.js'
 import type { ApiServices } from './api-ports.js'
+import type { ClaimDuplicate, HypothesisDuplicate } from './api-contract.js'
 import type { Clock } from '../util/clock.js'
 
 /** One API request as a route sees it. */
@@ -27,21 +28,6 @@ export type AgentRoutesComponents = Pick<ApiServices, 'claims' | 'hypotheses' | 
 
 const CLAIM_STATUSES = ['active', 'expired', 'released', 'finished'] as const satisfies readonly ClaimStatus[]
 
-const claimInput = z.strictObject({
-  description: z.string().trim().min(1).max(500),
-  code: z.string().optional(),
-  parent: z.string().min(1).nullable().optional(),
-  hypothesis: z.string().min(1).optional(),
-  ttlMs: z.number().int().positive().max(24 * 3600_000).optional()
-})
-
-const publishInput = z.strictObject({
-  claim: z.string().min(1),
-  log: z.string(),
-  code: z.string(),
-  status: z.enum(['keep', 'discard', 'crash']).optional()
-})
-
 const CLAIM_PATH = /^\/api\/claims\/([^/]+)(?:\/(heartbeat|release))?$/
 const HYPOTHESIS_PATH = /^\/api\/hypotheses\/([^/]+)$/
 
@@ -58,21 +44,21 @@ export class AgentRoutes {
     if (route === 'GET /api/claims') return this.listClaims(req.query)
     if (route === 'POST /api/claims') {
       req.authorize()
-      return this.claim(parse(claimInput, await req.json(), 'claim'))
+      return this.claim(parse(claimRequest, await req.json(), 'claim'))
     }
     const claimPath = CLAIM_PATH.exec(req.path)
     if (claimPath !== null) return this.claimAction(req, pathSegment(claimPath[1]!), claimPath[2])
     if (route === 'GET /api/results') return this.listResults(req.query)
     if (route === 'POST /api/results') {
       req.authorize()
-      return this.publish(parse(publishInput, await req.json(), 'result'))
+      return this.publish(parse(publishRequest, await req.json(), 'result'))
     }
     if (route === 'GET /api/hypotheses') {
       return { status: 200, body: { hypotheses: this.components.hypotheses.list().reverse().map(hypothesisView) } }
     }
     if (route === 'POST /api/hypotheses') {
       req.authorize()
-      return this.addHypothesis(parse(hypothesisBody, await req.json(), 'hypothesis'))
+      return this.addHypothesis(parse(hypothesisRequest, await req.json(), 'hypothesis'))
     }
     const hypothesisPath = HYPOTHESIS_PATH.exec(req.path)
     if (req.method === 'GET' && hypothesisPath !== null) {
@@ -92,7 +78,7 @@ export class AgentRoutes {
     return { status: 200, body: { claims } }
   }
 
-  private async claim (input: z.infer<typeof claimInput>): Promise<RouteReply> {
+  private async claim (input: z.infer<typeof claimRequest>): Promise<RouteReply> {
     const { claims, hypotheses, blobs, defaults, clock } = this.components
     const request = await buildClaimRequest({
       ledger: claims.ledger,
@@ -135,20 +121,21 @@ export class AgentRoutes {
     return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id), trust.status(r.id))) } }
   }
 
-  private async publish (input: z.infer<typeof publishInput>): Promise<RouteReply> {
+  private async publish (input: z.infer<typeof publishRequest>): Promise<RouteReply> {
     const { claims, trust, publisher } = this.components
     const result = await publisher.publish({ claim: input.claim, code: input.code, run: { reported: { log: input.log, ...(input.status !== undefined ? { status: input.status } : {}) } } })
     const marks = await claims.duplicateResults()
     return { status: 201, body: { result: resultView(result, marks.get(result.id), trust.status(result.id)) } }
   }
 
-  private async addHypothesis (body: z.infer<typeof hypothesisBody>): Promise<RouteReply> {
+  private async addHypothesis (body: z.infer<typeof hypothesisRequest>): Promise<RouteReply> {
     try {
       return { status: 201, body: { hypothesis: hypothesisView(await this.components.hypotheses.publish(body)) } }
     } catch (err) {
       if (!(err instanceof DuplicateHypothesisError)) throw err
       const { existing, score } = err
-      throw new HttpError(409, err.code, err.message, { duplicate: { id: existing.id, title: existing.body.title, author: existing.author, score: score ?? null } })
+      const duplicate: HypothesisDuplicate = { id: existing.id, title: existing.body.title, author: existing.author, score: score ?? null }
+      throw new HttpError(409, err.code, err.message, { duplicate })
     }
   }
 }
@@ -158,9 +145,8 @@ function duplicateClaim (hit: DuplicateHit): HttpError {
   const { conflict, layer, score } = hit
   const how = layer === 'exact' ? 'the same train.py' : layer === 'structured' ? 'the same change on the same parent' : `the same idea in other words (similarity ${score?.toFixed(2) ?? '?'})`
   const message = `this experiment duplicates ${conflict.kind} ${conflict.id} by ${conflict.author} (${layer}: ${how}): "${conflict.description}"; pick another experiment${conflict.kind === 'result' ? ', or build on that result' : ''}`
-  return new HttpError(409, 'CLAIM_DUPLICATE', message, {
-    duplicate: { layer, score: score ?? null, conflict: { kind: conflict.kind, id: conflict.id, author: conflict.author, description: conflict.description } }
-  })
+  const duplicate: ClaimDuplicate = { layer, score: score ?? null, conflict: { kind: conflict.kind, id: conflict.id, author: conflict.author, description: conflict.description } }
+  return new HttpError(409, 'CLAIM_DUPLICATE', message, { duplicate })
 }
 
 function parse<T extends z.ZodType> (schema: T, value: unknown, what: string): z.output<T> {

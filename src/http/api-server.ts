@@ -1,11 +1,11 @@
 import { createServer } from 'node:http'
 import { timingSafeEqual } from 'node:crypto'
 import { hostname, networkInterfaces } from 'node:os'
-import { z } from 'zod'
 import { parseBlobHash } from '../p2p/blob-store.js'
 import { TIERS } from '../state/record-kinds.js'
 import { SwarmdError } from '../util/errors.js'
 import { AgentRoutes } from './agent-routes.js'
+import { connectRequest } from './api-contract.js'
 import { HttpError, toHttpError } from './http-error.js'
 import { statusPageHtml } from './status-page.js'
 import { bestResult, resultView, statusView } from './views.js'
@@ -31,8 +31,6 @@ export interface ApiServerInit {
    */
   maxBodyBytes: number
 }
-
-const connectBody = z.strictObject({ addr: z.string().min(1) })
 
 /**
  * The local JSON API (under `/api/`) and the status page at `/`. Reads are open on
@@ -117,7 +115,7 @@ export class ApiServer {
       if (reply !== undefined) return this.json(res, reply.status, reply.body)
       if (route === 'POST /api/connect') {
         this.checkToken(req)
-        const body = connectBody.safeParse(await this.readJson(req))
+        const body = connectRequest.safeParse(await this.readJson(req))
         if (!body.success) throw new HttpError(400, 'API_BAD_REQUEST', 'expected {"addr": "<multiaddr>"}')
         try {
           return this.json(res, 200, { peerId: await services.network.connect(body.data.addr) })

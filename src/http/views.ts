@@ -1,5 +1,6 @@
 import { bestView } from '../claims/lineage.js'
 import type { ApiServices } from './api-ports.js'
+import type { ClaimCounts, ClaimJson, HypothesisJson, ResultJson, StatusJson } from './api-contract.js'
 import type { TrustStatus } from '../trust/trust.js'
 import type { DuplicateMark } from '../claims/claim-book.js'
 import type { ClaimEntry, ClaimLedger, ClaimStatus, ResultEntry } from '../claims/claim-ledger.js'
@@ -7,7 +8,7 @@ import type { HypothesisEntry } from '../claims/hypotheses.js'
 import type { Tier } from '../state/record-kinds.js'
 
 /** The JSON the API and the status page show: plain data, no live objects. */
-export async function statusView (services: ApiServices, now: number) {
+export async function statusView (services: ApiServices, now: number): Promise<StatusJson> {
   const { peerId, listen, ...network } = services.network.snapshot()
   return {
     peerId,
@@ -22,7 +23,7 @@ export async function statusView (services: ApiServices, now: number) {
 }
 
 /** How many claims stand where, and how many results repeat an earlier one (partition duplicates). */
-export function claimCountsView (services: Pick<ApiServices, 'claims'>, now: number) {
+export function claimCountsView (services: Pick<ApiServices, 'claims'>, now: number): ClaimCounts {
   const counts: Record<ClaimStatus, number> = { active: 0, expired: 0, released: 0, finished: 0 }
   const { ledger } = services.claims
   for (const claim of ledger.allClaims()) counts[ledger.status(claim, now)]++
@@ -30,7 +31,7 @@ export function claimCountsView (services: Pick<ApiServices, 'claims'>, now: num
 }
 
 /** A claim with where it stands now: `expiresAt` moves with each heartbeat. */
-export function claimView (claim: ClaimEntry, ledger: ClaimLedger, now: number) {
+export function claimView (claim: ClaimEntry, ledger: ClaimLedger, now: number): ClaimJson {
   const { body } = claim
   return {
     id: claim.id,
@@ -51,7 +52,7 @@ export function claimView (claim: ClaimEntry, ledger: ClaimLedger, now: number) 
 }
 
 /** A hypothesis with its derived state: the active claims testing it and the results that did. */
-export function hypothesisView (h: HypothesisEntry) {
+export function hypothesisView (h: HypothesisEntry): HypothesisJson {
   return {
     id: h.id,
     key: h.key,
@@ -68,17 +69,12 @@ export function hypothesisView (h: HypothesisEntry) {
   }
 }
 
-export type StatusView = Awaited<ReturnType<typeof statusView>>
-export type HypothesisView = ReturnType<typeof hypothesisView>
-export type ClaimView = ReturnType<typeof claimView>
-export type ClaimCountsView = ReturnType<typeof claimCountsView>
-
 /**
  * A result; `duplicateOf` names the earlier result it repeats (marked after a partition merged),
  * else null; `trust` says whether this node trusts its numbers (self, trusted by reproduction,
  * refuted, or unverified: a candidate).
  */
-export function resultView (r: ResultEntry, mark?: DuplicateMark, trust?: TrustStatus) {
+export function resultView (r: ResultEntry, mark?: DuplicateMark, trust?: TrustStatus): ResultJson {
   return {
     id: r.id,
     author: r.author,
@@ -88,8 +84,6 @@ export function resultView (r: ResultEntry, mark?: DuplicateMark, trust?: TrustS
     trust: trust ?? null
   }
 }
-
-export type ResultJson = ReturnType<typeof resultView>
 
 /**
  * The tier's best trusted result as this daemon sees it, among runs to the same budget; what a

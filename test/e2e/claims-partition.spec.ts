@@ -7,7 +7,7 @@ import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemo
 import { waitFor } from '../helpers/wait.js'
 import type { ClaimInput } from '../helpers/agent-client.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
-import type { ClaimView, ResultJson } from '../../src/http/views.js'
+import type { ClaimJson, ResultJson } from '../../src/http/api-contract.js'
 
 // Only what a claim waits for: these daemons either see each other's claims long before, or never.
 const SETTLE_MS = 200
@@ -45,7 +45,7 @@ async function connect (from: Side, to: Side): Promise<void> {
   }
 }
 
-async function claimed (side: Side, input: ClaimInput): Promise<ClaimView> {
+async function claimed (side: Side, input: ClaimInput): Promise<ClaimJson> {
   const answer = await side.client.claim(input)
   assert.ok('claimed' in answer, `${side.name} claims "${input.description}": ${JSON.stringify(answer)}`)
   return answer.claimed
@@ -82,7 +82,7 @@ describe('e2e: claims across a partition', { timeout: 180_000 }, () => {
     assert.equal(a.daemon.network.libp2p.getConnections().length + b.daemon.network.libp2p.getConnections().length, 0, 'A and B start partitioned')
     const source = a.daemon.defaultSource
 
-    const runs: Array<{ side: Side, claim: ClaimView, result: ResultJson }> = []
+    const runs: Array<{ side: Side, claim: ClaimJson, result: ResultJson }> = []
     for (const [side, make] of [[a, first], [b, second]] as const) {
       const { runCode, ...input } = make(source)
       const claim = await claimed(side, input)

@@ -10,7 +10,7 @@ import { DaemonProcess, cleanupDaemons } from '../helpers/daemon-process.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
-import type { StatusView } from '../../src/http/views.js'
+import type { StatusJson } from '../../src/http/api-contract.js'
 
 interface Reply { status: number, code: string | undefined }
 
@@ -45,7 +45,7 @@ describe('the daemon behind its API (real libp2p, two daemons)', () => {
   })
   after(async () => { await stopAndRemove(a, b) })
 
-  const status = async (d: Daemon): Promise<StatusView> => (await fetch(`${d.apiUrl}/api/status`)).json() as Promise<StatusView>
+  const status = async (d: Daemon): Promise<StatusJson> => (await fetch(`${d.apiUrl}/api/status`)).json() as Promise<StatusJson>
 
   it('reports its peer id, listen addresses and record counts; connects on request and shows the peer on its topic', async () => {
     const before = await status(a)

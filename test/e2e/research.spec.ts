@@ -5,7 +5,7 @@ import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DaemonProcess, cleanupDaemons, describeRun, eventually } from '../helpers/daemon-process.js'
 import { requirePython } from '../helpers/python.js'
-import type { ResultRow } from '../../src/cli/results-tsv.js'
+import type { ResultJson } from '../../src/http/api-contract.js'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const EXPERIMENTS = 3
@@ -22,7 +22,7 @@ describe('e2e: daemons doing research together on real CPU training runs', { tim
     assert.equal(hyp.status, 201)
     const b = await DaemonProcess.start({ name: 'B', bootstrap: [a.addr], args: research })
     const daemons = [a, b]
-    const results = async (d: DaemonProcess): Promise<ResultRow[]> => (await d.api<{ results: ResultRow[] }>('/api/results')).results
+    const results = async (d: DaemonProcess): Promise<ResultJson[]> => (await d.api<{ results: ResultJson[] }>('/api/results')).results
     const diagnose = async (): Promise<unknown> => Object.fromEntries(await Promise.all(daemons.map(async (d) => [d.name, (await results(d)).map((r) => `${r.author.slice(-6)} ${r.status} ${r.description}`)])))
 
     await eventually(async () => {
@@ -55,7 +55,7 @@ describe('e2e: daemons doing research together on real CPU training runs', { tim
     assert.ok(Math.min(...scored) < baselineBpb, `swarm best ${Math.min(...scored)} vs baseline ${baselineBpb}`)
     assert.ok(onA.some((r) => r.status === 'keep' && r.delta.some((d) => d.name === 'WIDTH' && d.to === 96)), 'the hypothesis (WIDTH 96) was tested and kept')
     for (const d of daemons) {
-      const { best } = await d.api<{ best: ResultRow }>('/api/best')
+      const { best } = await d.api<{ best: ResultJson }>('/api/best')
       assert.ok(best.metrics!.val_bpb <= baselineBpb, `${d.name}: best ${best.metrics!.val_bpb} vs baseline ${baselineBpb}`)
       const pulled = join(d.dataDir, 'best-train.py')
       const run = await d.cli(['best', '--pull', pulled])
@@ -65,7 +65,7 @@ describe('e2e: daemons doing research together on real CPU training runs', { tim
     }
 
     // Lineage: the frontier is the results nobody built on yet.
-    const front = (await a.api<{ results: ResultRow[] }>('/api/results?frontier=1')).results
+    const front = (await a.api<{ results: ResultJson[] }>('/api/results?frontier=1')).results
     assert.ok(front.length > 0 && front.length < onA.length, `frontier ${front.length} of ${onA.length}`)
     for (const f of front) assert.ok(!onA.some((r) => r.parent === f.id), `${f.id} has children`)
     assert.ok(onA.some((r) => r.parent !== null), 'some result built on an earlier one')

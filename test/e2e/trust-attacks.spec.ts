@@ -13,7 +13,7 @@ import { CORPUS_DIR, HARNESS_DIR, requirePythonInfo } from '../helpers/python.js
 import { chainMetrics, chainPeer, deliver, selfVerify, writeResult } from '../helpers/standing-chain.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
-import type { ResultJson } from '../../src/http/views.js'
+import type { ResultJson } from '../../src/http/api-contract.js'
 import type { VerificationBody } from '../../src/state/record-kinds.js'
 import type { ChainPeer } from '../helpers/standing-chain.js'
 import type { TestContext } from 'node:test'

@@ -1,38 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import { dataPaths } from '../../src/config/data-dir.js'
 import { readDaemonInfo } from '../../src/daemon/daemon-info.js'
-import type { ClaimView, ResultJson } from '../../src/http/views.js'
+import { claimDuplicateReply, claimReply, claimsReply, connectReply, resultReply, resultsReply, statusReply } from '../../src/http/api-contract.js'
+import type { ClaimCounts, ClaimDuplicate, ClaimJson, ClaimRequestBody, PublishRequestBody, ResultJson } from '../../src/http/api-contract.js'
+import type { z } from 'zod'
 
 /** A claim refused as a duplicate: what the agent API's 409 names (the contract's `duplicate`). */
-export interface DuplicateAnswer {
-  layer: 'exact' | 'structured' | 'semantic'
-  score: number | null
-  conflict: { kind: 'claim' | 'result', id: string, author: string, description: string }
-}
-
-export type ClaimAnswer = { claimed: ClaimView } | { duplicate: DuplicateAnswer, code: string, message: string }
-
-/** What an agent sends to claim an experiment: the daemon's own `POST /api/claims` body type. */
-import type { ClaimInput } from '../../src/claims/claim-request.js'
-export type { ClaimInput }
-
-export interface PublishInput {
-  claim: string
-  /** The run's full stdout (its summary block carries the metrics). */
-  log: string
-  /** train.py as it ran. */
-  code: string
-  status?: 'keep' | 'discard' | 'crash'
-}
-
-/** The claim counts `GET /api/status` carries. */
-export interface ClaimCounts {
-  active: number
-  expired: number
-  released: number
-  finished: number
-  duplicateResults: number
-}
+export type DuplicateAnswer = ClaimDuplicate
+export type ClaimAnswer = { claimed: ClaimJson } | { duplicate: DuplicateAnswer, code: string, message: string }
+/** What an agent sends to claim an experiment, and to publish its run: the contract's request bodies. */
+export type ClaimInput = ClaimRequestBody
+export type PublishInput = PublishRequestBody
 
 /** An answer the test did not expect: the status, the error code and the whole body, for the failure message. */
 export class AgentApiError extends Error {
@@ -64,60 +42,60 @@ export class AgentClient {
   /** Claim an experiment: the claim once it stands (201), or what it duplicates (409 CLAIM_DUPLICATE). */
   async claim (input: ClaimInput): Promise<ClaimAnswer> {
     const { status, body } = await this.request('POST', '/api/claims', input)
-    if (status === 201) return { claimed: (body as { claim: ClaimView }).claim }
+    if (status === 201) return { claimed: claimReply.parse(body).claim }
     const error = errorOf(body)
     if (status === 409 && error.code === 'CLAIM_DUPLICATE') {
-      return { duplicate: (body as { duplicate: DuplicateAnswer }).duplicate, code: error.code, message: error.message }
+      return { duplicate: claimDuplicateReply.parse(body).duplicate, code: error.code, message: error.message }
     }
     throw new AgentApiError(status, error.code, error.message, body)
   }
 
-  async heartbeat (claimId: string): Promise<ClaimView> {
-    return (await this.expect<{ claim: ClaimView }>(200, 'POST', `/api/claims/${claimId}/heartbeat`)).claim
+  async heartbeat (claimId: string): Promise<ClaimJson> {
+    return (await this.expect(claimReply, 200, 'POST', `/api/claims/${claimId}/heartbeat`)).claim
   }
 
-  async release (claimId: string): Promise<ClaimView> {
-    return (await this.expect<{ claim: ClaimView }>(200, 'POST', `/api/claims/${claimId}/release`)).claim
+  async release (claimId: string): Promise<ClaimJson> {
+    return (await this.expect(claimReply, 200, 'POST', `/api/claims/${claimId}/release`)).claim
   }
 
   async publish (input: PublishInput): Promise<ResultJson> {
-    return (await this.expect<{ result: ResultJson }>(201, 'POST', '/api/results', input)).result
+    return (await this.expect(resultReply, 201, 'POST', '/api/results', input)).result
   }
 
   /** One claim as this daemon sees it, or undefined while it has not arrived (404). */
-  async getClaim (claimId: string): Promise<ClaimView | undefined> {
+  async getClaim (claimId: string): Promise<ClaimJson | undefined> {
     const { status, body } = await this.request('GET', `/api/claims/${claimId}`)
     if (status === 404) return undefined
     if (status !== 200) throw new AgentApiError(status, errorOf(body).code, errorOf(body).message, body)
-    return (body as { claim: ClaimView }).claim
+    return claimReply.parse(body).claim
   }
 
   /** Every claim this daemon knows, newest first. */
-  async claims (): Promise<ClaimView[]> {
-    return (await this.expect<{ claims: ClaimView[] }>(200, 'GET', '/api/claims')).claims
+  async claims (): Promise<ClaimJson[]> {
+    return (await this.expect(claimsReply, 200, 'GET', '/api/claims')).claims
   }
 
   async results (): Promise<ResultJson[]> {
-    return (await this.expect<{ results: ResultJson[] }>(200, 'GET', '/api/results')).results
+    return (await this.expect(resultsReply, 200, 'GET', '/api/results')).results
   }
 
   async claimCounts (): Promise<ClaimCounts> {
-    return (await this.expect<{ claims: ClaimCounts }>(200, 'GET', '/api/status')).claims
+    return (await this.expect(statusReply, 200, 'GET', '/api/status')).claims
   }
 
   /** Dial another daemon (POST /api/connect); resolves with its peer id. */
   async connect (addr: string): Promise<string> {
-    return (await this.expect<{ peerId: string }>(200, 'POST', '/api/connect', { addr })).peerId
+    return (await this.expect(connectReply, 200, 'POST', '/api/connect', { addr })).peerId
   }
 
-  /** A request whose answer must have this status; anything else throws with the daemon's error. */
-  async expect<T> (expected: number, method: string, path: string, payload?: unknown): Promise<T> {
+  /** A request whose answer must have this status and parse with its contract schema; anything else throws with the daemon's error. */
+  async expect<T> (reply: z.ZodType<T>, expected: number, method: string, path: string, payload?: unknown): Promise<T> {
     const { status, body } = await this.request(method, path, payload)
     if (status !== expected) {
       const error = errorOf(body)
       throw new AgentApiError(status, error.code, `${method} ${path} on ${this.name}: ${error.message}`, body)
     }
-    return body as T
+    return reply.parse(body)
   }
 
   async request (method: string, path: string, payload?: unknown): Promise<{ status: number, body: unknown }> {

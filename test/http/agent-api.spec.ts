@@ -4,11 +4,12 @@ import { applyDelta } from '../../src/source/train-constants.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { FIXTURE_HARNESS, startApiFixture } from '../helpers/api-fixture.js'
+import { claimDuplicateReply, claimReply, errorReply, hypothesisDuplicateReply, resultReply, statusReply, hypothesesReply, resultsReply, claimsReply } from '../../src/http/api-contract.js'
 import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { makeReplica } from '../helpers/replica.js'
 import { waitFor } from '../helpers/wait.js'
 import type { ApiFixture } from '../helpers/api-fixture.js'
-import type { ClaimView, HypothesisView, ResultJson, StatusView } from '../../src/http/views.js'
+import type { ClaimJson, HypothesisJson, ResultJson } from '../../src/http/api-contract.js'
 import type { DeltaEntry } from '../../src/state/record-kinds.js'
 
 interface Reply<T = any> { status: number, body: T }
@@ -59,24 +60,28 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
   }
   const post = async <T = any> (path: string, body?: unknown): Promise<Reply<T>> => call<T>('POST', path, body ?? {})
   const code = (delta: DeltaEntry[], extra = ''): string => applyDelta(api.defaultSource, delta) + extra
-  async function claim (body: Record<string, unknown>): Promise<ClaimView> {
-    const reply = await post<{ claim: ClaimView }>('/api/claims', body)
+  async function claim (body: Record<string, unknown>): Promise<ClaimJson> {
+    const reply = await post('/api/claims', body)
     assert.equal(reply.status, 201, JSON.stringify(reply.body))
-    return reply.body.claim
+    // Every reply the agent API gives parses with the contract the CLI and agents parse it with.
+    return claimReply.parse(reply.body).claim
   }
   async function publish (body: Record<string, unknown>): Promise<ResultJson> {
-    const reply = await post<{ result: ResultJson }>('/api/results', body)
+    const reply = await post('/api/results', body)
     assert.equal(reply.status, 201, JSON.stringify(reply.body))
-    return reply.body.result
+    return resultReply.parse(reply.body).result
   }
   function assertError (reply: Reply<ErrorBody>, status: number, errorCode: string): void {
     assert.equal(reply.status, status, JSON.stringify(reply.body))
+    errorReply.parse(reply.body)
+    if (errorCode === 'CLAIM_DUPLICATE') claimDuplicateReply.parse(reply.body)
+    if (errorCode === 'HYPOTHESIS_DUPLICATE') hypothesisDuplicateReply.parse(reply.body)
     assert.equal(reply.body.error.code, errorCode)
     assert.ok(reply.body.error.message.length > 0)
   }
 
   const warmup = [{ name: 'WARMUP_STEPS', from: 20, to: 40 }]
-  let warmupClaim: ClaimView
+  let warmupClaim: ClaimJson
 
   it('claims an experiment with its code: 201 with the claim view, after the settle window', async () => {
     const source = code(warmup)
@@ -99,9 +104,9 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     // The code is stored: whoever adopts this experiment can fetch it by hash.
     const blob = await fetch(`${api.url}/api/blobs/${warmupClaim.codeHash!}`)
     assert.equal(await blob.text(), source)
-    const got = await call<{ claim: ClaimView }>('GET', `/api/claims/${warmupClaim.id}`)
+    const got = await call<{ claim: ClaimJson }>('GET', `/api/claims/${warmupClaim.id}`)
     assert.deepEqual(got.body.claim, warmupClaim)
-    const byPrefix = await call<{ claim: ClaimView }>('GET', `/api/claims/${warmupClaim.id.slice(0, 12)}`)
+    const byPrefix = await call<{ claim: ClaimJson }>('GET', `/api/claims/${warmupClaim.id.slice(0, 12)}`)
     assert.equal(byPrefix.body.claim.id, warmupClaim.id)
   })
 
@@ -142,7 +147,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
 
   it('extends a claim with a heartbeat', async () => {
     await waitFor(() => Date.now() > warmupClaim.createdAt + 5, { what: 'the clock to move on' })
-    const reply = await post<{ claim: ClaimView }>(`/api/claims/${warmupClaim.id}/heartbeat`)
+    const reply = await post<{ claim: ClaimJson }>(`/api/claims/${warmupClaim.id}/heartbeat`)
     assert.equal(reply.status, 200)
     assert.equal(reply.body.claim.status, 'active')
     assert.ok(reply.body.claim.expiresAt > warmupClaim.expiresAt, `${reply.body.claim.expiresAt} > ${warmupClaim.expiresAt}`)
@@ -162,14 +167,14 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
       assertError(await post(`/api/claims/${foreign.id}/heartbeat`), 403, 'CLAIM_NOT_OWN')
       assertError(await post(`/api/claims/${foreign.id}/release`), 403, 'CLAIM_NOT_OWN')
       assertError(await post('/api/results', { claim: foreign.id, log: runLog(2.1), code: api.defaultSource }), 403, 'CLAIM_NOT_OWN')
-      const seen = await call<{ claim: ClaimView }>('GET', `/api/claims/${foreign.id}`)
+      const seen = await call<{ claim: ClaimJson }>('GET', `/api/claims/${foreign.id}`)
       assert.equal(seen.body.claim.author, peer.identity.peerId.toString())
     } finally {
       await peer.state.stop()
     }
 
     const gone = await claim({ description: 'no weight decay on embeddings', parent: null })
-    const released = await post<{ claim: ClaimView }>(`/api/claims/${gone.id}/release`)
+    const released = await post<{ claim: ClaimJson }>(`/api/claims/${gone.id}/release`)
     assert.equal(released.status, 200)
     assert.equal(released.body.claim.status, 'released')
     assert.equal(released.body.claim.releaseReason, 'aborted')
@@ -210,7 +215,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assert.equal(lrResult.duplicateOf, null)
     const log = await fetch(`${api.url}/api/blobs/${lrResult.logHash}`)
     assert.equal(await log.text(), runLog(2.25))
-    const after = await call<{ claim: ClaimView }>('GET', `/api/claims/${c.id}`)
+    const after = await call<{ claim: ClaimJson }>('GET', `/api/claims/${c.id}`)
     assert.equal(after.body.claim.status, 'finished')
     assert.deepEqual(after.body.claim.results, [lrResult.id])
     // One claim, one result.
@@ -260,18 +265,18 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
 
   it('keeps a result for a claim that expired meanwhile (a zombie result)', async () => {
     const c = await claim({ description: 'shorter decay: fraction 0.1', code: code([{ name: 'DECAY_FRACTION', from: 0.3, to: 0.1 }]), parent: null, ttlMs: 20 })
-    await waitFor(async () => (await call<{ claim: ClaimView }>('GET', `/api/claims/${c.id}`)).body.claim.status === 'expired', { what: 'the claim to expire' })
-    const expired = await call<{ claims: ClaimView[] }>('GET', '/api/claims?status=expired')
+    await waitFor(async () => (await call<{ claim: ClaimJson }>('GET', `/api/claims/${c.id}`)).body.claim.status === 'expired', { what: 'the claim to expire' })
+    const expired = await call<{ claims: ClaimJson[] }>('GET', '/api/claims?status=expired')
     assert.ok(expired.body.claims.some((x) => x.id === c.id))
     assertError(await post(`/api/claims/${c.id}/heartbeat`), 409, 'CLAIM_CLOSED')
     const r = await publish({ claim: c.id, log: runLog(2.2), code: code([{ name: 'DECAY_FRACTION', from: 0.3, to: 0.1 }]) })
     assert.equal(r.claimId, c.id)
-    assert.equal((await call<{ claim: ClaimView }>('GET', `/api/claims/${c.id}`)).body.claim.status, 'finished')
+    assert.equal((await call<{ claim: ClaimJson }>('GET', `/api/claims/${c.id}`)).body.claim.status, 'finished')
   })
 
   it('tracks a hypothesis: duplicate refused, then open → claimed → tested with the outcome', async () => {
     const body = { title: 'a deeper model learns more within the budget', text: 'three blocks instead of two', suggestedDelta: [{ name: 'DEPTH', from: 2, to: 3 }] }
-    const added = await post<{ hypothesis: HypothesisView }>('/api/hypotheses', body)
+    const added = await post<{ hypothesis: HypothesisJson }>('/api/hypotheses', body)
     assert.equal(added.status, 201)
     const h = added.body.hypothesis
     assert.equal(h.state, 'open')
@@ -291,15 +296,15 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     const source = code([{ name: 'DEPTH', from: 2, to: 3 }])
     const c = await claim({ description: 'depth 3 blocks', code: source, parent: null, hypothesis: h.id.slice(0, 12) })
     assert.equal(c.hypothesis, h.id)
-    const claimed = await call<{ hypothesis: HypothesisView }>('GET', `/api/hypotheses/${h.id.slice(0, 12)}`)
+    const claimed = await call<{ hypothesis: HypothesisJson }>('GET', `/api/hypotheses/${h.id.slice(0, 12)}`)
     assert.equal(claimed.body.hypothesis.state, 'claimed')
     assert.deepEqual(claimed.body.hypothesis.claims, [c.id])
 
     const r = await publish({ claim: c.id, log: runLog(2.2), code: source })
-    const tested = await call<{ hypothesis: HypothesisView }>('GET', `/api/hypotheses/${h.id}`)
+    const tested = await call<{ hypothesis: HypothesisJson }>('GET', `/api/hypotheses/${h.id}`)
     assert.equal(tested.body.hypothesis.state, 'tested')
     assert.deepEqual(tested.body.hypothesis.outcomes, [{ result: r.id, author: peerId, status: 'keep', valBpb: 2.2 }])
-    const list = await call<{ hypotheses: HypothesisView[] }>('GET', '/api/hypotheses')
+    const list = { body: hypothesesReply.parse((await call('GET', '/api/hypotheses')).body) }
     assert.equal(list.body.hypotheses[0]?.id, h.id)
     assert.equal(list.body.hypotheses[0]?.state, 'tested')
     assertError(await call('GET', `/api/hypotheses/${'e'.repeat(64)}`), 404, 'HYPOTHESIS_NOT_FOUND')
@@ -311,18 +316,18 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     const twin = await api.services.claims.append({ description: 'learning rate 0.02', parent: null, codeHash: sha256Hex(lrCode()), delta: [{ name: 'LEARNING_RATE', from: 0.01, to: 0.02 }], tier: 'cpu', ttlMs: 60_000 })
     const r = await publish({ claim: twin.id, log: runLog(2.26), code: lrCode() })
     assert.deepEqual(r.duplicateOf, { of: lrResult.id, layer: 'exact', score: null })
-    const results = await call<{ results: ResultJson[] }>('GET', '/api/results')
+    const results = { body: resultsReply.parse((await call('GET', '/api/results')).body) }
     assert.equal(results.body.results[0]?.id, r.id, 'newest first')
     assert.deepEqual(results.body.results.find((x) => x.id === r.id)?.duplicateOf, { of: lrResult.id, layer: 'exact', score: null })
     assert.equal(results.body.results.find((x) => x.id === lrResult.id)?.duplicateOf, null)
 
-    const status = (await call<StatusView>('GET', '/api/status')).body
-    const all = (await call<{ claims: ClaimView[] }>('GET', '/api/claims')).body.claims
+    const status = statusReply.parse((await call('GET', '/api/status')).body)
+    const all = claimsReply.parse((await call('GET', '/api/claims')).body).claims
     const tally = (s: string): number => all.filter((c) => c.status === s).length
     assert.equal(status.claims.duplicateResults, 1)
     assert.deepEqual({ ...status.claims, duplicateResults: 0 }, { active: tally('active'), expired: tally('expired'), released: tally('released'), finished: tally('finished'), duplicateResults: 0 })
     assert.ok(status.claims.finished >= 6 && status.claims.released >= 2 && status.claims.active >= 3, JSON.stringify(status.claims))
-    const active = (await call<{ claims: ClaimView[] }>('GET', '/api/claims?status=active')).body.claims
+    const active = (await call<{ claims: ClaimJson[] }>('GET', '/api/claims?status=active')).body.claims
     assert.equal(active.length, status.claims.active)
     assert.ok(active.every((c) => c.status === 'active'))
     assert.ok(all.every((c, i) => i === 0 || all[i - 1]!.createdAt >= c.createdAt), 'newest first')
@@ -336,7 +341,7 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assertError(await open('POST', `/api/claims/${warmupClaim.id}/release`, {}), 401, 'API_UNAUTHORIZED')
     assertError(await open('POST', '/api/results', { claim: warmupClaim.id, log: runLog(2), code: 'x' }), 401, 'API_UNAUTHORIZED')
     assertError(await open('POST', '/api/hypotheses', { title: 'bigger batch', text: '' }), 401, 'API_UNAUTHORIZED')
-    assert.equal((await call<{ claim: ClaimView }>('GET', `/api/claims/${warmupClaim.id}`)).body.claim.status, 'active', 'the refused release did nothing')
+    assert.equal((await call<{ claim: ClaimJson }>('GET', `/api/claims/${warmupClaim.id}`)).body.claim.status, 'active', 'the refused release did nothing')
 
     assertError(await post('/api/claims', {}), 400, 'API_BAD_REQUEST')
     assertError(await post('/api/claims', { description: '   ' }), 400, 'API_BAD_REQUEST')

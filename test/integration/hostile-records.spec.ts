@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
 import type { ResultBody } from '../../src/state/record-kinds.js'
 import type { HostileNode } from '../helpers/hostile-node.js'
-import type { HypothesisView } from '../../src/http/views.js'
+import { hypothesesReply, hypothesisReply } from '../../src/http/api-contract.js'
 
 /**
  * Hostile peers whose records are all valid (signed, well-formed, within the gossip budget) but
@@ -60,7 +60,7 @@ describe('hostile records: valid, signed, and abusive', { timeout: 60_000 }, () 
     try {
       const honest: string[] = []
       const post = async (title: string): Promise<void> => {
-        const { hypothesis } = await agent.expect<{ hypothesis: HypothesisView }>(201, 'POST', '/api/hypotheses', { title, text: 'an honest idea' })
+        const { hypothesis } = await agent.expect(hypothesisReply, 201, 'POST', '/api/hypotheses', { title, text: 'an honest idea' })
         honest.push(hypothesis.id)
       }
       await post('a deeper model with the same width')
@@ -76,7 +76,7 @@ describe('hostile records: valid, signed, and abusive', { timeout: 60_000 }, () 
       await waitFor(() => held() === SPAM, { timeoutMs: 15_000, what: () => `all ${SPAM} spam hypotheses to be applied (${held()} so far)` })
       await post('weight decay on the embeddings only')
 
-      const { hypotheses } = await agent.expect<{ hypotheses: HypothesisView[] }>(200, 'GET', '/api/hypotheses')
+      const { hypotheses } = await agent.expect(hypothesesReply, 200, 'GET', '/api/hypotheses')
       const shown = hypotheses.filter((h) => h.author === hostile.peerId).length
       assert.ok(shown <= d.config.hypothesesPerHour, `GET /api/hypotheses shows ${shown} of the spammer's ${SPAM}; the allowance is ${d.config.hypothesesPerHour}/h`)
       const listed = new Set(hypotheses.map((h) => h.id))

@@ -1,0 +1,165 @@
+import { z } from 'zod'
+import { TIERS, deltaEntry, hypothesisBody, resultBody } from '../state/record-kinds.js'
+import type { ResearchStatus } from './api-ports.js'
+import type { NetworkSnapshot } from '../p2p/swarm-network.js'
+import type { RecordCounts } from '../state/swarm-state.js'
+
+/**
+ * The local API's contract: every request and reply body as a zod schema, with its type inferred.
+ * The server parses requests with these, its views are typed by them, and the CLI client and the
+ * test helpers parse replies with them, so a change to one side that the other does not follow
+ * fails to compile or fails loudly, never silently. docs/agent-api.md describes the same bodies.
+ */
+
+const id = z.string().min(1)
+const DEDUP_LAYERS = ['exact', 'structured', 'semantic'] as const
+const CLAIM_STATUSES = ['active', 'expired', 'released', 'finished'] as const
+const TRUST_STATUSES = ['self', 'trusted', 'refuted', 'not-reproduced', 'unverified'] as const
+
+// Requests.
+
+/** `POST /api/claims`: an experiment an agent is about to run. */
+export const claimRequest = z.strictObject({
+  description: z.string().trim().min(1).max(500),
+  /** The full train.py; without it the idea is claimed before the code exists. */
+  code: z.string().optional(),
+  /** Omitted: the tier's best result; null: the harness default train.py; else a result id (or unique prefix). */
+  parent: z.string().min(1).nullable().optional(),
+  /** A hypothesis id (or unique prefix) the experiment tests. */
+  hypothesis: z.string().min(1).optional(),
+  ttlMs: z.number().int().positive().max(24 * 3600_000).optional()
+})
+
+/** `POST /api/results`: a finished run of a claim this daemon holds. */
+export const publishRequest = z.strictObject({
+  /** The claim id, or a unique prefix of at least 8 characters. */
+  claim: z.string().min(1),
+  /** The run's full stdout: the metrics come from its summary block. */
+  log: z.string(),
+  /** train.py as it ran. */
+  code: z.string(),
+  /** Default: crash without a summary (or with numbers outside the sanity bounds), else keep when it beats the parent, else discard. */
+  status: z.enum(['keep', 'discard', 'crash']).optional()
+})
+
+/** `POST /api/hypotheses`: the record's own body. */
+export const hypothesisRequest = hypothesisBody
+
+/** `POST /api/connect`. */
+export const connectRequest = z.strictObject({ addr: z.string().min(1) })
+
+// Replies.
+
+/** Every error: `{error: {code, message}}`, plus the fields an error carries beside it. */
+export const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) })
+
+/** What a refused claim repeats (409 CLAIM_DUPLICATE, beside `error`). */
+export const claimDuplicate = z.object({
+  layer: z.enum(DEDUP_LAYERS),
+  score: z.number().nullable(),
+  conflict: z.object({ kind: z.enum(['claim', 'result']), id, author: id, description: z.string() })
+})
+export const claimDuplicateReply = errorReply.extend({ duplicate: claimDuplicate })
+
+/** The hypothesis a refused one repeats (409 HYPOTHESIS_DUPLICATE, beside `error`). */
+export const hypothesisDuplicate = z.object({ id, title: z.string(), author: id, score: z.number().nullable() })
+export const hypothesisDuplicateReply = errorReply.extend({ duplicate: hypothesisDuplicate })
+
+/** A claim with where it stands now: `expiresAt` moves with each heartbeat. */
+export const claimJson = z.object({
+  id,
+  author: id,
+  createdAt: z.number(),
+  description: z.string(),
+  parent: id.nullable(),
+  codeHash: id.nullable(),
+  delta: z.array(deltaEntry),
+  hypothesis: id.nullable(),
+  tier: z.enum(TIERS),
+  ttlMs: z.number(),
+  expiresAt: z.number(),
+  status: z.enum(CLAIM_STATUSES),
+  releaseReason: z.enum(['aborted', 'yielded']).nullable(),
+  results: z.array(id)
+})
+export const claimReply = z.object({ claim: claimJson })
+export const claimsReply = z.object({ claims: z.array(claimJson) })
+
+/**
+ * A result: the record's body with its id, author and date; `duplicateOf` names the earlier result
+ * it repeats (marked after a partition merged); `trust` says whether this node trusts its numbers.
+ */
+export const resultJson = resultBody.extend({
+  id,
+  author: id,
+  createdAt: z.number(),
+  duplicateOf: z.object({ of: id, layer: z.enum(DEDUP_LAYERS), score: z.number().nullable() }).nullable(),
+  trust: z.enum(TRUST_STATUSES).nullable()
+})
+export const resultReply = z.object({ result: resultJson })
+export const resultsReply = z.object({ results: z.array(resultJson) })
+/** `GET /api/best`: the tier's best trusted result, and unverified ones that beat it (never built on until reproduced). */
+export const bestReply = z.object({ tier: z.enum(TIERS), best: resultJson.nullable(), candidates: z.array(resultJson) })
+
+/** A hypothesis with its derived state: the active claims testing it and the results that did. */
+export const hypothesisJson = z.object({
+  id,
+  key: z.string(),
+  author: id,
+  createdAt: z.number(),
+  title: z.string(),
+  text: z.string(),
+  priority: z.number(),
+  suggestedDelta: z.array(deltaEntry),
+  evidence: z.array(z.string()),
+  state: z.enum(['open', 'claimed', 'tested']),
+  claims: z.array(id),
+  outcomes: z.array(z.object({ result: id, author: id, status: z.enum(['keep', 'discard', 'crash']), valBpb: z.number().nullable() }))
+})
+export const hypothesisReply = z.object({ hypothesis: hypothesisJson })
+export const hypothesesReply = z.object({ hypotheses: z.array(hypothesisJson) })
+
+/** How many claims stand where, and how many results repeat an earlier one (partition duplicates). */
+export const claimCounts = z.object({
+  active: z.number(),
+  expired: z.number(),
+  released: z.number(),
+  finished: z.number(),
+  duplicateResults: z.number()
+})
+
+const peerJson = z.object({ peerId: id, addr: z.string(), direction: z.enum(['inbound', 'outbound']), openedAt: z.number() })
+export const peersReply = z.object({ peers: z.array(peerJson) })
+
+/** `GET /api/status` once the daemon has joined its swarm; the research and network parts as their ports give them. */
+export const statusReply = z.object({
+  peerId: id,
+  swarm: z.string(),
+  research: z.custom<ResearchStatus>((v) => typeof v === 'object' && v !== null && 'profile' in v),
+  listen: z.array(z.string()),
+  peers: z.array(peerJson),
+  topicPeers: z.number(),
+  sync: z.custom<NetworkSnapshot['sync']>((v) => typeof v === 'object' && v !== null),
+  gossip: z.custom<NetworkSnapshot['gossip']>((v) => typeof v === 'object' && v !== null),
+  rejections: z.custom<NetworkSnapshot['rejections']>((v) => typeof v === 'object' && v !== null),
+  blocked: z.array(z.string()),
+  counts: z.custom<RecordCounts>((v) => typeof v === 'object' && v !== null),
+  claims: claimCounts,
+  time: z.number()
+})
+
+export const connectReply = z.object({ peerId: id })
+export const blobReply = z.object({ hash: id })
+
+export type ClaimRequestBody = z.infer<typeof claimRequest>
+export type PublishRequestBody = z.infer<typeof publishRequest>
+export type HypothesisRequestBody = z.infer<typeof hypothesisRequest>
+export type ErrorReply = z.infer<typeof errorReply>
+export type ClaimDuplicate = z.infer<typeof claimDuplicate>
+export type HypothesisDuplicate = z.infer<typeof hypothesisDuplicate>
+export type ClaimJson = z.infer<typeof claimJson>
+export type ResultJson = z.infer<typeof resultJson>
+export type HypothesisJson = z.infer<typeof hypothesisJson>
+export type ClaimCounts = z.infer<typeof claimCounts>
+export type PeerJson = z.infer<typeof peerJson>
+export type StatusJson = z.infer<typeof statusReply>
