@@ -10,7 +10,7 @@
  * experiments claimed after it arrived, so the lineage grows to about `--parents` results,
  * with later parents carrying more experiments (improvements get rarer). Each author writes
  * with its own SwarmState replica; one observer replica (the measured node) validates and
- * applies every author's records, then builds its ClaimLedger from them.
+ * applies every author's records, then builds its ResearchLedger from them.
  *
  * Checks go to the newest `--recent` parents, where agents build, five kinds of candidate:
  * a fresh idea with code and a delta, a fresh idea claimed without code, an exact duplicate
@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
 import { ClaimBook } from '../src/claims/claim-book.js'
-import { ClaimLedger } from '../src/claims/claim-ledger.js'
+import { ResearchLedger } from '../src/claims/research-ledger.js'
 import { deltaKey } from '../src/claims/dedup.js'
 import { createMiniLmEmbedder } from '../src/embedding/minilm-onnx.js'
 import { SemanticDedup } from '../src/claims/semantic.js'
@@ -384,7 +384,7 @@ const history = await buildHistory(rng)
 const buildMs = performance.now() - buildStarted
 const heapState = heapMiB()
 const ledgerStarted = performance.now()
-const ledger = new ClaimLedger(history.observer.state, HARNESS)
+const ledger = new ResearchLedger(history.observer.state, HARNESS)
 const ledgerMs = performance.now() - ledgerStarted
 const heapLedger = heapMiB()
 const claims = ledger.allClaims()

@@ -5,7 +5,7 @@
  *
  *   npm run bench:duplicates                 # defaults: --agents 8 --experiments 5 --trials 20 --seed 1
  *
- * Every agent has its own SwarmState replica and ClaimLedger; a record written on one replica
+ * Every agent has its own SwarmState replica and ResearchLedger; a record written on one replica
  * reaches each other one after a simulated gossip delay (FIFO per link), in virtual time.
  * An agent draws a random idea and one of its wordings from bench/data/idea-pool.tsv (or
  * --pool), claims it, runs it for about --run-s seconds and publishes a result; a refused draw
@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ClaimBook } from '../src/claims/claim-book.js'
-import { ClaimLedger, precedes } from '../src/claims/claim-ledger.js'
+import { ResearchLedger, precedes } from '../src/claims/research-ledger.js'
 import { createMiniLmEmbedder } from '../src/embedding/minilm-onnx.js'
 import { SemanticDedup } from '../src/claims/semantic.js'
 import { sha256Hex } from '../src/util/hash.js'
@@ -42,7 +42,7 @@ import { seededRng } from '../src/util/rng.js'
 import { makeReplica } from '../test/helpers/replica.js'
 import { machineLine, parseFlags, progress } from './harness.js'
 import type { ClaimCandidate, DuplicateCheckOptions, DuplicateHit } from '../src/claims/claim-book.js'
-import type { ClaimEntry } from '../src/claims/claim-ledger.js'
+import type { ClaimEntry } from '../src/claims/research-ledger.js'
 import type { DeltaEntry, ResultBody } from '../src/state/record-kinds.js'
 import type { UpdateStore } from '../src/state/update-store.js'
 import type { Rng } from '../src/util/rng.js'
@@ -173,10 +173,10 @@ async function trial (style: Style, policy: Policy, seed: number, semantic: Sema
   const rng = seededRng(seed)
   const clock = new ManualClock(1_760_000_000_000)
   const sched = new Scheduler(clock)
-  const agents: Array<{ replica: Replica, ledger: ClaimLedger, book: ClaimBook }> = []
+  const agents: Array<{ replica: Replica, ledger: ResearchLedger, book: ClaimBook }> = []
   for (let i = 0; i < flags.agents; i++) {
     const replica = await makeReplica({ seed: seed * 100 + i, clock, store: new DiscardStore() })
-    const ledger = new ClaimLedger(replica.state, HARNESS)
+    const ledger = new ResearchLedger(replica.state, HARNESS)
     const book = new ClaimBook({ state: replica.state, ledger, clock, semantic, onSemanticError: (err) => { throw err } }, { settleMs: 0 })
     agents.push({ replica, ledger, book })
   }

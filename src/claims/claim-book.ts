@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULTS } from '../config/defaults.js'
 import { SwarmdError } from '../util/errors.js'
 import { deltaKey } from './dedup.js'
-import { precedes } from './claim-ledger.js'
+import { precedes } from './research-ledger.js'
 import type { DedupEntry } from './dedup.js'
-import type { ClaimEntry, ClaimLedger, Precedence, ResultEntry } from './claim-ledger.js'
+import type { ClaimEntry, ResearchLedger, Precedence, ResultEntry } from './research-ledger.js'
 import type { SemanticDedup } from './semantic.js'
 import type { ClaimBody, DeltaEntry, ReleaseBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
@@ -63,7 +63,7 @@ export interface DuplicateMark {
 
 export interface ClaimBookComponents {
   state: SwarmState
-  ledger: ClaimLedger
+  ledger: ResearchLedger
   clock: Clock
   /** The semantic layer; without it only the exact and structured layers run. */
   semantic?: SemanticDedup
@@ -108,7 +108,7 @@ export class ClaimBook {
     this.dupMarks = new DuplicateMarks(components, (entry) => this.isReference(entry))
   }
 
-  get ledger (): ClaimLedger { return this.components.ledger }
+  get ledger (): ResearchLedger { return this.components.ledger }
   get settleMs (): number { return this.init.settleMs }
 
   /** The first live claim or result the candidate repeats, if any. */

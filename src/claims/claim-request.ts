@@ -3,7 +3,7 @@ import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import { findHypothesis, findResult } from './lookup.js'
 import type { ClaimRequest } from './claim-book.js'
-import type { ClaimLedger } from './claim-ledger.js'
+import type { ResearchLedger } from './research-ledger.js'
 import type { HypothesisBook } from './hypotheses.js'
 import type { Tier } from '../state/record-kinds.js'
 
@@ -26,7 +26,7 @@ export interface ClaimInput {
 }
 
 export interface ParentSourceComponents {
-  ledger: ClaimLedger
+  ledger: ResearchLedger
   blobs: SourceBlobs
   /** The harness's default train.py: the source of parent null. */
   defaultSource: string

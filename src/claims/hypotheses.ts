@@ -1,6 +1,6 @@
 import { SwarmdError } from '../util/errors.js'
 import { deltaKey } from './dedup.js'
-import type { ClaimLedger } from './claim-ledger.js'
+import type { ResearchLedger } from './research-ledger.js'
 import type { SemanticDedup } from './semantic.js'
 import type { HypothesisBody } from '../state/record-kinds.js'
 import type { StoredRecord } from '../state/records.js'
@@ -31,7 +31,7 @@ export interface HypothesisEntry {
 
 export interface HypothesisBookComponents {
   state: SwarmState
-  ledger: ClaimLedger
+  ledger: ResearchLedger
   clock: Clock
   semantic?: SemanticDedup
 }

@@ -1,4 +1,4 @@
-import type { ResultEntry } from './claim-ledger.js'
+import type { ResultEntry } from './research-ledger.js'
 import type { Tier } from '../state/record-kinds.js'
 
 /**

@@ -1,17 +1,17 @@
 import { SwarmdError } from '../util/errors.js'
-import type { ClaimEntry, ClaimLedger, ResultEntry } from './claim-ledger.js'
+import type { ClaimEntry, ResearchLedger, ResultEntry } from './research-ledger.js'
 import type { HypothesisBook, HypothesisEntry } from './hypotheses.js'
 
 /** Shortest id prefix accepted in place of a full id: 8 hex digits make a collision unlikely in one swarm. */
 export const MIN_PREFIX = 8
 
 /** A claim by id or unique prefix; undefined when none matches. */
-export function findClaim (ledger: ClaimLedger, idOrPrefix: string): ClaimEntry | undefined {
+export function findClaim (ledger: ResearchLedger, idOrPrefix: string): ClaimEntry | undefined {
   return ledger.claim(idOrPrefix) ?? uniquePrefix(ledger.allClaims(), idOrPrefix, 'claim')
 }
 
 /** A result of this harness by id or unique prefix. */
-export function findResult (ledger: ClaimLedger, idOrPrefix: string): ResultEntry {
+export function findResult (ledger: ResearchLedger, idOrPrefix: string): ResultEntry {
   const found = ledger.result(idOrPrefix) ?? uniquePrefix(ledger.allResults(), idOrPrefix, 'result')
   if (found === undefined) throw new SwarmdError('RESULT_NOT_FOUND', `no result ${idOrPrefix} is known for this harness; list them with \`swarmd results\`, or build on the default train.py with --parent none`)
   return found

@@ -8,7 +8,7 @@ import { sha256Hex } from '../util/hash.js'
 import { parentSource } from './claim-request.js'
 import { findClaim } from './lookup.js'
 import type { SourceBlobs } from './claim-request.js'
-import type { ClaimEntry, ClaimLedger, ResultEntry } from './claim-ledger.js'
+import type { ClaimEntry, ResearchLedger, ResultEntry } from './research-ledger.js'
 import type { RunOutcome } from '../runner/experiment-runner.js'
 import type { RunMetrics } from '../runner/summary.js'
 import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
@@ -38,7 +38,7 @@ export interface PublishInput {
 
 export interface ResultPublisherComponents {
   state: SwarmState
-  ledger: ClaimLedger
+  ledger: ResearchLedger
   blobs: SourceBlobs
   clock: Clock
   /** The harness's default train.py: the parent source of claims on parent null. */

@@ -17,7 +17,7 @@ import { BuiltinProposer, frozenFor } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
 import { ResearchLoop } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
-import { ClaimLedger } from '../claims/claim-ledger.js'
+import { ResearchLedger } from '../claims/research-ledger.js'
 import { ResultPublisher } from '../claims/publish.js'
 import { claimTtlBound } from '../claims/claim-limits.js'
 import { HypothesisBook } from '../claims/hypotheses.js'
@@ -93,7 +93,7 @@ export class Daemon {
   private confinementValue: Confinement | undefined
   private loopsValue: ResearchLoop[] = []
   private embedder: LazyEmbedder | undefined
-  private ledgerValue: ClaimLedger | undefined
+  private ledgerValue: ResearchLedger | undefined
   private claimsValue: ClaimBook | undefined
   private hypothesesValue: HypothesisBook | undefined
   private trustValue: TrustLedger | undefined
@@ -363,7 +363,7 @@ export class Daemon {
   }
 
   /**
-   * The claim ledger and books, for the research loop and the agent API alike. The semantic
+   * The research ledger and the books, for the research loop and the agent API alike. The semantic
    * layer's MiniLM model (converted to ONNX once, cached in the data dir) loads on first use, in a
    * worker thread so inference never stalls gossip or the API.
    */
@@ -378,7 +378,7 @@ export class Daemon {
       warned = true
       this.log(`warning: the MiniLM model could not be used (${(err as Error).message}); claims are deduplicated by code and delta only`)
     }
-    this.ledgerValue = new ClaimLedger(state, research.harness, {
+    this.ledgerValue = new ResearchLedger(state, research.harness, {
       maxActivePerAuthor: config.maxActiveClaimsPerPeer,
       maxActiveWithoutStanding: config.maxActiveClaimsWithoutStanding,
       maxTtlMs: claimTtlBound(research.profile, config.claimMaxTtlMs),

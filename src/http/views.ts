@@ -3,7 +3,7 @@ import type { ApiServices } from './api-ports.js'
 import type { ClaimCounts, ClaimJson, HypothesisJson, ResultJson, StatusJson } from './api-contract.js'
 import type { TrustStatus } from '../trust/trust.js'
 import type { DuplicateMark } from '../claims/claim-book.js'
-import type { ClaimEntry, ClaimLedger, ClaimStatus, ResultEntry } from '../claims/claim-ledger.js'
+import type { ClaimEntry, ResearchLedger, ClaimStatus, ResultEntry } from '../claims/research-ledger.js'
 import type { HypothesisEntry } from '../claims/hypotheses.js'
 import type { Tier } from '../state/record-kinds.js'
 
@@ -31,7 +31,7 @@ export function claimCountsView (services: Pick<ApiServices, 'claims'>, now: num
 }
 
 /** A claim with where it stands now: `expiresAt` moves with each heartbeat. */
-export function claimView (claim: ClaimEntry, ledger: ClaimLedger, now: number): ClaimJson {
+export function claimView (claim: ClaimEntry, ledger: ResearchLedger, now: number): ClaimJson {
   const { body } = claim
   return {
     id: claim.id,

@@ -170,8 +170,9 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   }
 
   private async validateAndApply (update: Uint8Array): Promise<ApplyOutcome & { evidence?: { held: string, offered: StoredRecord } }> {
+    let records: StoredRecord[]
     try {
-      await validateUpdate(update, {
+      records = await validateUpdate(update, {
         now: this.components.clock.now(),
         maxClockSkewMs: this.maxClockSkewMs,
         maxUpdateBytes: this.maxUpdateBytes,
@@ -185,6 +186,8 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       if (err.conflict === undefined) return outcome
       return { ...outcome, culprit: err.conflict.culprit, ...(err.conflict.evidence !== undefined ? { evidence: err.conflict.evidence } : {}) }
     }
+    // The records validation parsed, verified and hashed are the ones the doc now holds: kept, not decoded again.
+    for (const rec of records) if (!this.parsed.has(rec.key)) this.parsed.set(rec.key, rec)
     const before = this.recordTotal()
     Y.applyUpdate(this.doc, update, REMOTE_ORIGIN)
     await this.flushPersist()
@@ -195,6 +198,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     if (this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null) {
       this.doc.store.pendingStructs = null
       this.doc.store.pendingDs = null
+      for (const rec of records) if (this.maps[MAP_FOR_KIND[rec.record.kind]].get(rec.key) === undefined) this.parsed.delete(rec.key)
       return { verdict: 'reject', fault: 'UPDATE_LEFT_PENDING', message: 'the update left structs Yjs could not integrate', added }
     }
     return { verdict: 'accept', added }

@@ -1,10 +1,10 @@
 import { TrustEngine } from './trust.js'
 import type { TrustPolicy, TrustState, TrustStatus } from './trust.js'
-import type { ClaimLedger, ResultEntry } from '../claims/claim-ledger.js'
+import type { ResearchLedger, ResultEntry } from '../claims/research-ledger.js'
 import type { Tier } from '../state/record-kinds.js'
 
 /**
- * Which results of the swarm this node trusts. Each result and verification the claim ledger
+ * Which results of the swarm this node trusts. Each result and verification the research ledger
  * takes in is fed to a `TrustEngine` once, when trust is next read: the cost is what the new
  * records touch, never a pass over the history. Evidence of equivocation (rare, and each costs its
  * author its identity) starts the engine again without the convicted authors' records.
@@ -14,7 +14,7 @@ export class TrustLedger {
   private fed = 0
   private convictions: number
 
-  constructor (private readonly ledger: ClaimLedger, readonly policy: TrustPolicy) {
+  constructor (private readonly ledger: ResearchLedger, readonly policy: TrustPolicy) {
     this.engine = new TrustEngine(policy)
     this.convictions = ledger.convictions
   }

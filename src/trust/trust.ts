@@ -1,4 +1,4 @@
-import type { ResultEntry } from '../claims/claim-ledger.js'
+import type { ResultEntry } from '../claims/research-ledger.js'
 import type { ResultBody, VerificationBody } from '../state/record-kinds.js'
 
 export interface TrustVerification {

@@ -7,7 +7,7 @@ import { ResultPublisher } from '../../src/claims/publish.js'
 import { ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger } from '../../src/claims/claim-ledger.js'
+import { ResearchLedger } from '../../src/claims/research-ledger.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { sha256Hex } from '../../src/util/hash.js'
@@ -63,7 +63,7 @@ describe('ResearchLoop: every verification scores the result and the default tra
     const blobs = new Map<string, Uint8Array>()
     const { runner, specs } = freshRunner()
     const log: string[] = []
-    const ledger = new ClaimLedger(a.state, 'h1')
+    const ledger = new ResearchLedger(a.state, 'h1')
     const trust = new TrustLedger(ledger, { self: a.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
     let seeds = 0

@@ -10,7 +10,7 @@ import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { createHashingEmbedder } from '../../src/embedding/hashing-embedder.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger } from '../../src/claims/claim-ledger.js'
+import { ResearchLedger } from '../../src/claims/research-ledger.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { bestView, childrenOf, frontier } from '../../src/claims/lineage.js'
@@ -22,7 +22,7 @@ import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
 import type { Replica } from '../helpers/replica.js'
 import type { ClaimBody } from '../../src/state/record-kinds.js'
-import type { ResultEntry } from '../../src/claims/claim-ledger.js'
+import type { ResultEntry } from '../../src/claims/research-ledger.js'
 import type { SwarmState } from '../../src/state/swarm-state.js'
 
 function memoryBlobs () {
@@ -44,7 +44,7 @@ class TickingClock extends ManualClock {
 
 /** The results a replica holds on harness h1, oldest first, as the ledger (the read model) lists them. */
 function resultsIn (state: SwarmState, harness: string): ResultEntry[] {
-  const ledger = new ClaimLedger(state, harness)
+  const ledger = new ResearchLedger(state, harness)
   try { return ledger.allResults() } finally { ledger.close() }
 }
 
@@ -54,7 +54,7 @@ async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: Semant
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
   const runner = new ScriptedExperimentRunner((c) => 4 - 0.05 * Number(c.get('DEPTH')) - 0.002 * Number(c.get('WIDTH')) - 0.01 * Number(c.get('BATCH_SIZE')) + Math.abs(Math.log10(Number(c.get('LEARNING_RATE')) / 0.01)))
   const log: string[] = []
-  const ledger = new ClaimLedger(replica.state, 'h1')
+  const ledger = new ResearchLedger(replica.state, 'h1')
   const claims = new ClaimBook({ state: replica.state, ledger, clock: replica.clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: 0 })
   const hypotheses = new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 })
   const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger, DEFAULT_MAX_ACTIVE_CLAIMS, precedes } from '../../src/claims/claim-ledger.js'
+import { ResearchLedger, DEFAULT_MAX_ACTIVE_CLAIMS, precedes } from '../../src/claims/research-ledger.js'
 import { createHashingEmbedder } from '../../src/embedding/hashing-embedder.js'
 import { createMiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -14,7 +14,7 @@ import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { ClaimCandidate, ClaimRequest, DedupLayer } from '../../src/claims/claim-book.js'
-import type { ClaimEntry, ClaimLedgerOptions, ClaimStatus } from '../../src/claims/claim-ledger.js'
+import type { ClaimEntry, ResearchLedgerOptions, ClaimStatus } from '../../src/claims/research-ledger.js'
 import type { MiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
 import type { DeltaEntry, ResultBody } from '../../src/state/record-kinds.js'
 import type { StoredRecord } from '../../src/state/records.js'
@@ -34,7 +34,7 @@ const lr = (to: number): DeltaEntry[] => [{ name: 'LEARNING_RATE', from: 0.04, t
 interface Node {
   name: string
   replica: Replica
-  ledger: ClaimLedger
+  ledger: ResearchLedger
   book: ClaimBook
   /** Every update this node wrote, in order: what it gossiped. */
   sent: Uint8Array[]
@@ -47,7 +47,7 @@ interface NodeOptions {
   semantic?: SemanticDedup | null
   settleMs?: number
   referenceCodeHashes?: ReadonlySet<string>
-  ledger?: ClaimLedgerOptions
+  ledger?: ResearchLedgerOptions
   raceYieldsPerHour?: number
 }
 
@@ -56,7 +56,7 @@ const hashingSemantic = (): SemanticDedup => new SemanticDedup(createHashingEmbe
 async function makeNode (name: string, opts: NodeOptions): Promise<Node> {
   const replica = await makeReplica({ clock: opts.clock, seed: opts.seed })
   // The ledger sees records arrive on the test's clock: the lag rule is on, as in a daemon.
-  const ledger = new ClaimLedger(replica.state, HARNESS, { clock: opts.clock, ...opts.ledger })
+  const ledger = new ResearchLedger(replica.state, HARNESS, { clock: opts.clock, ...opts.ledger })
   const semantic = opts.semantic === undefined ? hashingSemantic() : opts.semantic
   const book = new ClaimBook(
     { state: replica.state, ledger, clock: opts.clock, ...(semantic !== null ? { semantic } : {}), onSemanticError: (err) => { throw err } },
@@ -645,7 +645,7 @@ describe('copycats: a claim re-dated before one it saw', () => {
   const DAY = 24 * 3600_000
 
   /** An honest node A and attackers with clocks of their own (they date records as they like). */
-  async function setup (opts: { attackers: number, ledger?: ClaimLedgerOptions, raceYieldsPerHour?: number }): Promise<{ clock: ManualClock, a: Node, attackers: Array<{ node: Node, clock: ManualClock }>, mesh: Mesh }> {
+  async function setup (opts: { attackers: number, ledger?: ResearchLedgerOptions, raceYieldsPerHour?: number }): Promise<{ clock: ManualClock, a: Node, attackers: Array<{ node: Node, clock: ManualClock }>, mesh: Mesh }> {
     const clock = new ManualClock()
     const a = await makeNode('A', { clock, seed: 1, semantic: null, ledger: { maxTtlMs: BOUND, ...opts.ledger }, ...(opts.raceYieldsPerHour !== undefined ? { raceYieldsPerHour: opts.raceYieldsPerHour } : {}) })
     const attackers = []

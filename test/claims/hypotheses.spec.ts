@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger } from '../../src/claims/claim-ledger.js'
+import { ResearchLedger } from '../../src/claims/research-ledger.js'
 import { createHashingEmbedder } from '../../src/embedding/hashing-embedder.js'
 import { DuplicateHypothesisError, HypothesisBook } from '../../src/claims/hypotheses.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -10,7 +10,7 @@ import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { makeReplica } from '../helpers/replica.js'
 import type { ClaimRequest } from '../../src/claims/claim-book.js'
-import type { ClaimEntry, ClaimLedgerOptions } from '../../src/claims/claim-ledger.js'
+import type { ClaimEntry, ResearchLedgerOptions } from '../../src/claims/research-ledger.js'
 import type { HypothesisBody, ResultBody } from '../../src/state/record-kinds.js'
 import type { Replica } from '../helpers/replica.js'
 
@@ -22,14 +22,14 @@ const PER_HOUR = 3
 /** One node: a replica with its ledger, claim book and hypothesis book. */
 interface Node {
   replica: Replica
-  ledger: ClaimLedger
+  ledger: ResearchLedger
   claims: ClaimBook
   hypotheses: HypothesisBook
 }
 
-async function makeNode (clock: ManualClock, seed: number, replica?: Replica, ledgerOptions: ClaimLedgerOptions = {}): Promise<Node> {
+async function makeNode (clock: ManualClock, seed: number, replica?: Replica, ledgerOptions: ResearchLedgerOptions = {}): Promise<Node> {
   const r = replica ?? await makeReplica({ clock, seed })
-  const ledger = new ClaimLedger(r.state, HARNESS, { clock, ...ledgerOptions })
+  const ledger = new ResearchLedger(r.state, HARNESS, { clock, ...ledgerOptions })
   const semantic = new SemanticDedup(createHashingEmbedder())
   return {
     replica: r,

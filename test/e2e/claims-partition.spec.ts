@@ -1,7 +1,7 @@
 import { afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { precedes } from '../../src/claims/claim-ledger.js'
+import { precedes } from '../../src/claims/research-ledger.js'
 import { AgentClient, AgentApiError, runLog } from '../helpers/agent-client.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { ApiServer } from '../../src/http/api-server.js'
 import { BlobStore, parseBlobHash } from '../../src/p2p/blob-store.js'
 import { ClaimBook } from '../../src/claims/claim-book.js'
-import { ClaimLedger } from '../../src/claims/claim-ledger.js'
+import { ResearchLedger } from '../../src/claims/research-ledger.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { ResultPublisher } from '../../src/claims/publish.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -84,7 +84,7 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
     }
   }
   const embedder = options.semantic === true ? new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(dir, 'models') })) : undefined
-  const ledger = new ClaimLedger(state, FIXTURE_HARNESS, { clock })
+  const ledger = new ResearchLedger(state, FIXTURE_HARNESS, { clock })
   const semantic = embedder !== undefined ? new SemanticDedup(embedder) : undefined
   const claims = new ClaimBook({ state, ledger, clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: options.settleMs ?? 20 })
   const hypotheses = new HypothesisBook({ state, ledger, clock, ...(semantic !== undefined ? { semantic } : {}) }, { perHour: 20 })

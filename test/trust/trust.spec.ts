@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { TRUST_BOUNDS, TrustEngine, computeTrust, reproduces, scopeOf } from '../../src/trust/trust.js'
 import type { TrustPolicy, TrustVerification } from '../../src/trust/trust.js'
-import type { ResultEntry } from '../../src/claims/claim-ledger.js'
+import type { ResultEntry } from '../../src/claims/research-ledger.js'
 import type { ResultBody, Tier } from '../../src/state/record-kinds.js'
 
 const h = (n: number): string => n.toString(16).padStart(64, '0')

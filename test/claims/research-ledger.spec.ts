@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ClaimLedger, precedes } from '../../src/claims/claim-ledger.js'
+import { ResearchLedger, precedes } from '../../src/claims/research-ledger.js'
 import { CLAIM_LIFE_TTLS, claimTtlBound } from '../../src/claims/claim-limits.js'
 import { killAfterMs } from '../../src/runner/harness.js'
 import { ManualClock } from '../../src/util/clock.js'
@@ -49,11 +49,11 @@ async function sync (from: Replica, to: Replica): Promise<void> {
   }
 }
 
-describe('ClaimLedger: claim status from heartbeats, releases and results', () => {
+describe('ResearchLedger: claim status from heartbeats, releases and results', () => {
   it('a claim without heartbeat is active until createdAt + ttl, then expired', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS)
+    const ledger = new ResearchLedger(a.state, HARNESS)
     const t0 = clock.now()
     const rec = await a.state.append('claim', claimBody())
     const claim = ledger.claim(rec.id)!
@@ -68,7 +68,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
   it('a heartbeat moves expiry to its own time + ttl', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS)
+    const ledger = new ResearchLedger(a.state, HARNESS)
     const t0 = clock.now()
     const rec = await a.state.append('claim', claimBody())
     clock.advance(40_000)
@@ -83,7 +83,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
   it('a heartbeat dated after the claim expired does not revive it', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS)
+    const ledger = new ResearchLedger(a.state, HARNESS)
     const t0 = clock.now()
     const rec = await a.state.append('claim', claimBody())
     clock.advance(TTL + 5_000)
@@ -97,7 +97,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
   it('a release or a result by the author closes the claim whatever the clock says', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS)
+    const ledger = new ResearchLedger(a.state, HARNESS)
     const released = await a.state.append('claim', claimBody({ description: 'one', codeHash: code('one') }))
     const finished = await a.state.append('claim', claimBody({ description: 'two', codeHash: code('two') }))
     await a.state.append('release', { claim: released.id, reason: 'yielded' })
@@ -116,8 +116,8 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
     const b = await makeReplica({ clock, seed: 2 })
-    const ledgerA = new ClaimLedger(a.state, HARNESS)
-    const ledgerB = new ClaimLedger(b.state, HARNESS)
+    const ledgerA = new ResearchLedger(a.state, HARNESS)
+    const ledgerB = new ResearchLedger(b.state, HARNESS)
     const t0 = clock.now()
     const rec = await a.state.append('claim', claimBody())
     await sync(a, b)
@@ -150,7 +150,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
     const first = await makeReplica({ clock, seed: 1 })
     const second = await makeReplica({ clock, seed: 7, identity: first.identity })
     const observer = await makeReplica({ clock, seed: 3 })
-    const early = new ClaimLedger(observer.state, HARNESS)
+    const early = new ResearchLedger(observer.state, HARNESS)
     const t0 = clock.now()
     const beaten = await first.state.append('claim', claimBody({ description: 'beaten', codeHash: code('beaten') }))
     const released = await first.state.append('claim', claimBody({ description: 'released', codeHash: code('released') }))
@@ -169,7 +169,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
 
     await sync(first, observer)
     assert.ok(early.revision > revision, 'the claims arriving must change the revision')
-    const late = new ClaimLedger(observer.state, HARNESS)
+    const late = new ResearchLedger(observer.state, HARNESS)
     for (const ledger of [early, late]) {
       const now = t0 + TTL + 1
       assert.equal(ledger.status(ledger.claim(beaten.id)!, now), 'active', 'the early heartbeat must extend its claim')
@@ -185,7 +185,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
   it('results of another harness are not indexed', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS)
+    const ledger = new ResearchLedger(a.state, HARNESS)
     const rec = await a.state.append('claim', claimBody())
     await a.state.append('result', resultBody(rec.id, { harness: 'another-harness' }))
     assert.deepEqual(ledger.allResults(), [])
@@ -214,7 +214,7 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
     await sync(replicas[1]!, replicas[2]!)
     await sync(replicas[0]!, replicas[2]!)
     const orders = replicas.map((r) => {
-      const ledger = new ClaimLedger(r.state, HARNESS)
+      const ledger = new ResearchLedger(r.state, HARNESS)
       const ids = ledger.allClaims().map((c) => c.body.description)
       ledger.close()
       return ids
@@ -226,13 +226,13 @@ describe('ClaimLedger: claim status from heartbeats, releases and results', () =
 
 const claimEntry = (id: string, author: string): DedupEntry => ({ kind: 'claim', id, author, description: '', codeHash: null, parent: null, delta: [] })
 
-describe('ClaimLedger: ttl and life bounded by the profile', () => {
+describe('ResearchLedger: ttl and life bounded by the profile', () => {
   it('a claim asking for a day expires at createdAt + the bound, on every replica', async () => {
     const clock = new ManualClock()
     const author = await makeReplica({ clock, seed: 1 })
     const observer = await makeReplica({ clock, seed: 2 })
     const BOUND = 10 * 60_000
-    const ledgers = [author, observer].map((r) => new ClaimLedger(r.state, HARNESS, { maxTtlMs: BOUND, clock }))
+    const ledgers = [author, observer].map((r) => new ResearchLedger(r.state, HARNESS, { maxTtlMs: BOUND, clock }))
     const t0 = clock.now()
     const rec = await author.state.append('claim', claimBody({ ttlMs: 24 * 3600_000 }))
     await sync(author, observer)
@@ -249,7 +249,7 @@ describe('ClaimLedger: ttl and life bounded by the profile', () => {
   it('a shorter ttl than the bound is kept as asked', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: 10 * TTL })
+    const ledger = new ResearchLedger(a.state, HARNESS, { maxTtlMs: 10 * TTL })
     const rec = await a.state.append('claim', claimBody())
     assert.equal(ledger.expiresAt(ledger.claim(rec.id)!), rec.record.createdAt + TTL)
     ledger.close()
@@ -258,7 +258,7 @@ describe('ClaimLedger: ttl and life bounded by the profile', () => {
   it('heartbeats extend a claim within its life cap, never past it', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
-    const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: TTL, maxLifeMs: 4 * TTL })
+    const ledger = new ResearchLedger(a.state, HARNESS, { maxTtlMs: TTL, maxLifeMs: 4 * TTL })
     const t0 = clock.now()
     const rec = await a.state.append('claim', claimBody({ ttlMs: TTL }))
     const claim = ledger.claim(rec.id)!
@@ -281,7 +281,7 @@ describe('ClaimLedger: ttl and life bounded by the profile', () => {
       const clock = new ManualClock()
       const a = await makeReplica({ clock, seed: 1 })
       const bound = claimTtlBound(profile)
-      const ledger = new ClaimLedger(a.state, HARNESS, { maxTtlMs: bound, clock })
+      const ledger = new ResearchLedger(a.state, HARNESS, { maxTtlMs: bound, clock })
       // The longest an honest run lasts: the runner's kill time, with or without a step limit (tests, demos).
       const runMs = Math.max(killAfterMs(profile, undefined), killAfterMs(profile, 5))
       // What the daemon asks by default: 3x the run time (src/daemon/daemon.ts claimTtlMs), never cut by the bound.
@@ -302,13 +302,13 @@ describe('ClaimLedger: ttl and life bounded by the profile', () => {
   }
 })
 
-describe('ClaimLedger: where a late claim stands (placeOf)', () => {
+describe('ResearchLedger: where a late claim stands (placeOf)', () => {
   it('within the lag a claim keeps its createdAt; beyond it, it is placed at its arrival; loaded from disk, at its createdAt', async () => {
     const clock = new ManualClock()
     const peerClock = new ManualClock(clock.now())
     const peer = await makeReplica({ clock: peerClock, seed: 1 })
     const here = await makeReplica({ clock, seed: 2 })
-    const ledger = new ClaimLedger(here.state, HARNESS, { clock, maxLagMs: 500 })
+    const ledger = new ResearchLedger(here.state, HARNESS, { clock, maxLagMs: 500 })
     const t0 = clock.now()
     const timely = await peer.state.append('claim', claimBody({ description: 'timely', codeHash: code('timely') }))
     peerClock.advance(1)
@@ -327,7 +327,7 @@ describe('ClaimLedger: where a late claim stands (placeOf)', () => {
     assert.equal(ledger.precedenceOf(claimEntry(copy.id, copy.record.author)).createdAt, copy.record.createdAt, 'the order nodes agree on is unchanged')
 
     // A restart: what was on disk is placed at its own date (its arrival is not stored).
-    const restarted = new ClaimLedger(here.state, HARNESS, { clock, maxLagMs: 500 })
+    const restarted = new ResearchLedger(here.state, HARNESS, { clock, maxLagMs: 500 })
     assert.equal(restarted.placeOf(claimEntry(copy.id, copy.record.author)).createdAt, copy.record.createdAt)
     ledger.close()
     restarted.close()
@@ -338,7 +338,7 @@ describe('ClaimLedger: where a late claim stands (placeOf)', () => {
     const peerClock = new ManualClock(clock.now() - 60_000)
     const peer = await makeReplica({ clock: peerClock, seed: 1 })
     const here = await makeReplica({ clock, seed: 2 })
-    const ledger = new ClaimLedger(here.state, HARNESS, { clock })
+    const ledger = new ResearchLedger(here.state, HARNESS, { clock })
     const claim = await peer.state.append('claim', claimBody())
     const result = await peer.state.append('result', resultBody(claim.id))
     await sync(peer, here)
@@ -349,14 +349,14 @@ describe('ClaimLedger: where a late claim stands (placeOf)', () => {
   })
 })
 
-describe('ClaimLedger: authors without standing share one pool', () => {
-  async function swarm (opts: { authors: number, claimsEach: number, pool: number, standing?: (index: number) => boolean }): Promise<{ ledger: ClaimLedger, byAuthor: Array<Array<{ id: string, author: string }>>, now: number }> {
+describe('ResearchLedger: authors without standing share one pool', () => {
+  async function swarm (opts: { authors: number, claimsEach: number, pool: number, standing?: (index: number) => boolean }): Promise<{ ledger: ResearchLedger, byAuthor: Array<Array<{ id: string, author: string }>>, now: number }> {
     const clock = new ManualClock()
     const here = await makeReplica({ clock, seed: 100 })
     const peers = []
     for (let i = 0; i < opts.authors; i++) peers.push(await makeReplica({ clock, seed: i + 1 }))
     const standing = new Set(peers.filter((_, i) => opts.standing?.(i) === true).map((p) => p.state.peerId))
-    const ledger = new ClaimLedger(here.state, HARNESS, { clock, maxActiveWithoutStanding: opts.pool, hasStanding: (a) => standing.has(a) || a === here.state.peerId })
+    const ledger = new ResearchLedger(here.state, HARNESS, { clock, maxActiveWithoutStanding: opts.pool, hasStanding: (a) => standing.has(a) || a === here.state.peerId })
     const byAuthor: Array<Array<{ id: string, author: string }>> = peers.map(() => [])
     // Author by author: the first authors' later claims are all earlier than the last authors' first.
     for (const [i, peer] of peers.entries()) {
@@ -400,11 +400,11 @@ describe('ClaimLedger: authors without standing share one pool', () => {
   })
 })
 
-describe('ClaimLedger: an equivocating author', () => {
+describe('ResearchLedger: an equivocating author', () => {
   it('stops counting once the evidence is in: its claims leave the views and block nobody', async () => {
     const clock = new ManualClock()
     const target = await makeReplica({ clock, seed: 3 })
-    const ledger = new ClaimLedger(target.state, HARNESS)
+    const ledger = new ResearchLedger(target.state, HARNESS)
     const liar = await generateIdentity()
     const binding = await signBinding(liar, 1, clock.now())
     const client = binding.record.slot.client

@@ -36,7 +36,7 @@ export type Arrival = { kind: 'result', entry: ResultEntry } | { kind: 'verifica
 
 /**
  * The order every node agrees on: earlier createdAt first, then author, then id. The settle
- * decision uses a local variant of it (`ClaimLedger.placeOf`), where a claim that arrived late
+ * decision uses a local variant of it (`ResearchLedger.placeOf`), where a claim that arrived late
  * takes its arrival time for createdAt.
  */
 export interface Precedence { createdAt: number, author: string, id: string }
@@ -52,7 +52,7 @@ const parentKey = (parent: string | null): string => parent ?? '-'
 /** Active claims per author that count against others (config `maxActiveClaimsPerPeer`). */
 export const DEFAULT_MAX_ACTIVE_CLAIMS = DEFAULTS.maxActiveClaimsPerPeer
 
-export interface ClaimLedgerOptions {
+export interface ResearchLedgerOptions {
   /**
    * Claims one author may hold at once that count against others. Beyond it (claim squatting:
    * claiming everything so nobody else may run it) the author's later active claims are ignored
@@ -98,14 +98,16 @@ interface Counting {
 }
 
 /**
- * An index over the claims, heartbeats, releases and results of one swarm, kept up to date
- * from the state's record events so a claim check never scans the whole history: exact
- * matches by code hash, structured matches by parent + delta, semantic candidates by parent.
+ * The read model of one swarm's research: an index over its claims, heartbeats, releases, results
+ * and verifications, kept up to date from the state's record events. Everything that reads them
+ * reads them here (the claim book, trust, the research loop, the API), so nothing scans the whole
+ * history: exact matches by code hash, structured matches by parent + delta, semantic candidates
+ * by parent, results per claim, claims per hypothesis.
  *
  * Heartbeats, releases and results only count when written by the claim's author, and may
  * arrive before the claim they name (records from different authors come in any order).
  */
-export class ClaimLedger {
+export class ResearchLedger {
   private readonly claims = new Map<string, ClaimEntry>()
   private readonly results = new Map<string, ResultEntry>()
   /** claim id → author → heartbeat times, ascending. */
@@ -141,7 +143,7 @@ export class ClaimLedger {
   private readonly clock: Clock | undefined
   private readonly standing: (author: string) => boolean
 
-  constructor (private readonly state: SwarmState, private readonly harness: string, options: ClaimLedgerOptions = {}) {
+  constructor (private readonly state: SwarmState, private readonly harness: string, options: ResearchLedgerOptions = {}) {
     this.maxActivePerAuthor = options.maxActivePerAuthor ?? DEFAULT_MAX_ACTIVE_CLAIMS
     this.maxActiveWithoutStanding = options.maxActiveWithoutStanding ?? DEFAULTS.maxActiveClaimsWithoutStanding
     this.maxTtlMs = options.maxTtlMs ?? DEFAULT_CLAIM_TTL_BOUND
