@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { configFromEnv, readConfigFile, resolveConfig, shippedBootstrapPeers } from '../config/config.js'
 import { dataPaths } from '../config/data-dir.js'
 import { DEFAULTS } from '../config/defaults.js'
+import { byArea, configTableMarkdown } from '../config/settings.js'
 import { loadOrCreateApiToken } from '../daemon/api-token.js'
 import { assertNoRunningDaemon } from '../daemon/daemon-info.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
@@ -33,6 +34,17 @@ export async function initCommand (dataDir: string, print: Print): Promise<void>
 }
 
 export interface StartFlags extends PartialConfig {}
+
+/**
+ * The configuration `swarmd start` would run with here (defaults < config.json < SWARMD_*), by
+ * area; `table`: every setting as the README's markdown table.
+ */
+export async function configCommand (dataDir: string, opts: { table: boolean }, print: Print): Promise<void> {
+  if (opts.table) return print(configTableMarkdown().trimEnd())
+  const paths = dataPaths(dataDir)
+  const config = resolveConfig({ file: await readConfigFile(paths.config), env: configFromEnv(), flags: {}, shippedBootstrap: await shippedBootstrapPeers() })
+  print(JSON.stringify(byArea(config), null, 2))
+}
 
 export async function startCommand (dataDir: string, flags: StartFlags, print: Print): Promise<Daemon> {
   const paths = dataPaths(dataDir)

@@ -1,27 +1,16 @@
 import '../util/polyfill.js'
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { resolveDataDir } from '../config/data-dir.js'
 import { isSwarmdError } from '../util/errors.js'
 import { addAgentCommands } from './agent-program.js'
 import { ApiError } from './api-client.js'
-import { bestCommand, blobAddCommand, blobGetCommand, connectCommand, exportCommand, initCommand, peersCommand, resultsCommand, startCommand, statusCommand } from './commands.js'
+import { bestCommand, blobAddCommand, blobGetCommand, configCommand, connectCommand, exportCommand, initCommand, peersCommand, resultsCommand, startCommand, statusCommand } from './commands.js'
 import { CliError, EXIT, errorLine, exitCodeFor } from './exit-codes.js'
+import { addSettingOptions, settingFlags } from './setting-options.js'
 import type { StartFlags } from './commands.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
 const printErr = (line: string): void => { process.stderr.write(line + '\n') }
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-const port = (value: string): number => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number (0-65535; 0 picks a free one)')
-  return n
-}
-const count = (value: string): number => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number')
-  return n
-}
 
 const program = new Command('swarmd')
   .description('autoresearch at home, peer to peer: a research swarm of volunteer GPUs')
@@ -35,47 +24,10 @@ program.command('init')
   .description('create the identity, API token and a starter config.json in the data dir')
   .action(async (_opts, cmd: Command) => { await initCommand(dataDirOf(cmd), print) })
 
-program.command('start')
-  .description('run the daemon: join the swarm, replicate records, serve the status page (Ctrl-C stops it)')
-  .option('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/4717)', collect)
-  .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/…/tcp/…/p2p/<peerId> (repeatable; added to bootstrap-peers.json)', collect)
-  .option('--http-port <port>', 'status page and API port (default 4718; 0 picks a free one)', port)
-  .option('--http-host <host>', 'status page and API address (default 127.0.0.1; anything else is exposed)')
-  .option('--mdns', 'find peers on the local network (default)')
-  .option('--no-mdns', 'do not use multicast DNS')
-  .option('--swarm <name>', 'the swarm to join (default "default")')
-  .addOption(new Option('--agent <agent>', 'research agent: builtin (default, no LLM), command (a coding agent CLI), none (coordinate only)').choices(['builtin', 'command', 'none']))
-  .option('--agent-command <cmd>', 'shell command of the coding agent for --agent command (it edits train.py in its working directory)')
-  .addOption(new Option('--profile <profile>', 'experiment profile (default auto: gpu when a CUDA GPU is found; gpu-tiny: the gpu code path at a CPU\'s size, for tests)').choices(['auto', 'cpu', 'gpu', 'gpu-tiny']))
-  .option('--corpus <dir>', 'the gpu profile\'s corpus from this folder instead of its host (the same parquet shards, or train.txt and val.txt)')
-  .option('--corpus-manifest <file>', 'a shard list {"shards": [{"path", "size", "sha256"}]} to use instead of the host\'s listing')
-  .option('--python <path>', 'Python interpreter with PyTorch (default: detect)')
-  .option('--max-steps <n>', 'end each run after n steps instead of the time budget (demos, tests)', count)
-  .option('--max-experiments <n>', 'stop researching after n experiments', count)
-  .option('--claim-settle-ms <ms>', 'a new claim waits this long for racing claims before it stands (default 500; env SWARMD_CLAIM_SETTLE_MS)', count)
-  .option('--claim-ttl-ms <ms>', 'a claim without a heartbeat expires after this long (default 0: 3x the run time)', count)
-  .option('--unsafe-no-sandbox', 'run peers\' train.py even without a working sandbox (bubblewrap): their code can read your files and use the network')
-  .option('--unsafe-no-cgroup', 'run peers\' train.py in the sandbox even where no cgroup limits the whole run: their code can use all your memory and processes')
-  .action(async (opts: { listen?: string[], bootstrap?: string[], httpPort?: number, httpHost?: string, mdns?: boolean, swarm?: string, agent?: 'none' | 'builtin' | 'command', agentCommand?: string, profile?: 'auto' | 'cpu' | 'gpu' | 'gpu-tiny', python?: string, corpus?: string, corpusManifest?: string, maxSteps?: number, maxExperiments?: number, claimSettleMs?: number, claimTtlMs?: number, unsafeNoSandbox?: boolean, unsafeNoCgroup?: boolean }, cmd: Command) => {
-    const flags: StartFlags = {}
-    if (opts.listen !== undefined) flags.listen = opts.listen
-    if (opts.bootstrap !== undefined) flags.bootstrap = opts.bootstrap
-    if (opts.httpPort !== undefined) flags.httpPort = opts.httpPort
-    if (opts.httpHost !== undefined) flags.httpHost = opts.httpHost
-    if (cmd.getOptionValueSource('mdns') === 'cli') flags.mdns = opts.mdns
-    if (opts.swarm !== undefined) flags.swarm = opts.swarm
-    if (opts.agent !== undefined) flags.agent = opts.agent
-    if (opts.agentCommand !== undefined) flags.agentCommand = opts.agentCommand
-    if (opts.profile !== undefined) flags.profile = opts.profile
-    if (opts.python !== undefined) flags.python = opts.python
-    if (opts.corpus !== undefined) flags.corpus = opts.corpus
-    if (opts.corpusManifest !== undefined) flags.corpusManifest = opts.corpusManifest
-    if (opts.maxSteps !== undefined) flags.maxSteps = opts.maxSteps
-    if (opts.maxExperiments !== undefined) flags.maxExperiments = opts.maxExperiments
-    if (opts.claimSettleMs !== undefined) flags.claimSettleMs = opts.claimSettleMs
-    if (opts.claimTtlMs !== undefined) flags.claimTtlMs = opts.claimTtlMs
-    if (opts.unsafeNoSandbox === true) flags.unsafeNoSandbox = true
-    if (opts.unsafeNoCgroup === true) flags.unsafeNoCgroup = true
+addSettingOptions(program.command('start')
+  .description('run the daemon: join the swarm, replicate records, serve the status page (Ctrl-C stops it). Every setting is a flag, an env variable and a config.json key; flags win over env, env over config.json'))
+  .action(async (_opts, cmd: Command) => {
+    const flags: StartFlags = settingFlags(cmd)
     const daemon = await startCommand(dataDirOf(cmd), flags, print)
     process.on('unhandledRejection', (err) => { printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
     let signals = 0
@@ -87,6 +39,11 @@ program.command('start')
     process.on('SIGINT', () => { shutdown('SIGINT') })
     process.on('SIGTERM', () => { shutdown('SIGTERM') })
   })
+
+program.command('config')
+  .description('the configuration `swarmd start` would run with here (defaults < config.json < SWARMD_* variables), by area')
+  .option('--table', 'every setting as a markdown table: area, key, default, variable, flag')
+  .action(async (opts: { table?: boolean }, cmd: Command) => { await configCommand(dataDirOf(cmd), { table: opts.table === true }, print) })
 
 program.command('doctor')
   .description('check what this machine has for running experiments (python, torch, GPUs, corpus, sandbox) and what to do about the rest')

@@ -5,6 +5,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
 import { DEFAULTS } from './defaults.js'
+import { SETTINGS, envName, parseSettingText } from './settings.js'
+import type { SettingKey } from './settings.js'
 
 /** The least memory limit a run can work under, in MiB: torch alone needs about 512 MiB. */
 export const MIN_RUN_MEMORY_MB = 1024
@@ -81,9 +83,9 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>
 export type PartialConfig = Partial<Config>
 
-function invalid (where: string, err: z.ZodError): SwarmdError {
+function invalid (where: string, err: z.ZodError, nameOf: (key: string) => string = (key) => key): SwarmdError {
   const issue = err.issues[0]
-  const path = issue?.path.join('.') ?? ''
+  const path = issue?.path.map((p, i) => (i === 0 ? nameOf(String(p)) : String(p))).join('.') ?? ''
   return new SwarmdError('CONFIG_INVALID', `${where}: ${path === '' ? '' : `${path}: `}${issue?.message ?? 'invalid'}`)
 }
 
@@ -107,25 +109,15 @@ export async function readConfigFile (path: string): Promise<PartialConfig> {
   return parsed.data
 }
 
-const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s !== '')
-
-/** Settings from `SWARMD_*` environment variables. */
+/** Settings from `SWARMD_*` environment variables: one per setting (src/config/settings.ts), lists comma-separated. */
 export function configFromEnv (env: NodeJS.ProcessEnv = process.env): PartialConfig {
   const out: Record<string, unknown> = {}
-  if (env.SWARMD_LISTEN !== undefined) out.listen = list(env.SWARMD_LISTEN)
-  if (env.SWARMD_BOOTSTRAP !== undefined) out.bootstrap = list(env.SWARMD_BOOTSTRAP)
-  if (env.SWARMD_HTTP_HOST !== undefined) out.httpHost = env.SWARMD_HTTP_HOST
-  if (env.SWARMD_HTTP_PORT !== undefined) out.httpPort = Number(env.SWARMD_HTTP_PORT)
-  if (env.SWARMD_MDNS !== undefined) out.mdns = !['0', 'false', 'no', 'off'].includes(env.SWARMD_MDNS.toLowerCase())
-  if (env.SWARMD_SWARM !== undefined) out.swarm = env.SWARMD_SWARM
-  if (env.SWARMD_PYTHON !== undefined) out.python = env.SWARMD_PYTHON
-  if (env.SWARMD_CORPUS !== undefined) out.corpus = env.SWARMD_CORPUS
-  if (env.SWARMD_CORPUS_HUB !== undefined) out.corpusHub = env.SWARMD_CORPUS_HUB
-  if (env.SWARMD_PROFILE !== undefined) out.profile = env.SWARMD_PROFILE
-  if (env.SWARMD_AGENT !== undefined) out.agent = env.SWARMD_AGENT
-  if (env.SWARMD_CLAIM_SETTLE_MS !== undefined) out.claimSettleMs = Number(env.SWARMD_CLAIM_SETTLE_MS)
+  for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+    const text = env[envName(key)]
+    if (text !== undefined) out[key] = parseSettingText(SETTINGS[key].kind, text)
+  }
   const parsed = configSchema.partial().safeParse(out)
-  if (!parsed.success) throw invalid('environment (SWARMD_*)', parsed.error)
+  if (!parsed.success) throw invalid('environment (SWARMD_*)', parsed.error, (key) => envName(key as SettingKey))
   return parsed.data
 }
 

@@ -19,7 +19,6 @@ import { ResearchLoop } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
 import { ResearchLedger } from '../claims/research-ledger.js'
 import { ResultPublisher } from '../claims/publish.js'
-import { claimTtlBound } from '../claims/claim-limits.js'
 import { HypothesisBook } from '../claims/hypotheses.js'
 import { LazyEmbedder } from '../embedding/lazy-embedder.js'
 import { SemanticDedup } from '../claims/semantic.js'
@@ -27,7 +26,7 @@ import { createWorkerEmbedder } from '../embedding/worker-embedder.js'
 import { TrustLedger } from '../trust/trust-ledger.js'
 import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
-import { DEFAULT_HARNESS_DIR, PROFILE_BUDGET_S, PROFILE_TOLERANCE, corpusDir, harnessId, killAfterMs, usesWebCorpus } from '../runner/harness.js'
+import { DEFAULT_HARNESS_DIR, corpusDir, harnessId, killAfterMs, usesWebCorpus } from '../runner/harness.js'
 import { SwarmdError } from '../util/errors.js'
 import { findPython } from '../runner/python.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
@@ -37,7 +36,11 @@ import type { Confinement } from '../runner/confinement.js'
 import { tierOf } from '../runner/tier.js'
 import { loadOrCreateApiToken } from './api-token.js'
 import { removeDaemonInfo, writeDaemonInfo } from './daemon-info.js'
+import { byArea } from '../config/settings.js'
+import { deriveSettings } from './derived-settings.js'
 import type { Config } from '../config/config.js'
+import type { ConfigByArea } from '../config/settings.js'
+import type { DerivedSettings } from './derived-settings.js'
 import type { SourceBlobs } from '../claims/claim-request.js'
 import type { Identity } from '../p2p/identity.js'
 import type { ExperimentRunner } from '../runner/experiment-runner.js'
@@ -99,6 +102,9 @@ export class Daemon {
   private trustValue: TrustLedger | undefined
   private publisherValue: ResultPublisher | undefined
   private defaultSourceValue: string | undefined
+  private derivedValue: DerivedSettings | undefined
+  /** The config by area: each part the configuration of its services. */
+  private readonly settings: ConfigByArea
   private readonly clock: Clock
   private readonly rng: Rng
   private readonly log: (line: string) => void
@@ -110,6 +116,7 @@ export class Daemon {
 
   constructor (private readonly options: DaemonOptions) {
     this.paths = dataPaths(options.dataDir)
+    this.settings = byArea(options.config)
     this.clock = options.clock ?? systemClock
     this.rng = options.rng ?? systemRng()
     this.log = options.log ?? ((line) => { process.stderr.write(line + '\n') })
@@ -132,15 +139,8 @@ export class Daemon {
   get publisher (): ResultPublisher { return this.need(this.publisherValue) }
   /** The harness's default train.py: the baseline before any result. */
   get defaultSource (): string { return this.need(this.defaultSourceValue) }
-  /** A claim lives this long without a heartbeat: config, else 3x the time a run may take; never above the swarm's bound (`claimMaxTtlMs`). */
-  get claimTtlMs (): number {
-    const { config } = this.options
-    const profile = this.research.profile
-    const bound = claimTtlBound(profile, config.claimMaxTtlMs)
-    if (config.claimTtlMs > 0) return Math.min(config.claimTtlMs, bound)
-    const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
-    return Math.min(bound, 3 * (maxSteps !== undefined ? killAfterMs(profile, maxSteps) : PROFILE_BUDGET_S[profile] * 1000 + 60_000))
-  }
+  /** The settings whose 0 meant "derive it", resolved for this daemon's profile. */
+  get derived (): DerivedSettings { return this.need(this.derivedValue) }
   /** The runner the research loops share, sandboxed where bubblewrap works; undefined when no agent runs. */
   get runner (): ExperimentRunner | undefined { return this.runnerValue }
   /** What confines peers' code on this machine; undefined when no agent runs experiments. */
@@ -150,17 +150,18 @@ export class Daemon {
   get harnessDir (): string { return this.options.harnessDir ?? DEFAULT_HARNESS_DIR }
 
   async start (): Promise<void> {
-    const { config } = this.options
+    const { network, http } = this.settings
     await mkdir(this.paths.root, { recursive: true, mode: 0o700 })
     const identity = await loadOrCreateIdentity(this.paths.identity)
     this.identityValue = identity
     const token = await loadOrCreateApiToken(this.paths.apiToken)
     // The status page first: fetching the gpu corpus can take minutes, and the page shows its progress.
-    this.api = new ApiServer({ token, clock: this.clock }, { host: config.httpHost, port: config.httpPort, maxBodyBytes: 2 * config.maxBlobBytes + 64 * 1024 })
+    this.api = new ApiServer({ token, clock: this.clock }, { host: http.httpHost, port: http.httpPort, maxBodyBytes: 2 * network.maxBlobBytes + 64 * 1024 })
     await this.api.start()
-    if (!isLoopback(config.httpHost)) this.log(`warning: the API listens on ${config.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
+    if (!isLoopback(http.httpHost)) this.log(`warning: the API listens on ${http.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
     const research = await this.detectResearch()
     this.researchValue = research
+    this.derivedValue = deriveSettings(this.options.config, research.profile)
     this.defaultSourceValue = await readFile(join(this.harnessDir, 'train.py'), 'utf8')
 
     this.stateValue = new SwarmState({
@@ -170,41 +171,22 @@ export class Daemon {
       peerId: identity.peerId.toString(),
       clock: this.clock,
       rng: this.rng
-    }, { maxClockSkewMs: config.maxClockSkewMs })
+    }, { maxClockSkewMs: network.maxClockSkewMs })
     await this.stateValue.start()
     this.startClaims(research)
 
-    const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: config.maxBlobBytes })
+    const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: network.maxBlobBytes })
     this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.appScore(peer) }, {
+      ...network,
       swarm: research.swarmKey,
-      listen: config.listen,
-      bootstrap: config.bootstrap,
-      mdns: config.mdns,
-      maxConnections: config.maxConnections,
-      maxIncomingPendingConnections: config.maxIncomingPendingConnections,
-      antiEntropyMs: config.antiEntropyMs,
-      syncIdleMs: config.syncIdleMs,
-      strikeLimit: config.strikeLimit,
-      blockMs: config.blockMs,
-      blocklistPath: this.paths.blocklist,
-      gossipRecordsPerPeerPerMinute: config.gossipRecordsPerPeerPerMinute,
-      gossipRecordsPerLinkPerMinute: config.gossipRecordsPerLinkPerMinute,
-      gossipBytesPerLinkPerMinute: config.gossipBytesPerLinkPerMinute,
-      syncRequestsPerPeerPerMinute: config.syncRequestsPerPeerPerMinute,
-      syncBytesPerPeerPerMinute: config.syncBytesPerPeerPerMinute,
-      gossipIpColocationThreshold: config.gossipIpColocationThreshold,
-      maxPendingPerIp: config.maxPendingPerIp,
-      maxPendingPerRange: config.maxPendingPerRange,
-      inboundUpgradeTimeoutMs: config.inboundUpgradeTimeoutMs,
-      blobRequestsPerPeerPerMinute: config.blobRequestsPerPeerPerMinute,
-      blobIdleMs: config.blobIdleMs
+      blocklistPath: this.paths.blocklist
     })
     await this.networkValue.start()
-    const network = this.networkValue
-    this.stateValue.on('local-update', (update) => { void network.gossip.publish(update) })
+    const swarmNetwork = this.networkValue
+    this.stateValue.on('local-update', (update) => { void swarmNetwork.gossip.publish(update) })
     // Equivocation evidence (found here or by any peer) blocks its author on this node too.
-    for (const author of this.stateValue.convicted()) network.banAuthor(author)
-    this.stateValue.on('convicted', (author) => { network.banAuthor(author) })
+    for (const author of this.stateValue.convicted()) swarmNetwork.banAuthor(author)
+    this.stateValue.on('convicted', (author) => { swarmNetwork.banAuthor(author) })
 
     if (research.agent !== 'none') await this.startResearch(research)
     this.startupValue = undefined
@@ -213,7 +195,7 @@ export class Daemon {
     await writeDaemonInfo(this.paths.daemonInfo, {
       pid: process.pid,
       peerId: identity.peerId.toString(),
-      swarm: config.swarm,
+      swarm: network.swarm,
       api: this.api.url,
       listen: this.listenAddrs(),
       startedAt: this.clock.now()
@@ -246,7 +228,7 @@ export class Daemon {
    * host publishes), with progress in the log.
    */
   private async webCorpus (): Promise<CorpusManifest> {
-    const { config } = this.options
+    const config = this.settings.runner
     const dir = this.paths.webCorpus
     const print = progressPrinter(false, (text) => { this.log(text.trimEnd()) })
     const progress = (event: CorpusProgress): void => {
@@ -267,11 +249,11 @@ export class Daemon {
 
   /** Profile, tier and harness; probes Python only when an agent will run experiments. */
   private async detectResearch (): Promise<ResearchSetup> {
-    const { config } = this.options
+    const { agent: config, runner, network } = this.settings
     let agent = config.agent
     let python: PythonInfo | undefined
     if (agent !== 'none') {
-      python = await findPython(config.python)
+      python = await findPython(runner.python)
       if (python === undefined) {
         this.log('warning: no Python with PyTorch found, so this daemon runs no experiments (coordination only); run `swarmd doctor` for what to install, or pass --agent none')
         agent = 'none'
@@ -296,7 +278,7 @@ export class Daemon {
       profile,
       tier,
       harness,
-      swarmKey: `${config.swarm}-${profile}-${harness}${corpus !== undefined ? `-${corpusIdentity(corpus)}` : ''}`,
+      swarmKey: `${network.swarm}-${profile}-${harness}${corpus !== undefined ? `-${corpusIdentity(corpus)}` : ''}`,
       corpus,
       hardware: profile === 'gpu' && gpu !== undefined ? { gpu: gpu.name, vramGb: gpu.vramGb } : { gpu: 'cpu', vramGb: 0 },
       environment: python === undefined ? undefined : { torch: python.torch },
@@ -306,8 +288,8 @@ export class Daemon {
   }
 
   private async startResearch (research: ResearchSetup): Promise<void> {
-    const { config } = this.options
-    const maxSteps = config.maxSteps > 0 ? config.maxSteps : undefined
+    const { runner: config, agent } = this.settings
+    const { maxSteps, claimTtlMs } = this.derived
     const killMs = killAfterMs(research.profile, maxSteps)
     const workRoot = join(this.paths.root, 'work')
     const bwrap = await detectBubblewrap()
@@ -329,7 +311,7 @@ export class Daemon {
     const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), ...(research.corpus !== undefined ? { webCorpusDir: dirname(research.corpus.val.path) } : {}), workRoot, clock: this.clock, cgroups, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup, runUid: config.runUid })
     this.runnerValue = runner
     const proposer = research.agent === 'command'
-      ? new CommandProposer({ command: config.agentCommand, harnessDir: this.harnessDir, workRoot })
+      ? new CommandProposer({ command: agent.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng }, { frozen: frozenFor(research.profile) })
     // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
     const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0
@@ -354,9 +336,9 @@ export class Daemon {
       defaultSource: this.defaultSource,
       ...(maxSteps !== undefined ? { maxSteps } : {}),
       ...(gpu !== undefined ? { gpu } : {}),
-      claimTtlMs: this.claimTtlMs,
-      verifyBeforeAdopt: config.verifyBeforeAdopt,
-      maxExperiments: config.maxExperiments
+      claimTtlMs,
+      verifyBeforeAdopt: agent.verifyBeforeAdopt,
+      maxExperiments: agent.maxExperiments
     }))
     for (const loop of this.loopsValue) loop.start()
     this.log(`research: ${research.agent} agent on the ${research.profile} profile (tier ${research.tier}, harness ${research.harness}, python ${research.python!.path}, torch ${research.python!.torch})`)
@@ -368,7 +350,8 @@ export class Daemon {
    * worker thread so inference never stalls gossip or the API.
    */
   private startClaims (research: ResearchSetup): void {
-    const { config } = this.options
+    const { claims: config, trust } = this.settings
+    const { maxSteps, claimMaxTtlMs, verifyTolerance } = this.derived
     const state = this.state
     this.embedder = new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }))
     const semantic = new SemanticDedup(this.embedder)
@@ -381,7 +364,7 @@ export class Daemon {
     this.ledgerValue = new ResearchLedger(state, research.harness, {
       maxActivePerAuthor: config.maxActiveClaimsPerPeer,
       maxActiveWithoutStanding: config.maxActiveClaimsWithoutStanding,
-      maxTtlMs: claimTtlBound(research.profile, config.claimMaxTtlMs),
+      maxTtlMs: claimMaxTtlMs,
       maxLagMs: config.claimMaxLagMs,
       clock: this.clock,
       // Standing as trust earns it (src/trust): this node, and peers with a result reproduced.
@@ -398,13 +381,13 @@ export class Daemon {
       ...(research.environment !== undefined ? { environment: research.environment } : {}),
       tier: research.tier,
       harness: research.harness,
-      ...(config.maxSteps > 0 ? { maxSteps: config.maxSteps } : {})
+      ...(maxSteps !== undefined ? { maxSteps } : {})
     })
     this.trustValue = new TrustLedger(this.ledgerValue, {
       self: state.peerId,
-      quorum: config.quorum,
-      reputationAfter: config.reputationAfter,
-      tolerance: config.verifyTolerance > 0 ? config.verifyTolerance : PROFILE_TOLERANCE[research.profile]
+      quorum: trust.quorum,
+      reputationAfter: trust.reputationAfter,
+      tolerance: verifyTolerance
     })
   }
 
@@ -429,13 +412,13 @@ export class Daemon {
 
   /** The ports the local API serves from, once the daemon has joined its swarm. */
   private apiServices (): ApiServices {
-    const { config } = this.options
     const research = this.research
+    const { claimTtlMs, maxSteps } = this.derived
     return {
-      swarm: config.swarm,
+      swarm: this.settings.network.swarm,
       network: { snapshot: () => this.network.snapshot(), connect: async (addr) => this.network.connect(addr) },
       research: () => this.researchStatus(),
-      defaults: { tier: research.tier, claimTtlMs: this.claimTtlMs, defaultSource: this.defaultSource, maxSteps: config.maxSteps > 0 ? config.maxSteps : undefined },
+      defaults: { tier: research.tier, claimTtlMs, defaultSource: this.defaultSource, maxSteps },
       counts: () => this.state.counts(),
       claims: this.claims,
       hypotheses: this.hypotheses,

@@ -1,12 +1,18 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { configFromEnv, readConfigFile, resolveConfig, shippedBootstrapPeers } from '../../src/config/config.js'
 import { resolveDataDir } from '../../src/config/data-dir.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
+import { SETTINGS, byArea, configTableMarkdown, envName } from '../../src/config/settings.js'
+import type { SettingKey } from '../../src/config/settings.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
+
+/** The repository root, from dist/test/config. */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
 const peerA = '/ip4/10.0.0.1/tcp/4717/p2p/12D3KooWE4osAbmGAHAQ19Xx9T3aHqmCmTRVg5MWN7AjKxACcHtc'
 const peerB = '/ip4/10.0.0.2/tcp/4717/p2p/12D3KooWKwxevTwsKQo8vV7Han464mNJF7M3j6oyeegrydMY57As'
@@ -53,7 +59,29 @@ describe('config resolution', () => {
 
   it('reads SWARMD_* variables', () => {
     assert.deepEqual(configFromEnv({ SWARMD_HTTP_PORT: '9999', SWARMD_MDNS: 'off', SWARMD_BOOTSTRAP: `${peerA}, ${peerB}` }), { httpPort: 9999, mdns: false, bootstrap: [peerA, peerB] })
-    assert.throws(() => configFromEnv({ SWARMD_HTTP_PORT: 'abc' }), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /SWARMD/.test(err.message))
+    assert.throws(() => configFromEnv({ SWARMD_HTTP_PORT: 'abc' }), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /SWARMD_HTTP_PORT/.test(err.message))
+  })
+
+  it('has a variable for every setting, named and parsed from the one settings table', () => {
+    assert.deepEqual(configFromEnv({ SWARMD_CLAIM_TTL_MS: '90000', SWARMD_VERIFY_TOLERANCE: '0.02', SWARMD_VERIFY_BEFORE_ADOPT: 'false', SWARMD_LISTEN: '/ip4/127.0.0.1/tcp/1,/ip4/127.0.0.1/tcp/2', SWARMD_UNSAFE_NO_CGROUP: '1' }),
+      { claimTtlMs: 90_000, verifyTolerance: 0.02, verifyBeforeAdopt: false, listen: ['/ip4/127.0.0.1/tcp/1', '/ip4/127.0.0.1/tcp/2'], unsafeNoCgroup: true })
+    const every = Object.fromEntries((Object.keys(SETTINGS) as SettingKey[]).map((key) => [envName(key), JSON.stringify(DEFAULTS[key]).replace(/^\[|\]$|"/g, '')]))
+    assert.deepEqual(configFromEnv(every), { ...DEFAULTS, bootstrap: [] }, 'each default written as its variable reads back as itself')
+    assert.throws(() => configFromEnv({ SWARMD_QUORUM: '0' }), (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /SWARMD_QUORUM/.test(err.message))
+  })
+
+  it('splits the config by area, every setting in exactly one', () => {
+    const areas = byArea(resolveConfig({ file: {}, env: {}, flags: {}, shippedBootstrap: [] }))
+    const keys = Object.values(areas).flatMap((part) => Object.keys(part)).sort()
+    assert.deepEqual(keys, Object.keys(DEFAULTS).sort())
+    assert.deepEqual(areas.network.listen, DEFAULTS.listen)
+    assert.equal(areas.claims.claimSettleMs, DEFAULTS.claimSettleMs)
+    assert.equal(areas.trust.quorum, DEFAULTS.quorum)
+  })
+
+  it('the README\'s configuration table is the one the settings table prints', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+    assert.ok(readme.includes(configTableMarkdown()), 'README.md lacks the current table: paste the output of `swarmd config --table` into its Configuration section')
   })
 
   it('reads config.json, refusing invalid JSON and unknown keys with the file name', async () => {
