@@ -1,7 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, stat } from 'node:fs/promises'
-import { request } from 'node:http'
 import { connect } from 'node:net'
 import { hostname, networkInterfaces } from 'node:os'
 import { resolveConfig } from '../../src/config/config.js'
@@ -9,27 +8,9 @@ import { DEFAULTS } from '../../src/config/defaults.js'
 import { DaemonProcess, cleanupDaemons } from '../helpers/daemon-process.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
 import { waitFor } from '../helpers/wait.js'
+import { rawCall } from '../helpers/raw-http.js'
 import type { Daemon } from '../../src/daemon/daemon.js'
 import type { StatusJson } from '../../src/http/api-contract.js'
-
-interface Reply { status: number, code: string | undefined }
-
-/** Raw HTTP, so the test sets the Host header a browser (or a rebinding page) would send. */
-async function call (base: string, method: string, path: string, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, base), { method, headers, signal: AbortSignal.timeout(10_000) }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        let code: string | undefined
-        try { code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code } catch {}
-        resolve({ status: res.statusCode ?? 0, code })
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 /**
  * The API as a real daemon serves it: its ports wired to the real libp2p node, LevelDB and blob
@@ -97,8 +78,8 @@ describe('swarmd start --http-host (a real child process)', () => {
         const page = await fetch(`http://${lan.address}:${port}/api/status`)
         assert.equal(page.status, 200, `GET /api/status from ${lan.address}`)
       }
-      assert.equal((await call(exposed.info.api, 'GET', '/api/status', { host: `${hostname()}:${port}` })).status, 200)
-      assert.deepEqual(await call(exposed.info.api, 'GET', '/api/status', { host: `evil.example:${port}` }), { status: 403, code: 'API_FORBIDDEN_HOST' })
+      assert.equal((await rawCall(exposed.info.api, 'GET', '/api/status', { host: `${hostname()}:${port}` })).status, 200)
+      assert.deepEqual(await rawCall(exposed.info.api, 'GET', '/api/status', { host: `evil.example:${port}` }), { status: 403, code: 'API_FORBIDDEN_HOST' })
     } finally {
       await exposed.stop()
     }

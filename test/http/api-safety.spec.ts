@@ -1,33 +1,14 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
-import { request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { loadOrCreateApiToken } from '../../src/daemon/api-token.js'
 import { startApiFixture } from '../helpers/api-fixture.js'
+import { rawCall } from '../helpers/raw-http.js'
 import type { ApiFixture } from '../helpers/api-fixture.js'
-
-interface Reply { status: number, code: string | undefined }
-
-/** Raw HTTP, so the test sets the Host and Origin headers a browser (or a rebinding page) would send. */
-async function call (base: string, method: string, path: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, base), { method, headers, signal: AbortSignal.timeout(10_000) }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        let code: string | undefined
-        try { code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code } catch {}
-        resolve({ status: res.statusCode ?? 0, code })
-      })
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
 
 /** A request without any Host header (HTTP/1.0), which no browser sends but a raw client can. */
 async function callWithoutHost (port: number, path: string): Promise<number> {
@@ -61,7 +42,7 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
     base = api.url
     port = Number(new URL(base).port)
     // A real claim, so heartbeat and release address an existing one.
-    const res = await call(base, 'POST', '/api/claims', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ description: 'warmup 20 -> 40' }))
+    const res = await rawCall(base, 'POST', '/api/claims', { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify({ description: 'warmup 20 -> 40' }))
     assert.equal(res.status, 201)
     claimId = api.services.claims.ledger.allClaims()[0]!.id
   })
@@ -107,7 +88,7 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
     const failures: string[] = []
     for (const endpoint of endpoints()) {
       for (const attempt of attempts) {
-        const reply = await call(base, 'POST', endpoint.path, { 'content-type': endpoint.contentType, ...attempt.headers }, endpoint.body())
+        const reply = await rawCall(base, 'POST', endpoint.path, { 'content-type': endpoint.contentType, ...attempt.headers }, endpoint.body())
         if (reply.status !== attempt.status || reply.code !== attempt.code) failures.push(`POST ${endpoint.path} with ${attempt.what}: ${reply.status} ${reply.code ?? ''}, expected ${attempt.status} ${attempt.code}`)
       }
     }
@@ -120,7 +101,7 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
       for (const origin of [undefined, `http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
         const headers: Record<string, string> = { 'content-type': endpoint.contentType, authorization: `Bearer ${token}`, host: `localhost:${port}` }
         if (origin !== undefined) headers.origin = origin
-        const reply = await call(base, 'POST', endpoint.path, headers, endpoint.body())
+        const reply = await rawCall(base, 'POST', endpoint.path, headers, endpoint.body())
         assert.ok(![401, 403].includes(reply.status) || !['API_UNAUTHORIZED', 'API_FORBIDDEN_ORIGIN', 'API_FORBIDDEN_HOST'].includes(reply.code ?? ''),
           `POST ${endpoint.path} (origin ${origin ?? 'none'}) was refused by a guard: ${reply.status} ${reply.code ?? ''}`)
       }
@@ -131,9 +112,9 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
   it('refuses reads addressed by a foreign Host name, or by none (DNS rebinding would read the status otherwise)', async () => {
     const reads = ['/', '/api/status', '/api/peers', '/api/best', '/api/claims', `/api/claims/${claimId}`, '/api/results', '/api/hypotheses', `/api/blobs/${blobHashOf(blob)}`]
     for (const path of reads) {
-      assert.equal((await call(base, 'GET', path, {})).status, 200, `GET ${path} on loopback`)
+      assert.equal((await rawCall(base, 'GET', path, {})).status, 200, `GET ${path} on loopback`)
       for (const host of ['evil.example', `evil.example:${port}`, `attacker.127.0.0.1.nip.io:${port}`, `[::ffff:7f00:1]:${port}`]) {
-        const reply = await call(base, 'GET', path, { host })
+        const reply = await rawCall(base, 'GET', path, { host })
         assert.deepEqual([reply.status, reply.code], [403, 'API_FORBIDDEN_HOST'], `GET ${path} with Host ${host}`)
       }
       assert.equal(await callWithoutHost(port, path), 403, `GET ${path} without a Host header`)
@@ -142,7 +123,7 @@ describe('local API safety (DESIGN §6, issue 5 §4)', () => {
 
   it('answers a broken percent-encoding in a path with 400, not 500', async () => {
     for (const path of ['/api/claims/%E0%A4%A', '/api/hypotheses/%ZZ', '/api/claims/%C3%28']) {
-      const reply = await call(base, 'GET', path, {})
+      const reply = await rawCall(base, 'GET', path, {})
       assert.deepEqual([reply.status, reply.code], [400, 'API_BAD_REQUEST'], `GET ${path}`)
     }
   })
