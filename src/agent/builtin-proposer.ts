@@ -1,7 +1,9 @@
 import { deltaKey } from '../claims/dedup.js'
 import { applyDelta, parseConstants } from '../source/train-constants.js'
+import { changeKey, crashedChanges, whyNotRunnable } from './knobs.js'
 import { ProposalError } from './proposer.js'
 import type { ModuleConstant } from '../source/train-constants.js'
+import type { DeltaEntry } from '../state/record-kinds.js'
 import type { Proposal, ProposalContext, Proposer } from './proposer.js'
 import type { Rng } from '../util/rng.js'
 
@@ -30,7 +32,9 @@ function roundSignificant (value: number, digits = 3): number {
  * The default proposer, no LLM needed: mutates one module-level constant of the baseline
  * (multiplicative steps for floats and sizes, steps of one for small counts), preferring open
  * hypotheses that carry a suggested delta, and weighting knobs by how often changing them helped
- * in the swarm's results. Never proposes a delta already tried on the same parent.
+ * in the swarm's results. Never proposes a delta already tried on the same parent, values outside a
+ * knob's range or heads that do not split the width (src/agent/knobs.ts), nor a change that
+ * crashed on any parent.
  */
 export class BuiltinProposer implements Proposer {
   private readonly frozen: Set<string>
@@ -44,17 +48,23 @@ export class BuiltinProposer implements Proposer {
     const tried = new Set<string>()
     for (const r of context.results) if (r.body.parent === baseline.resultId) tried.add(deltaKey(r.body.delta))
     for (const c of context.activeClaims) if (c.parent === baseline.resultId) tried.add(deltaKey(c.delta))
+    const crashed = crashedChanges(context.results)
+    const all = parseConstants(baseline.source)
+    const values = new Map(all.map((c) => [c.name, c.value]))
+    // A change worth running: new here, not known to crash anywhere, and within what train.py can run.
+    const runnable = (delta: DeltaEntry[]): boolean => !tried.has(deltaKey(delta)) && !crashed.has(changeKey(delta)) &&
+      whyNotRunnable(new Map([...values, ...delta.map((d) => [d.name, d.to] as const)])) === undefined
 
-    const constants = parseConstants(baseline.source).filter((c) => !this.frozen.has(c.name) && c.kind !== 'string' && c.kind !== 'bool')
+    const constants = all.filter((c) => !this.frozen.has(c.name) && c.kind !== 'string' && c.kind !== 'bool')
     const byName = new Map(constants.map((c) => [c.name, c]))
 
     // 1. An open hypothesis with a suggested delta that fits this baseline.
     for (const h of context.hypotheses) {
       const delta = h.body.suggestedDelta
       if (delta === undefined || delta.length === 0) continue
-      if (!delta.every((d) => byName.has(d.name) || parseConstants(baseline.source).some((c) => c.name === d.name))) continue
-      const rebased = delta.map((d) => ({ name: d.name, from: parseConstants(baseline.source).find((c) => c.name === d.name)!.value, to: d.to }))
-      if (rebased.every((d) => d.from === d.to) || tried.has(deltaKey(rebased))) continue
+      if (!delta.every((d) => byName.has(d.name) || values.has(d.name))) continue
+      const rebased = delta.map((d) => ({ name: d.name, from: values.get(d.name)!, to: d.to }))
+      if (rebased.every((d) => d.from === d.to) || !runnable(rebased)) continue
       return { source: applyDelta(baseline.source, rebased), description: `hypothesis: ${h.body.title}`, delta: rebased, hypothesis: h.id }
     }
 
@@ -78,7 +88,7 @@ export class BuiltinProposer implements Proposer {
       const to = this.mutate(knob)
       if (to === knob.value) continue
       const delta = [{ name: knob.name, from: knob.value, to }]
-      if (tried.has(deltaKey(delta))) continue
+      if (!runnable(delta)) continue
       return { source: applyDelta(baseline.source, delta), description: `${knob.name} ${String(knob.value)} -> ${String(to)}`, delta }
     }
     throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline was already tried')

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BuiltinProposer, frozenFor } from '../../src/agent/builtin-proposer.js'
+import { whyNotRunnable } from '../../src/agent/knobs.js'
 import { CommandProposer } from '../../src/agent/command-proposer.js'
 import { ProposalError } from '../../src/agent/proposer.js'
 import { parseConstants } from '../../src/source/train-constants.js'
@@ -49,6 +50,46 @@ describe('BuiltinProposer', () => {
     }))
     assert.deepEqual(proposal.delta, [{ name: 'WIDTH', from: 64, to: 96 }])
     assert.equal(proposal.hypothesis, hash(77))
+  })
+
+  it('proposes only values train.py can run: each knob in its range, heads that split the width evenly', async () => {
+    // A baseline at the edges, where a blind step leaves the range: BETA2 0.99 x 1.4, HEADS 4 +- 1.
+    for (let seed = 1; seed <= 200; seed++) {
+      const proposal = await new BuiltinProposer({ rng: seededRng(seed) }).propose(context())
+      const constants = new Map(parseConstants(proposal.source).map((c) => [c.name, c.value]))
+      assert.equal(whyNotRunnable(constants), undefined, `seed ${seed}: ${proposal.description}`)
+    }
+    // A hypothesis that suggests what cannot run is passed over.
+    const proposal = await new BuiltinProposer({ rng: seededRng(3) }).propose(context({
+      hypotheses: [{ id: hash(78), body: { title: 'no second moment decay', text: '', suggestedDelta: [{ name: 'BETA2', from: 0.99, to: 1.39 }] } }]
+    }))
+    assert.equal(proposal.hypothesis, undefined)
+  })
+
+  it('knows what cannot run, and why', () => {
+    const defaults = new Map<string, unknown>([['WIDTH', 64], ['HEADS', 4], ['BETA2', 0.99], ['GPU_WIDTH', 768], ['GPU_HEADS', 6]])
+    assert.equal(whyNotRunnable(defaults), undefined)
+    assert.match(whyNotRunnable(new Map([...defaults, ['BETA2', 1.39]])) ?? '', /BETA2 1\.39 is outside \(0, 1\)/)
+    assert.match(whyNotRunnable(new Map([...defaults, ['HEADS', 5]])) ?? '', /HEADS 5 does not split WIDTH 64/)
+    assert.match(whyNotRunnable(new Map([...defaults, ['HEADS', 64]])) ?? '', /even/, 'a head dimension of 1 has no channel pairs to rotate')
+    assert.match(whyNotRunnable(new Map([...defaults, ['DEPTH', 2.5]])) ?? '', /whole numbers/)
+    assert.equal(whyNotRunnable(new Map([...defaults, ['MY_OWN_KNOB', -3]])), undefined, 'a knob an agent added is not bounded')
+  })
+
+  it('never tries again, on any parent, a change that crashed', async () => {
+    // Only WIDTH may change: 64 -> 32, 48, 96 or 128. 96 crashed on another parent.
+    const frozen = parseConstants(source).map((c) => c.name).filter((name) => name !== 'WIDTH')
+    const crash = { ...result(9, [{ name: 'WIDTH', from: 80, to: 96 }], 'crash', hash(555)) }
+    crash.body = { ...crash.body, crash: { reason: 'exception', detail: 'RuntimeError: out of range' } }
+    const stopped = { ...result(10, [{ name: 'WIDTH', from: 80, to: 128 }], 'crash', hash(555)) }
+    stopped.body = { ...stopped.body, crash: { reason: 'killed', detail: 'aborted' } }
+    const proposed = new Set<unknown>()
+    for (let seed = 1; seed <= 60; seed++) {
+      const proposal = await new BuiltinProposer({ rng: seededRng(seed) }, { frozen }).propose(context({ results: [crash, stopped] }))
+      proposed.add(proposal.delta[0]!.to)
+    }
+    assert.equal(proposed.has(96), false, 'the crashed value is not proposed again')
+    assert.equal(proposed.has(128), true, 'a run that was stopped is no evidence against its values')
   })
 
   it('never proposes a change already tried or running on the same parent', async () => {
