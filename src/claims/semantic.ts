@@ -53,9 +53,26 @@ function contrastingTerms (a: string, b: string): boolean {
   return false
 }
 
+/** A number as one text whatever way it was written (1e-4 and 0.0001, 0.50 and 0.5). */
+const canonical = (value: number): string => (Number.isFinite(value) ? String(Number(value.toPrecision(12))) : 'nan')
+const SCALE: Record<string, number> = { k: 1e3, m: 1e6, b: 1e9 }
+
+/**
+ * Numbers in one form, however they are written: powers (`2**18`, `2^18`), counts with a suffix
+ * (`100k`, `1.5M`, `2B`), percent spelt out (`5 percent`), exponents and trailing zeros
+ * (`1e-4`, `0.00010`): so the embedding and the value guard see one value as one value.
+ */
+export function canonicalNumbers (lower: string): string {
+  return lower
+    .replace(/(?<![a-z_.\d])(\d+(?:\.\d+)?)\s*(?:\*\*|\^)\s*(-?\d+)(?![\d.])/g, (_, base: string, exponent: string) => canonical(Number(base) ** Number(exponent)))
+    .replace(/(?<![a-z_.\d])(\d+(?:\.\d+)?)([kmb])\b/g, (_, value: string, suffix: string) => canonical(Number(value) * SCALE[suffix]!))
+    .replace(/(\d)\s*(?:percent|per cent|pct)\b/g, '$1%')
+    .replace(/(?<![a-z_.\d])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\d.])/g, (n) => canonical(Number(n)))
+}
+
 export function expandDescription (text: string): string {
   // train.py's constant names read as words: LEARNING_RATE, MLP_RATIO, DECAY_FRACTION.
-  let out = ` ${text.toLowerCase()} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ').replace(/([a-z0-9])_(?=[a-z0-9])/g, '$1 ')
+  let out = ` ${canonicalNumbers(text.toLowerCase())} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ').replace(/([a-z0-9])_(?=[a-z0-9])/g, '$1 ')
   for (const [pattern, replacement] of EXPANSIONS) out = out.replace(pattern, replacement)
   return out.replace(/\s+/g, ' ').trim()
 }

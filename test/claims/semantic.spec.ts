@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createMiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
-import { SemanticDedup, expandDescription, numbersIn, targetValues } from '../../src/claims/semantic.js'
+import { SemanticDedup, canonicalNumbers, expandDescription, numbersIn, targetValues } from '../../src/claims/semantic.js'
 import type { MiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
 
 describe('semantic dedup: expansion and numbers', () => {
@@ -24,6 +24,16 @@ describe('semantic dedup: expansion and numbers', () => {
     assert.deepEqual(numbersIn(expandDescription('lr 1e-3')), [0.001])
     assert.deepEqual(numbersIn('decay to 10% of peak'), [0.1])
     assert.deepEqual(numbersIn('end at 0.1x'), [0.1])
+  })
+  it('writes one value one way however it is written: powers, k/M/B counts, percent spelt out, trailing zeros', () => {
+    assert.equal(canonicalNumbers('batch of 2**16 tokens'), 'batch of 65536 tokens')
+    assert.equal(canonicalNumbers('batch of 2^16 tokens'), 'batch of 65536 tokens')
+    assert.equal(canonicalNumbers('train 250k steps, 3.5m params, 1b tokens'), 'train 250000 steps, 3500000 params, 1000000000 tokens')
+    assert.equal(canonicalNumbers('dropout 10 percent'), 'dropout 10%')
+    assert.equal(canonicalNumbers('wd 0.0500 or 5e-2'), 'wd 0.05 or 0.05')
+    // Digits inside names are not numbers.
+    assert.equal(canonicalNumbers('adam beta2 and gpt2 style, layer3'), 'adam beta2 and gpt2 style, layer3')
+    assert.deepEqual(targetValues(expandDescription('grad accumulation to 2**3')), [8])
   })
 })
 
@@ -49,6 +59,20 @@ describe('semantic dedup with the real MiniLM model', () => {
     ] as const) {
       const v = await dedup.compare(a, b)
       assert.equal(v.duplicate, true, `${a} | ${b}: ${JSON.stringify(v)}`)
+    }
+  })
+
+  it('merges one value written two ways, and keeps two values apart however they are written', async () => {
+    for (const [a, b] of [
+      ['batch of 2**17 tokens per step', 'use a batch of 131072 tokens per step'],
+      ['train for 20k steps', 'train for 20000 steps'],
+      ['weight decay 1e-2', 'set weight decay to 0.01']
+    ] as const) {
+      const v = await dedup.compare(a, b)
+      assert.equal(v.duplicate, true, `${a} | ${b}: ${JSON.stringify(v)}`)
+    }
+    for (const [a, b] of [['batch of 2**17 tokens per step', 'batch of 2**18 tokens per step'], ['train for 20k steps', 'train for 30000 steps']] as const) {
+      assert.equal((await dedup.compare(a, b)).duplicate, false, `${a} | ${b}`)
     }
   })
 
