@@ -1,4 +1,5 @@
 import { cosine } from '../embedding/embedder.js'
+import { GLOSSARY } from './glossary.js'
 import type { Embedder } from '../embedding/embedder.js'
 
 /**
@@ -9,28 +10,25 @@ import type { Embedder } from '../embedding/embedder.js'
  * cannot see: target values, direction, and a single swapped term.
  */
 
-/** Common shorthand in experiment descriptions, and train.py's constant names, spelt out. */
-const EXPANSIONS: Array<[RegExp, string]> = [
-  [/\blr\b/g, 'learning rate'],
-  [/\bbs\b/g, 'batch size'],
-  [/\bwd\b/g, 'weight decay'],
-  [/\brope\b/g, 'rotary position embeddings'],
-  [/\bmlp\b/g, 'feed forward'],
-  [/\bffn\b/g, 'feed forward'],
-  [/\bn embd\b|\bd model\b|\bwidth\b/g, 'model width'],
-  [/\bn layers?\b|\bdepth\b|\bnum layers\b|\btransformer blocks\b/g, 'layers'],
-  [/\bn heads?\b|\bheads\b/g, 'attention heads'],
-  [/\bwte\b/g, 'token embedding'],
-  [/\blm head\b|\bunembedding\b/g, 'output head'],
-  [/\brelu\s*\^\s*2\b|\brelu squared\b|\brelu2\b/g, 'squared relu'],
-  [/\bsecond adam beta\b/g, 'adam beta2'],
-  [/\bfirst adam beta\b/g, 'adam beta1'],
-  [/\bctx\b|\bcontext length\b|\bseq len\b|\bsequence length\b/g, 'context length'],
-  [/\bnn\.linear\b/g, 'linear layers'],
-  [/\bbiases\b/g, 'bias'],
-  [/\b2x\b|\bx2\b|\btwice\b/g, 'double'],
-  [/\bhalf\b/g, 'halve']
-]
+/**
+ * A pattern per glossary term (each entry's meaning is a term too, so expanding twice changes
+ * nothing), longest first across all entries: "cosine learning rate schedule" is read whole before
+ * "learning rate" is.
+ */
+const EXPANSIONS: ReadonlyArray<{ pattern: RegExp, entry: number }> = GLOSSARY
+  .flatMap((e, entry) => [e.means, ...e.terms].map((term) => ({ term, entry })))
+  .sort((x, y) => y.term.length - x.term.length)
+  .map(({ term, entry }) => ({
+    pattern: new RegExp(`(?<![a-z0-9])${term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '[\\s_-]+')}(?![a-z0-9])`, 'g'),
+    entry
+  }))
+
+/** The glossary's meanings for what a description says (a placeholder per match first, so no term rewrites another's meaning). */
+function applyGlossary (text: string): string {
+  let out = text
+  for (const { pattern, entry } of EXPANSIONS) out = out.replace(pattern, `\u0000${entry}\u0000`)
+  return out.replace(/\u0000(\d+)\u0000/g, (_, i: string) => GLOSSARY[Number(i)]!.means)
+}
 
 /** Words that say which way a change goes. */
 const UP = new Set(['increase', 'raise', 'double', 'lengthen', 'longer', 'more', 'add', 'enable', 'larger', 'bigger', 'higher', 'widen', 'deepen', 'grow', 'tie'])
@@ -72,9 +70,8 @@ export function canonicalNumbers (lower: string): string {
 
 export function expandDescription (text: string): string {
   // train.py's constant names read as words: LEARNING_RATE, MLP_RATIO, DECAY_FRACTION.
-  let out = ` ${canonicalNumbers(text.toLowerCase())} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ').replace(/([a-z0-9])_(?=[a-z0-9])/g, '$1 ')
-  for (const [pattern, replacement] of EXPANSIONS) out = out.replace(pattern, replacement)
-  return out.replace(/\s+/g, ' ').trim()
+  const out = ` ${canonicalNumbers(text.toLowerCase())} `.replace(/->|→|=>/g, ' to ').replace(/=/g, ' to ').replace(/([a-z0-9])_(?=[a-z0-9])/g, '$1 ')
+  return applyGlossary(out).replace(/\s+/g, ' ').trim()
 }
 
 /** Numbers in order, normalised: 1e-3 = 0.001, 10% = 0.1, 0.1x = 0.1. */
