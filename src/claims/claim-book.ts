@@ -37,6 +37,8 @@ export interface DuplicateHit {
 }
 
 export type ClaimOutcome = { claimed: ClaimEntry } | { duplicate: DuplicateHit }
+/** A claim whose caller judges the grey band: it may also repeat these, and the caller must say it is distinct from each. */
+export type JudgedClaimOutcome = ClaimOutcome | { uncertain: DuplicateHit[] }
 
 export interface DuplicateCheckOptions {
   /** A claim (and its results) to leave out: the candidate's own. */
@@ -52,6 +54,12 @@ export interface DuplicateCheckOptions {
   layers?: readonly DedupLayer[]
   /** Compare against active claims only, not finished results (a weaker policy, for comparison). */
   activeClaimsOnly?: boolean
+  /**
+   * The caller judges the semantic grey band itself (an agent through the API): pairs there are
+   * not decided by the cosine but collected as `uncertain`, except those it already said it is
+   * distinct from.
+   */
+  grey?: { distinctFrom: ReadonlySet<string> }
 }
 
 /** A result that repeats an earlier one, found after the fact (e.g. both sides of a partition ran it). */
@@ -113,6 +121,11 @@ export class ClaimBook {
 
   /** The first live claim or result the candidate repeats, if any. */
   async findDuplicate (candidate: ClaimCandidate, options: DuplicateCheckOptions = {}): Promise<DuplicateHit | undefined> {
+    return (await this.scan(candidate, options)).hit
+  }
+
+  /** The first clear duplicate, and (with `options.grey`) the grey-band candidates, most similar first. */
+  private async scan (candidate: ClaimCandidate, options: DuplicateCheckOptions): Promise<{ hit?: DuplicateHit, uncertain: DuplicateHit[] }> {
     const { ledger, clock, semantic } = this.components
     const now = clock.now()
     const layers = options.layers ?? ALL_LAYERS
@@ -124,13 +137,14 @@ export class ClaimBook {
       if (options.before !== undefined && !precedes(ledger.placeOf(entry), options.before)) return false
       return options.accept === undefined || options.accept(entry)
     }
+    const uncertain: DuplicateHit[] = []
     if (layers.includes('exact') && candidate.codeHash !== null) {
       const conflict = ledger.withCode(candidate.codeHash).find(counts)
-      if (conflict !== undefined) return { layer: 'exact', conflict }
+      if (conflict !== undefined) return { hit: { layer: 'exact', conflict }, uncertain }
     }
     if (layers.includes('structured') && candidate.delta.length > 0) {
       const conflict = ledger.withDelta(candidate.parent, candidate.delta).find(counts)
-      if (conflict !== undefined) return { layer: 'structured', conflict }
+      if (conflict !== undefined) return { hit: { layer: 'structured', conflict }, uncertain }
     }
     if (layers.includes('semantic') && semantic !== undefined) {
       try {
@@ -140,13 +154,17 @@ export class ClaimBook {
         await semantic.prepare([candidate.description, ...comparable.map((e) => e.description)])
         for (const entry of comparable) {
           const verdict = await semantic.compare(candidate.description, entry.description, { a: targetsOf(candidate.delta), b: targetsOf(entry.delta) })
-          if (verdict.duplicate) return { layer: 'semantic', conflict: entry, score: verdict.score }
+          if (options.grey !== undefined && verdict.grey) {
+            if (!options.grey.distinctFrom.has(entry.id)) uncertain.push({ layer: 'semantic', conflict: entry, score: verdict.score })
+            continue
+          }
+          if (verdict.duplicate) return { hit: { layer: 'semantic', conflict: entry, score: verdict.score }, uncertain }
         }
       } catch (err) {
         this.components.onSemanticError?.(err)
       }
     }
-    return undefined
+    return { uncertain: uncertain.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)) }
   }
 
   /**
@@ -156,11 +174,28 @@ export class ClaimBook {
   async claim (request: ClaimRequest, options: { settle?: boolean, signal?: AbortSignal } = {}): Promise<ClaimOutcome> {
     const hit = await this.findDuplicate(request)
     if (hit !== undefined) return { duplicate: hit }
+    return this.claimUnchecked(request, options)
+  }
+
+  /**
+   * `claim`, for a caller that judges the semantic grey band itself (an agent): a pair there is
+   * answered as `uncertain` unless its id is in `distinctFrom`, where the caller said it differs.
+   * Clear duplicates (exact, structured, a cosine above the band) are refused as ever.
+   */
+  async claimJudged (request: ClaimRequest, distinctFrom: ReadonlySet<string>, options: { signal?: AbortSignal } = {}): Promise<JudgedClaimOutcome> {
+    const { hit, uncertain } = await this.scan(request, { grey: { distinctFrom } })
+    if (hit !== undefined) return { duplicate: hit }
+    if (uncertain.length > 0) return { uncertain }
+    return this.claimUnchecked(request, { ...options, distinctFrom })
+  }
+
+  /** Write the claim and (with `settle`, the default) wait out the settle window. */
+  private async claimUnchecked (request: ClaimRequest, options: { settle?: boolean, signal?: AbortSignal, distinctFrom?: ReadonlySet<string> }): Promise<ClaimOutcome> {
     const claimed = await this.append(request)
     if (options.settle === false) return { claimed }
     let late: DuplicateHit | undefined
     try {
-      late = await this.settle(claimed, options.signal)
+      late = await this.settle(claimed, options.signal, options.distinctFrom)
     } catch (err) {
       // Nobody will run it: give the experiment back now rather than block it for a whole ttl.
       if (this.ledger.status(claimed, this.components.clock.now()) === 'active') await this.release(claimed.id, 'aborted').catch(() => {})
@@ -201,7 +236,7 @@ export class ClaimBook {
    * A conflict this node already held when it wrote the claim, or one by an author with standing,
    * is yielded to as before.
    */
-  async settle (claim: ClaimEntry, signal?: AbortSignal): Promise<DuplicateHit | undefined> {
+  async settle (claim: ClaimEntry, signal?: AbortSignal, distinctFrom: ReadonlySet<string> = new Set()): Promise<DuplicateHit | undefined> {
     if (this.init.settleMs > 0) await sleep(this.init.settleMs, undefined, signal !== undefined ? { signal } : {})
     const { ledger, clock } = this.components
     const now = clock.now()
@@ -210,7 +245,8 @@ export class ClaimBook {
     const check = async (allowance: boolean): Promise<DuplicateHit | undefined> => this.findDuplicate({ ...claim.body }, {
       ignore: claim.id,
       before: ledger.placeOf({ kind: 'claim', id: claim.id, author: claim.author }),
-      accept: (entry) => allowance || !race(entry)
+      // What the claimer said its experiment is distinct from does not make it yield either.
+      accept: (entry) => !distinctFrom.has(entry.id) && (allowance || !race(entry))
     })
     let hit = await check(this.raceYieldsLeft(now) > 0)
     // Another settle may have spent the last of the allowance while this one compared descriptions.

@@ -17,6 +17,13 @@ export function findResult (ledger: ResearchLedger, idOrPrefix: string): ResultE
   return found
 }
 
+/** The full id of a claim or result given by id or unique prefix (what an agent judged distinct). */
+export function findEntryId (ledger: ResearchLedger, idOrPrefix: string): string {
+  const found = ledger.claim(idOrPrefix) ?? ledger.result(idOrPrefix) ?? uniquePrefix([...ledger.allClaims(), ...ledger.allResults()], idOrPrefix, 'claim or result')
+  if (found === undefined) throw new SwarmdError('CLAIM_NOT_FOUND', `no claim or result ${idOrPrefix} is known to this daemon; name the ones a CLAIM_UNCERTAIN answer listed`)
+  return found.id
+}
+
 /** A visible hypothesis by id or unique prefix. */
 export function findHypothesis (hypotheses: HypothesisBook, idOrPrefix: string): HypothesisEntry {
   const all = hypotheses.list()

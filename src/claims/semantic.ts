@@ -132,6 +132,12 @@ export interface SemanticVerdict {
   score: number
   /** Why a close pair is still two experiments. */
   guard?: 'numbers' | 'direction' | 'swapped-term'
+  /**
+   * Neither clearly the same nor clearly different: no guard tells them apart and the cosine is in
+   * the grey band (`greyFloor` to `sureAbove`). An agent is a better judge there than a threshold:
+   * the agent API hands it the decision (CLAIM_UNCERTAIN, `--distinct-from`).
+   */
+  grey: boolean
 }
 
 export interface SemanticDedupInit {
@@ -147,6 +153,10 @@ export interface SemanticDedupInit {
   anchoredThreshold?: number
   /** Vectors kept (least recently used dropped first); 1.5 KiB each. Default 20,000. */
   cacheSize?: number
+  /** The grey band, where the verdict is the agent's to confirm: from this cosine (default 0.5, unrelated changes score 0.1-0.4)… */
+  greyFloor?: number
+  /** …up to this one (default 0.8, where MiniLM's paraphrases begin). */
+  sureAbove?: number
 }
 
 /** Decides whether two descriptions are the same experiment. */
@@ -157,8 +167,12 @@ export class SemanticDedup {
   private readonly cache = new Map<string, Float32Array>()
   private readonly expansions = new Map<string, string>()
   private readonly cacheSize: number
+  private readonly greyFloor: number
+  private readonly sureAbove: number
 
   constructor (private readonly embedder: Embedder, init: SemanticDedupInit = {}) {
+    this.greyFloor = init.greyFloor ?? 0.5
+    this.sureAbove = init.sureAbove ?? 0.8
     this.threshold = init.threshold ?? 0.7
     this.synonymThreshold = init.synonymThreshold ?? 0.75
     this.anchoredThreshold = init.anchoredThreshold ?? 0.6
@@ -170,11 +184,16 @@ export class SemanticDedup {
    * stand for that side's target when its words give none ("double the LR" whose code sets 0.02).
    */
   async compare (a: string, b: string, targets: { a?: number[], b?: number[] } = {}): Promise<SemanticVerdict> {
+    const verdict = await this.judge(a, b, targets)
+    return { ...verdict, grey: verdict.guard === undefined && verdict.score >= this.greyFloor && verdict.score < this.sureAbove }
+  }
+
+  private async judge (a: string, b: string, targets: { a?: number[], b?: number[] }): Promise<Omit<SemanticVerdict, 'grey'>> {
     const ea = this.expand(a)
     const eb = this.expand(b)
     const [va, vb] = await this.vectors([ea, eb])
     const score = cosine(va!, vb!)
-    if (score < Math.min(this.threshold, this.anchoredThreshold)) return { duplicate: false, score }
+    if (score < Math.min(this.threshold, this.anchoredThreshold, this.greyFloor)) return { duplicate: false, score }
     // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
     const targetA = targetValues(ea)
     const targetB = targetValues(eb)
@@ -182,7 +201,6 @@ export class SemanticDedup {
     const setB = targetB.length > 0 ? targetB : [...(targets.b ?? [])].sort((x, y) => x - y)
     const anchored = setA.length > 0 && setB.length > 0
     if (anchored && !sameValues(setA, setB)) return { duplicate: false, score, guard: 'numbers' }
-    if (score < (anchored ? this.anchoredThreshold : this.threshold)) return { duplicate: false, score }
     const na = numbersIn(ea)
     const nb = numbersIn(eb)
     const da = direction(ea, na)
@@ -202,7 +220,8 @@ export class SemanticDedup {
       const [ta, tb] = await this.vectors([onlyA.join(' '), onlyB.join(' ')])
       if (cosine(ta!, tb!) < this.synonymThreshold) return { duplicate: false, score, guard: 'swapped-term' }
     }
-    return { duplicate: true, score }
+    // No guard tells them apart: the cosine decides.
+    return { duplicate: score >= (anchored ? this.anchoredThreshold : this.threshold), score }
   }
 
   /**

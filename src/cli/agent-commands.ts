@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { z } from 'zod'
 import { ApiClient, ApiError } from './api-client.js'
 import { CliError, EXIT } from './exit-codes.js'
-import { claimDuplicateReply, claimReply, claimsReply, hypothesesReply, hypothesisDuplicateReply, hypothesisReply, resultReply } from '../http/api-contract.js'
+import { claimDuplicateReply, claimReply, claimUncertainReply, claimsReply, hypothesesReply, hypothesisDuplicateReply, hypothesisReply, resultReply } from '../http/api-contract.js'
 import type { ClaimDuplicate, HypothesisJson } from '../http/api-contract.js'
 import type { DeltaEntry } from '../state/record-kinds.js'
 
@@ -16,6 +16,8 @@ export interface ClaimOptions {
   parent?: string
   hypothesis?: string
   ttlMs?: number
+  /** Claims or results a CLAIM_UNCERTAIN answer listed that the agent judged different. */
+  distinctFrom?: string[]
   json: boolean
 }
 
@@ -26,10 +28,16 @@ export async function claimCommand (dataDir: string, opts: ClaimOptions, print: 
   if (opts.parent !== undefined) body.parent = opts.parent === 'none' ? null : opts.parent
   if (opts.hypothesis !== undefined) body.hypothesis = opts.hypothesis
   if (opts.ttlMs !== undefined) body.ttlMs = opts.ttlMs
+  if (opts.distinctFrom !== undefined && opts.distinctFrom.length > 0) body.distinctFrom = opts.distinctFrom
   try {
     const { claim } = await client.postJson('/api/claims', body, claimReply)
     print(opts.json ? JSON.stringify(claim, null, 2) : claim.id)
   } catch (err) {
+    const candidates = uncertainOf(err)
+    if (candidates !== undefined) {
+      if (opts.json) print(JSON.stringify({ candidates }, null, 2))
+      throw new CliError(EXIT.UNCERTAIN, 'CLAIM_UNCERTAIN', describeUncertain(candidates))
+    }
     const duplicate = duplicateOf(err, 'CLAIM_DUPLICATE', claimDuplicateReply)
     if (duplicate === undefined) throw err
     if (opts.json) print(JSON.stringify({ duplicate }, null, 2))
@@ -46,6 +54,12 @@ export function describeDuplicate (d: ClaimDuplicate): string {
       : `the same idea in other words (semantic${d.score === null ? '' : `, similarity ${d.score.toFixed(2)}`})`
   const what = d.conflict.kind === 'result' ? 'already ran as result' : 'is already claimed by claim'
   return `this experiment ${what} ${d.conflict.id} by ${d.conflict.author}: ${how}: "${d.conflict.description}"; pick another experiment`
+}
+
+/** What a grey-band claim may repeat, one per line, and how to go on. */
+export function describeUncertain (candidates: ClaimDuplicate[]): string {
+  const lines = candidates.map((c) => `  ${c.conflict.kind} ${c.conflict.id} by ${c.conflict.author} (similarity ${c.score?.toFixed(2) ?? '?'}): "${c.conflict.description}"`)
+  return `this experiment may repeat what the swarm has (too close to call):\n${lines.join('\n')}\nif yours is a different experiment, claim it again with ${candidates.map((c) => `--distinct-from ${c.conflict.id.slice(0, 12)}`).join(' ')}; else pick another`
 }
 
 export async function heartbeatCommand (dataDir: string, id: string, print: Print): Promise<void> {
@@ -158,6 +172,12 @@ async function readText (path: string, flag: string): Promise<string> {
   } catch (err) {
     throw new CliError(EXIT.USAGE, 'CLI_FILE_UNREADABLE', `cannot read ${flag} ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`)
   }
+}
+
+function uncertainOf (err: unknown): ClaimDuplicate[] | undefined {
+  if (!(err instanceof ApiError) || err.code !== 'CLAIM_UNCERTAIN') return undefined
+  const parsed = claimUncertainReply.safeParse(err.body)
+  return parsed.success ? parsed.data.candidates : undefined
 }
 
 /** The `duplicate` of a 409 with this code, as the contract's schema parses it; undefined for any other error. */

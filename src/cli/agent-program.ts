@@ -18,7 +18,8 @@ const priority = (value: string): number => {
 
 const EXIT_CODES = `
 Exit codes: 0 ok, 1 failure, 2 usage, 3 duplicate, 4 daemon not running, 5 refused,
-6 not found, 7 claim closed (claim again), 8 rate limited. See docs/agent-api.md.`
+6 not found, 7 claim closed (claim again), 8 rate limited, 9 uncertain (judge the candidates,
+then claim again with --distinct-from). See docs/agent-api.md.`
 
 /**
  * The agent API's commands (issue 4 §5): one command per primitive, for agents that drive
@@ -32,20 +33,24 @@ export function addAgentCommands (program: Command, dataDirOf: (cmd: Command) =>
     .option('--parent <id>', 'the result this builds on (id or a prefix of 8+ digits), or "none" for the harness default train.py (default: the best result of this tier)')
     .option('--hypothesis <id>', 'the hypothesis this experiment tests (id or a prefix of 8+ digits)')
     .option('--ttl-ms <ms>', 'the claim expires unless heartbeated within this (default: the daemon\'s, 3x a run)', positive)
-    .option('--json', 'print the claim (or, on exit 3, what it duplicates) as JSON')
+    .option('--distinct-from <id>', 'a claim or result a CLAIM_UNCERTAIN answer (exit 9) listed that you judged a different experiment (repeatable)', collect)
+    .option('--json', 'print the claim (or, on exit 3, what it duplicates; on exit 9, the candidates) as JSON')
     .addHelpText('after', `
 Prints the claim id alone on stdout, so \`id=$(swarmd claim "..." --code train.py)\` works.
 On a duplicate (exit 3) stderr names what it repeats: layer, claim or result id, author, score.
+In the grey band (exit 9) the swarm cannot tell by itself: stderr lists the experiments it may
+repeat. Read them; if yours is different, run the same command with --distinct-from ID for each.
 While the experiment runs, \`swarmd heartbeat ID\` every ttl/3; then \`swarmd publish\`.
 ${EXIT_CODES}`)
-    .action(async (description: string, opts: { code?: string, parent?: string, hypothesis?: string, ttlMs?: number, json?: boolean }, cmd: Command) => {
+    .action(async (description: string, opts: { code?: string, parent?: string, hypothesis?: string, ttlMs?: number, distinctFrom?: string[], json?: boolean }, cmd: Command) => {
       await claimCommand(dataDirOf(cmd), {
         description,
         json: opts.json === true,
         ...(opts.code !== undefined ? { code: opts.code } : {}),
         ...(opts.parent !== undefined ? { parent: opts.parent } : {}),
         ...(opts.hypothesis !== undefined ? { hypothesis: opts.hypothesis } : {}),
-        ...(opts.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {})
+        ...(opts.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {}),
+        ...(opts.distinctFrom !== undefined ? { distinctFrom: opts.distinctFrom } : {})
       }, print)
     })
 

@@ -16,7 +16,9 @@ export const EXIT = {
   /** The claim no longer stands (expired, released or finished): claim again. */
   CLAIM_CLOSED: 7,
   /** Over the hourly allowance (hypotheses): wait. */
-  RATE_LIMITED: 8
+  RATE_LIMITED: 8,
+  /** The claim may repeat experiments the swarm has (the grey band): judge them, then claim again with `--distinct-from`. */
+  UNCERTAIN: 9
 } as const
 
 export type ExitCode = typeof EXIT[keyof typeof EXIT]
@@ -34,6 +36,7 @@ const BY_CODE: Record<string, ExitCode> = {
   CONFIG_INVALID: EXIT.USAGE,
   DAEMON_ALREADY_RUNNING: EXIT.USAGE,
   CLAIM_DUPLICATE: EXIT.DUPLICATE,
+  CLAIM_UNCERTAIN: EXIT.UNCERTAIN,
   HYPOTHESIS_DUPLICATE: EXIT.DUPLICATE,
   CLAIM_NOT_FOUND: EXIT.NOT_FOUND,
   HYPOTHESIS_NOT_FOUND: EXIT.NOT_FOUND,

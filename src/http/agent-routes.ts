@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { buildClaimRequest } from '../claims/claim-request.js'
 import { DuplicateHypothesisError } from '../claims/hypotheses.js'
-import { findClaim, findHypothesis } from '../claims/lookup.js'
+import { findClaim, findEntryId, findHypothesis } from '../claims/lookup.js'
 import { claimRequest, hypothesisRequest, publishRequest } from './api-contract.js'
 import { frontier } from '../claims/lineage.js'
 import { HttpError, pathSegment } from './http-error.js'
@@ -87,9 +87,11 @@ export class AgentRoutes {
       defaultSource: defaults.defaultSource,
       currentBest: () => bestResult(this.components, defaults.tier)?.id ?? null
     }, { tier: defaults.tier, defaultTtlMs: defaults.claimTtlMs }, input)
+    const distinctFrom = new Set((input.distinctFrom ?? []).map((id) => findEntryId(claims.ledger, id)))
     // The settle window is waited out even if the agent hangs up: the claim must end decided.
-    const outcome = await claims.claim(request)
+    const outcome = await claims.claimJudged(request, distinctFrom)
     if ('duplicate' in outcome) throw duplicateClaim(outcome.duplicate)
+    if ('uncertain' in outcome) throw uncertainClaim(outcome.uncertain)
     // Stored once the claim stands (a refused one leaves nothing behind): whoever adopts it can fetch the code.
     if (input.code !== undefined) await blobs.add(Buffer.from(input.code))
     return { status: 201, body: { claim: claimView(outcome.claimed, claims.ledger, clock.now()) } }
@@ -140,13 +142,25 @@ export class AgentRoutes {
   }
 }
 
+/** A hit as the contract names it: layer, score, and what it repeats. */
+function duplicateOf (hit: DuplicateHit): ClaimDuplicate {
+  const { conflict, layer, score } = hit
+  return { layer, score: score ?? null, conflict: { kind: conflict.kind, id: conflict.id, author: conflict.author, description: conflict.description } }
+}
+
+/** A claim in the grey band: the candidates it may repeat, for the agent to judge. */
+function uncertainClaim (hits: DuplicateHit[]): HttpError {
+  const candidates = hits.slice(0, 10).map(duplicateOf)
+  const list = candidates.map((c) => `${c.conflict.kind} ${c.conflict.id} "${c.conflict.description}" (similarity ${c.score?.toFixed(2) ?? '?'})`).join('; ')
+  return new HttpError(409, 'CLAIM_UNCERTAIN', `this experiment may repeat ${list}; if it is a different experiment, claim it again naming each as distinct (distinctFrom / --distinct-from ID), else pick another`, { candidates })
+}
+
 /** A refused claim: what it duplicates, as a message for people and as fields for agents. */
 function duplicateClaim (hit: DuplicateHit): HttpError {
   const { conflict, layer, score } = hit
   const how = layer === 'exact' ? 'the same train.py' : layer === 'structured' ? 'the same change on the same parent' : `the same idea in other words (similarity ${score?.toFixed(2) ?? '?'})`
   const message = `this experiment duplicates ${conflict.kind} ${conflict.id} by ${conflict.author} (${layer}: ${how}): "${conflict.description}"; pick another experiment${conflict.kind === 'result' ? ', or build on that result' : ''}`
-  const duplicate: ClaimDuplicate = { layer, score: score ?? null, conflict: { kind: conflict.kind, id: conflict.id, author: conflict.author, description: conflict.description } }
-  return new HttpError(409, 'CLAIM_DUPLICATE', message, { duplicate })
+  return new HttpError(409, 'CLAIM_DUPLICATE', message, { duplicate: duplicateOf(hit) })
 }
 
 function parse<T extends z.ZodType> (schema: T, value: unknown, what: string): z.output<T> {

@@ -27,7 +27,12 @@ export const claimRequest = z.strictObject({
   parent: z.string().min(1).nullable().optional(),
   /** A hypothesis id (or unique prefix) the experiment tests. */
   hypothesis: z.string().min(1).optional(),
-  ttlMs: z.number().int().positive().max(24 * 3600_000).optional()
+  ttlMs: z.number().int().positive().max(24 * 3600_000).optional(),
+  /**
+   * Claims or results (ids, or unique prefixes) the agent judged distinct from this experiment after
+   * a CLAIM_UNCERTAIN answer: in the semantic grey band they no longer count against it.
+   */
+  distinctFrom: z.array(z.string().min(1)).max(64).optional()
 })
 
 /** `POST /api/results`: a finished run of a claim this daemon holds. */
@@ -60,6 +65,8 @@ export const claimDuplicate = z.object({
   conflict: z.object({ kind: z.enum(['claim', 'result']), id, author: id, description: z.string() })
 })
 export const claimDuplicateReply = errorReply.extend({ duplicate: claimDuplicate })
+/** What a claim may repeat, in the grey band where the agent judges (409 CLAIM_UNCERTAIN, beside `error`): most similar first. */
+export const claimUncertainReply = errorReply.extend({ candidates: z.array(claimDuplicate).min(1) })
 
 /** The hypothesis a refused one repeats (409 HYPOTHESIS_DUPLICATE, beside `error`). */
 export const hypothesisDuplicate = z.object({ id, title: z.string(), author: id, score: z.number().nullable() })
@@ -156,6 +163,7 @@ export type PublishRequestBody = z.infer<typeof publishRequest>
 export type HypothesisRequestBody = z.infer<typeof hypothesisRequest>
 export type ErrorReply = z.infer<typeof errorReply>
 export type ClaimDuplicate = z.infer<typeof claimDuplicate>
+export type ClaimUncertainReply = z.infer<typeof claimUncertainReply>
 export type HypothesisDuplicate = z.infer<typeof hypothesisDuplicate>
 export type ClaimJson = z.infer<typeof claimJson>
 export type ResultJson = z.infer<typeof resultJson>

@@ -13,6 +13,7 @@ import { isSwarmdError } from '../../src/util/errors.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
 import { makeReplica } from '../helpers/replica.js'
+import { fixedSimilarityEmbedder } from '../helpers/fixed-embedder.js'
 import type { ClaimCandidate, ClaimRequest, DedupLayer } from '../../src/claims/claim-book.js'
 import type { ClaimEntry, ResearchLedgerOptions, ClaimStatus } from '../../src/claims/research-ledger.js'
 import type { MiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
@@ -239,6 +240,36 @@ describe('ClaimBook.findDuplicate: exact, structured and semantic layers', () =>
     assert.equal((await naive.findDuplicate(probe))?.layer, 'semantic')
     // Running the default code itself again is still an exact duplicate.
     assert.equal((await b!.book.findDuplicate(candidate({ codeHash: DEFAULT_TRAIN_PY })))?.layer, 'exact')
+  })
+})
+
+describe('the semantic grey band: the agent judges', () => {
+  // Cosines to "switch the optimizer to lion": 0.65 is too close to call, 0.9 is the same idea.
+  const ANCHOR = 'switch the optimizer to lion'
+  const GREY = 'try the lion optimizer'
+  const SURE = 'use lion as optimizer'
+  const semantic = (): SemanticDedup => new SemanticDedup(fixedSimilarityEmbedder(ANCHOR, { [GREY]: 0.65, [SURE]: 0.9 }))
+
+  it('answers a grey-band pair as uncertain, with the candidate; claims once the agent says it is distinct; a clear duplicate stays refused', async () => {
+    const clock = new ManualClock()
+    const { all: [a] } = await nodes(1, { clock, semantic: semantic() })
+    const first = await claimed(a!, request({ description: ANCHOR, codeHash: null }))
+    const asked = await a!.book.claimJudged(request({ description: GREY, codeHash: null }), new Set())
+    assert.ok('uncertain' in asked, JSON.stringify(asked))
+    assert.deepEqual(asked.uncertain.map((h) => [h.layer, h.conflict.id, Number(h.score?.toFixed(2))]), [['semantic', first.id, 0.65]])
+    const judged = await a!.book.claimJudged(request({ description: GREY, codeHash: null }), new Set([first.id]))
+    assert.ok('claimed' in judged, JSON.stringify(judged))
+    const sure = await a!.book.claimJudged(request({ description: SURE, codeHash: null }), new Set([first.id]))
+    assert.ok('duplicate' in sure, 'above the band, "distinct from" does not override the rule')
+    assert.equal(sure.duplicate.layer, 'semantic')
+  })
+
+  it('a caller that does not judge (the research loop, the settle check) gets the rule\'s decision, as before', async () => {
+    const clock = new ManualClock()
+    const { all: [a] } = await nodes(1, { clock, semantic: semantic() })
+    await claimed(a!, request({ description: ANCHOR, codeHash: null }))
+    assert.equal(await a!.book.findDuplicate(candidate({ description: GREY, codeHash: null })), undefined, '0.65 is under the rule\'s 0.7')
+    assert.equal((await a!.book.findDuplicate(candidate({ description: SURE, codeHash: null })))?.layer, 'semantic')
   })
 })
 

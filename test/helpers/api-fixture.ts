@@ -21,6 +21,7 @@ import { systemClock } from '../../src/util/clock.js'
 import { seededRng } from '../../src/util/rng.js'
 import type { ApiServices, ResearchStatus } from '../../src/http/api-ports.js'
 import type { SourceBlobs } from '../../src/claims/claim-request.js'
+import type { Embedder } from '../../src/embedding/embedder.js'
 import type { NetworkSnapshot } from '../../src/p2p/swarm-network.js'
 
 /**
@@ -46,6 +47,8 @@ export interface ApiFixtureOptions {
   settleMs?: number
   /** Real MiniLM in a worker (the daemon's embedder) for the semantic dedup layer; default off. */
   semantic?: boolean
+  /** Another embedder for the semantic layer (one whose similarities the test chooses). */
+  embedder?: Embedder
   /** Largest request body, bytes. Default 2 MiB. */
   maxBodyBytes?: number
 }
@@ -85,7 +88,8 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
   }
   const embedder = options.semantic === true ? new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(dir, 'models') })) : undefined
   const ledger = new ResearchLedger(state, FIXTURE_HARNESS, { clock })
-  const semantic = embedder !== undefined ? new SemanticDedup(embedder) : undefined
+  const semanticEmbedder = options.embedder ?? embedder
+  const semantic = semanticEmbedder !== undefined ? new SemanticDedup(semanticEmbedder) : undefined
   const claims = new ClaimBook({ state, ledger, clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: options.settleMs ?? 20 })
   const hypotheses = new HypothesisBook({ state, ledger, clock, ...(semantic !== undefined ? { semantic } : {}) }, { perHour: 20 })
   const trust = new TrustLedger(ledger, { self: peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })

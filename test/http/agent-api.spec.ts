@@ -4,7 +4,8 @@ import { applyDelta } from '../../src/source/train-constants.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { FIXTURE_HARNESS, startApiFixture } from '../helpers/api-fixture.js'
-import { claimDuplicateReply, claimReply, errorReply, hypothesisDuplicateReply, resultReply, statusReply, hypothesesReply, resultsReply, claimsReply } from '../../src/http/api-contract.js'
+import { fixedSimilarityEmbedder } from '../helpers/fixed-embedder.js'
+import { claimDuplicateReply, claimUncertainReply, claimReply, errorReply, hypothesisDuplicateReply, resultReply, statusReply, hypothesesReply, resultsReply, claimsReply } from '../../src/http/api-contract.js'
 import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { makeReplica } from '../helpers/replica.js'
 import { waitFor } from '../helpers/wait.js'
@@ -350,5 +351,37 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assertError(await post('/api/results', { claim: warmupClaim.id, log: runLog(2) }), 400, 'API_BAD_REQUEST')
     assertError(await post('/api/results', { claim: warmupClaim.id, log: runLog(2), code: 'x', status: 'great' }), 400, 'API_BAD_REQUEST')
     assertError(await post('/api/results', { claim: 'f'.repeat(64), log: runLog(2), code: 'x' }), 404, 'CLAIM_NOT_FOUND')
+  })
+})
+
+describe('agent API: the semantic grey band is the agent\'s call (CLAIM_UNCERTAIN, distinctFrom)', () => {
+  const ANCHOR = 'switch the optimizer to lion'
+  const GREY = 'try the lion optimizer'
+  const SURE = 'use lion as optimizer'
+  let api: ApiFixture
+  before(async () => { api = await startApiFixture({ settleMs: 5, embedder: fixedSimilarityEmbedder(ANCHOR, { [GREY]: 0.65, [SURE]: 0.9 }) }) })
+  after(async () => { await api.close() })
+
+  const post = async (body: unknown): Promise<{ status: number, body: any }> => {
+    const res = await fetch(`${api.url}/api/claims`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return { status: res.status, body: await res.json() }
+  }
+
+  it('lists what a claim may repeat, claims once the agent names each as distinct, and still refuses a clear duplicate', async () => {
+    const first = claimReply.parse((await post({ description: ANCHOR, parent: null })).body).claim
+    const asked = await post({ description: GREY, parent: null })
+    assert.equal(asked.status, 409)
+    const uncertain = claimUncertainReply.parse(asked.body)
+    assert.equal(uncertain.error.code, 'CLAIM_UNCERTAIN')
+    assert.deepEqual(uncertain.candidates.map((c) => [c.layer, c.conflict.id, c.conflict.description]), [['semantic', first.id, ANCHOR]])
+    assert.match(uncertain.error.message, /distinct/)
+    assert.equal(api.services.claims.ledger.allClaims().length, 1, 'an uncertain claim writes nothing')
+    const judged = await post({ description: GREY, parent: null, distinctFrom: [first.id.slice(0, 12)] })
+    assert.equal(judged.status, 201, JSON.stringify(judged.body))
+    const sure = await post({ description: SURE, parent: null, distinctFrom: [first.id] })
+    assert.equal(sure.status, 409)
+    assert.equal(claimDuplicateReply.parse(sure.body).error.code, 'CLAIM_DUPLICATE')
+    const unknown = await post({ description: 'something else entirely', parent: null, distinctFrom: ['f'.repeat(64)] })
+    assert.equal(unknown.status, 404)
   })
 })
