@@ -34,6 +34,9 @@ function applyGlossary (text: string): string {
 const UP = new Set(['increase', 'raise', 'double', 'lengthen', 'longer', 'more', 'add', 'enable', 'larger', 'bigger', 'higher', 'widen', 'deepen', 'grow', 'tie'])
 const DOWN = new Set(['decrease', 'reduce', 'halve', 'lower', 'shorten', 'shorter', 'fewer', 'less', 'remove', 'disable', 'smaller', 'drop', 'shrink', 'untie', 'no', 'without'])
 
+/** Words that take a thing out rather than change how much of it there is. */
+const REMOVE = new Set(['remove', 'disable', 'drop', 'without', 'no', 'eliminate', 'delete', 'skip'])
+
 const STOP = new Set(['the', 'a', 'an', 'to', 'of', 'for', 'in', 'on', 'at', 'by', 'from', 'with', 'and', 'or', 'use', 'set', 'all', 'instead', 'try', 'using', 'steps', 'step'])
 /** Verbs that say "make this change" without saying which: never the term that was swapped. */
 const EDIT_VERBS = new Set(['swap', 'replace', 'change', 'switch', 'make', 'apply', 'put', 'move', 'turn', 'go', 'adopt'])
@@ -207,6 +210,14 @@ export class SemanticDedup {
     const db = direction(eb, nb)
     // Opposite directions are different experiments ("double" vs "halve").
     if (da !== 0 && db !== 0 && da !== db) return { duplicate: false, score, guard: 'direction' }
+    // Taking a thing out is not setting it to a value ("disable gradient clipping" vs "clip at 0.5"),
+    // unless that value is zero ("dropout 0.1 -> 0" is removing dropout).
+    const removesA = words(ea).some((w) => REMOVE.has(w))
+    const removesB = words(eb).some((w) => REMOVE.has(w))
+    if (removesA !== removesB) {
+      const values = removesA ? setB : setA
+      if (values.length > 0 && values.some((v) => v !== 0)) return { duplicate: false, score, guard: 'direction' }
+    }
     // Near-identical wording with one term swapped ("warmup" vs "warmdown", "beta one" vs "beta two"):
     // the swapped terms must mean the same thing.
     // Direction words and generic edit verbs are the direction guard's business, not terms.

@@ -76,6 +76,13 @@ describe('semantic dedup with the real MiniLM model', () => {
     }
   })
 
+  it('keeps taking a thing out apart from setting it to a value', async () => {
+    for (const [a, b] of [['disable weight decay', 'weight decay 0.05'], ['no gradient clipping', 'clip gradients to 2.0']] as const) {
+      const v = await dedup.compare(a, b)
+      assert.equal(v.duplicate, false, `${a} | ${b}: ${JSON.stringify(v)}`)
+    }
+  })
+
   it('compares every value of a description that names two changes', async () => {
     assert.equal((await dedup.compare('width 96 and 4 layers', 'go to 4 layers and a width of 96')).duplicate, true)
     for (const other of ['go to 4 layers and a width of 128', 'use 4 layers']) {
