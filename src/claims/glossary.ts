@@ -17,6 +17,7 @@ export const GLOSSARY: readonly GlossaryEntry[] = [
   { means: 'batch size', terms: ['bs', 'batch sz'] },
   { means: 'weight decay', terms: ['wd'] },
   { means: 'rotary position embeddings', terms: ['rope', 'rotary embeddings', 'rotary embedding', 'rotary positional embeddings', 'rotary pos emb'] },
+  { means: 'rotary base', terms: ['rope base', 'rope theta', 'rotary theta', 'rotary embedding base', 'rotary embedding theta', 'rotary embeddings base', 'rotary embeddings theta', 'rotary position embeddings base', 'rotary position embeddings theta', 'rope frequency base', 'rotary frequency base'] },
   { means: 'feed forward', terms: ['mlp', 'ffn', 'feedforward', 'feed-forward network'] },
   { means: 'model width', terms: ['n embd', 'n embed', 'd model', 'width', 'hidden size', 'embedding dim', 'embedding dimension', 'model dim', 'model dimension'] },
   { means: 'layers', terms: ['n layers', 'n layer', 'depth', 'num layers', 'number of layers', 'transformer blocks', 'n blocks'] },

@@ -149,10 +149,10 @@ describe('e2e: claims across a partition', { timeout: 180_000 }, () => {
     const paraphrase: ClaimInput = { description: 'share weights between wte and lm_head', parent: null, code: tied, ttlMs: 60_000 }
     const early = await b.client.claim(paraphrase)
     if ((await b.client.getClaim(zombie.id))?.status === 'active') {
-      // Still within A's ttl when B asked (a very slow box may already be past it).
-      assert.ok('duplicate' in early, `B is refused while A's claim is active: ${JSON.stringify(early)}`)
-      assert.equal(early.duplicate.conflict.id, zombie.id)
-      assert.equal(early.duplicate.layer, 'semantic')
+      // Still within A's ttl when B asked (a very slow box may already be past it): refused, or,
+      // in the grey band, A's claim is what B's agent is asked to judge.
+      const named = 'duplicate' in early ? [early.duplicate] : 'uncertain' in early ? early.uncertain : []
+      assert.deepEqual(named.map((d) => [d.conflict.id, d.layer]), [[zombie.id, 'semantic']], `B is not let through while A's claim is active: ${JSON.stringify(early)}`)
     } else if ('claimed' in early) {
       await b.client.release(early.claimed.id)
     }

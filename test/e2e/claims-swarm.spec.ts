@@ -247,13 +247,28 @@ describe('e2e: ten agents on three daemons claim from one list of experiments', 
     const wordings = [...experimentOf.keys()]
 
     const refusals: Refusal[] = []
+    let judged = 0
     const executed: Executed[] = []
     const agent = async (n: number, order: string[], runMs: number[]): Promise<void> => {
       const daemon = n % DAEMONS
       const client = clients[daemon]!
       for (const [k, wording] of order.entries()) {
         const code = codeOf.get(wording)
-        const answer = await client.claim({ description: wording, parent: null, ttlMs: TTL_MS, ...(code !== undefined ? { code } : {}) })
+        const request = { description: wording, parent: null, ttlMs: TTL_MS, ...(code !== undefined ? { code } : {}) }
+        let answer = await client.claim(request)
+        const distinctFrom: string[] = []
+        while ('uncertain' in answer) {
+          // Too close to call for the swarm: the agent reads the candidates, as an LLM agent would.
+          // One of the same experiment makes this a repeat; the others it names as distinct.
+          judged++
+          const same = answer.uncertain.find((c) => experimentOf.get(c.conflict.description) === experimentOf.get(wording))
+          if (same !== undefined) {
+            answer = { duplicate: same, code: answer.code, message: answer.message }
+            break
+          }
+          distinctFrom.push(...answer.uncertain.map((c) => c.conflict.id))
+          answer = await client.claim({ ...request, distinctFrom })
+        }
         if ('duplicate' in answer) {
           refusals.push({ agent: n, wording, duplicate: answer.duplicate })
           continue
@@ -291,7 +306,7 @@ describe('e2e: ten agents on three daemons claim from one list of experiments', 
     const allClaims = await clients[0]!.claims()
     const yielded = allClaims.filter((c) => c.releaseReason === 'yielded').length
     console.log(`claims-swarm: ${AGENTS} agents on ${DAEMONS} daemons, ${EXPERIMENTS.length} experiments in ${wordings.length} wordings, ${agentsMs} ms`)
-    console.log(`  claim attempts ${executed.length + refusals.length}: ${executed.length} ran, ${refusals.length} refused (exact ${byLayer.exact}, structured ${byLayer.structured}, semantic ${byLayer.semantic}); ${yielded} of the refusals came after the settle window (claim written, then yielded)`)
+    console.log(`  claim attempts ${executed.length + refusals.length}: ${executed.length} ran, ${refusals.length} refused (exact ${byLayer.exact}, structured ${byLayer.structured}, semantic ${byLayer.semantic}); ${yielded} of the refusals came after the settle window (claim written, then yielded); ${judged} answers were the agent's to judge (CLAIM_UNCERTAIN)`)
 
     // Each distinct experiment ran exactly once: no experiment skipped, none run twice.
     const runs = new Map<string, Executed[]>()

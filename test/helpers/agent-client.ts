@@ -1,13 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { dataPaths } from '../../src/config/data-dir.js'
 import { readDaemonInfo } from '../../src/daemon/daemon-info.js'
-import { claimDuplicateReply, claimReply, claimsReply, connectReply, resultReply, resultsReply, statusReply } from '../../src/http/api-contract.js'
+import { claimDuplicateReply, claimUncertainReply, claimReply, claimsReply, connectReply, resultReply, resultsReply, statusReply } from '../../src/http/api-contract.js'
 import type { ClaimCounts, ClaimDuplicate, ClaimJson, ClaimRequestBody, PublishRequestBody, ResultJson } from '../../src/http/api-contract.js'
 import type { z } from 'zod'
 
 /** A claim refused as a duplicate: what the agent API's 409 names (the contract's `duplicate`). */
 export type DuplicateAnswer = ClaimDuplicate
 export type ClaimAnswer = { claimed: ClaimJson } | { duplicate: DuplicateAnswer, code: string, message: string }
+  /** The grey band: what the claim may repeat, for the agent to judge (then claim again with `distinctFrom`). */
+  | { uncertain: DuplicateAnswer[], code: string, message: string }
 /** What an agent sends to claim an experiment, and to publish its run: the contract's request bodies. */
 export type ClaimInput = ClaimRequestBody
 export type PublishInput = PublishRequestBody
@@ -46,6 +48,9 @@ export class AgentClient {
     const error = errorOf(body)
     if (status === 409 && error.code === 'CLAIM_DUPLICATE') {
       return { duplicate: claimDuplicateReply.parse(body).duplicate, code: error.code, message: error.message }
+    }
+    if (status === 409 && error.code === 'CLAIM_UNCERTAIN') {
+      return { uncertain: claimUncertainReply.parse(body).candidates, code: error.code, message: error.message }
     }
     throw new AgentApiError(status, error.code, error.message, body)
   }
