@@ -49,7 +49,7 @@ import type { CorpusManifest, CorpusProgress } from '../corpus/web-corpus.js'
 import type { PythonInfo } from '../runner/python.js'
 import type { EnvironmentBody } from '../state/record-kinds.js'
 import type { Tier } from '../state/record-kinds.js'
-import type { ApiServices, ResearchStatus, StartupView } from '../http/api-ports.js'
+import type { ApiServices, ResearchStatus } from '../http/api-ports.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
 
@@ -111,8 +111,6 @@ export class Daemon {
   private stopping: Promise<void> | undefined
   /** Set once this daemon wrote daemon.json: only then is the file its own to remove. */
   private wroteInfo = false
-  /** What the daemon is doing before it is ready (the corpus fetch can take minutes); undefined once ready. */
-  private startupValue: StartupView | undefined = { phase: 'starting' }
 
   constructor (private readonly options: DaemonOptions) {
     this.paths = dataPaths(options.dataDir)
@@ -127,8 +125,6 @@ export class Daemon {
   get state (): SwarmState { return this.need(this.stateValue) }
   get network (): SwarmNetwork { return this.need(this.networkValue) }
   get apiUrl (): string { return this.need(this.api).url }
-  /** Undefined once the daemon has joined its swarm; until then, what it is doing (the API says so). */
-  get startup (): StartupView | undefined { return this.startupValue }
   get research (): ResearchSetup { return this.need(this.researchValue) }
   /** Claims: dedup, settle window, heartbeats, release (also the agent API's). */
   get claims (): ClaimBook { return this.need(this.claimsValue) }
@@ -189,7 +185,6 @@ export class Daemon {
     this.stateValue.on('convicted', (author) => { swarmNetwork.banAuthor(author) })
 
     if (research.agent !== 'none') await this.startResearch(research)
-    this.startupValue = undefined
     this.api.serve(this.apiServices())
 
     await writeDaemonInfo(this.paths.daemonInfo, {
@@ -234,8 +229,7 @@ export class Daemon {
     const progress = (event: CorpusProgress): void => {
       print(event)
       if (event.phase === 'ready') return
-      this.startupValue = { phase: 'corpus', corpus: event }
-      this.api?.reportStartup(this.startupValue)
+      this.api?.reportStartup({ phase: 'corpus', corpus: event })
     }
     const spec = climbmixAt(config.corpusHub)
     if (config.corpus !== '') return await localCorpus(spec, config.corpus, dir, { onProgress: progress })
