@@ -85,7 +85,7 @@ export class BuiltinProposer implements Proposer {
     for (let attempt = 0; attempt < 64; attempt++) {
       const knob = this.pickWeighted(constants, weight)
       if (knob === undefined) break
-      const to = this.mutate(knob)
+      const to = this.mutate(knob, (value) => runnable([{ name: knob.name, from: knob.value, to: value }]))
       if (to === knob.value) continue
       const delta = [{ name: knob.name, from: knob.value, to }]
       if (!runnable(delta)) continue
@@ -104,7 +104,8 @@ export class BuiltinProposer implements Proposer {
     return items[items.length - 1]
   }
 
-  private mutate (constant: ModuleConstant): number {
+  /** A new value for the knob; a small count steps on, one at a time, to the nearest value `fits` takes (HEADS 4 -> 8, not 5). */
+  private mutate (constant: ModuleConstant, fits: (value: number) => boolean): number {
     const value = constant.value as number
     const rng = this.components.rng
     if (constant.kind === 'float') {
@@ -113,6 +114,8 @@ export class BuiltinProposer implements Proposer {
     }
     // Sizes of 8 and more scale by a factor (64 -> 32, 48, 96 or 128), smaller counts step by one.
     if (value >= 8) return Math.max(1, Math.round(value * INT_FACTORS[rng.int(INT_FACTORS.length)]!))
-    return Math.max(1, rng.next() < 0.5 ? value - 1 : value + 1)
+    const step = rng.next() < 0.5 ? -1 : 1
+    for (let next = value + step; next >= 1 && Math.abs(next - value) <= 8; next += step) if (fits(next)) return next
+    return Math.max(1, value + step)
   }
 }

@@ -66,6 +66,13 @@ describe('BuiltinProposer', () => {
     assert.equal(proposal.hypothesis, undefined)
   })
 
+  it('steps a small count on to the nearest value that runs: HEADS moves although 3 and 5 never split a width of 64', async () => {
+    const frozen = parseConstants(source).map((c) => c.name).filter((name) => name !== 'HEADS')
+    const seen = new Set<unknown>()
+    for (let seed = 1; seed <= 20; seed++) seen.add((await new BuiltinProposer({ rng: seededRng(seed) }, { frozen }).propose(context())).delta[0]!.to)
+    assert.deepEqual([...seen].sort(), [2, 8])
+  })
+
   it('knows what cannot run, and why', () => {
     const defaults = new Map<string, unknown>([['WIDTH', 64], ['HEADS', 4], ['BETA2', 0.99], ['GPU_WIDTH', 768], ['GPU_HEADS', 6]])
     assert.equal(whyNotRunnable(defaults), undefined)
