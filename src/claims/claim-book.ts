@@ -153,7 +153,7 @@ export class ClaimBook {
           !(candidate.delta.length > 0 && entry.delta.length > 0 && deltaKey(candidate.delta) !== deltaKey(entry.delta)))
         await semantic.prepare([candidate.description, ...comparable.map((e) => e.description)])
         for (const entry of comparable) {
-          const verdict = await semantic.compare(candidate.description, entry.description, { a: targetsOf(candidate.delta), b: targetsOf(entry.delta) })
+          const verdict = await semantic.compare(candidate.description, entry.description, { a: targetsOf(candidate.delta), b: targetsOf(entry.delta) }, { judgeGrey: options.grey !== undefined })
           if (options.grey !== undefined && verdict.grey) {
             if (!options.grey.distinctFrom.has(entry.id)) uncertain.push({ layer: 'semantic', conflict: entry, score: verdict.score })
             continue

@@ -185,18 +185,22 @@ export class SemanticDedup {
   /**
    * `targets` are the values a side's structured change sets (its delta's `to` numbers): they
    * stand for that side's target when its words give none ("double the LR" whose code sets 0.02).
+   * With `judgeGrey` (a caller that hands the grey band to an agent) pairs down to `greyFloor` go
+   * through the guards, so `grey` is set; without it they stop at the rule's thresholds and `grey`
+   * is false: the research loop's and the merge's checks do no work for a band they never use.
    */
-  async compare (a: string, b: string, targets: { a?: number[], b?: number[] } = {}): Promise<SemanticVerdict> {
-    const verdict = await this.judge(a, b, targets)
-    return { ...verdict, grey: verdict.guard === undefined && verdict.score >= this.greyFloor && verdict.score < this.sureAbove }
+  async compare (a: string, b: string, targets: { a?: number[], b?: number[] } = {}, options: { judgeGrey?: boolean } = {}): Promise<SemanticVerdict> {
+    const judgeGrey = options.judgeGrey === true
+    const verdict = await this.judge(a, b, targets, judgeGrey)
+    return { ...verdict, grey: judgeGrey && verdict.guard === undefined && verdict.score >= this.greyFloor && verdict.score < this.sureAbove }
   }
 
-  private async judge (a: string, b: string, targets: { a?: number[], b?: number[] }): Promise<Omit<SemanticVerdict, 'grey'>> {
+  private async judge (a: string, b: string, targets: { a?: number[], b?: number[] }, judgeGrey: boolean): Promise<Omit<SemanticVerdict, 'grey'>> {
     const ea = this.expand(a)
     const eb = this.expand(b)
     const [va, vb] = await this.vectors([ea, eb])
     const score = cosine(va!, vb!)
-    if (score < Math.min(this.threshold, this.anchoredThreshold, this.greyFloor)) return { duplicate: false, score }
+    if (score < Math.min(this.threshold, this.anchoredThreshold, judgeGrey ? this.greyFloor : Infinity)) return { duplicate: false, score }
     // Different target values are different experiments ("LR to 0.06" vs "LR to 0.08").
     const targetA = targetValues(ea)
     const targetB = targetValues(eb)
