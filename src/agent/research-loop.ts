@@ -1,4 +1,6 @@
+import { setTimeout as sleepFor } from 'node:timers/promises'
 import { ProposalError } from './proposer.js'
+import { precedes } from '../claims/research-ledger.js'
 import { bestView } from '../claims/lineage.js'
 import { sha256Hex } from '../util/hash.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
@@ -64,8 +66,18 @@ export interface ResearchLoopInit {
   retryMs?: number
   /** The CUDA device this loop's runs use (one loop per GPU); none on CPU. */
   gpu?: number
-  /** Re-run a peer's better result here before building on it. Default true. */
+  /**
+   * Take part in verification: re-run a peer's better result while it wants verifiers (claimed,
+   * about `quorum` nodes per result). Off: never re-run; build on what peers verified. Default true.
+   */
   verifyBeforeAdopt?: boolean
+  /** Build only on results reproduced here, re-running every better peer result (the strict mode). Default false. */
+  adoptOnlyReproducedHere?: boolean
+  /**
+   * Build only on this node's own results and propose from them alone; the swarm still shares
+   * claims (bench:swarm's claims-only policy). Default false.
+   */
+  ownResultsOnly?: boolean
 }
 
 /**
@@ -87,6 +99,9 @@ const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['re
  */
 export const CODE_FETCH_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 }
 
+/** Experiments built on a baseline adopted on peers' word, none improving on it, before this node re-runs it itself. */
+export const DOUBT_AFTER_CHILDREN = 5
+
 export interface CurrentRun {
   claimId: string
   description: string
@@ -104,6 +119,8 @@ export interface LoopStats {
   /** Peers' results re-run here before building on them, and how many of those did not reproduce. */
   verifications: number
   refuted: number
+  /** Verifications claimed and then left to the peers that claimed them first (enough verifiers). */
+  verificationsLeft: number
   /** Wall time of the last cycle that was not the training run itself, in ms. */
   lastOverheadMs: number | null
   /** The same for the last 100 cycles, oldest first. */
@@ -115,7 +132,7 @@ export interface LoopStats {
  * first) → propose → claim → run → publish the result with source and log → repeat.
  */
 export class ResearchLoop {
-  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, verifications: 0, refuted: 0, lastOverheadMs: null, overheadsMs: [] }
+  readonly stats: LoopStats = { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, verifications: 0, refuted: 0, verificationsLeft: 0, lastOverheadMs: null, overheadsMs: [] }
   current: CurrentRun | undefined
   private running: Promise<void> | undefined
   /** Peers' results whose re-run here ended for a reason of this machine's (INCONCLUSIVE_CRASHES): not tried again. */
@@ -123,8 +140,11 @@ export class ResearchLoop {
   /** Peers' results whose code could not be fetched: when to ask again, and how often it failed. */
   private readonly codeMissing = new Map<string, { retryAt: number, failures: number }>()
   private readonly controller = new AbortController()
+  private readonly defaultCodeHash: string
 
-  constructor (private readonly components: ResearchLoopComponents, private readonly init: ResearchLoopInit) {}
+  constructor (private readonly components: ResearchLoopComponents, private readonly init: ResearchLoopInit) {
+    this.defaultCodeHash = sha256Hex(Buffer.from(init.defaultSource))
+  }
 
   start (): void {
     this.running ??= this.loop()
@@ -158,10 +178,10 @@ export class ResearchLoop {
 
   /** The baseline: this tier's best result this node may build on, else the harness's default train.py. */
   async baseline (): Promise<{ resultId: string | null, source: string, valBpb: number | null }> {
-    const { blobs, claims, trust } = this.components
-    // With verifyBeforeAdopt (the default), a peer's result becomes a baseline only once this node reproduced it.
-    const adoptable = this.init.verifyBeforeAdopt === false ? (id: string) => trust.isTrusted(id) : (id: string) => trust.reproducedHere(id)
-    const best = bestView(claims.ledger.allResults(), { tier: this.init.tier, trusted: adoptable, maxSteps: this.init.maxSteps })
+    const { blobs, trust } = this.components
+    // Only a trusted result becomes a baseline: this node's own, or one reproduced here or (unless strict) by a quorum of peers with standing.
+    const adoptable = this.init.adoptOnlyReproducedHere === true ? (id: string) => trust.reproducedHere(id) : (id: string) => trust.isTrusted(id)
+    const best = bestView(this.knownResults(), { tier: this.init.tier, trusted: adoptable, maxSteps: this.init.maxSteps })
     if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
     const bytes = await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) })
     // Adoption checks the source against the hash the result names.
@@ -176,7 +196,13 @@ export class ResearchLoop {
       .filter((c) => claims.ledger.status(c, now) === 'active')
       .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent }))
     const open = hypotheses.list().filter((h) => h.state === 'open').map((h) => ({ id: h.id, body: h.body }))
-    return { baseline, results: claims.ledger.allResults(), hypotheses: open, activeClaims }
+    return { baseline, results: this.knownResults(), hypotheses: open, activeClaims }
+  }
+
+  /** The results this loop builds and proposes on: the swarm's, or with `ownResultsOnly` this node's alone. */
+  private knownResults (): ResultEntry[] {
+    const all = this.components.claims.ledger.allResults()
+    return this.init.ownResultsOnly === true ? all.filter((r) => r.author === this.components.state.peerId) : all
   }
 
   /** A proposal nobody in the swarm ran or is running (exact, structured and semantic dedup). */
@@ -196,15 +222,76 @@ export class ResearchLoop {
     this.components.log(`research: "${description}" duplicates ${conflict.kind} ${conflict.id.slice(0, 12)} by ${conflict.author.slice(-8)} (${hit.layer}${hit.score !== undefined ? ` ${hit.score.toFixed(2)}` : ''}); ${then}`)
   }
 
-  /** The best peer result that beats the baseline and that this node has not re-run yet, trusted by others or not. */
+  /**
+   * The best peer result that beats the baseline, is not trusted here yet, and still wants a
+   * verifier (`wantsVerifier`): what this node re-runs before building on it.
+   */
   private candidateToVerify (baselineBpb: number | null): ResultEntry | undefined {
-    const { trust, claims, state, clock } = this.components
+    const { trust, state, clock } = this.components
     const now = clock.now()
-    const running = new Set(claims.ledger.allClaims()
-      .filter((c) => c.author === state.peerId && c.body.verifies !== undefined && claims.ledger.status(c, now) === 'active')
-      .map((c) => c.body.verifies))
     return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
-      .find((r) => r.author !== state.peerId && !running.has(r.id) && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id) && !((this.codeMissing.get(r.id)?.retryAt ?? 0) > now))
+      .find((r) => r.author !== state.peerId && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id) && !((this.codeMissing.get(r.id)?.retryAt ?? 0) > now) && this.wantsVerifier(r, now))
+  }
+
+  /**
+   * The baseline, when this node adopted it on its verifiers' word and has since built
+   * `DOUBT_AFTER_CHILDREN` experiments on it without one improving on it: the cheap insurance
+   * against standing peers that vouched for a fake (nothing built on a fake beats its number).
+   * Re-run here once; a plateau of an honest result costs that one run.
+   */
+  private doubtedBaseline (baselineId: string | null): ResultEntry | undefined {
+    const { trust, claims: { ledger }, state } = this.components
+    if (baselineId === null || trust.reproducedHere(baselineId) || trust.verifiedBy(baselineId, state.peerId) || this.notRerunnableHere.has(baselineId)) return undefined
+    const baseline = ledger.result(baselineId)
+    if (baseline === undefined || ((this.codeMissing.get(baselineId)?.retryAt ?? 0) > this.components.clock.now())) return undefined
+    const children = this.knownResults().filter((r) => r.author === state.peerId && r.body.parent === baselineId)
+    return children.length >= DOUBT_AFTER_CHILDREN && children.every((r) => r.body.status !== 'keep') ? baseline : undefined
+  }
+
+  /**
+   * Verification is claimed work, like an experiment: about as many nodes re-run a result as it
+   * needs reproductions (`quorum`, one for an author with a reputation), and the rest adopt it
+   * once it is trusted. A slot is held by another node's active claim to verify it (within its
+   * author's claim limit) or by a finished verification that counts here (a peer's with standing;
+   * one by a peer without standing here frees its slot when it lands, and this node re-runs the
+   * result itself). A result still untrusted a claim's ttl after it arrived is re-run here whatever
+   * the slots say: squatted slots delay an adoption by one ttl at most.
+   */
+  private wantsVerifier (result: ResultEntry, now: number): boolean {
+    const { claims: { ledger }, state } = this.components
+    const { claims } = ledger.verificationWork(result.id)
+    if (claims.some((c) => c.author === state.peerId && ledger.status(c, now) === 'active')) return false
+    if (this.init.adoptOnlyReproducedHere === true) return true
+    if (now - (ledger.firstSeen(result.id) ?? now) >= this.init.claimTtlMs) return true
+    return this.slotsTaken(result, now).size < this.components.trust.reproductionsNeeded(result.id)
+  }
+
+  /** The peers holding a verification slot of `result` (see `wantsVerifier`); with `before`, only claims placed before it. */
+  private slotsTaken (result: ResultEntry, now: number, before?: ClaimEntry): Set<string> {
+    const { claims: { ledger }, trust, state } = this.components
+    const { verifications, claims } = ledger.verificationWork(result.id)
+    const holders = new Set<string>()
+    for (const v of verifications) if (v.author !== state.peerId && v.body.inconclusive !== true && trust.vouchCounts(result.id, v.author)) holders.add(v.author)
+    const mine = before === undefined ? undefined : ledger.placeOf({ kind: 'claim', id: before.id, author: before.author })
+    for (const c of claims) {
+      if (c.author === state.peerId || !ledger.holdsVerifySlot(c, now)) continue
+      if (mine !== undefined && !precedes(ledger.placeOf({ kind: 'claim', id: c.id, author: c.author }), mine)) continue
+      holders.add(c.author)
+    }
+    return holders
+  }
+
+  /**
+   * After the settle window: whether this node's claim to verify `result` is within the slots it
+   * needs (claims placed earlier, and verifications that count, leave one); else it yields.
+   */
+  private async keepsVerifySlot (claim: ClaimEntry, result: ResultEntry, signal: AbortSignal): Promise<boolean> {
+    const { claims, clock } = this.components
+    if (this.init.adoptOnlyReproducedHere === true) return true
+    if (claims.settleMs > 0) await sleep(claims.settleMs, signal)
+    const now = clock.now()
+    if (now - (claims.ledger.firstSeen(result.id) ?? now) >= this.init.claimTtlMs) return true
+    return this.slotsTaken(result, now, claim).size < this.components.trust.reproductionsNeeded(result.id)
   }
 
   /** The candidate's code, checked against its hash; undefined (and a back-off) when no peer delivers it. */
@@ -228,7 +315,7 @@ export class ResearchLoop {
    * Re-run a peer's result: its exact train.py (fetched by hash) for the number of steps it
    * reported, then publish what came out as a verification; every node decides from it.
    */
-  private async verify (candidate: ResultEntry, signal: AbortSignal): Promise<void> {
+  private async verify (candidate: ResultEntry, signal: AbortSignal, options: { doubted?: boolean } = {}): Promise<void> {
     const { state, blobs, claims, trust } = this.components
     const bytes = await this.fetchCandidateCode(candidate, signal)
     if (bytes === undefined) return
@@ -242,6 +329,14 @@ export class ResearchLoop {
       tier: this.init.tier,
       ttlMs: this.init.claimTtlMs
     })
+    if (options.doubted === true) {
+      this.components.log(`research: ${DOUBT_AFTER_CHILDREN} experiments on ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} and none improved on it; re-running it here, as its verifiers' word is all this node has`)
+    } else if (!await this.keepsVerifySlot(claim, candidate, signal)) {
+      await claims.release(claim.id, 'yielded').catch(() => {})
+      this.stats.verificationsLeft++
+      this.components.log(`research: enough peers are re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)}; this node adopts it once it is trusted`)
+      return
+    }
     this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
     // Drawn now, here: the result and the reference are scored on text neither could know in advance.
     const freshSeed = (this.components.freshSeed ?? (() => randomBytes(16).toString('hex')))()
@@ -256,7 +351,7 @@ export class ResearchLoop {
     }, signal)
     if (await this.releasedOnStop(claim, signal)) return
     const inconclusive = outcome.status === 'crash' && INCONCLUSIVE_CRASHES.has(outcome.reason!)
-    const fresh = outcome.status === 'ok' ? await this.freshComparison(claim.id, steps, freshSeed, outcome, signal) : undefined
+    const fresh = outcome.status === 'ok' ? await this.freshComparison(claim.id, steps, freshSeed, outcome, candidate.body.codeHash, signal) : undefined
     if (await this.releasedOnStop(claim, signal)) return
     // Advantage on the fixed slice that vanished on fresh text: overfit (memorised), refuted.
     const overfit = fresh?.overfit === true
@@ -294,8 +389,9 @@ export class ResearchLoop {
    * fresh seed and compare it with the result's run, window by window (fresh-sample.ts).
    * Undefined when the reference did not score (the comparison is then skipped, and said so).
    */
-  private async freshComparison (claimId: string, steps: number, freshSeed: string, outcome: RunOutcome, signal: AbortSignal): Promise<FreshComparison | undefined> {
-    const reference = await this.components.runner.run({
+  private async freshComparison (claimId: string, steps: number, freshSeed: string, outcome: RunOutcome, codeHash: string, signal: AbortSignal): Promise<FreshComparison | undefined> {
+    // Re-running the default train.py itself (a peer's baseline), the run is its own reference.
+    const reference = codeHash === this.defaultCodeHash ? outcome : await this.components.runner.run({
       id: `verify-${claimId.slice(0, 16)}-ref`,
       source: this.init.defaultSource,
       profile: this.init.profile,
@@ -313,10 +409,14 @@ export class ResearchLoop {
     const cycleStart = clock.now()
     const baseline = await this.baseline()
     // A peer's result that would beat the baseline is re-run here first: never build on numbers this node did not reproduce.
-    const candidate = this.init.verifyBeforeAdopt === false ? undefined : this.candidateToVerify(baseline.valBpb)
-    if (candidate !== undefined) return this.verify(candidate, signal)
-    const needsBaseline = baseline.resultId === null && !claims.ledger.allResults().some((r) => r.author === state.peerId && r.body.parent === null && r.body.delta.length === 0 && r.body.maxSteps === this.init.maxSteps && r.body.hardware.tier === this.init.tier)
-    // The baseline is every node's own reference run, never a duplicate; proposals are checked.
+    if (this.init.verifyBeforeAdopt !== false && this.init.ownResultsOnly !== true) {
+      const candidate = this.candidateToVerify(baseline.valBpb)
+      if (candidate !== undefined) return this.verify(candidate, signal)
+      const doubted = this.doubtedBaseline(baseline.resultId)
+      if (doubted !== undefined) return this.verify(doubted, signal, { doubted: true })
+    }
+    const needsBaseline = baseline.resultId === null && !this.baselineTaken()
+    // The baseline runs once in a swarm (others re-run it as a verification); proposals are checked.
     const proposal: Proposal = needsBaseline
       ? { source: baseline.source, description: 'baseline: the harness default train.py', delta: [] }
       : await this.proposeNew(baseline, signal)
@@ -334,6 +434,14 @@ export class ResearchLoop {
     let claim: ClaimEntry
     if (needsBaseline) {
       claim = await claims.append(request)
+      // Daemons starting together: the earliest baseline claim runs, the others yield to it.
+      if (claims.settleMs > 0) await sleep(claims.settleMs, signal)
+      if (this.baselineTaken(claim)) {
+        await claims.release(claim.id, 'yielded').catch(() => {})
+        this.stats.duplicatesAvoided++
+        this.components.log('research: a peer runs the harness default train.py already; this node re-runs it as a verification or adopts it once trusted')
+        return
+      }
     } else {
       // Claimed at once; the settle window runs beside the first seconds of training.
       const outcome = await claims.claim(request, { settle: false })
@@ -377,6 +485,24 @@ export class ResearchLoop {
   }
 
   /**
+   * Whether the harness's default train.py, on this tier and step budget, has a result in the swarm
+   * or a claim running (this node's or a peer's; with `before`, only those placed before that claim).
+   */
+  private baselineTaken (before?: ClaimEntry): boolean {
+    const { claims: { ledger }, clock } = this.components
+    const now = clock.now()
+    const mine = before === undefined ? undefined : ledger.placeOf({ kind: 'claim', id: before.id, author: before.author })
+    return ledger.withCode(this.defaultCodeHash).some((entry) => {
+      if (entry.parent !== null || entry.delta.length > 0 || entry.id === before?.id || !ledger.live(entry, now)) return false
+      if (this.init.ownResultsOnly === true && entry.author !== this.components.state.peerId) return false
+      if (mine !== undefined && !precedes(ledger.placeOf(entry), mine)) return false
+      if (entry.kind === 'claim') return ledger.claim(entry.id)?.body.tier === this.init.tier
+      const result = ledger.result(entry.id)
+      return result !== undefined && result.body.metrics !== null && result.body.maxSteps === this.init.maxSteps && result.body.hardware.tier === this.init.tier
+    })
+  }
+
+  /**
    * Run a claimed piece of work (an experiment or a re-run): the claim's heartbeat while it runs
    * (a third of its ttl), and its step and loss on the status page.
    */
@@ -403,6 +529,11 @@ export class ResearchLoop {
     await this.components.claims.release(claim.id, 'aborted').catch(() => {})
     return true
   }
+}
+
+/** Wait `ms`, or less when `signal` aborts (the caller checks it). */
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  await sleepFor(ms, undefined, { signal }).catch(() => {})
 }
 
 /** The fresh-sample comparison as published: bits per byte to 1e-4. */

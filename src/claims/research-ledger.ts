@@ -117,6 +117,9 @@ export class ResearchLedger {
   private readonly verifications = new Map<string, VerificationEntry>()
   /** claim id → verifications that name it (a verification run's outcome). */
   private readonly verificationsOfClaim = new Map<string, VerificationEntry[]>()
+  /** result id → verifications of it, and claims to verify it. */
+  private readonly verificationsOfResult = new Map<string, VerificationEntry[]>()
+  private readonly verifyClaims = new Map<string, ClaimEntry[]>()
   /** claim id → results that name it. */
   private readonly resultsOfClaim = new Map<string, ResultEntry[]>()
   /** hypothesis id → claims that test it. */
@@ -210,6 +213,12 @@ export class ResearchLedger {
   /** The results its author published for a claim. */
   resultsOf (claim: ClaimEntry): ResultEntry[] {
     return (this.resultsOfClaim.get(claim.id) ?? []).filter((r) => r.author === claim.author)
+  }
+
+  /** The verifications published of a result, and the claims taken to verify it (whatever their status). */
+  verificationWork (resultId: string): { verifications: readonly VerificationEntry[], claims: readonly ClaimEntry[] } {
+    const live = <T extends { author: string }>(entries: readonly T[] | undefined): T[] => (entries ?? []).filter((e) => !this.state.isConvicted(e.author))
+    return { verifications: live(this.verificationsOfResult.get(resultId)), claims: live(this.verifyClaims.get(resultId)) }
   }
 
   /** The claims that test a hypothesis. */
@@ -326,6 +335,16 @@ export class ResearchLedger {
     return this.status(claim, now) === 'active' && this.countingAt(now).counted.has(claim.id)
   }
 
+  /**
+   * Whether a claim to verify a result holds one of its verification slots: active, and among its
+   * author's earliest `maxActivePerAuthor` active claims (a squatter's extra claims hold nothing).
+   */
+  holdsVerifySlot (claim: ClaimEntry, now: number): boolean {
+    if (claim.body.verifies === undefined || this.state.isConvicted(claim.author)) return false
+    const rank = this.countingAt(now).ranks.get(claim.id)
+    return rank !== undefined && rank < this.maxActivePerAuthor
+  }
+
   /** Authors holding more active claims than count against others (claim squatting). */
   squatters (now: number): Set<string> {
     const out = new Set<string>()
@@ -381,8 +400,8 @@ export class ResearchLedger {
       this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
       if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)
-      // A verification re-runs a finished result: it repeats nothing and blocks nothing.
-      if (entry.body.verifies !== undefined) return
+      // A verification re-runs a finished result: it repeats nothing and blocks no experiment.
+      if (entry.body.verifies !== undefined) return push(this.verifyClaims, entry.body.verifies, entry)
       this.index({ kind: 'claim', id: rec.id, author: record.author, description: entry.body.description, codeHash: entry.body.codeHash, parent: entry.body.parent, delta: entry.body.delta })
     } else if (record.kind === 'heartbeat') {
       const claimId = (record.body as HeartbeatBody).claim
@@ -417,6 +436,7 @@ export class ResearchLedger {
       this.arrivals.push({ kind: 'verification', entry })
       this.claimsAndResults++
       push(this.verificationsOfClaim, body.claimId, entry)
+      push(this.verificationsOfResult, body.result, entry)
     }
   }
 

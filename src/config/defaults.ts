@@ -32,6 +32,11 @@ export const DEFAULTS = {
   maxSteps: 0,
   /** Stop the research loop after this many experiments (0: never). */
   maxExperiments: 0,
+  /**
+   * How long a daemon with bootstrap peers waits for its first sync with the swarm before its first
+   * experiment: joining, it sees the swarm's baseline and best first instead of repeating them.
+   */
+  firstSyncWaitMs: 20_000,
   /** Connection limits: a daemon talks to tens of peers; libp2p's default (300) is for relays. */
   maxConnections: 100,
   /** Half-open inbound connections allowed at once, all IPs together; each IP may hold `maxPendingPerIp` of them. */
@@ -114,6 +119,7 @@ export const DEFAULTS = {
   verifyTolerance: 0,
   /** Re-run a peer's result on this machine before building on it (DESIGN §4); off only for trusted private swarms. */
   verifyBeforeAdopt: true,
+  adoptOnlyReproducedHere: false,
   /** Largest blob accepted (bytes): train.py sources and run logs, not datasets. */
   maxBlobBytes: 16 * 1024 * 1024,
   /**

@@ -63,6 +63,19 @@ export interface DaemonOptions {
   log?: (line: string) => void
   /** The experiment harness (prepare.py, train.py). Default: the one shipped in train/. */
   harnessDir?: string
+  /**
+   * Experiments through this runner instead of Python (bench:swarm's surrogate training): no
+   * Python probe, no sandbox or cgroup, the agent runs as configured. Never set by `swarmd start`.
+   */
+  experiments?: InjectedExperiments
+}
+
+/** A runner standing in for Python's, and what results record as the environment it ran in. */
+export interface InjectedExperiments {
+  runner: ExperimentRunner
+  environment: EnvironmentBody
+  /** Build only on this node's own results, using the swarm for claims alone (bench:swarm's claims-only policy). Default false. */
+  ownResultsOnly?: boolean
 }
 
 /** What this daemon researches on: profile, tier, harness, hardware. */
@@ -246,7 +259,8 @@ export class Daemon {
     const { agent: config, runner, network } = this.settings
     let agent = config.agent
     let python: PythonInfo | undefined
-    if (agent !== 'none') {
+    const injected = this.options.experiments
+    if (agent !== 'none' && injected === undefined) {
       python = await findPython(runner.python)
       if (python === undefined) {
         this.log('warning: no Python with PyTorch found, so this daemon runs no experiments (coordination only); run `swarmd doctor` for what to install, or pass --agent none')
@@ -275,40 +289,23 @@ export class Daemon {
       swarmKey: `${network.swarm}-${profile}-${harness}${corpus !== undefined ? `-${corpusIdentity(corpus)}` : ''}`,
       corpus,
       hardware: profile === 'gpu' && gpu !== undefined ? { gpu: gpu.name, vramGb: gpu.vramGb } : { gpu: 'cpu', vramGb: 0 },
-      environment: python === undefined ? undefined : { torch: python.torch },
+      environment: injected?.environment ?? (python === undefined ? undefined : { torch: python.torch }),
       python,
       agent
     }
   }
 
   private async startResearch (research: ResearchSetup): Promise<void> {
-    const { runner: config, agent } = this.settings
+    const { agent } = this.settings
     const { maxSteps, claimTtlMs } = this.derived
-    const killMs = killAfterMs(research.profile, maxSteps)
     const workRoot = join(this.paths.root, 'work')
-    const bwrap = await detectBubblewrap()
-    if (bwrap === undefined) {
-      this.log(config.unsafeNoSandbox
-        ? 'warning: no sandbox (bubblewrap is not available) and --unsafe-no-sandbox is set: peers\' train.py runs with your files and network exposed'
-        : 'warning: bubblewrap is not available, so experiments run without a sandbox and peers\' code is refused (sudo apt-get install bubblewrap; `swarmd doctor`)')
-    }
-    // Runs see only what they need: the system's /usr, the interpreter's paths, their workspace and data split.
-    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: research.python!.paths }
-    const cgroups = await detectCgroups()
-    if (cgroups.version === 'none') {
-      this.log(config.unsafeNoCgroup
-        ? `warning: ${describeCgroups(cgroups)}; --unsafe-no-cgroup is set: peers' train.py runs with only per-process limits`
-        : `warning: ${describeCgroups(cgroups)}; peers' code is refused until it can be limited (\`swarmd doctor\`)`)
-    }
-    this.confinementValue = describeConfinement({ sandbox, cgroups, runUid: config.runUid, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup })
-    const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb, workspaceMb: config.runWorkspaceMb }
-    const runner = new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), ...(research.corpus !== undefined ? { webCorpusDir: dirname(research.corpus.val.path) } : {}), workRoot, clock: this.clock, cgroups, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup, runUid: config.runUid })
+    const runner = this.options.experiments?.runner ?? await this.pythonRunner(research, killAfterMs(research.profile, maxSteps), workRoot)
     this.runnerValue = runner
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: agent.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng }, { frozen: frozenFor(research.profile) })
     // One worker per GPU (CUDA_VISIBLE_DEVICES), one on CPU.
-    const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python!.gpus.length) : 0
+    const gpuCount = research.profile === 'gpu' ? Math.max(1, research.python?.gpus.length ?? 1) : 0
     const workers: Array<number | undefined> = gpuCount === 0 ? [undefined] : Array.from({ length: gpuCount }, (_, i) => i)
     this.loopsValue = workers.map((gpu) => new ResearchLoop({
       state: this.state,
@@ -332,10 +329,50 @@ export class Daemon {
       ...(gpu !== undefined ? { gpu } : {}),
       claimTtlMs,
       verifyBeforeAdopt: agent.verifyBeforeAdopt,
+      adoptOnlyReproducedHere: agent.adoptOnlyReproducedHere,
+      ownResultsOnly: this.options.experiments?.ownResultsOnly === true,
       maxExperiments: agent.maxExperiments
     }))
-    for (const loop of this.loopsValue) loop.start()
-    this.log(`research: ${research.agent} agent on the ${research.profile} profile (tier ${research.tier}, harness ${research.harness}, python ${research.python!.path}, torch ${research.python!.torch})`)
+    void this.firstSync(agent.firstSyncWaitMs).then(() => {
+      if (this.stopping === undefined) for (const loop of this.loopsValue) loop.start()
+    })
+    const runsOn = research.python !== undefined ? `python ${research.python.path}, torch ${research.python.torch}` : 'an injected runner'
+    this.log(`research: ${research.agent} agent on the ${research.profile} profile (tier ${research.tier}, harness ${research.harness}, ${runsOn})`)
+  }
+
+  /**
+   * Settles once this node first synced with a peer, or after `waitMs`: a daemon joining through
+   * bootstrap peers sees the swarm's baseline, claims and best before its first experiment, rather
+   * than repeating them. At once without bootstrap peers (a solo machine, or peers dialled later).
+   */
+  private async firstSync (waitMs: number): Promise<void> {
+    if (waitMs === 0 || this.settings.network.bootstrap.length === 0) return
+    this.log(`research: waiting up to ${Math.round(waitMs / 1000)} s for a first sync with the swarm before the first experiment`)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.network.sync.synced, new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs) })])
+    clearTimeout(timer)
+  }
+
+  /** Python's runner, sandboxed where bubblewrap works and limited by a cgroup where the kernel allows; sets what confines runs here. */
+  private async pythonRunner (research: ResearchSetup, killMs: number, workRoot: string): Promise<ExperimentRunner> {
+    const config = this.settings.runner
+    const bwrap = await detectBubblewrap()
+    if (bwrap === undefined) {
+      this.log(config.unsafeNoSandbox
+        ? 'warning: no sandbox (bubblewrap is not available) and --unsafe-no-sandbox is set: peers\' train.py runs with your files and network exposed'
+        : 'warning: bubblewrap is not available, so experiments run without a sandbox and peers\' code is refused (sudo apt-get install bubblewrap; `swarmd doctor`)')
+    }
+    // Runs see only what they need: the system's /usr, the interpreter's paths, their workspace and data split.
+    const sandbox = bwrap === undefined ? undefined : { bwrap, readOnly: research.python!.paths }
+    const cgroups = await detectCgroups()
+    if (cgroups.version === 'none') {
+      this.log(config.unsafeNoCgroup
+        ? `warning: ${describeCgroups(cgroups)}; --unsafe-no-cgroup is set: peers' train.py runs with only per-process limits`
+        : `warning: ${describeCgroups(cgroups)}; peers' code is refused until it can be limited (\`swarmd doctor\`)`)
+    }
+    this.confinementValue = describeConfinement({ sandbox, cgroups, runUid: config.runUid, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup })
+    const limits = { maxProcesses: config.runMaxProcesses, maxMemoryMb: config.runMaxMemoryMb, maxFileMb: config.runMaxFileMb, tmpfsMb: config.sandboxTmpfsMb, workspaceMb: config.runWorkspaceMb }
+    return new ExecaExperimentRunner({ python: research.python!.path, harnessDir: this.harnessDir, corpusDir: corpusDir(), ...(research.corpus !== undefined ? { webCorpusDir: dirname(research.corpus.val.path) } : {}), workRoot, clock: this.clock, cgroups, ...(sandbox !== undefined ? { sandbox } : {}) }, { killAfterMs: killMs, limits, unsafeNoSandbox: config.unsafeNoSandbox, unsafeNoCgroup: config.unsafeNoCgroup, runUid: config.runUid })
   }
 
   /**
@@ -445,8 +482,10 @@ export class Daemon {
           crashes: sum.crashes + l.stats.crashes,
           failedProposals: sum.failedProposals + l.stats.failedProposals,
           duplicatesAvoided: sum.duplicatesAvoided + l.stats.duplicatesAvoided,
+          verifications: sum.verifications + l.stats.verifications,
+          verificationsLeft: sum.verificationsLeft + l.stats.verificationsLeft,
           lastOverheadMs: l.stats.lastOverheadMs ?? sum.lastOverheadMs
-        }), { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, lastOverheadMs: null as number | null })
+        }), { experiments: 0, crashes: 0, failedProposals: 0, duplicatesAvoided: 0, verifications: 0, verificationsLeft: 0, lastOverheadMs: null as number | null })
     }
   }
 

@@ -51,7 +51,8 @@ export interface ResearchStatus {
   workers: number
   current: CurrentRunView | null
   running: CurrentRunView[]
-  stats: { experiments: number, crashes: number, failedProposals: number, duplicatesAvoided: number, lastOverheadMs: number | null } | null
+  /** The loops' counts together; `verifications` are peers' results re-run here, `verificationsLeft` those left to peers that claimed them first. */
+  stats: { experiments: number, crashes: number, failedProposals: number, duplicatesAvoided: number, verifications: number, verificationsLeft: number, lastOverheadMs: number | null } | null
 }
 
 /** How the API fills in a claim an agent sends, and which runs count towards the best. */

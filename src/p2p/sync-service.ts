@@ -64,6 +64,9 @@ export class SyncService {
   private readonly stopController = new AbortController()
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => { this.requestPull(evt.detail) }
   readonly stats: SyncStats = { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 }
+  private markSynced: () => void = () => {}
+  /** Settles when a first pull from a peer completed: this node then holds what that peer held. */
+  readonly synced = new Promise<void>((resolve) => { this.markSynced = resolve })
 
   constructor (private readonly components: SyncServiceComponents, init: SyncServiceInit) {
     this.protocol = init.protocol
@@ -141,6 +144,7 @@ export class SyncService {
         }
       }
       await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
+      this.markSynced()
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       // [REJECT] a peer that stops answering a pull holds every other pull behind it

@@ -64,6 +64,16 @@ export class TrustLedger {
     return this.status(resultId) === 'self' || (this.state.reproducedBy.get(resultId)?.has(this.policy.self) ?? false)
   }
 
+  /** Reproductions by peers with standing that this result needs to be trusted here (`quorum`, or one for an author with a reputation). */
+  reproductionsNeeded (resultId: string): number {
+    return this.current.reproductionsNeeded(resultId)
+  }
+
+  /** Whether a verification of this result by `author` counts towards its trust here. */
+  vouchCounts (resultId: string, author: string): boolean {
+    return this.current.vouchCounts(resultId, author)
+  }
+
   /** Whether `author` already published a verification of this result. */
   verifiedBy (resultId: string, author: string): boolean {
     return this.current.verifiedBy(resultId, author)

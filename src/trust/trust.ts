@@ -230,6 +230,18 @@ export class TrustEngine {
     return held === undefined ? undefined : this.levels.get(author)?.get(held)
   }
 
+  /** Reproductions by peers with standing that `resultId` needs to be trusted here: `quorum`, or one once its author has a reputation. */
+  reproductionsNeeded (resultId: string): number {
+    const node = this.results.get(resultId)
+    return node === undefined ? this.policy.quorum : this.need(node)
+  }
+
+  /** Whether a verification of `resultId` by `author` counts towards its trust here: this node's, or a peer's with standing in the result's scope. */
+  vouchCounts (resultId: string, author: string): boolean {
+    const node = this.results.get(resultId)
+    return node !== undefined && this.counts(author, node.scope)
+  }
+
   /** Whether `author` published a verification of `resultId`, whatever it said. */
   verifiedBy (resultId: string, author: string): boolean {
     return this.verifiersOf.get(resultId)?.has(author) ?? false

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
 import { ProposalError } from '../../src/agent/proposer.js'
 import { ResultPublisher } from '../../src/claims/publish.js'
-import { CODE_FETCH_BACKOFF_MS, ResearchLoop } from '../../src/agent/research-loop.js'
+import { CODE_FETCH_BACKOFF_MS, DOUBT_AFTER_CHILDREN, ResearchLoop } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import { createHashingEmbedder } from '../../src/embedding/hashing-embedder.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
@@ -48,7 +48,7 @@ function resultsIn (state: SwarmState, harness: string): ResultEntry[] {
   try { return ledger.allResults() } finally { ledger.close() }
 }
 
-async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup, replicaIn?: Awaited<ReturnType<typeof makeReplica>>, init: { verifyBeforeAdopt?: boolean } = {}) {
+async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: SemanticDedup, replicaIn?: Awaited<ReturnType<typeof makeReplica>>, init: { verifyBeforeAdopt?: boolean, adoptOnlyReproducedHere?: boolean } = {}) {
   const replica = replicaIn ?? await makeReplica({ seed: 21, clock: new TickingClock() })
   const blobs = memoryBlobs()
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
@@ -218,12 +218,14 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.deepEqual(verifications.map((v) => (v.record.body as { result: string }).result).sort(), [honestId, liarId].sort())
   })
 
-  it('re-runs a result the swarm already trusts before it first builds on it; with verifyBeforeAdopt off, adopts it as it is', async () => {
-    for (const verifyBeforeAdopt of [true, false]) {
+  it('builds on a result a quorum of standing peers reproduced without re-running it; the strict mode re-runs it first; with verification off, adopts it as it is', async () => {
+    const modes: Array<{ verifyBeforeAdopt?: boolean, adoptOnlyReproducedHere?: boolean }> = [{}, { adoptOnlyReproducedHere: true }, { verifyBeforeAdopt: false }]
+    for (const mode of modes) {
+      const strict = mode.adoptOnlyReproducedHere === true
       const clock = new TickingClock()
       const a = await makeReplica({ seed: 51, clock })
       const [bob, carol, dave] = await Promise.all([52, 53, 54].map(async (seed) => makeReplica({ seed, clock })))
-      const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a, { verifyBeforeAdopt })
+      const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a, mode)
       const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
       const better = defaultSource.replace(/^WIDTH = \d+/m, 'WIDTH = 96')
       const bobBpb = (await runner.run({ id: 'bob', source: better, profile: 'cpu', maxSteps: 10 })).metrics!.val_bpb
@@ -243,8 +245,8 @@ describe('ResearchLoop: verification before adoption', () => {
 
       loop.start()
       await loop.done
-      assert.equal(loop.stats.verifications, verifyBeforeAdopt ? 1 : 0, verifyBeforeAdopt ? 'bob\'s result is re-run here first' : 'adopted as the swarm trusts it')
-      assert.equal(trust.reproducedHere(bobRun), verifyBeforeAdopt)
+      assert.equal(loop.stats.verifications, strict ? 1 : 0, strict ? 'the strict mode re-runs bob\'s result here first' : 'adopted as the swarm trusts it')
+      assert.equal(trust.reproducedHere(bobRun), strict)
       const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
       assert.equal(mine.length, 2)
       assert.ok(mine.every((r) => r.body.parent === bobRun), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
@@ -283,11 +285,11 @@ describe('ResearchLoop: verification before adoption', () => {
     }
   })
 
-  it('a re-run whose code raises MemoryError itself (no limit the harness saw) is the code\'s crash: published, the fake refuted even with a quorum vouching for it', async () => {
+  it('a re-run whose code raises MemoryError itself (no limit the harness saw) is the code\'s crash: published, the fake refuted even with a quorum vouching for it (strict mode)', async () => {
     const clock = new TickingClock()
     const a = await makeReplica({ seed: 81, clock })
     const [liar, carol, dave] = await Promise.all([82, 83, 84].map(async (seed) => await makeReplica({ seed, clock })))
-    const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a)
+    const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a, { adoptOnlyReproducedHere: true })
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
     // carol and dave earn standing here: this node reproduced one result of each.
     for (const [peer, width] of [[carol!, 72], [dave!, 80]] as const) {
@@ -322,6 +324,39 @@ describe('ResearchLoop: verification before adoption', () => {
     const results = resultsIn(a.state, 'h1')
     assert.notEqual(bestView(results, { tier: 'cpu', trusted: (id) => trust.isTrusted(id), maxSteps: 10 })?.id, fakeId, 'never the best')
     assert.ok(results.filter((r) => r.author === a.state.peerId).every((r) => r.body.parent !== fakeId), 'nothing built on it')
+  })
+
+  it('a fake two standing peers vouched for is built on, but after DOUBT_AFTER_CHILDREN experiments that never beat it, re-run here: refuted, its author caught, the loop moves off it', async () => {
+    const clock = new TickingClock()
+    const a = await makeReplica({ seed: 91, clock })
+    const [liar, carol, dave] = await Promise.all([92, 93, 94].map(async (seed) => await makeReplica({ seed, clock })))
+    const { loop, blobs, trust, log } = await setup(undefined, DOUBT_AFTER_CHILDREN + 2, undefined, a)
+    const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+    for (const [peer, width] of [[carol!, 72], [dave!, 80]] as const) {
+      const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
+      const id = await publishAs(peer, source, 3.9, `WIDTH 64 -> ${width}`)
+      await blobs.add(Buffer.from(source))
+      await deliver(peer, a)
+      await vouchAs(a, id, 3.9)
+    }
+    // The fake's numbers are out of reach: whatever is built on it comes out worse.
+    const fake = `${defaultSource}\n# a secret trick\n`
+    const fakeId = await publishAs(liar!, fake, 0.9, 'a secret trick')
+    await vouchAs(carol!, fakeId, 0.9)
+    await vouchAs(dave!, fakeId, 0.9)
+    await blobs.add(Buffer.from(fake))
+    for (const peer of [liar!, carol!, dave!]) await deliver(peer, a)
+    assert.equal(trust.status(fakeId), 'trusted', 'the setup: two standing vouchers make the fake trusted')
+
+    loop.start()
+    await loop.done
+    const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
+    const onFake = mine.filter((r) => r.body.parent === fakeId)
+    assert.equal(onFake.length, DOUBT_AFTER_CHILDREN, `built on the fake until it was doubted:\n${log.join('\n')}`)
+    assert.ok(onFake.every((r) => r.body.status !== 'keep'))
+    assert.equal(trust.status(fakeId), 'refuted', log.join('\n'))
+    assert.ok(trust.state.caught.has(liar!.state.peerId), 'the liar is caught')
+    assert.ok(mine.slice(DOUBT_AFTER_CHILDREN).every((r) => r.body.parent !== fakeId), 'nothing more is built on it')
   })
 
   it('a peer\'s result whose code nobody serves does not stall the loop: it researches meanwhile and asks again after a back-off', { timeout: 20_000 }, async () => {

@@ -4,6 +4,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { DOUBT_AFTER_CHILDREN } from '../../src/agent/research-loop.js'
 import { parseBlobHash } from '../../src/p2p/blob-store.js'
 import { TRUST_BOUNDS } from '../../src/trust/trust.js'
 import { sha256Hex } from '../../src/util/hash.js'
@@ -163,7 +164,8 @@ describe('e2e: trust attacks through the real runner (issue 13)', { timeout: 300
     await setupNode.claims.duplicateResults()
     await setupNode.stop()
 
-    honest = await startInProcessDaemon({ dataDir: honestDir, agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 3, claimSettleMs: 100 })
+    // Trusted on its voucher's word, the fake is built on until DOUBT_AFTER_CHILDREN experiments on it never beat it; then re-run here.
+    honest = await startInProcessDaemon({ dataDir: honestDir, agent: 'builtin', python, maxSteps: STEPS, maxExperiments: DOUBT_AFTER_CHILDREN + 3, claimSettleMs: 100 })
     daemons.push(honest)
     await connectWithRetry(honest, liar)
     await connectWithRetry(honest, author)
@@ -174,7 +176,7 @@ describe('e2e: trust attacks through the real runner (issue 13)', { timeout: 300
     await stopAndRemove(...daemons)
   })
 
-  it('a fake that raises MemoryError on re-run, vouched by a peer with standing, is refuted: never the best or the baseline, liar and voucher lose standing', async () => {
+  it('a fake that raises MemoryError on re-run, vouched by a peer with standing, is built on until doubted, then re-run and refuted: no longer the best or the baseline, liar and voucher lose standing', async () => {
     await waitFor(() => ownVerification(honest, fake.id) !== undefined, {
       timeoutMs: 120_000,
       what: () => `the honest node to re-run the fake (trust ${honest.trust.status(fake.id)}, ${JSON.stringify(honest.loops[0]?.stats)}); its last log lines:\n${recentLog(honest)}`

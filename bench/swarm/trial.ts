@@ -1,0 +1,131 @@
+/**
+ * One bench:swarm trial: a policy's daemons as child processes on loopback (bench/swarm/swarm-daemon.ts),
+ * started together, run for a fixed wall time, stopped; their surrogate runs read back.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { waitFor } from '../../test/helpers/wait.js'
+import { sleep } from '../harness.js'
+import type { ChildProcess } from 'node:child_process'
+import type { DaemonPolicy, SwarmDaemonArgs } from './swarm-daemon.js'
+import type { RunEvent } from './surrogate-runner.js'
+
+const DAEMON_ENTRY = fileURLToPath(new URL('./swarm-daemon.js', import.meta.url))
+
+/** The four ways of working bench:swarm compares. */
+export const POLICIES = {
+  one: { about: 'one agent alone', daemons: (_n: number) => 1, daemon: 'alone', connected: false },
+  isolated: { about: 'N agents, each alone', daemons: (n: number) => n, daemon: 'alone', connected: false },
+  swarmd: { about: 'N agents through swarmd', daemons: (n: number) => n, daemon: 'swarm', connected: true },
+  'claims-only': { about: 'N agents sharing only claims', daemons: (n: number) => n, daemon: 'claims-only', connected: true }
+} as const satisfies Record<string, { about: string, daemons: (n: number) => number, daemon: DaemonPolicy, connected: boolean }>
+
+export type PolicyName = keyof typeof POLICIES
+
+export interface TrialSpec {
+  policy: PolicyName
+  agents: number
+  seed: number
+  landscape: string
+  runMs: number
+  wallMs: number
+  compression: number
+  /** Daemon log lines go here (default: dropped; the last ones are printed if a daemon dies). */
+  log?: (line: string) => void
+}
+
+export interface TrialRecord {
+  events: RunEvent[]
+  /** The start signal, ms since the epoch: event times are measured from it. */
+  t0: number
+  nodes: number
+}
+
+interface Child {
+  proc: ChildProcess
+  dir: string
+  listen: string[]
+  stderr: string[]
+}
+
+export async function runTrial (spec: TrialSpec): Promise<TrialRecord> {
+  const policy = POLICIES[spec.policy]
+  const count = policy.daemons(spec.agents)
+  const children: Child[] = []
+  try {
+    for (let node = 0; node < count; node++) {
+      // Connected policies meet through the first daemon, as volunteers meet through a bootstrap peer.
+      const bootstrap = policy.connected && node > 0 ? [children[0]!.listen[0]!] : []
+      children.push(await spawnDaemon(spec, policy.daemon, node, bootstrap))
+    }
+    if (policy.connected) await waitForMesh(children)
+    const t0 = Date.now()
+    for (const child of children) child.proc.kill('SIGUSR2')
+    await sleep(spec.wallMs)
+    await Promise.all(children.map(stop))
+    const events: RunEvent[] = []
+    for (const child of children) {
+      const text = await readFile(join(child.dir, 'runs.jsonl'), 'utf8').catch(() => '')
+      for (const line of text.split('\n')) if (line.trim() !== '') events.push(JSON.parse(line) as RunEvent)
+    }
+    return { events, t0, nodes: count }
+  } finally {
+    await Promise.all(children.map(async (child) => {
+      await stop(child)
+      await rm(child.dir, { recursive: true, force: true })
+    }))
+  }
+}
+
+async function spawnDaemon (spec: TrialSpec, policy: DaemonPolicy, node: number, bootstrap: string[]): Promise<Child> {
+  const dir = await mkdtemp(join(tmpdir(), 'swarmd-bench-swarm-'))
+  const args: SwarmDaemonArgs = { dataDir: dir, landscape: spec.landscape, runMs: spec.runMs, seed: spec.seed, node, policy, bootstrap, compression: spec.compression }
+  const proc = spawn(process.execPath, [DAEMON_ENTRY, JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child: Child = { proc, dir, listen: [], stderr: [] }
+  proc.stderr?.setEncoding('utf8')
+  let partial = ''
+  proc.stderr?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      spec.log?.(line)
+      child.stderr.push(line)
+      if (child.stderr.length > 30) child.stderr.shift()
+    }
+  })
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`bench daemon ${node} exited with ${proc.exitCode}:\n${child.stderr.join('\n')}`)
+    try {
+      const info = JSON.parse(await readFile(join(dir, 'daemon.json'), 'utf8')) as { pid: number, listen: string[] }
+      child.listen = info.listen
+      return info.pid === proc.pid
+    } catch {
+      return false
+    }
+  }, { timeoutMs: 60_000, intervalMs: 50, what: `daemon.json of bench daemon ${node}` })
+  return child
+}
+
+/** Every daemon sees at least one peer on the swarm's topic, the first one all of them. */
+async function waitForMesh (children: Child[]): Promise<void> {
+  const apis = await Promise.all(children.map(async (c) => (JSON.parse(await readFile(join(c.dir, 'daemon.json'), 'utf8')) as { api: string }).api))
+  await waitFor(async () => {
+    const seen = await Promise.all(apis.map(async (api) => ((await (await fetch(`${api}/api/status`)).json()) as { topicPeers: number }).topicPeers))
+    return seen.every((n, i) => n >= (i === 0 ? children.length - 1 : 1))
+  }, { timeoutMs: 60_000, intervalMs: 200, what: 'the bench daemons to meet on the swarm topic' })
+}
+
+async function stop (child: Child): Promise<void> {
+  const { proc } = child
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  const exited = new Promise((resolve) => proc.once('exit', resolve))
+  proc.kill('SIGTERM')
+  await Promise.race([exited, sleep(15_000)])
+  if (proc.exitCode === null && proc.signalCode === null) {
+    proc.kill('SIGKILL')
+    await exited
+  }
+}
