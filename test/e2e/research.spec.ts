@@ -47,12 +47,11 @@ describe('e2e: daemons doing research together on real CPU training runs', { tim
 
     // The best improves on the default baseline. Whichever daemon claims the hypothesis first
     // tests it (the other sees the claim and moves on), so the improvement is the swarm's.
-    // The baseline runs once: B joined after A claimed it, and re-runs A's results as verifications instead.
+    // The baseline runs once: B joined after A claimed it (it waited for a first sync), and experiments on the default train.py instead.
     const baselines = onA.filter((r) => r.parent === null && r.delta.length === 0)
     assert.equal(baselines.length, 1, 'the default train.py ran once in the swarm')
+    assert.equal(baselines[0]!.author, a.peerId)
     const baselineBpb = baselines[0]!.metrics!.val_bpb
-    const { research: researchB } = await b.api<{ research: { stats: { verifications: number } } }>('/api/status')
-    assert.ok(researchB.stats.verifications >= 1, 'B re-ran a result of A\'s before building on it')
     const scored = onA.filter((r) => r.metrics !== null).map((r) => r.metrics!.val_bpb)
     assert.ok(Math.min(...scored) < baselineBpb, `swarm best ${Math.min(...scored)} vs baseline ${baselineBpb}`)
     assert.ok(onA.some((r) => r.status === 'keep' && r.delta.some((d) => d.name === 'WIDTH' && d.to === 96)), 'the hypothesis (WIDTH 96) was tested and kept')
