@@ -1,6 +1,8 @@
 import { deltaKey } from '../claims/dedup.js'
 import { applyDelta, parseConstants } from '../source/train-constants.js'
 import { changeKey, crashedChanges, whyNotRunnable } from './knobs.js'
+import { fitKnobModel } from './knob-model.js'
+import type { KnobModel, Observation } from './knob-model.js'
 import { ProposalError } from './proposer.js'
 import type { ModuleConstant } from '../source/train-constants.js'
 import type { DeltaEntry } from '../state/record-kinds.js'
@@ -23,18 +25,35 @@ export function frozenFor (profile: 'cpu' | 'gpu' | 'gpu-tiny'): string[] {
 
 const FLOAT_FACTORS = [0.5, 0.7, 1.4, 2]
 const INT_FACTORS = [0.5, 0.75, 1.5, 2]
+/** How often the joint step (every knob the model expects to help, at once) is taken when there is one. */
+const JOINT_SHARE = 0.5
 
 function roundSignificant (value: number, digits = 3): number {
   return value === 0 ? 0 : Number(value.toPrecision(digits))
 }
 
+interface Move {
+  delta: DeltaEntry[]
+  /** The model's expected improvement (val_bpb, positive is better); undefined when it has no opinion. */
+  gain: number | undefined
+}
+
 /**
- * The default proposer, no LLM needed: mutates one module-level constant of the baseline
- * (multiplicative steps for floats and sizes, steps of one for small counts), preferring open
- * hypotheses that carry a suggested delta, and weighting knobs by how often changing them helped
- * in the swarm's results. Never proposes a delta already tried on the same parent, values outside a
- * knob's range or heads that do not split the width (src/agent/knobs.ts), nor a change that
- * crashed on any parent.
+ * The default proposer, no LLM needed: a joint search over train.py's module-level constants,
+ * fitted to every result the swarm shares (`knob-model.ts`), in this order:
+ *
+ * 1. an open hypothesis with a suggested delta that fits the baseline;
+ * 2. improvements found in parallel on the baseline, merged: the better children's changes to
+ *    different knobs, all at once;
+ * 3. half the time, the joint step: every knob the model expects to help, each at its best
+ *    nearby value, at once;
+ * 4. else one knob's move, by Thompson sampling on the model: each nearby value's expected gain
+ *    plus noise as wide as the model is unsure of it (wide for a knob the swarm never moved), the
+ *    best draw taken. Agents draw differently, so they spread over the knobs.
+ *
+ * Never a change already tried or running on the same parent, values outside a knob's range or
+ * heads that do not split the width (src/agent/knobs.ts), nor a change that crashed on any
+ * parent. Deterministic for a seed; one fit per proposal, linear in the results.
  */
 export class BuiltinProposer implements Proposer {
   private readonly frozen: Set<string>
@@ -54,6 +73,7 @@ export class BuiltinProposer implements Proposer {
     // A change worth running: new here, not known to crash anywhere, and within what train.py can run.
     const runnable = (delta: DeltaEntry[]): boolean => !tried.has(deltaKey(delta)) && !crashed.has(changeKey(delta)) &&
       whyNotRunnable(new Map([...values, ...delta.map((d) => [d.name, d.to] as const)])) === undefined
+    const proposal = (delta: DeltaEntry[], description: string): Proposal => ({ source: applyDelta(baseline.source, delta), description, delta })
 
     const constants = all.filter((c) => !this.frozen.has(c.name) && c.kind !== 'string' && c.kind !== 'bool')
     const byName = new Map(constants.map((c) => [c.name, c]))
@@ -65,57 +85,125 @@ export class BuiltinProposer implements Proposer {
       if (!delta.every((d) => byName.has(d.name) || values.has(d.name))) continue
       const rebased = delta.map((d) => ({ name: d.name, from: values.get(d.name)!, to: d.to }))
       if (rebased.every((d) => d.from === d.to) || !runnable(rebased)) continue
-      return { source: applyDelta(baseline.source, rebased), description: `hypothesis: ${h.body.title}`, delta: rebased, hypothesis: h.id }
+      return { ...proposal(rebased, `hypothesis: ${h.body.title}`), hypothesis: h.id }
     }
 
-    // 2. Mutate one knob, weighted by how often changing it helped anywhere in the swarm.
-    const stats = new Map<string, { tries: number, keeps: number }>()
-    for (const r of context.results) {
-      for (const d of r.body.delta) {
-        const s = stats.get(d.name) ?? { tries: 0, keeps: 0 }
-        s.tries++
-        if (r.body.status === 'keep') s.keeps++
-        stats.set(d.name, s)
+    // 2. Improvements found in parallel on this baseline, merged.
+    const merged = mergedImprovements(context, byName)
+    if (merged !== undefined && runnable(merged)) return proposal(merged, describe(merged))
+
+    const model = fitKnobModel(observations(context.results))
+    const spread = this.uncertainty(model, context.results)
+    const moves: Move[] = []
+    for (const knob of constants) {
+      for (const to of this.nearby(knob, (value) => runnable([{ name: knob.name, from: knob.value, to: value }]))) {
+        const delta = [{ name: knob.name, from: knob.value, to }]
+        if (!runnable(delta)) continue
+        const predicted = model.predict(delta)
+        moves.push({ delta, gain: predicted === undefined ? undefined : -predicted })
       }
     }
-    const weight = (c: ModuleConstant): number => {
-      const s = stats.get(c.name)
-      return s === undefined ? 1.5 : 0.5 + 2 * (s.keeps + 0.5) / (s.tries + 1)
+
+    // 3. The joint step: each knob the model expects to help, at its best nearby value, together.
+    const joint = jointStep(moves, model, spread)
+    if (joint !== undefined && runnable(joint.delta) && this.components.rng.next() < JOINT_SHARE) {
+      return proposal(joint.delta, describe(joint.delta))
     }
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const knob = this.pickWeighted(constants, weight)
-      if (knob === undefined) break
-      const to = this.mutate(knob, (value) => runnable([{ name: knob.name, from: knob.value, to: value }]))
-      if (to === knob.value) continue
-      const delta = [{ name: knob.name, from: knob.value, to }]
-      if (!runnable(delta)) continue
-      return { source: applyDelta(baseline.source, delta), description: `${knob.name} ${String(knob.value)} -> ${String(to)}`, delta }
+
+    // 4. One knob, by Thompson sampling on the model.
+    let best: { move: Move, draw: number } | undefined
+    for (const move of moves) {
+      const seen = model.observations(move.delta[0]!.name)
+      const draw = (move.gain ?? 0) + gaussian(this.components.rng) * spread / Math.sqrt(1 + seen)
+      if (best === undefined || draw > best.draw) best = { move, draw }
     }
-    throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline was already tried')
+    if (best === undefined) throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline was already tried')
+    return proposal(best.move.delta, describe(best.move.delta))
   }
 
-  private pickWeighted<T> (items: T[], weight: (item: T) => number): T | undefined {
-    const total = items.reduce((sum, item) => sum + weight(item), 0)
-    let at = this.components.rng.next() * total
-    for (const item of items) {
-      at -= weight(item)
-      if (at <= 0) return item
-    }
-    return items[items.length - 1]
+  /** How far the model may be off for a knob it never saw: its residual, else the typical change the swarm's results made. */
+  private uncertainty (model: KnobModel, results: ProposalContext['results']): number {
+    if (Number.isFinite(model.residual) && model.residual > 0) return model.residual
+    const changes = observations(results).map((o) => Math.abs(o.change)).sort((a, b) => a - b)
+    return changes.length > 0 ? Math.max(changes[Math.floor(changes.length / 2)]!, 1e-4) : 0.01
   }
 
-  /** A new value for the knob; a small count steps on, one at a time, to the nearest value `fits` takes (HEADS 4 -> 8, not 5). */
-  private mutate (constant: ModuleConstant, fits: (value: number) => boolean): number {
+  /** The values near a knob's: multiplicative steps for floats and sizes, the nearest runnable counts either side for small counts. */
+  private nearby (constant: ModuleConstant, fits: (value: number) => boolean): number[] {
     const value = constant.value as number
-    const rng = this.components.rng
     if (constant.kind === 'float') {
-      if (value === 0) return roundSignificant(0.01 * (rng.next() < 0.5 ? 1 : 10))
-      return roundSignificant(value * FLOAT_FACTORS[rng.int(FLOAT_FACTORS.length)]!)
+      if (value === 0) return [0.01, 0.1]
+      return FLOAT_FACTORS.map((f) => roundSignificant(value * f))
     }
     // Sizes of 8 and more scale by a factor (64 -> 32, 48, 96 or 128), smaller counts step by one.
-    if (value >= 8) return Math.max(1, Math.round(value * INT_FACTORS[rng.int(INT_FACTORS.length)]!))
-    const step = rng.next() < 0.5 ? -1 : 1
-    for (let next = value + step; next >= 1 && Math.abs(next - value) <= 8; next += step) if (fits(next)) return next
-    return Math.max(1, value + step)
+    if (value >= 8) return [...new Set(INT_FACTORS.map((f) => Math.max(1, Math.round(value * f))))]
+    const out: number[] = []
+    for (const step of [-1, 1]) {
+      for (let next = value + step; next >= 1 && Math.abs(next - value) <= 8; next += step) {
+        if (fits(next)) { out.push(next); break }
+      }
+    }
+    return out
   }
+}
+
+/** y(child) − y(parent) for every finished result whose parent has a number (the default train.py's: the mean of its runs). */
+function observations (results: ProposalContext['results']): Observation[] {
+  const valueOf = new Map<string, number>()
+  const defaults: number[] = []
+  for (const r of results) {
+    if (r.body.metrics === null) continue
+    valueOf.set(r.id, r.body.metrics.val_bpb)
+    if (r.body.parent === null && r.body.delta.length === 0) defaults.push(r.body.metrics.val_bpb)
+  }
+  const defaultValue = defaults.length === 0 ? undefined : defaults.reduce((a, b) => a + b, 0) / defaults.length
+  const out: Observation[] = []
+  for (const r of results) {
+    if (r.body.metrics === null || r.body.delta.length === 0) continue
+    const parent = r.body.parent === null ? defaultValue : valueOf.get(r.body.parent)
+    if (parent !== undefined) out.push({ delta: r.body.delta, change: r.body.metrics.val_bpb - parent })
+  }
+  return out
+}
+
+/** The better children of the baseline, best first, whose changes touch different knobs: merged into one delta when two or more. */
+function mergedImprovements (context: ProposalContext, knobs: ReadonlyMap<string, ModuleConstant>): DeltaEntry[] | undefined {
+  const { baseline } = context
+  const better = context.results
+    .filter((r) => r.body.parent === baseline.resultId && r.body.metrics !== null && r.body.delta.length > 0 &&
+      (baseline.valBpb === null ? r.body.status === 'keep' : r.body.metrics.val_bpb < baseline.valBpb) &&
+      r.body.delta.every((d) => knobs.get(d.name)?.value === d.from))
+    .sort((a, b) => a.body.metrics!.val_bpb - b.body.metrics!.val_bpb)
+  const merged: DeltaEntry[] = []
+  let parts = 0
+  for (const r of better) {
+    if (r.body.delta.some((d) => merged.some((m) => m.name === d.name))) continue
+    merged.push(...r.body.delta)
+    parts++
+  }
+  return parts >= 2 ? merged : undefined
+}
+
+/** For each knob the model saw at least twice, its best nearby move when it expects more than the noise; together, when two or more. */
+function jointStep (moves: readonly Move[], model: KnobModel, spread: number): Move | undefined {
+  const bestPerKnob = new Map<string, Move>()
+  for (const move of moves) {
+    const name = move.delta[0]!.name
+    if (move.gain === undefined || move.gain <= spread / 2 || model.observations(name) < 2) continue
+    const held = bestPerKnob.get(name)
+    if (held === undefined || move.gain > held.gain!) bestPerKnob.set(name, move)
+  }
+  if (bestPerKnob.size < 2) return undefined
+  const delta = [...bestPerKnob.values()].flatMap((m) => m.delta)
+  return { delta, gain: [...bestPerKnob.values()].reduce((sum, m) => sum + m.gain!, 0) }
+}
+
+function describe (delta: readonly DeltaEntry[]): string {
+  return delta.map((d) => `${d.name} ${String(d.from)} -> ${String(d.to)}`).join(', ')
+}
+
+/** Standard normal from the seeded generator (Box–Muller). */
+function gaussian (rng: Rng): number {
+  const u = Math.max(rng.next(), 1e-12)
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next())
 }

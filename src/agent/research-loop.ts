@@ -99,6 +99,9 @@ const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['re
  */
 export const CODE_FETCH_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 }
 
+/** Verifications one secret fresh sample (and its reference run) serves before a new one is drawn. */
+export const FRESH_SAMPLE_USES = 8
+
 /** Experiments built on a baseline adopted on peers' word, none improving on it, before this node re-runs it itself. */
 export const DOUBT_AFTER_CHILDREN = 5
 
@@ -141,6 +144,8 @@ export class ResearchLoop {
   private readonly codeMissing = new Map<string, { retryAt: number, failures: number }>()
   private readonly controller = new AbortController()
   private readonly defaultCodeHash: string
+  /** This node's secret fresh sample (`freshSeedFor`) and its reference run once scored. */
+  private freshSample: { seed: string, steps: number, uses: number, reference?: RunOutcome } | undefined
 
   constructor (private readonly components: ResearchLoopComponents, private readonly init: ResearchLoopInit) {
     this.defaultCodeHash = sha256Hex(Buffer.from(init.defaultSource))
@@ -338,8 +343,8 @@ export class ResearchLoop {
       return
     }
     this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
-    // Drawn now, here: the result and the reference are scored on text neither could know in advance.
-    const freshSeed = (this.components.freshSeed ?? (() => randomBytes(16).toString('hex')))()
+    // Drawn here, never published: the result and the reference are scored on text neither could know in advance.
+    const freshSeed = this.freshSeedFor(steps)
     const outcome = await this.runClaimed(claim, `verify ${candidate.id.slice(0, 12)}`, {
       freshSeed,
       id: `verify-${claim.id.slice(0, 16)}`,
@@ -385,20 +390,44 @@ export class ResearchLoop {
   }
 
   /**
+   * The fresh sample's seed for a verification of `steps` steps: this node's secret one, drawn
+   * here and never published, serving `FRESH_SAMPLE_USES` verifications (and their one reference
+   * run) before a new one is drawn. Secrecy is what makes a sample fresh to a result's author, not
+   * its age: no verification record, log or run output carries the seed, and nothing a verified
+   * run does outlives its workspace.
+   */
+  private freshSeedFor (steps: number): string {
+    const held = this.freshSample
+    if (held !== undefined && held.steps === steps && held.uses < FRESH_SAMPLE_USES) {
+      held.uses++
+      return held.seed
+    }
+    const seed = (this.components.freshSeed ?? (() => randomBytes(16).toString('hex')))()
+    this.freshSample = { seed, steps, uses: 1 }
+    return seed
+  }
+
+  /**
    * Score the reference (the harness's default train.py, the same steps) on the verification's
    * fresh seed and compare it with the result's run, window by window (fresh-sample.ts).
    * Undefined when the reference did not score (the comparison is then skipped, and said so).
    */
   private async freshComparison (claimId: string, steps: number, freshSeed: string, outcome: RunOutcome, codeHash: string, signal: AbortSignal): Promise<FreshComparison | undefined> {
+    const held = this.freshSample
     // Re-running the default train.py itself (a peer's baseline), the run is its own reference.
-    const reference = codeHash === this.defaultCodeHash ? outcome : await this.components.runner.run({
-      id: `verify-${claimId.slice(0, 16)}-ref`,
-      source: this.init.defaultSource,
-      profile: this.init.profile,
-      maxSteps: steps,
-      freshSeed,
-      ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
-    }, { signal })
+    const reference = codeHash === this.defaultCodeHash
+      ? outcome
+      : held?.seed === freshSeed && held.reference !== undefined
+        ? held.reference
+        : await this.components.runner.run({
+          id: `verify-${claimId.slice(0, 16)}-ref`,
+          source: this.init.defaultSource,
+          profile: this.init.profile,
+          maxSteps: steps,
+          freshSeed,
+          ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {})
+        }, { signal })
+    if (held?.seed === freshSeed && reference.status === 'ok' && codeHash !== this.defaultCodeHash) held.reference = reference
     const comparison = compareFreshSample(outcome.evaluation, reference.evaluation, PROFILE_TOLERANCE[this.init.profile])
     if (comparison === undefined && !signal.aborted) this.components.log(`research: no fresh-sample comparison for ${claimId.slice(0, 12)}: the reference run ${reference.status === 'ok' ? 'was not scored on the sample' : `crashed (${reference.reason ?? 'unknown'})`}`)
     return comparison
