@@ -3,10 +3,11 @@
  * started together, run for a fixed wall time, stopped; their surrogate runs read back.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ensureMiniLmOnnx } from '../../src/embedding/minilm-onnx.js'
 import { waitFor } from '../../test/helpers/wait.js'
 import { sleep } from '../harness.js'
 import type { ChildProcess } from 'node:child_process'
@@ -24,6 +25,20 @@ export const POLICIES = {
 } as const satisfies Record<string, { about: string, daemons: (n: number) => number, daemon: DaemonPolicy, connected: boolean }>
 
 export type PolicyName = keyof typeof POLICIES
+
+/**
+ * The MiniLM model, built once for every bench daemon (a volunteer's daemon builds it once in its
+ * life): each trial's data dirs get a hard link to it, so no trial spends its first seconds on it.
+ */
+let sharedModels: Promise<string> | undefined
+async function modelsDir (): Promise<string> {
+  sharedModels ??= (async () => {
+    const dir = join(tmpdir(), 'swarmd-bench-swarm-models')
+    await ensureMiniLmOnnx(dir)
+    return dir
+  })()
+  return await sharedModels
+}
 
 export interface TrialSpec {
   policy: PolicyName
@@ -82,8 +97,11 @@ export async function runTrial (spec: TrialSpec): Promise<TrialRecord> {
 
 async function spawnDaemon (spec: TrialSpec, policy: DaemonPolicy, node: number, bootstrap: string[]): Promise<Child> {
   const dir = await mkdtemp(join(tmpdir(), 'swarmd-bench-swarm-'))
+  const models = await modelsDir()
+  await mkdir(join(dir, 'models'))
+  for (const file of await readdir(models)) await link(join(models, file), join(dir, 'models', file))
   const args: SwarmDaemonArgs = { dataDir: dir, landscape: spec.landscape, runMs: spec.runMs, seed: spec.seed, node, policy, bootstrap, compression: spec.compression }
-  const proc = spawn(process.execPath, [DAEMON_ENTRY, JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const proc = spawn(process.execPath, [...(process.env.SWARMD_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), DAEMON_ENTRY, JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe'] })
   const child: Child = { proc, dir, listen: [], stderr: [] }
   proc.stderr?.setEncoding('utf8')
   let partial = ''

@@ -1,4 +1,5 @@
 import { deltaKey } from '../claims/dedup.js'
+import { sha256Hex } from '../util/hash.js'
 import { applyDelta, parseConstants } from '../source/train-constants.js'
 import { changeKey, crashedChanges, whyNotRunnable } from './knobs.js'
 import { fitKnobModel } from './knob-model.js'
@@ -67,12 +68,17 @@ export class BuiltinProposer implements Proposer {
     const tried = new Set<string>()
     for (const r of context.results) if (r.body.parent === baseline.resultId) tried.add(deltaKey(r.body.delta))
     for (const c of context.activeClaims) if (c.parent === baseline.resultId) tried.add(deltaKey(c.delta))
+    // The same train.py reached from another parent is the same experiment.
+    const codes = new Set<string>()
+    for (const r of context.results) codes.add(r.body.codeHash)
+    for (const c of context.activeClaims) if (typeof c.codeHash === 'string') codes.add(c.codeHash)
     const crashed = crashedChanges(context.results)
     const all = parseConstants(baseline.source)
     const values = new Map(all.map((c) => [c.name, c.value]))
-    // A change worth running: new here, not known to crash anywhere, and within what train.py can run.
+    // A change worth running: new here and as code, not known to crash anywhere, and within what train.py can run.
     const runnable = (delta: DeltaEntry[]): boolean => !tried.has(deltaKey(delta)) && !crashed.has(changeKey(delta)) &&
-      whyNotRunnable(new Map([...values, ...delta.map((d) => [d.name, d.to] as const)])) === undefined
+      whyNotRunnable(new Map([...values, ...delta.map((d) => [d.name, d.to] as const)])) === undefined &&
+      !codes.has(sha256Hex(Buffer.from(applyDelta(baseline.source, delta))))
     const proposal = (delta: DeltaEntry[], description: string): Proposal => ({ source: applyDelta(baseline.source, delta), description, delta })
 
     const constants = all.filter((c) => !this.frozen.has(c.name) && c.kind !== 'string' && c.kind !== 'bool')

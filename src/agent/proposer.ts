@@ -24,7 +24,7 @@ export interface ProposalContext {
   results: Array<{ id: string, author: string, body: ResultBody }>
   hypotheses: Array<{ id: string, body: HypothesisBody }>
   /** Descriptions and deltas of claims running now. */
-  activeClaims: Array<{ description: string, delta: DeltaEntry[], parent: string | null }>
+  activeClaims: Array<{ description: string, delta: DeltaEntry[], parent: string | null, codeHash?: string | null }>
 }
 
 /** Where the next experiment comes from: the builtin search, or an external coding agent. */

@@ -199,7 +199,7 @@ export class ResearchLoop {
     const now = clock.now()
     const activeClaims = claims.ledger.allClaims()
       .filter((c) => claims.ledger.status(c, now) === 'active')
-      .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent }))
+      .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent, codeHash: c.body.codeHash }))
     const open = hypotheses.list().filter((h) => h.state === 'open').map((h) => ({ id: h.id, body: h.body }))
     return { baseline, results: this.knownResults(), hypotheses: open, activeClaims }
   }
@@ -318,12 +318,14 @@ export class ResearchLoop {
 
   /**
    * Re-run a peer's result: its exact train.py (fetched by hash) for the number of steps it
-   * reported, then publish what came out as a verification; every node decides from it.
+   * reported, then publish what came out as a verification; every node decides from it. The
+   * claim's slot is checked after the settle window, beside the run (`keepsVerifySlot`): a claim
+   * that lost the race stops its run and yields. False when nothing was re-run (no code, or yielded).
    */
-  private async verify (candidate: ResultEntry, signal: AbortSignal, options: { doubted?: boolean } = {}): Promise<void> {
+  private async verify (candidate: ResultEntry, signal: AbortSignal, options: { doubted?: boolean } = {}): Promise<boolean> {
     const { state, blobs, claims, trust } = this.components
     const bytes = await this.fetchCandidateCode(candidate, signal)
-    if (bytes === undefined) return
+    if (bytes === undefined) return false
     const steps = candidate.body.metrics!.num_steps
     const claim = await claims.append({
       description: `verify ${candidate.id}`,
@@ -334,30 +336,42 @@ export class ResearchLoop {
       tier: this.init.tier,
       ttlMs: this.init.claimTtlMs
     })
-    if (options.doubted === true) {
-      this.components.log(`research: ${DOUBT_AFTER_CHILDREN} experiments on ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} and none improved on it; re-running it here, as its verifiers' word is all this node has`)
-    } else if (!await this.keepsVerifySlot(claim, candidate, signal)) {
-      await claims.release(claim.id, 'yielded').catch(() => {})
-      this.stats.verificationsLeft++
-      this.components.log(`research: enough peers are re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)}; this node adopts it once it is trusted`)
-      return
-    }
-    this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
+    if (options.doubted === true) this.components.log(`research: ${DOUBT_AFTER_CHILDREN} experiments on ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} and none improved on it; re-running it here, as its verifiers' word is all this node has`)
+    else this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
+    const run = new AbortController()
+    const stopRun = (): void => { run.abort() }
+    signal.addEventListener('abort', stopRun, { once: true })
+    let yielded = false
+    const slot = options.doubted === true
+      ? Promise.resolve()
+      : this.keepsVerifySlot(claim, candidate, run.signal).then((keeps) => { if (!keeps && !run.signal.aborted) { yielded = true; run.abort() } }, () => {})
     // Drawn here, never published: the result and the reference are scored on text neither could know in advance.
     const freshSeed = this.freshSeedFor(steps)
-    const outcome = await this.runClaimed(claim, `verify ${candidate.id.slice(0, 12)}`, {
-      freshSeed,
-      id: `verify-${claim.id.slice(0, 16)}`,
-      source: Buffer.from(bytes).toString('utf8'),
-      profile: this.init.profile,
-      maxSteps: steps,
-      // A stranger's code: refused (SANDBOX_REQUIRED) unless it runs in the sandbox or the user opted out.
-      foreign: true
-    }, signal)
-    if (await this.releasedOnStop(claim, signal)) return
+    let outcome: RunOutcome
+    try {
+      outcome = await this.runClaimed(claim, `verify ${candidate.id.slice(0, 12)}`, {
+        freshSeed,
+        id: `verify-${claim.id.slice(0, 16)}`,
+        source: Buffer.from(bytes).toString('utf8'),
+        profile: this.init.profile,
+        maxSteps: steps,
+        // A stranger's code: refused (SANDBOX_REQUIRED) unless it runs in the sandbox or the user opted out.
+        foreign: true
+      }, run.signal)
+      await slot
+    } finally {
+      signal.removeEventListener('abort', stopRun)
+    }
+    if (yielded) {
+      await claims.release(claim.id, 'yielded').catch(() => {})
+      this.stats.verificationsLeft++
+      this.components.log(`research: enough peers are re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)}; run stopped, this node adopts it once it is trusted`)
+      return false
+    }
+    if (await this.releasedOnStop(claim, signal)) return true
     const inconclusive = outcome.status === 'crash' && INCONCLUSIVE_CRASHES.has(outcome.reason!)
     const fresh = outcome.status === 'ok' ? await this.freshComparison(claim.id, steps, freshSeed, outcome, candidate.body.codeHash, signal) : undefined
-    if (await this.releasedOnStop(claim, signal)) return
+    if (await this.releasedOnStop(claim, signal)) return true
     // Advantage on the fixed slice that vanished on fresh text: overfit (memorised), refuted.
     const overfit = fresh?.overfit === true
     const metrics = !overfit && outcome.status === 'ok' && saneMetrics(outcome.metrics) ? verifiedMetrics(outcome.metrics!, candidate.body.metrics!, { trainingMs: outcome.timing?.trainingMs ?? outcome.wallMs, steps }) : null
@@ -381,12 +395,13 @@ export class ResearchLoop {
     if (inconclusive) {
       this.notRerunnableHere.add(candidate.id)
       this.components.log(`research: could not re-run ${candidate.id.slice(0, 12)} here (${outcome.reason}: ${outcome.detail ?? ''}); published as inconclusive: it stays unverified here and this node will not build on it`)
-      return
+      return true
     }
     this.stats.verifications++
     const verdict = trust.status(candidate.id)
     if (verdict === 'refuted') this.stats.refuted++
     this.components.log(`research: ${candidate.id.slice(0, 12)} ${verdict === 'refuted' ? 'did NOT reproduce' : verdict === 'not-reproduced' ? 'did not reproduce, by a small margin (nobody is blamed)' : 'reproduced'}: reported ${candidate.body.metrics!.val_bpb.toFixed(4)}, re-run ${metrics === null ? `crashed (${outcome.reason ?? 'unknown'})` : metrics.val_bpb.toFixed(4)}`)
+    return true
   }
 
   /**
@@ -439,10 +454,11 @@ export class ResearchLoop {
     const baseline = await this.baseline()
     // A peer's result that would beat the baseline is re-run here first: never build on numbers this node did not reproduce.
     if (this.init.verifyBeforeAdopt !== false && this.init.ownResultsOnly !== true) {
+      // A verification that yielded (or found no code) leaves the cycle to an experiment.
       const candidate = this.candidateToVerify(baseline.valBpb)
-      if (candidate !== undefined) return this.verify(candidate, signal)
+      if (candidate !== undefined && await this.verify(candidate, signal)) return
       const doubted = this.doubtedBaseline(baseline.resultId)
-      if (doubted !== undefined) return this.verify(doubted, signal, { doubted: true })
+      if (doubted !== undefined && await this.verify(doubted, signal, { doubted: true })) return
     }
     const needsBaseline = baseline.resultId === null && !this.baselineTaken()
     // The baseline runs once in a swarm (others re-run it as a verification); proposals are checked.

@@ -1,0 +1,127 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
+import { ResearchLoop } from '../../src/agent/research-loop.js'
+import { ClaimBook } from '../../src/claims/claim-book.js'
+import { HypothesisBook } from '../../src/claims/hypotheses.js'
+import { ResultPublisher } from '../../src/claims/publish.js'
+import { ResearchLedger } from '../../src/claims/research-ledger.js'
+import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
+import { TrustLedger } from '../../src/trust/trust-ledger.js'
+import { ManualClock } from '../../src/util/clock.js'
+import { sha256Hex } from '../../src/util/hash.js'
+import { seededRng } from '../../src/util/rng.js'
+import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
+import { HARNESS_DIR } from '../helpers/python.js'
+import type { Replica } from '../helpers/replica.js'
+import type { ResultBody } from '../../src/state/record-kinds.js'
+
+/** Every reading is one millisecond later, so records order by creation. */
+class TickingClock extends ManualClock {
+  override now (): number {
+    this.advance(1)
+    return super.now()
+  }
+}
+
+const blobs = new Map<string, Uint8Array>()
+const blobAccess = {
+  add: async (bytes: Uint8Array) => { const h = sha256Hex(bytes); blobs.set(h, bytes); return h },
+  get: async (hash: string): Promise<Uint8Array> => {
+    const bytes = blobs.get(hash)
+    if (bytes === undefined) throw new Error('missing')
+    return bytes
+  }
+}
+
+/** A node's research loop on its replica: the scripted runner, quorum 2, a settle window of `settleMs`. */
+async function node (replica: Replica, seed: number, settleMs: number, maxExperiments = 1): Promise<{ loop: ResearchLoop, trust: TrustLedger, ledger: ResearchLedger, log: string[] }> {
+  const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+  const ledger = new ResearchLedger(replica.state, 'h1')
+  const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
+  const log: string[] = []
+  const loop = new ResearchLoop({
+    state: replica.state,
+    blobs: blobAccess,
+    runner: new ScriptedExperimentRunner(),
+    proposer: new BuiltinProposer({ rng: seededRng(seed) }),
+    clock: replica.clock,
+    log: (l) => log.push(l),
+    claims: new ClaimBook({ state: replica.state, ledger, clock: replica.clock }, { settleMs }),
+    hypotheses: new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 }),
+    trust,
+    publisher: new ResultPublisher({ state: replica.state, ledger, blobs: blobAccess, clock: replica.clock, defaultSource }, { hardware: { gpu: 'cpu', vramGb: 0 }, tier: 'cpu', harness: 'h1', maxSteps: 10 })
+  }, { profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource, maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1 })
+  return { loop, trust, ledger, log }
+}
+
+/** Each local update reaches the other replicas after `delayMs`, as gossip does. */
+function gossip (replicas: Replica[], delayMs: number): void {
+  for (const from of replicas) {
+    from.state.on('local-update', (update: Uint8Array) => {
+      for (const to of replicas) if (to !== from) setTimeout(() => { void to.state.applyRemote(update) }, delayMs)
+    })
+  }
+}
+
+/** A peer's better result every node holds: the default train.py with WIDTH 96, and its code. */
+async function peerResult (replicas: Replica[], clock: ManualClock): Promise<string> {
+  const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+  const better = defaultSource.replace(/^WIDTH = \d+/m, 'WIDTH = 96')
+  const scripted = await new ScriptedExperimentRunner().run({ id: 'peer', source: better, profile: 'cpu', maxSteps: 10 })
+  const peer = await makeReplica({ seed: 99, clock })
+  const id = await publishAs(peer, better, scripted.metrics!.val_bpb, 'WIDTH 64 -> 96')
+  await blobAccess.add(Buffer.from(better))
+  for (const r of replicas) await deliver(peer, r)
+  return id
+}
+
+const verifiersOf = (replica: Replica, resultId: string): string[] =>
+  replica.state.list('verification').filter((v) => (v.record.body as { result: string }).result === resultId).map((v) => v.record.author)
+
+describe('verification as claimed work', () => {
+  it('three nodes that see a result at once and race for it: exactly quorum (2) re-run it, the third yields and experiments instead', async () => {
+    const clock = new TickingClock()
+    const replicas = await Promise.all([1, 2, 3].map(async (seed) => await makeReplica({ seed, clock })))
+    const resultId = await peerResult(replicas, clock)
+    // Claims reach the others after 5 ms, within the 60 ms settle window: each node claims before it sees another's claim.
+    gossip(replicas, 5)
+    const nodes = await Promise.all(replicas.map(async (r, i) => await node(r, 10 + i, 60)))
+    for (const n of nodes) n.loop.start()
+    await Promise.all(nodes.map(async (n) => await n.loop.done))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+
+    for (const r of replicas) assert.equal(verifiersOf(r, resultId).length, 2, `every node holds two verifications:\n${nodes.map((n) => n.log.join('\n')).join('\n--\n')}`)
+    assert.equal(nodes.reduce((sum, n) => sum + n.loop.stats.verifications, 0), 2)
+    assert.equal(nodes.reduce((sum, n) => sum + n.loop.stats.verificationsLeft, 0), 1, 'one node claimed too and yielded')
+    const claimsToVerify = replicas[0]!.state.list('claim').filter((c) => (c.record.body as { verifies?: string }).verifies === resultId)
+    assert.equal(claimsToVerify.length, 3, 'all three raced for it')
+    assert.ok(nodes.every((n) => n.loop.stats.experiments === 1), 'the yielding node went on to an experiment in the same cycle')
+  })
+
+  it('a node leaves a result whose slots are taken to their claimants, and re-claims it once a verifier died (its claim expired)', async () => {
+    const clock = new TickingClock()
+    const [a, q1, q2] = await Promise.all([4, 5, 6].map(async (seed) => await makeReplica({ seed, clock })))
+    const resultId = await peerResult([a!, q1!, q2!], clock)
+    // Two peers claimed to re-run it, for 5 s, and never publish.
+    for (const q of [q1!, q2!]) {
+      const result = q.state.list('result').find((r) => r.id === resultId)!.record.body as ResultBody
+      await q.state.append('claim', { description: `verify ${resultId}`, parent: result.parent, codeHash: result.codeHash, delta: result.delta, verifies: resultId, tier: 'cpu', ttlMs: 5_000 })
+      await deliver(q, a!)
+    }
+    const first = await node(a!, 20, 0)
+    first.loop.start()
+    await first.loop.done
+    assert.equal(first.loop.stats.verifications, 0, first.log.join('\n'))
+    assert.equal(first.loop.stats.experiments, 1, 'it experimented meanwhile')
+    assert.deepEqual(verifiersOf(a!, resultId), [])
+
+    clock.advance(10_000)
+    const later = await node(a!, 21, 0)
+    later.loop.start()
+    await later.loop.done
+    assert.deepEqual(verifiersOf(a!, resultId), [a!.state.peerId], later.log.join('\n'))
+  })
+})
