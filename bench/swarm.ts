@@ -5,7 +5,7 @@
  * from a landscape file (bench/swarm/landscape.ts), each run taking --run-ms of wall time
  * whatever it is (experiments, verification re-runs and their references alike).
  *
- *   npm run bench:swarm                       # defaults: --agents 8 --seeds 10 --run-ms 1000 --wall-s 120
+ *   npm run bench:swarm                       # defaults: --agents 8 --seeds 10 --run-ms 3000 --wall-s 180
  *   npm run bench:swarm -- --landscape bench/swarm/landscapes/ridge.json --out /tmp/swarm
  *
  * Policies, each on the same seeds (a seed fixes the proposers' randomness and the run noise):
@@ -146,8 +146,8 @@ async function main (): Promise<void> {
     agents: { default: 8, help: 'agents (daemons) per multi-agent policy' },
     seeds: { default: 10, help: 'seeds per policy' },
     'seed-base': { default: 1, help: 'first seed' },
-    'run-ms': { default: 1000, help: 'wall time of every run (a 5-minute run)' },
-    'wall-s': { default: 120, help: 'wall time of each trial' }
+    'run-ms': { default: 3000, help: 'wall time of every run (a 5-minute run)' },
+    'wall-s': { default: 180, help: 'wall time of each trial' }
   }, rest)
   const policies = (strings.get('policies') ?? Object.keys(POLICIES).join(',')).split(',').map((p) => p.trim())
   for (const p of policies) if (!(p in POLICIES)) throw new Error(`--policies: unknown policy "${p}" (one, isolated, swarmd, claims-only)`)

@@ -102,7 +102,7 @@ export const CODE_FETCH_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 }
 /** Verifications one secret fresh sample (and its reference run) serves before a new one is drawn. */
 export const FRESH_SAMPLE_USES = 8
 
-/** Experiments built on a baseline adopted on peers' word, none improving on it, before this node re-runs it itself. */
+/** Experiments in a row built on baselines adopted on peers' word, none improving, before this node re-runs its baseline itself. */
 export const DOUBT_AFTER_CHILDREN = 5
 
 export interface CurrentRun {
@@ -144,6 +144,8 @@ export class ResearchLoop {
   private readonly codeMissing = new Map<string, { retryAt: number, failures: number }>()
   private readonly controller = new AbortController()
   private readonly defaultCodeHash: string
+  /** The re-run noise (`rerunNoise`) as of `count` verifications. */
+  private noise = { count: -1, value: 0 }
   /** This node's secret fresh sample (`freshSeedFor`) and its reference run once scored. */
   private freshSample: { seed: string, steps: number, uses: number, reference?: RunOutcome } | undefined
 
@@ -186,22 +188,36 @@ export class ResearchLoop {
     const { blobs, trust } = this.components
     // Only a trusted result becomes a baseline: this node's own, or one reproduced here or (unless strict) by a quorum of peers with standing.
     const adoptable = this.init.adoptOnlyReproducedHere === true ? (id: string) => trust.reproducedHere(id) : (id: string) => trust.isTrusted(id)
-    const best = bestView(this.knownResults(), { tier: this.init.tier, trusted: adoptable, maxSteps: this.init.maxSteps })
-    if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
-    const bytes = await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) })
-    // Adoption checks the source against the hash the result names.
-    if (sha256Hex(bytes) !== best.body.codeHash) throw new Error(`best result ${best.id} has a source that does not match its hash`)
-    return { resultId: best.id, source: Buffer.from(bytes).toString('utf8'), valBpb: best.body.metrics!.val_bpb }
+    // A best whose code nobody serves is passed over (with a back-off) for the next best: withheld code never stalls the loop.
+    const unavailable = new Set<string>()
+    const waiting = (id: string): boolean => unavailable.has(id) || (this.codeMissing.get(id)?.retryAt ?? 0) > this.components.clock.now()
+    for (;;) {
+      const best = bestView(this.knownResults(), { tier: this.init.tier, trusted: (id) => adoptable(id) && !waiting(id), maxSteps: this.init.maxSteps })
+      if (best === undefined) return { resultId: null, source: this.init.defaultSource, valBpb: null }
+      // Adoption checks the source against the hash the result names (`fetchCandidateCode`).
+      const bytes = best.author === this.components.state.peerId ? await blobs.get(best.body.codeHash, { signal: AbortSignal.timeout(60_000) }) : await this.fetchCandidateCode(best, this.controller.signal)
+      if (bytes === undefined) { unavailable.add(best.id); continue }
+      if (sha256Hex(bytes) !== best.body.codeHash) throw new Error(`best result ${best.id} has a source that does not match its hash`)
+      return { resultId: best.id, source: Buffer.from(bytes).toString('utf8'), valBpb: best.body.metrics!.val_bpb }
+    }
   }
 
   private context (baseline: ProposalContext['baseline']): ProposalContext {
     const { claims, hypotheses, clock } = this.components
     const now = clock.now()
+    // Claims that count against others (a squatter's extra claims do not), results not discredited.
     const activeClaims = claims.ledger.allClaims()
-      .filter((c) => claims.ledger.status(c, now) === 'active')
+      .filter((c) => c.body.verifies === undefined && claims.ledger.blocks(c, now))
       .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent, codeHash: c.body.codeHash }))
     const open = hypotheses.list().filter((h) => h.state === 'open').map((h) => ({ id: h.id, body: h.body }))
-    return { baseline, results: this.knownResults(), hypotheses: open, activeClaims }
+    return { baseline, results: this.knownResults().filter((r) => !this.discredited(r)), hypotheses: open, activeClaims }
+  }
+
+  /** A result whose re-runs here or by a quorum missed it, or whose author (or a voucher of a fake) was caught. */
+  private discredited (result: ResultEntry): boolean {
+    const { trust } = this.components
+    const status = trust.status(result.id)
+    return status === 'refuted' || status === 'not-reproduced' || trust.state.caught.has(result.author)
   }
 
   /** The results this loop builds and proposes on: the swarm's, or with `ownResultsOnly` this node's alone. */
@@ -234,33 +250,78 @@ export class ResearchLoop {
   private candidateToVerify (baselineBpb: number | null): ResultEntry | undefined {
     const { trust, state, clock } = this.components
     const now = clock.now()
-    return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb })
+    // A lead within the noise of a re-run may be noise: not worth one (the strict mode re-runs every better result).
+    const margin = this.init.adoptOnlyReproducedHere === true ? 0 : 2 * this.rerunNoise()
+    return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb === null ? null : baselineBpb - margin })
       .find((r) => r.author !== state.peerId && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id) && !((this.codeMissing.get(r.id)?.retryAt ?? 0) > now) && this.wantsVerifier(r, now))
   }
 
   /**
-   * The baseline, when this node adopted it on its verifiers' word and has since built
-   * `DOUBT_AFTER_CHILDREN` experiments on it without one improving on it: the cheap insurance
-   * against standing peers that vouched for a fake (nothing built on a fake beats its number).
+   * The baseline, when this node adopted it on its verifiers' word and its last
+   * `DOUBT_AFTER_CHILDREN` experiments, all built on baselines adopted that way, never improved on
+   * their parents: the cheap insurance against standing peers that vouched for a fake (nothing
+   * built on a fake beats its number), counted across baselines so rotating fakes gain nothing.
    * Re-run here once; a plateau of an honest result costs that one run.
    */
   private doubtedBaseline (baselineId: string | null): ResultEntry | undefined {
-    const { trust, claims: { ledger }, state } = this.components
-    if (baselineId === null || trust.reproducedHere(baselineId) || trust.verifiedBy(baselineId, state.peerId) || this.notRerunnableHere.has(baselineId)) return undefined
-    const baseline = ledger.result(baselineId)
-    if (baseline === undefined || ((this.codeMissing.get(baselineId)?.retryAt ?? 0) > this.components.clock.now())) return undefined
-    const children = this.knownResults().filter((r) => r.author === state.peerId && r.body.parent === baselineId)
-    return children.length >= DOUBT_AFTER_CHILDREN && children.every((r) => r.body.status !== 'keep') ? baseline : undefined
+    const { trust, claims: { ledger }, state, clock } = this.components
+    if (baselineId === null || trust.reproducedHere(baselineId)) return undefined
+    if (this.unimprovedOnPeersWord() < DOUBT_AFTER_CHILDREN || trust.verifiedBy(baselineId, state.peerId) || this.notRerunnableHere.has(baselineId)) return undefined
+    if ((this.codeMissing.get(baselineId)?.retryAt ?? 0) > clock.now()) return undefined
+    return ledger.result(baselineId)
+  }
+
+  /**
+   * This node's latest experiments in a row (from its results, so a restart forgets nothing) built
+   * on baselines it adopted on peers' word, none kept: what `doubtedBaseline` counts.
+   */
+  private unimprovedOnPeersWord (): number {
+    const { trust, state } = this.components
+    const own = this.knownResults().filter((r) => r.author === state.peerId)
+    let streak = 0
+    for (let i = own.length - 1; i >= 0; i--) {
+      const { parent, status } = own[i]!.body
+      if (parent === null || status === 'keep' || trust.reproducedHere(parent)) break
+      streak++
+    }
+    return streak
+  }
+
+  /**
+   * How far a re-run lands from the number its result reported, as the swarm measured it: the
+   * robust standard deviation (1.4826 × the median absolute difference) over every verification
+   * with a number, refutations included (the median ignores them). 0 until there are five.
+   */
+  private rerunNoise (): number {
+    const { ledger } = this.components.claims
+    const verifications = ledger.allVerifications()
+    if (verifications.length === this.noise.count) return this.noise.value
+    const { trust } = this.components
+    const differences: number[] = []
+    for (const v of verifications) {
+      const result = ledger.result(v.body.result)
+      const reported = result?.body.metrics?.val_bpb
+      if (v.body.metrics === null || reported === undefined || v.body.inconclusive === true || v.author === result!.author) continue
+      // Only re-runs whose word counts here, of this tier and step budget: a sybil's own junk re-runs move nothing.
+      if (v.body.hardware.tier !== this.init.tier || v.body.maxSteps !== this.init.maxSteps || !trust.vouchCounts(result!.id, v.author)) continue
+      differences.push(Math.abs(v.body.metrics.val_bpb - reported))
+    }
+    differences.sort((a, b) => a - b)
+    const noise = differences.length < 5 ? 0 : 1.4826 * differences[Math.floor(differences.length / 2)]!
+    // At most half the tolerance: a lead the verification rule can tell from noise is always worth a re-run.
+    this.noise = { count: verifications.length, value: Math.min(noise, trust.policy.tolerance / 2) }
+    return this.noise.value
   }
 
   /**
    * Verification is claimed work, like an experiment: about as many nodes re-run a result as it
    * needs reproductions (`quorum`, one for an author with a reputation), and the rest adopt it
-   * once it is trusted. A slot is held by another node's active claim to verify it (within its
-   * author's claim limit) or by a finished verification that counts here (a peer's with standing;
-   * one by a peer without standing here frees its slot when it lands, and this node re-runs the
-   * result itself). A result still untrusted a claim's ttl after it arrived is re-run here whatever
-   * the slots say: squatted slots delay an adoption by one ttl at most.
+   * once it is trusted. A slot is held by a verifier whose word counts here (a peer with standing
+   * in the result's scope): its active claim to verify it (within its claim limit and its own ttl)
+   * or its finished verification. Claims by peers without standing here hold nothing: their
+   * verdicts would not count, so this node re-runs the result itself. A result still untrusted a
+   * claim's ttl after it arrived is re-run here whatever the slots say: squatted slots delay an
+   * adoption by one ttl at most.
    */
   private wantsVerifier (result: ResultEntry, now: number): boolean {
     const { claims: { ledger }, state } = this.components
@@ -279,7 +340,8 @@ export class ResearchLoop {
     for (const v of verifications) if (v.author !== state.peerId && v.body.inconclusive !== true && trust.vouchCounts(result.id, v.author)) holders.add(v.author)
     const mine = before === undefined ? undefined : ledger.placeOf({ kind: 'claim', id: before.id, author: before.author })
     for (const c of claims) {
-      if (c.author === state.peerId || !ledger.holdsVerifySlot(c, now)) continue
+      // Only a verifier whose word will count here holds a slot, and only for its claim's own ttl (heartbeats do not stretch it).
+      if (c.author === state.peerId || !ledger.holdsVerifySlot(c, now) || now >= c.createdAt + ledger.ttlOf(c) || !trust.vouchCounts(result.id, c.author)) continue
       if (mine !== undefined && !precedes(ledger.placeOf({ kind: 'claim', id: c.id, author: c.author }), mine)) continue
       holders.add(c.author)
     }
@@ -336,7 +398,7 @@ export class ResearchLoop {
       tier: this.init.tier,
       ttlMs: this.init.claimTtlMs
     })
-    if (options.doubted === true) this.components.log(`research: ${DOUBT_AFTER_CHILDREN} experiments on ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} and none improved on it; re-running it here, as its verifiers' word is all this node has`)
+    if (options.doubted === true) this.components.log(`research: ${this.unimprovedOnPeersWord()} experiments in a row on baselines adopted on peers' word and none improved; re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} here, as its verifiers' word is all this node has`)
     else this.components.log(`research: re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)} ("${candidate.body.description}", val_bpb ${candidate.body.metrics!.val_bpb.toFixed(4)}) before building on it`)
     const run = new AbortController()
     const stopRun = (): void => { run.abort() }
@@ -543,7 +605,9 @@ export class ResearchLoop {
       if (mine !== undefined && !precedes(ledger.placeOf(entry), mine)) return false
       if (entry.kind === 'claim') return ledger.claim(entry.id)?.body.tier === this.init.tier
       const result = ledger.result(entry.id)
-      return result !== undefined && result.body.metrics !== null && result.body.maxSteps === this.init.maxSteps && result.body.hardware.tier === this.init.tier
+      if (result === undefined || result.body.metrics === null || result.body.maxSteps !== this.init.maxSteps || result.body.hardware.tier !== this.init.tier) return false
+      // A run of it that did not reproduce, or by a peer caught lying, takes nothing.
+      return !this.discredited(result)
     })
   }
 

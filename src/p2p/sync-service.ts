@@ -65,7 +65,7 @@ export class SyncService {
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => { this.requestPull(evt.detail) }
   readonly stats: SyncStats = { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 }
   private markSynced: () => void = () => {}
-  /** Settles when a first pull from a peer completed: this node then holds what that peer held. */
+  /** Settles when a first pull from a peer completed with updates: this node then holds what that peer held. */
   readonly synced = new Promise<void>((resolve) => { this.markSynced = resolve })
 
   constructor (private readonly components: SyncServiceComponents, init: SyncServiceInit) {
@@ -115,6 +115,7 @@ export class SyncService {
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs), idle.signal])
     const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
     this.stats.pulls++
+    const updatesBefore = this.stats.updatesReceived
     try {
       const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
       await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: this.components.replica.encodeStateVector() }), { signal })
@@ -144,7 +145,8 @@ export class SyncService {
         }
       }
       await stream.close({ signal }).catch(() => { stream.abort(new Error('close failed')) })
-      this.markSynced()
+      // A peer that brought nothing (an empty swarm, or one answering with nothing) does not end the wait.
+      if (this.stats.updatesReceived > updatesBefore) this.markSynced()
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       // [REJECT] a peer that stops answering a pull holds every other pull behind it

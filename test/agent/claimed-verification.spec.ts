@@ -78,13 +78,37 @@ async function peerResult (replicas: Replica[], clock: ManualClock): Promise<str
   return id
 }
 
+/** `by` re-ran a (poor) result of each of `peers` and reproduced it: their word counts on `by` (standing). */
+async function grantStanding (by: Replica, peers: Replica[], widthFrom: number): Promise<void> {
+  const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+  let width = widthFrom
+  for (const peer of peers) {
+    const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width++}`)
+    await blobAccess.add(Buffer.from(source))
+    const id = await publishAs(peer, source, 9.9, `WIDTH 64 -> ${width}`)
+    await deliver(peer, by)
+    const metrics = { val_bpb: 9.9, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
+    await by.state.append('verification', {
+      result: id, claimId: sha256Hex(Buffer.from(`verify ${id} ${by.state.peerId}`)), metrics, logHash: sha256Hex(Buffer.from('log')),
+      hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
+    })
+  }
+}
+
 const verifiersOf = (replica: Replica, resultId: string): string[] =>
   replica.state.list('verification').filter((v) => (v.record.body as { result: string }).result === resultId).map((v) => v.record.author)
 
 describe('verification as claimed work', () => {
-  it('three nodes that see a result at once and race for it: exactly quorum (2) re-run it, the third yields and experiments instead', async () => {
+  it('three nodes with standing among them that see a result at once and race for it: exactly quorum (2) re-run it, the third yields and experiments instead', async () => {
     const clock = new TickingClock()
     const replicas = await Promise.all([1, 2, 3].map(async (seed) => await makeReplica({ seed, clock })))
+    // The three have standing with each other: each reproduced a result of each other (else each would re-run the result itself).
+    let width = 40
+    for (const r of replicas) {
+      await grantStanding(r, replicas.filter((o) => o !== r), width)
+      width += 4
+    }
+    for (const x of replicas) for (const y of replicas) if (x !== y) await deliver(x, y)
     const resultId = await peerResult(replicas, clock)
     // Claims reach the others after 5 ms, within the 60 ms settle window: each node claims before it sees another's claim.
     gossip(replicas, 5)
@@ -101,9 +125,10 @@ describe('verification as claimed work', () => {
     assert.ok(nodes.every((n) => n.loop.stats.experiments === 1), 'the yielding node went on to an experiment in the same cycle')
   })
 
-  it('a node leaves a result whose slots are taken to their claimants, and re-claims it once a verifier died (its claim expired)', async () => {
+  it('a node leaves a result whose slots peers with standing took to them, and re-claims it once a verifier died (its claim expired)', async () => {
     const clock = new TickingClock()
     const [a, q1, q2] = await Promise.all([4, 5, 6].map(async (seed) => await makeReplica({ seed, clock })))
+    await grantStanding(a!, [q1!, q2!], 60)
     const resultId = await peerResult([a!, q1!, q2!], clock)
     // Two peers claimed to re-run it, for 5 s, and never publish.
     for (const q of [q1!, q2!]) {
