@@ -74,6 +74,11 @@ export interface ResearchLoopInit {
   /** Build only on results reproduced here, re-running every better peer result (the strict mode). Default false. */
   adoptOnlyReproducedHere?: boolean
   /**
+   * At most this share of the loop's runs re-runs peers' results (a doubted baseline excepted, and
+   * not in the strict mode); past it, the loop experiments, adopting what peers verified. Default 1.
+   */
+  maxVerifyShare?: number
+  /**
    * Build only on this node's own results and propose from them alone; the swarm still shares
    * claims (bench:swarm's claims-only policy). Default false.
    */
@@ -98,6 +103,9 @@ const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['re
  * research instead of asking for the same missing code every cycle.
  */
 export const CODE_FETCH_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 }
+
+/** Re-runs a loop may make before `maxVerifyShare` applies. */
+export const VERIFY_BURST = 2
 
 /** Verifications one secret fresh sample (and its reference run) serves before a new one is drawn. */
 export const FRESH_SAMPLE_USES = 8
@@ -254,6 +262,18 @@ export class ResearchLoop {
     const margin = this.init.adoptOnlyReproducedHere === true ? 0 : 2 * this.rerunNoise()
     return trust.notReproducedHere({ tier: this.init.tier, maxSteps: this.init.maxSteps, than: baselineBpb === null ? null : baselineBpb - margin })
       .find((r) => r.author !== state.peerId && !trust.verifiedBy(r.id, state.peerId) && !this.notRerunnableHere.has(r.id) && !((this.codeMissing.get(r.id)?.retryAt ?? 0) > now) && this.wantsVerifier(r, now))
+  }
+
+  /**
+   * Whether this loop may re-run a peer's result now: `VERIFY_BURST` re-runs at once (a daemon
+   * joining a swarm adopts its best first), then as many as keep them at `maxVerifyShare` of its
+   * runs (one per four experiments at 0.2).
+   */
+  private withinVerifyShare (): boolean {
+    const share = this.init.maxVerifyShare ?? 1
+    if (this.init.adoptOnlyReproducedHere === true || share >= 1) return true
+    const { verifications, experiments } = this.stats
+    return verifications < VERIFY_BURST + experiments * share / (1 - share)
   }
 
   /**
@@ -517,7 +537,7 @@ export class ResearchLoop {
     // A peer's result that would beat the baseline is re-run here first: never build on numbers this node did not reproduce.
     if (this.init.verifyBeforeAdopt !== false && this.init.ownResultsOnly !== true) {
       // A verification that yielded (or found no code) leaves the cycle to an experiment.
-      const candidate = this.candidateToVerify(baseline.valBpb)
+      const candidate = this.withinVerifyShare() ? this.candidateToVerify(baseline.valBpb) : undefined
       if (candidate !== undefined && await this.verify(candidate, signal)) return
       const doubted = this.doubtedBaseline(baseline.resultId)
       if (doubted !== undefined && await this.verify(doubted, signal, { doubted: true })) return

@@ -61,6 +61,7 @@ export const configSchema = z.strictObject({
   verifyTolerance: z.number().min(0).max(10),
   verifyBeforeAdopt: z.boolean(),
   adoptOnlyReproducedHere: z.boolean(),
+  maxVerifyShare: z.number().gt(0).max(1),
   gossipRecordsPerPeerPerMinute: z.number().int().min(1),
   gossipRecordsPerLinkPerMinute: z.number().int().min(1),
   gossipBytesPerLinkPerMinute: z.number().int().min(1024 * 1024),

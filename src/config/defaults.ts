@@ -120,6 +120,8 @@ export const DEFAULTS = {
   /** Re-run a peer's result on this machine before building on it (DESIGN §4); off only for trusted private swarms. */
   verifyBeforeAdopt: true,
   adoptOnlyReproducedHere: false,
+  /** A fifth of a node's runs at most re-run peers' results; the rest research (issue 16's bench). */
+  maxVerifyShare: 0.2,
   /** Largest blob accepted (bytes): train.py sources and run logs, not datasets. */
   maxBlobBytes: 16 * 1024 * 1024,
   /**

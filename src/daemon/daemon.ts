@@ -330,6 +330,7 @@ export class Daemon {
       claimTtlMs,
       verifyBeforeAdopt: agent.verifyBeforeAdopt,
       adoptOnlyReproducedHere: agent.adoptOnlyReproducedHere,
+      maxVerifyShare: agent.maxVerifyShare,
       ownResultsOnly: this.options.experiments?.ownResultsOnly === true,
       maxExperiments: agent.maxExperiments
     }))

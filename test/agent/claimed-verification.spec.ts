@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
-import { ResearchLoop } from '../../src/agent/research-loop.js'
+import { ResearchLoop, VERIFY_BURST } from '../../src/agent/research-loop.js'
 import { ClaimBook } from '../../src/claims/claim-book.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { ResultPublisher } from '../../src/claims/publish.js'
@@ -37,7 +37,7 @@ const blobAccess = {
 }
 
 /** A node's research loop on its replica: the scripted runner, quorum 2, a settle window of `settleMs`. */
-async function node (replica: Replica, seed: number, settleMs: number, maxExperiments = 1): Promise<{ loop: ResearchLoop, trust: TrustLedger, ledger: ResearchLedger, log: string[] }> {
+async function node (replica: Replica, seed: number, settleMs: number, maxExperiments = 1, maxVerifyShare?: number): Promise<{ loop: ResearchLoop, trust: TrustLedger, ledger: ResearchLedger, log: string[] }> {
   const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
   const ledger = new ResearchLedger(replica.state, 'h1')
   const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
@@ -53,7 +53,7 @@ async function node (replica: Replica, seed: number, settleMs: number, maxExperi
     hypotheses: new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 }),
     trust,
     publisher: new ResultPublisher({ state: replica.state, ledger, blobs: blobAccess, clock: replica.clock, defaultSource }, { hardware: { gpu: 'cpu', vramGb: 0 }, tier: 'cpu', harness: 'h1', maxSteps: 10 })
-  }, { profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource, maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1 })
+  }, { profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource, maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1, ...(maxVerifyShare !== undefined ? { maxVerifyShare } : {}) })
   return { loop, trust, ledger, log }
 }
 
@@ -148,5 +148,25 @@ describe('verification as claimed work', () => {
     later.loop.start()
     await later.loop.done
     assert.deepEqual(verifiersOf(a!, resultId), [a!.state.peerId], later.log.join('\n'))
+  })
+
+  it('spends at most maxVerifyShare of its runs re-running peers\' results: with five better-looking ones waiting, a node at 0.25 re-runs VERIFY_BURST at once, then one per three experiments', async () => {
+    const clock = new TickingClock()
+    const a = await makeReplica({ seed: 7, clock })
+    const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+    for (const [i, width] of [72, 80, 88, 96, 104].entries()) {
+      const peer = await makeReplica({ seed: 30 + i, clock })
+      const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
+      await blobAccess.add(Buffer.from(source))
+      // Numbers out of reach: each re-run refutes one, so the next is still a candidate.
+      await publishAs(peer, source, 0.5 + 0.01 * i, `WIDTH 64 -> ${width}`)
+      await deliver(peer, a)
+    }
+    const { loop, log } = await node(a, 8, 0, 6, 0.25)
+    loop.start()
+    await loop.done
+    const { verifications, experiments } = loop.stats
+    assert.equal(experiments, 6)
+    assert.equal(verifications, VERIFY_BURST + 2, `${verifications} re-runs beside ${experiments} experiments:\n${log.join('\n')}`)
   })
 })

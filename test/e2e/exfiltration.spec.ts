@@ -34,7 +34,7 @@ describe('e2e: a result whose code prints all it can read, re-run by an honest d
     process.env.SWARMD_EXFIL_CANARY = canary
     secretDir = await mkdtemp('/srv/swarmd-exfil-')
     await writeFile(join(secretDir, 'credentials'), canary, { mode: 0o600 })
-    const honest = await startInProcessDaemon({ agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100 })
+    const honest = await startInProcessDaemon({ agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100, maxVerifyShare: 1 })
     const attacker = await startInProcessDaemon({ maxSteps: STEPS, claimSettleMs: 100 })
     daemons.push(honest, attacker)
     await connectWithRetry(attacker, honest)

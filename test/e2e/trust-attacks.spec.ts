@@ -165,7 +165,7 @@ describe('e2e: trust attacks through the real runner (issue 13)', { timeout: 300
     await setupNode.stop()
 
     // Trusted on its voucher's word, the fake is built on until DOUBT_AFTER_CHILDREN experiments on it never beat it; then re-run here.
-    honest = await startInProcessDaemon({ dataDir: honestDir, agent: 'builtin', python, maxSteps: STEPS, maxExperiments: DOUBT_AFTER_CHILDREN + 3, claimSettleMs: 100 })
+    honest = await startInProcessDaemon({ dataDir: honestDir, agent: 'builtin', python, maxSteps: STEPS, maxExperiments: DOUBT_AFTER_CHILDREN + 3, claimSettleMs: 100, maxVerifyShare: 1 })
     daemons.push(honest)
     await connectWithRetry(honest, liar)
     await connectWithRetry(honest, author)

@@ -20,7 +20,7 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
 
   it('the liar\'s excellent number is re-run, refuted and never built on; the honest loops keep going', async () => {
     const python = await requirePython()
-    const research = { agent: 'builtin' as const, python, maxSteps: STEPS, maxExperiments: 3, claimSettleMs: 100 }
+    const research = { agent: 'builtin' as const, python, maxSteps: STEPS, maxExperiments: 3, claimSettleMs: 100, maxVerifyShare: 1 }
     const a = await startInProcessDaemon(research)
     const b = await startInProcessDaemon(research)
     // The liar runs no experiments; it only publishes one through the agent API, with a made-up log.
@@ -102,7 +102,7 @@ describe('e2e: trust — two honest daemons, one liar, ten fresh identities vouc
     const honest = await client.publish({ claim: claim.claimed.id, log: run.stdout, code })
 
     // A joins the swarm once B's result is out: after its own baseline run, it finds the better result waiting.
-    const a = await startInProcessDaemon({ agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100 })
+    const a = await startInProcessDaemon({ agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100, maxVerifyShare: 1 })
     daemons.push(a)
     await connectWithRetry(a, b)
 

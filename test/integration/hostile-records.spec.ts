@@ -151,7 +151,7 @@ describe('hostile records: a fake best', { timeout: 150_000 }, () => {
 
   it('under garbage and a flood of valid records, the research loop keeps running and loses nothing; the attacker ends below zero or cut off', async () => {
     const python = await requirePython()
-    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, agent: 'builtin', python, maxSteps: 5, maxExperiments: 2, claimSettleMs: 100 })
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, agent: 'builtin', python, maxSteps: 5, maxExperiments: 2, claimSettleMs: 100, maxVerifyShare: 1 })
     const { hostile, writer } = await attacker(d)
     try {
       const loop = d.loops[0]!
@@ -180,7 +180,7 @@ describe('hostile records: a fake best', { timeout: 150_000 }, () => {
   it('an excellent val_bpb that does not reproduce is re-run, refuted and never built on; the loop keeps running and the liar is scored down', async () => {
     const STEPS = 5
     const python = await requirePython()
-    honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100 })
+    honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, agent: 'builtin', python, maxSteps: STEPS, maxExperiments: 2, claimSettleMs: 100, maxVerifyShare: 1 })
     const d = honest
     const { hostile, writer } = await attacker(d)
     try {
