@@ -18,6 +18,7 @@
  * value reaches the landscape's target, best true val_bpb at the end, executed duplicates,
  * share of run time spent verifying, idle share. One summary line per policy on stdout, and
  * swarm.json + swarm.png (mean best val_bpb over wall time per policy) in --out.
+ * SWARMD_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' passes node flags to every daemon (profiling).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'

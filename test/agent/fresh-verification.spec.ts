@@ -11,18 +11,11 @@ import { ResearchLedger } from '../../src/claims/research-ledger.js'
 import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { sha256Hex } from '../../src/util/hash.js'
-import { ManualClock } from '../../src/util/clock.js'
 import { seededRng } from '../../src/util/rng.js'
+import { TickingClock } from '../helpers/loop-fixture.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { ExperimentSpec, RunOutcome } from '../../src/runner/experiment-runner.js'
-
-class TickingClock extends ManualClock {
-  override now (): number {
-    this.advance(1)
-    return super.now()
-  }
-}
 
 const WINDOWS = 256
 const CONTEXT = 64

@@ -15,8 +15,8 @@ import { HypothesisBook } from '../../src/claims/hypotheses.js'
 import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { bestView, childrenOf, frontier } from '../../src/claims/lineage.js'
 import { sha256Hex } from '../../src/util/hash.js'
-import { ManualClock } from '../../src/util/clock.js'
 import { seededRng } from '../../src/util/rng.js'
+import { TickingClock, memoryBlobs } from '../helpers/loop-fixture.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
@@ -24,23 +24,6 @@ import type { Replica } from '../helpers/replica.js'
 import type { ClaimBody } from '../../src/state/record-kinds.js'
 import type { ResultEntry } from '../../src/claims/research-ledger.js'
 import type { SwarmState } from '../../src/state/swarm-state.js'
-
-function memoryBlobs () {
-  const blobs = new Map<string, Uint8Array>()
-  return {
-    blobs,
-    add: async (bytes: Uint8Array) => { const h = sha256Hex(bytes); blobs.set(h, bytes); return h },
-    get: async (hash: string) => { const b = blobs.get(hash); if (b === undefined) throw new Error('missing'); return b }
-  }
-}
-
-/** Every reading is one millisecond later, so records order by creation. */
-class TickingClock extends ManualClock {
-  override now (): number {
-    this.advance(1)
-    return super.now()
-  }
-}
 
 /** The results a replica holds on harness h1, oldest first, as the ledger (the read model) lists them. */
 function resultsIn (state: SwarmState, harness: string): ResultEntry[] {

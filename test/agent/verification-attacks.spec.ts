@@ -2,39 +2,16 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
-import { DOUBT_AFTER_CHILDREN, ResearchLoop } from '../../src/agent/research-loop.js'
-import { ClaimBook } from '../../src/claims/claim-book.js'
-import { HypothesisBook } from '../../src/claims/hypotheses.js'
-import { ResultPublisher } from '../../src/claims/publish.js'
-import { ResearchLedger } from '../../src/claims/research-ledger.js'
-import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
-import { TrustLedger } from '../../src/trust/trust-ledger.js'
-import { ManualClock } from '../../src/util/clock.js'
+import { DOUBT_AFTER_CHILDREN } from '../../src/agent/research-loop.js'
 import { sha256Hex } from '../../src/util/hash.js'
-import { seededRng } from '../../src/util/rng.js'
+import { TickingClock, memoryBlobs, scriptedNode } from '../helpers/loop-fixture.js'
+import type { ScriptedNode } from '../helpers/loop-fixture.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Replica } from '../helpers/replica.js'
 import type { ResultBody } from '../../src/state/record-kinds.js'
 
-/** Every reading is one millisecond later, so records order by creation. */
-class TickingClock extends ManualClock {
-  override now (): number {
-    this.advance(1)
-    return super.now()
-  }
-}
-
-const blobs = new Map<string, Uint8Array>()
-const blobAccess = {
-  add: async (bytes: Uint8Array) => { const h = sha256Hex(bytes); blobs.set(h, bytes); return h },
-  get: async (hash: string): Promise<Uint8Array> => {
-    const bytes = blobs.get(hash)
-    if (bytes === undefined) throw new Error('missing')
-    return bytes
-  }
-}
+const blobAccess = memoryBlobs()
 
 const TTL = 60_000
 let defaultSourceCache: string | undefined
@@ -48,27 +25,12 @@ async function defaultSource (): Promise<string> {
 const withWidth = (source: string, width: number): string => source.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
 
 /** A node's research loop on its replica: scripted runner (default bowl: WIDTH 64 -> 3.25, WIDTH 96 -> 3.0), quorum 2, no settle window. */
-async function node (replica: Replica, seed: number, maxExperiments: number, settleMs = 0): Promise<{ loop: ResearchLoop, trust: TrustLedger, log: string[] }> {
-  const source = await defaultSource()
-  const ledger = new ResearchLedger(replica.state, 'h1')
-  const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
-  const log: string[] = []
-  const loop = new ResearchLoop({
-    state: replica.state,
-    blobs: blobAccess,
-    runner: new ScriptedExperimentRunner(),
-    proposer: new BuiltinProposer({ rng: seededRng(seed) }),
-    clock: replica.clock,
-    log: (l) => { log.push(l); if (process.env.ATTACK_DEBUG !== undefined) console.error(l) },
-    claims: new ClaimBook({ state: replica.state, ledger, clock: replica.clock }, { settleMs }),
-    hypotheses: new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 }),
-    trust,
-    publisher: new ResultPublisher({ state: replica.state, ledger, blobs: blobAccess, clock: replica.clock, defaultSource: source }, { hardware: { gpu: 'cpu', vramGb: 0 }, tier: 'cpu', harness: 'h1', maxSteps: 10 })
-  }, { profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource: source, maxSteps: 10, claimTtlMs: TTL, maxExperiments, retryMs: 1 })
-  return { loop, trust, log }
+async function node (replica: Replica, seed: number, maxExperiments: number, settleMs = 0): Promise<ScriptedNode> {
+  await defaultSource()
+  return await scriptedNode(replica, { seed, blobs: blobAccess, settleMs, maxExperiments })
 }
 
-async function runLoop (replica: Replica, seed: number, maxExperiments: number): Promise<{ loop: ResearchLoop, trust: TrustLedger, log: string[] }> {
+async function runLoop (replica: Replica, seed: number, maxExperiments: number): Promise<ScriptedNode> {
   const n = await node(replica, seed, maxExperiments)
   n.loop.start()
   await n.loop.done
