@@ -8,7 +8,7 @@
  */
 import { appendFileSync } from 'node:fs'
 import { parseConstants } from '../../src/source/train-constants.js'
-import { seededRng } from '../../src/util/rng.js'
+import { gaussian, seededRng } from '../../src/util/rng.js'
 import { configurationKey, score } from './landscape.js'
 import type { Landscape } from './landscape.js'
 import type { ExperimentRunner, ExperimentSpec, RunOptions, RunOutcome } from '../../src/runner/experiment-runner.js'
@@ -104,11 +104,6 @@ export class SurrogateRunner implements ExperimentRunner {
   }
 }
 
-/** Standard normal, Box–Muller. */
-function gaussian (rng: Rng): number {
-  const u = Math.max(rng.next(), 1e-12)
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next())
-}
 
 /** Resolves true after `ms`, false as soon as `signal` aborts. */
 async function sleep (ms: number, signal?: AbortSignal): Promise<boolean> {

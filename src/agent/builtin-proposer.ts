@@ -8,6 +8,7 @@ import { ProposalError } from './proposer.js'
 import type { ModuleConstant } from '../source/train-constants.js'
 import type { DeltaEntry } from '../state/record-kinds.js'
 import type { Proposal, ProposalContext, Proposer } from './proposer.js'
+import { gaussian } from '../util/rng.js'
 import type { Rng } from '../util/rng.js'
 
 export interface BuiltinProposerInit {
@@ -208,8 +209,3 @@ function describe (delta: readonly DeltaEntry[]): string {
   return delta.map((d) => `${d.name} ${String(d.from)} -> ${String(d.to)}`).join(', ')
 }
 
-/** Standard normal from the seeded generator (Box–Muller). */
-function gaussian (rng: Rng): number {
-  const u = Math.max(rng.next(), 1e-12)
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next())
-}

@@ -23,3 +23,9 @@ export function seededRng (seed: number): Rng {
 export function systemRng (): Rng {
   return seededRng(Math.floor(Math.random() * 2 ** 32))
 }
+
+/** A standard normal draw from `rng` (Box–Muller). */
+export function gaussian (rng: Rng): number {
+  const u = Math.max(rng.next(), 1e-12)
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next())
+}

@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import { VERIFY_BURST } from '../../src/agent/research-loop.js'
 import { ScriptedExperimentRunner } from '../../src/runner/scripted-runner.js'
 import type { ManualClock } from '../../src/util/clock.js'
-import { sha256Hex } from '../../src/util/hash.js'
-import { TickingClock, memoryBlobs, scriptedNode } from '../helpers/loop-fixture.js'
+import { TickingClock, grantStanding, memoryBlobs, scriptedNode } from '../helpers/loop-fixture.js'
 import type { ScriptedNode } from '../helpers/loop-fixture.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
@@ -41,23 +40,6 @@ async function peerResult (replicas: Replica[], clock: ManualClock): Promise<str
   return id
 }
 
-/** `by` re-ran a (poor) result of each of `peers` and reproduced it: their word counts on `by` (standing). */
-async function grantStanding (by: Replica, peers: Replica[], widthFrom: number): Promise<void> {
-  const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
-  let width = widthFrom
-  for (const peer of peers) {
-    const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width++}`)
-    await blobAccess.add(Buffer.from(source))
-    const id = await publishAs(peer, source, 9.9, `WIDTH 64 -> ${width}`)
-    await deliver(peer, by)
-    const metrics = { val_bpb: 9.9, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
-    await by.state.append('verification', {
-      result: id, claimId: sha256Hex(Buffer.from(`verify ${id} ${by.state.peerId}`)), metrics, logHash: sha256Hex(Buffer.from('log')),
-      hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
-    })
-  }
-}
-
 const verifiersOf = (replica: Replica, resultId: string): string[] =>
   replica.state.list('verification').filter((v) => (v.record.body as { result: string }).result === resultId).map((v) => v.record.author)
 
@@ -68,7 +50,7 @@ describe('verification as claimed work', () => {
     // The three have standing with each other: each reproduced a result of each other (else each would re-run the result itself).
     let width = 40
     for (const r of replicas) {
-      await grantStanding(r, replicas.filter((o) => o !== r), width)
+      await grantStanding(r, replicas.filter((o) => o !== r), { blobs: blobAccess, widthFrom: width, valBpb: 9.9 })
       width += 4
     }
     for (const x of replicas) for (const y of replicas) if (x !== y) await deliver(x, y)
@@ -91,7 +73,7 @@ describe('verification as claimed work', () => {
   it('a node leaves a result whose slots peers with standing took to them, and re-claims it once a verifier died (its claim expired)', async () => {
     const clock = new TickingClock()
     const [a, q1, q2] = await Promise.all([4, 5, 6].map(async (seed) => await makeReplica({ seed, clock })))
-    await grantStanding(a!, [q1!, q2!], 60)
+    await grantStanding(a!, [q1!, q2!], { blobs: blobAccess, widthFrom: 60, valBpb: 9.9 })
     const resultId = await peerResult([a!, q1!, q2!], clock)
     // Two peers claimed to re-run it, for 5 s, and never publish.
     for (const q of [q1!, q2!]) {

@@ -16,7 +16,7 @@ import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { bestView, childrenOf, frontier } from '../../src/claims/lineage.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
-import { TickingClock, memoryBlobs } from '../helpers/loop-fixture.js'
+import { TickingClock, grantStanding, memoryBlobs, vouchAs } from '../helpers/loop-fixture.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
@@ -159,15 +159,6 @@ describe('ResearchLoop (scripted runner, in-memory state)', () => {
 
 
 
-/** `peer` says it re-ran `resultId` and measured `valBpb`. */
-async function vouchAs (peer: Replica, resultId: string, valBpb: number): Promise<void> {
-  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
-  await peer.state.append('verification', {
-    result: resultId, claimId: sha256Hex(Buffer.from(`verify ${resultId}`)), metrics, logHash: sha256Hex(Buffer.from('log')),
-    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
-  })
-}
-
 describe('ResearchLoop: verification before adoption', () => {
   it('re-runs better peer results first: adopts the one that reproduces, never the one that does not', async () => {
     const clock = new TickingClock()
@@ -275,13 +266,7 @@ describe('ResearchLoop: verification before adoption', () => {
     const { loop, blobs, trust, runner } = await setup(undefined, 2, undefined, a, { adoptOnlyReproducedHere: true })
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
     // carol and dave earn standing here: this node reproduced one result of each.
-    for (const [peer, width] of [[carol!, 72], [dave!, 80]] as const) {
-      const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
-      const id = await publishAs(peer, source, 3.9, `WIDTH 64 -> ${width}`)
-      await blobs.add(Buffer.from(source))
-      await deliver(peer, a)
-      await vouchAs(a, id, 3.9)
-    }
+    await grantStanding(a, [carol!, dave!], { blobs, widthFrom: 72 })
     const fake = `${defaultSource}\nraise MemoryError("the verifier's machine is too small")\n`
     const fakeId = await publishAs(liar!, fake, 0.9, 'a secret trick')
     await vouchAs(carol!, fakeId, 0.9)
@@ -315,13 +300,7 @@ describe('ResearchLoop: verification before adoption', () => {
     const [liar, carol, dave] = await Promise.all([92, 93, 94].map(async (seed) => await makeReplica({ seed, clock })))
     const { loop, blobs, trust, log } = await setup(undefined, DOUBT_AFTER_CHILDREN + 2, undefined, a)
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
-    for (const [peer, width] of [[carol!, 72], [dave!, 80]] as const) {
-      const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
-      const id = await publishAs(peer, source, 3.9, `WIDTH 64 -> ${width}`)
-      await blobs.add(Buffer.from(source))
-      await deliver(peer, a)
-      await vouchAs(a, id, 3.9)
-    }
+    await grantStanding(a, [carol!, dave!], { blobs, widthFrom: 72 })
     // The fake's numbers are out of reach: whatever is built on it comes out worse.
     const fake = `${defaultSource}\n# a secret trick\n`
     const fakeId = await publishAs(liar!, fake, 0.9, 'a secret trick')

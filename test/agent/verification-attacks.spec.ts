@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DOUBT_AFTER_CHILDREN } from '../../src/agent/research-loop.js'
 import { sha256Hex } from '../../src/util/hash.js'
-import { TickingClock, memoryBlobs, scriptedNode } from '../helpers/loop-fixture.js'
+import { TickingClock, grantStanding, memoryBlobs, scriptedNode, vouchAs } from '../helpers/loop-fixture.js'
 import type { ScriptedNode } from '../helpers/loop-fixture.js'
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
@@ -37,15 +37,6 @@ async function runLoop (replica: Replica, seed: number, maxExperiments: number):
   return n
 }
 
-/** `peer` publishes a verification of `resultId` that says it measured `valBpb` (10 steps, cpu). */
-async function verificationAs (peer: Replica, resultId: string, valBpb: number): Promise<void> {
-  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
-  await peer.state.append('verification', {
-    result: resultId, claimId: sha256Hex(Buffer.from(`verify ${resultId} ${peer.state.peerId}`)), metrics, logHash: sha256Hex(Buffer.from('log')),
-    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
-  })
-}
-
 /** `peer` claims to re-run `resultId` (a verification slot) with a `ttlMs` ttl; returns the claim id. */
 async function verifyClaimAs (peer: Replica, resultId: string, ttlMs: number): Promise<string> {
   const result = peer.state.list('result').find((r) => r.id === resultId)!.record.body as ResultBody
@@ -72,18 +63,6 @@ async function honestBetter (peer: Replica): Promise<string> {
   return await publishAs(peer, better, 3.0, 'WIDTH 64 -> 96')
 }
 
-/** `node` reproduced one (poor) result of each of `peers` itself: they have level-1 standing on it. */
-async function grantStanding (nodeReplica: Replica, peers: Replica[], widthFrom: number): Promise<void> {
-  let width = widthFrom
-  for (const peer of peers) {
-    const source = withWidth(await defaultSource(), width++)
-    await blobAccess.add(Buffer.from(source))
-    const id = await publishAs(peer, source, 3.9, `WIDTH 64 -> ${width}`)
-    await deliver(peer, nodeReplica)
-    await verificationAs(nodeReplica, id, 3.9)
-  }
-}
-
 /** Attacks on verification as claimed work, found by a red-team pass; each test runs the attack beside a control and asserts it fails. */
 describe('verification as claimed work: attacks', () => {
   it('rerunNoise poisoning: a sybil\'s own junk re-runs, 1.0 bpb off, do not widen the margin: the honest improvement is still re-run and adopted', { timeout: 20_000 }, async () => {
@@ -98,7 +77,7 @@ describe('verification as claimed work: attacks', () => {
         // Five junk results (worse than anything: never candidates) and five self-verifications, each 1.0 off. No compute, no standing, no claims.
         for (let i = 0; i < 5; i++) {
           const junk = await publishAs(sybil!, `${source}\n# junk ${i}\n`, 3.9, `junk ${i}`)
-          await verificationAs(sybil!, junk, 4.9)
+          await vouchAs(sybil!, junk, 4.9)
         }
         await deliver(sybil!, a!)
       }
@@ -124,7 +103,7 @@ describe('verification as claimed work: attacks', () => {
       let width = 40
       for (const h of honest) {
         await publishAs(h, source, 3.25, 'baseline')
-        await grantStanding(h, honest.filter((o) => o !== h), width)
+        await grantStanding(h, honest.filter((o) => o !== h), { blobs: blobAccess, widthFrom: width })
         width += 4
       }
       for (const x of honest) for (const y of honest) if (x !== y) await deliver(x, y)
@@ -168,14 +147,14 @@ describe('verification as claimed work: attacks', () => {
     const clock = new TickingClock()
     const source = await defaultSource()
     const [a, liar, carol, dave] = await Promise.all([51, 52, 53, 54].map(async (seed) => await makeReplica({ seed, clock })))
-    await grantStanding(a!, [carol!, dave!], 72)
+    await grantStanding(a!, [carol!, dave!], { blobs: blobAccess, widthFrom: 72 })
     const fakes: string[] = []
     for (let round = 0; round < 3; round++) {
       const fake = `${source}\n# secret trick ${round}\n`
       await blobAccess.add(Buffer.from(fake))
       const id = await publishAs(liar!, fake, 0.9 - 0.01 * round, `secret trick ${round}`)
-      await verificationAs(carol!, id, 0.9 - 0.01 * round)
-      await verificationAs(dave!, id, 0.9 - 0.01 * round)
+      await vouchAs(carol!, id, 0.9 - 0.01 * round)
+      await vouchAs(dave!, id, 0.9 - 0.01 * round)
       for (const p of [liar!, carol!, dave!]) await deliver(p, a!)
       fakes.push(id)
       await runLoop(a!, 60 + round, DOUBT_AFTER_CHILDREN - 1)
@@ -209,12 +188,12 @@ describe('verification as claimed work: attacks', () => {
     const clock = new TickingClock()
     const source = await defaultSource()
     const [a, liar, carol, dave] = await Promise.all([101, 102, 103, 104].map(async (seed) => await makeReplica({ seed, clock })))
-    await grantStanding(a!, [carol!, dave!], 72)
+    await grantStanding(a!, [carol!, dave!], { blobs: blobAccess, widthFrom: 72 })
     await publishAs(a!, source, 3.25, 'baseline')
     // The fake's code is never stored anywhere (the liar does not serve it).
     const fakeId = await publishAs(liar!, `${source}\n# withheld\n`, 0.9, 'a withheld trick')
-    await verificationAs(carol!, fakeId, 0.9)
-    await verificationAs(dave!, fakeId, 0.9)
+    await vouchAs(carol!, fakeId, 0.9)
+    await vouchAs(dave!, fakeId, 0.9)
     for (const p of [liar!, carol!, dave!]) await deliver(p, a!)
     const { loop, log } = await node(a!, 105, 1)
     loop.start()

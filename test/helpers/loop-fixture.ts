@@ -12,6 +12,7 @@ import { ManualClock } from '../../src/util/clock.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { seededRng } from '../../src/util/rng.js'
 import { HARNESS_DIR } from './python.js'
+import { deliver, publishAs } from './replica.js'
 import type { Replica } from './replica.js'
 
 /** Every reading is one millisecond later, so records order by creation. */
@@ -78,4 +79,30 @@ export async function scriptedNode (replica: Replica, options: { seed: number, b
     ...(options.maxVerifyShare !== undefined ? { maxVerifyShare: options.maxVerifyShare } : {})
   })
   return { loop, trust, ledger, log }
+}
+
+/** `peer` publishes a verification of `resultId` saying it measured `valBpb` (cpu, 10 steps, harness `h1`), true or not. */
+export async function vouchAs (peer: Replica, resultId: string, valBpb: number): Promise<void> {
+  const metrics = { val_bpb: valBpb, training_seconds: 1, total_seconds: 1.5, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 0.1, num_steps: 10, num_params_M: 0.1, depth: 2 }
+  await peer.state.append('verification', {
+    result: resultId, claimId: sha256Hex(Buffer.from(`verify ${resultId} ${peer.state.peerId}`)), metrics, logHash: sha256Hex(Buffer.from('log')),
+    hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: 'h1', maxSteps: 10
+  })
+}
+
+/**
+ * `by` re-ran a (poor) result of each of `peers` and reproduced it: their word counts on `by`
+ * (level-1 standing). Each result is the default train.py with WIDTH from `widthFrom` up, its code stored.
+ */
+export async function grantStanding (by: Replica, peers: Replica[], options: { blobs: ReturnType<typeof memoryBlobs>, widthFrom: number, valBpb?: number }): Promise<void> {
+  const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
+  const valBpb = options.valBpb ?? 3.9
+  let width = options.widthFrom
+  for (const peer of peers) {
+    const source = defaultSource.replace(/^WIDTH = \d+/m, `WIDTH = ${width}`)
+    await options.blobs.add(Buffer.from(source))
+    const id = await publishAs(peer, source, valBpb, `WIDTH 64 -> ${width++}`)
+    await deliver(peer, by)
+    await vouchAs(by, id, valBpb)
+  }
 }
