@@ -3,6 +3,7 @@ import { ProposalError } from './proposer.js'
 import { precedes } from '../claims/research-ledger.js'
 import { bestView } from '../claims/lineage.js'
 import { sha256Hex } from '../util/hash.js'
+import { codeChange } from '../source/code-change.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
 import type { ClaimBook, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimEntry } from '../claims/research-ledger.js'
@@ -238,7 +239,7 @@ export class ResearchLoop {
   private async proposeNew (baseline: ProposalContext['baseline'], signal: AbortSignal): Promise<Proposal> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const proposal = await this.components.proposer.propose(this.context(baseline), { signal })
-      const hit = await this.components.claims.findDuplicate({ description: proposal.description, codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta })
+      const hit = await this.components.claims.findDuplicate({ description: proposal.description, codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta, change: codeChange(baseline.source, proposal.source) })
       if (hit === undefined) return proposal
       this.avoided(proposal.description, hit, 'proposing again')
     }
@@ -554,6 +555,7 @@ export class ResearchLoop {
       parent: baseline.resultId,
       codeHash: sha256Hex(proposal.source),
       delta: proposal.delta,
+      change: codeChange(baseline.source, proposal.source),
       ...(proposal.hypothesis !== undefined ? { hypothesis: proposal.hypothesis } : {}),
       tier: this.init.tier,
       ttlMs: this.init.claimTtlMs

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULTS } from '../config/defaults.js'
+import { changeSimilarity, changesCode } from '../source/code-change.js'
 import { SwarmdError } from '../util/errors.js'
 import { deltaKey } from './dedup.js'
 import { precedes } from './research-ledger.js'
 import type { DedupEntry } from './dedup.js'
 import type { ClaimEntry, ResearchLedger, Precedence, ResultEntry } from './research-ledger.js'
 import type { SemanticDedup } from './semantic.js'
+import type { CodeChange } from '../source/code-change.js'
 import type { ClaimBody, DeltaEntry, ReleaseBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
@@ -17,6 +19,8 @@ export interface ClaimCandidate {
   codeHash: string | null
   parent: string | null
   delta: DeltaEntry[]
+  /** What the code does beyond the delta (src/source/code-change.ts); undefined before the code exists. */
+  change?: CodeChange
 }
 
 export interface ClaimRequest extends ClaimCandidate {
@@ -27,7 +31,7 @@ export interface ClaimRequest extends ClaimCandidate {
   verifies?: string
 }
 
-export type DedupLayer = 'exact' | 'structured' | 'semantic'
+export type DedupLayer = 'exact' | 'structured' | 'code' | 'semantic'
 
 /** Why a candidate is refused: the layer that matched, what it matched, and the cosine for the semantic layer. */
 export interface DuplicateHit {
@@ -97,7 +101,19 @@ export interface ClaimBookInit {
 
 const HOUR_MS = 3600_000
 
-const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'semantic']
+const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'code', 'semantic']
+
+/**
+ * Two code changes at least this alike (src/source/code-change.ts) on one parent, with one delta,
+ * are the same experiment: the same calls, names and operations added and removed, written in
+ * other words, layout or variable names. Below it the descriptions decide (the semantic layer).
+ */
+export const SAME_CODE_CHANGE = 0.9
+
+/** Whether two entries' code does the same beyond their delta, as far as known (unknown: nothing says otherwise). */
+function sameBeyondDelta (a: CodeChange | undefined, b: CodeChange | undefined): boolean {
+  return a === undefined || b === undefined || changeSimilarity(a, b) >= SAME_CODE_CHANGE
+}
 
 /**
  * Claims, the swarm's first primitive (DESIGN §4): a claim is refused when the same experiment
@@ -143,8 +159,17 @@ export class ClaimBook {
       if (conflict !== undefined) return { hit: { layer: 'exact', conflict }, uncertain }
     }
     if (layers.includes('structured') && candidate.delta.length > 0) {
-      const conflict = ledger.withDelta(candidate.parent, candidate.delta).find(counts)
+      // The same constants changed on the same parent, unless one also changes code the other does not.
+      const conflict = ledger.withDelta(candidate.parent, candidate.delta).find((entry) => counts(entry) && sameBeyondDelta(candidate.change, entry.change))
       if (conflict !== undefined) return { hit: { layer: 'structured', conflict }, uncertain }
+    }
+    const change = candidate.change
+    if (layers.includes('code') && change !== undefined && changesCode(change)) {
+      // The same edit of the code written another way (with the same constant changes, if any).
+      const key = deltaKey(candidate.delta)
+      const conflict = ledger.onParent(candidate.parent).find((entry) => entry.change !== undefined && changesCode(entry.change) &&
+        deltaKey(entry.delta) === key && counts(entry) && !this.isReference(entry) && changeSimilarity(change, entry.change) >= SAME_CODE_CHANGE)
+      if (conflict !== undefined) return { hit: { layer: 'code', conflict, score: changeSimilarity(change, conflict.change!) }, uncertain }
     }
     if (layers.includes('semantic') && semantic !== undefined) {
       try {
@@ -211,6 +236,7 @@ export class ClaimBook {
       parent: request.parent,
       codeHash: request.codeHash,
       delta: request.delta,
+      ...(request.change !== undefined ? { change: request.change } : {}),
       ...(request.hypothesis !== undefined ? { hypothesis: request.hypothesis } : {}),
       ...(request.verifies !== undefined ? { verifies: request.verifies } : {}),
       tier: request.tier,
@@ -340,7 +366,7 @@ class DuplicateMarks {
   private fed = 0
   private convictions: number
   private byCode = new Map<string, string>()
-  private byDelta = new Map<string, string>()
+  private byDelta = new Map<string, ResultEntry[]>()
   private byParent = new Map<string, ParentOriginals>()
   /** How many of `ordered` the indexes reflect (a prefix of the decided ones). */
   private indexed = 0
@@ -397,8 +423,11 @@ class DuplicateMarks {
       const parent = r.body.parent ?? '-'
       const key = r.body.delta.length > 0 ? `${parent} ${deltaKey(r.body.delta)}` : undefined
       const exact = this.byCode.get(r.body.codeHash)
-      const structured = key === undefined ? undefined : this.byDelta.get(key)
-      let mark: DuplicateMark | undefined = exact !== undefined ? { of: exact, layer: 'exact' } : structured !== undefined ? { of: structured, layer: 'structured' } : undefined
+      const structured = key === undefined ? undefined : this.byDelta.get(key)?.find((o) => sameBeyondDelta(r.body.change, o.body.change))
+      const coded = exact === undefined && structured === undefined ? this.sameCode(r) : undefined
+      let mark: DuplicateMark | undefined = exact !== undefined
+        ? { of: exact, layer: 'exact' }
+        : structured !== undefined ? { of: structured.id, layer: 'structured' } : coded
       if (mark === undefined && semantic !== undefined) {
         try {
           const group = candidatesFor(this.byParent.get(parent), semantic.anchorOf(r.body.description, targetsOf(r.body.delta)))
@@ -428,6 +457,19 @@ class DuplicateMarks {
     }
   }
 
+  /** The earliest original on the same parent, with the same delta, whose code does the same as `r`'s. */
+  private sameCode (r: ResultEntry): DuplicateMark | undefined {
+    const change = r.body.change
+    if (change === undefined || !changesCode(change)) return undefined
+    const key = deltaKey(r.body.delta)
+    for (const o of this.byParent.get(r.body.parent ?? '-')?.coded ?? []) {
+      if (deltaKey(o.body.delta) !== key) continue
+      const score = changeSimilarity(change, o.body.change!)
+      if (score >= SAME_CODE_CHANGE) return { of: o.id, layer: 'code', score }
+    }
+    return undefined
+  }
+
   /** The indexes as the decided prefix built them (after a result sorted into the middle). */
   private reindex (): void {
     this.byCode = new Map()
@@ -443,12 +485,16 @@ class DuplicateMarks {
   private index (r: ResultEntry): void {
     const parent = r.body.parent ?? '-'
     this.byCode.set(r.body.codeHash, r.id)
-    if (r.body.delta.length > 0) this.byDelta.set(`${parent} ${deltaKey(r.body.delta)}`, r.id)
+    if (r.body.delta.length > 0) {
+      const key = `${parent} ${deltaKey(r.body.delta)}`
+      this.byDelta.set(key, [...(this.byDelta.get(key) ?? []), r])
+    }
     let group = this.byParent.get(parent)
     if (group === undefined) {
-      group = { all: [], unanchored: [], byAnchor: new Map() }
+      group = { all: [], unanchored: [], byAnchor: new Map(), coded: [] }
       this.byParent.set(parent, group)
     }
+    if (r.body.change !== undefined && changesCode(r.body.change)) group.coded.push(r)
     const original = { r, order: group.all.length }
     group.all.push(original)
     const anchor = this.components.semantic?.anchorOf(r.body.description, targetsOf(r.body.delta))
@@ -488,6 +534,8 @@ interface ParentOriginals {
   all: Array<{ r: ResultEntry, order: number }>
   unanchored: Array<{ r: ResultEntry, order: number }>
   byAnchor: Map<string, Array<{ r: ResultEntry, order: number }>>
+  /** Those whose code does something beyond their delta, for the code layer. */
+  coded: ResultEntry[]
 }
 
 /**
@@ -509,7 +557,7 @@ function targetsOf (delta: DeltaEntry[]): number[] {
 }
 
 function entryOf (r: ResultEntry): DedupEntry {
-  return { kind: 'result', id: r.id, author: r.author, description: r.body.description, codeHash: r.body.codeHash, parent: r.body.parent, delta: r.body.delta }
+  return { kind: 'result', id: r.id, author: r.author, description: r.body.description, codeHash: r.body.codeHash, parent: r.body.parent, delta: r.body.delta, change: r.body.change }
 }
 
 function closed (claim: ClaimEntry, status: string): SwarmdError {

@@ -1,3 +1,4 @@
+import { codeChange } from '../source/code-change.js'
 import { diffConstants } from '../source/train-constants.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
@@ -67,8 +68,11 @@ export async function buildClaimRequest (components: ClaimRequestComponents, ini
   const hypothesis = input.hypothesis === undefined ? undefined : findHypothesis(components.hypotheses, input.hypothesis).id
   let codeHash: string | null = null
   let delta: ClaimRequest['delta'] = []
+  let change: ClaimRequest['change']
   if (input.code !== undefined) {
-    delta = diffConstants(await parentSource(components, parent, options), input.code)
+    const before = await parentSource(components, parent, options)
+    delta = diffConstants(before, input.code)
+    change = codeChange(before, input.code)
     // Only its hash: the caller stores the code once the claim stands, so a refused claim leaves nothing behind.
     codeHash = sha256Hex(Buffer.from(input.code))
   }
@@ -77,6 +81,7 @@ export async function buildClaimRequest (components: ClaimRequestComponents, ini
     parent,
     codeHash,
     delta,
+    ...(change !== undefined ? { change } : {}),
     ...(hypothesis !== undefined ? { hypothesis } : {}),
     tier: init.tier,
     ttlMs: input.ttlMs ?? init.defaultTtlMs

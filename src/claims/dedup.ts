@@ -1,3 +1,4 @@
+import type { CodeChange } from '../source/code-change.js'
 import type { DeltaEntry } from '../state/record-kinds.js'
 
 /** What the swarm is running or has run, as the dedup pipeline (src/claims/claim-book.ts) sees it. */
@@ -10,6 +11,8 @@ export interface DedupEntry {
   codeHash: string | null
   parent: string | null
   delta: DeltaEntry[]
+  /** What its code does beyond the delta; undefined when unknown (no code yet, or an older record). */
+  change?: CodeChange
 }
 
 /** One key per change, whatever order its entries are listed in. */

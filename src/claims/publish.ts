@@ -1,3 +1,4 @@
+import { codeChange } from '../source/code-change.js'
 import { diffConstants } from '../source/train-constants.js'
 import { fatalLine, logTail } from '../runner/classify.js'
 import { parseSummary } from '../runner/summary.js'
@@ -11,7 +12,8 @@ import type { SourceBlobs } from './claim-request.js'
 import type { ClaimEntry, ResearchLedger, ResultEntry } from './research-ledger.js'
 import type { RunOutcome } from '../runner/experiment-runner.js'
 import type { RunMetrics } from '../runner/summary.js'
-import type { EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
+import type { CodeChange } from '../source/code-change.js'
+import type { DeltaEntry, EnvironmentBody, ResultBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
@@ -67,6 +69,11 @@ export class ResultPublisher {
 
   constructor (private readonly components: ResultPublisherComponents, private readonly init: ResultPublisherInit) {}
 
+  private async changeFromParent (claim: ClaimEntry, code: string, options: { signal?: AbortSignal }): Promise<{ delta: DeltaEntry[], change: CodeChange }> {
+    const before = await parentSource(this.components, claim.body.parent, options)
+    return { delta: diffConstants(before, code), change: codeChange(before, code) }
+  }
+
   async publish (input: PublishInput, options: { signal?: AbortSignal } = {}): Promise<ResultEntry> {
     const { state, ledger, blobs } = this.components
     const claim = this.publishable(input.claim)
@@ -75,8 +82,10 @@ export class ResultPublisher {
     try {
       const status = verdict.crash !== null ? 'crash' : verdict.status ?? decideStatus(verdict.metrics, this.parentValBpb(claim))
       const codeHash = sha256Hex(Buffer.from(input.code))
-      // The claim's delta when it ran the code it claimed; else the code's own change from the parent.
-      const delta = claim.body.codeHash === codeHash ? claim.body.delta : diffConstants(await parentSource(this.components, claim.body.parent, options), input.code)
+      // The claim's delta and change when it ran the code it claimed; else the code's own from the parent.
+      const { delta, change } = claim.body.codeHash === codeHash
+        ? { delta: claim.body.delta, change: claim.body.change }
+        : await this.changeFromParent(claim, input.code, options)
       await blobs.add(Buffer.from(input.code))
       const logHash = await blobs.add(Buffer.from(publishableLog(logOf(input.run))))
       const body: ResultBody = {
@@ -86,6 +95,7 @@ export class ResultPublisher {
         logHash,
         description: claim.body.description,
         delta,
+        ...(change !== undefined ? { change } : {}),
         status,
         // A crash carries no metrics, whatever it printed: nothing of it may rank as a best.
         metrics: status === 'crash' ? null : verdict.metrics,

@@ -402,7 +402,7 @@ export class ResearchLedger {
       if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)
       // A verification re-runs a finished result: it repeats nothing and blocks no experiment.
       if (entry.body.verifies !== undefined) return push(this.verifyClaims, entry.body.verifies, entry)
-      this.index({ kind: 'claim', id: rec.id, author: record.author, description: entry.body.description, codeHash: entry.body.codeHash, parent: entry.body.parent, delta: entry.body.delta })
+      this.index({ kind: 'claim', id: rec.id, author: record.author, description: entry.body.description, codeHash: entry.body.codeHash, parent: entry.body.parent, delta: entry.body.delta, change: entry.body.change })
     } else if (record.kind === 'heartbeat') {
       const claimId = (record.body as HeartbeatBody).claim
       const byAuthor = this.beats.get(claimId) ?? new Map<string, number[]>()
@@ -427,7 +427,7 @@ export class ResearchLedger {
       const siblings = this.resultsOfClaim.get(body.claimId) ?? []
       siblings.push(entry)
       this.resultsOfClaim.set(body.claimId, siblings)
-      this.index({ kind: 'result', id: rec.id, author: record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta })
+      this.index({ kind: 'result', id: rec.id, author: record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta, change: body.change })
     } else if (record.kind === 'verification') {
       const body = record.body as VerificationBody
       if (body.harness !== this.harness || this.verifications.has(rec.id)) return

@@ -51,7 +51,9 @@ export function describeDuplicate (d: ClaimDuplicate): string {
     ? 'the same train.py (exact)'
     : d.layer === 'structured'
       ? 'the same constant change on the same parent (structured)'
-      : `the same idea in other words (semantic${d.score === null ? '' : `, similarity ${d.score.toFixed(2)}`})`
+      : d.layer === 'code'
+        ? `the same code change written another way (code${d.score === null ? '' : `, similarity ${d.score.toFixed(2)}`})`
+        : `the same idea in other words (semantic${d.score === null ? '' : `, similarity ${d.score.toFixed(2)}`})`
   const what = d.conflict.kind === 'result' ? 'already ran as result' : 'is already claimed by claim'
   return `this experiment ${what} ${d.conflict.id} by ${d.conflict.author}: ${how}: "${d.conflict.description}"; pick another experiment`
 }

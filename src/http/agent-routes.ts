@@ -158,7 +158,13 @@ function uncertainClaim (hits: DuplicateHit[]): HttpError {
 /** A refused claim: what it duplicates, as a message for people and as fields for agents. */
 function duplicateClaim (hit: DuplicateHit): HttpError {
   const { conflict, layer, score } = hit
-  const how = layer === 'exact' ? 'the same train.py' : layer === 'structured' ? 'the same change on the same parent' : `the same idea in other words (similarity ${score?.toFixed(2) ?? '?'})`
+  const how = layer === 'exact'
+    ? 'the same train.py'
+    : layer === 'structured'
+      ? 'the same change on the same parent'
+      : layer === 'code'
+        ? `the same code change written another way (similarity ${score?.toFixed(2) ?? '?'})`
+        : `the same idea in other words (similarity ${score?.toFixed(2) ?? '?'})`
   const message = `this experiment duplicates ${conflict.kind} ${conflict.id} by ${conflict.author} (${layer}: ${how}): "${conflict.description}"; pick another experiment${conflict.kind === 'result' ? ', or build on that result' : ''}`
   return new HttpError(409, 'CLAIM_DUPLICATE', message, { duplicate: duplicateOf(hit) })
 }

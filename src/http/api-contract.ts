@@ -12,7 +12,7 @@ import type { RecordCounts } from '../state/swarm-state.js'
  */
 
 const id = z.string().min(1)
-const DEDUP_LAYERS = ['exact', 'structured', 'semantic'] as const
+const DEDUP_LAYERS = ['exact', 'structured', 'code', 'semantic'] as const
 const CLAIM_STATUSES = ['active', 'expired', 'released', 'finished'] as const
 const TRUST_STATUSES = ['self', 'trusted', 'refuted', 'not-reproduced', 'unverified'] as const
 

@@ -44,6 +44,15 @@ export const deltaEntry = z.strictObject({
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/)
 
+/**
+ * What the edit of train.py does beyond its constants (src/source/code-change.ts): the net tokens
+ * it adds and removes against the parent, for the dedup pipeline's code layer.
+ */
+export const codeChangeBody = z.strictObject({
+  added: z.array(z.string().max(100)).max(256),
+  removed: z.array(z.string().max(100)).max(256)
+})
+
 /** Hardware tiers: results are compared only within one (DESIGN §4). */
 export const TIERS = ['cpu', 'vram16', 'vram24', 'vram48', 'vram48plus'] as const
 export type Tier = typeof TIERS[number]
@@ -65,6 +74,8 @@ export const claimBody = z.strictObject({
   /** sha256 of the candidate train.py (a blob); null when an agent claims an idea before writing the code. */
   codeHash: sha256.nullable(),
   delta: z.array(deltaEntry).max(64),
+  /** What the code does beyond the delta; absent when the code is not written yet (or the record predates it). */
+  change: codeChangeBody.optional(),
   hypothesis: sha256.optional(),
   /** A verification run: the result whose train.py this claim re-runs (DESIGN §4, `verify <resultId>`). */
   verifies: sha256.optional(),
@@ -125,6 +136,7 @@ export const resultBody = z.strictObject({
   logHash: sha256,
   description: z.string().trim().min(1).max(500),
   delta: z.array(deltaEntry).max(64),
+  change: codeChangeBody.optional(),
   status: z.enum(['keep', 'discard', 'crash']),
   metrics: runMetrics.nullable(),
   crash: z.strictObject({ reason: z.string().max(50), detail: z.string().max(2000) }).nullable(),

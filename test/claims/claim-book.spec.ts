@@ -17,6 +17,7 @@ import { fixedSimilarityEmbedder } from '../helpers/fixed-embedder.js'
 import type { ClaimCandidate, ClaimRequest, DedupLayer } from '../../src/claims/claim-book.js'
 import type { ClaimEntry, ResearchLedgerOptions, ClaimStatus } from '../../src/claims/research-ledger.js'
 import type { MiniLmEmbedder } from '../../src/embedding/minilm-onnx.js'
+import type { CodeChange } from '../../src/source/code-change.js'
 import type { DeltaEntry, ResultBody } from '../../src/state/record-kinds.js'
 import type { StoredRecord } from '../../src/state/records.js'
 import type { SwarmdErrorCode } from '../../src/util/errors.js'
@@ -30,6 +31,10 @@ const PARENT = code('parent result')
 function code (text: string): string { return sha256Hex(text) }
 
 const lr = (to: number): DeltaEntry[] => [{ name: 'LEARNING_RATE', from: 0.04, to }]
+/** What QK-norm's code adds, however an agent writes it (src/source/code-change.ts). */
+const QK_NORM: CodeChange = { added: ['-', '-', '.rms_norm', '.rms_norm', '.size', '.size', '1', '1', 'k', 'k', 'k', 'q', 'q', 'q'], removed: [] }
+const SILU: CodeChange = { added: ['.SiLU'], removed: ['.GELU'] }
+const NO_CODE: CodeChange = { added: [], removed: [] }
 
 /** One swarm node as the claims core sees it: a replica, its ledger and its claim book. */
 interface Node {
@@ -124,6 +129,7 @@ async function publishResult (node: Node, claim: ClaimEntry, over: Partial<Resul
     logHash: code(`log of ${claim.id}`),
     description: claim.body.description,
     delta: claim.body.delta,
+    ...(claim.body.change !== undefined ? { change: claim.body.change } : {}),
     status: 'keep',
     metrics: null,
     crash: null,
@@ -173,6 +179,35 @@ describe('ClaimBook.findDuplicate: exact, structured and semantic layers', () =>
     assert.equal(hit?.conflict.id, claim.id)
     assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('wd3'), parent: PARENT, delta: [{ name: 'WIDTH', from: 64, to: 128 }, { name: 'DEPTH', from: 2, to: 3 }] })), undefined, 'another value')
     assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('wd4'), parent: code('another parent'), delta })), undefined, 'another parent')
+  })
+
+  it('structured: the same constants with other code beside them are another experiment', async () => {
+    const clock = new ManualClock()
+    const { mesh, all: [a, b] } = await nodes(2, { clock, semantic: null })
+    const plain = await claimed(a!, request({ description: 'raise the learning rate', codeHash: code('lr only'), parent: PARENT, delta: lr(0.05), change: NO_CODE }))
+    await mesh.heal()
+    assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('lr and silu'), parent: PARENT, delta: lr(0.05), change: SILU })), undefined, 'the same LR, and SiLU too')
+    const sameCode = await b!.book.findDuplicate(candidate({ codeHash: code('lr, other comment'), parent: PARENT, delta: lr(0.05), change: NO_CODE }))
+    assert.equal(sameCode?.layer, 'structured')
+    assert.equal(sameCode?.conflict.id, plain.id)
+    assert.equal((await b!.book.findDuplicate(candidate({ codeHash: null, parent: PARENT, delta: lr(0.05) })))?.layer, 'structured', 'an idea without code: nothing says it differs')
+  })
+
+  it('code: the same code change written another way, whatever the words', async () => {
+    const clock = new ManualClock()
+    const { mesh, all: [a, b] } = await nodes(2, { clock, semantic: null })
+    const claim = await claimed(a!, request({ description: 'QK-norm', codeHash: code('qk 1'), parent: PARENT, change: QK_NORM }))
+    await mesh.heal()
+    const hit = await b!.book.findDuplicate(candidate({ description: 'stabilise attention logits', codeHash: code('qk 2'), parent: PARENT, change: { ...QK_NORM } }))
+    assert.equal(hit?.layer, 'code')
+    assert.equal(hit?.conflict.id, claim.id)
+    assert.equal(hit?.score, 1)
+    const nearly = { added: [...QK_NORM.added, '<new>'], removed: [] }
+    assert.equal((await b!.book.findDuplicate(candidate({ codeHash: code('qk 3'), parent: PARENT, change: nearly })))?.layer, 'code', 'one invented name more')
+    assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('silu'), parent: PARENT, change: SILU })), undefined, 'another change')
+    assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('qk lr'), parent: PARENT, change: QK_NORM, delta: lr(0.05) })), undefined, 'the same code with another constant change')
+    assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('qk root'), parent: null, change: QK_NORM })), undefined, 'another parent')
+    assert.equal(await b!.book.findDuplicate(candidate({ codeHash: code('qk 4'), parent: PARENT, change: QK_NORM }), { layers: ['exact', 'structured', 'semantic'] }), undefined, 'only the code layer sees it')
   })
 
   it('semantic: the same idea in other words (abbreviations expanded), with its score', async () => {
@@ -513,6 +548,7 @@ describe('partition: both sides run the experiment; the merge marks the later on
   const cases: Array<{ layer: DedupLayer, left: Partial<ClaimRequest>, right: Partial<ClaimRequest> }> = [
     { layer: 'exact', left: { description: 'raise the learning rate to 0.05', codeHash: code('same') }, right: { description: 'a different description', codeHash: code('same') } },
     { layer: 'structured', left: { description: 'raise the learning rate', codeHash: code('s1'), parent: PARENT, delta: lr(0.05) }, right: { description: 'lr sweep point', codeHash: code('s2'), parent: PARENT, delta: lr(0.05) } },
+    { layer: 'code', left: { description: 'QK-norm', codeHash: code('q1'), parent: PARENT, change: QK_NORM }, right: { description: 'stabilise attention logits', codeHash: code('q2'), parent: PARENT, change: QK_NORM } },
     { layer: 'semantic', left: { description: 'use rotary position embeddings in attention', codeHash: code('r1') }, right: { description: 'use RoPE in attention', codeHash: code('r2') } }
   ]
   for (const { layer, left, right } of cases) {

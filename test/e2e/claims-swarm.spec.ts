@@ -14,16 +14,20 @@ import type { Rng } from '../../src/util/rng.js'
  * One shared list of experiments, most written two or three times in other words, as coding
  * agents would phrase them. `code`: the wording is claimed with its train.py ('canonical': the
  * change alone; 'variant': the same change with another comment, so only the structured layer
- * can see it), or as an idea before the code exists (null: only the semantic layer can).
+ * can see it; 'rewritten': the same change written another way, other lines and names, so only
+ * the code layer or the semantic layer can), or as an idea before the code exists (null: only
+ * the semantic layer can).
  *
  * Checked with the real MiniLM model: every pair of wordings of one experiment where the semantic
  * layer must decide is a duplicate, and no pair across experiments is (40 wordings, 779 pairs).
  */
-interface Wording { text: string, code: 'canonical' | 'variant' | null }
+interface Wording { text: string, code: 'canonical' | 'variant' | 'rewritten' | null }
 interface Experiment {
   name: string
   /** train.py with the experiment applied; `note` replaces the changed line's comment (a variant). */
   edit: (source: string, note?: string) => string
+  /** The same change as another agent would write it (for 'rewritten' wordings). */
+  rewrite?: (source: string) => string
   wordings: Wording[]
 }
 
@@ -169,6 +173,18 @@ const EXPERIMENTS: Experiment[] = [
       { text: 'share weights between wte and lm_head', code: null },
       { text: 'tie embedding and lm_head weights', code: 'canonical' }
     ]
+  },
+  {
+    // Both wordings carry code, written two ways: whichever comes second meets the first's code.
+    name: 'qk-norm',
+    edit: replaceCode('        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)\n',
+      '        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)\n        q, k = F.rms_norm(q, (q.size(-1),)), F.rms_norm(k, (k.size(-1),))\n'),
+    rewrite: replaceCode('        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)\n',
+      '        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)\n        # unit RMS for queries and keys\n        q = torch.nn.functional.rms_norm(q, (q.size(-1), ))\n        k = torch.nn.functional.rms_norm(k, (k.size(-1), ))\n'),
+    wordings: [
+      { text: 'QK-norm: RMS-normalise queries and keys', code: 'canonical' },
+      { text: 'stabilise attention logits by normalising q and k', code: 'rewritten' }
+    ]
   }
 ]
 
@@ -241,7 +257,7 @@ describe('e2e: ten agents on three daemons claim from one list of experiments', 
       for (const w of e.wordings) {
         assert.ok(!experimentOf.has(w.text), `wording "${w.text}" is listed once`)
         experimentOf.set(w.text, e.name)
-        codeOf.set(w.text, w.code === null ? undefined : w.code === 'canonical' ? canonical : e.edit(defaultSource, `${e.name}, as ${w.text}`))
+        codeOf.set(w.text, w.code === null ? undefined : w.code === 'canonical' ? canonical : w.code === 'rewritten' ? e.rewrite!(defaultSource) : e.edit(defaultSource, `${e.name}, as ${w.text}`))
       }
     }
     const wordings = [...experimentOf.keys()]
@@ -301,12 +317,12 @@ describe('e2e: ten agents on three daemons claim from one list of experiments', 
       return claimCounts.size === 1
     }, { what: 'every result and claim on every daemon, none active', timeoutMs: 30_000, intervalMs: 100 })
 
-    const byLayer = { exact: 0, structured: 0, semantic: 0 }
+    const byLayer = { exact: 0, structured: 0, code: 0, semantic: 0 }
     for (const r of refusals) byLayer[r.duplicate.layer]++
     const allClaims = await clients[0]!.claims()
     const yielded = allClaims.filter((c) => c.releaseReason === 'yielded').length
     console.log(`claims-swarm: ${AGENTS} agents on ${DAEMONS} daemons, ${EXPERIMENTS.length} experiments in ${wordings.length} wordings, ${agentsMs} ms`)
-    console.log(`  claim attempts ${executed.length + refusals.length}: ${executed.length} ran, ${refusals.length} refused (exact ${byLayer.exact}, structured ${byLayer.structured}, semantic ${byLayer.semantic}); ${yielded} of the refusals came after the settle window (claim written, then yielded); ${judged} answers were the agent's to judge (CLAIM_UNCERTAIN)`)
+    console.log(`  claim attempts ${executed.length + refusals.length}: ${executed.length} ran, ${refusals.length} refused (exact ${byLayer.exact}, structured ${byLayer.structured}, code ${byLayer.code}, semantic ${byLayer.semantic}); ${yielded} of the refusals came after the settle window (claim written, then yielded); ${judged} answers were the agent's to judge (CLAIM_UNCERTAIN)`)
 
     // Each distinct experiment ran exactly once: no experiment skipped, none run twice.
     const runs = new Map<string, Executed[]>()
@@ -323,7 +339,7 @@ describe('e2e: ten agents on three daemons claim from one list of experiments', 
       assert.equal(experimentOf.get(conflict.description), experimentOf.get(r.wording), `"${r.wording}" was refused for a different experiment: ${JSON.stringify(r.duplicate)}`)
       assert.equal(descriptionOf.get(conflict.id), conflict.description, `the refusal of "${r.wording}" names ${conflict.kind} ${conflict.id}, which the swarm holds with that description`)
     }
-    for (const layer of ['exact', 'structured', 'semantic'] as const) {
+    for (const layer of ['exact', 'structured', 'code', 'semantic'] as const) {
       assert.ok(byLayer[layer] > 0, `the ${layer} layer refused at least one repeat (${JSON.stringify(byLayer)})`)
     }
 
