@@ -1,9 +1,9 @@
 import { deltaKey } from '../claims/dedup.js'
 import { sha256Hex } from '../util/hash.js'
 import { applyDelta, parseConstants } from '../source/train-constants.js'
-import { changeKey, crashedChanges, whyNotRunnable } from './knobs.js'
-import { fitKnobModel } from './knob-model.js'
-import type { KnobModel, Observation } from './knob-model.js'
+import { changeKey, whyNotRunnable } from './knobs.js'
+import { ResultIndex } from './result-index.js'
+import type { KnobModel } from './knob-model.js'
 import { ProposalError } from './proposer.js'
 import type { ModuleConstant } from '../source/train-constants.js'
 import type { DeltaEntry } from '../state/record-kinds.js'
@@ -55,10 +55,13 @@ interface Move {
  *
  * Never a change already tried or running on the same parent, values outside a knob's range or
  * heads that do not split the width (src/agent/knobs.ts), nor a change that crashed on any
- * parent. Deterministic for a seed; one fit per proposal, linear in the results.
+ * parent. Deterministic for a seed and the results it is shown; the model's sums are kept
+ * between proposals, so a proposal refits only what changed.
  */
 export class BuiltinProposer implements Proposer {
   private readonly frozen: Set<string>
+  /** The shared results as the proposals read them, kept between proposals. */
+  private readonly index = new ResultIndex()
 
   constructor (private readonly components: { rng: Rng }, init: BuiltinProposerInit = {}) {
     this.frozen = new Set(init.frozen ?? frozenFor('cpu'))
@@ -66,20 +69,22 @@ export class BuiltinProposer implements Proposer {
 
   async propose (context: ProposalContext): Promise<Proposal> {
     const { baseline } = context
+    const index = this.index
+    index.sync(context.results)
     const tried = new Set<string>()
-    for (const r of context.results) if (r.body.parent === baseline.resultId) tried.add(deltaKey(r.body.delta))
+    for (const r of index.children(baseline.resultId)) tried.add(deltaKey(r.body.delta))
     for (const c of context.activeClaims) if (c.parent === baseline.resultId) tried.add(deltaKey(c.delta))
     // The same train.py reached from another parent is the same experiment.
-    const codes = new Set<string>()
-    for (const r of context.results) codes.add(r.body.codeHash)
-    for (const c of context.activeClaims) if (typeof c.codeHash === 'string') codes.add(c.codeHash)
-    const crashed = crashedChanges(context.results)
+    const claimedCodes = new Set<string>()
+    for (const c of context.activeClaims) if (typeof c.codeHash === 'string') claimedCodes.add(c.codeHash)
+    const ranOrClaimed = (codeHash: string): boolean => index.ran(codeHash) || claimedCodes.has(codeHash)
+    const crashed = index.crashed
     const all = parseConstants(baseline.source)
     const values = new Map(all.map((c) => [c.name, c.value]))
     // A change worth running: new here and as code, not known to crash anywhere, and within what train.py can run.
     const runnable = (delta: DeltaEntry[]): boolean => !tried.has(deltaKey(delta)) && !crashed.has(changeKey(delta)) &&
       whyNotRunnable(new Map([...values, ...delta.map((d) => [d.name, d.to] as const)])) === undefined &&
-      !codes.has(sha256Hex(Buffer.from(applyDelta(baseline.source, delta))))
+      !ranOrClaimed(sha256Hex(Buffer.from(applyDelta(baseline.source, delta))))
     const proposal = (delta: DeltaEntry[], description: string): Proposal => ({ source: applyDelta(baseline.source, delta), description, delta })
 
     const constants = all.filter((c) => !this.frozen.has(c.name) && c.kind !== 'string' && c.kind !== 'bool')
@@ -96,11 +101,11 @@ export class BuiltinProposer implements Proposer {
     }
 
     // 2. Improvements found in parallel on this baseline, merged.
-    const merged = mergedImprovements(context, byName)
+    const merged = mergedImprovements(index.children(baseline.resultId), baseline.valBpb, byName)
     if (merged !== undefined && runnable(merged)) return proposal(merged, describe(merged))
 
-    const model = fitKnobModel(observations(context.results))
-    const spread = this.uncertainty(model, context.results)
+    const model = index.model()
+    const spread = this.uncertainty(model)
     const moves: Move[] = []
     for (const knob of constants) {
       for (const to of this.nearby(knob, (value) => runnable([{ name: knob.name, from: knob.value, to: value }]))) {
@@ -129,10 +134,10 @@ export class BuiltinProposer implements Proposer {
   }
 
   /** How far the model may be off for a knob it never saw: its residual, else the typical change the swarm's results made. */
-  private uncertainty (model: KnobModel, results: ProposalContext['results']): number {
+  private uncertainty (model: KnobModel): number {
     if (Number.isFinite(model.residual) && model.residual > 0) return model.residual
-    const changes = observations(results).map((o) => Math.abs(o.change)).sort((a, b) => a - b)
-    return changes.length > 0 ? Math.max(changes[Math.floor(changes.length / 2)]!, 1e-4) : 0.01
+    const typical = this.index.typicalChange()
+    return typical !== undefined ? Math.max(typical, 1e-4) : 0.01
   }
 
   /** The values near a knob's: multiplicative steps for floats and sizes, the nearest runnable counts either side for small counts. */
@@ -154,31 +159,11 @@ export class BuiltinProposer implements Proposer {
   }
 }
 
-/** y(child) − y(parent) for every finished result whose parent has a number (the default train.py's: the mean of its runs). */
-function observations (results: ProposalContext['results']): Observation[] {
-  const valueOf = new Map<string, number>()
-  const defaults: number[] = []
-  for (const r of results) {
-    if (r.body.metrics === null) continue
-    valueOf.set(r.id, r.body.metrics.val_bpb)
-    if (r.body.parent === null && r.body.delta.length === 0) defaults.push(r.body.metrics.val_bpb)
-  }
-  const defaultValue = defaults.length === 0 ? undefined : defaults.reduce((a, b) => a + b, 0) / defaults.length
-  const out: Observation[] = []
-  for (const r of results) {
-    if (r.body.metrics === null || r.body.delta.length === 0) continue
-    const parent = r.body.parent === null ? defaultValue : valueOf.get(r.body.parent)
-    if (parent !== undefined) out.push({ delta: r.body.delta, change: r.body.metrics.val_bpb - parent })
-  }
-  return out
-}
-
 /** The better children of the baseline, best first, whose changes touch different knobs: merged into one delta when two or more. */
-function mergedImprovements (context: ProposalContext, knobs: ReadonlyMap<string, ModuleConstant>): DeltaEntry[] | undefined {
-  const { baseline } = context
-  const better = context.results
-    .filter((r) => r.body.parent === baseline.resultId && r.body.metrics !== null && r.body.delta.length > 0 &&
-      (baseline.valBpb === null ? r.body.status === 'keep' : r.body.metrics.val_bpb < baseline.valBpb) &&
+function mergedImprovements (children: Readonly<ProposalContext['results']>, baselineValBpb: number | null, knobs: ReadonlyMap<string, ModuleConstant>): DeltaEntry[] | undefined {
+  const better = children
+    .filter((r) => r.body.metrics !== null && r.body.delta.length > 0 &&
+      (baselineValBpb === null ? r.body.status === 'keep' : r.body.metrics.val_bpb < baselineValBpb) &&
       r.body.delta.every((d) => knobs.get(d.name)?.value === d.from))
     .sort((a, b) => a.body.metrics!.val_bpb - b.body.metrics!.val_bpb)
   const merged: DeltaEntry[] = []

@@ -11,8 +11,8 @@ import type { DeltaEntry } from '../state/record-kinds.js'
  *
  * which is linear in (a, a·m) per knob: one ridge least-squares fit over all knobs together, so
  * a result that changed two knobs at once still informs both, and parents anywhere in the
- * lineage count (the other knobs cancel in the difference). Cost: one pass over the results and
- * a solve of 2·knobs equations.
+ * lineage count (the other knobs cancel in the difference). `KnobFit` keeps the sums as results
+ * come and go; a model costs a solve of 2·knobs equations.
  */
 export interface KnobModel {
   /** The predicted change of val_bpb when `delta` is applied (negative is better); undefined when a knob in it was never observed. */
@@ -47,72 +47,136 @@ export function coordinate (knob: string, value: unknown): number | undefined {
 /** Shrinks the fit towards "this knob does nothing" where observations are few. */
 const RIDGE = 1e-4
 
-export function fitKnobModel (observations: readonly Observation[]): KnobModel {
-  // Each knob's coordinates are centred on their mean: u² and u are then far from collinear.
-  const sums = new Map<string, { sum: number, n: number }>()
-  const usable = observations.filter(({ delta, change }) => Number.isFinite(change) && delta.length > 0 &&
-    delta.every((d) => coordinate(d.name, d.from) !== undefined && coordinate(d.name, d.to) !== undefined))
-  for (const { delta } of usable) {
-    for (const d of delta) {
-      const s = sums.get(d.name) ?? { sum: 0, n: 0 }
-      s.sum += coordinate(d.name, d.from)! + coordinate(d.name, d.to)!
-      s.n += 2
-      sums.set(d.name, s)
-    }
-  }
-  const index = new Map([...sums.keys()].map((name, k) => [name, k]))
-  const centre = new Map([...sums].map(([name, s]) => [name, s.sum / s.n]))
-  const centred = (d: DeltaEntry): { k: number, from: number, to: number } | undefined => {
-    const k = index.get(d.name)
-    const from = coordinate(d.name, d.from)
-    const to = coordinate(d.name, d.to)
-    if (k === undefined || from === undefined || to === undefined) return undefined
-    return { k, from: from - centre.get(d.name)!, to: to - centre.get(d.name)! }
-  }
-  const counts = new Map<string, number>()
-  const rows: Array<{ x: Map<number, number>, y: number }> = []
-  for (const { delta, change } of usable) {
+/** One observation as the fit adds it: raw features per knob, a = u_to² − u_from², b = −2·(u_to − u_from). */
+interface Row {
+  knobs: number[]
+  a: number[]
+  b: number[]
+  /** Σ (u_from + u_to) per knob, for the centre. */
+  u: number[]
+}
+
+/**
+ * The sums of the normal equations over a set of observations, in raw coordinates: rows are
+ * added and taken away in O(knobs²) each, and `model()` centres the coordinates afterwards
+ * (centring is a linear map of the raw features, a' = a + c·b), so a proposal costs the rows
+ * that changed since the last one plus a solve, however many results the swarm holds.
+ */
+export class KnobFit {
+  private readonly index = new Map<string, number>()
+  private readonly names: string[] = []
+  /** XᵀX, Xᵀy and yᵀy over the raw features, 2 per knob. */
+  private xtx: number[][] = []
+  private xty: number[] = []
+  private yy = 0
+  private rows = 0
+  private readonly uSum: number[] = []
+  private readonly uCount: number[] = []
+  private readonly moved: number[] = []
+
+  /** Add (sign 1) or take away (sign −1) one observation; false when it cannot be used (a value without a coordinate). */
+  add (observation: Observation, sign: 1 | -1 = 1): boolean {
+    const row = this.rowOf(observation)
+    if (row === undefined) return false
     const x = new Map<number, number>()
-    for (const d of delta) {
-      const { k, from, to } = centred(d)!
-      x.set(2 * k, (x.get(2 * k) ?? 0) + to * to - from * from)
-      x.set(2 * k + 1, (x.get(2 * k + 1) ?? 0) - 2 * (to - from))
-      counts.set(d.name, (counts.get(d.name) ?? 0) + 1)
-    }
-    rows.push({ x, y: change })
-  }
-  const n = 2 * index.size
-  // Normal equations (XᵀX + ridge) β = Xᵀy, the rows sparse (a delta touches few knobs).
-  const xtx = Array.from({ length: n }, () => new Float64Array(n))
-  const xty = new Float64Array(n)
-  for (const { x, y } of rows) {
+    row.knobs.forEach((k, i) => {
+      x.set(2 * k, (x.get(2 * k) ?? 0) + row.a[i]!)
+      x.set(2 * k + 1, (x.get(2 * k + 1) ?? 0) + row.b[i]!)
+      this.uSum[k] = (this.uSum[k] ?? 0) + sign * row.u[i]!
+      this.uCount[k] = (this.uCount[k] ?? 0) + sign * 2
+      this.moved[k] = (this.moved[k] ?? 0) + sign
+    })
+    const y = observation.change
     for (const [i, xi] of x) {
-      xty[i]! += xi * y
-      for (const [j, xj] of x) xtx[i]![j]! += xi * xj
+      this.xty[i] = (this.xty[i] ?? 0) + sign * xi * y
+      const line = (this.xtx[i] ??= [])
+      for (const [j, xj] of x) line[j] = (line[j] ?? 0) + sign * xi * xj
     }
+    this.yy += sign * y * y
+    this.rows += sign
+    return true
   }
-  for (let i = 0; i < n; i++) xtx[i]![i]! += RIDGE * (1 + xtx[i]![i]!)
-  const beta = solve(xtx, xty)
-  let sse = 0
-  for (const { x, y } of rows) {
-    let fit = 0
-    for (const [i, xi] of x) fit += xi * beta[i]!
-    sse += (y - fit) ** 2
-  }
-  const residual = rows.length > n ? Math.sqrt(sse / (rows.length - n)) : Number.NaN
-  return {
-    residual,
-    observations: (knob) => counts.get(knob) ?? 0,
-    predict: (delta) => {
-      let change = 0
-      for (const d of delta) {
-        const c = centred(d)
-        if (c === undefined) return undefined
-        change += beta[2 * c.k]! * (c.to * c.to - c.from * c.from) - 2 * beta[2 * c.k + 1]! * (c.to - c.from)
+
+  private rowOf ({ delta, change }: Observation): Row | undefined {
+    if (!Number.isFinite(change) || delta.length === 0) return undefined
+    const row: Row = { knobs: [], a: [], b: [], u: [] }
+    for (const d of delta) {
+      const from = coordinate(d.name, d.from)
+      const to = coordinate(d.name, d.to)
+      if (from === undefined || to === undefined) return undefined
+      let k = this.index.get(d.name)
+      if (k === undefined) {
+        k = this.names.length
+        this.index.set(d.name, k)
+        this.names.push(d.name)
       }
-      return change
+      row.knobs.push(k)
+      row.a.push(to * to - from * from)
+      row.b.push(-2 * (to - from))
+      row.u.push(from + to)
+    }
+    return row
+  }
+
+  /** The model the current sums give: centred, ridge-regularised, solved. */
+  model (): KnobModel {
+    const knobs = this.names.length
+    const n = 2 * knobs
+    const centre = Array.from({ length: knobs }, (_, k) => (this.uCount[k] ?? 0) > 0 ? this.uSum[k]! / this.uCount[k]! : 0)
+    // X' = X·T with a'_k = a_k + c_k·b_k: XᵀX and Xᵀy move by the same map.
+    const raw = (i: number, j: number): number => this.xtx[i]?.[j] ?? 0
+    const xtx = Array.from({ length: n }, () => new Float64Array(n))
+    const xty = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      for (const [ri, wi] of columnsOf(i, centre)) {
+        xty[i]! += wi * (this.xty[ri] ?? 0)
+        for (let j = 0; j < n; j++) for (const [rj, wj] of columnsOf(j, centre)) xtx[i]![j]! += wi * wj * raw(ri, rj)
+      }
+    }
+    const plain = xtx.map((row) => Float64Array.from(row))
+    for (let i = 0; i < n; i++) xtx[i]![i]! += RIDGE * (1 + xtx[i]![i]!)
+    const beta = solve(xtx, xty)
+    // sse = yᵀy − 2βᵀX'ᵀy + βᵀX'ᵀX'β, without the ridge.
+    let sse = this.yy
+    for (let i = 0; i < n; i++) {
+      sse -= 2 * beta[i]! * xty[i]!
+      for (let j = 0; j < n; j++) sse += beta[i]! * plain[i]![j]! * beta[j]!
+    }
+    const residual = this.rows > n ? Math.sqrt(Math.max(0, sse) / (this.rows - n)) : Number.NaN
+    const index = new Map(this.index)
+    const moved = new Map(this.names.map((name, k) => [name, this.moved[k] ?? 0]))
+    const centred = (d: DeltaEntry): { k: number, from: number, to: number } | undefined => {
+      const k = index.get(d.name)
+      const from = coordinate(d.name, d.from)
+      const to = coordinate(d.name, d.to)
+      if (k === undefined || from === undefined || to === undefined || (moved.get(d.name) ?? 0) <= 0) return undefined
+      return { k, from: from - centre[k]!, to: to - centre[k]! }
+    }
+    return {
+      residual,
+      observations: (knob) => moved.get(knob) ?? 0,
+      predict: (delta) => {
+        let change = 0
+        for (const d of delta) {
+          const c = centred(d)
+          if (c === undefined) return undefined
+          change += beta[2 * c.k]! * (c.to * c.to - c.from * c.from) - 2 * beta[2 * c.k + 1]! * (c.to - c.from)
+        }
+        return change
+      }
     }
   }
+}
+
+/** The raw columns (and weights) that make up centred column `i`: a'_k = a_k + c_k·b_k, b'_k = b_k. */
+function columnsOf (i: number, centre: readonly number[]): Array<[number, number]> {
+  return i % 2 === 0 ? [[i, 1], [i + 1, centre[i / 2]!]] : [[i, 1]]
+}
+
+export function fitKnobModel (observations: readonly Observation[]): KnobModel {
+  const fit = new KnobFit()
+  for (const observation of observations) fit.add(observation)
+  return fit.model()
 }
 
 /** Gaussian elimination with partial pivoting; a singular column solves to 0. */

@@ -78,15 +78,10 @@ export function changeKey (delta: readonly DeltaEntry[]): string {
 }
 
 /**
- * The changes that crashed somewhere in the swarm, on any parent: evidence against trying the same
- * values again on another parent (a BETA2 of 1.39 crashes whatever it is built on).
+ * Whether a result is evidence against its change on every parent: it crashed for a reason of
+ * the code's values (a BETA2 of 1.39 crashes whatever it is built on), not of the machine.
  */
-export function crashedChanges (results: ReadonlyArray<{ body: Pick<ResultBody, 'status' | 'delta' | 'crash'> }>): Set<string> {
-  const out = new Set<string>()
-  for (const r of results) {
-    if (r.body.status !== 'crash' || r.body.delta.length === 0) continue
-    if (r.body.crash !== null && MACHINE_CRASHES.has(r.body.crash.reason)) continue
-    out.add(changeKey(r.body.delta))
-  }
-  return out
+export function crashEvidence (body: Pick<ResultBody, 'status' | 'delta' | 'crash'>): boolean {
+  if (body.status !== 'crash' || body.delta.length === 0) return false
+  return body.crash === null || !MACHINE_CRASHES.has(body.crash.reason)
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BuiltinProposer } from '../../src/agent/builtin-proposer.js'
-import { fitKnobModel } from '../../src/agent/knob-model.js'
+import { fitKnobModel, KnobFit } from '../../src/agent/knob-model.js'
 import { seededRng } from '../../src/util/rng.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Observation } from '../../src/agent/knob-model.js'
@@ -51,6 +51,35 @@ describe('the knob model', () => {
     assert.equal(bestWidth, 192)
     assert.equal(model.predict([{ name: 'DEPTH', from: 2, to: 3 }]), undefined, 'a knob never moved: no opinion')
     assert.equal(model.observations('WIDTH') > 0 && model.observations('DEPTH') === 0, true)
+  })
+})
+
+describe('KnobFit: the same model from sums kept as results come and go', () => {
+  it('adding and taking away observations fits what a fresh fit of the rest fits', () => {
+    const rng = seededRng(9)
+    const observations: Observation[] = Array.from({ length: 80 }, () => {
+      const from = { LEARNING_RATE: 0.001 * 2 ** (rng.next() * 4), WIDTH: 32 * 2 ** (rng.next() * 4) }
+      const to = { LEARNING_RATE: from.LEARNING_RATE * 2 ** (rng.next() * 2 - 1), WIDTH: Math.round(from.WIDTH * 2 ** (rng.next() * 2 - 1)) }
+      const delta = rng.next() < 0.5
+        ? [{ name: 'LEARNING_RATE', from: from.LEARNING_RATE, to: to.LEARNING_RATE }]
+        : [{ name: 'LEARNING_RATE', from: from.LEARNING_RATE, to: to.LEARNING_RATE }, { name: 'WIDTH', from: from.WIDTH, to: to.WIDTH }]
+      return { delta, change: truth({ ...from, ...to }) - truth(from) + (rng.next() - 0.5) * 0.002 }
+    })
+    const kept = observations.filter((_, i) => i % 3 !== 0)
+    const fit = new KnobFit()
+    for (const o of observations) fit.add(o)
+    for (const [i, o] of observations.entries()) if (i % 3 === 0) fit.add(o, -1)
+    const incremental = fit.model()
+    const fresh = fitKnobModel(kept)
+    assert.ok(Math.abs(incremental.residual - fresh.residual) < 1e-9, `${incremental.residual} vs ${fresh.residual}`)
+    for (const delta of [[{ name: 'LEARNING_RATE', from: 0.01, to: 0.005 }], [{ name: 'WIDTH', from: 64, to: 192 }], [{ name: 'LEARNING_RATE', from: 0.002, to: 0.004 }, { name: 'WIDTH', from: 300, to: 150 }]]) {
+      assert.ok(Math.abs(incremental.predict(delta)! - fresh.predict(delta)!) < 1e-9, JSON.stringify(delta))
+    }
+    assert.equal(incremental.observations('LEARNING_RATE'), kept.length)
+    assert.equal(incremental.predict([{ name: 'DEPTH', from: 2, to: 3 }]), undefined)
+    // Everything taken away: no opinion on any knob again.
+    for (const o of kept) fit.add(o, -1)
+    assert.equal(fit.model().predict([{ name: 'WIDTH', from: 64, to: 128 }]), undefined)
   })
 })
 
