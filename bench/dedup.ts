@@ -19,9 +19,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createMiniLmEmbedder } from '../src/embedding/minilm-onnx.js'
 import { SemanticDedup, type SemanticVerdict } from '../src/claims/semantic.js'
-import { SAME_CODE_CHANGE } from '../src/claims/claim-book.js'
 import { deltaKey } from '../src/claims/dedup.js'
-import { changeSimilarity, changesCode, codeChange, type CodeChange } from '../src/source/code-change.js'
+import { changeSimilarity, changesCode, codeChange, SAME_CODE_CHANGE, sameCodeChange, type CodeChange } from '../src/source/code-change.js'
 import { diffConstants } from '../src/source/train-constants.js'
 import type { DeltaEntry } from '../src/state/record-kinds.js'
 import { applyAll, loadCodeEdits, type AppliedImplementation } from './code-edits.js'
@@ -113,7 +112,7 @@ function codeLayer (a: Side, b: Side): Pick<CodePairVerdict, 'similarity' | 'com
   const bothChangeCode = changesCode(a.change) && changesCode(b.change)
   const similarity = bothChangeCode ? changeSimilarity(a.change, b.change) : undefined
   const comparable = bothChangeCode && deltaKey(a.delta) === deltaKey(b.delta)
-  return { similarity, comparable, code: comparable && similarity! >= SAME_CODE_CHANGE }
+  return { similarity, comparable, code: comparable && sameCodeChange(a.change, b.change).same }
 }
 
 /**

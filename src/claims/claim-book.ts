@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEFAULTS } from '../config/defaults.js'
-import { changeSimilarity, changesCode } from '../source/code-change.js'
+import { changesCode, sameCodeChange } from '../source/code-change.js'
 import { SwarmdError } from '../util/errors.js'
 import { deltaKey } from './dedup.js'
 import { precedes } from './research-ledger.js'
@@ -103,16 +103,9 @@ const HOUR_MS = 3600_000
 
 const ALL_LAYERS: readonly DedupLayer[] = ['exact', 'structured', 'code', 'semantic']
 
-/**
- * Two code changes at least this alike (src/source/code-change.ts) on one parent, with one delta,
- * are the same experiment: the same calls, names and operations added and removed, written in
- * other words, layout or variable names. Below it the descriptions decide (the semantic layer).
- */
-export const SAME_CODE_CHANGE = 0.9
-
 /** Whether two entries' code does the same beyond their delta, as far as known (unknown: nothing says otherwise). */
 function sameBeyondDelta (a: CodeChange | undefined, b: CodeChange | undefined): boolean {
-  return a === undefined || b === undefined || changeSimilarity(a, b) >= SAME_CODE_CHANGE
+  return a === undefined || b === undefined || sameCodeChange(a, b).same
 }
 
 /**
@@ -167,9 +160,11 @@ export class ClaimBook {
     if (layers.includes('code') && change !== undefined && changesCode(change)) {
       // The same edit of the code written another way (with the same constant changes, if any).
       const key = deltaKey(candidate.delta)
-      const conflict = ledger.onParent(candidate.parent).find((entry) => entry.change !== undefined && changesCode(entry.change) &&
-        deltaKey(entry.delta) === key && counts(entry) && !this.isReference(entry) && changeSimilarity(change, entry.change) >= SAME_CODE_CHANGE)
-      if (conflict !== undefined) return { hit: { layer: 'code', conflict, score: changeSimilarity(change, conflict.change!) }, uncertain }
+      for (const entry of ledger.onParent(candidate.parent)) {
+        if (entry.change === undefined || !changesCode(entry.change) || deltaKey(entry.delta) !== key || !counts(entry) || this.isReference(entry)) continue
+        const { same, score } = sameCodeChange(change, entry.change)
+        if (same) return { hit: { layer: 'code', conflict: entry, score }, uncertain }
+      }
     }
     if (layers.includes('semantic') && semantic !== undefined) {
       try {
@@ -464,8 +459,8 @@ class DuplicateMarks {
     const key = deltaKey(r.body.delta)
     for (const o of this.byParent.get(r.body.parent ?? '-')?.coded ?? []) {
       if (deltaKey(o.body.delta) !== key) continue
-      const score = changeSimilarity(change, o.body.change!)
-      if (score >= SAME_CODE_CHANGE) return { of: o.id, layer: 'code', score }
+      const { same, score } = sameCodeChange(change, o.body.change!)
+      if (same) return { of: o.id, layer: 'code', score }
     }
     return undefined
   }

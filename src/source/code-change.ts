@@ -12,6 +12,7 @@
  * `torch.nn.functional.rms_norm` are one `.rms_norm`); keyword arguments count by name; numbers
  * by value (`1e-4` = `0.0001`).
  */
+import { sha256Hex } from '../util/hash.js'
 import { parseConstants } from './train-constants.js'
 
 /** Tokens the edit adds and removes, net, each list sorted (a token repeats as often as it is added). */
@@ -138,6 +139,19 @@ function knownNames (parent: LogicalLine[], child: LogicalLine[]): { names: Set<
   return { names, modules }
 }
 
+/** Marks a line's shape token (see `lineShape`). */
+const SHAPE = '~'
+
+/**
+ * A line's shape: its meaningful tokens and brackets in order, hashed. Tokens alone are a bag,
+ * blind to order (`norm(x + f(x))` against `x + f(norm(x))`, post-norm against pre-norm); the
+ * shape tells such lines apart, and two agents who write one line alike share it.
+ */
+function lineShape (line: RawToken[], tokens: string[]): string {
+  const brackets = line.filter((t) => t.kind === 'punct' && '()[]'.includes(t.text)).map((t) => t.text).join('')
+  return `${SHAPE}${sha256Hex(`${tokens.join(' ')}|${brackets}`).slice(0, 12)}`
+}
+
 /** The meaningful tokens of one line: chains of names collapsed, invented names made anonymous. */
 function meaningfulTokens (line: RawToken[], known: { names: Set<string>, modules: Set<string> }): string[] {
   const out: string[] = []
@@ -150,7 +164,8 @@ function meaningfulTokens (line: RawToken[], known: { names: Set<string>, module
       continue
     }
     if (token.kind !== 'name') { out.push(token.text); continue }
-    if (line[k - 1]?.text === '.') continue // part of a chain, handled from its root
+    // A method of what an expression returns (`f(x).square()`): an API name, as in a chain.
+    if (line[k - 1]?.text === '.') { out.push(`.${token.text}`); continue }
     // A keyword argument counts by its name (`dim=`): it is the callee's vocabulary.
     if (depth > 0 && line[k + 1]?.text === '=' && (line[k - 1]?.text === '(' || line[k - 1]?.text === ',')) { out.push(`${token.text}=`); continue }
     const chain = [token.text]
@@ -192,7 +207,8 @@ export function codeChange (before: string, after: string): CodeChange {
     for (const line of lines) {
       if ((left.get(line.key) ?? 0) <= 0) continue
       left.set(line.key, left.get(line.key)! - 1)
-      for (const token of meaningfulTokens(line.tokens, known)) net.set(token, (net.get(token) ?? 0) + sign)
+      const tokens = meaningfulTokens(line.tokens, known)
+      for (const token of [...tokens, lineShape(line.tokens, tokens)]) net.set(token, (net.get(token) ?? 0) + sign)
     }
   }
   take(newLines, newCounts, oldCounts, 1)
@@ -209,8 +225,9 @@ export function codeChange (before: string, after: string): CodeChange {
 /** Whether the edit does anything beyond its constants (and comments, layout). */
 export const changesCode = (change: CodeChange): boolean => change.added.length > 0 || change.removed.length > 0
 
-// An invented name says little (every edit has some); everything else counts fully.
-const weightOf = (token: string): number => token === NEW_NAME || token === `.${NEW_NAME}` ? 0.25 : 1
+// An invented name says little (every edit has some), a line's shape only what the tokens do not
+// (their order); everything else counts fully.
+const weightOf = (token: string): number => token === NEW_NAME || token === `.${NEW_NAME}` || token.startsWith(SHAPE) ? 0.25 : 1
 
 /**
  * How alike two edits of one parent are, 0 (nothing in common) to 1 (the same tokens added and
@@ -235,4 +252,39 @@ export function changeSimilarity (a: CodeChange, b: CodeChange): number {
     total += w * Math.max(l, r)
   }
   return total === 0 ? 1 : shared / total
+}
+
+/**
+ * Two code changes at least this alike on one parent, with one delta, are the same experiment:
+ * the same calls, names and operations added and removed, written in other words, layout or
+ * variable names. Below it the descriptions decide (the semantic layer).
+ */
+export const SAME_CODE_CHANGE = 0.9
+
+/** A token that names one specific thing: an API name, a literal, a keyword argument. */
+function specific (token: string): boolean {
+  return (token.startsWith('.') && token !== `.${NEW_NAME}`) || /^[0-9'.]/.test(token) || token.endsWith('=')
+}
+
+/** The specific signed tokens `a` has more of than `b`. */
+function specificSurplus (a: CodeChange, b: CodeChange): Set<string> {
+  const counts = new Map<string, number>()
+  for (const t of a.added) counts.set(`+${t}`, (counts.get(`+${t}`) ?? 0) + 1)
+  for (const t of a.removed) counts.set(`-${t}`, (counts.get(`-${t}`) ?? 0) + 1)
+  for (const t of b.added) counts.set(`+${t}`, (counts.get(`+${t}`) ?? 0) - 1)
+  for (const t of b.removed) counts.set(`-${t}`, (counts.get(`-${t}`) ?? 0) - 1)
+  return new Set([...counts].filter(([key, n]) => n > 0 && specific(key.slice(1))).map(([key]) => key))
+}
+
+/**
+ * Whether two code changes of one parent are the same experiment: alike to `SAME_CODE_CHANGE`,
+ * and the same specific things (API names, literals, keyword arguments) added and removed as
+ * often. One that does something specific the other does not is another experiment however much
+ * boilerplate they share: SiLU in a new module class against ReLU in the same class, ReLU
+ * squared against ReLU, a cap of 15 against 30, RMS norm against layer norm.
+ */
+export function sameCodeChange (a: CodeChange, b: CodeChange): { same: boolean, score: number } {
+  const score = changeSimilarity(a, b)
+  const differs = specificSurplus(a, b).size > 0 || specificSurplus(b, a).size > 0
+  return { same: score >= SAME_CODE_CHANGE && !differs, score }
 }

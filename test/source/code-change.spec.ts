@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { changesCode, changeSimilarity, codeChange, NEW_NAME } from '../../src/source/code-change.js'
+import { changesCode, changeSimilarity, codeChange, NEW_NAME, SAME_CODE_CHANGE, sameCodeChange } from '../../src/source/code-change.js'
+import type { CodeChange } from '../../src/source/code-change.js'
+
+/** The tokens of a change without its lines' shapes (`~…`, the order of each line's tokens). */
+const tokensOf = (change: CodeChange): CodeChange => ({ added: change.added.filter((t) => !t.startsWith('~')), removed: change.removed.filter((t) => !t.startsWith('~')) })
 
 const BASE = readFileSync(new URL('../../../train/train.py', import.meta.url), 'utf8')
 
@@ -40,17 +44,54 @@ describe('codeChange: what an edit of train.py does', () => {
   })
 
   it('names what the edit adds and removes, calls by their last name', () => {
-    assert.deepEqual(codeChange(BASE, silu), { added: ['.SiLU'], removed: ['.GELU'] })
-    const change = codeChange(BASE, qkNormOneLine)
+    assert.deepEqual(tokensOf(codeChange(BASE, silu)), { added: ['.SiLU'], removed: ['.GELU'] })
+    const change = tokensOf(codeChange(BASE, qkNormOneLine))
     assert.deepEqual(change.removed, [])
     assert.equal(change.added.filter((t) => t === '.rms_norm').length, 2)
     assert.ok(change.added.includes('q') && change.added.includes('k'), 'names the parent uses are kept')
   })
 
-  it('the same change written another way has the same signature', () => {
-    assert.equal(changeSimilarity(codeChange(BASE, qkNormOneLine), codeChange(BASE, qkNormTwoLines)), 1, 'one line or two, F or torch.nn.functional, a comment')
-    assert.equal(changeSimilarity(codeChange(BASE, silu), codeChange(BASE, siluReformatted)), 1, 'one line or five')
-    assert.equal(changeSimilarity(codeChange(BASE, tieHeadToEmbed), codeChange(BASE, tieEmbedToHead)), 1, 'either side of the assignment')
+  it('the same change written another way is the same change', () => {
+    assert.equal(changeSimilarity(codeChange(BASE, silu), codeChange(BASE, siluReformatted)), 1, 'one logical line or five physical ones')
+    for (const [what, a, b] of [['one line or two, F or torch.nn.functional, a comment', qkNormOneLine, qkNormTwoLines], ['either side of the assignment', tieHeadToEmbed, tieEmbedToHead]] as const) {
+      const verdict = sameCodeChange(codeChange(BASE, a), codeChange(BASE, b))
+      assert.ok(verdict.same && verdict.score >= SAME_CODE_CHANGE && verdict.score < 1, `${what}: ${verdict.score}`)
+    }
+  })
+
+  it('order counts: the same tokens in another order are a change, and another one', () => {
+    const postNorm = edit(BASE, '        x = x + self.attn(self.norm1(x), cos, sin)\n', '        x = self.norm1(x + self.attn(x, cos, sin))\n')
+    const change = codeChange(BASE, postNorm)
+    assert.ok(changesCode(change), 'post-norm is not "no change"')
+    assert.deepEqual(tokensOf(change), { added: [], removed: [] }, 'the same tokens, only reordered')
+    assert.equal(sameCodeChange(change, codeChange(BASE, BASE)).same, false)
+  })
+
+  it('a method of an expression counts (`f(x).square()`)', () => {
+    const a = codeChange(BASE, edit(BASE, '        return x + self.mlp(self.norm2(x))', '        return x + self.mlp(self.norm2(x)).tanh()'))
+    assert.ok(tokensOf(a).added.includes('.tanh'), JSON.stringify(a))
+  })
+
+  it('a swap of one specific thing is another experiment, however much else the two share', () => {
+    const mlpClass = (activation: string): string => edit(BASE, MLP, `        self.mlp = FeedForward()\n`).replace('class Block(nn.Module):', `class FeedForward(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.Linear(WIDTH, MLP_RATIO * WIDTH, bias=False)
+        self.down = nn.Linear(MLP_RATIO * WIDTH, WIDTH, bias=False)
+
+    def forward(self, x):
+        return self.down(F.${activation}(self.up(x)))
+
+
+class Block(nn.Module):`)
+    const siluClass = codeChange(BASE, mlpClass('silu'))
+    const reluClass = codeChange(BASE, mlpClass('relu'))
+    const verdict = sameCodeChange(siluClass, reluClass)
+    assert.ok(verdict.score >= SAME_CODE_CHANGE, `alike by the tokens: ${verdict.score}`)
+    assert.equal(verdict.same, false, 'but silu where the other has relu')
+    const squared = codeChange(BASE, mlpClass('relu').replace('F.relu(self.up(x))', 'F.relu(self.up(x)).square()'))
+    assert.equal(sameCodeChange(squared, reluClass).same, false, 'relu squared is relu and more')
+    assert.equal(sameCodeChange(siluClass, codeChange(BASE, mlpClass('silu').replace('self.up', 'self.fc_in').replace('self.up', 'self.fc_in'))).same, true, 'other names for the same layers')
   })
 
   it('a name the edit invents counts whatever it is called', () => {
