@@ -106,7 +106,7 @@ const INCONCLUSIVE_CRASHES: ReadonlySet<CrashReason> = new Set<CrashReason>(['re
 export const CODE_FETCH_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 }
 
 /** Re-runs a loop may make before `maxVerifyShare` applies. */
-export const VERIFY_BURST = 2
+export const VERIFY_BURST = 1
 
 /** Verifications one secret fresh sample (and its reference run) serves before a new one is drawn. */
 export const FRESH_SAMPLE_USES = 8
@@ -268,7 +268,7 @@ export class ResearchLoop {
   /**
    * Whether this loop may re-run a peer's result now: `VERIFY_BURST` re-runs at once (a daemon
    * joining a swarm adopts its best first), then as many as keep them at `maxVerifyShare` of its
-   * runs (one per four experiments at 0.2).
+   * runs (one per thirteen experiments at the default 0.07).
    */
   private withinVerifyShare (): boolean {
     const share = this.init.maxVerifyShare ?? 1

@@ -59,7 +59,7 @@ export const SETTINGS = {
   maxExperiments: { area: 'agent', kind: 'int', arg: 'n', doc: 'stop researching after n experiments', defaultNote: '0: never' },
   firstSyncWaitMs: { area: 'agent', kind: 'int', arg: 'ms', doc: 'with bootstrap peers, wait this long for a first sync with the swarm before the first experiment (a joining daemon sees the swarm\'s baseline and best first)', defaultNote: '0: do not wait' },
   verifyBeforeAdopt: { area: 'agent', kind: 'bool', doc: 'take part in verification: re-run peers\' better results while fewer than a quorum of verifiers are on one (off: never re-run, adopt only what peers verified; only in a trusted private swarm)' },
-  maxVerifyShare: { area: 'agent', kind: 'number', arg: 'share', doc: 'at most this share of this node\'s runs re-runs peers\' results, after a first two (a doubted baseline excepted); past it, the node experiments and adopts what peers verified' },
+  maxVerifyShare: { area: 'agent', kind: 'number', arg: 'share', doc: 'at most this share of this node\'s runs re-runs peers\' results, after a first one (a doubted baseline excepted); past it, the node experiments and adopts what peers verified' },
   adoptOnlyReproducedHere: { area: 'agent', kind: 'bool', doc: 'build only on results this node re-ran itself, re-running every better peer result (the strict, costly mode; by default a quorum of peers with standing suffices)' },
   python: { area: 'runner', kind: 'text', arg: 'path', doc: 'Python interpreter with PyTorch', defaultNote: '"": detect /usr/bin/python3, python3, python' },
   corpus: { area: 'runner', kind: 'text', arg: 'dir', doc: 'the gpu profile\'s corpus from this folder (the same parquet shards, or train.txt and val.txt)', defaultNote: '"": fetch it from its host' },
