@@ -7,6 +7,7 @@
  *
  *   npm run bench:swarm                       # defaults: --agents 8 --seeds 10 --run-ms 3000 --wall-s 180
  *   npm run bench:swarm -- --landscape bench/swarm/landscapes/ridge.json --out /tmp/swarm
+ *   npm run bench:swarm -- --policies swarmd --liars 1   # one daemon reports its experiments better than measured
  *
  * Policies, each on the same seeds (a seed fixes the proposers' randomness and the run noise):
  *   one          one agent alone
@@ -16,7 +17,8 @@
  *
  * Per policy, over the seeds: wall time and runs (all kinds) until a finished experiment's true
  * value reaches the landscape's target, best true val_bpb at the end, executed duplicates,
- * share of run time spent verifying, idle share. One summary line per policy on stdout, and
+ * share of run time spent verifying, idle share; with --liars, whether any honest daemon built on
+ * or trusted a liar's result (asked over each daemon's API at the end). One summary line per policy on stdout, and
  * swarm.json + swarm.png (mean best val_bpb over wall time per policy) in --out.
  * SWARMD_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' passes node flags to every daemon (profiling).
  */
@@ -25,11 +27,11 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { loadLandscape } from './swarm/landscape.js'
 import { lineChartPng } from './swarm/png-chart.js'
-import { POLICIES, runTrial } from './swarm/trial.js'
+import { LIE, POLICIES, runTrial } from './swarm/trial.js'
 import { bestAt, spread, trialMetrics } from './swarm/trial-metrics.js'
 import { machineLine, parseFlags, progress } from './harness.js'
 import type { Rgb } from './swarm/png-chart.js'
-import type { PolicyName } from './swarm/trial.js'
+import type { FakeOutcome, PolicyName } from './swarm/trial.js'
 import type { Spread, TrialMetrics } from './swarm/trial-metrics.js'
 
 export const DEFAULT_LANDSCAPE = fileURLToPath(new URL('../../bench/swarm/landscapes/bowl.json', import.meta.url))
@@ -39,10 +41,14 @@ export interface SwarmBenchOptions {
   seeds: number[]
   runMs: number
   wallMs: number
+  /** The one-agent policy's trial length when longer (it is the slowest: measured, not a lower bound). Default `wallMs`. */
+  oneWallMs?: number
   landscape: string
   policies: PolicyName[]
   /** A real run's length this stands for, ms (5 minutes): per-hour allowances scale by realRunMs / runMs. */
   realRunMs?: number
+  /** Liars among a connected policy's daemons (bench/swarm/trial.ts `LIE`). Default 0. */
+  liars?: number
   onTrial?: (policy: PolicyName, seed: number, metrics: TrialMetrics) => void
 }
 
@@ -70,13 +76,14 @@ export async function runSwarmBench (options: SwarmBenchOptions): Promise<{ targ
   const out: PolicySummary[] = []
   for (const policy of options.policies) {
     const trials: TrialMetrics[] = []
+    const wallMs = policy === 'one' ? options.oneWallMs ?? options.wallMs : options.wallMs
     for (const seed of options.seeds) {
-      const record = await runTrial({ policy, agents: options.agents, seed, landscape: options.landscape, runMs: options.runMs, wallMs: options.wallMs, compression })
-      const metrics = trialMetrics(record.events, { t0: record.t0, wallMs: options.wallMs, nodes: record.nodes, target: landscape.target })
+      const record = await runTrial({ policy, agents: options.agents, seed, landscape: options.landscape, runMs: options.runMs, wallMs, compression, liars: options.liars ?? 0 })
+      const metrics: TrialMetrics = { ...trialMetrics(record.events, { t0: record.t0, wallMs, nodes: record.nodes, target: landscape.target }), ...(record.fakes !== undefined ? { fakes: record.fakes } : {}) }
       trials.push(metrics)
       options.onTrial?.(policy, seed, metrics)
     }
-    out.push(summarize(policy, POLICIES[policy].daemons(options.agents), trials, options.wallMs))
+    out.push(summarize(policy, POLICIES[policy].daemons(options.agents), trials, wallMs))
   }
   return { target: landscape.target, landscape: landscape.name, policies: out }
 }
@@ -125,7 +132,15 @@ function line (p: PolicySummary): string {
   const f = (s: Spread, digits = 1): string => Number.isNaN(s.mean) ? '-' : `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}`
   return `${p.policy.padEnd(12)} ${String(p.daemons).padStart(2)} daemons  target reached ${p.reached}/${p.trials.length}  ` +
     `time ${f(p.timeToTargetS)} s  runs ${f(p.runsToTarget, 0)}  best ${f(p.bestAtEnd, 4)}  ` +
-    `duplicates ${(100 * p.duplicateShare).toFixed(1)} %  verification ${(100 * p.verificationShare.mean).toFixed(1)} %  idle ${(100 * p.idleShare.mean).toFixed(1)} %`
+    `duplicates ${(100 * p.duplicateShare).toFixed(1)} %  verification ${(100 * p.verificationShare.mean).toFixed(1)} %  idle ${(100 * p.idleShare.mean).toFixed(1)} %` + fakesText(p.trials)
+}
+
+/** The liars' results summed over the seeds: published, built on by honest daemons, trusted and caught there. */
+function fakesText (trials: readonly TrialMetrics[]): string {
+  const withFakes = trials.flatMap((t) => t.fakes !== undefined ? [t.fakes] : [])
+  if (withFakes.length === 0) return ''
+  const sum = (key: keyof FakeOutcome): number => withFakes.reduce((n, f) => n + f[key], 0)
+  return `  fakes: ${sum('published')} published, built on ${sum('builtOn')} times, trusted ${sum('trusted')} times, caught ${sum('caught')} times (over honest daemons)`
 }
 
 /** `--name VALUE` string flags, taken out of argv before the numeric ones are parsed. */
@@ -148,21 +163,25 @@ async function main (): Promise<void> {
     seeds: { default: 10, help: 'seeds per policy' },
     'seed-base': { default: 1, help: 'first seed' },
     'run-ms': { default: 3000, help: 'wall time of every run (a 5-minute run)' },
-    'wall-s': { default: 180, help: 'wall time of each trial' }
+    'wall-s': { default: 180, help: 'wall time of each trial' },
+    'one-wall-s': { default: 0, help: 'wall time of each one-agent trial, when longer (0: --wall-s)' },
+    liars: { default: 0, help: `daemons of a connected policy that report their experiments ${LIE} better than measured` }
   }, rest)
   const policies = (strings.get('policies') ?? Object.keys(POLICIES).join(',')).split(',').map((p) => p.trim())
   for (const p of policies) if (!(p in POLICIES)) throw new Error(`--policies: unknown policy "${p}" (one, isolated, swarmd, claims-only)`)
   const landscape = resolve(strings.get('landscape') ?? DEFAULT_LANDSCAPE)
   const outDir = resolve(strings.get('out') ?? 'bench-results/swarm')
   const seeds = Array.from({ length: flags.seeds }, (_, i) => flags['seed-base'] + i)
-  process.stdout.write(`${machineLine()}\nbench:swarm: ${flags.agents} agents, ${seeds.length} seeds, runs of ${flags['run-ms']} ms, ${flags['wall-s']} s per trial, landscape ${landscape}\n`)
+  process.stdout.write(`${machineLine()}\nbench:swarm: ${flags.agents} agents${flags.liars > 0 ? ` (${flags.liars} of them liars in connected policies)` : ''}, ${seeds.length} seeds, runs of ${flags['run-ms']} ms, ${flags['wall-s']} s per trial, landscape ${landscape}\n`)
   const result = await runSwarmBench({
     agents: flags.agents,
     seeds,
     runMs: flags['run-ms'],
     wallMs: flags['wall-s'] * 1000,
+    ...(flags['one-wall-s'] > 0 ? { oneWallMs: flags['one-wall-s'] * 1000 } : {}),
     landscape,
     policies: policies as PolicyName[],
+    liars: flags.liars,
     onTrial: (policy, seed, m) => { progress(`${policy} seed ${seed}: target ${m.timeToTargetMs === null ? 'not reached' : `at ${(m.timeToTargetMs / 1000).toFixed(1)} s`}, best ${m.bestAtEnd?.toFixed(4) ?? '-'}, ${m.experiments} experiments, ${m.executedDuplicates} duplicates, verification ${(100 * m.verificationShare).toFixed(0)} %`) }
   })
   process.stdout.write(`target val_bpb ${result.target} (landscape ${result.landscape})\n`)

@@ -42,6 +42,8 @@ export interface SurrogateInit {
   eventsPath: string
   /** No run starts before this settles: every daemon of a trial starts together. */
   start: Promise<void>
+  /** A liar: its own experiments report this much better (lower) than they measured; re-runs of others are honest. */
+  lie?: number
 }
 
 export class SurrogateRunner implements ExperimentRunner {
@@ -83,7 +85,8 @@ export class SurrogateRunner implements ExperimentRunner {
       const log = `${scored.crash.message}\n`
       return { status: 'crash', reason: scored.crash.reason, detail: scored.crash.message, log, logTail: log, exitCode: 1, wallMs, timing: { trainingMs: wallMs, totalMs: wallMs, limitMs: runMs * 3 } }
     }
-    const valBpb = Math.round((scored.value + noise) * 1e6) / 1e6
+    const lie = kind === 'experiment' ? this.init.lie ?? 0 : 0
+    const valBpb = Math.round((scored.value + noise - lie) * 1e6) / 1e6
     this.record({ ...event, reported: valBpb })
     const metrics: RunMetrics = { val_bpb: valBpb, training_seconds: runMs / 1000, total_seconds: wallMs / 1000, peak_vram_mb: 0, mfu_percent: 0, total_tokens_M: 1, num_steps: steps, num_params_M: 1, depth: Number(constants.get('DEPTH') ?? 2) }
     const log = `---\n${Object.entries(metrics).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`

@@ -26,6 +26,8 @@ export interface SwarmDaemonArgs {
   bootstrap: string[]
   /** How many real seconds one bench second stands for: per-hour and per-minute allowances scale by it. */
   compression: number
+  /** A liar (bench `--liars`): its experiments report this much better than they measured. */
+  lie?: number
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as SwarmDaemonArgs
@@ -61,7 +63,7 @@ const daemon = new Daemon({
   rng: seededRng(args.seed * 104_729 + args.node),
   log: (line) => { process.stderr.write(`[node ${args.node}] ${line}\n`) },
   experiments: {
-    runner: new SurrogateRunner({ landscape, runMs: args.runMs, seed: args.seed, node: args.node, eventsPath: join(args.dataDir, 'runs.jsonl'), start }),
+    runner: new SurrogateRunner({ landscape, runMs: args.runMs, seed: args.seed, node: args.node, eventsPath: join(args.dataDir, 'runs.jsonl'), start, ...(args.lie !== undefined ? { lie: args.lie } : {}) }),
     environment: { torch: 'surrogate' },
     ownResultsOnly: args.policy === 'claims-only'
   }

@@ -3,6 +3,7 @@
  * of a policy's daemons), and the spread over seeds. Times are ms since the trial's start signal.
  */
 import type { RunEvent } from './surrogate-runner.js'
+import type { FakeOutcome } from './trial.js'
 
 export interface TrialMetrics {
   /** When a finished experiment first had a true value at or under the target; null if never. */
@@ -20,6 +21,8 @@ export interface TrialMetrics {
   verificationShare: number
   /** Share of the daemons' wall time with no run going. */
   idleShare: number
+  /** With liars (`--liars`): what the honest daemons made of the fakes. */
+  fakes?: FakeOutcome
 }
 
 /** One trial: `events` of every daemon of the policy, `nodes` daemons, `wallMs` long. */

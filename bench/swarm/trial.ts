@@ -50,13 +50,35 @@ export interface TrialSpec {
   compression: number
   /** Daemon log lines go here (default: dropped; the last ones are printed if a daemon dies). */
   log?: (line: string) => void
+  /**
+   * Connected policies: the last `liars` daemons report their experiments `LIE` better than they
+   * measured (their re-runs of others stay honest): does any honest daemon build on a fake?
+   */
+  liars?: number
 }
+
+/** How much better a liar reports: 5 tolerances of the cpu profile, refuted by any re-run. */
+export const LIE = 0.05
 
 export interface TrialRecord {
   events: RunEvent[]
   /** The start signal, ms since the epoch: event times are measured from it. */
   t0: number
   nodes: number
+  /** With liars: what the honest daemons made of the fakes at the end (undefined without liars). */
+  fakes?: FakeOutcome
+}
+
+/** The honest daemons' view of the liars' results at the end of a trial. */
+export interface FakeOutcome {
+  /** Results the liars published. */
+  published: number
+  /** Experiments of honest daemons built on a liar's result (a fake as a baseline). */
+  builtOn: number
+  /** (honest daemon, liar's result) pairs where the daemon trusts the result. */
+  trusted: number
+  /** (honest daemon, liar's result) pairs the daemon holds refuted or not reproduced. */
+  caught: number
 }
 
 interface Child {
@@ -74,19 +96,22 @@ export async function runTrial (spec: TrialSpec): Promise<TrialRecord> {
     for (let node = 0; node < count; node++) {
       // Connected policies meet through the first daemon, as volunteers meet through a bootstrap peer.
       const bootstrap = policy.connected && node > 0 ? [children[0]!.listen[0]!] : []
-      children.push(await spawnDaemon(spec, policy.daemon, node, bootstrap))
+      const lie = policy.connected && node >= count - (spec.liars ?? 0) ? LIE : undefined
+      children.push(await spawnDaemon(spec, policy.daemon, node, bootstrap, lie))
     }
     if (policy.connected) await waitForMesh(children)
     const t0 = Date.now()
     for (const child of children) child.proc.kill('SIGUSR2')
     await sleep(spec.wallMs)
+    const liars = policy.connected ? Math.min(spec.liars ?? 0, count) : 0
+    const fakes = liars > 0 ? await fakeOutcome(children.slice(0, count - liars), children.slice(count - liars)) : undefined
     await Promise.all(children.map(stop))
     const events: RunEvent[] = []
     for (const child of children) {
       const text = await readFile(join(child.dir, 'runs.jsonl'), 'utf8').catch(() => '')
       for (const line of text.split('\n')) if (line.trim() !== '') events.push(JSON.parse(line) as RunEvent)
     }
-    return { events, t0, nodes: count }
+    return { events, t0, nodes: count, ...(fakes !== undefined ? { fakes } : {}) }
   } finally {
     await Promise.all(children.map(async (child) => {
       await stop(child)
@@ -95,12 +120,12 @@ export async function runTrial (spec: TrialSpec): Promise<TrialRecord> {
   }
 }
 
-async function spawnDaemon (spec: TrialSpec, policy: DaemonPolicy, node: number, bootstrap: string[]): Promise<Child> {
+async function spawnDaemon (spec: TrialSpec, policy: DaemonPolicy, node: number, bootstrap: string[], lie: number | undefined): Promise<Child> {
   const dir = await mkdtemp(join(tmpdir(), 'swarmd-bench-swarm-'))
   const models = await modelsDir()
   await mkdir(join(dir, 'models'))
   for (const file of await readdir(models)) await link(join(models, file), join(dir, 'models', file))
-  const args: SwarmDaemonArgs = { dataDir: dir, landscape: spec.landscape, runMs: spec.runMs, seed: spec.seed, node, policy, bootstrap, compression: spec.compression }
+  const args: SwarmDaemonArgs = { dataDir: dir, landscape: spec.landscape, runMs: spec.runMs, seed: spec.seed, node, policy, bootstrap, compression: spec.compression, ...(lie !== undefined ? { lie } : {}) }
   const proc = spawn(process.execPath, [...(process.env.SWARMD_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), DAEMON_ENTRY, JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe'] })
   const child: Child = { proc, dir, listen: [], stderr: [] }
   proc.stderr?.setEncoding('utf8')
@@ -127,9 +152,35 @@ async function spawnDaemon (spec: TrialSpec, policy: DaemonPolicy, node: number,
   return child
 }
 
+interface ApiResult { id: string, author: string, parent: string | null, trust: string | null }
+
+async function apiOf (child: Child): Promise<string> {
+  return (JSON.parse(await readFile(join(child.dir, 'daemon.json'), 'utf8')) as { api: string }).api
+}
+
+/** Ask every honest daemon, over its API, what it holds of the liars' results and what it built on them. */
+async function fakeOutcome (honest: Child[], liars: Child[]): Promise<FakeOutcome> {
+  const liarIds = new Set(await Promise.all(liars.map(async (c) => ((await (await fetch(`${await apiOf(c)}/api/status`)).json()) as { peerId: string }).peerId)))
+  const outcome: FakeOutcome = { published: 0, builtOn: 0, trusted: 0, caught: 0 }
+  for (const child of honest) {
+    const api = await apiOf(child)
+    const self = ((await (await fetch(`${api}/api/status`)).json()) as { peerId: string }).peerId
+    const results = ((await (await fetch(`${api}/api/results`)).json()) as { results: ApiResult[] }).results
+    const fake = new Set(results.filter((r) => liarIds.has(r.author)).map((r) => r.id))
+    outcome.published = Math.max(outcome.published, fake.size)
+    for (const r of results) {
+      if (r.author === self && r.parent !== null && fake.has(r.parent)) outcome.builtOn++
+      if (!fake.has(r.id)) continue
+      if (r.trust === 'trusted') outcome.trusted++
+      if (r.trust === 'refuted' || r.trust === 'not-reproduced') outcome.caught++
+    }
+  }
+  return outcome
+}
+
 /** Every daemon sees at least one peer on the swarm's topic, the first one all of them. */
 async function waitForMesh (children: Child[]): Promise<void> {
-  const apis = await Promise.all(children.map(async (c) => (JSON.parse(await readFile(join(c.dir, 'daemon.json'), 'utf8')) as { api: string }).api))
+  const apis = await Promise.all(children.map(apiOf))
   await waitFor(async () => {
     const seen = await Promise.all(apis.map(async (api) => ((await (await fetch(`${api}/api/status`)).json()) as { topicPeers: number }).topicPeers))
     return seen.every((n, i) => n >= (i === 0 ? children.length - 1 : 1))

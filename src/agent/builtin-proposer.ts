@@ -53,6 +53,8 @@ interface Move {
  *    plus noise as wide as the model is unsure of it (wide for a knob the swarm never moved), the
  *    best draw taken. Agents draw differently, so they spread over the knobs.
  *
+ * 5. once every one-knob move of the baseline was tried, two knobs at once, drawn the same way.
+ *
  * Never a change already tried or running on the same parent, values outside a knob's range or
  * heads that do not split the width (src/agent/knobs.ts), nor a change that crashed on any
  * parent. Deterministic for a seed and the results it is shown; the model's sums are kept
@@ -122,15 +124,45 @@ export class BuiltinProposer implements Proposer {
       return proposal(joint.delta, describe(joint.delta))
     }
 
-    // 4. One knob, by Thompson sampling on the model.
+    // 4. One knob, by Thompson sampling on the model; 5. once every one-knob move was tried, two knobs.
+    const pick = this.thompson(moves.length > 0 ? moves : this.pairMoves(constants, values, runnable, model), model, spread)
+    if (pick === undefined) throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline, of one knob or two, was already tried')
+    return proposal(pick.delta, describe(pick.delta))
+  }
+
+  /** The move whose expected gain plus noise as wide as the model is unsure of its knobs draws highest. */
+  private thompson (moves: readonly Move[], model: KnobModel, spread: number): Move | undefined {
     let best: { move: Move, draw: number } | undefined
     for (const move of moves) {
-      const seen = model.observations(move.delta[0]!.name)
+      const seen = Math.min(...move.delta.map((d) => model.observations(d.name)))
       const draw = (move.gain ?? 0) + gaussian(this.components.rng) * spread / Math.sqrt(1 + seen)
       if (best === undefined || draw > best.draw) best = { move, draw }
     }
-    if (best === undefined) throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline was already tried')
-    return proposal(best.move.delta, describe(best.move.delta))
+    return best?.move
+  }
+
+  /**
+   * Every runnable change of two knobs, each to one of its nearby values: where a baseline's
+   * one-knob neighbourhood is used up (near an optimum, in a large swarm), the search goes on
+   * there instead of waiting for a better baseline.
+   */
+  private pairMoves (constants: readonly ModuleConstant[], values: ReadonlyMap<string, unknown>, runnable: (delta: DeltaEntry[]) => boolean, model: KnobModel): Move[] {
+    const valid = (name: string, to: number): boolean => whyNotRunnable(new Map([...values, [name, to]])) === undefined
+    const options = constants.map((knob) => this.nearby(knob, (to) => valid(knob.name, to)).filter((to) => valid(knob.name, to)).map((to) => ({ name: knob.name, from: knob.value, to })))
+    const moves: Move[] = []
+    for (let i = 0; i < options.length; i++) {
+      for (let j = i + 1; j < options.length; j++) {
+        for (const a of options[i]!) {
+          for (const b of options[j]!) {
+            const delta = [a, b]
+            if (!runnable(delta)) continue
+            const predicted = model.predict(delta)
+            moves.push({ delta, gain: predicted === undefined ? undefined : -predicted })
+          }
+        }
+      }
+    }
+    return moves
   }
 
   /** How far the model may be off for a knob it never saw: its residual, else the typical change the swarm's results made. */

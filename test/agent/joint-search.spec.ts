@@ -154,4 +154,19 @@ describe('BuiltinProposer: the joint search', () => {
     const b = await new BuiltinProposer({ rng: seededRng(9) }).propose(context({ results }))
     assert.deepEqual(a, b)
   })
+  it('once every one-knob move of the baseline is taken, goes on with two knobs instead of giving up', async () => {
+    const proposer = new BuiltinProposer({ rng: seededRng(5) })
+    const activeClaims: ProposalContext['activeClaims'] = []
+    let singles = 0
+    for (let i = 0; i < 500; i++) {
+      const proposal = await proposer.propose(context({ activeClaims }))
+      activeClaims.push({ description: proposal.description, delta: proposal.delta, parent: base, codeHash: null })
+      if (proposal.delta.length === 1) { singles++; continue }
+      assert.equal(proposal.delta.length, 2, JSON.stringify(proposal.delta))
+      assert.notEqual(proposal.delta[0]!.name, proposal.delta[1]!.name)
+      assert.ok(singles >= 20, `two knobs only after the one-knob moves (${singles} of them) ran out`)
+      return
+    }
+    assert.fail('never proposed two knobs')
+  })
 })
