@@ -5,7 +5,7 @@ import { bestView } from '../claims/lineage.js'
 import { sha256Hex } from '../util/hash.js'
 import { codeChange } from '../source/code-change.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
-import type { ClaimBook, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
+import type { ClaimBook, ClaimCandidate, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimEntry } from '../claims/research-ledger.js'
 import type { HypothesisBook } from '../claims/hypotheses.js'
 import type { ResultEntry } from '../claims/research-ledger.js'
@@ -235,12 +235,13 @@ export class ResearchLoop {
     return this.init.ownResultsOnly === true ? all.filter((r) => r.author === this.components.state.peerId) : all
   }
 
-  /** A proposal nobody in the swarm ran or is running (exact, structured and semantic dedup). */
-  private async proposeNew (baseline: ProposalContext['baseline'], signal: AbortSignal): Promise<Proposal> {
+  /** A proposal nobody in the swarm ran or is running (every dedup layer), with the candidate the check saw. */
+  private async proposeNew (baseline: ProposalContext['baseline'], signal: AbortSignal): Promise<{ proposal: Proposal, candidate: ClaimCandidate }> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const proposal = await this.components.proposer.propose(this.context(baseline), { signal })
-      const hit = await this.components.claims.findDuplicate({ description: proposal.description, codeHash: sha256Hex(proposal.source), parent: baseline.resultId, delta: proposal.delta, change: codeChange(baseline.source, proposal.source) })
-      if (hit === undefined) return proposal
+      const candidate = candidateOf(proposal, baseline)
+      const hit = await this.components.claims.findDuplicate(candidate)
+      if (hit === undefined) return { proposal, candidate }
       this.avoided(proposal.description, hit, 'proposing again')
     }
     throw new ProposalError('PROPOSAL_EXHAUSTED', 'eight proposals in a row duplicated work the swarm already did')
@@ -545,17 +546,18 @@ export class ResearchLoop {
     }
     const needsBaseline = baseline.resultId === null && !this.baselineTaken()
     // The baseline runs once in a swarm (others re-run it as a verification); proposals are checked.
-    const proposal: Proposal = needsBaseline
-      ? { source: baseline.source, description: 'baseline: the harness default train.py', delta: [] }
-      : await this.proposeNew(baseline, signal)
+    let proposal: Proposal
+    let candidate: ClaimCandidate
+    if (needsBaseline) {
+      proposal = { source: baseline.source, description: 'baseline: the harness default train.py', delta: [] }
+      candidate = candidateOf(proposal, baseline)
+    } else {
+      ({ proposal, candidate } = await this.proposeNew(baseline, signal))
+    }
 
     // The code is stored once the claim stands: a claim refused as a duplicate leaves nothing behind.
     const request: ClaimRequest = {
-      description: proposal.description,
-      parent: baseline.resultId,
-      codeHash: sha256Hex(proposal.source),
-      delta: proposal.delta,
-      change: codeChange(baseline.source, proposal.source),
+      ...candidate,
       ...(proposal.hypothesis !== undefined ? { hypothesis: proposal.hypothesis } : {}),
       tier: this.init.tier,
       ttlMs: this.init.claimTtlMs
@@ -675,4 +677,15 @@ function roundFresh (fresh: FreshComparison): FreshComparison {
 
 function describeFresh (fresh: FreshComparison): string {
   return `ahead of the default train.py by ${fresh.fixedAdvantage.toFixed(4)} bpb on the fixed slice but by ${fresh.freshAdvantage.toFixed(4)} ± ${fresh.standardError.toFixed(4)} on ${fresh.windows} fresh windows: overfit to the fixed slice`
+}
+
+/** A proposal as the claim book sees it: its code hashed, and what the code does beyond its delta. */
+function candidateOf (proposal: Proposal, baseline: ProposalContext['baseline']): ClaimCandidate {
+  return {
+    description: proposal.description,
+    parent: baseline.resultId,
+    codeHash: sha256Hex(proposal.source),
+    delta: proposal.delta,
+    change: codeChange(baseline.source, proposal.source)
+  }
 }
