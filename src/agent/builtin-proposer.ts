@@ -3,6 +3,7 @@ import { sha256Hex } from '../util/hash.js'
 import { applyDelta, parseConstants } from '../source/train-constants.js'
 import { changeKey, whyNotRunnable } from './knobs.js'
 import { ResultIndex } from './result-index.js'
+import { coordinate } from './knob-model.js'
 import type { KnobModel } from './knob-model.js'
 import { ProposalError } from './proposer.js'
 import type { ModuleConstant } from '../source/train-constants.js'
@@ -124,8 +125,11 @@ export class BuiltinProposer implements Proposer {
       return proposal(joint.delta, describe(joint.delta))
     }
 
-    // 4. One knob, by Thompson sampling on the model; 5. once every one-knob move was tried, two knobs.
-    const pick = this.thompson(moves.length > 0 ? moves : this.pairMoves(constants, values, runnable, model), model, spread)
+    // 4. One knob, by Thompson sampling on the model, among knobs no peer is moving the same way now
+    // (on any parent: its result informs the model within a run); 5. once every one-knob move was tried, two knobs.
+    const moving = movesInFlight(context.activeClaims)
+    const elsewhere = moves.filter((m) => !m.delta.some((d) => moving.has(moveKey(d))))
+    const pick = this.thompson(elsewhere.length > 0 ? elsewhere : moves.length > 0 ? moves : this.pairMoves(constants, values, runnable, model), model, spread)
     if (pick === undefined) throw new ProposalError('PROPOSAL_EXHAUSTED', 'every nearby change of this baseline, of one knob or two, was already tried')
     return proposal(pick.delta, describe(pick.delta))
   }
@@ -220,6 +224,20 @@ function jointStep (moves: readonly Move[], model: KnobModel, spread: number): M
   if (bestPerKnob.size < 2) return undefined
   const delta = [...bestPerKnob.values()].flatMap((m) => m.delta)
   return { delta, gain: [...bestPerKnob.values()].reduce((sum, m) => sum + m.gain!, 0) }
+}
+
+/** A knob and the way it moves ("DEPTH+"): what two changes on different parents have in common. */
+function moveKey (d: DeltaEntry): string {
+  const from = coordinate(d.name, d.from)
+  const to = coordinate(d.name, d.to)
+  return `${d.name}${from === undefined || to === undefined ? '?' : to > from ? '+' : '-'}`
+}
+
+/** The knob moves of the claims running now, on any parent. */
+function movesInFlight (claims: ProposalContext['activeClaims']): Set<string> {
+  const moving = new Set<string>()
+  for (const c of claims) for (const d of c.delta) moving.add(moveKey(d))
+  return moving
 }
 
 function describe (delta: readonly DeltaEntry[]): string {

@@ -7,6 +7,7 @@ import { codeChange } from '../source/code-change.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
 import type { ClaimBook, ClaimCandidate, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimEntry } from '../claims/research-ledger.js'
+import type { SourceBlobs } from '../claims/claim-request.js'
 import type { HypothesisBook } from '../claims/hypotheses.js'
 import type { ResultEntry } from '../claims/research-ledger.js'
 import type { TrustLedger } from '../trust/trust-ledger.js'
@@ -24,14 +25,9 @@ import type { EnvironmentBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
 
-export interface BlobAccess {
-  add(bytes: Uint8Array): Promise<string>
-  get(hash: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
-}
-
 export interface ResearchLoopComponents {
   state: SwarmState
-  blobs: BlobAccess
+  blobs: SourceBlobs
   runner: ExperimentRunner
   proposer: Proposer
   clock: Clock
@@ -466,7 +462,7 @@ export class ResearchLoop {
       claimId: claim.id,
       metrics,
       // The numbers measured here, never the stranger's output: it would carry back what its code could read.
-      logHash: await blobs.add(Buffer.from(verificationReport(outcome, metrics, steps))),
+      logHash: await blobs.add(Buffer.from(verificationReport(outcome, metrics, steps)), { announce: false }),
       hardware: { ...this.init.hardware, tier: this.init.tier },
       ...(this.init.environment !== undefined ? { environment: this.init.environment } : {}),
       harness: this.init.harness,

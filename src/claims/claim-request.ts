@@ -10,7 +10,8 @@ import type { Tier } from '../state/record-kinds.js'
 
 /** The blob store as claims and results use it: hashes are sha256 hex strings. */
 export interface SourceBlobs {
-  add(bytes: Uint8Array): Promise<string>
+  /** Store bytes; `announce: false` keeps them out of the DHT (`BlobService.add`). */
+  add(bytes: Uint8Array, options?: { announce?: boolean }): Promise<string>
   get(hash: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>
 }
 

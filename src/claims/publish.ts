@@ -87,7 +87,7 @@ export class ResultPublisher {
         ? { delta: claim.body.delta, change: claim.body.change }
         : await this.changeFromParent(claim, input.code, options)
       await blobs.add(Buffer.from(input.code))
-      const logHash = await blobs.add(Buffer.from(publishableLog(logOf(input.run))))
+      const logHash = await blobs.add(Buffer.from(publishableLog(logOf(input.run))), { announce: false })
       const body: ResultBody = {
         claimId: claim.id,
         parent: claim.body.parent,

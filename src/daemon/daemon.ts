@@ -439,7 +439,7 @@ export class Daemon {
 
   /** The blob service as claims, results and the API use it: hashes as hex strings, each checked. */
   private blobs (): SourceBlobs {
-    return { add: async (bytes) => this.network.blobs.add(bytes), get: async (hash, options) => this.network.blobs.get(parseBlobHash(hash), options) }
+    return { add: async (bytes, options) => this.network.blobs.add(bytes, options), get: async (hash, options) => this.network.blobs.get(parseBlobHash(hash), options) }
   }
 
   /** The ports the local API serves from, once the daemon has joined its swarm. */

@@ -1,6 +1,7 @@
 import { boundedLpStream } from './length-prefix.js'
 import { SwarmdError } from '../util/errors.js'
 import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from './blob-codec.js'
+import { BlobAnnouncer } from './blob-announcer.js'
 import { BlobRequestLimit } from './blob-request-limit.js'
 import { blobCid, blobHashOf } from './blob-store.js'
 import { gossipScoring } from './gossip-score.js'
@@ -65,11 +66,13 @@ export class BlobService {
   /** Peers refused since they were last served: one rejection entry per burst, not per request. */
   private readonly overBudget = new Set<string>()
   readonly stats: BlobServeStats = { served: 0, notFound: 0, refused: 0 }
+  readonly announcer: BlobAnnouncer
 
   constructor (private readonly components: BlobServiceComponents, init: BlobServiceInit = {}) {
     this.fetchTimeoutMs = init.fetchTimeoutMs ?? 30_000
     this.idleMs = init.idleMs ?? 10_000
     this.findProvidersTimeoutMs = init.findProvidersTimeoutMs ?? 5_000
+    this.announcer = new BlobAnnouncer(async (hash, signal) => { await components.libp2p.contentRouting.provide(blobCid(hash as BlobHash), { signal }) })
     this.requestLimit = new BlobRequestLimit(components.clock ?? systemClock, { perPeerPerMinute: init.requestsPerPeerPerMinute ?? 120 })
   }
 
@@ -82,19 +85,25 @@ export class BlobService {
 
   async stop (): Promise<void> {
     this.stopController.abort()
+    await this.announcer.stop()
   }
 
-  /** Store bytes locally and announce them; resolves with the hash once stored. */
-  async add (bytes: Uint8Array): Promise<BlobHash> {
+  /**
+   * Store bytes locally and announce them; resolves with the hash once stored. `announce: false`
+   * for what peers look up rarely and from its author (logs, verification reports): each
+   * announcement is a DHT query and a record at every closest peer, and announcing the logs too
+   * doubled that traffic per experiment. Code is announced, so every holder of a popular
+   * train.py serves it.
+   */
+  async add (bytes: Uint8Array, options: { announce?: boolean } = {}): Promise<BlobHash> {
     const hash = await this.components.store.put(bytes)
-    this.announce(hash)
+    if (options.announce !== false) this.announce(hash)
     return hash
   }
 
-  /** Tell the DHT we hold this blob (in the background: a lone node has nobody to tell). */
+  /** Tell the DHT we hold this blob, once per hash, in the background (`BlobAnnouncer`). */
   announce (hash: BlobHash): void {
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(30_000)])
-    void this.components.libp2p.contentRouting.provide(blobCid(hash), { signal }).catch(() => {})
+    this.announcer.announce(hash)
   }
 
   /** The blob from the local store, else from the first peer that delivers it intact. */

@@ -148,6 +148,26 @@ describe('BuiltinProposer: the joint search', () => {
     assert.notDeepEqual(claimed.delta, picks[0])
   })
 
+  it('leaves a knob a peer is moving the same way now, on any parent, to that peer: its result informs this node within a run', async () => {
+    // On other lineages a wider model helped every time: alone, one-knob proposals widen.
+    const results: ProposalContext['results'] = []
+    let n = 10
+    for (const parent of [hash(600), hash(601), hash(602)]) results.push(scored(n++, [{ name: 'WIDTH', from: 32, to: 64 }], 1.9, parent), scored(n++, [{ name: 'WIDTH', from: 48, to: 96 }], 1.88, parent))
+    for (const [i, id] of [hash(600), hash(601), hash(602)].entries()) results.push({ ...scored(700 + i, [], 2.0, null), id })
+    // A peer widens its own lineage now: another parent, another width.
+    const widening = { description: '', delta: [{ name: 'WIDTH', from: 96, to: 192 }], parent: hash(603), codeHash: null }
+    const widened = async (activeClaims: ProposalContext['activeClaims']): Promise<number> => {
+      let count = 0
+      for (let seed = 0; seed < 40; seed++) {
+        const p = await new BuiltinProposer({ rng: seededRng(seed) }).propose(context({ results, activeClaims }))
+        if (p.delta.length === 1 && p.delta[0]!.name === 'WIDTH' && (p.delta[0]!.to as number) > (p.delta[0]!.from as number)) count++
+      }
+      return count
+    }
+    assert.ok(await widened([]) >= 30, 'alone, the helpful knob is moved')
+    assert.equal(await widened([widening]), 0)
+  })
+
   it('is deterministic for a seed, with results to fit', async () => {
     const results = [scored(1, [{ name: 'WIDTH', from: 64, to: 128 }], 1.95, base), scored(2, [{ name: 'DEPTH', from: 2, to: 3 }], 2.01, base)]
     const a = await new BuiltinProposer({ rng: seededRng(9) }).propose(context({ results }))

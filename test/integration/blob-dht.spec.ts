@@ -37,5 +37,11 @@ describe('blobs located through kad-dht', () => {
     assert.deepEqual(new Uint8Array(fetched), bytes)
     assert.deepEqual(new Uint8Array((await c.network.blobs.get(hash))!), bytes, 'kept locally after the fetch')
     assert.equal(await b.network.blobs.get(hash).then(() => 'found', () => 'missing'), 'found', 'B fetches through the swarm too')
+
+    // Stored again (the loop, then the publisher): not announced again; a log is not announced at all.
+    await a.network.blobs.add(bytes)
+    await a.network.blobs.add(new TextEncoder().encode('step 10 loss 2.1\n'), { announce: false })
+    await a.network.blobs.announcer.idle()
+    assert.equal(a.network.blobs.announcer.provided, 1)
   })
 })
