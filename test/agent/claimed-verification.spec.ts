@@ -95,7 +95,7 @@ describe('verification as claimed work', () => {
     assert.deepEqual(verifiersOf(a!, resultId), [a!.state.peerId], later.log.join('\n'))
   })
 
-  it('spends at most maxVerifyShare of its runs re-running peers\' results: with five better-looking ones waiting, a node at 0.25 re-runs VERIFY_BURST at once, then one per three experiments', async () => {
+  it('spends at most maxVerifyShare of its runs re-running peers\' results: with five better-looking ones waiting, a node at 0.25 re-runs VERIFY_BURST at once, then one after every three experiments', async () => {
     const clock = new TickingClock()
     const a = await makeReplica({ seed: 7, clock })
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
@@ -107,11 +107,14 @@ describe('verification as claimed work', () => {
       await publishAs(peer, source, 0.5 + 0.01 * i, `WIDTH 64 -> ${width}`)
       await deliver(peer, a)
     }
-    const { loop, log } = await node(a, 8, 0, 6, 0.25)
+    // Re-run, three experiments, re-run, three experiments, re-run, the seventh experiment.
+    const { loop, log } = await node(a, 8, 0, 7, 0.25)
     loop.start()
     await loop.done
     const { verifications, experiments } = loop.stats
-    assert.equal(experiments, 6)
+    assert.equal(experiments, 7)
     assert.equal(verifications, VERIFY_BURST + 2, `${verifications} re-runs beside ${experiments} experiments:\n${log.join('\n')}`)
+    const order = log.filter((line) => /re-running|: (keep|discard|crash)/.test(line)).map((line) => line.includes('re-running') ? 'V' : 'E').join('')
+    assert.equal(order, 'VEEEVEEEVE', log.join('\n'))
   })
 })
