@@ -6,6 +6,8 @@
  * without this every store re-ran the whole query. Announcements run one at a time, in order: a
  * burst of results queues its announcements instead of opening a query per blob at once.
  */
+
+/** kad-dht `provide` for one blob hash, bounded by `signal`. */
 export interface ProvideFn {
   (hash: string, signal: AbortSignal): Promise<void>
 }

@@ -90,7 +90,7 @@ export class BlobService {
 
   /**
    * Store bytes locally and announce them; resolves with the hash once stored. `announce: false`
-   * for what peers look up rarely and from its author (logs, verification reports): each
+   * for what peers look up rarely (logs, verification reports: a fetch finds them at the connected peers): each
    * announcement is a DHT query and a record at every closest peer, and announcing the logs too
    * doubled that traffic per experiment. Code is announced, so every holder of a popular
    * train.py serves it.
