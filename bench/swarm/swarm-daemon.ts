@@ -44,6 +44,7 @@ const config = resolveConfig({
     listen: ['/ip4/127.0.0.1/tcp/0'],
     httpPort: 0,
     mdns: false,
+    upnp: false,
     agent: 'builtin',
     profile: 'cpu',
     bootstrap: args.bootstrap,

@@ -78,7 +78,8 @@ export async function statusCommand (dataDir: string, json: boolean, print: Prin
   print(`peer     ${status.peerId}`)
   print(`swarm    ${status.swarm}`)
   print(`listen   ${status.listen.join(' ')}`)
-  print(`peers    ${status.peers.length} connected, ${status.topicPeers} on the swarm topic`)
+  print(`reach    ${describeReachability(status.reachability, status.relays)}`)
+  print(`peers    ${status.peers.length} connected (${describePaths(status.peers)}), ${status.topicPeers} on the swarm topic`)
   print(`records  ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
   const r = status.research
   const running = r.current === null ? '' : `; running "${r.current.description}" at step ${r.current.step}`
@@ -92,7 +93,21 @@ export async function peersCommand (dataDir: string, json: boolean, print: Print
   const { peers } = await client.getJson('/api/peers', peersReply)
   if (json) return print(JSON.stringify(peers, null, 2))
   if (peers.length === 0) return print('no peers connected')
-  for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}`)
+  for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}  ${p.path}`)
+}
+
+function describeReachability (reachability: 'public' | 'relayed' | 'private', relays: { holding: string[], serving: boolean }): string {
+  const how = reachability === 'public'
+    ? 'public: peers dial this node directly'
+    : reachability === 'relayed'
+      ? `behind NAT, reachable through ${relays.holding.length} relay${relays.holding.length === 1 ? '' : 's'}`
+      : 'private: only peers on this network (or that this node dials) reach it; no relay slot yet'
+  return relays.serving ? `${how}; relaying for peers behind NAT` : how
+}
+
+function describePaths (peers: Array<{ path: 'direct' | 'relayed' | 'hole-punched' }>): string {
+  const count = (path: string): number => peers.filter((p) => p.path === path).length
+  return `${count('direct')} direct, ${count('relayed')} relayed, ${count('hole-punched')} hole-punched`
 }
 
 export async function connectCommand (dataDir: string, addr: string, print: Print): Promise<void> {

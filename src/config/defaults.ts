@@ -1,4 +1,5 @@
 import { CORPUS_HUB } from '../corpus/hub-listing.js'
+import { RELAY_SERVER_DEFAULTS } from '../p2p/relay-limits.js'
 
 /**
  * The one defaults object: config file, environment and CLI flags all resolve through it.
@@ -13,6 +14,17 @@ export const DEFAULTS = {
   httpPort: 4718,
   /** Find peers on the local network by multicast DNS. */
   mdns: true,
+  /**
+   * Serve as a circuit relay for peers behind NAT: `auto` when this daemon is one of its own
+   * bootstrap peers (bootstrap daemons are reachable, and every newcomer connects to them).
+   */
+  relay: 'auto' as 'auto' | 'on' | 'off',
+  /** A relay's bounds (src/p2p/libp2p-node.ts `RELAY_SERVER_DEFAULTS` says why these). */
+  relayMaxReservations: RELAY_SERVER_DEFAULTS.maxReservations,
+  relayMaxBytes: RELAY_SERVER_DEFAULTS.maxBytes,
+  relayMaxDurationMs: RELAY_SERVER_DEFAULTS.maxDurationMs,
+  /** Ask the home router for a port mapping by UPnP / NAT-PMP, so peers can dial this node directly. */
+  upnp: true,
   /** Daemons share state only within one swarm. */
   swarm: 'default',
   /** The research loop: `builtin` mutation search (no LLM), `command` (a coding-agent CLI) or `none` (coordination only). */

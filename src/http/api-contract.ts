@@ -135,7 +135,7 @@ export const claimCounts = z.object({
   duplicateResults: z.number()
 })
 
-const peerJson = z.object({ peerId: id, addr: z.string(), direction: z.enum(['inbound', 'outbound']), openedAt: z.number() })
+const peerJson = z.object({ peerId: id, addr: z.string(), direction: z.enum(['inbound', 'outbound']), path: z.enum(['direct', 'relayed', 'hole-punched']), openedAt: z.number() })
 export const peersReply = z.object({ peers: z.array(peerJson) })
 
 /** `GET /api/status` once the daemon has joined its swarm; the research and network parts as their ports give them. */
@@ -144,6 +144,8 @@ export const statusReply = z.object({
   swarm: z.string(),
   research: z.custom<ResearchStatus>((v) => typeof v === 'object' && v !== null && 'profile' in v),
   listen: z.array(z.string()),
+  reachability: z.enum(['public', 'relayed', 'private']),
+  relays: z.object({ holding: z.array(z.string()), serving: z.boolean() }),
   peers: z.array(peerJson),
   topicPeers: z.number(),
   sync: z.custom<NetworkSnapshot['sync']>((v) => typeof v === 'object' && v !== null),

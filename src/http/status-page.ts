@@ -21,6 +21,7 @@ export function statusPageHtml (): string {
 <h1>swarmd <span class="muted" id="swarm"></span></h1>
 <div>peer <code id="peer-id">…</code></div>
 <div class="muted" id="listen"></div>
+<div class="muted">reachability: <span id="reachability">…</span></div>
 <h2>Records</h2>
 <div class="counts" id="counts"></div>
 <h2>Research</h2>
@@ -33,7 +34,7 @@ export function statusPageHtml (): string {
 <h2>Recent results</h2>
 <table><thead><tr><th>val_bpb</th><th>status</th><th>change</th><th>throughput</th><th>author</th><th>when</th></tr></thead><tbody id="results"></tbody></table>
 <h2>Peers (<span id="peer-count">0</span>, on topic <span id="mesh-count">0</span>)</h2>
-<table><thead><tr><th>peer</th><th>address</th><th>direction</th></tr></thead><tbody id="peers"></tbody></table>
+<table><thead><tr><th>peer</th><th>address</th><th>direction</th><th>path</th></tr></thead><tbody id="peers"></tbody></table>
 <h2>Recent hypotheses</h2>
 <table><thead><tr><th>title</th><th>text</th><th>state</th><th>author</th><th>when</th></tr></thead><tbody id="hypotheses"></tbody></table>
 <h2>Rejected peer input (<span id="rejected">0</span>)</h2>
@@ -75,10 +76,11 @@ async function refresh () {
     document.getElementById('swarm').textContent = 'swarm ' + status.swarm
     document.getElementById('peer-id').textContent = status.peerId
     document.getElementById('listen').textContent = status.listen.join('  ')
+    document.getElementById('reachability').textContent = status.reachability + (status.relays.holding.length > 0 ? ' (slots on ' + status.relays.holding.length + ' relays)' : '') + (status.relays.serving ? ', relaying for peers behind NAT' : '')
     document.getElementById('counts').innerHTML = Object.entries(status.counts).map(([k, v]) => '<span>' + esc(k) + ': <b data-kind="' + esc(k) + '">' + v + '</b></span>').join('')
     document.getElementById('peer-count').textContent = status.peers.length
     document.getElementById('mesh-count').textContent = status.topicPeers
-    rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction)])
+    rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction), esc(p.path)])
     rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [esc(h.title), esc(h.text), esc(h.state), '<code title="' + esc(h.author) + '">' + esc(short(h.author)) + '</code>', esc(when(h.createdAt))])
     document.getElementById('rejected').textContent = status.rejections.reject + status.rejections.ignore
     rows('rejections', status.rejections.recent, (r) => [esc(when(r.at)), '<code>' + esc(short(r.peer)) + '</code>', esc(r.channel), '<span class="' + (r.verdict === 'reject' ? 'bad' : 'muted') + '">' + esc(r.fault) + '</span>'])

@@ -80,7 +80,9 @@ export class BlobService {
     await this.components.libp2p.handle(BLOB_PROTOCOL, (stream, connection) => {
       if (!this.withinBudget(stream, connection.remotePeer)) return
       void this.serve(stream, connection.remotePeer)
-    }, { maxInboundStreams: 16 })
+    // A relayed (limited) connection is how a peer behind NAT serves and gets code (issue 17);
+    // the relay bounds its bytes and time, and blobs are all swarmd sends over one.
+    }, { maxInboundStreams: 16, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -150,7 +152,7 @@ export class BlobService {
       idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
       return bytes
     }
-    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
+    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal, runOnLimitedConnection: true }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
     try {
       const lp = boundedLpStream(stream, BLOB_DATA_FRAME_BYTES)
       await lp.write(encodeBlobRequest(hash), { signal })

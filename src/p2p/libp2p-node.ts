@@ -1,5 +1,8 @@
 import '../util/polyfill.js'
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
@@ -7,10 +10,14 @@ import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
 import { guardOutboundPrefixes, guardProtocolPrefixes } from './prefix-guard.js'
+import { relayReservations } from './relay-reservations.js'
+import type { RelayServerLimits } from './relay-limits.js'
+import type { RelayReservations } from './relay-reservations.js'
 import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -23,6 +30,7 @@ export type SwarmdServices = {
   ping: Ping
   pubsub: GossipSub
   dht: KadDHT
+  relayReservations: RelayReservations
 }
 
 export type SwarmdLibp2p = Libp2p<SwarmdServices>
@@ -45,14 +53,22 @@ export interface Libp2pNodeOptions {
   inboundLimiter: InboundLimiter
   /** Gossipsub peer scoring of the state topic (src/p2p/gossip-score.ts). */
   score: { topic: string, strikeLimit: number, ipColocationThreshold: number, appScore?: (peerId: string) => number }
+  /** Serve as a circuit relay for peers behind NAT, within these bounds; undefined: no relay service. */
+  relay?: RelayServerLimits
+  /** Ask the router for a port mapping by UPnP (or NAT-PMP). */
+  upnp: boolean
 }
+
 
 /** DHT protocol of our own: a swarmd DHT never mixes with the public IPFS one. */
 export const DHT_PROTOCOL = '/swarmd/kad/1.0.0'
 
 /**
  * The libp2p node as DESIGN §1 fixes it: TCP + noise + yamux, identify, ping, bootstrap,
- * mDNS, kad-dht in LAN mode and gossipsub. Created stopped: register handlers first.
+ * mDNS, kad-dht in LAN mode and gossipsub; and for volunteers behind NAT (issue 17) the circuit
+ * relay transport with a slot on a connected relay (src/p2p/relay-reservations.ts), AutoNAT, DCUtR
+ * and, unless turned off, UPnP; a relay service when `relay` is set. Created stopped: register
+ * handlers first.
  */
 export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<SwarmdLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
@@ -62,7 +78,7 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
     start: false,
     privateKey: opts.privateKey,
     addresses: { listen: opts.listen },
-    transports: [tcp()],
+    transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
@@ -102,7 +118,23 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
         clientMode: false,
         // The default mapper strips private addresses and every LAN query hangs.
         peerInfoMapper: passthroughMapper
-      })
+      }),
+      autoNAT: autoNAT(),
+      dcutr: dcutr(),
+      relayReservations: relayReservations(),
+      ...(opts.relay !== undefined ? { relay: relayServer(opts.relay) } : {}),
+      ...(opts.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'swarmd' }) } : {})
+    }
+  })
+}
+
+function relayServer (limits: RelayServerLimits): ReturnType<typeof circuitRelayServer> {
+  return circuitRelayServer({
+    reservations: {
+      maxReservations: limits.maxReservations,
+      applyDefaultLimit: true,
+      defaultDataLimit: BigInt(limits.maxBytes),
+      defaultDurationLimit: limits.maxDurationMs
     }
   })
 }

@@ -1,4 +1,4 @@
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BlobService } from './blob-service.js'
 import { BootstrapDialer } from './bootstrap-dialer.js'
@@ -9,11 +9,14 @@ import { colocateConnectedOnly, gossipScoring } from './gossip-score.js'
 import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
+import { ConnectionPaths, reachabilityOf } from './connection-paths.js'
+import { RELAY_SERVER_DEFAULTS } from './relay-limits.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
 import { SwarmdError } from '../util/errors.js'
 import type { BlobStore } from './blob-store.js'
+import type { ConnectionPath, Reachability } from './connection-paths.js'
 import type { GossipStats } from './gossip-replication.js'
 import type { Rejection } from './peer-penalties.js'
 import type { SyncStats } from './sync-service.js'
@@ -66,6 +69,13 @@ export interface SwarmNetworkInit {
   blobRequestsPerPeerPerMinute?: number
   /** A blob fetch whose provider sends nothing for this long is dropped and struck, ms. */
   blobIdleMs?: number
+  /** Serve as a circuit relay: `auto` when this node is one of its own bootstrap peers. Default off. */
+  relay?: 'auto' | 'on' | 'off'
+  relayMaxReservations?: number
+  relayMaxBytes?: number
+  relayMaxDurationMs?: number
+  /** Ask the router for a port mapping by UPnP. Default off (the daemon's config turns it on). */
+  upnp?: boolean
 }
 
 /**
@@ -82,6 +92,8 @@ export interface PeerConnectionView {
   peerId: string
   addr: string
   direction: 'inbound' | 'outbound'
+  /** Through a relay, direct, or direct after a hole punch (src/p2p/connection-paths.ts). */
+  path: ConnectionPath
   openedAt: number
 }
 
@@ -89,6 +101,10 @@ export interface PeerConnectionView {
 export interface NetworkSnapshot {
   peerId: string
   listen: string[]
+  /** How peers reach this node: a public address, a relay's slot, or neither. */
+  reachability: Reachability
+  /** Relays this node holds a slot on (behind NAT), and whether it relays for others. */
+  relays: { holding: string[], serving: boolean }
   peers: PeerConnectionView[]
   /** Connected peers subscribed to this swarm's topic. */
   topicPeers: number
@@ -105,6 +121,7 @@ export class SwarmNetwork {
   readonly rateLimit: GossipRateLimit
   readonly syncBudget: SyncServeBudget
   private libp2pNode: SwarmdLibp2p | undefined
+  private paths: ConnectionPaths | undefined
   private gossipService: GossipReplication | undefined
   private syncService: SyncService | undefined
   private blobService: BlobService | undefined
@@ -123,6 +140,14 @@ export class SwarmNetwork {
     this.syncBudget = new SyncServeBudget(components.clock, { requestsPerPeerPerMinute: init.syncRequestsPerPeerPerMinute, bytesPerPeerPerMinute: init.syncBytesPerPeerPerMinute })
   }
 
+  /** Whether this node relays for peers behind NAT: `on`, or `auto` and this node is one of its own bootstrap peers. */
+  servesRelay (): boolean {
+    const mode = this.init.relay ?? 'off'
+    if (mode !== 'auto') return mode === 'on'
+    const self = peerIdFromPrivateKey(this.components.privateKey).toString()
+    return this.init.bootstrap.some((addr) => addr.endsWith(`/p2p/${self}`))
+  }
+
   get libp2p (): SwarmdLibp2p { return this.need(this.libp2pNode) }
   get gossip (): GossipReplication { return this.need(this.gossipService) }
   get sync (): SyncService { return this.need(this.syncService) }
@@ -135,7 +160,9 @@ export class SwarmNetwork {
     return {
       peerId: libp2p.peerId.toString(),
       listen: libp2p.getMultiaddrs().map((ma) => ma.toString()),
-      peers: libp2p.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, openedAt: c.timeline.open })),
+      reachability: reachabilityOf(libp2p.getMultiaddrs()),
+      relays: { holding: libp2p.services.relayReservations.held(), serving: this.servesRelay() },
+      peers: libp2p.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, path: this.need(this.paths).pathOf(c), openedAt: c.timeline.open })),
       topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(this.init.swarm)).length,
       sync: { ...this.sync.stats },
       gossip: { ...this.gossip.stats, repairs: this.gossipRepairs },
@@ -163,9 +190,12 @@ export class SwarmNetwork {
       isBlocked: (peer) => this.penalties.isBlocked(peer.toString()),
       inboundUpgradeTimeoutMs: this.init.inboundUpgradeTimeoutMs,
       inboundLimiter: this.inboundLimiter,
-      score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold, ...(this.components.appScore !== undefined ? { appScore: this.components.appScore } : {}) }
+      score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold, ...(this.components.appScore !== undefined ? { appScore: this.components.appScore } : {}) },
+      ...(this.servesRelay() ? { relay: { maxReservations: this.init.relayMaxReservations ?? RELAY_SERVER_DEFAULTS.maxReservations, maxBytes: this.init.relayMaxBytes ?? RELAY_SERVER_DEFAULTS.maxBytes, maxDurationMs: this.init.relayMaxDurationMs ?? RELAY_SERVER_DEFAULTS.maxDurationMs } } : {}),
+      upnp: this.init.upnp ?? false
     })
     this.libp2pNode = libp2p
+    this.paths = new ConnectionPaths(libp2p)
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
     this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish, budget: this.syncBudget }, {
       protocol: syncProtocol(this.init.swarm),

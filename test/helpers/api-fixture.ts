@@ -98,6 +98,8 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
   const snapshot: NetworkSnapshot = {
     peerId,
     listen: ['/ip4/127.0.0.1/tcp/4001'],
+    reachability: 'private',
+    relays: { holding: [], serving: false },
     peers: [],
     topicPeers: 0,
     sync: { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 },

@@ -250,7 +250,7 @@ export class DaemonProcess {
 
   private async launch (): Promise<void> {
     if (this.options.config !== undefined) await writeFile(join(this.dataDir, 'config.json'), JSON.stringify(this.options.config))
-    const args = ['--data-dir', this.dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns']
+    const args = ['--data-dir', this.dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--no-upnp']
     for (const addr of this.options.bootstrap ?? []) args.push('--bootstrap', addr)
     const extra = this.options.args ?? []
     // Coordination only unless a test asks for a research agent.

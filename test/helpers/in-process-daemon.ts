@@ -27,7 +27,7 @@ export async function createInProcessDaemon (overrides: PartialConfig & { dataDi
   const config = resolveConfig({
     file: {},
     env: {},
-    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, agent: 'none', ...flags },
+    flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, upnp: false, agent: 'none', ...flags },
     shippedBootstrap: []
   })
   // SWARMD_TEST_LOG=1 prints every daemon's log lines (debugging a test); the last ones are kept anyway.

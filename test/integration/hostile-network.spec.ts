@@ -244,7 +244,7 @@ describe('a blocked peer across a restart', { timeout: 60_000 }, () => {
     const config = resolveConfig({
       file: {},
       env: {},
-      flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, agent: 'none', swarm: SWARM, strikeLimit: 1, blockMs: 60 * 60_000 },
+      flags: { listen: ['/ip4/127.0.0.1/tcp/0'], httpPort: 0, mdns: false, upnp: false, agent: 'none', swarm: SWARM, strikeLimit: 1, blockMs: 60 * 60_000 },
       shippedBootstrap: []
     })
     const start = async (): Promise<Daemon> => {

@@ -1,0 +1,16 @@
+/**
+ * A relay's bounds unless configured: 32 slots (libp2p's default is 15; a bootstrap daemon serves
+ * a swarm's home nodes), 32 MiB per relayed connection (two of the largest blobs, the only thing
+ * swarmd sends over one) for at most 2 minutes (a fetch that needs more dials again).
+ */
+export const RELAY_SERVER_DEFAULTS: RelayServerLimits = { maxReservations: 32, maxBytes: 32 * 1024 * 1024, maxDurationMs: 120_000 }
+
+/** What one relay gives the peers it forwards for (`--relay`). */
+export interface RelayServerLimits {
+  /** Peers that may hold a slot at once. */
+  maxReservations: number
+  /** Bytes one relayed connection may carry, both ways together, before the relay closes it. */
+  maxBytes: number
+  /** How long one relayed connection may stay open, ms. */
+  maxDurationMs: number
+}
