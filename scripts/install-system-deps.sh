@@ -2,7 +2,7 @@
 # System packages swarmd needs beyond npm, from Debian. Idempotent: apt-get runs only for what
 # is missing, and an existing PyTorch (CUDA or CPU, in /usr/bin/python3 or $SWARMD_PYTHON) is kept.
 #   bash scripts/install-system-deps.sh          what a daemon needs to run experiments
-#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium)
+#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium, ip, iptables)
 set -euo pipefail
 missing=()
 python="${SWARMD_PYTHON:-/usr/bin/python3}"
@@ -16,6 +16,11 @@ fi
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
+fi
+# The NAT tests build homes and routers from network namespaces (test/helpers/netns.ts).
+if [ "${1:-}" = "--test" ]; then
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

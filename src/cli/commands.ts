@@ -96,10 +96,12 @@ export async function peersCommand (dataDir: string, json: boolean, print: Print
   for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}  ${p.path}`)
 }
 
-function describeReachability (reachability: 'public' | 'relayed' | 'private', relays: { holding: string[], serving: boolean }): string {
+function describeReachability (reachability: 'public' | 'unconfirmed' | 'relayed' | 'private', relays: { holding: string[], serving: boolean }): string {
   const how = reachability === 'public'
     ? 'public: peers dial this node directly'
-    : reachability === 'relayed'
+    : reachability === 'unconfirmed'
+      ? 'a public address no peer has dialled back yet (if it stays so, a firewall may block the p2p port)'
+      : reachability === 'relayed'
       ? `behind NAT, reachable through ${relays.holding.length} relay${relays.holding.length === 1 ? '' : 's'}`
       : 'private: only peers on this network (or that this node dials) reach it; no relay slot yet'
   return relays.serving ? `${how}; relaying for peers behind NAT` : how

@@ -491,7 +491,7 @@ export class Daemon {
   }
 
   listenAddrs (): string[] {
-    return this.network.libp2p.getMultiaddrs().map((ma) => ma.toString())
+    return this.network.listenAddrs()
   }
 
   private need<T> (value: T | undefined): T {

@@ -144,7 +144,7 @@ export const statusReply = z.object({
   swarm: z.string(),
   research: z.custom<ResearchStatus>((v) => typeof v === 'object' && v !== null && 'profile' in v),
   listen: z.array(z.string()),
-  reachability: z.enum(['public', 'relayed', 'private']),
+  reachability: z.enum(['public', 'unconfirmed', 'relayed', 'private']),
   relays: z.object({ holding: z.array(z.string()), serving: z.boolean() }),
   peers: z.array(peerJson),
   topicPeers: z.number(),

@@ -1,5 +1,5 @@
 import '../util/polyfill.js'
-import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
@@ -119,7 +119,7 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
         // The default mapper strips private addresses and every LAN query hangs.
         peerInfoMapper: passthroughMapper
       }),
-      autoNAT: autoNAT(),
+      autoNAT: autoNATv2(),
       dcutr: dcutr(),
       relayReservations: relayReservations(),
       ...(opts.relay !== undefined ? { relay: relayServer(opts.relay) } : {}),

@@ -1,8 +1,7 @@
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
-import { isPrivateIp } from '@libp2p/utils'
+import { confirmedPublic, isCircuit } from './reachability.js'
 import type { Startable, PeerId, Logger, ComponentLogger, Connection } from '@libp2p/interface'
-import type { AddressManager, Registrar, TransportManager } from '@libp2p/interface-internal'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
 /** Relays a node that cannot be dialled holds a slot on at once: one more than needed, for when one goes away. */
 export const RELAY_RESERVATIONS = 2
@@ -11,13 +10,14 @@ export interface RelayReservationsComponents {
   registrar: Registrar
   transportManager: TransportManager
   addressManager: AddressManager
+  connectionManager: ConnectionManager
   logger: ComponentLogger
 }
 
 /**
  * How a node behind NAT becomes reachable (issue 17): when a connected peer speaks circuit relay
- * v2's hop protocol and no address of this node can be dialled from the internet (all private or
- * loopback; a UPnP mapping or a public interface makes one public), take a slot on that relay by
+ * v2's hop protocol and no public address of this node is confirmed (AutoNAT: peers dialled it
+ * back; a UPnP mapping or a public interface gives one to confirm), take a slot on that relay by
  * listening on its `/p2p-circuit` address. The relay then forwards dials to this node, and the
  * circuit address is what identify, the DHT and the peer store hand out.
  *
@@ -30,7 +30,7 @@ export class RelayReservations implements Startable {
   private topologyId: string | undefined
   /** Relays this node listens on (a reservation held or being made). */
   private readonly relays = new Set<string>()
-  /** Relays that refused or failed once: not asked again while this node runs. */
+  /** Relays that refused every attempt: not asked again until they reconnect. */
   private readonly refused = new Set<string>()
 
   constructor (private readonly components: RelayReservationsComponents, private readonly max = RELAY_RESERVATIONS) {
@@ -44,7 +44,10 @@ export class RelayReservations implements Startable {
       // The relay's own connection is direct: a circuit cannot carry a reservation.
       filter: undefined,
       onConnect: (peer, connection) => { void this.consider(peer, connection) },
-      onDisconnect: (peer) => { this.relays.delete(peer.toString()) }
+      onDisconnect: (peer) => {
+        this.relays.delete(peer.toString())
+        this.refused.delete(peer.toString())
+      }
     })
   }
 
@@ -60,35 +63,36 @@ export class RelayReservations implements Startable {
   private async consider (relay: PeerId, connection: Connection): Promise<void> {
     const key = relay.toString()
     if (this.relays.has(key) || this.refused.has(key) || this.relays.size >= this.max) return
-    if (connection.limits !== undefined || isCircuit(connection.remoteAddr)) return
-    if (dialableFromInternet(this.components.addressManager.getAddresses())) return
+    if (isCircuit(connection.remoteAddr) || connection.limits !== undefined) return
+    if (confirmedPublic(this.components.addressManager.getAddressesWithMetadata())) return
     this.relays.add(key)
-    try {
-      await this.components.transportManager.listen([connection.remoteAddr.encapsulate('/p2p-circuit')])
-      this.log('reserved a slot on relay %p', relay)
-    } catch (err) {
-      this.relays.delete(key)
-      this.refused.add(key)
-      this.log.error('relay %p refused a reservation - %e', relay, err)
+    const addr = connection.remoteAddr.encapsulate('/p2p-circuit')
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.components.transportManager.listen([addr])
+        this.log('reserved a slot on relay %p', relay)
+        return
+      } catch (err) {
+        // Transient refusals happen: the circuit transport's own discovery may be asking the same
+        // relay at this moment and give it up as not needed (this listen joins that attempt), or a
+        // relay that just started resets the stream. Try again, backing off.
+        const connected = this.components.connectionManager.getConnections(relay).length > 0
+        if (attempt < LISTEN_ATTEMPTS && connected && this.topologyId !== undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt))
+          continue
+        }
+        this.relays.delete(key)
+        this.refused.add(key)
+        this.log.error('relay %p refused a reservation - %e', relay, err)
+        return
+      }
     }
   }
 }
 
+/** Tries of one relay before it counts as refusing. */
+const LISTEN_ATTEMPTS = 4
+
 export function relayReservations (max = RELAY_RESERVATIONS): (components: RelayReservationsComponents) => RelayReservations {
   return (components) => new RelayReservations(components, max)
-}
-
-export function isCircuit (ma: Multiaddr): boolean {
-  return ma.getComponents().some((c) => c.name === 'p2p-circuit')
-}
-
-/** An address others on the internet can dial: a public IP, not through a relay. */
-export function isPublicAddress (ma: Multiaddr): boolean {
-  if (isCircuit(ma)) return false
-  const ip = ma.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')
-  return ip?.value !== undefined && isPrivateIp(ip.value) === false
-}
-
-export function dialableFromInternet (addrs: Multiaddr[]): boolean {
-  return addrs.some(isPublicAddress)
 }

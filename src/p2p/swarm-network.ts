@@ -9,14 +9,14 @@ import { colocateConnectedOnly, gossipScoring } from './gossip-score.js'
 import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
-import { ConnectionPaths, reachabilityOf } from './connection-paths.js'
+import { ConnectionPaths, ownAddresses, reachabilityOf } from './reachability.js'
 import { RELAY_SERVER_DEFAULTS } from './relay-limits.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
 import { SwarmdError } from '../util/errors.js'
 import type { BlobStore } from './blob-store.js'
-import type { ConnectionPath, Reachability } from './connection-paths.js'
+import type { ConnectionPath, Reachability } from './reachability.js'
 import type { GossipStats } from './gossip-replication.js'
 import type { Rejection } from './peer-penalties.js'
 import type { SyncStats } from './sync-service.js'
@@ -140,6 +140,11 @@ export class SwarmNetwork {
     this.syncBudget = new SyncServeBudget(components.clock, { requestsPerPeerPerMinute: init.syncRequestsPerPeerPerMinute, bytesPerPeerPerMinute: init.syncBytesPerPeerPerMinute })
   }
 
+  /** This node's addresses with `/p2p/<id>`, public ones included before AutoNAT confirms them. */
+  listenAddrs (): string[] {
+    return ownAddresses(this.libp2p).map((a) => a.multiaddr.toString())
+  }
+
   /** Whether this node relays for peers behind NAT: `on`, or `auto` and this node is one of its own bootstrap peers. */
   servesRelay (): boolean {
     const mode = this.init.relay ?? 'off'
@@ -159,8 +164,8 @@ export class SwarmNetwork {
     const libp2p = this.libp2p
     return {
       peerId: libp2p.peerId.toString(),
-      listen: libp2p.getMultiaddrs().map((ma) => ma.toString()),
-      reachability: reachabilityOf(libp2p.getMultiaddrs()),
+      listen: this.listenAddrs(),
+      reachability: reachabilityOf(ownAddresses(libp2p)),
       relays: { holding: libp2p.services.relayReservations.held(), serving: this.servesRelay() },
       peers: libp2p.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, path: this.need(this.paths).pathOf(c), openedAt: c.timeline.open })),
       topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(this.init.swarm)).length,

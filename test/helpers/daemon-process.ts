@@ -31,6 +31,12 @@ export interface DaemonProcessOptions {
   name?: string
   /** Written to the data dir's config.json before start. */
   config?: Record<string, unknown>
+  /** Run inside this network namespace (`ip netns exec`; test/helpers/netns.ts). */
+  netns?: string
+  /** The libp2p listen address instead of 127.0.0.1 on a free port. */
+  listen?: string
+  /** The API's address instead of 127.0.0.1 (a namespace's management address). */
+  httpHost?: string
 }
 
 export interface CliResult {
@@ -250,7 +256,8 @@ export class DaemonProcess {
 
   private async launch (): Promise<void> {
     if (this.options.config !== undefined) await writeFile(join(this.dataDir, 'config.json'), JSON.stringify(this.options.config))
-    const args = ['--data-dir', this.dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--no-upnp']
+    const args = ['--data-dir', this.dataDir, 'start', '--listen', this.options.listen ?? '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--no-upnp']
+    if (this.options.httpHost !== undefined) args.push('--http-host', this.options.httpHost)
     for (const addr of this.options.bootstrap ?? []) args.push('--bootstrap', addr)
     const extra = this.options.args ?? []
     // Coordination only unless a test asks for a research agent.
@@ -258,7 +265,10 @@ export class DaemonProcess {
     args.push(...extra)
     this.infoValue = undefined
     this.logText += `--- ${this.name}: swarmd ${args.join(' ')}\n`
-    const child = spawn(process.execPath, [SWARMD_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const command = [process.execPath, SWARMD_BIN, ...args]
+    // `ip netns exec` enters the namespace and execs node: the child's pid is the daemon's.
+    if (this.options.netns !== undefined) command.unshift('ip', 'netns', 'exec', this.options.netns)
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     liveChildren.add(child)
     child.once('exit', () => { liveChildren.delete(child) })

@@ -1,0 +1,140 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+/**
+ * A small internet on this machine, built from network namespaces (issue 17): an "internet"
+ * namespace holding a bridge, public hosts on it, and homes: a router namespace (its WAN on the
+ * bridge, masquerading with iptables, dropping every new inbound connection) in front of a host
+ * on its own private LAN. Every host namespace also gets a management link to the namespace the
+ * test runs in, so the test reaches each daemon's API while the daemons see only their own
+ * network. Needs root, `ip` and `iptables`; `NetTopology.create` throws, saying which, where it
+ * cannot build (a test must fail then, never skip). `destroy` removes every namespace it made.
+ */
+export interface NetHost {
+  /** The namespace to run a daemon in. */
+  ns: string
+  /** Its address on its own network: public on the bridge, or its home LAN address. */
+  ip: string
+  /** The address of its management link, reachable from the test's namespace only. */
+  mgmtIp: string
+}
+
+export interface HomeOptions {
+  /** `symmetric`: a new random public port per connection (iptables `--random-fully`); else port-preserving masquerade. */
+  nat: 'port-restricted' | 'symmetric'
+}
+
+/** The internet's addresses: public-looking on purpose (libp2p treats private ranges as LAN). */
+const INTERNET = '7.7.7'
+const MGMT = '10.251'
+
+export class NetTopology {
+  private readonly namespaces: string[] = []
+  private hosts = 0
+  private homes = 0
+
+  private constructor (private readonly prefix: string) {}
+
+  static async create (): Promise<NetTopology> {
+    if (process.getuid?.() !== 0) throw new Error('network namespaces need root: run the tests as root (CI does)')
+    for (const [tool, probe] of [['ip', '-V'], ['iptables', '--version']] as const) {
+      await run(tool, [probe]).catch((err: unknown) => { throw new Error(`${tool} is not available (${(err as Error).message}): bash scripts/install-system-deps.sh --test installs it`) })
+    }
+    const topology = new NetTopology(`sw${process.pid % 100_000}`)
+    try {
+      const inet = await topology.namespace('inet')
+      await topology.exec(inet, 'ip', 'link', 'add', 'br0', 'type', 'bridge')
+      await topology.exec(inet, 'ip', 'link', 'set', 'br0', 'up')
+    } catch (err) {
+      await topology.destroy()
+      throw new Error(`could not build network namespaces: ${(err as Error).message}`)
+    }
+    return topology
+  }
+
+  /** A host with a public address on the bridge (a bootstrap daemon, a VPS). */
+  async addPublicHost (name: string): Promise<NetHost> {
+    const ns = await this.namespace(name)
+    const ip = `${INTERNET}.${1 + this.hosts}`
+    await this.plugIntoInternet(ns, ip)
+    return { ns, ip, mgmtIp: await this.management(ns) }
+  }
+
+  /** A host behind its own NAT router; the router's WAN address is public, the host's is 192.168.x.2. */
+  async addHomeHost (name: string, options: HomeOptions): Promise<NetHost & { router: string, wanIp: string }> {
+    const home = ++this.homes
+    const router = await this.namespace(`${name}r`)
+    const wanIp = `${INTERNET}.${100 + home}`
+    await this.plugIntoInternet(router, wanIp)
+    const ns = await this.namespace(name)
+    const lan = `192.168.${home}`
+    const [inside, outside] = [`${this.prefix}l${home}`, `${this.prefix}L${home}`]
+    await this.root('ip', 'link', 'add', inside, 'type', 'veth', 'peer', 'name', outside)
+    await this.root('ip', 'link', 'set', inside, 'netns', ns)
+    await this.root('ip', 'link', 'set', outside, 'netns', router)
+    await this.exec(ns, 'ip', 'link', 'set', inside, 'name', 'lan0')
+    await this.exec(router, 'ip', 'link', 'set', outside, 'name', 'lan0')
+    await this.exec(ns, 'ip', 'addr', 'add', `${lan}.2/24`, 'dev', 'lan0')
+    await this.exec(router, 'ip', 'addr', 'add', `${lan}.1/24`, 'dev', 'lan0')
+    await this.exec(ns, 'ip', 'link', 'set', 'lan0', 'up')
+    await this.exec(router, 'ip', 'link', 'set', 'lan0', 'up')
+    await this.exec(ns, 'ip', 'route', 'add', 'default', 'via', `${lan}.1`)
+    await this.exec(router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
+    await this.exec(router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan0', '-j', 'MASQUERADE', ...(options.nat === 'symmetric' ? ['--random-fully'] : []))
+    // A home router: answers to what the home started pass, nothing new comes in.
+    await this.exec(router, 'iptables', '-A', 'FORWARD', '-i', 'wan0', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
+    await this.exec(router, 'iptables', '-A', 'FORWARD', '-i', 'wan0', '-j', 'DROP')
+    return { ns, ip: `${lan}.2`, mgmtIp: await this.management(ns), router, wanIp }
+  }
+
+  /** Remove every namespace made (their links go with them). Safe to call twice. */
+  async destroy (): Promise<void> {
+    for (const ns of this.namespaces.splice(0).reverse()) await run('ip', ['netns', 'del', ns]).catch(() => {})
+  }
+
+  private async namespace (name: string): Promise<string> {
+    const ns = `${this.prefix}-${name}`
+    await run('ip', ['netns', 'del', ns]).catch(() => {})
+    await this.root('ip', 'netns', 'add', ns)
+    this.namespaces.push(ns)
+    await this.exec(ns, 'ip', 'link', 'set', 'lo', 'up')
+    return ns
+  }
+
+  private async plugIntoInternet (ns: string, ip: string): Promise<void> {
+    const index = ++this.hosts
+    const [inside, outside] = [`${this.prefix}w${index}`, `${this.prefix}W${index}`]
+    await this.root('ip', 'link', 'add', inside, 'type', 'veth', 'peer', 'name', outside)
+    await this.root('ip', 'link', 'set', inside, 'netns', ns)
+    await this.root('ip', 'link', 'set', outside, 'netns', `${this.prefix}-inet`)
+    await this.exec(ns, 'ip', 'link', 'set', inside, 'name', 'wan0')
+    await this.exec(ns, 'ip', 'addr', 'add', `${ip}/24`, 'dev', 'wan0')
+    await this.exec(ns, 'ip', 'link', 'set', 'wan0', 'up')
+    await this.exec(`${this.prefix}-inet`, 'ip', 'link', 'set', outside, 'master', 'br0')
+    await this.exec(`${this.prefix}-inet`, 'ip', 'link', 'set', outside, 'up')
+  }
+
+  /** A /30 between the test's namespace and `ns`, for the daemon's API only. */
+  private async management (ns: string): Promise<string> {
+    const index = this.namespaces.length
+    const [inside, outside] = [`${this.prefix}m${index}`, `${this.prefix}M${index}`]
+    await this.root('ip', 'link', 'add', inside, 'type', 'veth', 'peer', 'name', outside)
+    await this.root('ip', 'link', 'set', inside, 'netns', ns)
+    await this.exec(ns, 'ip', 'link', 'set', inside, 'name', 'mgmt0')
+    await this.exec(ns, 'ip', 'addr', 'add', `${MGMT}.${index}.2/30`, 'dev', 'mgmt0')
+    await this.exec(ns, 'ip', 'link', 'set', 'mgmt0', 'up')
+    await this.root('ip', 'addr', 'add', `${MGMT}.${index}.1/30`, 'dev', outside)
+    await this.root('ip', 'link', 'set', outside, 'up')
+    return `${MGMT}.${index}.2`
+  }
+
+  private async root (...command: string[]): Promise<void> {
+    await run(command[0]!, command.slice(1)).catch((err: unknown) => { throw new Error(`${command.join(' ')}: ${(err as { stderr?: string }).stderr?.trim() ?? (err as Error).message}`) })
+  }
+
+  private async exec (ns: string, ...command: string[]): Promise<void> {
+    await this.root('ip', 'netns', 'exec', ns, ...command)
+  }
+}
