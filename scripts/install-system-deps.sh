@@ -2,7 +2,7 @@
 # System packages swarmd needs beyond npm, from Debian. Idempotent: apt-get runs only for what
 # is missing, and an existing PyTorch (CUDA or CPU, in /usr/bin/python3 or $SWARMD_PYTHON) is kept.
 #   bash scripts/install-system-deps.sh          what a daemon needs to run experiments
-#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium, ip, iptables)
+#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium, ip, iptables, miniupnpd)
 set -euo pipefail
 missing=()
 python="${SWARMD_PYTHON:-/usr/bin/python3}"
@@ -21,6 +21,8 @@ fi
 if [ "${1:-}" = "--test" ]; then
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  # A home router that forwards a port on request (UPnP IGD, NAT-PMP); it writes legacy iptables rules.
+  command -v miniupnpd >/dev/null 2>&1 || missing+=(miniupnpd-iptables)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -123,7 +123,9 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
       dcutr: dcutr(),
       relayReservations: relayReservations(),
       ...(opts.relay !== undefined ? { relay: relayServer(opts.relay) } : {}),
-      ...(opts.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'swarmd' }) } : {})
+      // A port the home router says it forwards is taken as reachable at once: AutoNAT confirms an
+      // address only on new connections, so a home node with one peer would wait for a second one.
+      ...(opts.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'swarmd', autoConfirmAddress: true }) } : {})
     }
   })
 }

@@ -81,4 +81,36 @@ describe('e2e: volunteers behind NAT, in network namespaces', { timeout: 180_000
       }
     })
   }
+
+  it('a home daemon whose router forwards a port by UPnP is dialled directly; one behind NAT reaches it without the relay', async () => {
+    const net = await NetTopology.create()
+    try {
+      const pub = await net.addPublicHost('boot')
+      const [upnpHome, natHome] = [await net.addHomeHost('h1', { nat: 'upnp' }), await net.addHomeHost('h2', { nat: 'port-restricted' })]
+      const boot = await DaemonProcess.start({ name: 'bootstrap', netns: pub.ns, listen: `/ip4/${pub.ip}/tcp/${P2P_PORT}`, httpHost: pub.mgmtIp, args: ['--relay', 'on'] })
+      const bootAddr = `/ip4/${pub.ip}/tcp/${P2P_PORT}/p2p/${boot.peerId}`
+      const a = await DaemonProcess.start({ name: 'upnp-home', netns: upnpHome.ns, listen: `/ip4/${upnpHome.ip}/tcp/${P2P_PORT}`, httpHost: upnpHome.mgmtIp, bootstrap: [bootAddr], upnp: true })
+      const b = await DaemonProcess.start({ name: 'nat-home', netns: natHome.ns, listen: `/ip4/${natHome.ip}/tcp/${P2P_PORT}`, httpHost: natHome.mgmtIp, bootstrap: [bootAddr] })
+      const diagnose = async (): Promise<unknown> => ({ a: await status(a), b: await status(b), aLog: a.output.slice(-3000) })
+
+      // The router forwards the daemon's port (miniupnpd): its public address is the router's.
+      await eventually(async () => (await status(a)).reachability === 'public', 'the UPnP home to be public', { diagnose })
+      assert.ok((await status(a)).listen.includes(`/ip4/${upnpHome.wanIp}/tcp/${P2P_PORT}/p2p/${a.peerId}`), JSON.stringify((await status(a)).listen))
+      await eventually(async () => (await status(b)).reachability === 'relayed', 'the NAT home to hold a relay slot', { diagnose })
+
+      const code = randomBytes(100 * 1024)
+      const added = await a.post<{ hash: string }>('/api/blobs', code)
+      let fetched = { status: 0, body: undefined as unknown }
+      await eventually(async () => {
+        fetched = await b.request('GET', `/api/blobs/${added.body.hash}`)
+        return fetched.status === 200
+      }, 'the NAT home to fetch the UPnP home\'s blob', { diagnose })
+      assert.ok(Buffer.from(fetched.body as Uint8Array).equals(code))
+      const link = (await status(b)).peers.filter((p) => p.peerId === a.peerId).map((p) => p.path)
+      assert.deepEqual(link, ['direct'], 'dialled on the forwarded port, not through the relay')
+    } finally {
+      await cleanupDaemons()
+      await net.destroy()
+    }
+  })
 })

@@ -37,6 +37,8 @@ export interface DaemonProcessOptions {
   listen?: string
   /** The API's address instead of 127.0.0.1 (a namespace's management address). */
   httpHost?: string
+  /** Ask the router for a port mapping (off by default: loopback has no router). */
+  upnp?: boolean
 }
 
 export interface CliResult {
@@ -256,7 +258,7 @@ export class DaemonProcess {
 
   private async launch (): Promise<void> {
     if (this.options.config !== undefined) await writeFile(join(this.dataDir, 'config.json'), JSON.stringify(this.options.config))
-    const args = ['--data-dir', this.dataDir, 'start', '--listen', this.options.listen ?? '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--no-upnp']
+    const args = ['--data-dir', this.dataDir, 'start', '--listen', this.options.listen ?? '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', this.options.upnp === true ? '--upnp' : '--no-upnp']
     if (this.options.httpHost !== undefined) args.push('--http-host', this.options.httpHost)
     for (const addr of this.options.bootstrap ?? []) args.push('--bootstrap', addr)
     const extra = this.options.args ?? []

@@ -1,5 +1,9 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
+import type { ChildProcess } from 'node:child_process'
 
 const run = promisify(execFile)
 
@@ -22,8 +26,12 @@ export interface NetHost {
 }
 
 export interface HomeOptions {
-  /** `symmetric`: a new random public port per connection (iptables `--random-fully`); else port-preserving masquerade. */
-  nat: 'port-restricted' | 'symmetric'
+  /**
+   * `port-restricted`: port-preserving masquerade, nothing new comes in; `symmetric`: a new random
+   * public port per connection (`--random-fully`); `upnp`: port-restricted, but the router runs
+   * miniupnpd, so a host may ask it (UPnP IGD or NAT-PMP) to forward a port.
+   */
+  nat: 'port-restricted' | 'symmetric' | 'upnp'
 }
 
 /** The internet's addresses: public-looking on purpose (libp2p treats private ranges as LAN). */
@@ -32,6 +40,8 @@ const MGMT = '10.251'
 
 export class NetTopology {
   private readonly namespaces: string[] = []
+  private readonly daemons: ChildProcess[] = []
+  private readonly dirs: string[] = []
   private hosts = 0
   private homes = 0
 
@@ -82,16 +92,44 @@ export class NetTopology {
     await this.exec(router, 'ip', 'link', 'set', 'lan0', 'up')
     await this.exec(ns, 'ip', 'route', 'add', 'default', 'via', `${lan}.1`)
     await this.exec(router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
-    await this.exec(router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan0', '-j', 'MASQUERADE', ...(options.nat === 'symmetric' ? ['--random-fully'] : []))
-    // A home router: answers to what the home started pass, nothing new comes in.
-    await this.exec(router, 'iptables', '-A', 'FORWARD', '-i', 'wan0', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
-    await this.exec(router, 'iptables', '-A', 'FORWARD', '-i', 'wan0', '-j', 'DROP')
+    // miniupnpd writes its forwards with the legacy iptables interface: the whole router uses it then.
+    const iptables = options.nat === 'upnp' ? 'iptables-legacy' : 'iptables'
+    await this.exec(router, iptables, '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan0', '-j', 'MASQUERADE', ...(options.nat === 'symmetric' ? ['--random-fully'] : []))
+    if (options.nat === 'upnp') await this.startUpnpGateway(router, iptables, lan)
+    // A home router: answers to what the home started pass, nothing new comes in (but what UPnP forwards).
+    await this.exec(router, iptables, '-A', 'FORWARD', '-i', 'wan0', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
+    await this.exec(router, iptables, '-A', 'FORWARD', '-i', 'wan0', '-j', 'DROP')
     return { ns, ip: `${lan}.2`, mgmtIp: await this.management(ns), router, wanIp }
   }
 
   /** Remove every namespace made (their links go with them). Safe to call twice. */
   async destroy (): Promise<void> {
+    for (const daemon of this.daemons.splice(0)) daemon.kill('SIGKILL')
+    for (const dir of this.dirs.splice(0)) await rm(dir, { recursive: true, force: true })
     for (const ns of this.namespaces.splice(0).reverse()) await run('ip', ['netns', 'del', ns]).catch(() => {})
+  }
+
+  /** miniupnpd on the router, for its LAN only, with the chains it writes forwards into. */
+  private async startUpnpGateway (router: string, iptables: string, lan: string): Promise<void> {
+    await run('miniupnpd', ['--version']).catch((err: unknown) => { throw new Error(`miniupnpd is not available (${(err as Error).message}): bash scripts/install-system-deps.sh --test installs it`) })
+    await this.exec(router, iptables, '-t', 'nat', '-N', 'MINIUPNPD')
+    await this.exec(router, iptables, '-t', 'nat', '-I', 'PREROUTING', '-i', 'wan0', '-j', 'MINIUPNPD')
+    await this.exec(router, iptables, '-t', 'nat', '-N', 'MINIUPNPD-POSTROUTING')
+    await this.exec(router, iptables, '-t', 'nat', '-I', 'POSTROUTING', '-o', 'wan0', '-j', 'MINIUPNPD-POSTROUTING')
+    await this.exec(router, iptables, '-N', 'MINIUPNPD')
+    await this.exec(router, iptables, '-I', 'FORWARD', '-i', 'wan0', '!', '-o', 'wan0', '-j', 'MINIUPNPD')
+    const dir = await mkdtemp(join(tmpdir(), 'swarmd-upnp-'))
+    this.dirs.push(dir)
+    const conf = join(dir, 'miniupnpd.conf')
+    await writeFile(conf, [
+      'ext_ifname=wan0', 'listening_ip=lan0', 'port=0', 'enable_upnp=yes', 'enable_natpmp=yes', 'secure_mode=yes',
+      'system_uptime=yes', 'uuid=3e1b5f04-7d1c-4c2e-9a58-5b1f0c6d2a77',
+      `allow 1024-65535 ${lan}.0/24 1024-65535`, 'deny 0-65535 0.0.0.0/0 0-65535', ''
+    ].join('\n'))
+    const daemon = spawn('ip', ['netns', 'exec', router, 'miniupnpd', '-f', conf, '-P', join(dir, 'pid'), '-d'], { stdio: 'ignore' })
+    this.daemons.push(daemon)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    if (daemon.exitCode !== null) throw new Error(`miniupnpd exited with ${daemon.exitCode} in ${router}`)
   }
 
   private async namespace (name: string): Promise<string> {
