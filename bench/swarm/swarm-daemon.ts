@@ -28,6 +28,11 @@ export interface SwarmDaemonArgs {
   compression: number
   /** A liar (bench `--liars`): its experiments report this much better than they measured. */
   lie?: number
+  /** libp2p and API addresses (bench:chaos runs each daemon in its own network namespace); default loopback. */
+  listen?: string
+  httpHost?: string
+  /** Claims of a killed daemon end within this (bench:chaos); default: the profile's. */
+  claimTtlMs?: number
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as SwarmDaemonArgs
@@ -41,7 +46,9 @@ const config = resolveConfig({
   file: {},
   env: {},
   flags: {
-    listen: ['/ip4/127.0.0.1/tcp/0'],
+    listen: [args.listen ?? '/ip4/127.0.0.1/tcp/0'],
+    ...(args.httpHost !== undefined ? { httpHost: args.httpHost } : {}),
+    ...(args.claimTtlMs !== undefined ? { claimTtlMs: args.claimTtlMs, claimMaxTtlMs: args.claimTtlMs } : {}),
     httpPort: 0,
     mdns: false,
     upnp: false,

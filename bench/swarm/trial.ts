@@ -2,19 +2,14 @@
  * One bench:swarm trial: a policy's daemons as child processes on loopback (bench/swarm/swarm-daemon.ts),
  * started together, run for a fixed wall time, stopped; their surrogate runs read back.
  */
-import { spawn } from 'node:child_process'
-import { link, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { ensureMiniLmOnnx } from '../../src/embedding/minilm-onnx.js'
 import { waitFor } from '../../test/helpers/wait.js'
 import { sleep } from '../harness.js'
-import type { ChildProcess } from 'node:child_process'
+import { apiOf, startSwarmDaemon, stopSwarmDaemon as stop, swarmDaemonDataDir } from './daemon-child.js'
+import type { SwarmDaemonChild as Child } from './daemon-child.js'
 import type { DaemonPolicy, SwarmDaemonArgs } from './swarm-daemon.js'
 import type { RunEvent } from './surrogate-runner.js'
-
-const DAEMON_ENTRY = fileURLToPath(new URL('./swarm-daemon.js', import.meta.url))
 
 /** The four ways of working bench:swarm compares. */
 export const POLICIES = {
@@ -25,20 +20,6 @@ export const POLICIES = {
 } as const satisfies Record<string, { about: string, daemons: (n: number) => number, daemon: DaemonPolicy, connected: boolean }>
 
 export type PolicyName = keyof typeof POLICIES
-
-/**
- * The MiniLM model, built once for every bench daemon (a volunteer's daemon builds it once in its
- * life): each trial's data dirs get a hard link to it, so no trial spends its first seconds on it.
- */
-let sharedModels: Promise<string> | undefined
-async function modelsDir (): Promise<string> {
-  sharedModels ??= (async () => {
-    const dir = join(tmpdir(), 'swarmd-bench-swarm-models')
-    await ensureMiniLmOnnx(dir)
-    return dir
-  })()
-  return await sharedModels
-}
 
 export interface TrialSpec {
   policy: PolicyName
@@ -81,13 +62,6 @@ export interface FakeOutcome {
   caught: number
 }
 
-interface Child {
-  proc: ChildProcess
-  dir: string
-  listen: string[]
-  stderr: string[]
-}
-
 export async function runTrial (spec: TrialSpec): Promise<TrialRecord> {
   const policy = POLICIES[spec.policy]
   const count = policy.daemons(spec.agents)
@@ -121,42 +95,12 @@ export async function runTrial (spec: TrialSpec): Promise<TrialRecord> {
 }
 
 async function spawnDaemon (spec: TrialSpec, policy: DaemonPolicy, node: number, bootstrap: string[], lie: number | undefined): Promise<Child> {
-  const dir = await mkdtemp(join(tmpdir(), 'swarmd-bench-swarm-'))
-  const models = await modelsDir()
-  await mkdir(join(dir, 'models'))
-  for (const file of await readdir(models)) await link(join(models, file), join(dir, 'models', file))
+  const dir = await swarmDaemonDataDir()
   const args: SwarmDaemonArgs = { dataDir: dir, landscape: spec.landscape, runMs: spec.runMs, seed: spec.seed, node, policy, bootstrap, compression: spec.compression, ...(lie !== undefined ? { lie } : {}) }
-  const proc = spawn(process.execPath, [...(process.env.SWARMD_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), DAEMON_ENTRY, JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe'] })
-  const child: Child = { proc, dir, listen: [], stderr: [] }
-  proc.stderr?.setEncoding('utf8')
-  let partial = ''
-  proc.stderr?.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n')
-    partial = lines.pop() ?? ''
-    for (const line of lines) {
-      spec.log?.(line)
-      child.stderr.push(line)
-      if (child.stderr.length > 30) child.stderr.shift()
-    }
-  })
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`bench daemon ${node} exited with ${proc.exitCode}:\n${child.stderr.join('\n')}`)
-    try {
-      const info = JSON.parse(await readFile(join(dir, 'daemon.json'), 'utf8')) as { pid: number, listen: string[] }
-      child.listen = info.listen
-      return info.pid === proc.pid
-    } catch {
-      return false
-    }
-  }, { timeoutMs: 60_000, intervalMs: 50, what: `daemon.json of bench daemon ${node}` })
-  return child
+  return await startSwarmDaemon(args, { ...(spec.log !== undefined ? { log: spec.log } : {}) })
 }
 
 interface ApiResult { id: string, author: string, parent: string | null, trust: string | null }
-
-async function apiOf (child: Child): Promise<string> {
-  return (JSON.parse(await readFile(join(child.dir, 'daemon.json'), 'utf8')) as { api: string }).api
-}
 
 /** Ask every honest daemon, over its API, what it holds of the liars' results and what it built on them. */
 async function fakeOutcome (honest: Child[], liars: Child[]): Promise<FakeOutcome> {
@@ -185,16 +129,4 @@ async function waitForMesh (children: Child[]): Promise<void> {
     const seen = await Promise.all(apis.map(async (api) => ((await (await fetch(`${api}/api/status`)).json()) as { topicPeers: number }).topicPeers))
     return seen.every((n, i) => n >= (i === 0 ? children.length - 1 : 1))
   }, { timeoutMs: 60_000, intervalMs: 200, what: 'the bench daemons to meet on the swarm topic' })
-}
-
-async function stop (child: Child): Promise<void> {
-  const { proc } = child
-  if (proc.exitCode !== null || proc.signalCode !== null) return
-  const exited = new Promise((resolve) => proc.once('exit', resolve))
-  proc.kill('SIGTERM')
-  await Promise.race([exited, sleep(15_000)])
-  if (proc.exitCode === null && proc.signalCode === null) {
-    proc.kill('SIGKILL')
-    await exited
-  }
 }

@@ -452,6 +452,7 @@ export class Daemon {
       research: () => this.researchStatus(),
       defaults: { tier: research.tier, claimTtlMs, defaultSource: this.defaultSource, maxSteps },
       counts: () => this.state.counts(),
+      digest: () => this.state.contentDigest(),
       claims: this.claims,
       hypotheses: this.hypotheses,
       trust: this.trust,

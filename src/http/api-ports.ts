@@ -75,6 +75,8 @@ export interface ApiServices {
   defaults: ResearchDefaults
   /** Records per kind in the replicated state. */
   counts: () => RecordCounts
+  /** A digest of the replicated records: equal on two daemons iff they hold the same ones (`SwarmState.contentDigest`). */
+  digest: () => string
   /** Claims with dedup, heartbeat and release; its ledger is the read model of claims and results. */
   claims: ClaimBook
   hypotheses: HypothesisBook

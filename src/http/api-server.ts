@@ -91,6 +91,8 @@ export class ApiServer {
         throw new HttpError(503, 'API_STARTING', 'the daemon is starting (see GET /api/status); try again when it has joined its swarm')
       }
       if (route === 'GET /api/status') return this.json(res, 200, await statusView(services, this.components.clock.now()))
+      // What this daemon holds, in one line: two daemons agree iff their digests are equal (bench:chaos compares them).
+      if (route === 'GET /api/digest') return this.json(res, 200, { digest: services.digest(), counts: services.counts() })
       if (route === 'GET /api/peers') return this.json(res, 200, { peers: services.network.snapshot().peers })
       if (route === 'GET /api/best') {
         const tier = url.searchParams.get('tier') ?? services.defaults.tier

@@ -119,6 +119,7 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
     research: () => RESEARCH,
     defaults: { tier: 'cpu', claimTtlMs: 60_000, defaultSource, maxSteps: undefined },
     counts: () => state.counts(),
+    digest: () => state.contentDigest(),
     claims,
     hypotheses,
     trust,

@@ -36,7 +36,10 @@ export interface HomeOptions {
 
 /** The internet's addresses: public-looking on purpose (libp2p treats private ranges as LAN). */
 const INTERNET = '7.7.7'
+/** Management links are /30s in 10.251.0.0/16, never reused in one process: a deleted namespace's links go away asynchronously. */
 const MGMT = '10.251'
+let managementLinks = 0
+let topologies = 0
 
 export class NetTopology {
   private readonly namespaces: string[] = []
@@ -52,7 +55,8 @@ export class NetTopology {
     for (const [tool, probe] of [['ip', '-V'], ['iptables', '--version']] as const) {
       await run(tool, [probe]).catch((err: unknown) => { throw new Error(`${tool} is not available (${(err as Error).message}): bash scripts/install-system-deps.sh --test installs it`) })
     }
-    const topology = new NetTopology(`sw${process.pid % 100_000}`)
+    // Names unique per topology: the links of one destroyed just before may still be going away.
+    const topology = new NetTopology(`sw${process.pid % 10_000}${String.fromCharCode(97 + topologies++ % 26)}`)
     try {
       const inet = await topology.namespace('inet')
       await topology.exec(inet, 'ip', 'link', 'add', 'br0', 'type', 'bridge')
@@ -100,6 +104,36 @@ export class NetTopology {
     await this.exec(router, iptables, '-A', 'FORWARD', '-i', 'wan0', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
     await this.exec(router, iptables, '-A', 'FORWARD', '-i', 'wan0', '-j', 'DROP')
     return { ns, ip: `${lan}.2`, mgmtIp: await this.management(ns), router, wanIp }
+  }
+
+  // Faults between public hosts (bench:chaos's nemesis). The kernel here has no netem (no latency
+  // or reordering to inject): loss is iptables' random drop, a slow link a token bucket.
+
+  /** Nothing passes between `a` and `b`, either way. */
+  async cut (a: NetHost, b: NetHost): Promise<void> {
+    for (const [self, other] of [[a, b], [b, a]] as const) {
+      await this.exec(self.ns, 'iptables', '-A', 'INPUT', '-s', other.ip, '-j', 'DROP')
+      await this.exec(self.ns, 'iptables', '-A', 'OUTPUT', '-d', other.ip, '-j', 'DROP')
+    }
+  }
+
+  /** Packets from `from` to `to` are dropped with this probability; the other way is untouched. */
+  async lossy (from: NetHost, to: NetHost, probability: number): Promise<void> {
+    await this.exec(from.ns, 'iptables', '-A', 'OUTPUT', '-d', to.ip, '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP')
+  }
+
+  /** Everything `host` sends goes through a token bucket of `kbit` kbit/s (a slow uplink: queueing delay). */
+  async slow (host: NetHost, kbit: number): Promise<void> {
+    await this.exec(host.ns, 'tc', 'qdisc', 'replace', 'dev', 'wan0', 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '16kbit', 'latency', '400ms')
+  }
+
+  /** Undo every fault on these hosts. */
+  async heal (hosts: readonly NetHost[]): Promise<void> {
+    for (const host of hosts) {
+      await this.exec(host.ns, 'iptables', '-F', 'INPUT')
+      await this.exec(host.ns, 'iptables', '-F', 'OUTPUT')
+      await this.exec(host.ns, 'tc', 'qdisc', 'del', 'dev', 'wan0', 'root').catch(() => {})
+    }
   }
 
   /** Remove every namespace made (their links go with them). Safe to call twice. */
@@ -156,16 +190,19 @@ export class NetTopology {
 
   /** A /30 between the test's namespace and `ns`, for the daemon's API only. */
   private async management (ns: string): Promise<string> {
+    const link = managementLinks++
     const index = this.namespaces.length
     const [inside, outside] = [`${this.prefix}m${index}`, `${this.prefix}M${index}`]
+    const base = `${MGMT}.${Math.floor(link / 64)}`
+    const [ours, theirs] = [`${base}.${(link % 64) * 4 + 1}`, `${base}.${(link % 64) * 4 + 2}`]
     await this.root('ip', 'link', 'add', inside, 'type', 'veth', 'peer', 'name', outside)
     await this.root('ip', 'link', 'set', inside, 'netns', ns)
     await this.exec(ns, 'ip', 'link', 'set', inside, 'name', 'mgmt0')
-    await this.exec(ns, 'ip', 'addr', 'add', `${MGMT}.${index}.2/30`, 'dev', 'mgmt0')
+    await this.exec(ns, 'ip', 'addr', 'add', `${theirs}/30`, 'dev', 'mgmt0')
     await this.exec(ns, 'ip', 'link', 'set', 'mgmt0', 'up')
-    await this.root('ip', 'addr', 'add', `${MGMT}.${index}.1/30`, 'dev', outside)
+    await this.root('ip', 'addr', 'add', `${ours}/30`, 'dev', outside)
     await this.root('ip', 'link', 'set', outside, 'up')
-    return `${MGMT}.${index}.2`
+    return theirs
   }
 
   private async root (...command: string[]): Promise<void> {
