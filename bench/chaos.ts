@@ -23,7 +23,8 @@ export function describeChaos (report: ChaosReport): string[] {
     `records on daemon 0: ${Object.entries(report.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `kills ${report.kills}; unexpected exits ${report.unexpectedExits.length}; resident memory ${report.rssMb.join(', ')} MiB`,
     `claims of killed daemons still active: ${report.staleClaims}`,
-    `experiments ${report.experiments}; executed duplicates ${report.executedDuplicates} (${report.experiments === 0 ? 0 : (100 * report.executedDuplicates / report.experiments).toFixed(1)} %)`
+    ...report.refusals.map((r, i) => `daemon ${i} blocks [${r.blocked.join(',')}]; recent refusals ${JSON.stringify(r.faults)}`),
+    `experiments ${report.experiments}; executed duplicates ${report.executedDuplicates} (${report.experiments === 0 ? 0 : (100 * report.executedDuplicates / report.experiments).toFixed(1)} %), ${report.unexplainedDuplicates} not explained by a partition`
   ]
 }
 
@@ -37,7 +38,7 @@ async function main (): Promise<void> {
   const report = await runChaos({ seed: flags.seed as number, nodes: flags.nodes as number, faultMs: (flags.minutes as number) * 60_000, landscape: DEFAULT_LANDSCAPE, log: (line) => { if (line.startsWith('chaos:')) progress(line) } })
   for (const line of describeChaos(report)) process.stdout.write(`${line}\n`)
   for (const exit of report.unexpectedExits) process.stdout.write(`unexpected exit: ${exit}\n`)
-  const ok = report.converged && report.missing.length === 0 && report.unexpectedExits.length === 0 && report.staleClaims === 0
+  const ok = report.converged && report.missing.length === 0 && report.unexpectedExits.length === 0 && report.staleClaims === 0 && report.unexplainedDuplicates === 0
   process.exitCode = ok ? 0 : 1
 }
 

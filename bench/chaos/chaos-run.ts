@@ -52,12 +52,19 @@ export interface ChaosReport {
   counts: Record<string, number>
   /** Daemons that exited without the nemesis killing them. */
   unexpectedExits: string[]
+  /** Per daemon at the end: the peers it blocks and the refusals it counted, by fault. */
+  refusals: Array<{ blocked: number[], faults: Record<string, number> }>
   rssMb: number[]
   kills: number
   /** Claims of killed daemons, made before their kill, still active at the end. */
   staleClaims: number
   /** Finished experiments whose configuration another daemon had started earlier (the surrogate's log). */
   executedDuplicates: number
+  /**
+   * Those whose two daemons could reach each other when the first started or by the time the
+   * second did (plus `PROPAGATION_MS`): the swarm should have known, no fault explains them.
+   */
+  unexplainedDuplicates: number
   experiments: number
 }
 
@@ -126,8 +133,11 @@ export async function runChaos (spec: ChaosSpec): Promise<ChaosReport> {
     })
 
     let kills = 0
+    const separations: Separation[] = []
     while (Date.now() - t0 < spec.faultMs) {
       const fault = await applyFault(rng, net, nodes, log)
+      const separation: Separation = { from: Date.now(), to: Infinity, pairs: fault.separated }
+      separations.push(separation)
       if (fault.kill !== undefined) kills++
       note(fault.description)
       await sleep(3000 + rng.int(5000))
@@ -139,6 +149,7 @@ export async function runChaos (spec: ChaosSpec): Promise<ChaosReport> {
         node.down = false
         note(`restart daemon ${node.index}`)
       }
+      separation.to = Date.now()
       note('heal')
       await sleep(1000 + rng.int(2000))
     }
@@ -166,8 +177,10 @@ export async function runChaos (spec: ChaosSpec): Promise<ChaosReport> {
     const staleClaims = await countStaleClaims(nodes)
     const counts = await getJson<{ counts: Record<string, number> }>(nodes[0]!, '/api/digest').then((r) => r.counts, () => ({}))
     const rssMb = await Promise.all(nodes.map(async (n) => residentMb(n.child.proc.pid)))
-    const { experiments, executedDuplicates } = await surrogateDuplicates(nodes)
-    return { seed: spec.seed, timeline, acknowledged: acknowledged.length, missing, converged: convergeMs !== null, convergeMs, digests, counts, unexpectedExits, rssMb, kills, staleClaims, executedDuplicates, experiments }
+    const refusals = await Promise.all(nodes.map(async (n) => refusalsOf(n, nodes)))
+    const { experiments, duplicates } = await surrogateDuplicates(nodes)
+    const unexplained = duplicates.filter((d) => !explainedBySeparation(d, separations))
+    return { seed: spec.seed, timeline, acknowledged: acknowledged.length, missing, converged: convergeMs !== null, convergeMs, digests, counts, unexpectedExits, refusals, rssMb, kills, staleClaims, executedDuplicates: duplicates.length, unexplainedDuplicates: unexplained.length, experiments }
   } finally {
     for (const node of nodes) node.down = true
     await Promise.all(nodes.map(async (node) => { await stopSwarmDaemon(node.child) }))
@@ -176,24 +189,45 @@ export async function runChaos (spec: ChaosSpec): Promise<ChaosReport> {
   }
 }
 
-interface Fault { description: string, kill?: number }
+interface Fault {
+  description: string
+  kill?: number
+  /** Pairs of daemons (`a-b`, a < b) that could not reach each other while it lasted. */
+  separated: Set<string>
+}
+
+/** When two daemons could not reach each other: what a duplicate between them needs to be explained. */
+interface Separation { from: number, to: number, pairs: Set<string> }
+
+const pairKey = (a: number, b: number): string => a < b ? `${a}-${b}` : `${b}-${a}`
 
 /** One fault from the schedule: a network fault, sometimes with a daemon killed at the same time. */
 async function applyFault (rng: Rng, net: NetTopology, nodes: Node[], log: (line: string) => void): Promise<Fault> {
   const order = shuffle(rng, nodes.map((n) => n.index))
+  const separated = new Set<string>()
   const kinds = ['partition', 'bridge', 'one-way loss', 'slow links', 'kill'] as const
   const kind = kinds[rng.int(kinds.length)]!
   let description: string
   if (kind === 'partition') {
     const cut = 1 + rng.int(Math.floor(nodes.length / 2))
     const [minority, majority] = [order.slice(0, cut), order.slice(cut)]
-    for (const a of minority) for (const b of majority) await net.cut(nodes[a]!.host, nodes[b]!.host)
+    for (const a of minority) {
+      for (const b of majority) {
+        await net.cut(nodes[a]!.host, nodes[b]!.host)
+        separated.add(pairKey(a, b))
+      }
+    }
     description = `partition {${minority.join(',')}} | {${majority.join(',')}}`
   } else if (kind === 'bridge') {
     const [bridge, ...rest] = order
     const half = Math.ceil(rest.length / 2)
     const [left, right] = [rest.slice(0, half), rest.slice(half)]
-    for (const a of left) for (const b of right) await net.cut(nodes[a]!.host, nodes[b]!.host)
+    for (const a of left) {
+      for (const b of right) {
+        await net.cut(nodes[a]!.host, nodes[b]!.host)
+        separated.add(pairKey(a, b))
+      }
+    }
     description = `bridge {${left.join(',')}} - ${bridge!} - {${right.join(',')}}`
   } else if (kind === 'one-way loss') {
     const pairs: string[] = []
@@ -201,6 +235,7 @@ async function applyFault (rng: Rng, net: NetTopology, nodes: Node[], log: (line
       const [from, to] = [order[2 * i]!, order[2 * i + 1]!]
       const p = 0.5 + rng.int(5) / 10
       await net.lossy(nodes[from]!.host, nodes[to]!.host, p)
+      separated.add(pairKey(from, to))
       pairs.push(`${from}->${to} ${Math.round(p * 100)} %`)
     }
     description = `one-way loss ${pairs.join(', ')}`
@@ -219,9 +254,10 @@ async function applyFault (rng: Rng, net: NetTopology, nodes: Node[], log: (line
     victim.killedAt.push(Date.now())
     victim.child.proc.kill('SIGKILL')
     log(`chaos: SIGKILL daemon ${victim.index}`)
-    return { description: `${description}; SIGKILL daemon ${victim.index}`, kill: victim.index }
+    for (const other of nodes) if (other !== victim) separated.add(pairKey(victim.index, other.index))
+    return { description: `${description}; SIGKILL daemon ${victim.index}`, kill: victim.index, separated }
   }
-  return { description }
+  return { description, separated }
 }
 
 async function startNode (index: number, host: NetHost, args: SwarmDaemonArgs, unexpectedExits: string[], log: (line: string) => void): Promise<Node> {
@@ -282,21 +318,46 @@ async function countStaleClaims (nodes: Node[]): Promise<number> {
   return stale
 }
 
-/** Experiments every daemon finished (the surrogate's log), and how many repeated a configuration another had started before. */
-async function surrogateDuplicates (nodes: Node[]): Promise<{ experiments: number, executedDuplicates: number }> {
+interface Duplicate { first: RunEvent, again: RunEvent }
+
+/** Experiments every daemon finished (the surrogate's log), and each that repeated a configuration another had started before. */
+async function surrogateDuplicates (nodes: Node[]): Promise<{ experiments: number, duplicates: Duplicate[] }> {
   const runs: RunEvent[] = []
   for (const node of nodes) {
     const text = await readFile(join(node.args.dataDir, 'runs.jsonl'), 'utf8').catch(() => '')
     for (const line of text.split('\n')) if (line.trim() !== '') runs.push(JSON.parse(line) as RunEvent)
   }
   const experiments = runs.filter((r) => r.kind === 'experiment' && !r.aborted).sort((a, b) => a.startedAt - b.startedAt)
-  const seen = new Set<string>()
-  let executedDuplicates = 0
+  const first = new Map<string, RunEvent>()
+  const duplicates: Duplicate[] = []
   for (const run of experiments) {
-    if (seen.has(run.configuration)) executedDuplicates++
-    seen.add(run.configuration)
+    const earlier = first.get(run.configuration)
+    if (earlier !== undefined) duplicates.push({ first: earlier, again: run })
+    else first.set(run.configuration, run)
   }
-  return { experiments: experiments.length, executedDuplicates }
+  return { experiments: experiments.length, duplicates }
+}
+
+/** A claim reaches a connected peer (gossip, or the sync a reconnect runs) within this. */
+const PROPAGATION_MS = 3000
+
+/**
+ * A duplicate a partition made unavoidable: its two daemons were separated when the first run
+ * started, and the second started before that separation healed (plus the time a reconnect's
+ * sync takes). The same daemon twice is never explained by the network.
+ */
+function explainedBySeparation ({ first, again }: Duplicate, separations: readonly Separation[]): boolean {
+  if (first.node === again.node) return false
+  const pair = pairKey(first.node, again.node)
+  return separations.some((s) => s.pairs.has(pair) && s.from <= first.startedAt + PROPAGATION_MS && again.startedAt <= s.to + PROPAGATION_MS)
+}
+
+/** Whom a daemon blocks (by index) and its recent refusals by fault: why a swarm may not have converged. */
+async function refusalsOf (node: Node, nodes: Node[]): Promise<ChaosReport['refusals'][number]> {
+  const status = await getJson<{ blocked: string[], rejections: { recent: Array<{ fault: string }> } }>(node, '/api/status').catch(() => ({ blocked: [], rejections: { recent: [] } }))
+  const faults: Record<string, number> = {}
+  for (const r of status.rejections.recent) faults[r.fault] = (faults[r.fault] ?? 0) + 1
+  return { blocked: status.blocked.map((peer) => nodes.findIndex((n) => n.peerId === peer)), faults }
 }
 
 async function residentMb (pid: number | undefined): Promise<number> {
