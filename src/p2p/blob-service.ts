@@ -1,8 +1,9 @@
-import { boundedLpStream } from './length-prefix.js'
+import { boundedLpStream, isMalformedFrame } from './length-prefix.js'
 import { SwarmdError } from '../util/errors.js'
 import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from './blob-codec.js'
 import { BlobAnnouncer } from './blob-announcer.js'
 import { BlobRequestLimit } from './blob-request-limit.js'
+import { onIncomingBytes } from './stream-activity.js'
 import { blobCid, blobHashOf } from './blob-store.js'
 import { gossipScoring } from './gossip-score.js'
 import { systemClock } from '../util/clock.js'
@@ -146,13 +147,17 @@ export class BlobService {
     const idle = new AbortController()
     let idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs), idle.signal, ...(options.signal !== undefined ? [options.signal] : [])])
-    const read = async (lp: ReturnType<typeof boundedLpStream>): Promise<Uint8Array> => {
-      const bytes = (await lp.read({ signal })).subarray()
+    const stillSending = (): void => {
       clearTimeout(idleTimer)
       idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
+    }
+    const read = async (lp: ReturnType<typeof boundedLpStream>): Promise<Uint8Array> => {
+      const bytes = (await lp.read({ signal })).subarray()
+      stillSending()
       return bytes
     }
     const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal, runOnLimitedConnection: true }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
+    onIncomingBytes(stream, stillSending)
     try {
       const lp = boundedLpStream(stream, BLOB_DATA_FRAME_BYTES)
       await lp.write(encodeBlobRequest(hash), { signal })
@@ -179,8 +184,9 @@ export class BlobService {
       return bytes
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
-      // [REJECT] a provider that stops sending holds a fetch lane until the fetch timeout
-      if (idle.signal.aborted && !this.stopController.signal.aborted) this.penalise(peer, 'BLOB_STALLED')
+      // [IGNORE] a provider silent for the idle limit is dropped, so it holds a fetch lane no longer;
+      // not struck: silence proves nothing (a lossy or saturated link goes silent too)
+      if (idle.signal.aborted && !this.stopController.signal.aborted) this.components.penalties.record({ peer: peer.toString(), channel: 'blob', verdict: 'ignore', fault: 'BLOB_STALLED' })
       throw err
     } finally {
       clearTimeout(idleTimer)
@@ -210,7 +216,9 @@ export class BlobService {
       try {
         hash = decodeBlobRequest((await lp.read({ signal })).subarray())
       } catch (err) {
-        this.penalise(peer, 'BLOB_BAD_REQUEST')
+        // [REJECT] a request that is not a well-formed one (an endless length prefix included); a
+        // stream that ended or timed out first proves nothing: its peer may have been killed
+        if (isMalformedFrame(err)) this.penalise(peer, 'BLOB_BAD_REQUEST')
         throw err
       }
       const bytes = await this.components.store.get(hash).catch(() => undefined)

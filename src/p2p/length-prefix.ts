@@ -1,5 +1,5 @@
 import { lpStream } from '@libp2p/utils'
-import { SwarmdError } from '../util/errors.js'
+import { SwarmdError, isSwarmdError } from '../util/errors.js'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 
@@ -41,4 +41,15 @@ export function boundedLengthDecoder (maxDataLength: number): (data: { byteLengt
 /** `lpStream` for peer input: frames of at most `maxDataLength` bytes, prefixes of bounded length. */
 export function boundedLpStream<T extends Stream> (stream: T, maxDataLength: number): LengthPrefixedStream<T> {
   return lpStream(stream, { maxDataLength, lengthDecoder: boundedLengthDecoder(maxDataLength) })
+}
+
+/** Errors of `lpStream` that a peer's bytes prove (a bad length, an oversize frame), beside our own CODEC_MALFORMED. */
+const MALFORMED_FRAME_ERRORS = new Set(['InvalidMessageLengthError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError'])
+
+/**
+ * Whether reading or decoding a frame failed on the peer's bytes, and not because the stream ended,
+ * was reset or timed out: those prove nothing (its process was killed, the link broke).
+ */
+export function isMalformedFrame (err: unknown): boolean {
+  return isSwarmdError(err, 'CODEC_MALFORMED') || (err instanceof Error && MALFORMED_FRAME_ERRORS.has(err.name))
 }

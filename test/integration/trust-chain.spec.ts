@@ -207,7 +207,7 @@ describe('a blob server that answers "found" and never sends (issue 13)', { time
       // The provider search may take its own 5 s first; the staller holds the fetch only for the idle limit, not 30 s.
       assert.ok(ms < IDLE_MS + 8_000, `gave up after ${ms} ms`)
       const faults = d.network.penalties.recent().filter((r) => r.peer === staller.peerId).map((r) => `${r.channel}:${r.verdict}:${r.fault}`)
-      assert.ok(faults.includes('blob:reject:BLOB_STALLED'), faults.join(', '))
+      assert.ok(faults.includes('blob:ignore:BLOB_STALLED'), faults.join(', '))
     } finally {
       await staller.stop()
       await stopAndRemove(d)
