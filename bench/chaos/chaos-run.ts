@@ -60,10 +60,7 @@ export interface ChaosReport {
   staleClaims: number
   /** Finished experiments whose configuration another daemon had started earlier (the surrogate's log). */
   executedDuplicates: number
-  /**
-   * Those whose two daemons could reach each other when the first started or by the time the
-   * second did (plus `PROPAGATION_MS`): the swarm should have known, no fault explains them.
-   */
+  /** Those no separation of their two daemons explains (`explainedBySeparation`): the swarm should have known. */
   unexplainedDuplicates: number
   experiments: number
 }
@@ -242,7 +239,11 @@ async function applyFault (rng: Rng, net: NetTopology, nodes: Node[], log: (line
   } else if (kind === 'slow links') {
     const slowed = order.slice(0, 1 + rng.int(2))
     const kbit = 64 * (1 + rng.int(4))
-    for (const i of slowed) await net.slow(nodes[i]!.host, kbit)
+    for (const i of slowed) {
+      await net.slow(nodes[i]!.host, kbit)
+      // A throttled uplink drops what overflows its queue: claims and results from it arrive late or not at all.
+      for (const other of nodes) if (other.index !== i) separated.add(pairKey(i, other.index))
+    }
     description = `slow uplinks ${slowed.join(',')} at ${kbit} kbit/s`
   } else {
     description = 'no network fault'
@@ -342,14 +343,16 @@ async function surrogateDuplicates (nodes: Node[]): Promise<{ experiments: numbe
 const PROPAGATION_MS = 3000
 
 /**
- * A duplicate a partition made unavoidable: its two daemons were separated when the first run
- * started, and the second started before that separation healed (plus the time a reconnect's
- * sync takes). The same daemon twice is never explained by the network.
+ * A duplicate a fault made unavoidable: its two daemons were separated (cut apart, a lossy or
+ * throttled link between them, one of them killed) at some moment while the first run was under
+ * way or its result was going out, so its claim or its result could not reach the other; and the
+ * second run started before that separation healed, plus the time a reconnect's sync takes. The
+ * same daemon twice is never explained by the network.
  */
 function explainedBySeparation ({ first, again }: Duplicate, separations: readonly Separation[]): boolean {
   if (first.node === again.node) return false
   const pair = pairKey(first.node, again.node)
-  return separations.some((s) => s.pairs.has(pair) && s.from <= first.startedAt + PROPAGATION_MS && again.startedAt <= s.to + PROPAGATION_MS)
+  return separations.some((s) => s.pairs.has(pair) && s.from <= first.endedAt + PROPAGATION_MS && s.to >= first.startedAt && again.startedAt <= s.to + PROPAGATION_MS)
 }
 
 /** Whom a daemon blocks (by index) and its recent refusals by fault: why a swarm may not have converged. */
