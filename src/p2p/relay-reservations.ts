@@ -1,5 +1,5 @@
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
-import { confirmedPublic, isCircuit } from './reachability.js'
+import { confirmedPublic, isRelayed } from './reachability.js'
 import type { Startable, PeerId, Logger, ComponentLogger, Connection } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
@@ -63,7 +63,7 @@ export class RelayReservations implements Startable {
   private async consider (relay: PeerId, connection: Connection): Promise<void> {
     const key = relay.toString()
     if (this.relays.has(key) || this.refused.has(key) || this.relays.size >= this.max) return
-    if (isCircuit(connection.remoteAddr) || connection.limits !== undefined) return
+    if (isRelayed(connection)) return
     if (confirmedPublic(this.components.addressManager.getAddressesWithMetadata())) return
     this.relays.add(key)
     const addr = connection.remoteAddr.encapsulate('/p2p-circuit')
