@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { startInProcessDaemon, stopAndRemove } from '../test/helpers/in-process-daemon.js'
-import { BENCH_GOSSIP_BUDGET } from './harness.js'
+import { BENCH_DAEMON_LIMITS } from './harness.js'
 import { dialAddr, monotonicMs, topicPeers } from './harness.js'
 import type { Daemon } from '../src/daemon/daemon.js'
 
@@ -40,7 +40,7 @@ export interface BenchNode {
 
 /** A daemon in this thread. */
 export async function startLocalNode (bootstrap: string[], events: BenchNodeEvents): Promise<BenchNode> {
-  const daemon: Daemon = await startInProcessDaemon({ bootstrap, gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
+  const daemon: Daemon = await startInProcessDaemon({ bootstrap, ...BENCH_DAEMON_LIMITS })
   daemon.state.on('record', (rec, local) => {
     if (!local && rec.record.kind === 'hypothesis') events.received((rec.record.body as { title: string }).title, monotonicMs())
   })

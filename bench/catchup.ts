@@ -15,7 +15,7 @@
 import { rm } from 'node:fs/promises'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { startInProcessDaemon, stopAndRemove } from '../test/helpers/in-process-daemon.js'
-import { BENCH_GOSSIP_BUDGET } from './harness.js'
+import { BENCH_DAEMON_LIMITS } from './harness.js'
 import { waitFor } from '../test/helpers/wait.js'
 import { allRecords, dialAddr, fillerText, fmtBytes, fmtMs, machineLine, parseFlags, progress, recordTotal, startMesh, topicPeers, waitForMesh } from './harness.js'
 import type { Daemon } from '../src/daemon/daemon.js'
@@ -76,7 +76,7 @@ try {
   loop.enable()
   const t0 = performance.now()
   const wall0 = Date.now()
-  restarted = await startInProcessDaemon({ dataDir: returningDir, bootstrap: [dialAddr(writers[0]!)], gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
+  restarted = await startInProcessDaemon({ dataDir: returningDir, bootstrap: [dialAddr(writers[0]!)], ...BENCH_DAEMON_LIMITS })
   returning = restarted
   const startedMs = performance.now() - t0
   let firstRecordMs = Number.NaN

@@ -11,8 +11,8 @@
  * and loads it. After that it samples VmRSS idle again. Then the same after a restart on the
  * same data dir, where the converted model comes from the cache.
  */
-import { readFile } from 'node:fs/promises'
 import { spawnChildDaemon, stopChildDaemon } from './child-daemon.js'
+import { processMemory } from './proc-stats.js'
 import { machineLine, parseFlags, progress, sleep, summarize } from './harness.js'
 import type { ChildDaemon } from './child-daemon.js'
 
@@ -28,8 +28,7 @@ const spawnDaemon = async (dir?: string): Promise<Child> => spawnChildDaemon({ .
 const stopChild = stopChildDaemon
 
 async function rssMiB (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN) / 1024
+  return (await processMemory(pid)).rssKiB / 1024
 }
 
 async function sampleIdle (label: string, pid: number): Promise<ReturnType<typeof summarize>> {

@@ -5,7 +5,7 @@
 import '../src/util/polyfill.js'
 import { parentPort, workerData } from 'node:worker_threads'
 import { startInProcessDaemon, stopAndRemove } from '../test/helpers/in-process-daemon.js'
-import { BENCH_GOSSIP_BUDGET } from './harness.js'
+import { BENCH_DAEMON_LIMITS } from './harness.js'
 import { dialAddr, monotonicMs, topicPeers } from './harness.js'
 import type { WorkerReply, WorkerRequest } from './bench-node.js'
 
@@ -13,7 +13,7 @@ const port = parentPort
 if (port === null) throw new Error('bench/daemon-worker.js runs only as a worker thread')
 const { bootstrap } = workerData as { bootstrap: string[] }
 
-const daemon = await startInProcessDaemon({ bootstrap, gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET, gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET })
+const daemon = await startInProcessDaemon({ bootstrap, ...BENCH_DAEMON_LIMITS })
 const post = (msg: WorkerReply): void => { port.postMessage(msg) }
 daemon.state.on('record', (rec, local) => {
   if (local || rec.record.kind !== 'hypothesis') return

@@ -215,3 +215,21 @@ export function monotonicMs (): number {
  * catch-up, not the limiter, so their daemons lift it.
  */
 export const BENCH_GOSSIP_BUDGET = 1_000_000
+
+/**
+ * What the propagation and catch-up benches lift on every daemon, besides the gossip budget: the
+ * hourly hypothesis allowance (20 per author; past it an author is a spammer, scored below
+ * gossipsub's publish threshold, and every mesh link dies, which left 86 of 800 deliveries of a
+ * 5-daemon run to the 30 s anti-entropy pull), and what assumes one daemon per address (every bench
+ * daemon is on 127.0.0.1): gossipsub's colocation threshold (past 10 from one address each costs
+ * score) and the half-open inbound connections one address may hold (4: twenty daemons dialling
+ * each other at start were refused, and a discovered peer is dialled once, so some never met).
+ */
+export const BENCH_DAEMON_LIMITS = {
+  gossipRecordsPerPeerPerMinute: BENCH_GOSSIP_BUDGET,
+  gossipRecordsPerLinkPerMinute: BENCH_GOSSIP_BUDGET,
+  hypothesesPerHour: 1_000_000,
+  gossipIpColocationThreshold: 1_000,
+  maxPendingPerIp: 1_000,
+  maxPendingPerRange: 1_000
+} as const

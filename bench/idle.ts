@@ -8,8 +8,8 @@
  * all idle; only the first daemon is measured.
  */
 import { execFileSync } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { waitFor } from '../test/helpers/wait.js'
+import { processCpuTicks, processMemory } from './proc-stats.js'
 import { spawnChildDaemon, stopChildDaemon } from './child-daemon.js'
 import { machineLine, parseFlags, progress, sleep, summarize } from './harness.js'
 import type { ChildDaemon } from './child-daemon.js'
@@ -48,13 +48,7 @@ async function topicPeers (child: Child): Promise<number> {
 }
 
 async function sample (pid: number): Promise<{ rssKiB: number, cpuTicks: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const rssKiB = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN)
-  // Field 2 (comm) may hold spaces: split after its closing parenthesis.
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is stat field 3 (state): utime is field 14, stime field 15.
-  const cpuTicks = Number(fields[11]) + Number(fields[12])
+  const [{ rssKiB }, cpuTicks] = await Promise.all([processMemory(pid), processCpuTicks(pid)])
   return { rssKiB, cpuTicks }
 }
 

@@ -53,6 +53,16 @@ interface Run {
   idleCpuPercent: number
   /** CPU above idle per delivered (record, receiver) pair, ms. */
   cpuPerDeliveryMs: number
+  /** What the process grew by per daemon, from before the first start to after the writes (GC'd first where --expose-gc allows). */
+  rssPerDaemonMiB: number
+  heapPerDaemonMiB: number
+}
+
+/** RSS and JS heap of this process, MiB, after a full GC when --expose-gc allows it. */
+function memoryMiB (): { rss: number, heap: number } {
+  globalThis.gc?.()
+  const usage = process.memoryUsage()
+  return { rss: usage.rss / 2 ** 20, heap: usage.heapUsed / 2 ** 20 }
 }
 
 interface Sent { t0: number | undefined, arrivals: number[] }
@@ -71,6 +81,7 @@ async function runMesh (n: number): Promise<Run> {
   }
   const start = flags.threads === 0 ? startLocalNode : startWorkerNode
   progress(`starting ${n} daemons (${flags.threads === 0 ? 'one event loop' : 'one worker thread each'})`)
+  const memoryBefore = memoryMiB()
   const first = await start([], events)
   const nodes: BenchNode[] = [first]
   try {
@@ -109,6 +120,7 @@ async function runMesh (n: number): Promise<Run> {
     const elapsedMs = performance.now() - startedAt
     const cpuMs = (cpu.user + cpu.system) / 1000
     const cpuPercent = cpuMs / elapsedMs * 100
+    const memoryAfter = memoryMiB()
 
     const timeToAll: number[] = []
     const perReceiver: number[] = []
@@ -131,7 +143,9 @@ async function runMesh (n: number): Promise<Run> {
       loopDelayMax: loop.max / 1e6,
       cpuPercent,
       idleCpuPercent,
-      cpuPerDeliveryMs: (cpuMs - idleCpuPercent / 100 * elapsedMs) / Math.max(1, perReceiver.length)
+      cpuPerDeliveryMs: (cpuMs - idleCpuPercent / 100 * elapsedMs) / Math.max(1, perReceiver.length),
+      rssPerDaemonMiB: (memoryAfter.rss - memoryBefore.rss) / n,
+      heapPerDaemonMiB: (memoryAfter.heap - memoryBefore.heap) / n
     }
   } finally {
     progress(`stopping ${n} daemons`)
@@ -152,23 +166,24 @@ async function warmUp (nodes: BenchNode[]): Promise<void> {
   })
 }
 
-const runs: Run[] = []
-for (const n of flags.daemons) {
-  if (n < 2) throw new Error('--daemons: a mesh needs at least 2 daemons')
-  runs.push(await runMesh(n))
-}
-
-console.log(`\npropagation: ${flags.records} records per mesh, one every ${flags['interval-ms']} ms, ${flags['text-bytes']} B text, seed ${flags.seed}, ${flags.threads === 0 ? 'all daemons on one event loop' : 'one worker thread per daemon'}`)
-console.log(`machine: ${machineLine()}`)
-for (const r of runs) {
+/** One mesh size's figures, printed as soon as it is done: a later size that fails loses nothing. */
+function report (r: Run): void {
   console.log(`\n${r.daemons} daemons (mesh formed in ${fmtMs(r.meshMs)} ms)`)
   console.log(summaryLine('  time to all receivers', r.timeToAll))
   console.log(summaryLine('  per receiver', r.perReceiver))
   console.log(summaryLine('  append (sign + persist)', r.append))
   console.log(`  undelivered (record, receiver) pairs: ${r.undelivered}`)
   console.log(`  bench process CPU ${r.cpuPercent.toFixed(0)} % of one core while writing (idle mesh ${r.idleCpuPercent.toFixed(0)} %); ${r.cpuPerDeliveryMs.toFixed(2)} ms CPU above idle per delivery`)
+  console.log(`  memory per daemon (the process's growth over ${r.daemons} started daemons, after the writes): RSS ${r.rssPerDaemonMiB.toFixed(1)} MiB, JS heap ${r.heapPerDaemonMiB.toFixed(1)} MiB`)
   console.log(`  driving thread's event-loop delay p99 ${fmtMs(r.loopDelayP99)} ms, max ${fmtMs(r.loopDelayMax)} ms`)
   // Past this the daemons queue work and the latencies above measure the queue, not the protocol.
   if (r.cpuPercent >= 85 * availableParallelism()) console.log(`  NOTE: the machine was saturated (${availableParallelism()} cores); latencies include queueing behind CPU`)
   if (r.timeToAll.p50 > 5 * flags['interval-ms']) console.log(`  NOTE: the daemons fell behind the offered load (${(1000 / flags['interval-ms']).toFixed(0)} records/s, ${((r.daemons - 1) * 1000 / flags['interval-ms']).toFixed(0)} deliveries/s): latencies include a backlog`)
+}
+
+console.log(`propagation: ${flags.records} records per mesh, one every ${flags['interval-ms']} ms, ${flags['text-bytes']} B text, seed ${flags.seed}, ${flags.threads === 0 ? 'all daemons on one event loop' : 'one worker thread per daemon'}`)
+console.log(`machine: ${machineLine()}`)
+for (const n of flags.daemons) {
+  if (n < 2) throw new Error('--daemons: a mesh needs at least 2 daemons')
+  report(await runMesh(n))
 }

@@ -11,6 +11,7 @@
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { seededRng } from '../../src/util/rng.js'
+import { processMemory } from '../proc-stats.js'
 import { NetTopology } from '../../test/helpers/netns.js'
 import { sleep } from '../harness.js'
 import { apiOf, startSwarmDaemon, stopSwarmDaemon, swarmDaemonDataDir } from '../swarm/daemon-child.js'
@@ -365,9 +366,7 @@ async function refusalsOf (node: Node, nodes: Node[]): Promise<ChaosReport['refu
 
 async function residentMb (pid: number | undefined): Promise<number> {
   if (pid === undefined) return 0
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  return Math.round(kb / 1024)
+  return Math.round(await processMemory(pid).then((m) => m.rssKiB / 1024, () => 0))
 }
 
 async function waitUntil (predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -161,13 +161,15 @@ export const DEFAULTS = {
   /**
    * Sync requests one peer may make per minute (also its burst); beyond it a request is answered
    * with nothing. An honest daemon pulls on connect, when a gap shows, and every `antiEntropyMs`
-   * from one random peer: a few a minute. One address range gets four times one peer's budget.
+   * from one random peer: a few a minute; a newcomer asks once per page of 2 MiB
+   * (`SYNC_PAGE_BYTES`), so 60 pages a minute let it take the byte budget below whole.
+   * One address range gets four times one peer's budget.
    */
-  syncRequestsPerPeerPerMinute: 30,
+  syncRequestsPerPeerPerMinute: 60,
   /**
    * Bytes this daemon sends one peer in sync answers per minute (also its burst); an answer over it
    * stops early and the puller takes the rest on a later pull. A newcomer's whole catch-up of a
-   * swarm of 10,000 records is ~20 MiB. One address range gets four times one peer's budget.
+   * swarm of 10,000 records is ~20 MiB, of 100,000 results (claims, heartbeats and all) ~230 MiB. One address range gets four times one peer's budget.
    */
   syncBytesPerPeerPerMinute: 128 * 1024 * 1024,
   /**

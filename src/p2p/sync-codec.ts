@@ -4,7 +4,8 @@ import { SwarmdError } from '../util/errors.js'
  * Wire format of `/swarmd/<swarm>/sync/1`: length-prefixed frames, each one type byte
  * then a payload. A pull: the puller sends STATE_VECTOR; the responder answers with the
  * updates the puller lacks, each split into UPDATE_PART frames (the last one flagged),
- * then DONE.
+ * then DONE. A DONE flagged `more` ends a page: the answer stopped at its size limit with more
+ * to send, and the puller asks again with its new state vector.
  */
 export const SyncFrameType = {
   STATE_VECTOR: 1,
@@ -15,7 +16,8 @@ export const SyncFrameType = {
 export type SyncFrame =
   | { type: 'state-vector', stateVector: Uint8Array }
   | { type: 'update-part', last: boolean, bytes: Uint8Array }
-  | { type: 'done' }
+  /** `more`: the answer stopped at its page size, not at the end of what the puller lacks. */
+  | { type: 'done', more?: boolean }
 
 /** Largest sync frame: far below the ~4 MiB where libp2p frames start to vanish. */
 export const MAX_SYNC_FRAME_BYTES = 1024 * 1024
@@ -37,7 +39,7 @@ export function encodeSyncFrame (frame: SyncFrame): Uint8Array {
       return out
     }
     case 'done':
-      return Uint8Array.of(SyncFrameType.DONE)
+      return frame.more === true ? Uint8Array.of(SyncFrameType.DONE, 1) : Uint8Array.of(SyncFrameType.DONE)
   }
 }
 
@@ -58,8 +60,9 @@ export function decodeSyncFrame (bytes: Uint8Array): SyncFrame {
       return { type: 'update-part', last: flag === 1, bytes: bytes.subarray(PART_HEADER) }
     }
     case SyncFrameType.DONE:
-      if (bytes.byteLength !== 1) throw malformed('trailing bytes after done')
-      return { type: 'done' }
+      if (bytes.byteLength === 1) return { type: 'done' }
+      if (bytes.byteLength > 2 || bytes[1] !== 1) throw malformed('trailing bytes after done')
+      return { type: 'done', more: true }
     default:
       throw malformed(`unknown type ${bytes[0]}`)
   }

@@ -45,6 +45,16 @@ export interface SyncStats {
 }
 
 /**
+ * Updates one sync answer carries at most (plus the one diff that crosses it, a client part of
+ * ~512 KiB). The puller's stream buffers what it has not read yet up to 4 MiB (libp2p's byteStream;
+ * past that it aborts), and applying can be slower than the link: claims and results cost more
+ * to apply than they take to send, and a whole answer of 6.6 MiB killed every pull of a joiner
+ * (bench:join). A longer answer goes in pages, each asked for with the state vector the last
+ * one left (`done` flagged `more`).
+ */
+export const SYNC_PAGE_BYTES = 2 * 1024 * 1024
+
+/**
  * State-vector sync: on every new connection, both sides pull what they lack; then
  * periodic anti-entropy with a random peer. Catches up after offline time and partitions.
  */
@@ -126,6 +136,7 @@ export class SyncService {
       const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
       await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: this.components.replica.encodeStateVector() }), { signal })
       const assembler = new UpdateAssembler(this.maxUpdateBytes)
+      let added = 0
       for (;;) {
         const bytes = (await lp.read({ signal })).subarray()
         stillSending()
@@ -135,14 +146,20 @@ export class SyncService {
           frame = decodeSyncFrame(bytes)
           // [REJECT] a state vector where updates belong
           if (frame.type === 'state-vector') throw new SwarmdError('CODEC_MALFORMED', `sync answer from ${peer.toString()} holds a state vector where updates belong`)
-          if (frame.type === 'done') break
+          if (frame.type === 'done') {
+            // A full page that brought something new: ask for the next one (after the pulls
+            // queued meanwhile). A page of nothing new ends it, whatever the server says.
+            if (frame.more === true && added > 0) this.again.add(peer.toString())
+            break
+          }
           const update = assembler.push(frame)
           if (update === undefined) continue
           this.stats.updatesReceived++
           // One client's range refused does not end the pull: the other ranges are checked on their
           // own, and a server that keeps sending bad ones is blocked by its strikes.
           // A failure of our own (not a verdict on the update) is not the server's fault.
-          const outcome = await this.components.replica.applyRemote(update).catch(() => ({ verdict: 'ignore' as const, fault: 'APPLY_FAILED', culprit: undefined }))
+          const outcome = await this.components.replica.applyRemote(update).catch(() => ({ verdict: 'ignore' as const, fault: 'APPLY_FAILED', culprit: undefined, added: 0 }))
+          added += outcome.added
           if (outcome.verdict !== 'accept') this.charge(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN', outcome.culprit)
         } catch (err) {
           this.charge(peer, 'reject', 'SYNC_MALFORMED')
@@ -199,17 +216,25 @@ export class SyncService {
         this.charge(connection.remotePeer, 'reject', 'SYNC_BAD_STATE_VECTOR')
         throw new SwarmdError('CODEC_MALFORMED', `sync request from ${connection.remotePeer.toString()} holds a state vector that does not decode`)
       }
+      let answered = 0
+      let more = false
       for (const diff of diffs) {
+        // A page is full: the rest goes in the next answer, which the puller asks for at once.
+        if (answered > 0 && answered + diff.byteLength > SYNC_PAGE_BYTES) {
+          more = true
+          break
+        }
         // Over its byte budget, the answer stops here: the puller applies what came and takes the
         // rest on a later pull. Diffs are encoded as they go, so what is not sent costs nothing.
         if (budget !== undefined && !budget.send(peer, range, diff.byteLength)) break
+        answered += diff.byteLength
         for (const part of chunkUpdate(diff)) {
           const bytes = encodeSyncFrame(part)
           this.stats.bytesSent += bytes.byteLength
           await lp.write(bytes, { signal })
         }
       }
-      await lp.write(encodeSyncFrame({ type: 'done' }), { signal })
+      await lp.write(encodeSyncFrame({ type: 'done', more }), { signal })
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))

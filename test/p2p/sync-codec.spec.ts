@@ -11,9 +11,17 @@ describe('sync codec /swarmd/<swarm>/sync/1', () => {
       { type: 'state-vector', stateVector: Uint8Array.of(1, 2, 3) },
       { type: 'update-part', last: true, bytes: Uint8Array.of(9, 8) },
       { type: 'update-part', last: false, bytes: new Uint8Array(0) },
-      { type: 'done' }
+      { type: 'done' },
+      { type: 'done', more: true }
     ]
     for (const frame of frames) assert.deepEqual(decodeSyncFrame(encodeSyncFrame(frame)), frame)
+  })
+
+  it('writes a last page\'s done as one byte, and refuses any other flag or trailing byte after done', () => {
+    assert.deepEqual(encodeSyncFrame({ type: 'done', more: false }), Uint8Array.of(3))
+    for (const bad of [Uint8Array.of(3, 0), Uint8Array.of(3, 2), Uint8Array.of(3, 1, 0)]) {
+      assert.throws(() => decodeSyncFrame(bad), (err: unknown) => isSwarmdError(err, 'CODEC_MALFORMED'), `done ${bad.join(',')}`)
+    }
   })
 
   it('chunks a large update into frames under the limit and reassembles it exactly', () => {
