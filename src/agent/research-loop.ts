@@ -3,6 +3,7 @@ import { ProposalError } from './proposer.js'
 import { precedes } from '../claims/research-ledger.js'
 import { bestView } from '../claims/lineage.js'
 import { sha256Hex } from '../util/hash.js'
+import { deadline } from '../util/deadline.js'
 import { codeChange } from '../source/code-change.js'
 import type { Proposal, Proposer, ProposalContext } from './proposer.js'
 import type { ClaimBook, ClaimCandidate, ClaimRequest, DuplicateHit } from '../claims/claim-book.js'
@@ -385,7 +386,8 @@ export class ResearchLoop {
   /** The candidate's code, checked against its hash; undefined (and a back-off) when no peer delivers it. */
   private async fetchCandidateCode (candidate: ResultEntry, signal: AbortSignal): Promise<Uint8Array | undefined> {
     try {
-      const bytes = await this.components.blobs.get(candidate.body.codeHash, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) })
+      const limit = deadline(60_000, signal)
+      const bytes = await this.components.blobs.get(candidate.body.codeHash, { signal: limit.signal }).finally(() => { limit.clear() })
       if (sha256Hex(bytes) !== candidate.body.codeHash) throw new Error('its source does not match its hash')
       this.codeMissing.delete(candidate.id)
       return bytes

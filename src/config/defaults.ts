@@ -56,10 +56,12 @@ export const DEFAULTS = {
   /** Anti-entropy pull from one random peer this often (ms). Gossip carries live updates; this only repairs losses. */
   antiEntropyMs: 30_000,
   /**
-   * A sync pull that receives no byte for this long is dropped (ms): pulls run one at a time, and a
-   * peer that never answered held them all for the minute-long pull timeout. Not struck: under
-   * bench:chaos, strikes for silence (lossy, throttled links) blocked honest peers for an hour and
-   * cut the swarm in three. Silence counts bytes, not frames: a 1 MiB frame on a slow uplink is fine.
+   * The pace window of a sync pull (ms): a pull that brings less than 4 KiB/s over it (silence, or a
+   * peer trickling a byte at a time) is dropped, and that peer is left alone for a minute or until
+   * it connects anew: pulls run one at a time, and a peer that never answered held them all for the
+   * minute-long pull timeout. Not struck: under bench:chaos, strikes for silence (lossy, throttled
+   * links) blocked honest peers for an hour and cut the swarm in three. The pace counts bytes, not
+   * frames: a 1 MiB frame on a slow uplink is fine.
    */
   syncIdleMs: 15_000,
   /** Records dated further ahead are held back (DESIGN §3: 60 s). */
@@ -227,8 +229,8 @@ export const DEFAULTS = {
    */
   blobRequestsPerPeerPerMinute: 120,
   /**
-   * A blob fetch that receives no byte for this long is dropped (ms), without a strike; three
-   * providers are asked at once, so a stalling one costs a lane, not the fetch.
+   * The pace window of a blob fetch (ms): a fetch that brings less than 4 KiB/s over it is dropped,
+   * without a strike; three providers are asked at once, so a stalling one costs a lane, not the fetch.
    */
   blobIdleMs: 10_000
 }

@@ -1,3 +1,5 @@
+import { deadline } from '../util/deadline.js'
+
 /**
  * Announces the blobs this node holds in the DHT (kad-dht `provide`), each hash once: one
  * announcement is a closest-peers query plus an ADD_PROVIDER to each of them, and the DHT keeps
@@ -54,9 +56,9 @@ export class BlobAnnouncer {
 
   private async drain (): Promise<void> {
     for (let hash = this.queue.shift(); hash !== undefined; hash = this.queue.shift()) {
-      const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)])
+      const limit = deadline(ANNOUNCE_TIMEOUT_MS, this.stopController.signal)
       // A lone node has nobody to tell, and a query that fails is retried when the blob is stored again.
-      await this.provide(hash, signal).then(() => { this.provided++ }, () => { this.announced.delete(hash) })
+      await this.provide(hash, limit.signal).then(() => { this.provided++ }, () => { this.announced.delete(hash) }).finally(() => { limit.clear() })
     }
   }
 }

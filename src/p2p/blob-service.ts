@@ -3,7 +3,8 @@ import { SwarmdError } from '../util/errors.js'
 import { BLOB_DATA_FRAME_BYTES, decodeBlobHeader, decodeBlobRequest, encodeBlobHeader, encodeBlobRequest } from './blob-codec.js'
 import { BlobAnnouncer } from './blob-announcer.js'
 import { BlobRequestLimit } from './blob-request-limit.js'
-import { onIncomingBytes } from './stream-activity.js'
+import { MIN_TRANSFER_BYTES_PER_S, TransferWatch } from './transfer-watch.js'
+import { deadline } from '../util/deadline.js'
 import { blobCid, blobHashOf } from './blob-store.js'
 import { gossipScoring } from './gossip-score.js'
 import { systemClock } from '../util/clock.js'
@@ -27,7 +28,7 @@ export interface BlobServiceComponents {
 export interface BlobServiceInit {
   /** How long one peer may take to deliver a blob, in ms. Default 30 s. */
   fetchTimeoutMs?: number
-  /** A fetch whose provider sends nothing for this long is dropped and struck, ms. Default 10 s. */
+  /** The pace window, ms: a fetch that brings less than 4 KiB/s over it is dropped, without a strike. Default 10 s. */
   idleMs?: number
   /** How long to look for providers in the DHT, in ms. Default 5 s. */
   findProvidersTimeoutMs?: number
@@ -144,20 +145,11 @@ export class BlobService {
 
   /** Fetch from one peer and verify. Throws BLOB_HASH_MISMATCH / BLOB_TOO_LARGE / BLOB_NOT_FOUND. */
   async fetchFrom (peer: PeerId, hash: BlobHash, options: FetchOptions = {}): Promise<Uint8Array> {
-    const idle = new AbortController()
-    let idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs), idle.signal, ...(options.signal !== undefined ? [options.signal] : [])])
-    const stillSending = (): void => {
-      clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
-    }
-    const read = async (lp: ReturnType<typeof boundedLpStream>): Promise<Uint8Array> => {
-      const bytes = (await lp.read({ signal })).subarray()
-      stillSending()
-      return bytes
-    }
-    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal, runOnLimitedConnection: true }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
-    onIncomingBytes(stream, stillSending)
+    const watch = new TransferWatch({ timeoutMs: this.fetchTimeoutMs, windowMs: this.idleMs, minBytesPerWindow: MIN_TRANSFER_BYTES_PER_S * this.idleMs / 1000 }, this.stopController.signal, options.signal)
+    const signal = watch.signal
+    const read = async (lp: ReturnType<typeof boundedLpStream>): Promise<Uint8Array> => (await lp.read({ signal })).subarray()
+    const stream = await this.components.libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal, runOnLimitedConnection: true }).catch((err: unknown) => { watch.clear(); throw err })
+    watch.watch(stream)
     try {
       const lp = boundedLpStream(stream, BLOB_DATA_FRAME_BYTES)
       await lp.write(encodeBlobRequest(hash), { signal })
@@ -184,18 +176,19 @@ export class BlobService {
       return bytes
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
-      // [IGNORE] a provider silent for the idle limit is dropped, so it holds a fetch lane no longer;
-      // not struck: silence proves nothing (a lossy or saturated link goes silent too)
-      if (idle.signal.aborted && !this.stopController.signal.aborted) this.components.penalties.record({ peer: peer.toString(), channel: 'blob', verdict: 'ignore', fault: 'BLOB_STALLED' })
+      // [IGNORE] a provider too slow for the pace or the deadline is dropped, so it holds a fetch
+      // lane no longer; not struck: slowness proves nothing (a lossy or saturated link is slow too)
+      if (watch.stalled && !this.stopController.signal.aborted) this.components.penalties.record({ peer: peer.toString(), channel: 'blob', verdict: 'ignore', fault: 'BLOB_STALLED' })
       throw err
     } finally {
-      clearTimeout(idleTimer)
+      watch.clear()
     }
   }
 
   private async candidates (hash: BlobHash, options: FetchOptions): Promise<PeerId[]> {
     const found = new Map<string, PeerId>()
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.findProvidersTimeoutMs), ...(options.signal !== undefined ? [options.signal] : [])])
+    const limit = deadline(this.findProvidersTimeoutMs, this.stopController.signal, options.signal)
+    const signal = limit.signal
     try {
       for await (const provider of this.components.libp2p.contentRouting.findProviders(blobCid(hash), { signal })) {
         if (!provider.id.equals(this.components.libp2p.peerId)) found.set(provider.id.toString(), provider.id)
@@ -203,13 +196,16 @@ export class BlobService {
       }
     } catch {
       // No providers found in time: fall back to the peers we know.
+    } finally {
+      limit.clear()
     }
     for (const peer of this.components.libp2p.getPeers()) found.set(peer.toString(), peer)
     return [...found.values()]
   }
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.fetchTimeoutMs)])
+    const limit = deadline(this.fetchTimeoutMs, this.stopController.signal)
+    const signal = limit.signal
     try {
       const lp = boundedLpStream(stream, 128)
       let hash: BlobHash
@@ -235,6 +231,8 @@ export class BlobService {
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      limit.clear()
     }
   }
 

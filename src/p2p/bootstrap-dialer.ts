@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { backoffDelay } from '../util/backoff.js'
+import { deadline } from '../util/deadline.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { Rng } from '../util/rng.js'
 import type { PeerId } from '@libp2p/interface'
@@ -73,11 +74,14 @@ export class BootstrapDialer {
     const libp2p = this.components.libp2p
     const connected = target.peer !== undefined && libp2p.getConnections().some((c) => c.remotePeer.toString() === target.peer)
     if (!connected) {
+      const limit = deadline(10_000, this.controller.signal)
       try {
-        await libp2p.dial(target.addr, { signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(10_000)]) })
+        await libp2p.dial(target.addr, { signal: limit.signal })
       } catch {
         this.schedule(target, backoffDelay(target.attempt++, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
         return
+      } finally {
+        limit.clear()
       }
     }
     target.attempt = 0

@@ -16,7 +16,9 @@ import { createLibp2p } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
 import { guardOutboundPrefixes, guardProtocolPrefixes } from './prefix-guard.js'
 import { relayReservations } from './relay-reservations.js'
+import { RELAY_RESERVATION_TTL_MS } from './relay-limits.js'
 import type { RelayServerLimits } from './relay-limits.js'
+import type { RelayGate } from './relay-gate.js'
 import type { RelayReservations } from './relay-reservations.js'
 import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -53,8 +55,8 @@ export interface Libp2pNodeOptions {
   inboundLimiter: InboundLimiter
   /** Gossipsub peer scoring of the state topic (src/p2p/gossip-score.ts). */
   score: { topic: string, strikeLimit: number, ipColocationThreshold: number, appScore?: (peerId: string) => number }
-  /** Serve as a circuit relay for peers behind NAT, within these bounds; undefined: no relay service. */
-  relay?: RelayServerLimits
+  /** Serve as a circuit relay for peers behind NAT, within these bounds, to whom `gate` admits; undefined: no relay service. */
+  relay?: RelayServerLimits & { gate: RelayGate }
   /** Ask the router for a port mapping by UPnP (or NAT-PMP). */
   upnp: boolean
 }
@@ -97,7 +99,9 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
         opts.inboundLimiter.release(maConn)
         return false
       },
-      denyOutboundEncryptedConnection: (peer) => opts.isBlocked(peer)
+      denyOutboundEncryptedConnection: (peer) => opts.isBlocked(peer),
+      denyInboundRelayReservation: async (peer) => await opts.relay?.gate.denyReservation(peer) ?? true,
+      denyOutboundRelayedConnection: async (source, destination) => await opts.relay?.gate.denyRelayedConnection(source, destination) ?? true
     },
     services: {
       // Run by `guardLibp2pStreams` instead, once its stream is guarded (src/p2p/prefix-guard.ts).
@@ -134,6 +138,7 @@ function relayServer (limits: RelayServerLimits): ReturnType<typeof circuitRelay
   return circuitRelayServer({
     reservations: {
       maxReservations: limits.maxReservations,
+      reservationTtl: RELAY_RESERVATION_TTL_MS,
       applyDefaultLimit: true,
       defaultDataLimit: BigInt(limits.maxBytes),
       defaultDurationLimit: limits.maxDurationMs
@@ -143,12 +148,20 @@ function relayServer (limits: RelayServerLimits): ReturnType<typeof circuitRelay
 
 /**
  * Largest frame each of libp2p's own length-prefixed protocols reads: kad-dht uses pbStream's
- * default (4 MiB); identify caps a message at 8 KiB (`MAX_IDENTIFY_MESSAGE_SIZE`), given room here.
+ * default (4 MiB); identify caps a message at 8 KiB (`MAX_IDENTIFY_MESSAGE_SIZE`), AutoNAT v2 at
+ * 8 KiB (`MAX_MESSAGE_SIZE`, dial data comes in 4 KiB chunks) and DCUtR at 4 KiB, each given room
+ * here. Unguarded, one AutoNAT stream of 0xFF bytes had the daemon read 8 MiB of prefix, its API
+ * stalled 3.5 s and its RSS grew from 121 to 453 MB (an outside attack on this code).
+ * Circuit relay's hop and stop streams are not here: after their handshake they carry the relayed
+ * connection's own bytes, which no prefix describes.
  */
 export const LIBP2P_PROTOCOL_FRAME_LIMITS: Record<string, number> = {
   [DHT_PROTOCOL]: 4 * 1024 * 1024,
   '/ipfs/id/1.0.0': 64 * 1024,
-  '/ipfs/id/push/1.0.0': 64 * 1024
+  '/ipfs/id/push/1.0.0': 64 * 1024,
+  '/libp2p/autonat/2/dial-request': 16 * 1024,
+  '/libp2p/autonat/2/dial-back': 16 * 1024,
+  '/libp2p/dcutr': 16 * 1024
 }
 
 /**

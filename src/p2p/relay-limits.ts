@@ -14,3 +14,13 @@ export interface RelayServerLimits {
   /** How long one relayed connection may stay open, ms. */
   maxDurationMs: number
 }
+
+/**
+ * How long a relay's slot lasts unless refreshed, ms: 15 minutes (libp2p's default is 2 hours, and a
+ * slot outlives its holder's connection, so throwaway identities that reserve and leave held every
+ * slot for 2 hours). Holders refresh theirs 5 minutes before it runs out.
+ */
+export const RELAY_RESERVATION_TTL_MS = 15 * 60_000
+
+/** Slots one address range (IPv4 /24, IPv6 /48) may hold on one relay at once: a lab behind one NAT gets a few. */
+export const RELAY_SLOTS_PER_RANGE = 4

@@ -10,7 +10,8 @@ import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
 import { ConnectionPaths, ownAddresses, reachabilityOf } from './reachability.js'
-import { RELAY_SERVER_DEFAULTS } from './relay-limits.js'
+import { RELAY_RESERVATION_TTL_MS, RELAY_SERVER_DEFAULTS, RELAY_SLOTS_PER_RANGE } from './relay-limits.js'
+import { RelayGate } from './relay-gate.js'
 import { PeerPenalties } from './peer-penalties.js'
 import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
@@ -185,6 +186,7 @@ export class SwarmNetwork {
     if (this.libp2pNode !== undefined) return
     // Blocks from the last run hold before the first connection is accepted.
     await this.penalties.load()
+    const relayGate = this.servesRelay() ? new RelayGate({ memberProtocol: syncProtocol(this.init.swarm), perRange: RELAY_SLOTS_PER_RANGE, slotTtlMs: RELAY_RESERVATION_TTL_MS, clock: this.components.clock }) : undefined
     const libp2p = await createLibp2pNode({
       privateKey: this.components.privateKey,
       listen: this.init.listen,
@@ -196,13 +198,14 @@ export class SwarmNetwork {
       inboundUpgradeTimeoutMs: this.init.inboundUpgradeTimeoutMs,
       inboundLimiter: this.inboundLimiter,
       score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold, ...(this.components.appScore !== undefined ? { appScore: this.components.appScore } : {}) },
-      ...(this.servesRelay() ? { relay: { maxReservations: this.init.relayMaxReservations ?? RELAY_SERVER_DEFAULTS.maxReservations, maxBytes: this.init.relayMaxBytes ?? RELAY_SERVER_DEFAULTS.maxBytes, maxDurationMs: this.init.relayMaxDurationMs ?? RELAY_SERVER_DEFAULTS.maxDurationMs } } : {}),
+      ...(relayGate !== undefined ? { relay: { maxReservations: this.init.relayMaxReservations ?? RELAY_SERVER_DEFAULTS.maxReservations, maxBytes: this.init.relayMaxBytes ?? RELAY_SERVER_DEFAULTS.maxBytes, maxDurationMs: this.init.relayMaxDurationMs ?? RELAY_SERVER_DEFAULTS.maxDurationMs, gate: relayGate } } : {}),
       upnp: this.init.upnp ?? false
     })
     this.libp2pNode = libp2p
+    relayGate?.attach(libp2p)
     this.paths = new ConnectionPaths(libp2p)
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
-    this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish, budget: this.syncBudget }, {
+    this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish, budget: this.syncBudget, clock: this.components.clock }, {
       protocol: syncProtocol(this.init.swarm),
       antiEntropyMs: this.init.antiEntropyMs,
       ...(this.init.syncIdleMs !== undefined ? { idleMs: this.init.syncIdleMs } : {})

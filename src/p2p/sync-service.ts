@@ -2,9 +2,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { rangeOf } from './inbound-limiter.js'
 import { boundedLpStream, isMalformedFrame } from './length-prefix.js'
 import { MAX_SYNC_FRAME_BYTES, UpdateAssembler, chunkUpdate, decodeSyncFrame, encodeSyncFrame } from './sync-codec.js'
-import { onIncomingBytes } from './stream-activity.js'
+import { MIN_TRANSFER_BYTES_PER_S, TransferWatch } from './transfer-watch.js'
 import { SwarmdError, isSwarmdError } from '../util/errors.js'
 import { SerialQueue } from '../util/serial-queue.js'
+import { systemClock } from '../util/clock.js'
+import { deadline } from '../util/deadline.js'
+import type { Clock } from '../util/clock.js'
 import type { PeerPenalties } from './peer-penalties.js'
 import type { SyncServeBudget } from './sync-serve-budget.js'
 import type { ReplicaPort } from './replica-port.js'
@@ -21,6 +24,8 @@ export interface SyncServiceComponents {
   budget?: SyncServeBudget
   /** Disconnect and block a peer that crossed the strike limit. */
   punish(peer: PeerId): void
+  /** For backing off a peer whose pull stalled; default the system clock. */
+  clock?: Clock
 }
 
 export interface SyncServiceInit {
@@ -30,7 +35,10 @@ export interface SyncServiceInit {
   antiEntropyMs?: number
   /** One pull may take this long, in ms. Default 60 s (10,000 records take ~2 s on loopback). */
   pullTimeoutMs?: number
-  /** A pull whose peer sends no frame for this long is dropped and struck, ms. Default 15 s. */
+  /**
+   * The pace window, ms: a pull that brings less than 4 KiB/s over it (silence or a trickle) is
+   * dropped, without a strike. Default 15 s.
+   */
   idleMs?: number
   /** Largest single update accepted over sync. Default 64 MiB. */
   maxUpdateBytes?: number
@@ -55,6 +63,15 @@ export interface SyncStats {
 export const SYNC_PAGE_BYTES = 2 * 1024 * 1024
 
 /**
+ * A peer whose pull stalled (too slow for the pace, or past the deadline) is not pulled from again
+ * for this long, ms, unless it connects anew: pulls run one at a time, and a peer that trickles
+ * would otherwise cost every gap and anti-entropy round another pull's worth of waiting. Short,
+ * because an honest peer behind a lossy link stalls too, and a new connection (a healed partition)
+ * gets a fresh chance at once.
+ */
+export const STALLED_PEER_BACKOFF_MS = 60_000
+
+/**
  * State-vector sync: on every new connection, both sides pull what they lack; then
  * periodic anti-entropy with a random peer. Catches up after offline time and partitions.
  */
@@ -71,9 +88,14 @@ export class SyncService {
   // previous one brought.
   private readonly pulls = new SerialQueue()
   private readonly again = new Set<string>()
+  /** Peers whose last pull stalled, and until when they are left alone. */
+  private readonly stalledUntil = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private readonly stopController = new AbortController()
-  private readonly onConnect = (evt: CustomEvent<PeerId>): void => { this.requestPull(evt.detail) }
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.stalledUntil.delete(evt.detail.toString())
+    this.requestPull(evt.detail)
+  }
   readonly stats: SyncStats = { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 }
   private markSynced: () => void = () => {}
   /** Settles when a first pull from a peer completed with updates: this node then holds what that peer held. */
@@ -105,6 +127,11 @@ export class SyncService {
   /** Pull from `peer` soon; coalesces with a pull already running. */
   requestPull (peer: PeerId): void {
     const key = peer.toString()
+    const until = this.stalledUntil.get(key)
+    if (until !== undefined) {
+      if ((this.components.clock ?? systemClock).now() < until) return
+      this.stalledUntil.delete(key)
+    }
     if (this.inFlight.has(key)) {
       this.again.add(key)
       return
@@ -121,16 +148,30 @@ export class SyncService {
   /** Everything `peer` holds that we lack, validated and applied. */
   async pull (peer: PeerId): Promise<void> {
     if (this.stopController.signal.aborted) return
-    const idle = new AbortController()
-    let idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs), idle.signal])
-    const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal }).catch((err: unknown) => { clearTimeout(idleTimer); throw err })
-    const stillSending = (): void => {
-      clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => { idle.abort() }, this.idleMs)
+    const watch = new TransferWatch({ timeoutMs: this.pullTimeoutMs, windowMs: this.idleMs, minBytesPerWindow: MIN_TRANSFER_BYTES_PER_S * this.idleMs / 1000 }, this.stopController.signal)
+    const signal = watch.signal
+    try {
+      const stream = await this.components.libp2p.dialProtocol(peer, this.protocol, { signal })
+      watch.watch(stream)
+      this.stats.pulls++
+      await this.readAnswer(peer, stream, watch)
+    } catch (err) {
+      // [IGNORE] a peer too slow for the pace or the deadline is dropped, so it holds the pulls
+      // behind it no longer, and is not asked again for a while; not struck: slowness proves
+      // nothing (lossy or saturated links are slow too, and strikes on honest peers cut a swarm
+      // in pieces under chaos, bench/chaos)
+      if (watch.stalled && !this.stopController.signal.aborted) {
+        this.charge(peer, 'ignore', 'SYNC_STALLED')
+        this.stalledUntil.set(peer.toString(), (this.components.clock ?? systemClock).now() + STALLED_PEER_BACKOFF_MS)
+      }
+      throw err
+    } finally {
+      watch.clear()
     }
-    onIncomingBytes(stream, stillSending)
-    this.stats.pulls++
+  }
+
+  private async readAnswer (peer: PeerId, stream: Stream, watch: TransferWatch): Promise<void> {
+    const signal = watch.signal
     const updatesBefore = this.stats.updatesReceived
     try {
       const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
@@ -139,7 +180,6 @@ export class SyncService {
       let added = 0
       for (;;) {
         const bytes = (await lp.read({ signal })).subarray()
-        stillSending()
         this.stats.bytesReceived += bytes.byteLength
         let frame
         try {
@@ -158,7 +198,7 @@ export class SyncService {
           // One client's range refused does not end the pull: the other ranges are checked on their
           // own, and a server that keeps sending bad ones is blocked by its strikes.
           // A failure of our own (not a verdict on the update) is not the server's fault.
-          const outcome = await this.components.replica.applyRemote(update).catch(() => ({ verdict: 'ignore' as const, fault: 'APPLY_FAILED', culprit: undefined, added: 0 }))
+          const outcome = await watch.busy(async () => this.components.replica.applyRemote(update)).catch(() => ({ verdict: 'ignore' as const, fault: 'APPLY_FAILED', culprit: undefined, added: 0 }))
           added += outcome.added
           if (outcome.verdict !== 'accept') this.charge(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN', outcome.culprit)
         } catch (err) {
@@ -171,18 +211,13 @@ export class SyncService {
       if (this.stats.updatesReceived > updatesBefore) this.markSynced()
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
-      // [IGNORE] a peer silent for the idle limit is dropped, so it holds the pulls behind it no
-      // longer; not struck: silence proves nothing (lossy or saturated links go silent too, and
-      // strikes on honest peers cut a swarm in pieces under chaos, bench/chaos)
-      if (idle.signal.aborted && !this.stopController.signal.aborted) this.charge(peer, 'ignore', 'SYNC_STALLED')
       throw err
-    } finally {
-      clearTimeout(idleTimer)
     }
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.pullTimeoutMs)])
+    const limit = deadline(this.pullTimeoutMs, this.stopController.signal)
+    const signal = limit.signal
     try {
       const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
       let frame
@@ -238,6 +273,8 @@ export class SyncService {
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      limit.clear()
     }
   }
 

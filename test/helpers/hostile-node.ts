@@ -81,6 +81,11 @@ export interface HostileNode {
   serveEndlessPrefix(protocol: string, maxBytes: number): Promise<{ streams: EndlessPrefixStream[] }>
   /** Take sync pulls and never answer: read the request, then hold the stream open. */
   serveSilentSync(): Promise<void>
+  /**
+   * Answer sync pulls with a trickle: the length prefix of a 1,000-byte frame, then one byte every
+   * `byteEveryMs`, never finishing it (each byte resets an idle timer; it never makes a frame).
+   */
+  serveTricklingSync(byteEveryMs: number): Promise<void>
   /** Take blob requests and never answer: read the request, then hold the stream open. */
   serveSilentBlobs(): Promise<void>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
@@ -162,19 +167,28 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
 
     async pullState (daemon) {
       const signal = AbortSignal.timeout(10_000)
-      const stream = await libp2p.dialProtocol(daemon.identity.peerId, syncProtocol(swarm), { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
-      await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: Y.encodeStateVector(new Y.Doc()) }), { signal })
-      const assembler = new UpdateAssembler(64 * 1024 * 1024)
+      // Page after page, as the daemon's own puller does: each request carries what came so far.
       const updates: Uint8Array[] = []
-      for (;;) {
-        const frame = decodeSyncFrame((await lp.read({ signal })).subarray())
-        if (frame.type === 'done') break
-        if (frame.type !== 'update-part') throw new Error('unexpected sync frame')
-        const update = assembler.push(frame)
-        if (update !== undefined) updates.push(update)
+      let stateVector = Y.encodeStateVector(new Y.Doc())
+      for (let more = true; more;) {
+        more = false
+        const stream = await libp2p.dialProtocol(daemon.identity.peerId, syncProtocol(swarm), { signal })
+        const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+        await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector }), { signal })
+        const assembler = new UpdateAssembler(64 * 1024 * 1024)
+        for (;;) {
+          const frame = decodeSyncFrame((await lp.read({ signal })).subarray())
+          if (frame.type === 'done') {
+            more = frame.more === true
+            break
+          }
+          if (frame.type !== 'update-part') throw new Error('unexpected sync frame')
+          const update = assembler.push(frame)
+          if (update !== undefined) updates.push(update)
+        }
+        await stream.close({ signal }).catch(() => {})
+        if (more) stateVector = Y.encodeStateVectorFromUpdate(Y.mergeUpdates(updates))
       }
-      await stream.close({ signal }).catch(() => {})
       return Y.mergeUpdates(updates)
     },
 
@@ -194,6 +208,22 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
 
     async serveSilentSync () {
       await silent(syncProtocol(swarm), MAX_SYNC_FRAME_BYTES)
+    },
+
+    async serveTricklingSync (byteEveryMs) {
+      await libp2p.handle(syncProtocol(swarm), (stream) => {
+        void (async () => {
+          const signal = AbortSignal.timeout(120_000)
+          const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+          await lp.read({ signal })
+          const raw = lp.unwrap()
+          raw.send(Uint8Array.of(0xe8, 0x07))
+          for (let i = 0; i < 999 && !signal.aborted && raw.status === 'open'; i++) {
+            await new Promise((resolve) => setTimeout(resolve, byteEveryMs))
+            raw.send(Uint8Array.of(0))
+          }
+        })().catch(() => { stream.abort(new Error('trickle ended')) })
+      })
     },
 
     async serveSilentBlobs () {

@@ -15,6 +15,8 @@ import type { BlobHash, BlobStore } from '../../src/p2p/blob-store.js'
 
 const SWARM = 'hostile-limits'
 const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
+const AUTONAT_DIAL_REQUEST = '/libp2p/autonat/2/dial-request'
+const DCUTR_PROTOCOL = '/libp2p/dcutr'
 /** Blob request budget of the daemon under attack: small, so a test flood is quick. */
 const BLOB_BUDGET = 30
 const FLOOD = 300
@@ -164,16 +166,18 @@ async function longestStall<T> (work: () => Promise<T>): Promise<{ result: T, st
 }
 
 describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 }, () => {
-  it('resets kad-dht and identify streams at the first prefix byte too many: the event loop never stalls', async (t) => {
+  it('resets kad-dht, identify, AutoNAT and DCUtR streams at the first prefix byte too many: the event loop never stalls', async (t) => {
     await withVictim(async (d, hostile) => {
       await hostile.join([d])
       let total = 0
-      for (const protocol of [DHT_PROTOCOL, IDENTIFY_PROTOCOL]) {
+      // Unguarded, 8 MiB of 0xFF on one AutoNAT stream stalled the API 3.5 s and cost 330 MB of RSS.
+      const guarded = [DHT_PROTOCOL, AUTONAT_DIAL_REQUEST, DCUTR_PROTOCOL]
+      for (const protocol of [...guarded, IDENTIFY_PROTOCOL]) {
         // Unguarded, 2 MiB of 0xFF kept kad-dht's reader spinning ~1.5 s (BENCHMARKS.md).
         const { result: attack, stallMs, totalMs } = await longestStall(async () => hostile.sendEndlessPrefix(d, protocol, 2 * 1024 * 1024))
         total += totalMs
         t.diagnostic(`${protocol}: cut off after ${attack.sent} bytes in ${attack.ms.toFixed(0)} ms; longest event loop stall ${stallMs.toFixed(0)} ms`)
-        if (protocol === DHT_PROTOCOL) {
+        if (guarded.includes(protocol)) {
           assert.equal(attack.closedByPeer, true, `${protocol}: the daemon ends the stream`)
           assert.ok(attack.sent <= 64 * 1024, `${protocol}: cut off after ${attack.sent} bytes`)
           assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:endless length prefix on ${protocol}`), 'a strike against the hostile peer')
@@ -239,6 +243,36 @@ describe('a sync peer that never answers', { timeout: 60_000 }, () => {
       assert.ok(faults(d, hostile.peerId).includes('sync:ignore:SYNC_STALLED'), `the silent peer's pull is dropped and said so: ${faults(d, hostile.peerId).join(', ')}`)
       assert.equal(d.network.penalties.strikesOf(hostile.peerId), 0, 'a lossy link goes silent too: no strike for silence')
       assert.deepEqual(faults(d, honest.identity.peerId.toString()), [])
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d, honest)
+    }
+  })
+})
+
+describe('a sync peer that trickles', { timeout: 60_000 }, () => {
+  it('is dropped at the pace floor (one byte at a time resets any idle timer), without a strike, and left alone for a while; the honest peer behind it is pulled at once', async () => {
+    const WINDOW_MS = 1_000
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000, syncIdleMs: WINDOW_MS })
+    const honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      await honest.state.append('hypothesis', { title: 'written before we met', text: 'arrives by sync only' })
+      // Ten bytes a second, forever: under the old idle rule the pull stayed open to its deadline.
+      await hostile.serveTricklingSync(100)
+      await hostile.connect(d)
+      await waitFor(() => d.network.sync.stats.pulls >= 1, { timeoutMs: 5_000, what: 'the pull from the trickling peer to start' })
+      const started = Date.now()
+      await d.network.connect(honest.listenAddrs()[0]!)
+      await waitFor(() => d.state.counts().hypothesis === 1, { timeoutMs: 15_000, what: () => `the honest peer's record, pulled after the trickling one (${JSON.stringify(d.network.sync.stats)})` })
+      assert.ok(Date.now() - started < 2 * WINDOW_MS + 5_000, `the honest pull waited ${Date.now() - started} ms, not the minute-long pull deadline`)
+      assert.ok(faults(d, hostile.peerId).includes('sync:ignore:SYNC_STALLED'), `the trickling peer's pull is dropped and said so: ${faults(d, hostile.peerId).join(', ')}`)
+      assert.equal(d.network.penalties.strikesOf(hostile.peerId), 0, 'a slow link trickles too: no strike for slowness')
+      // Left alone: asking again (a gap, anti-entropy) starts no pull from it for a while.
+      const pulls = d.network.sync.stats.pulls
+      d.network.sync.requestPull(hostile.libp2p.peerId)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.equal(d.network.sync.stats.pulls, pulls, 'no new pull from a peer that just stalled')
     } finally {
       await hostile.stop()
       await stopAndRemove(d, honest)

@@ -1,0 +1,69 @@
+import { rangeOf } from './inbound-limiter.js'
+import { systemClock } from '../util/clock.js'
+import type { Clock } from '../util/clock.js'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+export interface RelayGateInit {
+  /** The protocol only members of this swarm serve (its sync protocol): identify tells who speaks it. */
+  memberProtocol: string
+  /** Slots one address range (IPv4 /24, IPv6 /48) may hold at once. */
+  perRange: number
+  /** How long a granted slot counts against its range: the relay's reservation ttl, ms. */
+  slotTtlMs: number
+  /** How long to wait for identify to tell whether a peer is a member, ms. Default 3 s. */
+  identifyWaitMs?: number
+  clock?: Clock
+}
+
+/**
+ * Who a relay serves. Only members of this swarm, as identify lists their protocols: anyone else
+ * used a bootstrap daemon as a free relay (2.8 GiB in 45 s between two strangers, an outside
+ * attack on this code). And only `perRange` slots per address range, so throwaway identities from
+ * one place cannot take every slot for the reservation's lifetime. Called from the connection
+ * gater: a `true` denies.
+ */
+export class RelayGate {
+  private node: Libp2p | undefined
+  private readonly granted = new Map<string, { range: string, until: number }>()
+
+  constructor (private readonly init: RelayGateInit) {}
+
+  /** The node whose peer store and connections answer the questions; set once it exists. */
+  attach (node: Libp2p): void {
+    this.node = node
+  }
+
+  async denyReservation (peer: PeerId): Promise<boolean> {
+    if (!await this.isMember(peer)) return true
+    const connection = this.node?.getConnections(peer)[0]
+    if (connection === undefined) return true
+    const range = rangeOf(connection.remoteAddr)
+    const now = (this.init.clock ?? systemClock).now()
+    const key = peer.toString()
+    let others = 0
+    for (const [holder, slot] of this.granted) {
+      if (slot.until <= now) this.granted.delete(holder)
+      else if (holder !== key && slot.range === range) others++
+    }
+    if (others >= this.init.perRange) return true
+    this.granted.set(key, { range, until: now + this.init.slotTtlMs })
+    return false
+  }
+
+  async denyRelayedConnection (source: PeerId, destination: PeerId): Promise<boolean> {
+    return !await this.isMember(source) || !await this.isMember(destination)
+  }
+
+  /** Whether `peer` serves the member protocol, waiting a little for identify to finish. */
+  private async isMember (peer: PeerId): Promise<boolean> {
+    const node = this.node
+    if (node === undefined) return false
+    const deadline = Date.now() + (this.init.identifyWaitMs ?? 3_000)
+    for (;;) {
+      const known = await node.peerStore.get(peer).catch(() => undefined)
+      if (known?.protocols.includes(this.init.memberProtocol) === true) return true
+      if (Date.now() >= deadline || node.getConnections(peer).length === 0) return false
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { RelayGate } from '../../src/p2p/relay-gate.js'
+import { ManualClock } from '../../src/util/clock.js'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+const MEMBER = '/swarmd/test/sync/1'
+
+/** The two things the gate asks a node: who speaks what (identify's peer store), and where a peer connects from. */
+function fakeNode (peers: Map<string, { protocols: string[], ip: string }>): Libp2p {
+  return {
+    peerStore: { get: async (peer: PeerId) => ({ protocols: peers.get(peer.toString())?.protocols ?? [] }) },
+    getConnections: (peer: PeerId) => {
+      const known = peers.get(peer.toString())
+      return known === undefined ? [] : [{ remoteAddr: multiaddr(`/ip4/${known.ip}/tcp/4001`) }]
+    }
+  } as unknown as Libp2p
+}
+
+async function newPeer (): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+describe('relay gate', () => {
+  it('gives slots and relayed connections to swarm members only', async () => {
+    const [member, stranger, other] = [await newPeer(), await newPeer(), await newPeer()]
+    const peers = new Map([
+      [member.toString(), { protocols: ['/ipfs/id/1.0.0', MEMBER], ip: '203.0.113.7' }],
+      [stranger.toString(), { protocols: ['/ipfs/id/1.0.0'], ip: '198.51.100.9' }],
+      [other.toString(), { protocols: [MEMBER], ip: '192.0.2.1' }]
+    ])
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, identifyWaitMs: 200 })
+    gate.attach(fakeNode(peers))
+    assert.equal(await gate.denyReservation(member), false)
+    assert.equal(await gate.denyReservation(stranger), true, 'a peer that does not speak the swarm\'s sync protocol gets no slot')
+    assert.equal(await gate.denyRelayedConnection(other, member), false)
+    assert.equal(await gate.denyRelayedConnection(stranger, member), true, 'a stranger cannot reach a member through the relay')
+    assert.equal(await gate.denyRelayedConnection(member, stranger), true, 'nor a member a stranger')
+  })
+
+  it('gives one address range a few slots at once, each counted until its ttl, refreshes included', async () => {
+    const clock = new ManualClock()
+    const sybils = await Promise.all(Array.from({ length: 6 }, newPeer))
+    const home = await newPeer()
+    const peers = new Map(sybils.map((p, i) => [p.toString(), { protocols: [MEMBER], ip: `198.51.100.${i + 1}` }]))
+    peers.set(home.toString(), { protocols: [MEMBER], ip: '203.0.113.7' })
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, clock })
+    gate.attach(fakeNode(peers))
+    const verdicts = []
+    for (const sybil of sybils) verdicts.push(await gate.denyReservation(sybil))
+    assert.deepEqual(verdicts, [false, false, false, false, true, true], 'four slots for one /24')
+    assert.equal(await gate.denyReservation(sybils[0]!), false, 'a holder refreshes its own slot')
+    assert.equal(await gate.denyReservation(home), false, 'another range is not held up')
+    clock.advance(60_001)
+    assert.equal(await gate.denyReservation(sybils[5]!), false, 'slots past their ttl count no more')
+  })
+})
