@@ -86,7 +86,9 @@ try {
   let lastReport = 0
   const deadline = t0 + flags['timeout-s'] * 1000
   while (performance.now() < deadline) {
-    const { counts: held, digest } = await joiner.api<{ counts: Record<string, number>, digest: string }>('/api/digest')
+    const { counts: held, digest } = await joiner.api<{ counts: Record<string, number>, digest: string }>('/api/digest').catch((err: Error) => {
+      throw new Error(`the joiner stopped answering (${err.message}); its last output:\n${joiner?.output.split('\n').slice(-30).join('\n') ?? ''}`)
+    })
     const records = totalOf(held)
     const ms = performance.now() - t0
     curve.push({ ms, records, rss: (await processMemory(pid)).rssKiB * 1024 })
