@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events'
+
 /** A signal that aborts at a deadline or with any of the signals given, and its cleanup. */
 export interface Deadline {
   readonly signal: AbortSignal
@@ -27,8 +29,14 @@ export function deadline (ms: number, ...signals: Array<AbortSignal | undefined>
     for (const s of sources) s.removeEventListener('abort', onAbort)
   }
   for (const s of sources) {
-    if (s.aborted) controller.abort(s.reason)
-    else s.addEventListener('abort', onAbort, { once: true })
+    if (s.aborted) {
+      controller.abort(s.reason)
+      continue
+    }
+    // A service's stop signal is shared by all its transfers at once, each listener removed by
+    // `clear`: many at a time are expected, not a leak for Node to warn about.
+    setMaxListeners(0, s)
+    s.addEventListener('abort', onAbort, { once: true })
   }
   controller.signal.addEventListener('abort', clear, { once: true })
   return { signal: controller.signal, get expired () { return expired }, clear }
