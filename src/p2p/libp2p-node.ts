@@ -19,6 +19,7 @@ import { relayReservations } from './relay-reservations.js'
 import { RELAY_RESERVATION_TTL_MS } from './relay-limits.js'
 import type { RelayServerLimits } from './relay-limits.js'
 import type { RelayGate } from './relay-gate.js'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { RelayReservations } from './relay-reservations.js'
 import type { InboundLimiter } from './inbound-limiter.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -33,6 +34,8 @@ export type SwarmdServices = {
   pubsub: GossipSub
   dht: KadDHT
   relayReservations: RelayReservations
+  /** Only on a daemon that relays for others (`relay` set). */
+  relay?: CircuitRelayService
 }
 
 export type SwarmdLibp2p = Libp2p<SwarmdServices>

@@ -28,9 +28,19 @@ export class RelayGate {
 
   constructor (private readonly init: RelayGateInit) {}
 
-  /** The node whose peer store and connections answer the questions; set once it exists. */
-  attach (node: Libp2p): void {
+  /**
+   * The node whose peer store and connections answer the questions, and the relay's own slots:
+   * a slot is freed when its holder's last connection closes (a holder is always connected: the
+   * relay reaches it over that connection). Left to the ttl, identities that reserved and hung up
+   * held every slot for its whole life (an outside attack: 32 slots from 8 /24s, an honest home
+   * daemon refused).
+   */
+  attach (node: Libp2p, slots: { delete(peer: PeerId): unknown }): void {
     this.node = node
+    node.addEventListener('peer:disconnect', (event) => {
+      this.granted.delete(event.detail.toString())
+      slots.delete(event.detail)
+    })
   }
 
   async denyReservation (peer: PeerId): Promise<boolean> {

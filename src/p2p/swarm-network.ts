@@ -202,7 +202,7 @@ export class SwarmNetwork {
       upnp: this.init.upnp ?? false
     })
     this.libp2pNode = libp2p
-    relayGate?.attach(libp2p)
+    if (relayGate !== undefined && libp2p.services.relay !== undefined) relayGate.attach(libp2p, libp2p.services.relay.reservations)
     this.paths = new ConnectionPaths(libp2p)
     const punish = (peer: PeerId): void => { void libp2p.hangUp(peer).catch(() => {}) }
     this.syncService = new SyncService({ libp2p, replica: this.components.replica, penalties: this.penalties, rng: this.components.rng, punish, budget: this.syncBudget, clock: this.components.clock }, {

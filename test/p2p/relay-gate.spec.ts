@@ -9,15 +9,18 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 
 const MEMBER = '/swarmd/test/sync/1'
 
-/** The two things the gate asks a node: who speaks what (identify's peer store), and where a peer connects from. */
-function fakeNode (peers: Map<string, { protocols: string[], ip: string }>): Libp2p {
+/** What the gate asks a node: who speaks what (identify's peer store), where a peer connects from, who left. */
+function fakeNode (peers: Map<string, { protocols: string[], ip: string }>): Libp2p & { leave(peer: PeerId): void } {
+  const events = new EventTarget()
   return {
+    addEventListener: events.addEventListener.bind(events),
+    leave: (peer: PeerId) => { events.dispatchEvent(new CustomEvent('peer:disconnect', { detail: peer })) },
     peerStore: { get: async (peer: PeerId) => ({ protocols: peers.get(peer.toString())?.protocols ?? [] }) },
     getConnections: (peer: PeerId) => {
       const known = peers.get(peer.toString())
       return known === undefined ? [] : [{ remoteAddr: multiaddr(`/ip4/${known.ip}/tcp/4001`) }]
     }
-  } as unknown as Libp2p
+  } as unknown as Libp2p & { leave(peer: PeerId): void }
 }
 
 async function newPeer (): Promise<PeerId> {
@@ -33,7 +36,7 @@ describe('relay gate', () => {
       [other.toString(), { protocols: [MEMBER], ip: '192.0.2.1' }]
     ])
     const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, identifyWaitMs: 200 })
-    gate.attach(fakeNode(peers))
+    gate.attach(fakeNode(peers), new Map())
     assert.equal(await gate.denyReservation(member), false)
     assert.equal(await gate.denyReservation(stranger), true, 'a peer that does not speak the swarm\'s sync protocol gets no slot')
     assert.equal(await gate.denyRelayedConnection(other, member), false)
@@ -48,7 +51,7 @@ describe('relay gate', () => {
     const peers = new Map(sybils.map((p, i) => [p.toString(), { protocols: [MEMBER], ip: `198.51.100.${i + 1}` }]))
     peers.set(home.toString(), { protocols: [MEMBER], ip: '203.0.113.7' })
     const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, clock })
-    gate.attach(fakeNode(peers))
+    gate.attach(fakeNode(peers), new Map())
     const verdicts = []
     for (const sybil of sybils) verdicts.push(await gate.denyReservation(sybil))
     assert.deepEqual(verdicts, [false, false, false, false, true, true], 'four slots for one /24')
@@ -56,5 +59,22 @@ describe('relay gate', () => {
     assert.equal(await gate.denyReservation(home), false, 'another range is not held up')
     clock.advance(60_001)
     assert.equal(await gate.denyReservation(sybils[5]!), false, 'slots past their ttl count no more')
+  })
+
+  it('frees a slot when its holder leaves: identities that reserve and hang up hold nothing', async () => {
+    const sybils = await Promise.all(Array.from({ length: 5 }, newPeer))
+    const peers = new Map(sybils.map((p, i) => [p.toString(), { protocols: [MEMBER], ip: `198.51.100.${i + 1}` }]))
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 15 * 60_000 })
+    const node = fakeNode(peers)
+    const slots = new Map<string, true>()
+    gate.attach(node, { delete: (peer: PeerId) => slots.delete(peer.toString()) })
+    for (const sybil of sybils.slice(0, 4)) {
+      assert.equal(await gate.denyReservation(sybil), false)
+      slots.set(sybil.toString(), true)
+    }
+    assert.equal(await gate.denyReservation(sybils[4]!), true, 'the range is full')
+    node.leave(sybils[0]!)
+    assert.equal(slots.has(sybils[0]!.toString()), false, 'the relay\'s own slot is freed')
+    assert.equal(await gate.denyReservation(sybils[4]!), false, 'and the range has room again')
   })
 })

@@ -38,6 +38,17 @@ describe('update validation (one test per rule)', () => {
     assert.equal(outcome.added, 2)
   })
 
+  it('takes records it already holds at their slots without checking them again (a peer replaying them costs it no signature checks)', async () => {
+    const { target, honestState } = await setup()
+    const { validateUpdate } = await import('../../src/state/update-validator.js')
+    const state = target.state as unknown as { doc: Y.Doc, textAt(client: number, clock: number): string | undefined }
+    const ctx = { now: Date.now(), maxClockSkewMs: 60_000, maxUpdateBytes: 1 << 20, stateOf: (client: number) => Y.getState(state.doc.store, client), authorOf: () => undefined, textAt: (client: number, clock: number) => state.textAt(client, clock) }
+    assert.deepEqual(await validateUpdate(honestState, ctx), [], 'nothing new to parse or verify')
+    const outcome = await target.state.applyRemote(honestState)
+    assert.equal(outcome.verdict, 'accept')
+    assert.equal(outcome.added, 0)
+  })
+
   it('[REJECT] a client repeated in one update, its second run after a gap: Yjs would park it as pending structs', async () => {
     const { target, attacker, now } = await setup()
     const { update: opening, client } = await honestFirstWrite(attacker, 4243, { title: 'first', text: '' }, now)
