@@ -84,8 +84,9 @@ export interface HostileNode {
   /**
    * Answer sync pulls with a trickle: the length prefix of a 1,000-byte frame, then one byte every
    * `byteEveryMs`, never finishing it (each byte resets an idle timer; it never makes a frame).
+   * `pulls()` says how many pulls it was asked so far.
    */
-  serveTricklingSync(byteEveryMs: number): Promise<void>
+  serveTricklingSync(byteEveryMs: number): Promise<{ pulls: () => number }>
   /** Take blob requests and never answer: read the request, then hold the stream open. */
   serveSilentBlobs(): Promise<void>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
@@ -211,7 +212,9 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
     },
 
     async serveTricklingSync (byteEveryMs) {
+      let pulls = 0
       await libp2p.handle(syncProtocol(swarm), (stream) => {
+        pulls++
         void (async () => {
           const signal = AbortSignal.timeout(120_000)
           const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
@@ -224,6 +227,7 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
           }
         })().catch(() => { stream.abort(new Error('trickle ended')) })
       })
+      return { pulls: () => pulls }
     },
 
     async serveSilentBlobs () {
