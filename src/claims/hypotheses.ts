@@ -68,16 +68,19 @@ export class HypothesisBook {
     if (this.sieved?.count === count) return this.sieved
     const visible: Array<StoredRecord<'hypothesis'>> = []
     const spammers = new Set<string>()
-    const recentByAuthor = new Map<string, number[]>()
+    // Each author's visible hypotheses of the last hour: `times` from `start` on (the list is oldest
+    // first, so the window only slides forward; refiltering it per record was quadratic in a catch-up).
+    const recentByAuthor = new Map<string, { times: number[], start: number }>()
     for (const rec of state.list('hypothesis')) {
-      const times = recentByAuthor.get(rec.record.author) ?? []
-      const inWindow = times.filter((t) => t > rec.record.createdAt - HOUR_MS)
-      if (inWindow.length >= this.init.perHour) {
-        spammers.add(rec.record.author)
+      const { author, createdAt } = rec.record
+      let recent = recentByAuthor.get(author)
+      if (recent === undefined) recentByAuthor.set(author, recent = { times: [], start: 0 })
+      while (recent.start < recent.times.length && recent.times[recent.start]! <= createdAt - HOUR_MS) recent.start++
+      if (recent.times.length - recent.start >= this.init.perHour) {
+        spammers.add(author)
         continue
       }
-      inWindow.push(rec.record.createdAt)
-      recentByAuthor.set(rec.record.author, inWindow)
+      recent.times.push(createdAt)
       visible.push(rec)
     }
     this.sieved = { count, visible, spammers }

@@ -2,7 +2,7 @@ import * as Y from 'yjs'
 import { clientIdFor } from './client-id.js'
 import { checkEvidence } from './equivocation.js'
 import { MAP_FOR_KIND, isMapName } from './record-kinds.js'
-import { RecordError, parseRecord, signedContent } from './records.js'
+import { RecordError, badSignature, signedContent, startParsingRecord } from './records.js'
 import type { BindingBody, EquivocationBody } from './record-kinds.js'
 import type { SignedRecord, StoredRecord } from './records.js'
 
@@ -96,6 +96,9 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
 
   const boundInUpdate = new Map<number, string>()
   const records: StoredRecord[] = []
+  // Signatures are checked in the thread pool while the loop parses on; every one is awaited before
+  // the update is accepted, and a record's own before any verdict that would blame its signer.
+  const signatures = new SignatureChecks()
   const clientsSeen = new Set<number>()
   let previousClient = -1
   let nextClock = 0
@@ -118,8 +121,12 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
       throw reject('UPDATE_NOT_CONTIGUOUS', 'a client\'s clocks jump within one update')
     }
     nextClock = clock + struct.length
-    // Long catch-up updates verify thousands of signatures: let the event loop breathe.
-    if (index % 256 === 255) await new Promise((resolve) => setImmediate(resolve))
+    // Long catch-up updates verify thousands of signatures: let the event loop breathe, and keep
+    // at most two batches of them in flight.
+    if (index % 256 === 255) {
+      await new Promise((resolve) => setImmediate(resolve))
+      await signatures.settleEarlierBatch()
+    }
     // [REJECT] an origin means an overwrite of an existing entry (or a list insert)
     if (struct.origin !== null || struct.rightOrigin !== null) throw reject('STRUCT_OVERWRITE', 'update overwrites an existing entry')
     const mapName = struct.parent
@@ -139,72 +146,110 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
     if (clock < ctx.stateOf(client) && ctx.textAt(client, clock) === text) continue
 
     let rec: StoredRecord
+    let signed: Promise<boolean>
     try {
-      rec = await parseRecord(text)
+      ({ record: rec, signed } = startParsingRecord(text))
     } catch (err) {
       if (err instanceof RecordError) throw reject(err.fault, err.message)
       throw err
     }
+    signatures.add(signed)
     const { record } = rec
-    // [REJECT] a record lives in the map of its kind
-    if (MAP_FOR_KIND[record.kind] !== mapName) throw reject('RECORD_WRONG_MAP', `${record.kind} record written into ${mapName}`)
-    // [REJECT] keys are author-scoped and content-addressed: <author>/<sha256 of record>
-    if (struct.parentSub !== rec.key) throw reject('RECORD_KEY_MISMATCH', 'entry key is not <author>/<record hash>')
-    // [REJECT] a record names the struct it occupies, so a replay anywhere else is invalid
-    if (record.slot.client !== client || record.slot.clock !== clock) throw reject('RECORD_SLOT_MISMATCH', 'record replayed outside its slot')
+    try {
+      // [REJECT] a record lives in the map of its kind
+      if (MAP_FOR_KIND[record.kind] !== mapName) throw reject('RECORD_WRONG_MAP', `${record.kind} record written into ${mapName}`)
+      // [REJECT] keys are author-scoped and content-addressed: <author>/<sha256 of record>
+      if (struct.parentSub !== rec.key) throw reject('RECORD_KEY_MISMATCH', 'entry key is not <author>/<record hash>')
+      // [REJECT] a record names the struct it occupies, so a replay anywhere else is invalid
+      if (record.slot.client !== client || record.slot.clock !== clock) throw reject('RECORD_SLOT_MISMATCH', 'record replayed outside its slot')
 
-    if (record.kind === 'binding') {
-      const body = record.body as BindingBody
-      // [REJECT] a binding opens its client's session and names that client
-      if (clock !== 0 || body.clientId !== client) throw reject('CLIENT_BOUND_ELSEWHERE', 'binding must be the first struct of its own client')
-      // [REJECT] a client id is derived from its author and session: nobody binds another's id
-      if (clientIdFor(record.author, body.session) !== client) throw reject('CLIENT_ID_NOT_DERIVED', 'client id is not derived from the binding\'s author and session')
-    }
-    const inDoc = ctx.authorOf(client)
-    const held = clock < ctx.stateOf(client) ? ctx.textAt(client, clock) : undefined
-    if (held !== undefined && held !== text) {
-      // [IGNORE] the record this doc holds, signed bytes spelled otherwise (canonical text and signature
-      // spelling leave only a malleable signature for that): the same record, not a second one, and
-      // whoever holds this spelling may have taken it first in good faith
-      if (signedContent(JSON.parse(held) as SignedRecord) === signedContent(record)) throw ignore('RECORD_NOT_CANONICAL', 'another spelling of a record this doc holds')
-      // [IGNORE, signer blamed] two records signed by one author for one slot: the author equivocated.
-      // Whoever relayed this may have seen it first; the evidence convicts the author everywhere.
-      if (inDoc === record.author) throw conflict('SLOT_EQUIVOCATION', 'the author signed another record for this slot', { culprit: record.author, evidence: { held, offered: rec } })
-      // [IGNORE, signer blamed] another author's record at a held slot: only an id taken over by
-      // grinding (src/state/client-id.ts) gets a valid record here, and the relay cannot tell
-      throw conflict('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client', { culprit: record.author })
-    }
-
-    if (record.kind === 'binding') {
-      const bound = inDoc ?? boundInUpdate.get(client)
-      // [IGNORE, signer blamed] two authors whose sessions hash to one id: a ground id (or odds of 2^-53)
-      if (bound !== undefined && bound !== record.author) throw conflict('CLIENT_ID_COLLISION', 'client id is bound to another author', { culprit: record.author })
-      boundInUpdate.set(client, record.author)
-    } else {
-      const inUpdate = boundInUpdate.get(client)
-      // [REJECT] the update's own binding names another author: the sender checked neither
-      if (inUpdate !== undefined && inUpdate !== record.author) throw reject('CLIENT_AUTHOR_MISMATCH', 'record author is not the author the update binds this client to')
-      const bound = inDoc ?? inUpdate
-      // [IGNORE] the binding has not reached us yet; a sync will bring it
-      if (bound === undefined) throw ignore('CLIENT_UNBOUND', 'client binding not known yet')
-      // [IGNORE, signer blamed] only the author bound to a client writes with it; the sender may hold
-      // another binding for this id (a ground one) and have checked the record against that
-      if (bound !== record.author) throw conflict('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client', { culprit: record.author })
-    }
-    if (record.kind === 'equivocation') {
-      try {
-        await checkEvidence(record.body as EquivocationBody)
-      } catch (err) {
-        // [REJECT] evidence that proves nothing
-        if (err instanceof RecordError) throw reject(err.fault, err.message)
-        throw err
+      if (record.kind === 'binding') {
+        const body = record.body as BindingBody
+        // [REJECT] a binding opens its client's session and names that client
+        if (clock !== 0 || body.clientId !== client) throw reject('CLIENT_BOUND_ELSEWHERE', 'binding must be the first struct of its own client')
+        // [REJECT] a client id is derived from its author and session: nobody binds another's id
+        if (clientIdFor(record.author, body.session) !== client) throw reject('CLIENT_ID_NOT_DERIVED', 'client id is not derived from the binding\'s author and session')
       }
+      const inDoc = ctx.authorOf(client)
+      const held = clock < ctx.stateOf(client) ? ctx.textAt(client, clock) : undefined
+      if (held !== undefined && held !== text) {
+        // [IGNORE] the record this doc holds, signed bytes spelled otherwise (canonical text and signature
+        // spelling leave only a malleable signature for that): the same record, not a second one, and
+        // whoever holds this spelling may have taken it first in good faith
+        if (signedContent(JSON.parse(held) as SignedRecord) === signedContent(record)) throw ignore('RECORD_NOT_CANONICAL', 'another spelling of a record this doc holds')
+        // [IGNORE, signer blamed] two records signed by one author for one slot: the author equivocated.
+        // Whoever relayed this may have seen it first; the evidence convicts the author everywhere.
+        if (inDoc === record.author) throw conflict('SLOT_EQUIVOCATION', 'the author signed another record for this slot', { culprit: record.author, evidence: { held, offered: rec } })
+        // [IGNORE, signer blamed] another author's record at a held slot: only an id taken over by
+        // grinding (src/state/client-id.ts) gets a valid record here, and the relay cannot tell
+        throw conflict('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client', { culprit: record.author })
+      }
+
+      if (record.kind === 'binding') {
+        const bound = inDoc ?? boundInUpdate.get(client)
+        // [IGNORE, signer blamed] two authors whose sessions hash to one id: a ground id (or odds of 2^-53)
+        if (bound !== undefined && bound !== record.author) throw conflict('CLIENT_ID_COLLISION', 'client id is bound to another author', { culprit: record.author })
+        boundInUpdate.set(client, record.author)
+      } else {
+        const inUpdate = boundInUpdate.get(client)
+        // [REJECT] the update's own binding names another author: the sender checked neither
+        if (inUpdate !== undefined && inUpdate !== record.author) throw reject('CLIENT_AUTHOR_MISMATCH', 'record author is not the author the update binds this client to')
+        const bound = inDoc ?? inUpdate
+        // [IGNORE] the binding has not reached us yet; a sync will bring it
+        if (bound === undefined) throw ignore('CLIENT_UNBOUND', 'client binding not known yet')
+        // [IGNORE, signer blamed] only the author bound to a client writes with it; the sender may hold
+        // another binding for this id (a ground one) and have checked the record against that
+        if (bound !== record.author) throw conflict('CLIENT_AUTHOR_MISMATCH', 'record author is not the author bound to this client', { culprit: record.author })
+      }
+      if (record.kind === 'equivocation') {
+        try {
+          await checkEvidence(record.body as EquivocationBody)
+        } catch (err) {
+          // [REJECT] evidence that proves nothing
+          if (err instanceof RecordError) throw reject(err.fault, err.message)
+          throw err
+        }
+      }
+      // [REJECT] dated so far ahead that no honest clock explains it
+      if (record.createdAt > ctx.now + FAR_FUTURE_MS) throw reject('RECORD_FROM_FUTURE', 'record is dated more than a day in the future')
+      // [IGNORE] slightly ahead: wait until the local clock catches up (bounded skew), then sync brings it
+      if (record.createdAt > ctx.now + ctx.maxClockSkewMs) throw ignore('RECORD_FROM_FUTURE', 'record is dated in the future')
+    } catch (err) {
+      // A record that is not its author's (this one or an earlier one) is refused as such, whatever
+      // else is wrong, and no verdict blames a signer before the signature holds.
+      await signatures.settleAll()
+      throw err
     }
-    // [REJECT] dated so far ahead that no honest clock explains it
-    if (record.createdAt > ctx.now + FAR_FUTURE_MS) throw reject('RECORD_FROM_FUTURE', 'record is dated more than a day in the future')
-    // [IGNORE] slightly ahead: wait until the local clock catches up (bounded skew), then sync brings it
-    if (record.createdAt > ctx.now + ctx.maxClockSkewMs) throw ignore('RECORD_FROM_FUTURE', 'record is dated in the future')
     records.push(rec)
   }
+  await signatures.settleAll()
   return records
+}
+
+/** The signature checks of one update under way, in batches of the validator's yield interval. */
+class SignatureChecks {
+  private earlier: Array<Promise<boolean>> = []
+  private current: Array<Promise<boolean>> = []
+
+  add (signed: Promise<boolean>): void {
+    this.current.push(signed)
+  }
+
+  /** Wait for the batch before the current one, which becomes the earlier one. */
+  async settleEarlierBatch (): Promise<void> {
+    const earlier = this.earlier
+    this.earlier = this.current
+    this.current = []
+    await allSigned(earlier)
+  }
+
+  async settleAll (): Promise<void> {
+    await allSigned(this.earlier)
+    await allSigned(this.current)
+  }
+}
+
+// [REJECT] record.author must equal signer
+async function allSigned (checks: Array<Promise<boolean>>): Promise<void> {
+  if ((await Promise.all(checks)).includes(false)) throw reject('RECORD_BAD_SIGNATURE', badSignature().message)
 }

@@ -6,7 +6,11 @@ import { canonicalJson } from '../../src/state/canonical.js'
 import { decodeSyncRequest, encodeSyncRequest } from '../../src/state/sync-request.js'
 import { clientOf, concatUpdates, craftUpdate, honestFirstWrite, sessionOf, signAs, signBinding } from '../helpers/forge.js'
 import { makeReplica } from '../helpers/replica.js'
+import { recordKey } from '../../src/state/records.js'
+import { sha256Hex } from '../../src/util/hash.js'
+import type { RawWrite } from '../helpers/forge.js'
 import type { Replica } from '../helpers/replica.js'
+import type { RecordId, StoredRecord } from '../../src/state/records.js'
 
 /** Apply `update` to a replica that already holds an honest author's records; nothing may change unless accepted. */
 async function expectRefused (target: Replica, update: Uint8Array, verdict: 'reject' | 'ignore', fault: string): Promise<void> {
@@ -17,6 +21,12 @@ async function expectRefused (target: Replica, update: Uint8Array, verdict: 'rej
   assert.equal(outcome.fault, fault)
   assert.equal(target.state.contentDigest(), before, 'a refused update changed the doc')
   assert.deepEqual(target.state.counts(), counts)
+}
+
+/** `rec` with its title changed after signing: canonical, at its own key, and no longer its author's. */
+function tampered (rec: StoredRecord<'hypothesis'>): { key: string, text: string } {
+  const text = canonicalJson({ ...rec.record, body: { ...rec.record.body, title: `${rec.record.body.title}!` } })
+  return { key: recordKey(rec.record.author, sha256Hex(text) as RecordId), text }
 }
 
 async function setup () {
@@ -134,6 +144,29 @@ describe('update validation (one test per rule)', () => {
     const rec = await signAs(attacker, 'hypothesis', { title: 't', text: '' }, { client: clientOf(attacker, 79), clock: 1 }, now)
     const forged = canonicalJson({ ...rec.record, author: honest.identity.peerId.toString() })
     const update = craftUpdate(clientOf(attacker, 79), [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: `${honest.identity.peerId.toString()}/x`, value: forged }])
+    await expectRefused(target, update, 'reject', 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('[REJECT] a forged record deep in a long update, its signature checked beside hundreds of others: nothing of the update is applied', async () => {
+    const { target, attacker, now } = await setup()
+    const binding = await signBinding(attacker, 90, now)
+    const client = binding.record.slot.client
+    const writes: RawWrite[] = [{ map: 'bindings', key: binding.key, value: binding.text }]
+    for (let clock = 1; clock <= 600; clock++) {
+      const rec = await signAs(attacker, 'hypothesis', { title: `idea ${clock}`, text: '' }, { client, clock }, now)
+      const { key, text } = clock === 300 ? tampered(rec) : rec
+      writes.push({ map: 'hypotheses', key, value: text })
+    }
+    await expectRefused(target, craftUpdate(client, writes), 'reject', 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('[REJECT] a forged record before one that would only wait (dated ahead): the forgery decides, the sender is at fault', async () => {
+    const { target, attacker, now } = await setup()
+    const binding = await signBinding(attacker, 91, now)
+    const client = binding.record.slot.client
+    const forged = tampered(await signAs(attacker, 'hypothesis', { title: 'forged', text: '' }, { client, clock: 1 }, now))
+    const early = await signAs(attacker, 'hypothesis', { title: 'early', text: '' }, { client, clock: 2 }, now + 5 * 60_000)
+    const update = craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: forged.key, value: forged.text }, { map: 'hypotheses', key: early.key, value: early.text }])
     await expectRefused(target, update, 'reject', 'RECORD_BAD_SIGNATURE')
   })
 
