@@ -1,6 +1,7 @@
 /**
  * One in-process daemon on its own worker thread (own event loop, as a separate daemon
- * process would have), driven by bench/bench-node.ts over postMessage.
+ * process would have) or in a child process of its own (forked with an IPC channel: a
+ * daemon as volunteers run it), driven by bench/bench-node.ts over messages.
  */
 import '../src/util/polyfill.js'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -9,9 +10,18 @@ import { BENCH_DAEMON_LIMITS } from './harness.js'
 import { dialAddr, monotonicMs, topicPeers } from './harness.js'
 import type { WorkerReply, WorkerRequest } from './bench-node.js'
 
-const port = parentPort
-if (port === null) throw new Error('bench/daemon-worker.js runs only as a worker thread')
-const { bootstrap } = workerData as { bootstrap: string[] }
+/** The thread's port, or the forked process's IPC channel. */
+const port = parentPort ?? (process.send !== undefined
+  ? {
+      postMessage: (msg: WorkerReply) => { process.send!(msg) },
+      on: (_: 'message', listener: (req: WorkerRequest) => void) => { process.on('message', listener) },
+      close: () => { process.disconnect() }
+    }
+  : undefined)
+if (port === undefined) throw new Error('bench/daemon-worker.js runs only as a worker thread or a forked process')
+// A forked daemon whose bench is gone (killed, crashed) goes too, rather than run on unseen.
+if (parentPort === null) process.once('disconnect', () => { process.exit(0) })
+const { bootstrap } = (parentPort !== null ? workerData : JSON.parse(process.env.SWARMD_BENCH_NODE ?? '{}')) as { bootstrap: string[] }
 
 const daemon = await startInProcessDaemon({ bootstrap, ...BENCH_DAEMON_LIMITS })
 const post = (msg: WorkerReply): void => { port.postMessage(msg) }

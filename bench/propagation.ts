@@ -7,16 +7,18 @@
  * `--interval-ms`. A record's clock starts on the writer just before `append()` and
  * stops at each other daemon's 'record' event; time-to-all is the last receiver's time.
  *
- * By default all daemons share this thread's event loop; `--threads 1` gives each a
- * worker thread of its own (its own event loop, as a separate process would have, but
- * its own V8 isolate too). Either way all daemons share this machine's cores: the
- * process CPU printed alongside shows how busy they were.
+ * By default all daemons share this thread's event loop; `--threads 1` gives each a worker
+ * thread of its own (its own event loop and V8 isolate, one process); `--processes 1` a
+ * process of its own, as volunteers run daemons. Either way all daemons
+ * share this machine's cores: the CPU printed alongside (this process and its children)
+ * shows how busy they were.
  */
 import { availableParallelism } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { seededRng } from '../src/util/rng.js'
 import { waitFor } from '../test/helpers/wait.js'
-import { startLocalNode, startWorkerNode } from './bench-node.js'
+import { startLocalNode, startProcessNode, startWorkerNode } from './bench-node.js'
+import { processCpuTicks, processMemory } from './proc-stats.js'
 import { fillerText, fmtMs, machineLine, parseFlags, progress, sleep, summarize, summaryLine, waitForMesh } from './harness.js'
 import type { BenchNode, BenchNodeEvents } from './bench-node.js'
 import type { Summary } from './harness.js'
@@ -28,9 +30,10 @@ const flags = parseFlags('bench:propagation', 'p50/p99 time for a record to reac
   // 50/s, stays below what 10 daemons on a 2-core machine can process (BENCHMARKS.md).
   'interval-ms': { default: 50, help: 'pace: one append every this many ms' },
   'text-bytes': { default: 200, help: 'hypothesis text length (bytes)' },
-  // One loop by default: ten V8 isolates on a small machine cost about twice the CPU per
-  // delivery and their latencies vary run to run by 10x (BENCHMARKS.md).
-  threads: { default: 0, help: '0: all daemons on one event loop; 1: one worker thread per daemon' },
+  // One loop by default: cheapest on a small machine, but twenty daemons then share one V8 heap
+  // and its garbage collector's pauses, which no real daemon has (BENCHMARKS.md).
+  threads: { default: 0, help: '1: one worker thread per daemon (0: all on one event loop)' },
+  processes: { default: 0, help: '1: one process per daemon, as volunteers run them' },
   'mesh-timeout-s': { default: 60, help: 'give up if the gossip mesh has not formed by then' },
   'drain-timeout-s': { default: 60, help: 'after the last write, wait this long for stragglers' },
   'idle-s': { default: 5, help: 'measure the idle mesh\'s CPU this long before writing' },
@@ -67,6 +70,19 @@ function memoryMiB (): { rss: number, heap: number } {
 
 interface Sent { t0: number | undefined, arrivals: number[] }
 
+const MODE = flags.processes === 1
+  ? { about: 'one process each', start: startProcessNode }
+  : flags.threads === 1
+    ? { about: 'one worker thread each', start: startWorkerNode }
+    : { about: 'one event loop', start: startLocalNode }
+
+/** CPU used so far by this process and the daemons' own processes, ms. */
+async function cpuMs (nodes: BenchNode[]): Promise<number> {
+  const own = process.cpuUsage()
+  const children = await Promise.all(nodes.map(async (d) => d.pid === undefined ? 0 : processCpuTicks(d.pid).catch(() => 0)))
+  return (own.user + own.system) / 1000 + children.reduce((a, t) => a + t * 10, 0)
+}
+
 async function runMesh (n: number): Promise<Run> {
   const sent = new Map<string, Sent>()
   const entry = (title: string): Sent => {
@@ -79,8 +95,8 @@ async function runMesh (n: number): Promise<Run> {
     sent: (title, at) => { if (title.startsWith('bench-')) entry(title).t0 = at },
     received: (title, at) => { if (title.startsWith('bench-')) entry(title).arrivals.push(at) }
   }
-  const start = flags.threads === 0 ? startLocalNode : startWorkerNode
-  progress(`starting ${n} daemons (${flags.threads === 0 ? 'one event loop' : 'one worker thread each'})`)
+  progress(`starting ${n} daemons (${MODE.about})`)
+  const start = MODE.start
   const memoryBefore = memoryMiB()
   const first = await start([], events)
   const nodes: BenchNode[] = [first]
@@ -89,18 +105,17 @@ async function runMesh (n: number): Promise<Run> {
     const meshMs = await waitForMesh(n, async () => Promise.all(nodes.map(async (d) => d.topicPeers())), flags['mesh-timeout-s'] * 1000)
     progress(`mesh formed in ${fmtMs(meshMs)} ms`)
     await warmUp(nodes)
-    const idle0 = process.cpuUsage()
+    const idle0 = await cpuMs(nodes)
     const idleStart = performance.now()
     await sleep(flags['idle-s'] * 1000)
-    const idleCpu = process.cpuUsage(idle0)
-    const idleCpuPercent = flags['idle-s'] === 0 ? 0 : (idleCpu.user + idleCpu.system) / 1000 / (performance.now() - idleStart) * 100
+    const idleCpuPercent = flags['idle-s'] === 0 ? 0 : (await cpuMs(nodes) - idle0) / (performance.now() - idleStart) * 100
 
     const rng = seededRng(flags.seed)
     const loop = monitorEventLoopDelay({ resolution: 5 })
     loop.enable()
     const appendMs: number[] = []
     const appends: Array<Promise<void>> = []
-    const cpu0 = process.cpuUsage()
+    const cpu0 = await cpuMs(nodes)
     const startedAt = performance.now()
     for (let i = 0; i < flags.records; i++) {
       const wait = startedAt + i * flags['interval-ms'] - performance.now()
@@ -116,11 +131,12 @@ async function runMesh (n: number): Promise<Run> {
       progress(`not every record reached every daemon within ${flags['drain-timeout-s']} s`)
     })
     loop.disable()
-    const cpu = process.cpuUsage(cpu0)
     const elapsedMs = performance.now() - startedAt
-    const cpuMs = (cpu.user + cpu.system) / 1000
-    const cpuPercent = cpuMs / elapsedMs * 100
+    const usedMs = await cpuMs(nodes) - cpu0
+    const cpuPercent = usedMs / elapsedMs * 100
     const memoryAfter = memoryMiB()
+    // A daemon in its own process: its own resident memory, averaged.
+    const ownRss = await Promise.all(nodes.flatMap((d) => d.pid === undefined ? [] : [processMemory(d.pid).then((m) => m.rssKiB / 1024)]))
 
     const timeToAll: number[] = []
     const perReceiver: number[] = []
@@ -143,8 +159,8 @@ async function runMesh (n: number): Promise<Run> {
       loopDelayMax: loop.max / 1e6,
       cpuPercent,
       idleCpuPercent,
-      cpuPerDeliveryMs: (cpuMs - idleCpuPercent / 100 * elapsedMs) / Math.max(1, perReceiver.length),
-      rssPerDaemonMiB: (memoryAfter.rss - memoryBefore.rss) / n,
+      cpuPerDeliveryMs: (usedMs - idleCpuPercent / 100 * elapsedMs) / Math.max(1, perReceiver.length),
+      rssPerDaemonMiB: ownRss.length > 0 ? ownRss.reduce((a, b) => a + b, 0) / ownRss.length : (memoryAfter.rss - memoryBefore.rss) / n,
       heapPerDaemonMiB: (memoryAfter.heap - memoryBefore.heap) / n
     }
   } finally {
@@ -173,15 +189,15 @@ function report (r: Run): void {
   console.log(summaryLine('  per receiver', r.perReceiver))
   console.log(summaryLine('  append (sign + persist)', r.append))
   console.log(`  undelivered (record, receiver) pairs: ${r.undelivered}`)
-  console.log(`  bench process CPU ${r.cpuPercent.toFixed(0)} % of one core while writing (idle mesh ${r.idleCpuPercent.toFixed(0)} %); ${r.cpuPerDeliveryMs.toFixed(2)} ms CPU above idle per delivery`)
-  console.log(`  memory per daemon (the process's growth over ${r.daemons} started daemons, after the writes): RSS ${r.rssPerDaemonMiB.toFixed(1)} MiB, JS heap ${r.heapPerDaemonMiB.toFixed(1)} MiB`)
+  console.log(`  CPU (bench process${flags.processes === 1 ? ' and daemons' : ''}) ${r.cpuPercent.toFixed(0)} % of one core while writing (idle mesh ${r.idleCpuPercent.toFixed(0)} %); ${r.cpuPerDeliveryMs.toFixed(2)} ms CPU above idle per delivery`)
+  console.log(`  memory per daemon (${flags.processes === 1 ? 'its process\'s RSS, mean; JS heap: the bench process\'s growth' : `the process's growth over ${r.daemons} started daemons`}, after the writes): RSS ${r.rssPerDaemonMiB.toFixed(1)} MiB, JS heap ${r.heapPerDaemonMiB.toFixed(1)} MiB`)
   console.log(`  driving thread's event-loop delay p99 ${fmtMs(r.loopDelayP99)} ms, max ${fmtMs(r.loopDelayMax)} ms`)
   // Past this the daemons queue work and the latencies above measure the queue, not the protocol.
   if (r.cpuPercent >= 85 * availableParallelism()) console.log(`  NOTE: the machine was saturated (${availableParallelism()} cores); latencies include queueing behind CPU`)
   if (r.timeToAll.p50 > 5 * flags['interval-ms']) console.log(`  NOTE: the daemons fell behind the offered load (${(1000 / flags['interval-ms']).toFixed(0)} records/s, ${((r.daemons - 1) * 1000 / flags['interval-ms']).toFixed(0)} deliveries/s): latencies include a backlog`)
 }
 
-console.log(`propagation: ${flags.records} records per mesh, one every ${flags['interval-ms']} ms, ${flags['text-bytes']} B text, seed ${flags.seed}, ${flags.threads === 0 ? 'all daemons on one event loop' : 'one worker thread per daemon'}`)
+console.log(`propagation: ${flags.records} records per mesh, one every ${flags['interval-ms']} ms, ${flags['text-bytes']} B text, seed ${flags.seed}, daemons: ${MODE.about}`)
 console.log(`machine: ${machineLine()}`)
 for (const n of flags.daemons) {
   if (n < 2) throw new Error('--daemons: a mesh needs at least 2 daemons')
