@@ -22,6 +22,7 @@ import type { Profile } from '../runner/harness.js'
 import type { FreshComparison } from '../runner/fresh-sample.js'
 import { saneMetrics } from '../state/record-kinds.js'
 import { publishableCrash, verificationReport, verifiedMetrics } from '../runner/publishable.js'
+import type { ClaimJournal } from './claim-journal.js'
 import type { EnvironmentBody, Tier } from '../state/record-kinds.js'
 import type { SwarmState } from '../state/swarm-state.js'
 import type { Clock } from '../util/clock.js'
@@ -42,6 +43,8 @@ export interface ResearchLoopComponents {
   publisher: ResultPublisher
   /** The seed of a verification's fresh validation sample: unpredictable (default: 128 random bits from the OS). */
   freshSeed?: () => string
+  /** Where the claims this loop runs under are noted, so a restart after a crash releases them. */
+  journal?: Pick<ClaimJournal, 'add'>
 }
 
 export interface ResearchLoopInit {
@@ -641,7 +644,12 @@ export class ResearchLoop {
    * (a third of its ttl), and its step and loss on the status page.
    */
   private async runClaimed (claim: ClaimEntry, description: string, spec: ExperimentSpec, signal: AbortSignal): Promise<RunOutcome> {
-    const { runner, claims, clock, log } = this.components
+    const { runner, claims, clock, log, journal } = this.components
+    // Noted until it no longer holds: a daemon killed during this run (or the reference run after it) releases it when it starts again.
+    await journal?.add(claim.id, (id) => {
+      const held = claims.ledger.claim(id)
+      return held !== undefined && claims.ledger.status(held, clock.now()) === 'active'
+    }).catch((err: unknown) => { log(`research: could not note claim ${claim.id.slice(0, 12)} in the journal (${(err as Error).message}); after a crash it expires by its ttl`) })
     this.current = { claimId: claim.id, description, startedAt: clock.now(), step: 0, lossBpb: null }
     const heartbeat = setInterval(() => {
       claims.heartbeat(claim.id).catch((err: unknown) => { log(`research: heartbeat for ${claim.id.slice(0, 12)} failed: ${(err as Error).message}`) })

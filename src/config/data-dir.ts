@@ -15,7 +15,9 @@ export function dataPaths (dataDir: string) {
     /** The gpu profiles' corpus: the shards, the flat train.txt and val.txt, corpus.json. */
     webCorpus: join(dataDir, 'corpus', 'web'),
     /** Peers blocked for bad input, with when each block ends: survives restarts. */
-    blocklist: join(dataDir, 'blocklist.json')
+    blocklist: join(dataDir, 'blocklist.json'),
+    /** The claims this node's research loops run under, released at the next start if a crash left them active. */
+    ownClaims: join(dataDir, 'own-claims.json')
   }
 }
 

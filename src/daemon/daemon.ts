@@ -15,6 +15,7 @@ import { systemClock } from '../util/clock.js'
 import { systemRng } from '../util/rng.js'
 import { BuiltinProposer, frozenFor } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
+import { ClaimJournal } from '../agent/claim-journal.js'
 import { ResearchLoop } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
 import { ResearchLedger } from '../claims/research-ledger.js'
@@ -124,9 +125,12 @@ export class Daemon {
   private stopping: Promise<void> | undefined
   /** Set once this daemon wrote daemon.json: only then is the file its own to remove. */
   private wroteInfo = false
+  /** The claims the research loops run under, for `releaseInterruptedClaims` after a crash. */
+  private readonly claimJournal: ClaimJournal
 
   constructor (private readonly options: DaemonOptions) {
     this.paths = dataPaths(options.dataDir)
+    this.claimJournal = new ClaimJournal(this.paths.ownClaims)
     this.settings = byArea(options.config)
     this.clock = options.clock ?? systemClock
     this.rng = options.rng ?? systemRng()
@@ -197,6 +201,7 @@ export class Daemon {
     for (const author of this.stateValue.convicted()) swarmNetwork.banAuthor(author)
     this.stateValue.on('convicted', (author) => { swarmNetwork.banAuthor(author) })
 
+    await this.releaseInterruptedClaims()
     if (research.agent !== 'none') await this.startResearch(research)
     this.api.serve(this.apiServices())
 
@@ -295,6 +300,24 @@ export class Daemon {
     }
   }
 
+  /**
+   * The claims the last run's research loops held and a crash (SIGKILL, power) left active,
+   * released at once: the swarm would otherwise skip those experiments until their ttl ran out.
+   */
+  private async releaseInterruptedClaims (): Promise<void> {
+    const ids = await this.claimJournal.load()
+    const now = this.clock.now()
+    let released = 0
+    for (const id of ids) {
+      const claim = this.claims.ledger.claim(id)
+      if (claim === undefined || claim.author !== this.state.peerId || this.claims.ledger.status(claim, now) !== 'active') continue
+      await this.claims.release(id, 'aborted')
+      released++
+    }
+    if (released > 0) this.log(`research: released ${released} claim(s) of runs the last stop interrupted, so peers may take them up`)
+    if (ids.length > 0) await this.claimJournal.clear()
+  }
+
   private async startResearch (research: ResearchSetup): Promise<void> {
     const { agent } = this.settings
     const { maxSteps, claimTtlMs } = this.derived
@@ -317,7 +340,8 @@ export class Daemon {
       claims: this.claims,
       hypotheses: this.hypotheses,
       trust: this.trust,
-      publisher: this.publisher
+      publisher: this.publisher,
+      journal: this.claimJournal
     }, {
       profile: research.profile,
       tier: research.tier,
