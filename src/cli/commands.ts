@@ -93,7 +93,7 @@ export async function peersCommand (dataDir: string, json: boolean, print: Print
   const { peers } = await client.getJson('/api/peers', peersReply)
   if (json) return print(JSON.stringify(peers, null, 2))
   if (peers.length === 0) return print('no peers connected')
-  for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}  ${p.path}`)
+  for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}  ${p.path}  ${p.latencyMs === null ? 'rtt -' : `rtt ${p.latencyMs} ms`}${p.connections > 1 ? `  (${p.connections} connections)` : ''}`)
 }
 
 function describeReachability (reachability: 'public' | 'unconfirmed' | 'relayed' | 'private', relays: { holding: string[], serving: boolean }): string {

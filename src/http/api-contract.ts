@@ -135,7 +135,16 @@ export const claimCounts = z.object({
   duplicateResults: z.number()
 })
 
-const peerJson = z.object({ peerId: id, addr: z.string(), direction: z.enum(['inbound', 'outbound']), path: z.enum(['direct', 'relayed', 'hole-punched']), openedAt: z.number() })
+/** One connected peer, however many connections it holds (src/p2p/peer-list.ts). */
+const peerJson = z.object({
+  peerId: id,
+  addr: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  path: z.enum(['direct', 'relayed', 'hole-punched']),
+  openedAt: z.number(),
+  connections: z.number(),
+  latencyMs: z.number().nullable()
+})
 export const peersReply = z.object({ peers: z.array(peerJson) })
 
 /** `GET /api/status` once the daemon has joined its swarm; the research and network parts as their ports give them. */

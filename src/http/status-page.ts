@@ -34,7 +34,7 @@ export function statusPageHtml (): string {
 <h2>Recent results</h2>
 <table><thead><tr><th>val_bpb</th><th>status</th><th>change</th><th>throughput</th><th>author</th><th>when</th></tr></thead><tbody id="results"></tbody></table>
 <h2>Peers (<span id="peer-count">0</span>, on topic <span id="mesh-count">0</span>)</h2>
-<table><thead><tr><th>peer</th><th>address</th><th>direction</th><th>path</th></tr></thead><tbody id="peers"></tbody></table>
+<table><thead><tr><th>peer</th><th>address</th><th>direction</th><th>path</th><th>round trip</th><th>connections</th></tr></thead><tbody id="peers"></tbody></table>
 <h2>Recent hypotheses</h2>
 <table><thead><tr><th>title</th><th>text</th><th>state</th><th>author</th><th>when</th></tr></thead><tbody id="hypotheses"></tbody></table>
 <h2>Rejected peer input (<span id="rejected">0</span>)</h2>
@@ -80,7 +80,7 @@ async function refresh () {
     document.getElementById('counts').innerHTML = Object.entries(status.counts).map(([k, v]) => '<span>' + esc(k) + ': <b data-kind="' + esc(k) + '">' + v + '</b></span>').join('')
     document.getElementById('peer-count').textContent = status.peers.length
     document.getElementById('mesh-count').textContent = status.topicPeers
-    rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction), esc(p.path)])
+    rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction), esc(p.path), p.latencyMs === null ? '–' : esc(p.latencyMs) + ' ms', esc(p.connections)])
     rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [esc(h.title), esc(h.text), esc(h.state), '<code title="' + esc(h.author) + '">' + esc(short(h.author)) + '</code>', esc(when(h.createdAt))])
     document.getElementById('rejected').textContent = status.rejections.reject + status.rejections.ignore
     rows('rejections', status.rejections.recent, (r) => [esc(when(r.at)), '<code>' + esc(short(r.peer)) + '</code>', esc(r.channel), '<span class="' + (r.verdict === 'reject' ? 'bad' : 'muted') + '">' + esc(r.fault) + '</span>'])

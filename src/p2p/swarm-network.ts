@@ -10,6 +10,7 @@ import { InboundLimiter } from './inbound-limiter.js'
 import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
 import { ConnectionPaths, ownAddresses, reachabilityOf } from './reachability.js'
+import { peerList } from './peer-list.js'
 import { RELAY_RESERVATION_TTL_MS, RELAY_SERVER_DEFAULTS, RELAY_SLOTS_PER_RANGE } from './relay-limits.js'
 import { RelayGate } from './relay-gate.js'
 import { PeerPenalties } from './peer-penalties.js'
@@ -17,7 +18,8 @@ import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
 import { SwarmdError } from '../util/errors.js'
 import type { BlobStore } from './blob-store.js'
-import type { ConnectionPath, Reachability } from './reachability.js'
+import type { PeerView } from './peer-list.js'
+import type { Reachability } from './reachability.js'
 import type { GossipStats } from './gossip-replication.js'
 import type { Rejection } from './peer-penalties.js'
 import type { SyncStats } from './sync-service.js'
@@ -89,15 +91,6 @@ export function stateTopic (swarm: string): string { return `/swarmd/${swarm}/st
 export function syncProtocol (swarm: string): string { return `/swarmd/${swarm}/sync/${SWARM_PROTOCOL_VERSION}` }
 
 /** A connection as the status shows it. */
-export interface PeerConnectionView {
-  peerId: string
-  addr: string
-  direction: 'inbound' | 'outbound'
-  /** Through a relay, direct, or direct after a hole punch (src/p2p/connection-paths.ts). */
-  path: ConnectionPath
-  openedAt: number
-}
-
 /** What the network is doing, as plain data: for the status page and `swarmd status`. */
 export interface NetworkSnapshot {
   peerId: string
@@ -106,7 +99,8 @@ export interface NetworkSnapshot {
   reachability: Reachability
   /** Relays this node holds a slot on (behind NAT), and whether it relays for others. */
   relays: { holding: string[], serving: boolean }
-  peers: PeerConnectionView[]
+  /** Connected peers, one entry each. */
+  peers: PeerView[]
   /** Connected peers subscribed to this swarm's topic. */
   topicPeers: number
   sync: SyncStats
@@ -168,7 +162,7 @@ export class SwarmNetwork {
       listen: this.listenAddrs(),
       reachability: reachabilityOf(ownAddresses(libp2p)),
       relays: { holding: libp2p.services.relayReservations.held(), serving: this.servesRelay() },
-      peers: libp2p.getConnections().map((c) => ({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString(), direction: c.direction, path: this.need(this.paths).pathOf(c), openedAt: c.timeline.open })),
+      peers: peerList(libp2p.getConnections(), (c) => this.need(this.paths).pathOf(c)),
       topicPeers: libp2p.services.pubsub.getSubscribers(stateTopic(this.init.swarm)).length,
       sync: { ...this.sync.stats },
       gossip: { ...this.gossip.stats, repairs: this.gossipRepairs },
