@@ -1,6 +1,8 @@
 import '../util/polyfill.js'
 import { Command, CommanderError, Option } from 'commander'
-import { resolveDataDir } from '../config/data-dir.js'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { resolveDataDir, usableDataDir } from '../config/data-dir.js'
 import { isSwarmdError } from '../util/errors.js'
 import { addAgentCommands } from './agent-program.js'
 import { ApiError } from './api-client.js'
@@ -10,15 +12,24 @@ import { addSettingOptions, settingFlags } from './setting-options.js'
 import type { StartFlags } from './commands.js'
 
 const print = (line: string): void => { process.stdout.write(line + '\n') }
+// Output piped into `head` (or anything that stops reading) ends the command quietly, not with a trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(EXIT.OK) })
 const printErr = (line: string): void => { process.stderr.write(line + '\n') }
 
 const program = new Command('swarmd')
   .description('autoresearch at home, peer to peer: a research swarm of volunteer GPUs')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .option('--data-dir <dir>', 'identity, config and state live here (default: $SWARMD_DATA_DIR or $XDG_DATA_HOME/swarmd)')
   // Commander's errors come back as exceptions, so bad usage exits 2 like every other usage error.
   .exitOverride()
 
-const dataDirOf = (cmd: Command): string => resolveDataDir(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir)
+const dataDirOf = (cmd: Command): string => usableDataDir(resolveDataDir(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir))
+
+/** The version in package.json, at the package root. */
+function packageVersion (): string {
+  const json = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }
+  return json.version
+}
 
 program.command('init')
   .description('create the identity, API token and a starter config.json in the data dir')

@@ -91,10 +91,13 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>
 export type PartialConfig = Partial<Config>
 
+/** Every problem at once, each named as the user wrote it (a key, a `SWARMD_*` variable): fixing one to meet the next wastes starts. */
 function invalid (where: string, err: z.ZodError, nameOf: (key: string) => string = (key) => key): SwarmdError {
-  const issue = err.issues[0]
-  const path = issue?.path.map((p, i) => (i === 0 ? nameOf(String(p)) : String(p))).join('.') ?? ''
-  return new SwarmdError('CONFIG_INVALID', `${where}: ${path === '' ? '' : `${path}: `}${issue?.message ?? 'invalid'}`)
+  const problems = err.issues.map((issue) => {
+    const path = issue.path.map((p, i) => (i === 0 ? nameOf(String(p)) : String(p))).join('.')
+    return `${path === '' ? '' : `${path}: `}${issue.message}`
+  })
+  return new SwarmdError('CONFIG_INVALID', `${where}: ${problems.length === 0 ? 'invalid' : problems.join('; ')}`)
 }
 
 /** Read `config.json` of a data dir; a missing file is an empty config. */

@@ -1,5 +1,7 @@
+import { statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { SwarmdError } from '../util/errors.js'
 
 /** Files inside a data dir. */
 export function dataPaths (dataDir: string) {
@@ -29,4 +31,16 @@ export function resolveDataDir (flag: string | undefined, env: NodeJS.ProcessEnv
   if (env.SWARMD_DATA_DIR !== undefined && env.SWARMD_DATA_DIR !== '') return resolve(env.SWARMD_DATA_DIR)
   const xdg = env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
   return join(xdg, 'swarmd')
+}
+
+/** `dir` as a data dir: missing (it is made when needed) or a directory, else CONFIG_INVALID saying what to pass instead. */
+export function usableDataDir (dir: string): string {
+  let isDirectory: boolean
+  try {
+    isDirectory = statSync(dir).isDirectory()
+  } catch {
+    return dir
+  }
+  if (!isDirectory) throw new SwarmdError('CONFIG_INVALID', `the data dir ${dir} is a file, not a directory: pass --data-dir (or SWARMD_DATA_DIR) a directory`)
+  return dir
 }

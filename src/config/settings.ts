@@ -111,7 +111,11 @@ export function envName (key: SettingKey): string {
 export function parseSettingText (kind: SettingKind, text: string): unknown {
   switch (kind) {
     case 'list': return text.split(',').map((s) => s.trim()).filter((s) => s !== '')
-    case 'bool': return !['0', 'false', 'no', 'off'].includes(text.trim().toLowerCase())
+    // Anything else stays text, and the schema refuses it naming the variable: a typo never turns a switch on or off.
+    case 'bool': {
+      const word = text.trim().toLowerCase()
+      return ['1', 'true', 'yes', 'on'].includes(word) ? true : ['0', 'false', 'no', 'off'].includes(word) ? false : text
+    }
     case 'int':
     case 'number': return text.trim() === '' ? Number.NaN : Number(text)
     case 'text': return text

@@ -1,10 +1,10 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
-import { DaemonProcess, cleanupDaemons, describeRun, e2eTempDir, fileExists, runCli } from '../helpers/daemon-process.js'
+import { DaemonProcess, SWARMD_BIN, cleanupDaemons, describeRun, e2eTempDir, fileExists, runCli } from '../helpers/daemon-process.js'
 import { requirePython } from '../helpers/python.js'
 import type { Check as DoctorCheck } from '../../src/cli/doctor.js'
 
@@ -62,6 +62,38 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.equal(run.code, 2, describeRun(run))
     assert.ok(run.stderr.includes(config), `the message names ${config}\n${describeRun(run)}`)
     assert.match(run.stderr, /CONFIG_INVALID/)
+    assert.ok(!fileExists(join(dataDir, 'daemon.json')), 'no daemon was left running')
+  })
+
+  it('--version prints the version of package.json', async () => {
+    const run = await runCli(['--version'])
+    assert.equal(run.code, 0, describeRun(run))
+    const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+    assert.equal(run.stdout.trim(), version)
+  })
+
+  it('piped into a reader that stops at once (`| head`), a command ends quietly with 0, not an EPIPE trace', async () => {
+    const run = await execa('bash', ['-c', `set -o pipefail; "${process.execPath}" "${SWARMD_BIN}" --data-dir "${await e2eTempDir()}" config | true`], { reject: false })
+    assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`)
+    assert.doesNotMatch(run.stderr, /EPIPE|Unhandled/)
+  })
+
+  it('a data dir that is a file: every command exits 2 and says to pass a directory', async () => {
+    const file = join(await e2eTempDir(), 'not-a-dir')
+    await writeFile(file, 'x')
+    for (const args of [['status'], ['doctor'], ['start', '--http-port', '0']]) {
+      const run = await runCli(['--data-dir', file, ...args])
+      assert.equal(run.code, 2, describeRun(run))
+      assert.match(run.stderr, /is a file, not a directory: pass --data-dir/, describeRun(run))
+    }
+  })
+
+  it('start names every bad SWARMD_* variable at once, and takes no typo for a switch', async () => {
+    const dataDir = await e2eTempDir()
+    const run = await runCli(['--data-dir', dataDir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'], { env: { SWARMD_MDNS: 'maybe', SWARMD_HTTP_PORT: 'abc' } })
+    assert.equal(run.code, 2, describeRun(run))
+    assert.match(run.stderr, /SWARMD_MDNS: .*expected boolean/, describeRun(run))
+    assert.match(run.stderr, /SWARMD_HTTP_PORT: /, describeRun(run))
     assert.ok(!fileExists(join(dataDir, 'daemon.json')), 'no daemon was left running')
   })
 
