@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readUserFile } from './user-files.js'
 import type { z } from 'zod'
 import { ApiClient, ApiError } from './api-client.js'
 import { CliError, EXIT } from './exit-codes.js'
@@ -169,11 +169,7 @@ async function hypothesisOf (client: ApiClient, id: string): Promise<HypothesisJ
 }
 
 async function readText (path: string, flag: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new CliError(EXIT.USAGE, 'CLI_FILE_UNREADABLE', `cannot read ${flag} ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`)
-  }
+  return (await readUserFile(path, flag)).toString('utf8')
 }
 
 function uncertainOf (err: unknown): ClaimDuplicate[] | undefined {

@@ -9,6 +9,8 @@ import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { ApiClient } from './api-client.js'
 import { bestReply, blobReply, connectReply, peersReply, resultsReply, statusReply } from '../http/api-contract.js'
 import { resultsTsv } from './results-tsv.js'
+import { existingFile, readUserFile, writeUserFile } from './user-files.js'
+import { CliError, EXIT } from './exit-codes.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import type { PartialConfig } from '../config/config.js'
@@ -119,15 +121,16 @@ export async function connectCommand (dataDir: string, addr: string, print: Prin
 }
 
 export async function blobAddCommand (dataDir: string, file: string, print: Print): Promise<void> {
+  const bytes = await readUserFile(file, 'the file to add')
   const client = await ApiClient.forDataDir(dataDir)
-  const { hash } = await client.postBytes('/api/blobs', await readFile(file), blobReply)
+  const { hash } = await client.postBytes('/api/blobs', bytes, blobReply)
   print(hash)
 }
 
 export async function blobGetCommand (dataDir: string, hash: string, out: string | undefined, write: (bytes: Uint8Array) => void): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
   const bytes = await client.getBytes(`/api/blobs/${encodeURIComponent(hash)}`)
-  if (out !== undefined) await writeFile(out, bytes)
+  if (out !== undefined) await writeUserFile(out, bytes, 'the blob to')
   else write(bytes)
 }
 
@@ -144,7 +147,7 @@ export async function resultsCommand (dataDir: string, opts: { json: boolean, fr
   }
 }
 
-export async function bestCommand (dataDir: string, opts: { tier?: string, json: boolean, pull?: string }, print: Print): Promise<void> {
+export async function bestCommand (dataDir: string, opts: { tier?: string, json: boolean, pull?: string, force?: boolean }, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
   const query = opts.tier !== undefined ? `?tier=${encodeURIComponent(opts.tier)}` : ''
   const { tier, best } = await client.getJson(`/api/best${query}`, bestReply)
@@ -153,11 +156,24 @@ export async function bestCommand (dataDir: string, opts: { tier?: string, json:
     const bytes = await client.getBytes(`/api/blobs/${best.codeHash}`)
     // Adoption checks the source against the hash the result names.
     if (sha256Hex(bytes) !== best.codeHash) throw new SwarmdError('BLOB_HASH_MISMATCH', `the source of ${best.id} does not match its hash; not written`)
-    await writeFile(opts.pull, bytes)
+    if (opts.force !== true) await refuseLocalEdits(client, opts.pull, bytes)
+    await writeUserFile(opts.pull, bytes, 'the best train.py to')
   }
   if (opts.json) return print(JSON.stringify(best, null, 2))
   print(`best on ${tier}: val_bpb ${best.metrics!.val_bpb.toFixed(6)}  ${best.description}  (result ${best.id.slice(0, 12)}, source ${best.codeHash.slice(0, 12)})`)
   if (opts.pull !== undefined) print(`wrote ${opts.pull}`)
+}
+
+/**
+ * `best --pull FILE` over a file that holds work of the user's own: refused unless --force. A file
+ * that is some result's source (an earlier pull, the harness's train.py once run) is no one's edits.
+ */
+async function refuseLocalEdits (client: ApiClient, file: string, incoming: Uint8Array): Promise<void> {
+  const held = await existingFile(file)
+  if (held === undefined || held.equals(incoming)) return
+  const { results } = await client.getJson(`/api/results?codeHash=${sha256Hex(held)}`, resultsReply)
+  if (results.length > 0) return
+  throw new CliError(EXIT.USAGE, 'CLI_LOCAL_EDITS', `${file} holds edits that no result in the swarm has (not an earlier pull); pass --force to overwrite it, or --pull another file`)
 }
 
 export async function exportCommand (dataDir: string, out: string | undefined, print: Print): Promise<void> {
@@ -165,6 +181,6 @@ export async function exportCommand (dataDir: string, out: string | undefined, p
   const { results } = await client.getJson('/api/results', resultsReply)
   const tsv = resultsTsv(results)
   if (out === undefined) return print(tsv.trimEnd())
-  await writeFile(out, tsv)
+  await writeUserFile(out, tsv, 'the export to')
   print(`wrote ${results.length} results to ${out}`)
 }

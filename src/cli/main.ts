@@ -109,9 +109,10 @@ program.command('best')
   .description('the best trusted result of a hardware tier (default: this daemon\'s tier)')
   .addOption(new Option('--tier <tier>', 'hardware tier').choices(['cpu', 'vram16', 'vram24', 'vram48', 'vram48plus']))
   .option('--pull <file>', 'write its train.py (fetched by hash and verified) to this file')
+  .option('--force', 'with --pull: overwrite the file even if it holds edits no result has')
   .option('--json', 'machine-readable output')
-  .action(async (opts: { tier?: string, pull?: string, json?: boolean }, cmd: Command) => {
-    await bestCommand(dataDirOf(cmd), { json: opts.json === true, ...(opts.tier !== undefined ? { tier: opts.tier } : {}), ...(opts.pull !== undefined ? { pull: opts.pull } : {}) }, print)
+  .action(async (opts: { tier?: string, pull?: string, force?: boolean, json?: boolean }, cmd: Command) => {
+    await bestCommand(dataDirOf(cmd), { json: opts.json === true, force: opts.force === true, ...(opts.tier !== undefined ? { tier: opts.tier } : {}), ...(opts.pull !== undefined ? { pull: opts.pull } : {}) }, print)
   })
 
 program.command('export')

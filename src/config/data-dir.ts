@@ -33,7 +33,7 @@ export function resolveDataDir (flag: string | undefined, env: NodeJS.ProcessEnv
   return join(xdg, 'swarmd')
 }
 
-/** `dir` as a data dir: missing (it is made when needed) or a directory, else CONFIG_INVALID saying what to pass instead. */
+/** `dir` as a data dir: missing (it is made when needed) or a directory, else DATA_DIR_UNUSABLE saying what to pass instead. */
 export function usableDataDir (dir: string): string {
   let isDirectory: boolean
   try {
@@ -41,6 +41,6 @@ export function usableDataDir (dir: string): string {
   } catch {
     return dir
   }
-  if (!isDirectory) throw new SwarmdError('CONFIG_INVALID', `the data dir ${dir} is a file, not a directory: pass --data-dir (or SWARMD_DATA_DIR) a directory`)
+  if (!isDirectory) throw new SwarmdError('DATA_DIR_UNUSABLE', `the data dir ${dir} is a file, not a directory: pass --data-dir (or SWARMD_DATA_DIR) a directory`)
   return dir
 }

@@ -95,6 +95,11 @@ export interface ResearchSetup {
   agent: 'none' | 'builtin' | 'command'
 }
 
+/** Whether a listen failed because the port is taken (libp2p reports it inside its own message). */
+function inUse (err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' || (err instanceof Error && err.message.includes('EADDRINUSE'))
+}
+
 /**
  * The composition root: builds every service from config, starts them in dependency
  * order (state, network, API) and stops them in reverse.
@@ -170,7 +175,9 @@ export class Daemon {
     const token = await loadOrCreateApiToken(this.paths.apiToken)
     // The status page first: fetching the gpu corpus can take minutes, and the page shows its progress.
     this.api = new ApiServer({ token, clock: this.clock }, { host: http.httpHost, port: http.httpPort, maxBodyBytes: 2 * network.maxBlobBytes + 64 * 1024 })
-    await this.api.start()
+    await this.api.start().catch((err: unknown) => {
+      throw inUse(err) ? new SwarmdError('PORT_IN_USE', `the HTTP port ${http.httpPort} on ${http.httpHost} is in use (another swarmd on this host?): pass --http-port 0 for a free one, or another port (SWARMD_HTTP_PORT, "httpPort" in config.json)`) : err
+    })
     if (!isLoopback(http.httpHost)) this.log(`warning: the API listens on ${http.httpHost}, not loopback; anyone who can reach it can read the status (mutations still need the token)`)
     const research = await this.detectResearch()
     this.researchValue = research
@@ -194,7 +201,9 @@ export class Daemon {
       swarm: research.swarmKey,
       blocklistPath: this.paths.blocklist
     })
-    await this.networkValue.start()
+    await this.networkValue.start().catch((err: unknown) => {
+      throw inUse(err) ? new SwarmdError('PORT_IN_USE', `a p2p listen address (${network.listen.join(', ')}) is in use (another swarmd on this host?): pass --listen /ip4/0.0.0.0/tcp/0 for a free port, or another port (SWARMD_LISTEN, "listen" in config.json)`) : err
+    })
     const swarmNetwork = this.networkValue
     this.stateValue.on('local-update', (update) => { void swarmNetwork.gossip.publish(update) })
     // Equivocation evidence (found here or by any peer) blocks its author on this node too.

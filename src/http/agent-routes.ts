@@ -118,8 +118,9 @@ export class AgentRoutes {
   private async listResults (query: URLSearchParams): Promise<RouteReply> {
     const { claims, trust } = this.components
     const marks = await claims.duplicateResults()
-    // ?frontier=1: only the results nobody has built on yet (the lineage's leaves).
-    const all = claims.ledger.allResults()
+    // ?frontier=1: only the results nobody has built on yet (the lineage's leaves); ?codeHash=H: those whose source is H.
+    const codeHash = query.get('codeHash')
+    const all = codeHash === null ? claims.ledger.allResults() : claims.ledger.allResults().filter((r) => r.body.codeHash === codeHash)
     const shown = query.get('frontier') === '1' ? frontier(all) : all
     return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id), trust.status(r.id))) } }
   }

@@ -2,6 +2,7 @@
 export type SwarmdErrorCode =
   | 'CONFIG_INVALID'
   | 'DATA_DIR_UNUSABLE'
+  | 'PORT_IN_USE'
   | 'DAEMON_NOT_RUNNING'
   | 'API_REPLY_INVALID'
   | 'DAEMON_ALREADY_RUNNING'

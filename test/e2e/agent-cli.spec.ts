@@ -75,7 +75,12 @@ describe('e2e: the agent API from the CLI (issue 4 §5)', { timeout: 150_000 }, 
 
     // The loop proper, as an agent runs it.
     await writeFile(trainPy, 'stale')
-    const best = ok(await daemon.cli(['best', '--pull', trainPy]), 'best --pull')
+    // A file with edits no result has is the user's work: not overwritten without --force.
+    const kept = fails(await daemon.cli(['best', '--pull', trainPy]), 2, 'CLI_LOCAL_EDITS', 'best --pull over local edits')
+    assert.match(kept, /--force/)
+    assert.equal(await readFile(trainPy, 'utf8'), 'stale')
+    fails(await daemon.cli(['best', '--pull', inWork('no-such-dir/train.py')]), 2, 'CLI_FILE_UNWRITABLE', 'best --pull into a missing folder')
+    const best = ok(await daemon.cli(['best', '--pull', trainPy, '--force']), 'best --pull --force')
     assert.match(best, new RegExp(`result ${baseline.slice(0, 12)}`))
     assert.equal(await readFile(trainPy, 'utf8'), await readFile(HARNESS_TRAIN_PY, 'utf8'), 'best --pull wrote the best result\'s train.py')
     const source = await readFile(trainPy, 'utf8')
@@ -127,8 +132,10 @@ describe('e2e: the agent API from the CLI (issue 4 §5)', { timeout: 150_000 }, 
     const [finished] = (JSON.parse(ok(await daemon.cli(['claims', '--json']), 'claims')) as ClaimJson[]).filter((c) => c.id === claimId)
     assert.equal(finished!.status, 'finished')
     assert.deepEqual(finished!.results, [resultId])
-    // The next agent starts from the new best.
-    assert.match(ok(await daemon.cli(['best']), 'best'), /val_bpb 1\.400000/)
+    // The next agent starts from the new best, over a file that holds an earlier pull (the baseline's source): no --force needed.
+    await copyFile(HARNESS_TRAIN_PY, trainPy)
+    assert.match(ok(await daemon.cli(['best', '--pull', trainPy]), 'best --pull over an earlier pull'), /val_bpb 1\.400000/)
+    assert.match(await readFile(trainPy, 'utf8'), /^LEARNING_RATE = 0\.02\b/m)
   })
 
   it('gives each error its own exit code and a one-line message that says what to do', async () => {
@@ -145,6 +152,7 @@ describe('e2e: the agent API from the CLI (issue 4 §5)', { timeout: 150_000 }, 
       assert.doesNotMatch(line, /^swarmd: $/)
     }
     fails(await daemon.cli(['claim', 'x', '--code', inWork('missing.py')]), 2, 'CLI_FILE_UNREADABLE', 'a --code file that is not there')
+    fails(await daemon.cli(['blob', 'add', inWork('missing.bin')]), 2, 'CLI_FILE_UNREADABLE', 'blob add of a file that is not there')
 
     // 4: no daemon for this data dir.
     const empty = await e2eTempDir()

@@ -46,6 +46,26 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.equal((JSON.parse(status.stdout) as { peerId: string }).peerId, daemon.peerId)
   })
 
+  it('a second daemon on one host: a p2p or HTTP port in use exits 2 naming the flag to change', async () => {
+    const first = await DaemonProcess.start({ name: 'first' })
+    const p2p = first.addr.replace(/\/p2p\/.*$/, '')
+    const http = new URL(first.info.api).port
+    const cases = [
+      { args: ['--listen', p2p, '--http-port', '0'], flag: /--listen .*SWARMD_LISTEN/ },
+      { args: ['--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', http], flag: /--http-port .*SWARMD_HTTP_PORT/ }
+    ]
+    for (const { args, flag } of cases) {
+      const dataDir = await e2eTempDir()
+      const run = await runCli(['--data-dir', dataDir, 'start', '--no-mdns', '--agent', 'none', ...args])
+      assert.equal(run.code, 2, describeRun(run))
+      assert.match(run.stderr, /is in use .*\(PORT_IN_USE\)/, describeRun(run))
+      assert.match(run.stderr, flag, describeRun(run))
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace')
+      assert.ok(!fileExists(join(dataDir, 'daemon.json')), 'no daemon was left running')
+    }
+    assert.ok(first.running, 'the first daemon runs on')
+  })
+
   it('--help lists the commands', async () => {
     const run = await runCli(['--help'])
     assert.equal(run.code, 0, describeRun(run))
