@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { SwarmdError } from '../util/errors.js'
 import { DEFAULTS } from './defaults.js'
-import { SETTINGS, envName, parseSettingText } from './settings.js'
+import { SETTINGS, envName, flagName, parseSettingText } from './settings.js'
 import type { SettingKey } from './settings.js'
 
 /** The least memory limit a run can work under, in MiB: torch alone needs about 512 MiB. */
@@ -150,6 +150,9 @@ export async function shippedBootstrapPeers (path = join(dirname(fileURLToPath(i
  * list plus every layer's own.
  */
 export function resolveConfig (layers: { file: PartialConfig, env: PartialConfig, flags: PartialConfig, shippedBootstrap: string[] }): Config {
+  // The flags on their own first, so a bad one is named as typed (`--listen`), not as a config key.
+  const flags = configSchema.partial().safeParse(layers.flags)
+  if (!flags.success) throw invalid('flags', flags.error, (key) => flagName(key as SettingKey))
   const merged = { ...DEFAULTS, ...layers.file, ...layers.env, ...layers.flags }
   merged.bootstrap = [...new Set([
     ...layers.shippedBootstrap,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { configFromEnv, readConfigFile, resolveConfig, shippedBootstrapPeers } from '../../src/config/config.js'
 import { resolveDataDir } from '../../src/config/data-dir.js'
 import { DEFAULTS } from '../../src/config/defaults.js'
-import { SETTINGS, byArea, configTableMarkdown, envName } from '../../src/config/settings.js'
+import { SETTINGS, byArea, configTableMarkdown, envName, flagName } from '../../src/config/settings.js'
 import type { SettingKey } from '../../src/config/settings.js'
 import { isSwarmdError } from '../../src/util/errors.js'
 import { tempDir } from '../helpers/in-process-daemon.js'
@@ -38,7 +38,7 @@ describe('config resolution', () => {
       (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /p2p/.test(err.message))
     // A memory limit the harness's evaluator cannot start under would crash every run.
     assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { runMaxMemoryMb: 256 }, shippedBootstrap: [] }),
-      (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /runMaxMemoryMb: 0 \(75 % of RAM\) or at least 1024/.test(err.message))
+      (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && /--run-max-memory-mb: 0 \(75 % of RAM\) or at least 1024/.test(err.message))
     assert.equal(resolveConfig({ file: {}, env: {}, flags: { runMaxMemoryMb: 1024 }, shippedBootstrap: [] }).runMaxMemoryMb, 1024)
   })
 
@@ -53,7 +53,10 @@ describe('config resolution', () => {
     assert.deepEqual([set.claimMaxTtlMs, set.maxActiveClaimsWithoutStanding, set.claimRaceYieldsPerHour, set.claimMaxLagMs], [600_000, 0, 0, 2_000])
     for (const [key, value] of [['claimMaxLagMs', -1], ['claimMaxTtlMs', 48 * 3600_000], ['maxActiveClaimsWithoutStanding', 1.5], ['claimRaceYieldsPerHour', -2]] as const) {
       assert.throws(() => resolveConfig({ file: {}, env: {}, flags: { [key]: value }, shippedBootstrap: [] }),
-        (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && err.message.includes(key), `${key} = ${value}`)
+        (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && err.message.includes(flagName(key)), `${key} = ${value}`)
+      // The same value from config.json is named by its key there.
+      assert.throws(() => resolveConfig({ file: { [key]: value }, env: {}, flags: {}, shippedBootstrap: [] }),
+        (err: unknown) => isSwarmdError(err, 'CONFIG_INVALID') && err.message.includes(`${key}:`), `${key} = ${value} in config.json`)
     }
   })
 

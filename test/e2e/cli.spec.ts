@@ -98,6 +98,14 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.doesNotMatch(run.stderr, /EPIPE|Unhandled/)
   })
 
+  it('start names a malformed address by the flag it came in', async () => {
+    const dataDir = await e2eTempDir()
+    const run = await runCli(['--data-dir', dataDir, 'start', '--listen', 'not-a-multiaddr', '--bootstrap', '/ip4/127.0.0.1/tcp/4717', '--http-port', '0'])
+    assert.equal(run.code, 2, describeRun(run))
+    assert.match(run.stderr, /--listen\.0: not a multiaddr/, describeRun(run))
+    assert.match(run.stderr, /--bootstrap\.0: .*\/p2p\/<peerId>/, describeRun(run))
+  })
+
   it('a data dir that is a file: every command exits 2 and says to pass a directory', async () => {
     const file = join(await e2eTempDir(), 'not-a-dir')
     await writeFile(file, 'x')
