@@ -116,7 +116,8 @@ function describePaths (peers: Array<{ path: 'direct' | 'relayed' | 'hole-punche
 
 export async function connectCommand (dataDir: string, addr: string, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { peerId } = await client.postJson('/api/connect', { addr }, connectReply)
+  const { peerId, member } = await client.postJson('/api/connect', { addr }, connectReply)
+  if (!member) throw new CliError(EXIT.FAILURE, 'CONNECT_NOT_MEMBER', `connected to ${peerId} at ${addr}, but it does not serve this swarm: a daemon of another swarm (--swarm), or not swarmd; check the address`)
   print(`connected to ${peerId}`)
 }
 

@@ -166,7 +166,7 @@ export const statusReply = z.object({
   time: z.number()
 })
 
-export const connectReply = z.object({ peerId: id })
+export const connectReply = z.object({ peerId: id, member: z.boolean() })
 export const blobReply = z.object({ hash: id })
 
 export type ClaimRequestBody = z.infer<typeof claimRequest>

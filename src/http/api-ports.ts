@@ -24,7 +24,8 @@ export type StartupView =
 export interface NetworkPort {
   snapshot(): NetworkSnapshot
   /** Dial a multiaddr; the remote peer id. */
-  connect(addr: string): Promise<string>
+  /** Dial a peer; `member`: whether it serves this swarm (identify lists its sync protocol). */
+  connect(addr: string): Promise<{ peerId: string, member: boolean }>
 }
 
 /** The run a research loop has under way, for the status page. */

@@ -120,7 +120,7 @@ export class ApiServer {
         const body = connectRequest.safeParse(await this.readJson(req))
         if (!body.success) throw new HttpError(400, 'API_BAD_REQUEST', 'expected {"addr": "<multiaddr>"}')
         try {
-          return this.json(res, 200, { peerId: await services.network.connect(body.data.addr) })
+          return this.json(res, 200, await services.network.connect(body.data.addr))
         } catch (err) {
           throw new HttpError(502, 'CONNECT_FAILED', `could not connect to ${body.data.addr}: ${(err as Error).message}`)
         }

@@ -1,3 +1,4 @@
+import { servesProtocol } from './membership.js'
 import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { Clock } from '../util/clock.js'
 import type { PeerId } from '@libp2p/interface'
@@ -63,11 +64,7 @@ export class GossipWatchdog {
   }
 
   private async isMember (peer: PeerId): Promise<boolean> {
-    try {
-      return (await this.components.libp2p.peerStore.get(peer)).protocols.includes(this.init.syncProtocol)
-    } catch {
-      return false
-    }
+    return servesProtocol(this.components.libp2p, peer, this.init.syncProtocol, 0)
   }
 
   private async repair (peer: PeerId): Promise<void> {

@@ -1,4 +1,5 @@
 import { rangeOf } from './inbound-limiter.js'
+import { servesProtocol } from './membership.js'
 import { systemClock } from '../util/clock.js'
 import type { Clock } from '../util/clock.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -66,14 +67,6 @@ export class RelayGate {
 
   /** Whether `peer` serves the member protocol, waiting a little for identify to finish. */
   private async isMember (peer: PeerId): Promise<boolean> {
-    const node = this.node
-    if (node === undefined) return false
-    const deadline = Date.now() + (this.init.identifyWaitMs ?? 3_000)
-    for (;;) {
-      const known = await node.peerStore.get(peer).catch(() => undefined)
-      if (known?.protocols.includes(this.init.memberProtocol) === true) return true
-      if (Date.now() >= deadline || node.getConnections(peer).length === 0) return false
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    return this.node !== undefined && servesProtocol(this.node, peer, this.init.memberProtocol, this.init.identifyWaitMs ?? 3_000)
   }
 }

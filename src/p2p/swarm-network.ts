@@ -11,6 +11,7 @@ import { GossipWatchdog } from './gossip-watchdog.js'
 import { createLibp2pNode, guardLibp2pHandlers, guardLibp2pStreams } from './libp2p-node.js'
 import { ConnectionPaths, ownAddresses, reachabilityOf } from './reachability.js'
 import { peerList } from './peer-list.js'
+import { servesProtocol } from './membership.js'
 import { RELAY_RESERVATION_TTL_MS, RELAY_SERVER_DEFAULTS, RELAY_SLOTS_PER_RANGE } from './relay-limits.js'
 import { RelayGate } from './relay-gate.js'
 import { PeerPenalties } from './peer-penalties.js'
@@ -254,9 +255,15 @@ export class SwarmNetwork {
   }
 
   /** Dial a peer by multiaddr (used by `swarmd connect` and after a partition heals). */
-  async connect (addr: string, signal?: AbortSignal): Promise<string> {
+  /**
+   * Dial `addr` (an address with /p2p/ is checked against the key the peer proves in the
+   * handshake), then wait for identify to tell whether it serves this swarm: a daemon of
+   * another swarm, or anything else that speaks libp2p, answers too.
+   */
+  async connect (addr: string, signal?: AbortSignal): Promise<{ peerId: string, member: boolean }> {
     const connection = await this.libp2p.dial(multiaddr(addr), { signal: signal ?? AbortSignal.timeout(10_000) })
-    return connection.remotePeer.toString()
+    const member = await servesProtocol(this.libp2p, connection.remotePeer, syncProtocol(this.init.swarm), 5_000)
+    return { peerId: connection.remotePeer.toString(), member }
   }
 
   /** libp2p 3 does not dial discovered peers by itself (DESIGN §1). */

@@ -66,6 +66,18 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     assert.ok(first.running, 'the first daemon runs on')
   })
 
+  it('connect to a daemon of another swarm: the dial works, but the CLI says it is not a member (exit 1)', async () => {
+    const ours = await DaemonProcess.start({ name: 'ours' })
+    const theirs = await DaemonProcess.start({ name: 'theirs', args: ['--swarm', 'another-swarm'] })
+    const run = await ours.cli(['connect', theirs.addr])
+    assert.equal(run.code, 1, describeRun(run))
+    assert.match(run.stderr, /does not serve this swarm.*\(CONNECT_NOT_MEMBER\)/, describeRun(run))
+    const member = await DaemonProcess.start({ name: 'member' })
+    const ok = await ours.cli(['connect', member.addr])
+    assert.equal(ok.code, 0, describeRun(ok))
+    assert.equal(ok.stdout.trim(), `connected to ${member.peerId}`)
+  })
+
   it('--help lists the commands', async () => {
     const run = await runCli(['--help'])
     assert.equal(run.code, 0, describeRun(run))

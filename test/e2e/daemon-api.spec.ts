@@ -36,7 +36,7 @@ describe('the daemon behind its API (real libp2p, two daemons)', () => {
     assert.deepEqual(before.peers, [])
     const dialled = await fetch(`${a.apiUrl}/api/connect`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ addr: b.listenAddrs()[0] }) })
     assert.equal(dialled.status, 200)
-    assert.deepEqual(await dialled.json(), { peerId: b.identity.peerId.toString() })
+    assert.deepEqual(await dialled.json(), { peerId: b.identity.peerId.toString(), member: true })
     const peers = (await (await fetch(`${a.apiUrl}/api/peers`)).json() as { peers: Array<{ peerId: string, direction: string }> }).peers
     assert.deepEqual(peers.map((p) => [p.peerId, p.direction]), [[b.identity.peerId.toString(), 'outbound']])
     await waitFor(async () => (await status(a)).topicPeers === 1, { timeoutMs: 15_000, what: 'the peer on the swarm topic' })
