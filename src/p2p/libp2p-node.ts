@@ -14,7 +14,8 @@ import { uPnPNAT } from '@libp2p/upnp-nat'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
-import { guardOutboundPrefixes, guardProtocolPrefixes } from './prefix-guard.js'
+import { guardOutboundPrefixes, guardProtocolPrefixes, wrapHandler } from './prefix-guard.js'
+import { isRelayed } from './reachability.js'
 import { relayReservations } from './relay-reservations.js'
 import { RELAY_RESERVATION_TTL_MS } from './relay-limits.js'
 import type { RelayServerLimits } from './relay-limits.js'
@@ -182,6 +183,26 @@ export function guardLibp2pStreams (libp2p: SwarmdLibp2p, onViolation?: (protoco
  * The same guard in front of kad-dht's and identify's handlers (streams peers open to us), with the
  * same limits. Call right after `libp2p.start()`: services register their handlers on start.
  */
-export async function guardLibp2pHandlers (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string) => void): Promise<void> {
+export async function guardLibp2pHandlers (libp2p: SwarmdLibp2p, onViolation?: (protocol: string, peer: string, fault?: string) => void): Promise<void> {
   await guardProtocolPrefixes(libp2p, LIBP2P_PROTOCOL_FRAME_LIMITS, onViolation)
+  await guardRelayedOnly(libp2p, RELAYED_ONLY_PROTOCOLS, onViolation)
+}
+
+/**
+ * Protocols only a relayed connection carries. DCUtR upgrades a relayed connection to a direct
+ * one; libp2p's handler never checks that the connection is relayed, so a peer on a direct
+ * connection made this node dial whatever public addresses its CONNECT named, 25 per message
+ * (an outside attack: 4 identities, 10,000 SYNs to addresses of their choosing in 30 s).
+ */
+export const RELAYED_ONLY_PROTOCOLS = ['/libp2p/dcutr']
+
+/** Re-register the handlers of `protocols` so a stream on a direct connection is reset unread, and `onViolation` told. */
+async function guardRelayedOnly (libp2p: SwarmdLibp2p, protocols: string[], onViolation?: (protocol: string, peer: string, fault: string) => void): Promise<void> {
+  for (const protocol of protocols) {
+    await wrapHandler(libp2p, protocol, (original) => (stream, connection) => {
+      if (isRelayed(connection)) return original(stream, connection)
+      onViolation?.(protocol, connection.remotePeer.toString(), `${protocol} on a direct connection`)
+      stream.abort(new Error(`${protocol} on a direct connection`))
+    })
+  }
 }

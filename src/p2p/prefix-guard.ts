@@ -75,20 +75,28 @@ export function guardLengthPrefixes (stream: Stream, maxFrameBytes: number, onVi
  * inbound stream pushes its handler onto it, so a registered middleware list grows per stream.
  */
 export async function guardProtocolPrefixes (libp2p: Libp2p, protocols: Record<string, number>, onViolation: (protocol: string, peer: string) => void = () => {}): Promise<void> {
+  for (const [protocol, maxFrameBytes] of Object.entries(protocols)) {
+    await wrapHandler(libp2p, protocol, (original) => (stream, connection) => {
+      guardLengthPrefixes(stream, maxFrameBytes, () => { onViolation(protocol, connection.remotePeer.toString()) })
+      return original(stream, connection)
+    })
+  }
+}
+
+/**
+ * Replace the handler a libp2p service registered for `protocol` with `wrap(original)`, keeping its
+ * options; nothing when this node does not serve `protocol`. Call after `libp2p.start()`.
+ */
+export async function wrapHandler (libp2p: Libp2p, protocol: string, wrap: (original: StreamHandler) => StreamHandler): Promise<void> {
   const registrar = (libp2p as unknown as { components?: { registrar?: Registrar } }).components?.registrar
   if (registrar === undefined) throw new Error('libp2p exposes no registrar (expected libp2p 3)')
-  for (const [protocol, maxFrameBytes] of Object.entries(protocols)) {
-    let original: { handler: StreamHandler, options: StreamHandlerOptions }
-    try {
-      original = registrar.getHandler(protocol)
-    } catch {
-      continue // not served by this node
-    }
-    await libp2p.handle(protocol, (stream, connection) => {
-      guardLengthPrefixes(stream, maxFrameBytes, () => { onViolation(protocol, connection.remotePeer.toString()) })
-      return original.handler(stream, connection)
-    }, { ...original.options, force: true })
+  let original: { handler: StreamHandler, options: StreamHandlerOptions }
+  try {
+    original = registrar.getHandler(protocol)
+  } catch {
+    return // not served by this node
   }
+  await libp2p.handle(protocol, wrap(original.handler), { ...original.options, force: true })
 }
 
 /**

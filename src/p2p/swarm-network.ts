@@ -218,9 +218,9 @@ export class SwarmNetwork {
     await this.blobService.start()
     libp2p.addEventListener('peer:discovery', this.onDiscovery)
     // kad-dht and identify read with no bound on a length prefix: guard them (src/p2p/prefix-guard.ts),
-    // each violation a strike like a malformed sync or blob frame.
-    const strike = (protocol: string, peer: string): void => {
-      if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault: `endless length prefix on ${protocol}` })) punish(peerIdFromString(peer))
+    // each violation a strike like a malformed sync or blob frame; so is DCUtR off a relayed connection.
+    const strike = (protocol: string, peer: string, fault = `endless length prefix on ${protocol}`): void => {
+      if (this.penalties.record({ peer, channel: 'libp2p', verdict: 'reject', fault })) punish(peerIdFromString(peer))
     }
     guardLibp2pStreams(libp2p, strike)
     colocateConnectedOnly(libp2p.services.pubsub)

@@ -63,13 +63,16 @@ export interface SyncStats {
 export const SYNC_PAGE_BYTES = 2 * 1024 * 1024
 
 /**
- * A peer whose pull stalled (too slow for the pace, or past the deadline) is not pulled from again
- * for this long, ms, unless it connects anew: pulls run one at a time, and a peer that trickles
- * would otherwise cost every gap and anti-entropy round another pull's worth of waiting. Short,
- * because an honest peer behind a lossy link stalls too, and a new connection (a healed partition)
- * gets a fresh chance at once.
+ * A peer whose pull stalled (too slow for the pace, or past the deadline), or whose answer held an
+ * update this node could not take, is not pulled from again for this long, ms, reconnect or not:
+ * its next answer would cost the same (an outside attack replayed one ignored 15 MiB update every
+ * second, 7-15 s of event loop each; another reconnected to clear the wait). Short, because an
+ * honest peer behind a lossy link stalls too, and other peers hold what it holds.
  */
 export const STALLED_PEER_BACKOFF_MS = 60_000
+
+/** How long one pull holds the pull queue before the next may start beside it, ms. */
+export const SLOW_PULL_MS = 5_000
 
 /**
  * State-vector sync: on every new connection, both sides pull what they lack; then
@@ -88,12 +91,11 @@ export class SyncService {
   // previous one brought.
   private readonly pulls = new SerialQueue()
   private readonly again = new Set<string>()
-  /** Peers whose last pull stalled, and until when they are left alone. */
-  private readonly stalledUntil = new Map<string, number>()
+  /** Peers whose last pull stalled or brought an update refused, and until when they are left alone. */
+  private readonly restingUntil = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private readonly stopController = new AbortController()
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    this.stalledUntil.delete(evt.detail.toString())
     this.requestPull(evt.detail)
   }
   readonly stats: SyncStats = { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 }
@@ -127,11 +129,7 @@ export class SyncService {
   /** Pull from `peer` soon; coalesces with a pull already running. */
   requestPull (peer: PeerId): void {
     const key = peer.toString()
-    const until = this.stalledUntil.get(key)
-    if (until !== undefined) {
-      if ((this.components.clock ?? systemClock).now() < until) return
-      this.stalledUntil.delete(key)
-    }
+    if (this.resting(key)) return
     if (this.inFlight.has(key)) {
       this.again.add(key)
       return
@@ -139,10 +137,26 @@ export class SyncService {
     const run = (async () => {
       do {
         this.again.delete(key)
-        await this.pulls.run(async () => this.pull(peer)).catch(() => { this.stats.failedPulls++ })
-      } while (this.again.has(key) && !this.stopController.signal.aborted)
+        await this.queuedPull(peer).catch(() => { this.stats.failedPulls++ })
+      } while (this.again.has(key) && !this.stopController.signal.aborted && !this.resting(key))
     })().finally(() => this.inFlight.delete(key))
     this.inFlight.set(key, run)
+  }
+
+  /**
+   * `pull(peer)` in its turn. A pull still running after `SLOW_PULL_MS` stops holding the queue and
+   * goes on beside it: peers that answer just above the pace floor held every pull behind them for
+   * its whole minute, K sybils K minutes (an outside attack).
+   */
+  private async queuedPull (peer: PeerId): Promise<void> {
+    let pulling: Promise<void> | undefined
+    await this.pulls.run(async () => {
+      pulling = this.pull(peer)
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([pulling.catch(() => {}), new Promise((resolve) => { timer = setTimeout(resolve, SLOW_PULL_MS) })])
+      clearTimeout(timer)
+    })
+    await pulling
   }
 
   /** Everything `peer` holds that we lack, validated and applied. */
@@ -162,12 +176,26 @@ export class SyncService {
       // in pieces under chaos, bench/chaos)
       if (watch.stalled && !this.stopController.signal.aborted) {
         this.charge(peer, 'ignore', 'SYNC_STALLED')
-        this.stalledUntil.set(peer.toString(), (this.components.clock ?? systemClock).now() + STALLED_PEER_BACKOFF_MS)
+        this.rest(peer)
       }
       throw err
     } finally {
       watch.clear()
     }
+  }
+
+  /** Whether the peer `key` is left out of pulls now (`rest`). */
+  private resting (key: string): boolean {
+    const until = this.restingUntil.get(key)
+    if (until === undefined) return false
+    if ((this.components.clock ?? systemClock).now() < until) return true
+    this.restingUntil.delete(key)
+    return false
+  }
+
+  /** Leave `peer` out of pulls for `STALLED_PEER_BACKOFF_MS`. */
+  private rest (peer: PeerId): void {
+    this.restingUntil.set(peer.toString(), (this.components.clock ?? systemClock).now() + STALLED_PEER_BACKOFF_MS)
   }
 
   private async readAnswer (peer: PeerId, stream: Stream, watch: TransferWatch): Promise<void> {
@@ -200,7 +228,13 @@ export class SyncService {
           // A failure of our own (not a verdict on the update) is not the server's fault.
           const outcome = await watch.busy(async () => this.components.replica.applyRemote(update)).catch(() => ({ verdict: 'ignore' as const, fault: 'APPLY_FAILED', culprit: undefined, added: 0 }))
           added += outcome.added
-          if (outcome.verdict !== 'accept') this.charge(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN', outcome.culprit)
+          if (outcome.verdict !== 'accept') {
+            this.charge(peer, outcome.verdict, outcome.fault ?? 'UNKNOWN', outcome.culprit)
+            // Asking again would bring the same update: leave the peer alone for a while. Not for a
+            // conflict between two signers (an equivocation): an honest relay brings those, and the
+            // evidence must spread.
+            if (outcome.culprit === undefined) this.rest(peer)
+          }
         } catch (err) {
           this.charge(peer, 'reject', 'SYNC_MALFORMED')
           throw err

@@ -99,10 +99,11 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
   // Signatures are checked in the thread pool while the loop parses on; every one is awaited before
   // the update is accepted, and a record's own before any verdict that would blame its signer.
   const signatures = new SignatureChecks()
+  let sliceStart = performance.now()
   const clientsSeen = new Set<number>()
   let previousClient = -1
   let nextClock = 0
-  for (const [index, struct] of decoded.structs.entries()) {
+  for (const struct of decoded.structs) {
     // [REJECT] only items; GC and skip structs come from deletes or merged fragments
     if (!(struct instanceof Y.Item)) throw reject('STRUCT_NOT_ITEM', 'update carries a non-item struct')
     const { client, clock } = struct.id
@@ -121,11 +122,13 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
       throw reject('UPDATE_NOT_CONTIGUOUS', 'a client\'s clocks jump within one update')
     }
     nextClock = clock + struct.length
-    // Long catch-up updates verify thousands of signatures: let the event loop breathe, and keep
-    // at most two batches of them in flight.
-    if (index % 256 === 255) {
+    // Long catch-up updates check thousands of records: let the event loop breathe every few ms
+    // (counting records let 255 costly ones hold it 7 s, an outside attack), and keep at most
+    // two batches of signature checks in flight.
+    if (performance.now() - sliceStart >= YIELD_EVERY_MS || signatures.batchFull()) {
       await new Promise((resolve) => setImmediate(resolve))
       await signatures.settleEarlierBatch()
+      sliceStart = performance.now()
     }
     // [REJECT] an origin means an overwrite of an existing entry (or a list insert)
     if (struct.origin !== null || struct.rightOrigin !== null) throw reject('STRUCT_OVERWRITE', 'update overwrites an existing entry')
@@ -226,13 +229,23 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
   return records
 }
 
-/** The signature checks of one update under way, in batches of the validator's yield interval. */
+/** The longest the validator holds the event loop before it yields, ms. */
+const YIELD_EVERY_MS = 10
+
+/** Signature checks in one batch: two batches in flight keep both cores busy and memory bounded. */
+const SIGNATURE_BATCH = 256
+
+/** The signature checks of one update under way, in batches between the validator's yields. */
 class SignatureChecks {
   private earlier: Array<Promise<boolean>> = []
   private current: Array<Promise<boolean>> = []
 
   add (signed: Promise<boolean>): void {
     this.current.push(signed)
+  }
+
+  batchFull (): boolean {
+    return this.current.length >= SIGNATURE_BATCH
   }
 
   /** Wait for the batch before the current one, which becomes the earlier one. */

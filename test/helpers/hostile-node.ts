@@ -82,11 +82,11 @@ export interface HostileNode {
   /** Take sync pulls and never answer: read the request, then hold the stream open. */
   serveSilentSync(): Promise<void>
   /**
-   * Answer sync pulls with a trickle: the length prefix of a 1,000-byte frame, then one byte every
-   * `byteEveryMs`, never finishing it (each byte resets an idle timer; it never makes a frame).
-   * `pulls()` says how many pulls it was asked so far.
+   * Answer sync pulls with a trickle: the length prefix of a 1 MiB frame, then `bytesPerTick` (1)
+   * bytes every `byteEveryMs`, never finishing it (each byte resets an idle timer; it never makes a
+   * frame before the pull's minute is up). `pulls()` says how many pulls it was asked so far.
    */
-  serveTricklingSync(byteEveryMs: number): Promise<{ pulls: () => number }>
+  serveTricklingSync(byteEveryMs: number, bytesPerTick?: number): Promise<{ pulls: () => number }>
   /** Take blob requests and never answer: read the request, then hold the stream open. */
   serveSilentBlobs(): Promise<void>
   /** Answer blob requests with the frames `respond` returns (header first, then data). */
@@ -211,7 +211,7 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
       await silent(syncProtocol(swarm), MAX_SYNC_FRAME_BYTES)
     },
 
-    async serveTricklingSync (byteEveryMs) {
+    async serveTricklingSync (byteEveryMs, bytesPerTick) {
       let pulls = 0
       await libp2p.handle(syncProtocol(swarm), (stream) => {
         pulls++
@@ -220,10 +220,12 @@ export async function startHostileNode (swarm: string): Promise<HostileNode> {
           const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
           await lp.read({ signal })
           const raw = lp.unwrap()
-          raw.send(Uint8Array.of(0xe8, 0x07))
-          for (let i = 0; i < 999 && !signal.aborted && raw.status === 'open'; i++) {
+          // The varint of 1 MiB (MAX_SYNC_FRAME_BYTES): a frame the reader must wait for.
+          raw.send(Uint8Array.of(0x80, 0x80, 0x40))
+          const chunk = new Uint8Array(bytesPerTick ?? 1)
+          for (let sent = 0; sent + chunk.byteLength < MAX_SYNC_FRAME_BYTES && !signal.aborted && raw.status === 'open'; sent += chunk.byteLength) {
             await new Promise((resolve) => setTimeout(resolve, byteEveryMs))
-            raw.send(Uint8Array.of(0))
+            raw.send(chunk)
           }
         })().catch(() => { stream.abort(new Error('trickle ended')) })
       })

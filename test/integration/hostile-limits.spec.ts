@@ -5,6 +5,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { stateTopic } from '../../src/p2p/swarm-network.js'
+import { chunkUpdate } from '../../src/p2p/sync-codec.js'
+import { SLOW_PULL_MS } from '../../src/p2p/sync-service.js'
+import { honestFirstWrite } from '../helpers/forge.js'
 import { DHT_PROTOCOL } from '../../src/p2p/libp2p-node.js'
 import { connectedTo, floodBlobRequests, startHostileNode } from '../helpers/hostile-node.js'
 import { startInProcessDaemon, stopAndRemove } from '../helpers/in-process-daemon.js'
@@ -171,8 +174,8 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
       await hostile.join([d])
       let total = 0
       // Unguarded, 8 MiB of 0xFF on one AutoNAT stream stalled the API 3.5 s and cost 330 MB of RSS.
-      const guarded = [DHT_PROTOCOL, AUTONAT_DIAL_REQUEST, DCUTR_PROTOCOL]
-      for (const protocol of [...guarded, IDENTIFY_PROTOCOL]) {
+      const guarded = [DHT_PROTOCOL, AUTONAT_DIAL_REQUEST]
+      for (const protocol of [...guarded, DCUTR_PROTOCOL, IDENTIFY_PROTOCOL]) {
         // Unguarded, 2 MiB of 0xFF kept kad-dht's reader spinning ~1.5 s (BENCHMARKS.md).
         const { result: attack, stallMs, totalMs } = await longestStall(async () => hostile.sendEndlessPrefix(d, protocol, 2 * 1024 * 1024))
         total += totalMs
@@ -181,6 +184,13 @@ describe('endless length prefix on libp2p\'s own protocols', { timeout: 120_000 
           assert.equal(attack.closedByPeer, true, `${protocol}: the daemon ends the stream`)
           assert.ok(attack.sent <= 64 * 1024, `${protocol}: cut off after ${attack.sent} bytes`)
           assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:endless length prefix on ${protocol}`), 'a strike against the hostile peer')
+        }
+        // DCUtR upgrades a relayed connection: on this direct one the stream is reset before anything reads it
+        // (libp2p's handler dialled every address a CONNECT named, an outside attack).
+        if (protocol === DCUTR_PROTOCOL) {
+          assert.ok(attack.closedByPeer || attack.sent === 0, 'the daemon ends the DCUtR stream (often before a byte could go)')
+          assert.ok(attack.sent <= 64 * 1024, `DCUtR: cut off after ${attack.sent} bytes`)
+          assert.ok(faults(d, hostile.peerId).includes(`libp2p:reject:${DCUTR_PROTOCOL} on a direct connection`), 'a strike against the hostile peer')
         }
         // Identify's responder only writes: what arrives on its stream is dropped unread, so it
         // costs bytes, not event loop (the guard is there for a future reader).
@@ -277,6 +287,54 @@ describe('a sync peer that trickles', { timeout: 60_000 }, () => {
     } finally {
       await hostile.stop()
       await stopAndRemove(d, honest)
+    }
+  })
+})
+
+describe('a sync peer that trickles just above the pace floor', { timeout: 60_000 }, () => {
+  it('holds the pull queue for SLOW_PULL_MS at most: the honest peer behind it is pulled within seconds, not after the pull\'s minute', async () => {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const honest = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      await honest.state.append('hypothesis', { title: 'written before we met', text: 'arrives by sync only' })
+      // 6 KiB/s, over the 4 KiB/s floor: the 1 MiB frame would take three minutes, so the pull runs to its deadline.
+      await hostile.serveTricklingSync(100, 600)
+      await hostile.connect(d)
+      await waitFor(() => d.network.sync.stats.pulls >= 1, { timeoutMs: 5_000, what: 'the pull from the trickling peer to start' })
+      const started = Date.now()
+      await d.network.connect(honest.listenAddrs()[0]!)
+      await waitFor(() => d.state.counts().hypothesis === 1, { timeoutMs: SLOW_PULL_MS + 10_000, what: () => `the honest peer's record, pulled beside the trickling one (${JSON.stringify(d.network.sync.stats)})` })
+      assert.ok(Date.now() - started < SLOW_PULL_MS + 5_000, `the honest pull waited ${Date.now() - started} ms`)
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d, honest)
+    }
+  })
+})
+
+describe('a sync peer whose answer is refused', { timeout: 60_000 }, () => {
+  it('is left alone for a while, reconnect or not: asking again (a gap, anti-entropy) starts no pull that would bring the same costly answer', async () => {
+    const d = await startInProcessDaemon({ swarm: SWARM, antiEntropyMs: 10 * 60_000 })
+    const hostile = await startHostileNode(d.research.swarmKey)
+    try {
+      // Valid records, the last dated ahead of every clock: the update is ignored whole, and would be again.
+      const { update } = await honestFirstWrite(hostile.identity, 7, { title: 'from the future', text: '' }, Date.now() + 3_600_000)
+      let asked = 0
+      await hostile.serveSync(() => { asked++; return [...chunkUpdate(update), { type: 'done' as const }] })
+      await hostile.connect(d)
+      await waitFor(() => faults(d, hostile.peerId).includes('sync:ignore:RECORD_FROM_FUTURE'), { timeoutMs: 10_000, what: 'the first answer ignored' })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const before = asked
+      d.network.sync.requestPull(hostile.libp2p.peerId)
+      await hostile.libp2p.hangUp(d.identity.peerId)
+      await hostile.connect(d)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.equal(asked, before, 'no new pull of the same answer')
+      assert.equal(d.network.penalties.strikesOf(hostile.peerId), 0, 'an ignore is no strike')
+    } finally {
+      await hostile.stop()
+      await stopAndRemove(d)
     }
   })
 })

@@ -6,7 +6,7 @@ import { canonicalJson } from '../../src/state/canonical.js'
 import { decodeSyncRequest, encodeSyncRequest } from '../../src/state/sync-request.js'
 import { clientOf, concatUpdates, craftUpdate, honestFirstWrite, sessionOf, signAs, signBinding } from '../helpers/forge.js'
 import { makeReplica } from '../helpers/replica.js'
-import { recordKey } from '../../src/state/records.js'
+import { MAX_JSON_VALUES, recordKey } from '../../src/state/records.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import type { RawWrite } from '../helpers/forge.js'
 import type { Replica } from '../helpers/replica.js'
@@ -168,6 +168,29 @@ describe('update validation (one test per rule)', () => {
     const early = await signAs(attacker, 'hypothesis', { title: 'early', text: '' }, { client, clock: 2 }, now + 5 * 60_000)
     const update = craftUpdate(client, [{ map: 'bindings', key: binding.key, value: binding.text }, { map: 'hypotheses', key: forged.key, value: forged.text }, { map: 'hypotheses', key: early.key, value: early.text }])
     await expectRefused(target, update, 'reject', 'RECORD_BAD_SIGNATURE')
+  })
+
+  it('checks a long update of costly records without holding the event loop: it yields every few ms, not every 256 records', async () => {
+    const { target, attacker, now } = await setup()
+    const binding = await signBinding(attacker, 92, now)
+    const client = binding.record.slot.client
+    const writes: RawWrite[] = [{ map: 'bindings', key: binding.key, value: binding.text }]
+    // Just under the value cap each: ~5 ms of checking a record, ~1.5 s in all.
+    const body = { a: Array.from({ length: MAX_JSON_VALUES - 100 }, () => ({})) }
+    for (let clock = 1; clock <= 300; clock++) {
+      const rec = await signAs(attacker, 'best', { ...body, n: clock }, { client, clock }, now)
+      writes.push({ map: 'best', key: rec.key, value: rec.text })
+    }
+    // A ticker every 2 ms: the longest gap between its ticks is how long the loop was held.
+    let last = performance.now()
+    let longest = 0
+    const ticker = setInterval(() => { const t = performance.now(); longest = Math.max(longest, t - last); last = t }, 2)
+    const outcome = await target.state.applyRemote(craftUpdate(client, writes))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    clearInterval(ticker)
+    assert.equal(outcome.verdict, 'accept')
+    assert.equal(outcome.added, 301)
+    assert.ok(longest < 150, `the event loop was held up to ${longest.toFixed(0)} ms`)
   })
 
   it('[REJECT] a record in the map of another kind', async () => {
