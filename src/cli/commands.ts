@@ -82,6 +82,8 @@ export async function statusCommand (dataDir: string, json: boolean, print: Prin
   print(`listen   ${status.listen.join(' ')}`)
   print(`reach    ${describeReachability(status.reachability, status.relays)}`)
   print(`peers    ${status.peers.length} connected (${describePaths(status.peers)}), ${status.topicPeers} on the swarm topic`)
+  const reached = status.bootstrap.filter((b) => b.connected).length
+  if (status.bootstrap.length > 0) print(`bootstrap ${reached} of ${status.bootstrap.length} reached${status.bootstrap.filter((b) => !b.connected && b.failures > 0).map((b) => `; ${b.addr} not reached after ${b.failures} tries (${b.lastError ?? 'no answer'})`).join('')}`)
   print(`records  ${Object.entries(status.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
   const r = status.research
   const running = r.current === null ? '' : `; running "${r.current.description}" at step ${r.current.step}`

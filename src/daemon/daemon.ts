@@ -196,7 +196,7 @@ export class Daemon {
     this.startClaims(research)
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: network.maxBlobBytes })
-    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.appScore(peer) }, {
+    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.appScore(peer), log: this.log }, {
       ...network,
       swarm: research.swarmKey,
       blocklistPath: this.paths.blocklist

@@ -161,6 +161,7 @@ export const statusReply = z.object({
   gossip: z.custom<NetworkSnapshot['gossip']>((v) => typeof v === 'object' && v !== null),
   rejections: z.custom<NetworkSnapshot['rejections']>((v) => typeof v === 'object' && v !== null),
   blocked: z.array(z.string()),
+  bootstrap: z.array(z.object({ addr: z.string(), connected: z.boolean(), failures: z.number(), lastError: z.string().optional() })),
   counts: z.custom<RecordCounts>((v) => typeof v === 'object' && v !== null),
   claims: claimCounts,
   time: z.number()

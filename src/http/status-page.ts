@@ -22,6 +22,7 @@ export function statusPageHtml (): string {
 <div>peer <code id="peer-id">…</code></div>
 <div class="muted" id="listen"></div>
 <div class="muted">reachability: <span id="reachability">…</span></div>
+<div class="bad" id="problems"></div>
 <h2>Records</h2>
 <div class="counts" id="counts"></div>
 <h2>Research</h2>
@@ -78,6 +79,9 @@ async function refresh () {
     document.getElementById('listen').textContent = status.listen.join('  ')
     document.getElementById('reachability').textContent = status.reachability + (status.relays.holding.length > 0 ? ' (slots on ' + status.relays.holding.length + ' relays)' : '') + (status.relays.serving ? ', relaying for peers behind NAT' : '')
     document.getElementById('counts').innerHTML = Object.entries(status.counts).map(([k, v]) => '<span>' + esc(k) + ': <b data-kind="' + esc(k) + '">' + v + '</b></span>').join('')
+    // Problems in words: bootstrap peers out of reach (after a few tries), no peer at all.
+    const unreachable = status.bootstrap.filter((b) => !b.connected && b.failures >= 3)
+    document.getElementById('problems').textContent = unreachable.map((b) => 'bootstrap peer ' + b.addr + ' unreachable after ' + b.failures + ' tries (' + (b.lastError || 'no answer') + ')').concat(status.peers.length === 0 ? ['no peers connected'] : []).join('; ')
     document.getElementById('peer-count').textContent = status.peers.length
     document.getElementById('mesh-count').textContent = status.topicPeers
     rows('peers', status.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction), esc(p.path), p.latencyMs === null ? '–' : esc(p.latencyMs) + ' ms', esc(p.connections)])

@@ -13,6 +13,8 @@ export interface BootstrapDialerInit {
   maxDelayMs?: number
   /** While connected, check again this often, in ms. Default 10 s. */
   checkMs?: number
+  /** Say so (once per outage) after this many failed dials in a row. Default 3. */
+  warnAfter?: number
 }
 
 interface Target {
@@ -20,6 +22,18 @@ interface Target {
   peer: string | undefined
   attempt: number
   timer: NodeJS.Timeout | undefined
+  /** Why the last dial failed, while it is not reached. */
+  lastError: string | undefined
+}
+
+/** One bootstrap peer as the status page and `swarmd status` show it. */
+export interface BootstrapStatus {
+  addr: string
+  connected: boolean
+  /** Failed dials in a row (0 once reached). */
+  failures: number
+  /** Why the last dial failed, while it is not reached. */
+  lastError?: string
 }
 
 /**
@@ -38,14 +52,28 @@ export class BootstrapDialer {
     if (target !== undefined) this.schedule(target, backoffDelay(target.attempt, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
   }
 
-  constructor (private readonly components: { libp2p: SwarmdLibp2p, rng: Rng }, addrs: string[], init: BootstrapDialerInit = {}) {
+  private readonly warnAfter: number
+
+  constructor (private readonly components: { libp2p: SwarmdLibp2p, rng: Rng, log?: (line: string) => void }, addrs: string[], init: BootstrapDialerInit = {}) {
     this.targets = addrs.map((text) => {
       const addr = multiaddr(text)
-      return { addr, peer: addr.getComponents().findLast((c) => c.name === 'p2p')?.value, attempt: 0, timer: undefined }
+      return { addr, peer: addr.getComponents().findLast((c) => c.name === 'p2p')?.value, attempt: 0, timer: undefined, lastError: undefined }
     }).filter((t) => t.peer !== components.libp2p.peerId.toString())
     this.baseDelayMs = init.baseDelayMs ?? 1_000
     this.maxDelayMs = init.maxDelayMs ?? 60_000
     this.checkMs = init.checkMs ?? 10_000
+    this.warnAfter = init.warnAfter ?? 3
+  }
+
+  /** Each bootstrap peer: reached now or not, and why not. */
+  status (): BootstrapStatus[] {
+    const connections = this.components.libp2p.getConnections()
+    return this.targets.map((t) => ({
+      addr: t.addr.toString(),
+      connected: t.peer !== undefined && connections.some((c) => c.remotePeer.toString() === t.peer),
+      failures: t.attempt,
+      ...(t.lastError !== undefined ? { lastError: t.lastError } : {})
+    }))
   }
 
   start (): void {
@@ -77,14 +105,21 @@ export class BootstrapDialer {
       const limit = deadline(10_000, this.controller.signal)
       try {
         await libp2p.dial(target.addr, { signal: limit.signal })
-      } catch {
-        this.schedule(target, backoffDelay(target.attempt++, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
+      } catch (err) {
+        if (this.stopped) return
+        target.lastError = limit.expired ? 'no answer within 10 s' : (err as Error).message
+        if (++target.attempt === this.warnAfter) {
+          this.components.log?.(`bootstrap: cannot reach ${target.addr.toString()} after ${target.attempt} tries (${target.lastError}); retrying with backoff up to ${Math.round(this.maxDelayMs / 1000)} s. Check the address (--bootstrap, bootstrap-peers.json) and that this machine can dial out`)
+        }
+        this.schedule(target, backoffDelay(target.attempt - 1, this.components.rng.next(), this.baseDelayMs, this.maxDelayMs))
         return
       } finally {
         limit.clear()
       }
     }
+    if (target.attempt >= this.warnAfter) this.components.log?.(`bootstrap: reached ${target.addr.toString()} after ${target.attempt} failed tries`)
     target.attempt = 0
+    target.lastError = undefined
     if (target.timer === undefined) this.schedule(target, this.checkMs)
   }
 }

@@ -19,6 +19,7 @@ import { SyncServeBudget } from './sync-serve-budget.js'
 import { SyncService } from './sync-service.js'
 import { SwarmdError } from '../util/errors.js'
 import type { BlobStore } from './blob-store.js'
+import type { BootstrapStatus } from './bootstrap-dialer.js'
 import type { PeerView } from './peer-list.js'
 import type { Reachability } from './reachability.js'
 import type { GossipStats } from './gossip-replication.js'
@@ -38,6 +39,8 @@ export interface SwarmNetworkComponents {
   rng: Rng
   /** The application's verdict on a peer for gossip scoring (src/p2p/gossip-score.ts, P5). */
   appScore?: (peerId: string) => number
+  /** Where the network says what a user should know (a bootstrap peer out of reach). */
+  log?: (line: string) => void
 }
 
 export interface SwarmNetworkInit {
@@ -108,6 +111,8 @@ export interface NetworkSnapshot {
   gossip: GossipStats & { repairs: number }
   rejections: { reject: number, ignore: number, recent: Rejection[] }
   blocked: string[]
+  /** The bootstrap peers: reached or not, and why not. */
+  bootstrap: BootstrapStatus[]
 }
 
 /** Everything peer to peer for one swarm: the libp2p node, gossip, sync, blobs, dialling. */
@@ -168,7 +173,8 @@ export class SwarmNetwork {
       sync: { ...this.sync.stats },
       gossip: { ...this.gossip.stats, repairs: this.gossipRepairs },
       rejections: { ...this.penalties.totals, recent: this.penalties.recent().slice(0, 20) },
-      blocked: this.penalties.blocked()
+      blocked: this.penalties.blocked(),
+      bootstrap: this.dialer?.status() ?? []
     }
   }
 
@@ -227,7 +233,7 @@ export class SwarmNetwork {
     await libp2p.start()
     await guardLibp2pHandlers(libp2p, strike)
     this.gossipService.start()
-    this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng }, this.init.bootstrap)
+    this.dialer = new BootstrapDialer({ libp2p, rng: this.components.rng, ...(this.components.log !== undefined ? { log: this.components.log } : {}) }, this.init.bootstrap)
     this.dialer.start()
     this.watchdog = new GossipWatchdog({ libp2p, clock: this.components.clock }, { topic: stateTopic(this.init.swarm), syncProtocol: syncProtocol(this.init.swarm) })
     this.watchdog.start()

@@ -4,8 +4,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { detectBubblewrap } from '../../src/runner/sandbox.js'
-import { DaemonProcess, SWARMD_BIN, cleanupDaemons, describeRun, e2eTempDir, fileExists, runCli } from '../helpers/daemon-process.js'
+import { DaemonProcess, SWARMD_BIN, cleanupDaemons, describeRun, e2eTempDir, eventually, fileExists, runCli } from '../helpers/daemon-process.js'
 import { requirePython } from '../helpers/python.js'
+import { generateIdentity } from '../../src/p2p/identity.js'
 import type { Check as DoctorCheck } from '../../src/cli/doctor.js'
 
 describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, () => {
@@ -76,6 +77,16 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     const ok = await ours.cli(['connect', member.addr])
     assert.equal(ok.code, 0, describeRun(ok))
     assert.equal(ok.stdout.trim(), `connected to ${member.peerId}`)
+  })
+
+  it('a bootstrap peer out of reach: the daemon says so after a few tries, and status shows why', async () => {
+    const nobody = (await generateIdentity()).peerId.toString()
+    const addr = `/ip4/127.0.0.1/tcp/9/p2p/${nobody}`
+    const daemon = await DaemonProcess.start({ name: 'lonely', bootstrap: [addr] })
+    await eventually(() => /bootstrap: cannot reach \/ip4\/127\.0\.0\.1\/tcp\/9\/p2p\/\w+ after 3 tries \(.+\); retrying/.test(daemon.output), 'the warning', { timeoutMs: 30_000, diagnose: () => daemon.output })
+    const status = await daemon.cli(['status'])
+    assert.equal(status.code, 0, describeRun(status))
+    assert.match(status.stdout, new RegExp(`bootstrap 0 of 1 reached; ${addr.replace(/\//g, '\\/')} not reached after \\d+ tries`), describeRun(status))
   })
 
   it('--help lists the commands', async () => {

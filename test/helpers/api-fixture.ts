@@ -105,7 +105,8 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
     sync: { pulls: 0, failedPulls: 0, updatesReceived: 0, bytesReceived: 0, bytesSent: 0 },
     gossip: { published: 0, publishFailures: 0, accepted: 0, rateLimited: 0, repairs: 0 },
     rejections: { reject: 0, ignore: 0, recent: [] },
-    blocked: []
+    blocked: [],
+    bootstrap: []
   }
   const services: ApiServices = {
     swarm: 'fixture',
