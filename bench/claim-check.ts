@@ -148,6 +148,22 @@ const statuses: Record<string, number> = {}
 for (const c of claims) statuses[ledger.status(c, history.now)] = (statuses[ledger.status(c, history.now)] ?? 0) + 1
 progress(`ledger: ${claims.length} claims (${Object.entries(statuses).map(([s, n]) => `${n} ${s}`).join(', ')}), ${ledger.allResults().length} results, built in ${ledgerMs.toFixed(0)} ms`)
 
+// The views every status poll and every claim check read: claim counts, the active claims, and
+// which active claims count against others (redone each second and on every new record).
+const timed = (fn: () => unknown): number => { const started = performance.now(); fn(); return performance.now() - started }
+const viewMs = { counts: [] as number[], walk: [] as number[], active: [] as number[], counting: [] as number[] }
+const someClaim = claims.at(-1)!
+for (let i = 0; i < 20; i++) {
+  const at = history.now + i * 1_000
+  viewMs.counts.push(timed(() => ledger.statusCounts(at)))
+  viewMs.active.push(timed(() => ledger.activeClaims(at)))
+  // What a status poll did before: every claim in precedence order, each one's status.
+  viewMs.walk.push(timed(() => { const n: Record<string, number> = {}; for (const cl of ledger.allClaims()) n[ledger.status(cl, at)] = (n[ledger.status(cl, at)] ?? 0) + 1 }))
+  // A new second: the claims that count are worked out again.
+  viewMs.counting.push(timed(() => ledger.blocks(someClaim, at + 500)))
+}
+progress(`views: status counts ${summarize(viewMs.counts).p50.toFixed(2)} ms p50 (a walk over every claim: ${summarize(viewMs.walk).p50.toFixed(0)} ms), active claims ${summarize(viewMs.active).p50.toFixed(2)} ms, counting ${summarize(viewMs.counting).p50.toFixed(2)} ms`)
+
 const recent = history.parents.slice(-flags.recent)
 const groupSize = (p: ParentInfo): number => ledger.onParent(p.id).length
 const sizes = history.parents.map(groupSize).sort((a, b) => a - b)
@@ -248,6 +264,7 @@ console.log(`machine: ${machineLine()}`)
 console.log(`  lineage: ${history.parents.length} parents; experiments per parent min ${sizes[0]} median ${sizes[Math.floor(sizes.length / 2)]} max ${sizes.at(-1)}; checks go to the newest ${recent.length} (${recent.map(groupSize).join(', ')} entries)`)
 console.log(`  build: ${(buildMs / 1000).toFixed(1)} s to sign, write and validate-apply every record; ledger index ${ledgerMs.toFixed(0)} ms`)
 console.log(`  memory (heap + array buffers): state ${(heapState - heapBefore).toFixed(0)} MiB, ledger index ${(heapLedger - heapState).toFixed(1)} MiB${globalThis.gc === undefined ? ' (run with --expose-gc for exact numbers)' : ''}`)
+console.log(`  views (p50 of 20): claim status counts ${fmtMs(summarize(viewMs.counts).p50)} ms (a walk over every claim in order, as before: ${fmtMs(summarize(viewMs.walk).p50)} ms); active claims ${fmtMs(summarize(viewMs.active).p50)} ms; the claims that count, worked out again ${fmtMs(summarize(viewMs.counting).p50)} ms`)
 console.log(`  model: load + first embedding ${loadMs.toFixed(0)} ms; ${batchPerS.toFixed(0)} descriptions/s in one call of 256; one description ${summarize(single).p50.toFixed(1)} ms p50`)
 const coldMs = summarize(cold.map((x) => x.ms))
 console.log(`  cold (first check on each of the newest parents after start, idea only): p50 ${coldMs.p50.toFixed(0)} ms, max ${coldMs.max.toFixed(0)} ms; ${cold.map((x) => `${x.size} entries ${x.ms.toFixed(0)} ms/${x.embedded} embedded`).join('; ')}`)

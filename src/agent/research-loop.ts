@@ -215,7 +215,7 @@ export class ResearchLoop {
     const { claims, hypotheses, clock } = this.components
     const now = clock.now()
     // Claims that count against others (a squatter's extra claims do not), results not discredited.
-    const activeClaims = claims.ledger.allClaims()
+    const activeClaims = claims.ledger.activeClaims(now)
       .filter((c) => c.body.verifies === undefined && claims.ledger.blocks(c, now))
       .map((c) => ({ description: c.body.description, delta: c.body.delta, parent: c.body.parent, codeHash: c.body.codeHash }))
     const open = hypotheses.list().filter((h) => h.state === 'open').map((h) => ({ id: h.id, body: h.body }))

@@ -10,6 +10,9 @@ import type { Clock } from '../util/clock.js'
 /** Where a claim stands, derived from the records that reference it (DESIGN §4). */
 export type ClaimStatus = 'active' | 'expired' | 'released' | 'finished'
 
+/** The statuses a claim's own records end it in, for good. */
+type EndedStatus = Extract<ClaimStatus, 'released' | 'finished'>
+
 export interface ClaimEntry {
   id: string
   author: string
@@ -129,6 +132,14 @@ export class ResearchLedger {
   private readonly byParent = new Map<string, DedupEntry[]>()
   /** claim or result id → when this node first held it (local by design: never compared across nodes). */
   private readonly seen = new Map<string, number>()
+  /**
+   * Claims without an outcome by their author (no result, own verification or release): the only
+   * ones whose status moves with the clock, so what counts or lists active claims walks these,
+   * not the history. The ended ones are counted as they end.
+   */
+  private readonly open = new Set<string>()
+  private readonly outcomes = new Map<string, EndedStatus>()
+  private readonly endedCounts: Record<EndedStatus, number> = { finished: 0, released: 0 }
   private readonly onRecord = (rec: StoredRecord): void => { this.add(rec, this.clock?.now() ?? rec.record.createdAt) }
   // Evidence of an equivocation hides its author's records (src/state/equivocation.ts): the views recompute.
   private readonly onConvicted = (): void => { this.claimsAndResults++; this.convictionCount++ }
@@ -205,6 +216,32 @@ export class ResearchLedger {
     return [...this.claims.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
   }
 
+  /** The claims active at `now`, oldest first: a walk over the claims without an outcome, not the history. */
+  activeClaims (now: number): ClaimEntry[] {
+    const active: ClaimEntry[] = []
+    for (const id of this.open) {
+      const claim = this.claims.get(id)!
+      if (!this.state.isConvicted(claim.author) && now < this.expiresAt(claim)) active.push(claim)
+    }
+    return active.sort((a, b) => (precedes(a, b) ? -1 : 1))
+  }
+
+  /** How many claims stand where at `now` (convicted authors' left out). */
+  statusCounts (now: number): Record<ClaimStatus, number> {
+    const counts: Record<ClaimStatus, number> = { active: 0, expired: 0, ...this.endedCounts }
+    if (this.convictionCount > 0) {
+      // Rare: evidence hid an author's claims; count them out the slow way.
+      counts.finished = 0
+      counts.released = 0
+      for (const claim of this.claims.values()) if (!this.state.isConvicted(claim.author) && this.outcomes.has(claim.id)) counts[this.outcomes.get(claim.id)!]++
+    }
+    for (const id of this.open) {
+      const claim = this.claims.get(id)!
+      if (!this.state.isConvicted(claim.author)) counts[now >= this.expiresAt(claim) ? 'expired' : 'active']++
+    }
+    return counts
+  }
+
   /** Verifications of this harness, oldest first. */
   allVerifications (): VerificationEntry[] {
     return [...this.verifications.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
@@ -252,10 +289,35 @@ export class ResearchLedger {
   }
 
   status (claim: ClaimEntry, now: number): ClaimStatus {
+    const ended = this.open.has(claim.id) ? undefined : this.outcomes.get(claim.id) ?? this.outcomeOf(claim)
+    if (ended !== undefined) return ended
+    return now >= this.expiresAt(claim) ? 'expired' : 'active'
+  }
+
+  /** How a claim ended by its author's records, whatever the time: a result or its own re-run's verification, else a release. */
+  private outcomeOf (claim: ClaimEntry): EndedStatus | undefined {
     if (this.resultsOf(claim).length > 0) return 'finished'
     if ((this.verificationsOfClaim.get(claim.id) ?? []).some((v) => v.author === claim.author)) return 'finished'
     if (this.releaseReason(claim) !== undefined) return 'released'
-    return now >= this.expiresAt(claim) ? 'expired' : 'active'
+    return undefined
+  }
+
+  /** Keep `open`, `outcomes` and the ended counts in step after a record that names `claimId` arrived (in any order). */
+  private refreshOutcome (claimId: string): void {
+    const claim = this.claims.get(claimId)
+    if (claim === undefined) return
+    const before = this.outcomes.get(claimId)
+    const after = this.outcomeOf(claim)
+    if (before === after && (after !== undefined || this.open.has(claimId))) return
+    if (before !== undefined) this.endedCounts[before]--
+    if (after === undefined) {
+      this.outcomes.delete(claimId)
+      this.open.add(claimId)
+    } else {
+      this.outcomes.set(claimId, after)
+      this.endedCounts[after]++
+      this.open.delete(claimId)
+    }
   }
 
   /**
@@ -372,8 +434,7 @@ export class ResearchLedger {
     const counted = new Set<string>()
     const pool: Array<{ claim: ClaimEntry, rank: number, place: Precedence }> = []
     const standing = new Map<string, boolean>()
-    for (const claim of this.allClaims()) {
-      if (this.status(claim, now) !== 'active') continue
+    for (const claim of this.activeClaims(now)) {
       const rank = perAuthor.get(claim.author) ?? 0
       ranks.set(claim.id, rank)
       perAuthor.set(claim.author, rank + 1)
@@ -399,6 +460,7 @@ export class ResearchLedger {
       this.arrivals.push({ kind: 'claim', entry })
       this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
+      this.refreshOutcome(rec.id)
       if (entry.body.hypothesis !== undefined) push(this.byHypothesis, entry.body.hypothesis, entry)
       // A verification re-runs a finished result: it repeats nothing and blocks no experiment.
       if (entry.body.verifies !== undefined) return push(this.verifyClaims, entry.body.verifies, entry)
@@ -416,6 +478,7 @@ export class ResearchLedger {
       if (!byAuthor.has(record.author)) byAuthor.set(record.author, body.reason)
       this.releases.set(body.claim, byAuthor)
       this.claimsAndResults++
+      this.refreshOutcome(body.claim)
     } else if (record.kind === 'result') {
       const body = record.body as ResultBody
       if (body.harness !== this.harness || this.results.has(rec.id)) return
@@ -427,6 +490,7 @@ export class ResearchLedger {
       const siblings = this.resultsOfClaim.get(body.claimId) ?? []
       siblings.push(entry)
       this.resultsOfClaim.set(body.claimId, siblings)
+      this.refreshOutcome(body.claimId)
       this.index({ kind: 'result', id: rec.id, author: record.author, description: body.description, codeHash: body.codeHash, parent: body.parent, delta: body.delta, change: body.change })
     } else if (record.kind === 'verification') {
       const body = record.body as VerificationBody
@@ -437,6 +501,7 @@ export class ResearchLedger {
       this.claimsAndResults++
       push(this.verificationsOfClaim, body.claimId, entry)
       push(this.verificationsOfResult, body.result, entry)
+      this.refreshOutcome(body.claimId)
     }
   }
 

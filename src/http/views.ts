@@ -3,7 +3,7 @@ import type { ApiServices } from './api-ports.js'
 import type { ClaimCounts, ClaimJson, HypothesisJson, ResultJson, StatusJson } from './api-contract.js'
 import type { TrustStatus } from '../trust/trust.js'
 import type { DuplicateMark } from '../claims/claim-book.js'
-import type { ClaimEntry, ResearchLedger, ClaimStatus, ResultEntry } from '../claims/research-ledger.js'
+import type { ClaimEntry, ResearchLedger, ResultEntry } from '../claims/research-ledger.js'
 import type { HypothesisEntry } from '../claims/hypotheses.js'
 import type { Tier } from '../state/record-kinds.js'
 
@@ -24,10 +24,7 @@ export async function statusView (services: ApiServices, now: number): Promise<S
 
 /** How many claims stand where, and how many results repeat an earlier one (partition duplicates). */
 export function claimCountsView (services: Pick<ApiServices, 'claims'>, now: number): ClaimCounts {
-  const counts: Record<ClaimStatus, number> = { active: 0, expired: 0, released: 0, finished: 0 }
-  const { ledger } = services.claims
-  for (const claim of ledger.allClaims()) counts[ledger.status(claim, now)]++
-  return { ...counts, duplicateResults: services.claims.duplicateMarksNow().size }
+  return { ...services.claims.ledger.statusCounts(now), duplicateResults: services.claims.duplicateMarksNow().size }
 }
 
 /** A claim with where it stands now: `expiresAt` moves with each heartbeat. */

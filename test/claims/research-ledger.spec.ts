@@ -182,6 +182,58 @@ describe('ResearchLedger: claim status from heartbeats, releases and results', (
     late.close()
   })
 
+  it('status counts and active claims, kept as records arrive in any order, equal a walk over every claim', async () => {
+    // Two sessions of one author (a restart) and a peer; the observer takes the later session first,
+    // so results, releases and verifications come before the claims they end.
+    const clock = new ManualClock()
+    const first = await makeReplica({ clock, seed: 1 })
+    const second = await makeReplica({ clock, seed: 7, identity: first.identity })
+    const peer = await makeReplica({ clock, seed: 2 })
+    const observer = await makeReplica({ clock, seed: 3 })
+    const early = new ResearchLedger(observer.state, HARNESS)
+    const t0 = clock.now()
+    const ids: string[] = []
+    for (let i = 0; i < 24; i++) {
+      const author = i % 5 === 4 ? peer : first
+      ids.push((await author.state.append('claim', claimBody({ description: `idea ${i}`, codeHash: code(`idea ${i}`) }))).id)
+      clock.advance(7_000)
+    }
+    for (const [i, id] of ids.entries()) {
+      const byFirst = i % 5 !== 4
+      const later = byFirst ? second : peer
+      if (i % 4 === 0) await later.state.append('result', resultBody(id, { description: `idea ${i}`, codeHash: code(`idea ${i}`) }))
+      else if (i % 4 === 1) await later.state.append('release', { claim: id, reason: 'aborted' })
+      else if (i % 4 === 2 && i % 3 === 0) await later.state.append('heartbeat', { claim: id })
+      // Someone else's result and release end nothing.
+      if (i % 6 === 5) await (byFirst ? peer : second).state.append('release', { claim: id, reason: 'aborted' })
+    }
+    const verifying = await first.state.append('claim', claimBody({ description: 'verify', verifies: code('some result') }))
+    await second.state.append('verification', {
+      result: code('some result'), claimId: verifying.id, metrics: null, logHash: code('log'), hardware: { gpu: 'cpu', vramGb: 0, tier: 'cpu' }, harness: HARNESS, maxSteps: 10, crash: { reason: 'crash', detail: '' }
+    })
+    await sync(second, observer)
+    await sync(peer, observer)
+    await sync(first, observer)
+    const late = new ResearchLedger(observer.state, HARNESS)
+    const walked = (ledger: ResearchLedger, now: number): Record<string, number> => {
+      const counts: Record<string, number> = { active: 0, expired: 0, released: 0, finished: 0 }
+      for (const claim of ledger.allClaims()) counts[ledger.status(claim, now)]!++
+      return counts
+    }
+    for (const ledger of [early, late]) {
+      assert.equal(ledger.status(ledger.claim(verifying.id)!, t0), 'finished', 'its own verification ends a claim to verify')
+      for (let now = t0; now <= t0 + 4 * TTL; now += 5_000) {
+        assert.deepEqual(ledger.statusCounts(now), walked(ledger, now), `counts at +${now - t0} ms`)
+        assert.deepEqual(ledger.activeClaims(now).map((c) => c.id), ledger.allClaims().filter((c) => ledger.status(c, now) === 'active').map((c) => c.id))
+      }
+      const counts = ledger.statusCounts(t0 + 4 * TTL)
+      assert.equal(counts.active, 0)
+      assert.ok(counts.finished > 0 && counts.released > 0 && counts.expired > 0, JSON.stringify(counts))
+    }
+    early.close()
+    late.close()
+  })
+
   it('results of another harness are not indexed', async () => {
     const clock = new ManualClock()
     const a = await makeReplica({ clock, seed: 1 })
@@ -418,6 +470,8 @@ describe('ResearchLedger: an equivocating author', () => {
     assert.equal((await target.state.applyRemote(opening(other))).fault, 'SLOT_EQUIVOCATION')
     assert.equal(ledger.live(entry, clock.now()), false)
     assert.deepEqual(ledger.allClaims().map((c) => c.author).filter((a) => a === liar.peerId.toString()), [])
+    assert.deepEqual(ledger.activeClaims(clock.now()), [])
+    assert.deepEqual(ledger.statusCounts(clock.now()), { active: 0, expired: 0, released: 0, finished: 0 })
     assert.ok(ledger.revision > revision, 'views that cache on the revision recompute')
     ledger.close()
   })
