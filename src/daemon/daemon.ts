@@ -23,6 +23,7 @@ import { ResultPublisher } from '../claims/publish.js'
 import { HypothesisBook } from '../claims/hypotheses.js'
 import { LazyEmbedder } from '../embedding/lazy-embedder.js'
 import { SemanticDedup } from '../claims/semantic.js'
+import { SemanticWarmer } from '../claims/semantic-warmer.js'
 import { createWorkerEmbedder } from '../embedding/worker-embedder.js'
 import { TrustLedger } from '../trust/trust-ledger.js'
 import { sha256Hex } from '../util/hash.js'
@@ -115,6 +116,7 @@ export class Daemon {
   private confinementValue: Confinement | undefined
   private loopsValue: ResearchLoop[] = []
   private embedder: LazyEmbedder | undefined
+  private warmer: SemanticWarmer | undefined
   private ledgerValue: ResearchLedger | undefined
   private claimsValue: ClaimBook | undefined
   private hypothesesValue: HypothesisBook | undefined
@@ -235,6 +237,7 @@ export class Daemon {
       await Promise.all(this.loopsValue.map(async (loop) => loop.stop()))
       await this.api?.stop()
       await this.networkValue?.stop()
+      this.warmer?.stop()
       this.ledgerValue?.close()
       await this.embedder?.close()
       await this.stateValue?.stop()
@@ -333,6 +336,8 @@ export class Daemon {
     const workRoot = join(this.paths.root, 'work')
     const runner = this.options.experiments?.runner ?? await this.pythonRunner(research, killAfterMs(research.profile, maxSteps), workRoot)
     this.runnerValue = runner
+    // Its first claim check needs the model: load it now, so the warmer embeds ahead of that check.
+    this.embedder?.embed(['warm up']).catch(() => {})
     const proposer = research.agent === 'command'
       ? new CommandProposer({ command: agent.agentCommand, harnessDir: this.harnessDir, workRoot })
       : new BuiltinProposer({ rng: this.rng }, { frozen: frozenFor(research.profile) })
@@ -418,7 +423,8 @@ export class Daemon {
     const { claims: config, trust } = this.settings
     const { maxSteps, claimMaxTtlMs, verifyTolerance } = this.derived
     const state = this.state
-    this.embedder = new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }))
+    // Once the model is loaded (by the first check, or at start for a research daemon), what checks will compare with is embedded ahead.
+    this.embedder = new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }), () => { this.warmer?.start() })
     const semantic = new SemanticDedup(this.embedder)
     let warned = false
     const onSemanticError = (err: unknown): void => {
@@ -441,6 +447,7 @@ export class Daemon {
       raceYieldsPerHour: config.claimRaceYieldsPerHour
     })
     this.hypothesesValue = new HypothesisBook({ state, ledger: this.ledgerValue, clock: this.clock, semantic }, { perHour: config.hypothesesPerHour })
+    this.warmer = new SemanticWarmer(this.ledgerValue, semantic, this.clock, {}, onSemanticError)
     this.publisherValue = new ResultPublisher({ state, ledger: this.ledgerValue, blobs: this.blobs(), clock: this.clock, defaultSource: this.defaultSource }, {
       hardware: research.hardware,
       ...(research.environment !== undefined ? { environment: research.environment } : {}),

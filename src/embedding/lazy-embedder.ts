@@ -13,7 +13,8 @@ export class LazyEmbedder implements Embedder {
   private loading: Promise<ClosableEmbedder> | undefined
   private closed = false
 
-  constructor (readonly dimensions: number, private readonly load: () => Promise<ClosableEmbedder>) {}
+  /** `onLoaded` is told once the model has loaded (what embeds ahead of use starts then). */
+  constructor (readonly dimensions: number, private readonly load: () => Promise<ClosableEmbedder>, private readonly onLoaded: () => void = () => {}) {}
 
   /** Whether the model is loaded (or loading). */
   get loaded (): boolean { return this.loading !== undefined }
@@ -22,7 +23,10 @@ export class LazyEmbedder implements Embedder {
     // A late caller (a background duplicate-mark update) must not load the model again after
     // close: its worker would keep a stopped daemon's process alive.
     if (this.closed) throw new SwarmdError('EMBEDDER_MODEL_UNAVAILABLE', 'the embedder is closed (the daemon is stopping)')
-    this.loading ??= this.load().catch((err: unknown) => {
+    this.loading ??= this.load().then((loaded) => {
+      this.onLoaded()
+      return loaded
+    }, (err: unknown) => {
       this.loading = undefined
       throw err
     })
