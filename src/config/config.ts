@@ -33,6 +33,8 @@ export const configSchema = z.strictObject({
   relayMaxReservations: z.number().int().min(1).max(10_000),
   relayMaxBytes: z.number().int().min(64 * 1024),
   relayMaxDurationMs: z.number().int().min(1000),
+  relayBytesPerRangePerHour: z.number().int().min(64 * 1024),
+  relayBytesPerHour: z.number().int().min(64 * 1024),
   upnp: z.boolean(),
   swarm: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'swarm names are lowercase letters, digits and dashes'),
   agent: z.enum(['none', 'builtin', 'command']),

@@ -23,6 +23,8 @@ export const DEFAULTS = {
   relayMaxReservations: RELAY_SERVER_DEFAULTS.maxReservations,
   relayMaxBytes: RELAY_SERVER_DEFAULTS.maxBytes,
   relayMaxDurationMs: RELAY_SERVER_DEFAULTS.maxDurationMs,
+  relayBytesPerRangePerHour: RELAY_SERVER_DEFAULTS.bytesPerRangePerHour,
+  relayBytesPerHour: RELAY_SERVER_DEFAULTS.bytesPerHour,
   /** Ask the home router for a port mapping by UPnP / NAT-PMP, so peers can dial this node directly. */
   upnp: true,
   /** Daemons share state only within one swarm. */

@@ -35,6 +35,8 @@ export const SETTINGS = {
   relayMaxReservations: { area: 'network', kind: 'int', arg: 'n', doc: 'peers holding a slot on this relay at once' },
   relayMaxBytes: { area: 'network', kind: 'int', arg: 'bytes', doc: 'bytes one relayed connection may carry before the relay closes it' },
   relayMaxDurationMs: { area: 'network', kind: 'int', arg: 'ms', doc: 'how long one relayed connection may stay open' },
+  relayBytesPerRangePerHour: { area: 'network', kind: 'int', arg: 'bytes', doc: 'bytes of relayed connections peers of one address range may open per hour (each charged relayMaxBytes)' },
+  relayBytesPerHour: { area: 'network', kind: 'int', arg: 'bytes', doc: 'bytes of relayed connections all peers together may open per hour' },
   upnp: { area: 'network', kind: 'bool', doc: 'ask the home router for a port mapping (UPnP / NAT-PMP) so peers can dial this node' },
   maxConnections: { area: 'network', kind: 'int', arg: 'n', doc: 'open connections at most' },
   maxIncomingPendingConnections: { area: 'network', kind: 'int', arg: 'n', doc: 'half-open inbound connections at once, all addresses together' },

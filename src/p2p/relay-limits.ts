@@ -1,9 +1,12 @@
 /**
  * A relay's bounds unless configured: 32 slots (libp2p's default is 15; a bootstrap daemon serves
  * a swarm's home nodes), 32 MiB per relayed connection (two of the largest blobs, the only thing
- * swarmd sends over one) for at most 2 minutes (a fetch that needs more dials again).
+ * swarmd sends over one) for at most 2 minutes (a fetch that needs more dials again), and relayed
+ * connections worth 256 MiB an hour from one address range, 1 GiB an hour in all: without a
+ * budget, fakes that passed for members relayed 1.6 GiB in 45 s over 72 connections (an outside
+ * attack).
  */
-export const RELAY_SERVER_DEFAULTS: RelayServerLimits = { maxReservations: 32, maxBytes: 32 * 1024 * 1024, maxDurationMs: 120_000 }
+export const RELAY_SERVER_DEFAULTS: RelayServerLimits & RelayByteBudgets = { maxReservations: 32, maxBytes: 32 * 1024 * 1024, maxDurationMs: 120_000, bytesPerRangePerHour: 256 * 1024 * 1024, bytesPerHour: 1024 * 1024 * 1024 }
 
 /** What one relay gives the peers it forwards for (`--relay`). */
 export interface RelayServerLimits {
@@ -13,6 +16,17 @@ export interface RelayServerLimits {
   maxBytes: number
   /** How long one relayed connection may stay open, ms. */
   maxDurationMs: number
+}
+
+/** What relayed connections may carry per hour, in all and per source (src/p2p/relay-gate.ts). */
+export interface RelayByteBudgets {
+  /**
+   * Bytes the relayed connections opened by peers of one address range (IPv4 /24, IPv6 /48) may
+   * carry per hour. Each connection is charged `maxBytes` when it opens, what it may carry at most.
+   */
+  bytesPerRangePerHour: number
+  /** The same for every relayed connection together: what a relay gives all the swarm's home nodes per hour. */
+  bytesPerHour: number
 }
 
 /**

@@ -81,6 +81,8 @@ export interface SwarmNetworkInit {
   relayMaxReservations?: number
   relayMaxBytes?: number
   relayMaxDurationMs?: number
+  relayBytesPerRangePerHour?: number
+  relayBytesPerHour?: number
   /** Ask the router for a port mapping by UPnP. Default off (the daemon's config turns it on). */
   upnp?: boolean
 }
@@ -187,7 +189,18 @@ export class SwarmNetwork {
     if (this.libp2pNode !== undefined) return
     // Blocks from the last run hold before the first connection is accepted.
     await this.penalties.load()
-    const relayGate = this.servesRelay() ? new RelayGate({ memberProtocol: syncProtocol(this.init.swarm), perRange: RELAY_SLOTS_PER_RANGE, slotTtlMs: RELAY_RESERVATION_TTL_MS, clock: this.components.clock }) : undefined
+    const relayMaxBytes = this.init.relayMaxBytes ?? RELAY_SERVER_DEFAULTS.maxBytes
+    const relayGate = this.servesRelay()
+      ? new RelayGate({
+        memberProtocol: syncProtocol(this.init.swarm),
+        perRange: RELAY_SLOTS_PER_RANGE,
+        slotTtlMs: RELAY_RESERVATION_TTL_MS,
+        bytesPerConnection: relayMaxBytes,
+        bytesPerRangePerHour: this.init.relayBytesPerRangePerHour ?? RELAY_SERVER_DEFAULTS.bytesPerRangePerHour,
+        bytesPerHour: this.init.relayBytesPerHour ?? RELAY_SERVER_DEFAULTS.bytesPerHour,
+        clock: this.components.clock
+      })
+      : undefined
     const libp2p = await createLibp2pNode({
       privateKey: this.components.privateKey,
       listen: this.init.listen,
@@ -199,7 +212,7 @@ export class SwarmNetwork {
       inboundUpgradeTimeoutMs: this.init.inboundUpgradeTimeoutMs,
       inboundLimiter: this.inboundLimiter,
       score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold, ...(this.components.appScore !== undefined ? { appScore: this.components.appScore } : {}) },
-      ...(relayGate !== undefined ? { relay: { maxReservations: this.init.relayMaxReservations ?? RELAY_SERVER_DEFAULTS.maxReservations, maxBytes: this.init.relayMaxBytes ?? RELAY_SERVER_DEFAULTS.maxBytes, maxDurationMs: this.init.relayMaxDurationMs ?? RELAY_SERVER_DEFAULTS.maxDurationMs, gate: relayGate } } : {}),
+      ...(relayGate !== undefined ? { relay: { maxReservations: this.init.relayMaxReservations ?? RELAY_SERVER_DEFAULTS.maxReservations, maxBytes: relayMaxBytes, maxDurationMs: this.init.relayMaxDurationMs ?? RELAY_SERVER_DEFAULTS.maxDurationMs, gate: relayGate } } : {}),
       upnp: this.init.upnp ?? false
     })
     this.libp2pNode = libp2p

@@ -8,6 +8,8 @@ import { ManualClock } from '../../src/util/clock.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
 const MEMBER = '/swarmd/test/sync/1'
+const MiB = 1024 * 1024
+const BUDGETS = { bytesPerConnection: 32 * MiB, bytesPerRangePerHour: 256 * MiB, bytesPerHour: 1024 * MiB }
 
 /** What the gate asks a node: who speaks what (identify's peer store), where a peer connects from, who left. */
 function fakeNode (peers: Map<string, { protocols: string[], ip: string }>): Libp2p & { leave(peer: PeerId): void } {
@@ -35,7 +37,7 @@ describe('relay gate', () => {
       [stranger.toString(), { protocols: ['/ipfs/id/1.0.0'], ip: '198.51.100.9' }],
       [other.toString(), { protocols: [MEMBER], ip: '192.0.2.1' }]
     ])
-    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, identifyWaitMs: 200 })
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, identifyWaitMs: 200, ...BUDGETS })
     gate.attach(fakeNode(peers), new Map())
     assert.equal(await gate.denyReservation(member), false)
     assert.equal(await gate.denyReservation(stranger), true, 'a peer that does not speak the swarm\'s sync protocol gets no slot')
@@ -50,7 +52,7 @@ describe('relay gate', () => {
     const home = await newPeer()
     const peers = new Map(sybils.map((p, i) => [p.toString(), { protocols: [MEMBER], ip: `198.51.100.${i + 1}` }]))
     peers.set(home.toString(), { protocols: [MEMBER], ip: '203.0.113.7' })
-    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, clock })
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, clock, ...BUDGETS })
     gate.attach(fakeNode(peers), new Map())
     const verdicts = []
     for (const sybil of sybils) verdicts.push(await gate.denyReservation(sybil))
@@ -64,7 +66,7 @@ describe('relay gate', () => {
   it('frees a slot when its holder leaves: identities that reserve and hang up hold nothing', async () => {
     const sybils = await Promise.all(Array.from({ length: 5 }, newPeer))
     const peers = new Map(sybils.map((p, i) => [p.toString(), { protocols: [MEMBER], ip: `198.51.100.${i + 1}` }]))
-    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 15 * 60_000 })
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 15 * 60_000, ...BUDGETS })
     const node = fakeNode(peers)
     const slots = new Map<string, true>()
     gate.attach(node, { delete: (peer: PeerId) => slots.delete(peer.toString()) })
@@ -76,5 +78,29 @@ describe('relay gate', () => {
     node.leave(sybils[0]!)
     assert.equal(slots.has(sybils[0]!.toString()), false, 'the relay\'s own slot is freed')
     assert.equal(await gate.denyReservation(sybils[4]!), false, 'and the range has room again')
+  })
+
+  it('budgets relayed bytes per hour, per source address range and in all: fakes that pass for members get a bounded share', async () => {
+    const clock = new ManualClock()
+    const fakes = await Promise.all(Array.from({ length: 12 }, newPeer))
+    const homes = await Promise.all(Array.from({ length: 6 }, newPeer))
+    const peers = new Map(fakes.map((p, i) => [p.toString(), { protocols: [MEMBER], ip: `198.51.100.${i + 1}` }]))
+    homes.forEach((p, i) => peers.set(p.toString(), { protocols: [MEMBER], ip: `203.0.${113 + i}.7` }))
+    const gate = new RelayGate({ memberProtocol: MEMBER, perRange: 4, slotTtlMs: 60_000, clock, bytesPerConnection: 32 * MiB, bytesPerRangePerHour: 128 * MiB, bytesPerHour: 320 * MiB })
+    gate.attach(fakeNode(peers), new Map())
+    // Fakes in one /24, each a fresh identity, opening connections to one another.
+    const verdicts: boolean[] = []
+    for (let i = 0; i < 12; i++) verdicts.push(await gate.denyRelayedConnection(fakes[i]!, fakes[(i + 1) % 12]!))
+    assert.deepEqual(verdicts.map((denied) => !denied).filter(Boolean).length, 4, 'four connections of 32 MiB fill the range\'s 128 MiB; fresh identities change nothing')
+    assert.equal(await gate.denyRelayedConnection(homes[0]!, homes[1]!), false, 'another range still gets through')
+    // The relay's whole budget: 320 MiB is ten connections, four already taken.
+    const others: boolean[] = []
+    for (let i = 0; i < 6; i++) others.push(await gate.denyRelayedConnection(homes[i]!, homes[(i + 1) % 6]!))
+    assert.equal(others.filter((denied) => !denied).length, 5, 'ten connections an hour in all')
+    // It refills over the hour.
+    clock.advance(30 * 60_000)
+    assert.equal(await gate.denyRelayedConnection(fakes[0]!, fakes[1]!), false, 'half an hour later half the range\'s budget is back')
+    assert.equal(await gate.denyRelayedConnection(fakes[2]!, fakes[3]!), false)
+    assert.equal(await gate.denyRelayedConnection(fakes[4]!, fakes[5]!), true)
   })
 })
