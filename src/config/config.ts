@@ -52,6 +52,7 @@ export const configSchema = z.strictObject({
   antiEntropyMs: z.number().int().min(100),
   syncIdleMs: z.number().int().min(100),
   maxClockSkewMs: z.number().int().min(0),
+  maxBytesPerAuthor: z.number().int().min(1024 * 1024),
   strikeLimit: z.number().int().min(1),
   blockMs: z.number().int().min(0),
   maxBlobBytes: z.number().int().min(1),

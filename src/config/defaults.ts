@@ -1,5 +1,6 @@
 import { CORPUS_HUB } from '../corpus/hub-listing.js'
 import { RELAY_SERVER_DEFAULTS } from '../p2p/relay-limits.js'
+import { DEFAULT_MAX_BYTES_PER_AUTHOR } from '../state/author-quota.js'
 
 /**
  * The one defaults object: config file, environment and CLI flags all resolve through it.
@@ -68,6 +69,8 @@ export const DEFAULTS = {
   syncIdleMs: 15_000,
   /** Records dated further ahead are held back (DESIGN §3: 60 s). */
   maxClockSkewMs: 60_000,
+  /** Bytes of records one author without standing may store here (src/state/author-quota.ts): 64 MiB. */
+  maxBytesPerAuthor: DEFAULT_MAX_BYTES_PER_AUTHOR,
   /** Provably invalid messages from one peer before it is cut off. */
   strikeLimit: 5,
   /** How long a cut-off peer stays blocked (ms). */

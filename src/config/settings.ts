@@ -46,6 +46,7 @@ export const SETTINGS = {
   antiEntropyMs: { area: 'network', kind: 'int', arg: 'ms', doc: 'pull from one random peer this often, to repair what gossip lost' },
   syncIdleMs: { area: 'network', kind: 'int', arg: 'ms', doc: 'pace window: a sync pull bringing under 4 KiB/s over it (silence, a trickle) is dropped (no strike: lossy links are slow too)' },
   maxClockSkewMs: { area: 'network', kind: 'int', arg: 'ms', doc: 'records dated further ahead wait until the clock catches up' },
+  maxBytesPerAuthor: { area: 'network', kind: 'int', arg: 'bytes', doc: 'bytes of records one author without standing here may store in this node\'s state' },
   strikeLimit: { area: 'network', kind: 'int', arg: 'n', doc: 'provably invalid messages from a peer before it is cut off' },
   blockMs: { area: 'network', kind: 'int', arg: 'ms', doc: 'how long a cut-off peer stays blocked (survives restarts)' },
   maxBlobBytes: { area: 'network', kind: 'int', arg: 'bytes', doc: 'largest blob (train.py, run log) stored or served' },

@@ -192,8 +192,10 @@ export class Daemon {
       privateKey: identity.privateKey,
       peerId: identity.peerId.toString(),
       clock: this.clock,
-      rng: this.rng
-    }, { maxClockSkewMs: network.maxClockSkewMs })
+      rng: this.rng,
+      // Peers with standing here (a result of theirs reproduced) store without a quota, as this node does.
+      exemptFromQuota: (author) => this.trustValue?.state.standing.has(author) === true
+    }, { maxClockSkewMs: network.maxClockSkewMs, maxBytesPerAuthor: network.maxBytesPerAuthor })
     await this.stateValue.start()
     this.startClaims(research)
 

@@ -3,6 +3,7 @@ import * as Y from 'yjs'
 import { sha256Hex } from '../util/hash.js'
 import { clientIdFor, newSession } from './client-id.js'
 import { clientDiffParts } from './client-diff.js'
+import { AuthorQuota, DEFAULT_MAX_BYTES_PER_AUTHOR } from './author-quota.js'
 import { accusedBy, evidenceBody } from './equivocation.js'
 import { MAP_FOR_KIND, MAP_NAMES, RECORD_KINDS } from './record-kinds.js'
 import { recordKey, signRecord } from './records.js'
@@ -41,6 +42,8 @@ export interface SwarmStateComponents {
   peerId: string
   clock: Clock
   rng: Rng
+  /** Authors not held to `maxBytesPerAuthor` besides this node (peers with standing here). Default: none. */
+  exemptFromQuota?: (author: string) => boolean
 }
 
 export interface SwarmStateInit {
@@ -48,7 +51,12 @@ export interface SwarmStateInit {
   maxClockSkewMs?: number
   /** Largest update accepted from a peer. Default 64 MiB (one client's sync range). */
   maxUpdateBytes?: number
+  /** Bytes of records one author without standing may have here (src/state/author-quota.ts). Default 64 MiB. */
+  maxBytesPerAuthor?: number
 }
+
+/** What a sync request says of a client refused for its author's quota: held to here, so peers send none of it. */
+const BLOCKED_CLOCK = 2 ** 32
 
 export interface ApplyOutcome {
   verdict: Verdict
@@ -96,6 +104,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   private readonly queue = new SerialQueue()
   private readonly maxClockSkewMs: number
   private readonly maxUpdateBytes: number
+  private readonly quota: AuthorQuota
   private persisting: Promise<void> = Promise.resolve()
   private persistError: unknown
   private started = false
@@ -104,6 +113,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     super()
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
     this.maxUpdateBytes = init.maxUpdateBytes ?? 64 * 1024 * 1024
+    this.quota = new AuthorQuota(init.maxBytesPerAuthor ?? DEFAULT_MAX_BYTES_PER_AUTHOR, (author) => author === this.peerId || (components.exemptFromQuota?.(author) ?? false))
     this.maps = Object.fromEntries(MAP_NAMES.map((name) => [name, this.doc.getMap<string>(name)])) as Record<MapName, Y.Map<string>>
     for (const name of MAP_NAMES) this.maps[name].observe((event) => { this.onMapChange(event, name) })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => { this.onUpdate(update, origin) })
@@ -193,13 +203,20 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
         maxUpdateBytes: this.maxUpdateBytes,
         stateOf: (client) => Y.getState(this.doc.store, client),
         authorOf: (client) => this.clientAuthors.get(client),
-        textAt: (client, clock) => this.textAt(client, clock)
+        textAt: (client, clock) => this.textAt(client, clock),
+        refusedAuthor: (client) => this.quota.refusedAuthor(client, this.clientAuthors.get(client))
       })
     } catch (err) {
       if (!(err instanceof UpdateRejection)) throw err
       const outcome = { verdict: err.verdict, fault: err.fault, message: err.message, added: 0 }
       if (err.conflict === undefined) return outcome
       return { ...outcome, culprit: err.conflict.culprit, ...(err.conflict.evidence !== undefined ? { evidence: err.conflict.evidence } : {}) }
+    }
+    // Valid records, but more than their author may store here: refused, and its client no longer asked for.
+    const over = this.quota.overQuota(records)
+    if (over !== undefined) {
+      this.quota.block(over, records)
+      return { verdict: 'ignore', fault: 'AUTHOR_OVER_QUOTA', message: `${over} would hold more than its quota of records here (${this.quota.heldBy(over)} bytes held)`, added: 0, culprit: over }
     }
     // The records validation parsed, verified and hashed are the ones the doc now holds: kept, not decoded again.
     for (const rec of records) if (!this.parsed.has(rec.key)) this.parsed.set(rec.key, rec)
@@ -240,7 +257,14 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   encodeStateVector (): Uint8Array {
     const clocks = new Map<number, number>()
     for (const client of this.doc.store.clients.keys()) clocks.set(client, Y.getState(this.doc.store, client))
-    return encodeSyncRequest(clocks, (client) => this.fingerprints.of(client, clocks.get(client)!))
+    const blocked = new Set(this.quota.blockedClients())
+    for (const client of blocked) clocks.set(client, BLOCKED_CLOCK)
+    return encodeSyncRequest(clocks, (client) => (blocked.has(client) ? undefined : this.fingerprints.of(client, clocks.get(client)!)))
+  }
+
+  /** Bytes of record text `author` has in this doc (what its quota counts). */
+  bytesHeldBy (author: string): number {
+    return this.quota.heldBy(author)
   }
 
   /**
@@ -363,6 +387,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       if (text === undefined) continue
       if (event.changes.keys.get(key)?.action === 'add') {
         this.held[name]++
+        this.quota.add(key.slice(0, key.indexOf('/')), text.length)
         if (this.digestSum !== undefined && this.isVisible(key)) this.digestSum += keyDigest(name, key)
       }
       const rec = this.decode(key, text)

@@ -18,17 +18,23 @@ export interface SyncRequest {
   fingerprints: Map<number, Uint8Array>
 }
 
-export function encodeSyncRequest (clocks: Map<number, number>, fingerprintOf: (client: number) => Uint8Array): Uint8Array {
+/** `fingerprintOf` may leave a client out (one this replica refuses: nothing to compare). */
+export function encodeSyncRequest (clocks: Map<number, number>, fingerprintOf: (client: number) => Uint8Array | undefined): Uint8Array {
   const encoder = encoding.createEncoder()
   encoding.writeVarUint(encoder, clocks.size)
   for (const [client, clock] of clocks) {
     encoding.writeVarUint(encoder, client)
     encoding.writeVarUint(encoder, clock)
   }
-  encoding.writeVarUint(encoder, clocks.size)
+  const prints: Array<[number, Uint8Array]> = []
   for (const client of clocks.keys()) {
+    const print = fingerprintOf(client)
+    if (print !== undefined) prints.push([client, print])
+  }
+  encoding.writeVarUint(encoder, prints.length)
+  for (const [client, print] of prints) {
     encoding.writeVarUint(encoder, client)
-    encoding.writeUint8Array(encoder, fingerprintOf(client))
+    encoding.writeUint8Array(encoder, print)
   }
   return encoding.toUint8Array(encoder)
 }

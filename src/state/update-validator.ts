@@ -30,6 +30,7 @@ export type UpdateFault =
   | 'CLIENT_ID_NOT_DERIVED'
   | 'CLIENT_ID_COLLISION'
   | 'SLOT_EQUIVOCATION'
+  | 'AUTHOR_OVER_QUOTA'
   | RecordError['fault']
 
 /**
@@ -68,6 +69,8 @@ export interface UpdateContext {
   authorOf(client: number): string | undefined
   /** The record text this doc holds at a slot, when it holds one. */
   textAt(client: number, clock: number): string | undefined
+  /** The author of `client` when this doc takes nothing more of it (over its quota here): refused before any signature is checked. */
+  refusedAuthor?(client: number): string | undefined
 }
 
 /** Beyond a day ahead a date is a lie or a broken clock, not skew: penalise it. */
@@ -117,6 +120,9 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
       // [IGNORE] earlier structs of this client are missing; Yjs would park these as
       // pending (and re-send them merged with skips), so wait for a sync instead
       if (clock > ctx.stateOf(client)) throw ignore('UPDATE_GAP', 'update starts after a gap; sync first')
+      // [IGNORE] a client this doc refuses for its author's quota (src/state/author-quota.ts)
+      const refused = ctx.refusedAuthor?.(client)
+      if (refused !== undefined) throw conflict('AUTHOR_OVER_QUOTA', 'this node takes no more records of this client\'s author', { culprit: refused })
     } else if (clock !== nextClock) {
       // [REJECT] the same: a second run of the client right after its first, starting elsewhere
       throw reject('UPDATE_NOT_CONTIGUOUS', 'a client\'s clocks jump within one update')

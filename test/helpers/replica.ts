@@ -18,11 +18,11 @@ export interface Replica {
 }
 
 /** A started in-memory replica with its own identity, for deterministic state tests. */
-export async function makeReplica (opts: { seed?: number, clock?: ManualClock, store?: UpdateStore, identity?: Identity, init?: SwarmStateInit } = {}): Promise<Replica> {
+export async function makeReplica (opts: { seed?: number, clock?: ManualClock, store?: UpdateStore, identity?: Identity, init?: SwarmStateInit, exemptFromQuota?: (author: string) => boolean } = {}): Promise<Replica> {
   const identity = opts.identity ?? await generateIdentity()
   const store = opts.store ?? new MemoryUpdateStore()
   const clock = opts.clock ?? new ManualClock()
-  const state = new SwarmState({ store, privateKey: identity.privateKey, peerId: identity.peerId.toString(), clock, rng: seededRng(opts.seed ?? 1) }, opts.init)
+  const state = new SwarmState({ store, privateKey: identity.privateKey, peerId: identity.peerId.toString(), clock, rng: seededRng(opts.seed ?? 1), ...(opts.exemptFromQuota !== undefined ? { exemptFromQuota: opts.exemptFromQuota } : {}) }, opts.init)
   await state.start()
   return { state, identity, store, clock }
 }
