@@ -138,6 +138,13 @@ export class ResearchLedger {
    * not the history. The ended ones are counted as they end.
    */
   private readonly open = new Set<string>()
+  /**
+   * Claims without an outcome that passed their life (`maxLifeMs`) by `lapsedAsOf`: expired for
+   * good, whatever heartbeat comes. Moved out of `open` once a second, so the walks stay over the
+   * claims that may still be active (a daemon killed mid-run leaves one behind for ever).
+   */
+  private readonly lapsed = new Set<string>()
+  private lapsedAsOf = -Infinity
   private readonly outcomes = new Map<string, EndedStatus>()
   private readonly endedCounts: Record<EndedStatus, number> = { finished: 0, released: 0 }
   private readonly onRecord = (rec: StoredRecord): void => { this.add(rec, this.clock?.now() ?? rec.record.createdAt) }
@@ -219,11 +226,29 @@ export class ResearchLedger {
   /** The claims active at `now`, oldest first: a walk over the claims without an outcome, not the history. */
   activeClaims (now: number): ClaimEntry[] {
     const active: ClaimEntry[] = []
-    for (const id of this.open) {
-      const claim = this.claims.get(id)!
+    for (const claim of this.undecided(now)) {
       if (!this.state.isConvicted(claim.author) && now < this.expiresAt(claim)) active.push(claim)
     }
     return active.sort((a, b) => (precedes(a, b) ? -1 : 1))
+  }
+
+  /**
+   * The claims without an outcome whose status at `now` depends on the clock: `open` once claims
+   * past their life are swept out (at most once a second), and the lapsed ones too for a `now`
+   * before the last sweep.
+   */
+  private * undecided (now: number): Generator<ClaimEntry> {
+    if (now >= this.lapsedAsOf + 1_000) {
+      for (const id of this.open) {
+        const claim = this.claims.get(id)!
+        if (claim.createdAt + this.maxLifeMs > now) continue
+        this.open.delete(id)
+        this.lapsed.add(id)
+      }
+      this.lapsedAsOf = now
+    }
+    for (const id of this.open) yield this.claims.get(id)!
+    if (now < this.lapsedAsOf) for (const id of this.lapsed) yield this.claims.get(id)!
   }
 
   /** How many claims stand where at `now` (convicted authors' left out). */
@@ -235,10 +260,11 @@ export class ResearchLedger {
       counts.released = 0
       for (const claim of this.claims.values()) if (!this.state.isConvicted(claim.author) && this.outcomes.has(claim.id)) counts[this.outcomes.get(claim.id)!]++
     }
-    for (const id of this.open) {
-      const claim = this.claims.get(id)!
+    for (const claim of this.undecided(now)) {
       if (!this.state.isConvicted(claim.author)) counts[now >= this.expiresAt(claim) ? 'expired' : 'active']++
     }
+    // Past their life by the last sweep, and so at any later time.
+    if (now >= this.lapsedAsOf) for (const id of this.lapsed) if (!this.state.isConvicted(this.claims.get(id)!.author)) counts.expired++
     return counts
   }
 
@@ -289,7 +315,7 @@ export class ResearchLedger {
   }
 
   status (claim: ClaimEntry, now: number): ClaimStatus {
-    const ended = this.open.has(claim.id) ? undefined : this.outcomes.get(claim.id) ?? this.outcomeOf(claim)
+    const ended = this.open.has(claim.id) || this.lapsed.has(claim.id) ? undefined : this.outcomes.get(claim.id) ?? this.outcomeOf(claim)
     if (ended !== undefined) return ended
     return now >= this.expiresAt(claim) ? 'expired' : 'active'
   }
@@ -308,7 +334,7 @@ export class ResearchLedger {
     if (claim === undefined) return
     const before = this.outcomes.get(claimId)
     const after = this.outcomeOf(claim)
-    if (before === after && (after !== undefined || this.open.has(claimId))) return
+    if (before === after && (after !== undefined || this.open.has(claimId) || this.lapsed.has(claimId))) return
     if (before !== undefined) this.endedCounts[before]--
     if (after === undefined) {
       this.outcomes.delete(claimId)
@@ -317,6 +343,7 @@ export class ResearchLedger {
       this.outcomes.set(claimId, after)
       this.endedCounts[after]++
       this.open.delete(claimId)
+      this.lapsed.delete(claimId)
     }
   }
 

@@ -229,7 +229,20 @@ describe('ResearchLedger: claim status from heartbeats, releases and results', (
       const counts = ledger.statusCounts(t0 + 4 * TTL)
       assert.equal(counts.active, 0)
       assert.ok(counts.finished > 0 && counts.released > 0 && counts.expired > 0, JSON.stringify(counts))
+      // Past every claim's life the unfinished ones are set aside as expired for good; asked about
+      // an earlier time after that, the answer is still the walk's.
+      for (const now of [t0 + ledger.maxLifeMs + 60_000, t0 + ledger.maxLifeMs + 62_000, t0 + 10_000, t0 + 3 * TTL]) {
+        assert.deepEqual(ledger.statusCounts(now), walked(ledger, now), `counts at +${now - t0} ms`)
+        assert.deepEqual(ledger.activeClaims(now).map((c) => c.id), ledger.allClaims().filter((c) => ledger.status(c, now) === 'active').map((c) => c.id))
+      }
     }
+    // A result for a claim set aside as expired still finishes it.
+    const expired = ids.find((id, i) => i % 5 !== 4 && early.status(early.claim(id)!, t0 + 4 * TTL) === 'expired')!
+    await second.state.append('result', resultBody(expired, { description: 'late', codeHash: code('late') }))
+    await sync(second, observer)
+    const later = t0 + early.maxLifeMs + 120_000
+    assert.equal(early.status(early.claim(expired)!, later), 'finished')
+    assert.deepEqual(early.statusCounts(later), walked(early, later))
     early.close()
     late.close()
   })
