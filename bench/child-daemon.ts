@@ -22,11 +22,12 @@ export interface ChildDaemon {
 }
 
 /** Start a daemon in `dir` (default: a fresh temp dir) and wait until it wrote its daemon.json. */
-export async function spawnChildDaemon (opts: { dir?: string, bootstrap?: string, prefix?: string } = {}): Promise<ChildDaemon> {
+export async function spawnChildDaemon (opts: { dir?: string, bootstrap?: string, prefix?: string, args?: string[] } = {}): Promise<ChildDaemon> {
   const dir = opts.dir ?? await mkdtemp(join(tmpdir(), opts.prefix ?? 'swarmd-bench-'))
   // --agent none: the coordination daemon alone; the default builtin agent would train.
   const args = [SWARMD, '--data-dir', dir, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns', '--no-upnp', '--agent', 'none']
   if (opts.bootstrap !== undefined) args.push('--bootstrap', opts.bootstrap)
+  args.push(...(opts.args ?? []))
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   proc.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })

@@ -11,6 +11,9 @@
  * and loads it. After that it samples VmRSS idle again. Then the same after a restart on the
  * same data dir, where the converted model comes from the cache.
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { spawnChildDaemon, stopChildDaemon } from './child-daemon.js'
 import { processMemory } from './proc-stats.js'
 import { machineLine, parseFlags, progress, sleep, summarize } from './harness.js'
@@ -24,7 +27,8 @@ const flags = parseFlags('bench:rss', 'RSS of one idle daemon (child process) be
 
 type Child = ChildDaemon
 
-const spawnDaemon = async (dir?: string): Promise<Child> => spawnChildDaemon({ ...(dir !== undefined ? { dir } : {}), prefix: 'swarmd-bench-rss-' })
+const modelCache = await mkdtemp(join(tmpdir(), 'swarmd-bench-rss-models-'))
+const spawnDaemon = async (dir?: string): Promise<Child> => spawnChildDaemon({ ...(dir !== undefined ? { dir } : {}), prefix: 'swarmd-bench-rss-', args: ['--model-cache-dir', modelCache] })
 const stopChild = stopChildDaemon
 
 async function rssMiB (pid: number): Promise<number> {
@@ -92,16 +96,17 @@ let child: Child | undefined
 const phases: Phase[] = []
 process.once('SIGINT', () => { void (child !== undefined ? stopChild(child) : Promise.resolve()).finally(() => process.exit(130)) })
 try {
-  // First start of a data dir: the first semantic check also converts the model (cached in <data dir>/models).
+  // First start on a machine: the first semantic check also converts the model (cached per machine, here a fresh cache of this bench's).
   child = await spawnDaemon()
   phases.push(await phase('first start', child, ['increase the learning rate from 0.01 to 0.02', 'raise LR to 0.02', 'bump the learning rate up to 0.02']))
-  // A restart on the same data dir: the converted model is loaded from the cache.
+  // A restart: the converted model is loaded from the cache.
   const dir = child.dir
   await stopChild(child, { keep: true })
   child = await spawnDaemon(dir)
   phases.push(await phase('restart', child, ['add dropout 0.1 on attention and MLP outputs', 'regularize with 10% dropout']))
 } finally {
   if (child !== undefined) await stopChild(child)
+  await rm(modelCache, { recursive: true, force: true })
 }
 
 console.log(`\ndaemon RSS: one daemon as a child process (agent none), ${flags['warmup-s']} s warm-up, then ${flags.seconds} s sampled every ${flags['interval-ms']} ms, before and after semantic claim checks (POST /api/claims)`)

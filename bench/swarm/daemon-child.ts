@@ -3,11 +3,12 @@
  * network namespace when asked, for bench:chaos), its API address and its stop.
  */
 import { spawn } from 'node:child_process'
-import { link, mkdir, mkdtemp, readFile, readdir } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureMiniLmOnnx } from '../../src/embedding/minilm-onnx.js'
+import { defaultModelCacheDir } from '../../src/embedding/model-cache-dir.js'
 import { waitFor } from '../../test/helpers/wait.js'
 import { sleep } from '../harness.js'
 import type { ChildProcess } from 'node:child_process'
@@ -24,26 +25,14 @@ export interface SwarmDaemonChild {
 }
 
 /**
- * The MiniLM model, built once for every bench daemon (a volunteer's daemon builds it once in its
- * life): each data dir gets a hard link to it, so no daemon spends its first seconds on it.
+ * A fresh data dir, with the machine's MiniLM model built first (once for every bench daemon, as
+ * a volunteer's machine builds it once): no daemon spends its first seconds on it.
  */
-let sharedModels: Promise<string> | undefined
-async function modelsDir (): Promise<string> {
-  sharedModels ??= (async () => {
-    const dir = join(tmpdir(), 'swarmd-bench-swarm-models')
-    await ensureMiniLmOnnx(dir)
-    return dir
-  })()
-  return await sharedModels
-}
-
-/** A fresh data dir with the shared model linked in. */
+let modelBuilt: Promise<string> | undefined
 export async function swarmDaemonDataDir (): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'swarmd-bench-swarm-'))
-  const models = await modelsDir()
-  await mkdir(join(dir, 'models'))
-  for (const file of await readdir(models)) await link(join(models, file), join(dir, 'models', file))
-  return dir
+  modelBuilt ??= ensureMiniLmOnnx(defaultModelCacheDir())
+  await modelBuilt
+  return mkdtemp(join(tmpdir(), 'swarmd-bench-swarm-'))
 }
 
 /** Start one and wait until it has written its daemon.json (a restart on the same dir waits for the new one). */

@@ -62,6 +62,7 @@ export const configSchema = z.strictObject({
   claimMaxTtlMs: z.number().int().min(0).max(24 * 3600_000),
   claimRaceYieldsPerHour: z.number().int().min(0),
   hypothesesPerHour: z.number().int().min(1),
+  modelCacheDir: z.string(),
   maxActiveClaimsPerPeer: z.number().int().min(1),
   maxActiveClaimsWithoutStanding: z.number().int().min(0),
   quorum: z.number().int().min(1).max(20),

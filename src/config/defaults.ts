@@ -112,6 +112,8 @@ export const DEFAULTS = {
   claimRaceYieldsPerHour: 10,
   /** Hypotheses one peer may publish per hour; beyond it they are hidden everywhere. */
   hypothesesPerHour: 20,
+  /** Where the MiniLM model is built once per machine ('': `defaultModelCacheDir()`, src/embedding/model-cache-dir.ts). */
+  modelCacheDir: '',
   /**
    * Active claims per peer that block others: one per GPU of a big node plus a few agents. A peer
    * claiming everything blocks only its earliest this many; the rest count as free. Every node of a

@@ -86,6 +86,7 @@ export const SETTINGS = {
   claimMaxTtlMs: { area: 'claims', kind: 'int', arg: 'ms', doc: 'the longest ttl any claim gets; the same on every node of a swarm', defaultNote: '0: 3x the longest run of the profile' },
   claimMaxLagMs: { area: 'claims', kind: 'int', arg: 'ms', doc: 'a claim arriving later than this after its date ranks by its arrival (keep it at least claimSettleMs)' },
   claimRaceYieldsPerHour: { area: 'claims', kind: 'int', arg: 'n', doc: 'claims an hour this node yields to racers without standing' },
+  modelCacheDir: { area: 'claims', kind: 'text', arg: 'dir', doc: 'where the MiniLM model is built once and shared by every data dir of this machine', defaultNote: "'': $XDG_CACHE_HOME/swarmd/models or ~/.cache/swarmd/models" },
   hypothesesPerHour: { area: 'claims', kind: 'int', arg: 'n', doc: 'hypotheses one peer may publish per hour; the same on every node of a swarm' },
   maxActiveClaimsPerPeer: { area: 'claims', kind: 'int', arg: 'n', doc: 'active claims per peer that block others; the same on every node of a swarm' },
   maxActiveClaimsWithoutStanding: { area: 'claims', kind: 'int', arg: 'n', doc: 'active claims of peers without standing that block others, all together' },

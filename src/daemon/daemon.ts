@@ -25,6 +25,7 @@ import { LazyEmbedder } from '../embedding/lazy-embedder.js'
 import { SemanticDedup } from '../claims/semantic.js'
 import { SemanticWarmer } from '../claims/semantic-warmer.js'
 import { createWorkerEmbedder } from '../embedding/worker-embedder.js'
+import { modelCacheDir } from '../embedding/model-cache-dir.js'
 import { TrustLedger } from '../trust/trust-ledger.js'
 import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
@@ -426,7 +427,8 @@ export class Daemon {
     const { maxSteps, claimMaxTtlMs, verifyTolerance } = this.derived
     const state = this.state
     // Once the model is loaded (by the first check, or at start for a research daemon), what checks will compare with is embedded ahead.
-    this.embedder = new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(this.paths.root, 'models'), log: this.log }), () => { this.warmer?.start() })
+    const cacheDir = async (): Promise<string> => modelCacheDir(config.modelCacheDir, this.paths.root, this.log)
+    this.embedder = new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: await cacheDir(), log: this.log }), () => { this.warmer?.start() })
     const semantic = new SemanticDedup(this.embedder)
     let warned = false
     const onSemanticError = (err: unknown): void => {

@@ -11,6 +11,7 @@ import { ResultPublisher } from '../../src/claims/publish.js'
 import { SemanticDedup } from '../../src/claims/semantic.js'
 import { LazyEmbedder } from '../../src/embedding/lazy-embedder.js'
 import { createWorkerEmbedder } from '../../src/embedding/worker-embedder.js'
+import { defaultModelCacheDir } from '../../src/embedding/model-cache-dir.js'
 import { TrustLedger } from '../../src/trust/trust-ledger.js'
 import { SwarmdError } from '../../src/util/errors.js'
 import { HARNESS_DIR } from './python.js'
@@ -86,7 +87,7 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
       return bytes
     }
   }
-  const embedder = options.semantic === true ? new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: join(dir, 'models') })) : undefined
+  const embedder = options.semantic === true ? new LazyEmbedder(384, async () => createWorkerEmbedder({ cacheDir: defaultModelCacheDir() })) : undefined
   const ledger = new ResearchLedger(state, FIXTURE_HARNESS, { clock })
   const semanticEmbedder = options.embedder ?? embedder
   const semantic = semanticEmbedder !== undefined ? new SemanticDedup(semanticEmbedder) : undefined
