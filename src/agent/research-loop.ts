@@ -17,7 +17,8 @@ import type { ExperimentRunner, ExperimentSpec, RunOutcome } from '../runner/exp
 import type { ResultPublisher } from '../claims/publish.js'
 import { randomBytes } from 'node:crypto'
 import { compareFreshSample } from '../runner/fresh-sample.js'
-import { PROFILE_TOLERANCE } from '../runner/harness.js'
+import { PROFILE_BUDGET_S, PROFILE_TOLERANCE } from '../runner/harness.js'
+import { runProgressReporter } from './run-progress.js'
 import type { Profile } from '../runner/harness.js'
 import type { FreshComparison } from '../runner/fresh-sample.js'
 import { saneMetrics } from '../state/record-kinds.js'
@@ -651,13 +652,22 @@ export class ResearchLoop {
       return held !== undefined && claims.ledger.status(held, clock.now()) === 'active'
     }).catch((err: unknown) => { log(`research: could not note claim ${claim.id.slice(0, 12)} in the journal (${(err as Error).message}); after a crash it expires by its ttl`) })
     this.current = { claimId: claim.id, description, startedAt: clock.now(), step: 0, lossBpb: null }
+    const report = runProgressReporter({
+      label: description,
+      budget: spec.maxSteps !== undefined ? { steps: spec.maxSteps } : { seconds: PROFILE_BUDGET_S[spec.profile] },
+      clock,
+      log
+    })
     const heartbeat = setInterval(() => {
       claims.heartbeat(claim.id).catch((err: unknown) => { log(`research: heartbeat for ${claim.id.slice(0, 12)} failed: ${(err as Error).message}`) })
     }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
     try {
       return await runner.run({ ...spec, ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {}) }, {
         signal,
-        onProgress: (p) => { if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb } }
+        onProgress: (p) => {
+          if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb }
+          report(p)
+        }
       })
     } finally {
       clearInterval(heartbeat)

@@ -70,6 +70,8 @@ export async function startCommand (dataDir: string, flags: StartFlags, print: P
   for (const addr of daemon.listenAddrs()) print(`  listening ${addr}`)
   print(`  status page ${daemon.apiUrl}/`)
   print(`  bootstrap peers: ${config.bootstrap.length === 0 ? 'none (use --bootstrap or mDNS to find others)' : config.bootstrap.length}`)
+  // One line, last of the start-up, that scripts can wait for.
+  print(`ready ${daemon.apiUrl}`)
   return daemon
 }
 

@@ -38,6 +38,8 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
 
   it('a second `start` on a data dir in use fails and leaves the running daemon reachable', async () => {
     const daemon = await DaemonProcess.start({ name: 'first' })
+    // Start-up ends with one line scripts can wait for: `ready` and the API's address.
+    await eventually(async () => /^ready http:\/\/\S+$/m.test(daemon.output), 'the ready line')
     const second = await daemon.cli(['start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--no-mdns'])
     assert.notEqual(second.code, 0, describeRun(second))
     assert.match(second.stderr, /data dir/, `the refusal says the data dir is taken\n${describeRun(second)}`)
