@@ -55,6 +55,23 @@ export interface ResultPublisherInit {
   harness: string
   /** Set when runs stop after a fixed step count instead of the time budget. */
   maxSteps?: number
+  /** The profile's time budget, seconds: a run an agent reports must have trained to it when `maxSteps` is unset. */
+  timeBudgetS?: number
+}
+
+/**
+ * Why a run an agent ran itself does not compare with this daemon's runs: it trained to another
+ * budget (a 268-step time-budget run was once stamped with the daemon's limit of 150 steps). A
+ * step-limited run stops at exactly `maxSteps`; a time-budget run trains its whole budget (a run
+ * under 90 % of it stopped early: a step limit, most likely a MAX_STEPS left set).
+ */
+export function budgetMismatch (metrics: RunMetrics, init: Pick<ResultPublisherInit, 'maxSteps' | 'timeBudgetS'>): string | undefined {
+  if (init.maxSteps !== undefined) {
+    if (metrics.num_steps === init.maxSteps) return undefined
+    return `the run trained ${metrics.num_steps} steps, but this daemon compares runs of ${init.maxSteps} steps (it runs with --max-steps ${init.maxSteps}): train with MAX_STEPS=${init.maxSteps} (\`. ./env.sh\` in a \`swarmd workspace\` sets it) and publish that run`
+  }
+  if (init.timeBudgetS === undefined || metrics.training_seconds >= 0.9 * init.timeBudgetS) return undefined
+  return `the run trained ${metrics.training_seconds} s of the ${init.timeBudgetS} s time budget this daemon's runs train for (${metrics.num_steps} steps: was MAX_STEPS set?): unset MAX_STEPS (\`. ./env.sh\` in a \`swarmd workspace\` does) and publish a run of the whole budget`
 }
 
 /**
@@ -78,6 +95,9 @@ export class ResultPublisher {
     const { state, ledger, blobs } = this.components
     const claim = this.publishable(input.claim)
     const verdict = judge(input.run)
+    // The daemon's own runs are given their budget; a run an agent reports is checked against it.
+    const mismatch = 'reported' in input.run && verdict.metrics !== null ? budgetMismatch(verdict.metrics, this.init) : undefined
+    if (mismatch !== undefined) throw new SwarmdError('RESULT_INVALID', mismatch)
     this.publishing.add(claim.id)
     try {
       const status = verdict.crash !== null ? 'crash' : verdict.status ?? decideStatus(verdict.metrics, this.parentValBpb(claim))

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander'
 import { claimCommand, claimsCommand, heartbeatCommand, hypothesisAddCommand, hypothesisListCommand, hypothesisShowCommand, publishCommand, releaseCommand } from './agent-commands.js'
+import { workspaceCommand } from './workspace-command.js'
 import type { Command } from 'commander'
 
 type Print = (line: string) => void
@@ -26,6 +27,11 @@ then claim again with --distinct-from). See docs/agent-api.md.`
  * their own loop. Each is a call to the running daemon's HTTP API.
  */
 export function addAgentCommands (program: Command, dataDirOf: (cmd: Command) => string, print: Print): void {
+  program.command('workspace')
+    .description('prepare a folder to run experiments in by hand: train.py (the swarm\'s best), prepare.py, program.md and env.sh (profile, corpus, MAX_STEPS, python as the daemon runs them)')
+    .argument('[dir]', 'the folder (created if missing)', 'swarmd-workspace')
+    .action(async (dir: string, _opts: unknown, cmd: Command) => { await workspaceCommand(dataDirOf(cmd), dir, print) })
+
   program.command('claim')
     .description('claim an experiment before running it; refused (exit 3) when the swarm already runs or ran it')
     .argument('<description>', 'one line: what changes and why, e.g. "LR 0.01 -> 0.02: faster convergence"')

@@ -29,7 +29,7 @@ import { modelCacheDir } from '../embedding/model-cache-dir.js'
 import { TrustLedger } from '../trust/trust-ledger.js'
 import { sha256Hex } from '../util/hash.js'
 import { ExecaExperimentRunner } from '../runner/experiment-runner.js'
-import { DEFAULT_HARNESS_DIR, corpusDir, harnessId, killAfterMs, usesWebCorpus } from '../runner/harness.js'
+import { DEFAULT_HARNESS_DIR, PROFILE_BUDGET_S, corpusDir, harnessId, killAfterMs, usesWebCorpus } from '../runner/harness.js'
 import { SwarmdError } from '../util/errors.js'
 import { findPython } from '../runner/python.js'
 import { detectBubblewrap } from '../runner/sandbox.js'
@@ -457,7 +457,8 @@ export class Daemon {
       ...(research.environment !== undefined ? { environment: research.environment } : {}),
       tier: research.tier,
       harness: research.harness,
-      ...(maxSteps !== undefined ? { maxSteps } : {})
+      ...(maxSteps !== undefined ? { maxSteps } : {}),
+      timeBudgetS: PROFILE_BUDGET_S[research.profile]
     })
     this.trustValue = new TrustLedger(this.ledgerValue, {
       self: state.peerId,
@@ -517,6 +518,7 @@ export class Daemon {
       corpus: r.corpus === undefined ? null : { dataset: r.corpus.dataset, trainBytes: r.corpus.train.bytes, valBytes: r.corpus.val.bytes, valSha256: r.corpus.val.sha256 },
       hardware: r.hardware,
       python: r.python === undefined ? null : { path: r.python.path, torch: r.python.torch },
+      maxSteps: this.derived.maxSteps ?? null,
       confinement: this.confinementValue ?? null,
       workers: loops.length,
       current: loops.find((l) => l.current !== undefined)?.current ?? null,

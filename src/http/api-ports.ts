@@ -47,6 +47,8 @@ export interface ResearchStatus {
   corpus: { dataset: string, trainBytes: number, valBytes: number, valSha256: string } | null
   hardware: { gpu: string, vramGb: number }
   python: { path: string, torch: string } | null
+  /** The step count runs stop at; null: the profile's time budget. Only runs to one budget compare. */
+  maxSteps: number | null
   /** What confines peers' code here (src/runner/confinement.ts); null when no agent runs experiments. */
   confinement: Confinement | null
   workers: number

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { copyFile, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
 import { DaemonProcess, cleanupDaemons, describeRun, e2eTempDir, runCli } from '../helpers/daemon-process.js'
+import { requirePython } from '../helpers/python.js'
 import type { CliResult } from '../helpers/daemon-process.js'
 
 /** The harness's own train.py (the default every daemon knows): the agent's starting point. */
@@ -214,6 +216,36 @@ describe('e2e: the agent API from the CLI (issue 4 §5)', { timeout: 150_000 }, 
     } finally {
       await writeFile(tokenFile, token)
     }
+  })
+
+  it('workspace: a folder where train.py runs as the daemon runs it; a run to another budget is refused', { timeout: 180_000 }, async () => {
+    await requirePython()
+    const dir = join(work, 'workspace')
+    const made = ok(await daemon.cli(['workspace', dir]), 'workspace')
+    assert.match(made, /train\.py: (the best on cpu|the harness's own)/, 'starts from the swarm\'s best, or the harness\'s train.py before there is one')
+    for (const file of ['train.py', 'prepare.py', 'program.md', 'env.sh']) assert.ok(await readFile(join(dir, file)).then(() => true, () => false), `${file} is in the workspace`)
+    const env = await readFile(join(dir, 'env.sh'), 'utf8')
+    assert.match(env, /^export SWARMD_PROFILE='cpu'$/m)
+    assert.match(env, /^export SWARMD_SOTU_DIR='\/.+'$/m)
+    assert.match(env, /^unset MAX_STEPS$/m, 'this daemon trains to the time budget: no step limit left over')
+
+    // One idea, claimed, then trained for real exactly as program.md says, with a step limit left in the shell.
+    const trainPy = join(dir, 'train.py')
+    await writeFile(trainPy, (await readFile(trainPy, 'utf8')).replace(/^WEIGHT_DECAY = .*$/m, 'WEIGHT_DECAY = 0.0123'))
+    const claim = ok(await daemon.cli(['claim', 'weight decay to 0.0123: a workspace run', '--code', trainPy]), 'claim from the workspace')
+    const run = await execa('bash', ['-c', '. ./env.sh && "$PYTHON" train.py > run.log 2>&1'], { cwd: dir, env: { MAX_STEPS: '7' }, reject: false, timeout: 150_000 })
+    const log = await readFile(join(dir, 'run.log'), 'utf8')
+    assert.equal(run.exitCode, 0, log.slice(-2000))
+    assert.doesNotMatch(log, /\/7 steps/, 'env.sh took the stray MAX_STEPS away')
+    const published = ok(await daemon.cli(['publish', '--claim', claim, '--log', join(dir, 'run.log'), '--code', trainPy]), 'publish the workspace run')
+    assert.match(published, /^[0-9a-f]{64} (keep|discard) val_bpb \d/)
+
+    // A run that stopped at a step limit does not compare with this daemon's time-budget runs.
+    await writeFile(trainPy, (await readFile(trainPy, 'utf8')).replace(/^WEIGHT_DECAY = .*$/m, 'WEIGHT_DECAY = 0.0456'))
+    const short = ok(await daemon.cli(['claim', 'weight decay to 0.0456: a short run', '--code', trainPy]), 'second claim')
+    await writeFile(join(dir, 'short.log'), log.replace(/^training_seconds: .*$/m, 'training_seconds: 3.2').replace(/^num_steps: .*$/m, 'num_steps: 7'))
+    const refused = fails(await daemon.cli(['publish', '--claim', short, '--log', join(dir, 'short.log'), '--code', trainPy]), 5, 'RESULT_INVALID', 'a step-limited run')
+    assert.match(refused, /MAX_STEPS/, 'says which setting made the difference')
   })
 
   it('documents the commands and exit codes in --help', async () => {

@@ -63,6 +63,7 @@ const RESEARCH: ResearchStatus = {
   corpus: null,
   hardware: { gpu: 'cpu', vramGb: 0 },
   python: null,
+  maxSteps: null,
   confinement: null,
   workers: 0,
   current: null,
