@@ -2,11 +2,15 @@
  * A relay's bounds unless configured: 32 slots (libp2p's default is 15; a bootstrap daemon serves
  * a swarm's home nodes), 32 MiB per relayed connection (two of the largest blobs, the only thing
  * swarmd sends over one) for at most 2 minutes (a fetch that needs more dials again), and relayed
- * connections worth 256 MiB an hour from one address range, 1 GiB an hour in all: without a
- * budget, fakes that passed for members relayed 1.6 GiB in 45 s over 72 connections (an outside
- * attack).
+ * connections worth 1 GiB an hour from one address range, 8 GiB an hour in all: without a budget,
+ * fakes that passed for members relayed 1.6 GiB in 45 s over 72 connections (an outside attack).
+ * Each connection is charged what it may carry when it opens (libp2p's relay counts the bytes
+ * inside its pipe, out of reach), so connections that carry nothing use the budget up too: a
+ * range that does so shuts itself out, and the budget in all is high enough that taking it needs
+ * eight ranges (with 256 MiB and 1 GiB, empty connections from one range shut out its neighbours
+ * after 8 and from four ranges everyone after 32, an outside attack).
  */
-export const RELAY_SERVER_DEFAULTS: RelayServerLimits & RelayByteBudgets = { maxReservations: 32, maxBytes: 32 * 1024 * 1024, maxDurationMs: 120_000, bytesPerRangePerHour: 256 * 1024 * 1024, bytesPerHour: 1024 * 1024 * 1024 }
+export const RELAY_SERVER_DEFAULTS: RelayServerLimits & RelayByteBudgets = { maxReservations: 32, maxBytes: 32 * 1024 * 1024, maxDurationMs: 120_000, bytesPerRangePerHour: 1024 * 1024 * 1024, bytesPerHour: 8 * 1024 * 1024 * 1024 }
 
 /** What one relay gives the peers it forwards for (`--relay`). */
 export interface RelayServerLimits {

@@ -3,7 +3,8 @@
  * and the verdict the state's validator gives them.
  */
 export interface ReplicaPort {
-  encodeStateVector(): Uint8Array
+  /** What this replica holds, as a sync request of at most `maxBytes` (fingerprints dropped first; past that it throws SYNC_REQUEST_TOO_LARGE). */
+  encodeStateVector(maxBytes?: number): Uint8Array
   /**
    * Updates a peer with this state vector lacks, one per independently checkable unit, encoded
    * as they are taken. Throws at once on a state vector that does not decode.

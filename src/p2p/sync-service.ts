@@ -15,6 +15,9 @@ import type { SwarmdLibp2p } from './libp2p-node.js'
 import type { Rng } from '../util/rng.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
+/** Bytes of a frame's own header and type beside the state vector it carries. */
+const SYNC_FRAME_HEADROOM = 64
+
 export interface SyncServiceComponents {
   libp2p: SwarmdLibp2p
   replica: ReplicaPort
@@ -203,7 +206,8 @@ export class SyncService {
     const updatesBefore = this.stats.updatesReceived
     try {
       const lp = boundedLpStream(stream, MAX_SYNC_FRAME_BYTES)
-      await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: this.components.replica.encodeStateVector() }), { signal })
+      // Within one frame: a larger request is every honest server's strike (SYNC_REQUEST_TOO_LARGE is thrown instead, and logged).
+      await lp.write(encodeSyncFrame({ type: 'state-vector', stateVector: this.components.replica.encodeStateVector(MAX_SYNC_FRAME_BYTES - SYNC_FRAME_HEADROOM) }), { signal })
       const assembler = new UpdateAssembler(this.maxUpdateBytes)
       let added = 0
       for (;;) {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
 import { sha256Hex } from '../util/hash.js'
+import { SwarmdError } from '../util/errors.js'
 import { clientIdFor, newSession } from './client-id.js'
 import { clientDiffParts } from './client-diff.js'
 import { AuthorQuota, DEFAULT_MAX_BYTES_PER_AUTHOR } from './author-quota.js'
@@ -204,7 +205,8 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
         stateOf: (client) => Y.getState(this.doc.store, client),
         authorOf: (client) => this.clientAuthors.get(client),
         textAt: (client, clock) => this.textAt(client, clock),
-        refusedAuthor: (client) => this.quota.refusedAuthor(client, this.clientAuthors.get(client))
+        refusedAuthor: (client) => this.quota.refusedAuthor(client, this.clientAuthors.get(client)),
+        refusesSession: (author) => this.quota.full(author) || this.quota.sessionsFull(author)
       })
     } catch (err) {
       if (!(err instanceof UpdateRejection)) throw err
@@ -215,7 +217,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     // Valid records, but more than their author may store here: refused, and its client no longer asked for.
     const over = this.quota.overQuota(records)
     if (over !== undefined) {
-      this.quota.block(over, records)
+      this.quota.block(over, records, (client) => Y.getState(this.doc.store, client) > 0)
       return { verdict: 'ignore', fault: 'AUTHOR_OVER_QUOTA', message: `${over} would hold more than its quota of records here (${this.quota.heldBy(over)} bytes held)`, added: 0, culprit: over }
     }
     // The records validation parsed, verified and hashed are the ones the doc now holds: kept, not decoded again.
@@ -254,12 +256,17 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
   }
 
   /** What this replica holds, for a sync request: each client's clock and a fingerprint of its records (src/state/sync-request.ts). */
-  encodeStateVector (): Uint8Array {
+  encodeStateVector (maxBytes = Infinity): Uint8Array {
     const clocks = new Map<number, number>()
     for (const client of this.doc.store.clients.keys()) clocks.set(client, Y.getState(this.doc.store, client))
     const blocked = new Set(this.quota.blockedClients())
     for (const client of blocked) clocks.set(client, BLOCKED_CLOCK)
-    return encodeSyncRequest(clocks, (client) => (blocked.has(client) ? undefined : this.fingerprints.of(client, clocks.get(client)!)))
+    const request = encodeSyncRequest(clocks, (client) => (blocked.has(client) ? undefined : this.fingerprints.of(client, clocks.get(client)!)))
+    if (request.byteLength <= maxBytes) return request
+    // Fingerprints only catch equivocations sooner (a bare state vector is a valid request): dropped first.
+    const bare = encodeSyncRequest(clocks, () => undefined)
+    if (bare.byteLength <= maxBytes) return bare
+    throw new SwarmdError('SYNC_REQUEST_TOO_LARGE', `this node holds ${clocks.size} sessions, more than one sync request of ${maxBytes} bytes can list`)
   }
 
   /** Bytes of record text `author` has in this doc (what its quota counts). */
@@ -387,7 +394,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
       if (text === undefined) continue
       if (event.changes.keys.get(key)?.action === 'add') {
         this.held[name]++
-        this.quota.add(key.slice(0, key.indexOf('/')), text.length)
+        this.quota.add(key.slice(0, key.indexOf('/')), text.length, name === 'bindings')
         if (this.digestSum !== undefined && this.isVisible(key)) this.digestSum += keyDigest(name, key)
       }
       const rec = this.decode(key, text)

@@ -71,6 +71,8 @@ export interface UpdateContext {
   textAt(client: number, clock: number): string | undefined
   /** The author of `client` when this doc takes nothing more of it (over its quota here): refused before any signature is checked. */
   refusedAuthor?(client: number): string | undefined
+  /** Whether this doc takes no new session of `author` (over its quota here): its binding is refused before its signature is checked. */
+  refusesSession?(author: string): boolean
 }
 
 /** Beyond a day ahead a date is a lie or a broken clock, not skew: penalise it. */
@@ -173,6 +175,8 @@ export async function validateUpdate (update: Uint8Array, ctx: UpdateContext): P
       if (record.slot.client !== client || record.slot.clock !== clock) throw reject('RECORD_SLOT_MISMATCH', 'record replayed outside its slot')
 
       if (record.kind === 'binding') {
+        // [IGNORE, signer blamed] a new session of an author over its quota here: refused as it comes (a forgery naming it changes nothing)
+        if (ctx.refusesSession?.(record.author) === true) throw conflict('AUTHOR_OVER_QUOTA', 'this node takes no new session of this author', { culprit: record.author })
         const body = record.body as BindingBody
         // [REJECT] a binding opens its client's session and names that client
         if (clock !== 0 || body.clientId !== client) throw reject('CLIENT_BOUND_ELSEWHERE', 'binding must be the first struct of its own client')

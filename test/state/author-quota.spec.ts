@@ -2,6 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { makeReplica } from '../helpers/replica.js'
 import { decodeSyncRequest } from '../../src/state/sync-request.js'
+import { MAX_SESSIONS_PER_AUTHOR } from '../../src/state/author-quota.js'
 import type { ApplyOutcome } from '../../src/state/swarm-state.js'
 import type { Replica } from '../helpers/replica.js'
 
@@ -43,12 +44,22 @@ describe('AuthorQuota: what one author without standing may store on a node', ()
       assert.equal(outcome.fault, 'AUTHOR_OVER_QUOTA')
       assert.equal(outcome.culprit, author, 'the signer is blamed, so an honest relay is neither struck nor left alone')
     }
-    // The refused sessions are declared complete in sync requests: no peer sends them again.
+    // A refused session the victim holds part of is declared complete in sync requests: no peer sends
+    // the rest again. One it holds nothing of is not listed (the request stays bounded) and is refused again.
     const request = decodeSyncRequest(victim.state.encodeStateVector())
+    let declared = 0
     for (const session of sessions) {
-      assert.deepEqual([...session.state.diffsFor(victim.state.encodeStateVector())], [], 'a refused session is not sent again')
-      assert.equal(request.fingerprints.has(session.state.doc.clientID) && request.clocks.get(session.state.doc.clientID)! > 100, false, 'nor compared by fingerprint')
+      const client = session.state.doc.clientID
+      const again = [...session.state.diffsFor(victim.state.encodeStateVector())]
+      if ((request.clocks.get(client) ?? 0) >= 2 ** 32) {
+        declared++
+        assert.deepEqual(again, [], 'a session the victim holds part of is not sent again')
+        assert.equal(request.fingerprints.has(client), false, 'nor compared by fingerprint')
+      } else {
+        for (const update of again) assert.equal((await victim.state.applyRemote(update)).fault, 'AUTHOR_OVER_QUOTA', 'a session it holds nothing of is refused again')
+      }
     }
+    assert.ok(declared <= 1, 'at most the session the quota ran out in')
     // A new session of the author is refused too.
     const fresh = await makeReplica({ seed: 200, identity: sessions[0]!.identity })
     await fresh.state.append('hypothesis', bulky(1_000))
@@ -84,5 +95,42 @@ describe('AuthorQuota: what one author without standing may store on a node', ()
     const more = await makeReplica({ seed: 300, identity: sessions[0]!.identity })
     for (let i = 0; i < 3; i++) await more.state.append('hypothesis', bulky(100 + i))
     assert.ok((await pull(more, again)).some((o) => o.fault === 'AUTHOR_OVER_QUOTA'))
+  })
+
+  it('holds an identity to 64 sessions: more are refused as they come, never listed, and the sync request stays small', async () => {
+    const victim = await makeReplica({ seed: 1 })
+    const first = await makeReplica({ seed: 500 })
+    const author = first.identity.peerId.toString()
+    const outcomes: ApplyOutcome[] = []
+    for (let s = 0; s < 90; s++) {
+      // A session of one small record each (an outside attack sent 90,000 of them).
+      const session = s === 0 ? first : await makeReplica({ seed: 500 + s, identity: first.identity })
+      await session.state.append('hypothesis', { title: `t${s}`, text: 'x' })
+      outcomes.push(...await pull(session, victim))
+    }
+    assert.equal(outcomes.filter((o) => o.verdict === 'accept').length, MAX_SESSIONS_PER_AUTHOR)
+    for (const o of outcomes.filter((o) => o.verdict !== 'accept')) {
+      assert.equal(o.fault, 'AUTHOR_OVER_QUOTA')
+      assert.equal(o.culprit, author)
+    }
+    const request = decodeSyncRequest(victim.state.encodeStateVector())
+    assert.equal(request.clocks.size, MAX_SESSIONS_PER_AUTHOR, 'the held sessions, no refused one')
+  })
+
+  it('keeps its sync request within a frame: fingerprints go first, then it says it cannot', async () => {
+    const victim = await makeReplica({ seed: 1, exemptFromQuota: () => true })
+    const first = await makeReplica({ seed: 700 })
+    for (let s = 0; s < 120; s++) {
+      const session = s === 0 ? first : await makeReplica({ seed: 700 + s, identity: first.identity })
+      await session.state.append('hypothesis', { title: `t${s}`, text: 'x' })
+      await pull(session, victim)
+    }
+    const full = victim.state.encodeStateVector()
+    const bare = victim.state.encodeStateVector(full.byteLength - 1)
+    assert.ok(bare.byteLength < full.byteLength)
+    const decoded = decodeSyncRequest(bare)
+    assert.equal(decoded.clocks.size, 120)
+    assert.equal(decoded.fingerprints.size, 0)
+    assert.throws(() => victim.state.encodeStateVector(100), /SYNC_REQUEST_TOO_LARGE|more than one sync request/)
   })
 })
