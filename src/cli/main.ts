@@ -1,5 +1,5 @@
 import '../util/polyfill.js'
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { resolveDataDir, usableDataDir } from '../config/data-dir.js'
@@ -26,6 +26,12 @@ const program = new Command('swarmd')
 const dataDirOf = (cmd: Command): string => usableDataDir(resolveDataDir(cmd.optsWithGlobals<{ dataDir?: string }>().dataDir))
 
 /** The version in package.json, at the package root. */
+function positiveInt (value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number')
+  return n
+}
+
 function packageVersion (): string {
   const json = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string }
   return json.version
@@ -49,6 +55,16 @@ addSettingOptions(program.command('start')
     }
     process.on('SIGINT', () => { shutdown('SIGINT') })
     process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  })
+
+program.command('demo')
+  .description('a swarm of N daemons on this machine, with real CPU experiments and a step limit: prints each status page (Ctrl-C stops them and removes their data)')
+  .option('--nodes <n>', 'how many daemons (1-16)', positiveInt, 3)
+  .option('--max-steps <n>', 'steps each run trains for', positiveInt, 100)
+  .option('--keep', 'keep the daemons\' data dirs when the demo stops')
+  .action(async (opts: { nodes: number, maxSteps: number, keep?: boolean }) => {
+    const { demoCommand } = await import('./demo-command.js')
+    await demoCommand({ nodes: opts.nodes, maxSteps: opts.maxSteps, keep: opts.keep === true }, print)
   })
 
 program.command('config')

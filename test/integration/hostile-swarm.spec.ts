@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { generateIdentity } from '../../src/p2p/identity.js'
 import { chunkUpdate } from '../../src/p2p/sync-codec.js'
 import { decodeSyncRequest } from '../../src/state/sync-request.js'
+import { MAX_SESSIONS_PER_AUTHOR } from '../../src/state/author-quota.js'
 import { craftUpdate, sessionOf, signAs, signBinding } from '../helpers/forge.js'
 import { RecordWriter, connectedTo, startHostileNode } from '../helpers/hostile-node.js'
 import { connectWithRetry, startInProcessDaemon, stopAndRemove, tempDir } from '../helpers/in-process-daemon.js'
@@ -21,6 +22,21 @@ const SWARM = 'hostile-swarm-test'
  * the same records, none of them is struck or blocked by another, the attacker is, and a newcomer
  * converges within seconds.
  */
+/**
+ * `count` sessions of one binding each, as updates, from as many identities as a node's quota
+ * needs (an identity without standing holds at most `MAX_SESSIONS_PER_AUTHOR` sessions there).
+ */
+async function oneBindingSessions (count: number): Promise<Uint8Array[]> {
+  const sessions: Uint8Array[] = []
+  let identity = await generateIdentity()
+  for (let seed = 0; seed < count; seed++) {
+    if (seed > 0 && seed % MAX_SESSIONS_PER_AUTHOR === 0) identity = await generateIdentity()
+    const binding = await signBinding(identity, seed, Date.now())
+    sessions.push(craftUpdate(binding.record.slot.client, [{ map: 'bindings', key: binding.key, value: binding.text }]))
+  }
+  return sessions
+}
+
 describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeout: 90_000 }, () => {
   const started: Daemon[] = []
 
@@ -137,14 +153,8 @@ describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeou
   it('sync answers cost a budget per peer: 8 parallel "send me everything" requests get at most a budget\'s bytes, and a newcomer still converges', async () => {
     const budgetBytes = 1024 * 1024
     const g = await daemon(undefined, { syncBytesPerPeerPerMinute: budgetBytes, syncRequestsPerPeerPerMinute: 3 })
-    // 1,500 one-binding sessions of one identity (~700 KB of records): what a newcomer's first pull asks for.
-    const filler = await startHostileNode(g.research.swarmKey)
-    const sessions: Uint8Array[] = []
-    for (let seed = 0; seed < 1_500; seed++) {
-      const binding = await signBinding(filler.identity, seed, Date.now())
-      sessions.push(craftUpdate(binding.record.slot.client, [{ map: 'bindings', key: binding.key, value: binding.text }]))
-    }
-    await filler.stop()
+    // 1,500 one-binding sessions (~700 KB of records): what a newcomer's first pull asks for.
+    const sessions = await oneBindingSessions(1_500)
     assert.equal((await g.state.applyRemote(Y.mergeUpdates(sessions))).verdict, 'accept')
     const stateBytes = Y.encodeStateAsUpdate(g.state.doc).byteLength
     assert.ok(stateBytes > budgetBytes / 2, `state of ${stateBytes} bytes`)
@@ -169,13 +179,7 @@ describe('a hostile peer cannot split the swarm or cut a newcomer off', { timeou
 
   it('a newcomer\'s 3-byte "everything" request after 6,000 one-binding sessions: answered in bounded time, the event loop free', async () => {
     const g = await daemon()
-    const filler = await startHostileNode(g.research.swarmKey)
-    const sessions: Uint8Array[] = []
-    for (let seed = 0; seed < 6_000; seed++) {
-      const binding = await signBinding(filler.identity, seed, Date.now())
-      sessions.push(craftUpdate(binding.record.slot.client, [{ map: 'bindings', key: binding.key, value: binding.text }]))
-    }
-    await filler.stop()
+    const sessions = await oneBindingSessions(6_000)
     assert.equal((await g.state.applyRemote(Y.mergeUpdates(sessions))).verdict, 'accept')
     assert.equal(g.state.doc.store.clients.size, 6_000)
 
