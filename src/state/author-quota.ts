@@ -4,19 +4,19 @@ import type { StoredRecord } from './records.js'
 export const DEFAULT_MAX_BYTES_PER_AUTHOR = 64 * 1024 * 1024
 
 /**
- * Sessions (Yjs clients, one per daemon start) one author without standing may have in a node's
- * doc. Each is an entry of every sync request this node sends: without a bound, an identity's
- * 90,000 one-record sessions pushed the request past its 1 MiB frame and honest peers struck the
- * node out (an outside attack). 64 restarts of one daemon are plenty.
+ * Default sessions (Yjs clients, one per daemon start) one author without standing may have in a
+ * node's doc. Each is an entry of every sync request this node sends (~18 bytes): without a bound,
+ * an identity's 90,000 one-record sessions pushed the request past its 1 MiB frame and honest peers
+ * struck the node out (an outside attack). 1,024 is years of daily restarts, and 18 KiB of request.
  */
-export const MAX_SESSIONS_PER_AUTHOR = 64
+export const MAX_SESSIONS_PER_AUTHOR = 1024
 
 /** Authors remembered as refused; past this many the memory starts again (each refusal costs its identity a quota's worth). */
 const MAX_REFUSED_AUTHORS = 10_000
 
 /**
  * What one author may store in this node's doc unless `exempt` (this node, and peers with standing
- * here): `maxBytesPerAuthor` of record text in at most `MAX_SESSIONS_PER_AUTHOR` sessions. Sync
+ * here): `maxBytesPerAuthor` of record text in at most `maxSessionsPerAuthor` sessions. Sync
  * brought valid records without any budget: one identity put 403 MiB of signed records into a
  * victim in 55 s (an outside attack).
  *
@@ -39,7 +39,7 @@ export class AuthorQuota {
   /** Authors refused for their quota since start: nothing more of them is taken, not even a small record that would fit. */
   private readonly refused = new Set<string>()
 
-  constructor (private readonly maxBytesPerAuthor: number, private readonly exempt: (author: string) => boolean) {}
+  constructor (private readonly maxBytesPerAuthor: number, private readonly maxSessionsPerAuthor: number, private readonly exempt: (author: string) => boolean) {}
 
   /** A record of `author` of `bytes` entered the doc; `opensSession` for a binding. */
   add (author: string, bytes: number, opensSession: boolean): void {
@@ -58,7 +58,7 @@ export class AuthorQuota {
 
   /** Whether `author` may open no further session here. */
   sessionsFull (author: string): boolean {
-    return (this.refused.has(author) || (this.sessions.get(author) ?? 0) >= MAX_SESSIONS_PER_AUTHOR) && !this.exempt(author)
+    return (this.refused.has(author) || (this.sessions.get(author) ?? 0) >= this.maxSessionsPerAuthor) && !this.exempt(author)
   }
 
   /** The first author whose new `records` would take it past its bytes or its sessions, if any. */
@@ -72,7 +72,7 @@ export class AuthorQuota {
     }
     for (const [author, { bytes, sessions }] of adding) {
       if (this.exempt(author)) continue
-      if (this.heldBy(author) + bytes > this.maxBytesPerAuthor || (this.sessions.get(author) ?? 0) + sessions > MAX_SESSIONS_PER_AUTHOR) return author
+      if (this.heldBy(author) + bytes > this.maxBytesPerAuthor || (this.sessions.get(author) ?? 0) + sessions > this.maxSessionsPerAuthor) return author
     }
     return undefined
   }

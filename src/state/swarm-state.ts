@@ -4,7 +4,7 @@ import { sha256Hex } from '../util/hash.js'
 import { SwarmdError } from '../util/errors.js'
 import { clientIdFor, newSession } from './client-id.js'
 import { clientDiffParts } from './client-diff.js'
-import { AuthorQuota, DEFAULT_MAX_BYTES_PER_AUTHOR } from './author-quota.js'
+import { AuthorQuota, DEFAULT_MAX_BYTES_PER_AUTHOR, MAX_SESSIONS_PER_AUTHOR } from './author-quota.js'
 import { accusedBy, evidenceBody } from './equivocation.js'
 import { MAP_FOR_KIND, MAP_NAMES, RECORD_KINDS } from './record-kinds.js'
 import { recordKey, signRecord } from './records.js'
@@ -54,6 +54,8 @@ export interface SwarmStateInit {
   maxUpdateBytes?: number
   /** Bytes of records one author without standing may have here (src/state/author-quota.ts). Default 64 MiB. */
   maxBytesPerAuthor?: number
+  /** Sessions one author without standing may have here. Default `MAX_SESSIONS_PER_AUTHOR` (1,024). */
+  maxSessionsPerAuthor?: number
 }
 
 /** What a sync request says of a client refused for its author's quota: held to here, so peers send none of it. */
@@ -114,7 +116,7 @@ export class SwarmState extends EventEmitter<SwarmStateEvents> {
     super()
     this.maxClockSkewMs = init.maxClockSkewMs ?? 60_000
     this.maxUpdateBytes = init.maxUpdateBytes ?? 64 * 1024 * 1024
-    this.quota = new AuthorQuota(init.maxBytesPerAuthor ?? DEFAULT_MAX_BYTES_PER_AUTHOR, (author) => author === this.peerId || (components.exemptFromQuota?.(author) ?? false))
+    this.quota = new AuthorQuota(init.maxBytesPerAuthor ?? DEFAULT_MAX_BYTES_PER_AUTHOR, init.maxSessionsPerAuthor ?? MAX_SESSIONS_PER_AUTHOR, (author) => author === this.peerId || (components.exemptFromQuota?.(author) ?? false))
     this.maps = Object.fromEntries(MAP_NAMES.map((name) => [name, this.doc.getMap<string>(name)])) as Record<MapName, Y.Map<string>>
     for (const name of MAP_NAMES) this.maps[name].observe((event) => { this.onMapChange(event, name) })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => { this.onUpdate(update, origin) })
