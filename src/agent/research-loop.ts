@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto'
 import { compareFreshSample } from '../runner/fresh-sample.js'
 import { PROFILE_BUDGET_S, PROFILE_TOLERANCE } from '../runner/harness.js'
 import { runProgressReporter } from './run-progress.js'
+import type { RunBudget } from './run-progress.js'
 import type { Profile } from '../runner/harness.js'
 import type { FreshComparison } from '../runner/fresh-sample.js'
 import { saneMetrics } from '../state/record-kinds.js'
@@ -121,6 +122,9 @@ export interface CurrentRun {
   startedAt: number
   step: number
   lossBpb: number | null
+  budget: RunBudget
+  /** When the first step was reported, and which: the pace, and so the time left, counts from it. */
+  firstStep: { at: number, step: number } | null
 }
 
 export interface LoopStats {
@@ -651,13 +655,10 @@ export class ResearchLoop {
       const held = claims.ledger.claim(id)
       return held !== undefined && claims.ledger.status(held, clock.now()) === 'active'
     }).catch((err: unknown) => { log(`research: could not note claim ${claim.id.slice(0, 12)} in the journal (${(err as Error).message}); after a crash it expires by its ttl`) })
-    this.current = { claimId: claim.id, description, startedAt: clock.now(), step: 0, lossBpb: null }
-    const report = runProgressReporter({
-      label: description,
-      budget: spec.maxSteps !== undefined ? { steps: spec.maxSteps } : { seconds: PROFILE_BUDGET_S[spec.profile] },
-      clock,
-      log
-    })
+    const budget: RunBudget = spec.maxSteps !== undefined ? { steps: spec.maxSteps } : { seconds: PROFILE_BUDGET_S[spec.profile] }
+    const current: CurrentRun = { claimId: claim.id, description, startedAt: clock.now(), step: 0, lossBpb: null, budget, firstStep: null }
+    this.current = current
+    const report = runProgressReporter({ label: description, budget, clock, log })
     const heartbeat = setInterval(() => {
       claims.heartbeat(claim.id).catch((err: unknown) => { log(`research: heartbeat for ${claim.id.slice(0, 12)} failed: ${(err as Error).message}`) })
     }, Math.max(1, Math.floor(this.init.claimTtlMs / 3)))
@@ -665,7 +666,9 @@ export class ResearchLoop {
       return await runner.run({ ...spec, ...(this.init.gpu !== undefined ? { gpu: this.init.gpu } : {}) }, {
         signal,
         onProgress: (p) => {
-          if (this.current !== undefined) { this.current.step = p.step; this.current.lossBpb = p.lossBpb }
+          current.firstStep ??= { at: clock.now(), step: p.step }
+          current.step = p.step
+          current.lossBpb = p.lossBpb
           report(p)
         }
       })

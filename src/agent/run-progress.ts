@@ -1,11 +1,38 @@
 import type { Clock } from '../util/clock.js'
 import type { RunProgress } from '../runner/summary.js'
 
+/** A run's training budget in seconds (the time budget), or its step limit. */
+export type RunBudget = { seconds: number } | { steps: number }
+
+/** How far a run is: from its first reported step (`firstAt`, `firstStep`) to `step` at `now`. */
+export interface RunPace {
+  budget: RunBudget
+  firstAt: number
+  firstStep: number
+  step: number
+  now: number
+}
+
+/**
+ * The share of its budget a run has done (0 to 1) and the time it has left, if known yet. The
+ * time counts from the first step reported (the start-up before it is not training): the budget
+ * less the training time so far, or for a step limit the steps left at the pace so far.
+ */
+export function runEta (pace: RunPace): { fraction: number, leftMs: number | undefined } {
+  const trained = pace.now - pace.firstAt
+  if ('seconds' in pace.budget) {
+    const budgetMs = pace.budget.seconds * 1000
+    return { fraction: Math.min(1, trained / budgetMs), leftMs: Math.max(0, budgetMs - trained) }
+  }
+  const { steps } = pace.budget
+  const done = pace.step - pace.firstStep
+  return { fraction: Math.min(1, pace.step / steps), leftMs: done > 0 ? Math.max(0, (steps - pace.step) * trained / done) : undefined }
+}
+
 export interface RunProgressInit {
   /** What the run is, as the log names it. */
   label: string
-  /** The run's training budget in seconds (the time budget), or its step limit. */
-  budget: { seconds: number } | { steps: number }
+  budget: RunBudget
   clock: Clock
   log: (line: string) => void
   /** The least time between two lines, ms. Default: a tenth of the budget, at least 5 s. */
@@ -13,11 +40,9 @@ export interface RunProgressInit {
 }
 
 /**
- * Progress lines for a run on the daemon's terminal and log: step, loss and how long is left,
- * at most one line every `everyMs`, so a volunteer watching a 5-minute run sees it move without a
- * line per step. The time left counts from the first step reported (the start-up before it is
- * not training): the budget less the training time so far, or for a step limit the steps left at
- * the pace so far.
+ * Progress lines for a run on the daemon's terminal and log: step, loss and how long is left
+ * (`runEta`), at most one line every `everyMs`, so a volunteer watching a 5-minute run sees it
+ * move without a line per step.
  */
 export function runProgressReporter (init: RunProgressInit): (progress: RunProgress) => void {
   const budgetMs = 'seconds' in init.budget ? init.budget.seconds * 1000 : undefined
@@ -33,18 +58,8 @@ export function runProgressReporter (init: RunProgressInit): (progress: RunProgr
     }
     if (now - lastLineAt < everyMs) return
     lastLineAt = now
-    const trained = now - firstAt
-    let of = ''
-    let leftMs: number | undefined
-    if (budgetMs !== undefined) {
-      of = ` (${duration(trained)} of ${duration(budgetMs)})`
-      leftMs = Math.max(0, budgetMs - trained)
-    } else {
-      const steps = (init.budget as { steps: number }).steps
-      of = `/${steps}`
-      const done = progress.step - firstStep
-      if (done > 0) leftMs = Math.max(0, (steps - progress.step) * trained / done)
-    }
+    const { leftMs } = runEta({ budget: init.budget, firstAt, firstStep, step: progress.step, now })
+    const of = budgetMs !== undefined ? ` (${duration(now - firstAt)} of ${duration(budgetMs)})` : `/${(init.budget as { steps: number }).steps}`
     const loss = Number.isFinite(progress.lossBpb) ? progress.lossBpb.toFixed(3) : String(progress.lossBpb)
     init.log(`run: ${init.label}: step ${progress.step}${of} loss ${loss} bpb${leftMs !== undefined ? `, about ${duration(leftMs)} left` : ''}`)
   }

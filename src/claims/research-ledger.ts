@@ -149,8 +149,11 @@ export class ResearchLedger {
   private readonly endedCounts: Record<EndedStatus, number> = { finished: 0, released: 0 }
   private readonly onRecord = (rec: StoredRecord): void => { this.add(rec, this.clock?.now() ?? rec.record.createdAt) }
   // Evidence of an equivocation hides its author's records (src/state/equivocation.ts): the views recompute.
-  private readonly onConvicted = (): void => { this.claimsAndResults++; this.convictionCount++ }
+  private readonly onConvicted = (): void => { this.claimsAndResults++; this.resultsRevision++; this.convictionCount++ }
   private claimsAndResults = 0
+  /** Grows when a result enters or a conviction hides some: the sorted results are kept until then. */
+  private resultsRevision = 0
+  private sortedResults: { revision: number, entries: ResultEntry[] } | undefined
   private convictionCount = 0
   /** Claims, and results and verifications of this harness, in the order this node took them in (trust and duplicate marks feed on it). */
   private readonly arrivals: Arrival[] = []
@@ -196,6 +199,9 @@ export class ResearchLedger {
     return from >= this.arrivals.length ? [] : this.arrivals.slice(from)
   }
 
+  /** How many records `arrivalsSince` has taken in: where a view that starts now begins. */
+  get arrivalCount (): number { return this.arrivals.length }
+
   /** Whether evidence of equivocation hides `author`'s records. */
   isConvicted (author: string): boolean {
     return this.state.isConvicted(author)
@@ -214,9 +220,16 @@ export class ResearchLedger {
     return this.results.get(id)
   }
 
-  /** Results of this harness, oldest first. */
+  /**
+   * Results of this harness, oldest first (a copy: the caller may reorder it). Sorted once per
+   * change of the index, not per call: the status page and the API page through 100,000 of them.
+   */
   allResults (): ResultEntry[] {
-    return [...this.results.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
+    if (this.sortedResults?.revision !== this.resultsRevision) {
+      const entries = [...this.results.values()].filter((e) => !this.state.isConvicted(e.author)).sort((a, b) => (precedes(a, b) ? -1 : 1))
+      this.sortedResults = { revision: this.resultsRevision, entries }
+    }
+    return this.sortedResults.entries.slice()
   }
 
   allClaims (): ClaimEntry[] {
@@ -514,6 +527,7 @@ export class ResearchLedger {
       this.arrivals.push({ kind: 'result', entry })
       this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
+      this.resultsRevision++
       const siblings = this.resultsOfClaim.get(body.claimId) ?? []
       siblings.push(entry)
       this.resultsOfClaim.set(body.claimId, siblings)

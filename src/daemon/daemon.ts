@@ -17,6 +17,8 @@ import { BuiltinProposer, frozenFor } from '../agent/builtin-proposer.js'
 import { CommandProposer } from '../agent/command-proposer.js'
 import { ClaimJournal } from '../agent/claim-journal.js'
 import { ResearchLoop } from '../agent/research-loop.js'
+import { runEta } from '../agent/run-progress.js'
+import type { CurrentRun } from '../agent/research-loop.js'
 import { ClaimBook } from '../claims/claim-book.js'
 import { ResearchLedger } from '../claims/research-ledger.js'
 import { ResultPublisher } from '../claims/publish.js'
@@ -52,7 +54,7 @@ import type { CorpusManifest, CorpusProgress } from '../corpus/web-corpus.js'
 import type { PythonInfo } from '../runner/python.js'
 import type { EnvironmentBody } from '../state/record-kinds.js'
 import type { Tier } from '../state/record-kinds.js'
-import type { ApiServices, ResearchStatus } from '../http/api-ports.js'
+import type { ApiServices, CurrentRunView, ResearchStatus } from '../http/api-ports.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
 
@@ -130,6 +132,9 @@ export class Daemon {
   private readonly clock: Clock
   private readonly rng: Rng
   private readonly log: (line: string) => void
+  /** What keeps this node from working fully, in words, for the status page. */
+  private readonly problemsFound: string[] = []
+  private readonly startedAt: number
   private stopping: Promise<void> | undefined
   /** Set once this daemon wrote daemon.json: only then is the file its own to remove. */
   private wroteInfo = false
@@ -141,6 +146,7 @@ export class Daemon {
     this.claimJournal = new ClaimJournal(this.paths.ownClaims)
     this.settings = byArea(options.config)
     this.clock = options.clock ?? systemClock
+    this.startedAt = this.clock.now()
     this.rng = options.rng ?? systemRng()
     this.log = options.log ?? ((line) => { process.stderr.write(line + '\n') })
   }
@@ -283,6 +289,7 @@ export class Daemon {
     if (agent !== 'none' && injected === undefined) {
       python = await findPython(runner.python)
       if (python === undefined) {
+        this.problem('no Python with PyTorch: this node runs no experiments (`swarmd doctor` says what to install)')
         this.log('warning: no Python with PyTorch found, so this daemon runs no experiments (coordination only); run `swarmd doctor` for what to install, or pass --agent none')
         agent = 'none'
       }
@@ -296,6 +303,7 @@ export class Daemon {
       } catch (err) {
         // `auto` found a GPU but cannot get its corpus: it still researches, on the cpu profile.
         if (config.profile !== 'auto') throw err
+        this.problem(`the gpu profile's corpus is not fetched (${(err as Error).message}): this node runs the cpu profile; \`swarmd corpus fetch\` gets it`)
         this.log(`warning: the gpu profile's corpus is not available (${(err as Error).message}); running the cpu profile. \`swarmd corpus fetch\` (or --corpus DIR) gets it ahead of time`)
         profile = 'cpu'
       }
@@ -434,6 +442,7 @@ export class Daemon {
     const onSemanticError = (err: unknown): void => {
       if (warned) return
       warned = true
+      this.problem(`the MiniLM model could not be used (${(err as Error).message}): claims are deduplicated by code and delta only`)
       this.log(`warning: the MiniLM model could not be used (${(err as Error).message}); claims are deduplicated by code and delta only`)
     }
     this.ledgerValue = new ResearchLedger(state, research.harness, {
@@ -493,6 +502,8 @@ export class Daemon {
     const { claimTtlMs, maxSteps } = this.derived
     return {
       swarm: this.settings.network.swarm,
+      startedAt: this.startedAt,
+      problems: () => [...this.problemsFound],
       network: { snapshot: () => this.network.snapshot(), connect: async (addr) => this.network.connect(addr) },
       research: () => this.researchStatus(),
       defaults: { tier: research.tier, claimTtlMs, defaultSource: this.defaultSource, maxSteps },
@@ -510,6 +521,8 @@ export class Daemon {
   private researchStatus (): ResearchStatus {
     const r = this.research
     const loops = this.loopsValue
+    const now = this.clock.now()
+    const runningNow = loops.map((l) => l.current === undefined ? undefined : currentRunView(l.current, now))
     return {
       agent: r.agent,
       profile: r.profile,
@@ -521,8 +534,8 @@ export class Daemon {
       maxSteps: this.derived.maxSteps ?? null,
       confinement: this.confinementValue ?? null,
       workers: loops.length,
-      current: loops.find((l) => l.current !== undefined)?.current ?? null,
-      running: loops.map((l) => l.current).filter((c) => c !== undefined),
+      current: runningNow.find((c) => c !== undefined) ?? null,
+      running: runningNow.filter((c) => c !== undefined),
       stats: loops.length === 0
         ? null
         : loops.reduce((sum, l) => ({
@@ -537,6 +550,10 @@ export class Daemon {
     }
   }
 
+  private problem (text: string): void {
+    if (!this.problemsFound.includes(text)) this.problemsFound.push(text)
+  }
+
   listenAddrs (): string[] {
     return this.network.listenAddrs()
   }
@@ -545,6 +562,14 @@ export class Daemon {
     if (value === undefined) throw new SwarmdError('NOT_STARTED', 'the daemon is not started (call start() first)')
     return value
   }
+}
+
+/** A loop's run as the status shows it: how far it is and how long it has left. */
+function currentRunView (run: CurrentRun, now: number): CurrentRunView {
+  const { firstStep, ...shown } = run
+  if (firstStep === null) return { ...shown, fraction: 0, leftMs: null }
+  const { fraction, leftMs } = runEta({ budget: run.budget, firstAt: firstStep.at, firstStep: firstStep.step, step: run.step, now })
+  return { ...shown, fraction, leftMs: leftMs ?? null }
 }
 
 function isLoopback (host: string): boolean {

@@ -147,6 +147,83 @@ const peerJson = z.object({
 })
 export const peersReply = z.object({ peers: z.array(peerJson) })
 
+/**
+ * A result as a row of a table, a point of the chart or a link of a lineage: what it changed,
+ * what it scored and to which budget (`budget`: "time budget" or "150 steps"; only results of one
+ * tier and budget compare).
+ */
+export const resultSummaryJson = z.object({
+  id,
+  author: id,
+  createdAt: z.number(),
+  description: z.string(),
+  status: z.enum(['keep', 'discard', 'crash']),
+  valBpb: z.number().nullable(),
+  tier: z.enum(TIERS),
+  maxSteps: z.number().nullable(),
+  budget: z.string(),
+  parent: id.nullable(),
+  trust: z.enum(TRUST_STATUSES).nullable(),
+  /** Why it crashed, as the harness classified it. */
+  crash: z.string().nullable(),
+  duplicateOf: id.nullable()
+})
+
+/** `GET /api/history`: results newest first, a page at a time; `total` matches the filter. */
+export const historyReply = z.object({ total: z.number(), offset: z.number(), results: z.array(resultSummaryJson) })
+
+/** A re-run of a result by a peer (or this node), and what it measured. */
+export const reproductionJson = z.object({
+  author: id,
+  createdAt: z.number(),
+  valBpb: z.number().nullable(),
+  crash: z.string().nullable(),
+  /** Whether this node counts it towards the result's trust (its author has standing). */
+  counts: z.boolean()
+})
+
+/**
+ * `GET /api/results/<id>`: one result with what the page shows of it: its source, the diff against
+ * its parent's (unified; null when either source cannot be had, `diffNote` says why), its log's
+ * tail, who reproduced it with what number, and its lineage.
+ */
+export const resultDetailReply = z.object({
+  result: resultJson,
+  budget: z.string(),
+  parent: resultSummaryJson.nullable(),
+  children: z.array(resultSummaryJson),
+  reproductions: z.array(reproductionJson),
+  source: z.string().nullable(),
+  diff: z.string().nullable(),
+  diffNote: z.string().nullable(),
+  log: z.object({ tail: z.string(), bytes: z.number() }).nullable()
+})
+
+/**
+ * `GET /api/chart?tier=T&budget=B`: every ranked result of one arena (crashes have no number and
+ * are only counted), columns of equal length, oldest first: `t` dates, `v` val_bpb, `s` one letter
+ * a result (k keep, d discard), `mine` and `trusted` one digit a result (1: this node's, 1:
+ * trusted here), `id` 12-digit id prefixes.
+ */
+export const chartReply = z.object({
+  tier: z.enum(TIERS),
+  maxSteps: z.number().nullable(),
+  budget: z.string(),
+  crashes: z.number(),
+  points: z.object({ t: z.array(z.number()), v: z.array(z.number()), s: z.string(), mine: z.string(), trusted: z.string(), id: z.array(z.string()) })
+})
+
+/** One arena: a tier's results to one budget, with the best trusted one, who found and who reproduced it. */
+export const arenaJson = z.object({
+  tier: z.enum(TIERS),
+  maxSteps: z.number().nullable(),
+  budget: z.string(),
+  results: z.number(),
+  crashes: z.number(),
+  best: resultSummaryJson.nullable(),
+  reproducedBy: z.array(reproductionJson)
+})
+
 /** `GET /api/status` once the daemon has joined its swarm; the research and network parts as their ports give them. */
 export const statusReply = z.object({
   peerId: id,
@@ -164,7 +241,15 @@ export const statusReply = z.object({
   bootstrap: z.array(z.object({ addr: z.string(), connected: z.boolean(), failures: z.number(), lastError: z.string().optional() })),
   counts: z.custom<RecordCounts>((v) => typeof v === 'object' && v !== null),
   claims: claimCounts,
-  time: z.number()
+  time: z.number(),
+  startedAt: z.number(),
+  /** This node's runs by outcome, the peers' results it re-ran, and its GPU hours. */
+  self: z.object({ runs: z.number(), keeps: z.number(), discards: z.number(), crashes: z.number(), verifications: z.number(), gpuHours: z.number() }),
+  /** Results of this harness, all arenas. */
+  results: z.number(),
+  arenas: z.array(arenaJson),
+  /** What keeps this node from working fully, in words (empty: nothing). */
+  problems: z.array(z.string())
 })
 
 export const connectReply = z.object({ peerId: id, member: z.boolean() })
@@ -183,3 +268,8 @@ export type HypothesisJson = z.infer<typeof hypothesisJson>
 export type ClaimCounts = z.infer<typeof claimCounts>
 export type PeerJson = z.infer<typeof peerJson>
 export type StatusJson = z.infer<typeof statusReply>
+export type ResultSummaryJson = z.infer<typeof resultSummaryJson>
+export type ReproductionJson = z.infer<typeof reproductionJson>
+export type ArenaJson = z.infer<typeof arenaJson>
+export type ChartJson = z.infer<typeof chartReply>
+export type ResultDetailJson = z.infer<typeof resultDetailReply>

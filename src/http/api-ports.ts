@@ -35,6 +35,11 @@ export interface CurrentRunView {
   startedAt: number
   step: number
   lossBpb: number | null
+  /** Its budget: seconds of training, or a step limit. */
+  budget: { seconds: number } | { steps: number }
+  /** The share of its budget done (0 to 1), and the time it has left; null before its first step. */
+  fraction: number
+  leftMs: number | null
 }
 
 /** What this node researches on and how its research loops are doing (`research` in the status). */
@@ -73,6 +78,13 @@ export interface ResearchDefaults {
 export interface ApiServices {
   /** The swarm's name as the user gave it. */
   swarm: string
+  /** When this daemon started (its uptime on the page). */
+  startedAt: number
+  /**
+   * What keeps this node from working fully, in words, as the daemon found it at start (no
+   * Python, no corpus, no sandbox, no model); the status adds what the network shows now.
+   */
+  problems: () => string[]
   network: NetworkPort
   research: () => ResearchStatus
   defaults: ResearchDefaults

@@ -1,6 +1,8 @@
 import { bestView } from '../claims/lineage.js'
+import { arenaKey, budgetLabel } from '../claims/budget.js'
 import type { ApiServices } from './api-ports.js'
-import type { ClaimCounts, ClaimJson, HypothesisJson, ResultJson, StatusJson } from './api-contract.js'
+import type { ArenaJson, ClaimCounts, ClaimJson, HypothesisJson, ReproductionJson, ResultJson, ResultSummaryJson, StatusJson } from './api-contract.js'
+import type { ResultTally } from '../claims/result-tally.js'
 import type { TrustStatus } from '../trust/trust.js'
 import type { DuplicateMark } from '../claims/claim-book.js'
 import type { ClaimEntry, ResearchLedger, ResultEntry } from '../claims/research-ledger.js'
@@ -8,17 +10,98 @@ import type { HypothesisEntry } from '../claims/hypotheses.js'
 import type { Tier } from '../state/record-kinds.js'
 
 /** The JSON the API and the status page show: plain data, no live objects. */
-export async function statusView (services: ApiServices, now: number): Promise<StatusJson> {
+export async function statusView (services: ApiServices, tally: ResultTally, now: number): Promise<StatusJson> {
   const { peerId, listen, ...network } = services.network.snapshot()
-  return {
+  const research = services.research()
+  const status = {
     peerId,
     swarm: services.swarm,
-    research: services.research(),
+    research,
     listen,
     ...network,
     counts: services.counts(),
     claims: claimCountsView(services, now),
-    time: now
+    time: now,
+    startedAt: services.startedAt,
+    self: tally.ownTally(),
+    results: tally.results(),
+    arenas: arenaViews(services, tally),
+    problems: [] as string[]
+  }
+  status.problems = problemsView(services.problems(), status)
+  return status
+}
+
+/** What keeps this node from working fully, in words: what the daemon found at start, and what its network and sandbox show now. */
+function problemsView (found: string[], status: Pick<StatusJson, 'peers' | 'bootstrap' | 'research'>): string[] {
+  const problems = [...found]
+  const confinement = status.research.confinement
+  if (confinement !== null && !confinement.foreignCode.runs) problems.push(`peers' code is refused here: ${confinement.foreignCode.why}`)
+  for (const b of status.bootstrap) {
+    if (!b.connected && b.failures >= 3) problems.push(`bootstrap peer ${b.addr} unreachable after ${b.failures} tries (${b.lastError ?? 'no answer'})`)
+  }
+  if (status.peers.length === 0) problems.push(status.bootstrap.length === 0 ? 'no peers connected, and no bootstrap peers configured: working solo (`swarmd connect ADDR`, or --bootstrap)' : 'no peers connected: working solo until one answers')
+  return problems
+}
+
+/**
+ * Each arena results ran in (a tier and a budget), the most results first: its best trusted result,
+ * who found it and who reproduced it. One pass over the results for all arenas.
+ */
+export function arenaViews (services: Pick<ApiServices, 'claims' | 'trust'>, tally: ResultTally): ArenaJson[] {
+  const arenas = tally.arenaTallies()
+  const best = new Map<string, ResultEntry>()
+  for (const r of services.claims.ledger.allResults()) {
+    const metrics = r.body.metrics
+    if (metrics === null || r.body.status === 'crash' || !services.trust.isTrusted(r.id)) continue
+    const key = arenaKey({ tier: r.body.hardware.tier, maxSteps: r.body.maxSteps })
+    const held = best.get(key)
+    if (held === undefined || metrics.val_bpb < held.body.metrics!.val_bpb) best.set(key, r)
+  }
+  return arenas.map((a) => {
+    const top = best.get(arenaKey(a))
+    return {
+      tier: a.tier,
+      maxSteps: a.maxSteps ?? null,
+      budget: budgetLabel(a.maxSteps),
+      results: a.results,
+      crashes: a.crashes,
+      best: top === undefined ? null : resultSummary(top, services.trust.status(top.id)),
+      reproducedBy: top === undefined ? [] : reproductionsOf(services, top.id)
+    }
+  })
+}
+
+/** The re-runs of a result, oldest first, and whether each counts towards its trust here. */
+export function reproductionsOf (services: Pick<ApiServices, 'claims' | 'trust'>, resultId: string): ReproductionJson[] {
+  return services.claims.ledger.verificationWork(resultId).verifications
+    .filter((v) => !services.claims.ledger.isConvicted(v.author))
+    .map((v) => ({
+      author: v.author,
+      createdAt: v.createdAt,
+      valBpb: v.body.metrics?.val_bpb ?? null,
+      crash: v.body.crash?.reason ?? (v.body.inconclusive === true ? 'inconclusive' : null),
+      counts: services.trust.verifiedBy(resultId, v.author)
+    }))
+}
+
+/** A result as a row, a point or a link: see `resultSummaryJson`. */
+export function resultSummary (r: ResultEntry, trust?: TrustStatus, mark?: DuplicateMark): ResultSummaryJson {
+  const { body } = r
+  return {
+    id: r.id,
+    author: r.author,
+    createdAt: r.createdAt,
+    description: body.description,
+    status: body.status,
+    valBpb: body.metrics?.val_bpb ?? null,
+    tier: body.hardware.tier,
+    maxSteps: body.maxSteps ?? null,
+    budget: budgetLabel(body.maxSteps),
+    parent: body.parent,
+    trust: trust ?? null,
+    crash: body.crash?.reason ?? null,
+    duplicateOf: mark?.of ?? null
   }
 }
 

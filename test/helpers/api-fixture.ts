@@ -112,6 +112,8 @@ export async function startApiFixture (options: ApiFixtureOptions = {}): Promise
   }
   const services: ApiServices = {
     swarm: 'fixture',
+    startedAt: clock.now(),
+    problems: () => [],
     network: {
       snapshot: () => snapshot,
       connect: async (addr) => {

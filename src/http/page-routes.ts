@@ -1,0 +1,163 @@
+import { createTwoFilesPatch } from 'diff'
+import { findResult } from '../claims/lookup.js'
+import { budgetLabel, parseBudgetParam, sameArena } from '../claims/budget.js'
+import { TIERS } from '../state/record-kinds.js'
+import { HttpError, pathSegment } from './http-error.js'
+import { reproductionsOf, resultSummary, resultView } from './views.js'
+import type { Arena } from '../claims/budget.js'
+import type { ResultEntry } from '../claims/research-ledger.js'
+import type { Tier } from '../state/record-kinds.js'
+import type { ApiServices } from './api-ports.js'
+import type { ChartJson, ResultDetailJson } from './api-contract.js'
+import type { RouteReply } from './agent-routes.js'
+
+export type PageRoutesComponents = Pick<ApiServices, 'claims' | 'trust' | 'blobs' | 'defaults' | 'network'>
+
+export interface PageRoutesInit {
+  /** The most rows one history page holds. */
+  maxPageRows: number
+  /** The log's last bytes a result's detail shows (the whole log is its blob). */
+  logTailBytes: number
+  /** How long a result's detail waits for a source or log held only by peers. */
+  blobWaitMs: number
+}
+
+export const PAGE_ROUTES_DEFAULTS: PageRoutesInit = { maxPageRows: 200, logTailBytes: 64 * 1024, blobWaitMs: 5_000 }
+
+/** Past this many differing lines, a diff says it is too large rather than run on (a hostile pair of sources). */
+const MAX_DIFF_EDITS = 4_000
+
+const RESULT_PATH = /^\/api\/results\/([^/]+)$/
+
+/**
+ * What the status page reads beside the status: the results' history a page at a time, the chart's
+ * points of one arena, and one result opened (source, diff against its parent, log, reproductions,
+ * lineage). Each answers only what the page shows, so it stays fast at 100,000 results.
+ */
+export class PageRoutes {
+  private readonly self: string
+
+  constructor (private readonly components: PageRoutesComponents, private readonly init: PageRoutesInit = PAGE_ROUTES_DEFAULTS) {
+    this.self = components.network.snapshot().peerId
+  }
+
+  /** The reply for a GET on one of these routes, or undefined when the path is not theirs. */
+  async handle (method: string, path: string, query: URLSearchParams): Promise<RouteReply | undefined> {
+    if (method !== 'GET') return undefined
+    if (path === '/api/history') return { status: 200, body: this.history(query) }
+    if (path === '/api/chart') return { status: 200, body: this.chart(query) }
+    const resultPath = RESULT_PATH.exec(path)
+    if (resultPath !== null) return { status: 200, body: await this.detail(pathSegment(resultPath[1]!)) }
+    return undefined
+  }
+
+  /** `?offset=&limit=` newest first; `?tier=&budget=` one arena; `?author=self` this node's. */
+  private history (query: URLSearchParams): { total: number, offset: number, results: ReturnType<typeof resultSummary>[] } {
+    const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
+    const limit = intParam(query, 'limit', 1, this.init.maxPageRows) ?? 50
+    const arena = query.has('tier') || query.has('budget') ? arenaParam(query, this.components.defaults) : undefined
+    const author = query.get('author') === 'self' ? this.self : query.get('author')
+    let results = this.components.claims.ledger.allResults()
+    if (arena !== undefined) results = results.filter((r) => sameArena(r.body, arena))
+    if (author !== null) results = results.filter((r) => r.author === author)
+    const marks = this.components.claims.duplicateMarksNow()
+    const end = results.length - offset
+    const shown = results.slice(Math.max(0, end - limit), Math.max(0, end)).reverse()
+    return { total: results.length, offset, results: shown.map((r) => resultSummary(r, this.components.trust.status(r.id), marks.get(r.id))) }
+  }
+
+  /** Every ranked result of one arena, as columns (see `chartReply`); the node's own arena by default. */
+  private chart (query: URLSearchParams): ChartJson {
+    const arena = arenaParam(query, this.components.defaults)
+    const { trust } = this.components
+    const points: ChartJson['points'] = { t: [], v: [], s: '', mine: '', trusted: '', id: [] }
+    let crashes = 0
+    for (const r of this.components.claims.ledger.allResults()) {
+      if (!sameArena(r.body, arena)) continue
+      if (r.body.metrics === null || r.body.status === 'crash') {
+        crashes++
+        continue
+      }
+      points.t.push(r.createdAt)
+      points.v.push(r.body.metrics.val_bpb)
+      points.s += r.body.status === 'keep' ? 'k' : 'd'
+      points.mine += r.author === this.self ? '1' : '0'
+      points.trusted += trust.isTrusted(r.id) ? '1' : '0'
+      points.id.push(r.id.slice(0, 12))
+    }
+    return { tier: arena.tier, maxSteps: arena.maxSteps ?? null, budget: budgetLabel(arena.maxSteps), crashes, points }
+  }
+
+  private async detail (idOrPrefix: string): Promise<ResultDetailJson> {
+    const { claims, trust } = this.components
+    const r = findResult(claims.ledger, idOrPrefix)
+    const marks = claims.duplicateMarksNow()
+    const all = claims.ledger.allResults()
+    const parent = r.body.parent === null ? undefined : claims.ledger.result(r.body.parent)
+    const children = all.filter((c) => c.body.parent === r.id)
+    const [source, parentSource, log] = await Promise.all([
+      this.text(r.body.codeHash),
+      r.body.parent === null ? Promise.resolve(this.components.defaults.defaultSource) : parent === undefined ? Promise.resolve(null) : this.text(parent.body.codeHash),
+      this.text(r.body.logHash)
+    ])
+    const { diff, note } = sourceDiff(r, parentSource, source)
+    const logBytes = log === null ? 0 : Buffer.byteLength(log)
+    return {
+      result: resultView(r, marks.get(r.id), trust.status(r.id)),
+      budget: budgetLabel(r.body.maxSteps),
+      parent: parent === undefined ? null : resultSummary(parent, trust.status(parent.id), marks.get(parent.id)),
+      children: children.map((c) => resultSummary(c, trust.status(c.id), marks.get(c.id))),
+      reproductions: reproductionsOf(this.components, r.id),
+      source,
+      diff,
+      diffNote: note,
+      log: log === null ? null : { tail: tail(log, this.init.logTailBytes), bytes: logBytes }
+    }
+  }
+
+  /** A blob as text: from the store, or from peers within `blobWaitMs`; null when neither has it. */
+  private async text (hash: string): Promise<string | null> {
+    try {
+      return Buffer.from(await this.components.blobs.get(hash, { signal: AbortSignal.timeout(this.init.blobWaitMs) })).toString('utf8')
+    } catch {
+      return null
+    }
+  }
+}
+
+/** The unified diff of a result's source against its parent's, or why there is none. */
+function sourceDiff (r: ResultEntry, parentSource: string | null, source: string | null): { diff: string | null, note: string | null } {
+  if (source === null) return { diff: null, note: 'this result\'s train.py is not held here and no peer sent it in time' }
+  if (parentSource === null) return { diff: null, note: 'the parent\'s train.py is not held here and no peer sent it in time' }
+  const parentName = r.body.parent === null ? 'default/train.py' : `${r.body.parent.slice(0, 12)}/train.py`
+  const patch = createTwoFilesPatch(parentName, `${r.id.slice(0, 12)}/train.py`, parentSource, source, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS })
+  if (patch === undefined) return { diff: null, note: `the sources differ in more than ${MAX_DIFF_EDITS} lines` }
+  return { diff: patch, note: null }
+}
+
+/** The last `bytes` of a text, from a line start where there is one. */
+function tail (text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) return text
+  const cut = Buffer.from(text).subarray(-bytes).toString('utf8')
+  const newline = cut.indexOf('\n')
+  return newline === -1 ? cut : cut.slice(newline + 1)
+}
+
+/** `?tier=&budget=`, each defaulting to this node's. */
+function arenaParam (query: URLSearchParams, defaults: ApiServices['defaults']): Arena {
+  const tier = query.get('tier') ?? defaults.tier
+  if (!(TIERS as readonly string[]).includes(tier)) throw new HttpError(400, 'API_BAD_REQUEST', `unknown tier ${tier}; one of ${TIERS.join(', ')}`)
+  const budgetText = query.get('budget')
+  if (budgetText === null) return { tier: tier as Tier, maxSteps: defaults.maxSteps }
+  const budget = parseBudgetParam(budgetText)
+  if (budget === undefined) throw new HttpError(400, 'API_BAD_REQUEST', `unknown budget ${budgetText}; "time" or a step count`)
+  return { tier: tier as Tier, maxSteps: budget.maxSteps }
+}
+
+function intParam (query: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const text = query.get(name)
+  if (text === null) return undefined
+  const value = Number(text)
+  if (!/^\d{1,16}$/.test(text) || value < min) throw new HttpError(400, 'API_BAD_REQUEST', `${name} must be a whole number of at least ${min}`)
+  return Math.min(value, max)
+}
