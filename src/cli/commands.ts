@@ -9,6 +9,7 @@ import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { ApiClient } from './api-client.js'
 import { bestReply, blobReply, connectReply, peersReply, resultsReply, statusReply } from '../http/api-contract.js'
 import { resultsTsv } from './results-tsv.js'
+import { budgetLabel } from '../claims/budget.js'
 import { existingFile, readUserFile, writeUserFile } from './user-files.js'
 import { CliError, EXIT } from './exit-codes.js'
 import { SwarmdError } from '../util/errors.js'
@@ -148,15 +149,15 @@ export async function resultsCommand (dataDir: string, opts: { json: boolean, fr
   for (const r of results) {
     const score = r.metrics === null ? `crash (${r.crash?.reason ?? '?'})` : r.metrics.val_bpb.toFixed(4)
     const parent = r.parent === null ? 'default' : r.parent.slice(0, 12)
-    print(`${r.id.slice(0, 12)}  on ${parent.padEnd(12)}  ${score.padEnd(10)} ${r.status.padEnd(8)} ${r.hardware.tier.padEnd(6)} ${r.author.slice(-8)}  ${r.description}`)
+    print(`${r.id.slice(0, 12)}  on ${parent.padEnd(12)}  ${score.padEnd(10)} ${r.status.padEnd(8)} ${r.hardware.tier.padEnd(6)} ${budgetLabel(r.maxSteps).padEnd(11)} ${r.author.slice(-8)}  ${r.description}`)
   }
 }
 
 export async function bestCommand (dataDir: string, opts: { tier?: string, json: boolean, pull?: string, force?: boolean }, print: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
   const query = opts.tier !== undefined ? `?tier=${encodeURIComponent(opts.tier)}` : ''
-  const { tier, best } = await client.getJson(`/api/best${query}`, bestReply)
-  if (best === null) throw new SwarmdError('RESULT_NOT_FOUND', `no trusted result on tier ${tier} yet: start from the harness's train.py (claims build on it until there is a best), or let the daemon run an experiment first`)
+  const { tier, budget, best } = await client.getJson(`/api/best${query}`, bestReply)
+  if (best === null) throw new SwarmdError('RESULT_NOT_FOUND', `no trusted result on tier ${tier} at ${budget} yet: start from the harness's train.py (claims build on it until there is a best), or let the daemon run an experiment first`)
   if (opts.pull !== undefined) {
     const bytes = await client.getBytes(`/api/blobs/${best.codeHash}`)
     // Adoption checks the source against the hash the result names.
@@ -165,7 +166,7 @@ export async function bestCommand (dataDir: string, opts: { tier?: string, json:
     await writeUserFile(opts.pull, bytes, 'the best train.py to')
   }
   if (opts.json) return print(JSON.stringify(best, null, 2))
-  print(`best on ${tier}: val_bpb ${best.metrics!.val_bpb.toFixed(6)}  ${best.description}  (result ${best.id.slice(0, 12)}, source ${best.codeHash.slice(0, 12)})`)
+  print(`best on ${tier}, ${budgetLabel(best.maxSteps)}: val_bpb ${best.metrics!.val_bpb.toFixed(6)}  ${best.description}  (result ${best.id.slice(0, 12)}, source ${best.codeHash.slice(0, 12)})`)
   if (opts.pull !== undefined) print(`wrote ${opts.pull}`)
 }
 

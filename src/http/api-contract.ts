@@ -105,8 +105,11 @@ export const resultJson = resultBody.extend({
 })
 export const resultReply = z.object({ result: resultJson })
 export const resultsReply = z.object({ results: z.array(resultJson) })
-/** `GET /api/best`: the tier's best trusted result, and unverified ones that beat it (never built on until reproduced). */
-export const bestReply = z.object({ tier: z.enum(TIERS), best: resultJson.nullable(), candidates: z.array(resultJson) })
+/**
+ * `GET /api/best`: the tier's best trusted result among runs to this daemon's budget (`budget`:
+ * "time budget" or "150 steps"), and unverified ones that beat it (never built on until reproduced).
+ */
+export const bestReply = z.object({ tier: z.enum(TIERS), budget: z.string(), best: resultJson.nullable(), candidates: z.array(resultJson) })
 
 /** A hypothesis with its derived state: the active claims testing it and the results that did. */
 export const hypothesisJson = z.object({

@@ -12,6 +12,7 @@ import { EventStream } from './event-stream.js'
 import { PageRoutes } from './page-routes.js'
 import { STATUS_PAGE_ASSETS, statusPageHtml } from './status-page.js'
 import { ResultTally } from '../claims/result-tally.js'
+import { budgetLabel } from '../claims/budget.js'
 import { bestResult, resultSummary, resultView, statusView } from './views.js'
 import type { ApiServices, StartupView } from './api-ports.js'
 import type { Tier } from '../state/record-kinds.js'
@@ -129,6 +130,7 @@ export class ApiServer {
         const candidates = services.trust.candidates({ tier: tier as Tier, maxSteps: services.defaults.maxSteps, than: best?.body.metrics?.val_bpb ?? null })
         return this.json(res, 200, {
           tier,
+          budget: budgetLabel(services.defaults.maxSteps),
           best: best === undefined ? null : resultView(best, marks.get(best.id), services.trust.status(best.id)),
           candidates: candidates.slice(0, 10).map((r) => resultView(r, marks.get(r.id), 'unverified'))
         })

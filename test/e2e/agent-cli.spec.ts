@@ -136,7 +136,8 @@ describe('e2e: the agent API from the CLI (issue 4 §5)', { timeout: 150_000 }, 
     assert.deepEqual(finished!.results, [resultId])
     // The next agent starts from the new best, over a file that holds an earlier pull (the baseline's source): no --force needed.
     await copyFile(HARNESS_TRAIN_PY, trainPy)
-    assert.match(ok(await daemon.cli(['best', '--pull', trainPy]), 'best --pull over an earlier pull'), /val_bpb 1\.400000/)
+    assert.match(ok(await daemon.cli(['best', '--pull', trainPy]), 'best --pull over an earlier pull'), /^best on cpu, time budget: val_bpb 1\.400000/, 'labelled with the budget it ranks in')
+    assert.match(ok(await daemon.cli(['results']), 'results'), new RegExp(`^${resultId.slice(0, 12)}  on ${baseline.slice(0, 12)}  1\\.4000 +keep +cpu +time budget `, 'm'))
     assert.match(await readFile(trainPy, 'utf8'), /^LEARNING_RATE = 0\.02\b/m)
   })
 
