@@ -10,6 +10,7 @@ import { HttpError, toHttpError } from './http-error.js'
 import { statusPageHtml } from './status-page.js'
 import { bestResult, resultView, statusView } from './views.js'
 import type { ApiServices, StartupView } from './api-ports.js'
+import type { MetricsPort } from './metrics.js'
 import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -19,6 +20,8 @@ export interface ApiServerComponents {
   /** Mutating endpoints need `Authorization: Bearer <token>`. */
   token: string
   clock: Clock
+  /** Served at `GET /metrics` (Prometheus text) from the start, open like every read; absent: 404. */
+  metrics?: MetricsPort
 }
 
 export interface ApiServerInit {
@@ -84,6 +87,9 @@ export class ApiServer {
       const url = new URL(req.url ?? '/', 'http://local')
       const route = `${req.method ?? 'GET'} ${url.pathname}`
       if (route === 'GET /') return this.send(res, 200, statusPageHtml(), 'text/html; charset=utf-8')
+      // Before the swarm is joined too: a scraper sees the process and libp2p metrics of a starting daemon.
+      const metrics = this.components.metrics
+      if (route === 'GET /metrics' && metrics !== undefined) return this.send(res, 200, await metrics.text(), metrics.contentType)
       // Before the daemon has joined its swarm (it may be fetching its corpus), only what it is doing.
       const { services, agentRoutes } = this
       if (services === undefined || agentRoutes === undefined) {
