@@ -205,15 +205,23 @@ export class Daemon {
     this.startClaims(research)
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: network.maxBlobBytes })
-    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.appScore(peer), log: this.log,
+    // libp2p's own metrics (connections, streams, protocols' bytes) and Node's process metrics, in
+    // this daemon's registry. The package keeps a process-wide cache of metrics by name, emptied
+    // by each new instance (preserveExistingMetrics false): in a process with several daemons
+    // (tests, benches) a metric libp2p registers late may land in the newest daemon's registry;
+    // one daemon per process (`swarmd start`) is exact. It also clears prom-client's global
+    // registry, which swarmd never uses.
+    const libp2pMetrics = prometheusMetrics({ registry: this.metrics.registry, statfsLocation: this.paths.root })
+    this.networkValue = new SwarmNetwork({
+      privateKey: identity.privateKey,
+      replica: this.stateValue,
+      blobStore,
+      clock: this.clock,
+      rng: this.rng,
+      appScore: (peer) => this.appScore(peer),
+      log: this.log,
       onRejection: (rejection) => { this.metrics.rejection(rejection) },
-      // libp2p's own metrics (connections, streams, protocols' bytes) and Node's process metrics, in
-      // this daemon's registry. The package keeps a process-wide cache of metrics by name, emptied
-      // by each new instance (preserveExistingMetrics false): in a process with several daemons
-      // (tests, benches) a metric libp2p registers late may land in the newest daemon's registry;
-      // one daemon per process (\`swarmd start\`) is exact. It also clears prom-client's global
-      // registry, which swarmd never uses.
-      libp2pMetrics: prometheusMetrics({ registry: this.metrics.registry, statfsLocation: this.paths.root })
+      libp2pMetrics
     }, {
       ...network,
       swarm: research.swarmKey,
