@@ -59,7 +59,11 @@ function dataDirFlag (dataDir: string): string {
   return ` --data-dir ${JSON.stringify(dataDir)}`
 }
 
-/** A log file read in whole lines as it grows, followed across rotation (renamed away, a new one made) like `tail -F`. */
+/**
+ * A log file read in whole lines as it grows, followed across rotation (renamed away, a new one
+ * made) like `tail -F`. Like tail, it would miss a file rotated away twice between two looks: 10 MiB
+ * of log within one poll (200 ms), far beyond a daemon's few lines a run.
+ */
 class FollowedFile {
   private handle: FileHandle | undefined
   private inode: number | undefined

@@ -89,8 +89,9 @@ describe('the daemon log', () => {
     try {
       for (let i = 0; i < 100; i++) {
         log.log(`entry ${i} ${'y'.repeat(60)}`)
-        // Now and then let the follower catch up, so it sees the file both before and after rotations.
-        if (i % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 15))
+        // Every ~1 KiB (half the cap: at most one rotation between) the follower catches up, as it
+        // does at a daemon's pace; a file rotated twice between two looks is missed, as with tail -F.
+        if (i % 7 === 6) await waitFor(() => printed.length === i + 1, { what: () => `the follower to print entry ${i}; printed ${printed.length}` })
       }
       await waitFor(() => printed.some((l) => l.includes('entry 99 ')), { what: () => `the last entry; printed ${printed.length}` })
       const seen = printed.map((l) => Number(/ entry (\d+) /.exec(l)?.[1]))
