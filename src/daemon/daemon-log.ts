@@ -75,21 +75,24 @@ function levelOf (line: string): LogLevel {
  * rather than taking the daemon down.
  */
 class RotatingFile implements DestinationStream {
-  private readonly boom
+  private readonly boom: ReturnType<typeof pino.destination> | undefined
   private bytes: number
   private broken = false
 
   constructor (private readonly path: string, private readonly maxBytes: number, private readonly onError: (err: Error) => void) {
     this.bytes = sizeOf(path)
-    // Private like the data dir: messages name peers, runs and paths.
-    // (If it cannot be made, opening the file fails and says so through 'error'.)
-    try { mkdirSync(dirname(path), { recursive: true, mode: 0o700 }) } catch {}
-    this.boom = pino.destination({ dest: path, sync: true, mode: 0o600 })
-    this.boom.on('error', (err: Error) => { this.fail(err) })
+    try {
+      // Private like the data dir: messages name peers, runs and paths.
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+      this.boom = pino.destination({ dest: path, sync: true, mode: 0o600 })
+      this.boom.on('error', (err: Error) => { this.fail(err) })
+    } catch (err) {
+      this.fail(err as Error)
+    }
   }
 
   write (chunk: string): void {
-    if (this.broken) return
+    if (this.broken || this.boom === undefined) return
     try {
       this.boom.write(chunk)
     } catch (err) {
@@ -102,13 +105,13 @@ class RotatingFile implements DestinationStream {
   close (): void {
     if (this.broken) return
     this.broken = true
-    try { this.boom.end() } catch {}
+    try { this.boom?.end() } catch {}
   }
 
   private rotate (): void {
     try {
       renameSync(this.path, `${this.path}.1`)
-      this.boom.reopen()
+      this.boom?.reopen()
       this.bytes = 0
     } catch (err) {
       this.fail(err as Error)
@@ -136,7 +139,6 @@ function sizeOf (path: string): number {
  * start a line of its own, move the cursor or recolour the terminal.
  */
 export function stripControl (text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 

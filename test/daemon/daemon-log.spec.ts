@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, rm, stat } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DaemonLog, humanLine, humanLogLine, stripControl } from '../../src/daemon/daemon-log.js'
 import { logsCommand } from '../../src/cli/logs-command.js'
@@ -74,6 +74,19 @@ describe('the daemon log', () => {
     const before = old.trimEnd().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg)
     // No entry lost or cut at the seam between the two files.
     assert.equal(Number(/^line (\d+)/.exec(last[0]!)![1]), Number(/^line (\d+)/.exec(before.at(-1)!)![1]) + 1)
+  })
+
+  it('a log file it cannot write (here: its folder is a file) turns file logging off with one warning; the echo goes on', async () => {
+    const dir = await dataDir()
+    await writeFile(join(dir, 'logs'), 'not a folder')
+    const echoed: string[] = []
+    const log = new DaemonLog({ file: dataPaths(dir).logFile, echo: (l) => echoed.push(l), human: false })
+    log.log('first')
+    log.log('second')
+    log.close()
+    assert.equal(echoed.length, 3, echoed.join('\n'))
+    assert.match(echoed[0]!, /^warning: cannot write the log file .*swarmd\.log/)
+    assert.deepEqual(echoed.slice(1), ['first', 'second'])
   })
 
   it('swarmd logs --follow prints lines written after it started, across a rotation, and waits for a file not there yet', async () => {
