@@ -40,7 +40,7 @@ export function rejectionReason (fault: string): string {
  * The daemon's Prometheus metrics (`swarmd_*`) in a registry of its own: never prom-client's
  * global one, as tests and benches run several daemons in one process. libp2p's own metrics
  * (`libp2p_*`, and Node's `nodejs_*`/`process_*`) go into the same registry through
- * `@libp2p/prometheus-metrics` (src/p2p/libp2p-node.ts). Counters move as things happen; the
+ * `@libp2p/prometheus-metrics` (wired in src/daemon/daemon.ts). Counters move as things happen; the
  * gauges (peers, records, best val_bpb) are read from the API's ports at each scrape.
  * Every label is from a fixed set: record kinds, tiers, channels, verdicts, fault codes; never a peer id.
  */
@@ -120,7 +120,7 @@ export class SwarmdMetrics implements MetricsPort {
     })
   }
 
-  /** From now on, the gauges read these ports (until then they are absent from the text). */
+  /** From now on, the gauges read these ports (until then, while the daemon joins its swarm, they show 0 or nothing). */
   serve (ports: MetricsPorts): void { this.ports = ports }
 
   /** Count one refused piece of peer input (the network's `onRejection`). */
