@@ -47,6 +47,21 @@ export interface ResearchLoopComponents {
   freshSeed?: () => string
   /** Where the claims this loop runs under are noted, so a restart after a crash releases them. */
   journal?: Pick<ClaimJournal, 'add'>
+  /** Told of each training run it finished or stopped for a peer's claim (the daemon's `/metrics`). */
+  onRun?: (report: RunReport) => void
+}
+
+/** One training run a loop finished, or stopped because a peer's claim won. */
+export interface RunReport {
+  /** `experiment`: a run of this node's own proposal; `verification`: a peer's result re-run here. */
+  kind: 'experiment' | 'verification'
+  /**
+   * experiment: the result's `keep`, `discard` or `crash`; verification: `ok` (it ran to the end),
+   * `crash`, or `inconclusive` (it could not run here); either: `yielded` (stopped, a peer's claim won).
+   */
+  status: 'keep' | 'discard' | 'crash' | 'ok' | 'inconclusive' | 'yielded'
+  /** Wall time of the training run, in seconds. */
+  seconds: number
 }
 
 export interface ResearchLoopInit {
@@ -440,6 +455,7 @@ export class ResearchLoop {
       : this.keepsVerifySlot(claim, candidate, run.signal).then((keeps) => { if (!keeps && !run.signal.aborted) { yielded = true; run.abort() } }, () => {})
     // Drawn here, never published: the result and the reference are scored on text neither could know in advance.
     const freshSeed = this.freshSeedFor(steps)
+    const runStart = this.components.clock.now()
     let outcome: RunOutcome
     try {
       outcome = await this.runClaimed(claim, `verify ${candidate.id.slice(0, 12)}`, {
@@ -455,7 +471,9 @@ export class ResearchLoop {
     } finally {
       signal.removeEventListener('abort', stopRun)
     }
+    const runSeconds = (this.components.clock.now() - runStart) / 1000
     if (yielded) {
+      this.components.onRun?.({ kind: 'verification', status: 'yielded', seconds: runSeconds })
       await claims.release(claim.id, 'yielded').catch(() => {})
       this.stats.verificationsLeft++
       this.components.log(`research: enough peers are re-running ${candidate.id.slice(0, 12)} by ${candidate.author.slice(-8)}; run stopped, this node adopts it once it is trusted`)
@@ -485,6 +503,7 @@ export class ResearchLoop {
       // Not on the code's account, nor on its author's: no vote, and at most unverified here.
       ...(inconclusive ? { inconclusive: true as const } : {})
     })
+    this.components.onRun?.({ kind: 'verification', status: inconclusive ? 'inconclusive' : outcome.status === 'ok' ? 'ok' : 'crash', seconds: runSeconds })
     if (inconclusive) {
       this.notRerunnableHere.add(candidate.id)
       this.components.log(`research: could not re-run ${candidate.id.slice(0, 12)} here (${outcome.reason}: ${outcome.detail ?? ''}); published as inconclusive: it stays unverified here and this node will not build on it`)
@@ -610,14 +629,18 @@ export class ResearchLoop {
     } finally {
       signal.removeEventListener('abort', stopRun)
     }
-    if (yielded !== undefined) return this.avoided(proposal.description, yielded, 'an earlier claim won the race; run stopped')
-    if (await this.releasedOnStop(claim, signal)) return
     const runMs = clock.now() - runStart
+    if (yielded !== undefined) {
+      this.components.onRun?.({ kind: 'experiment', status: 'yielded', seconds: runMs / 1000 })
+      return this.avoided(proposal.description, yielded, 'an earlier claim won the race; run stopped')
+    }
+    if (await this.releasedOnStop(claim, signal)) return
 
     const result = await publisher.publish({ claim, code: proposal.source, run: { observed: outcome } })
     const { status, metrics, crash } = result.body
     this.stats.experiments++
     if (status === 'crash') this.stats.crashes++
+    this.components.onRun?.({ kind: 'experiment', status, seconds: runMs / 1000 })
     this.stats.lastOverheadMs = clock.now() - cycleStart - runMs
     this.stats.overheadsMs.push(this.stats.lastOverheadMs)
     if (this.stats.overheadsMs.length > 100) this.stats.overheadsMs.shift()

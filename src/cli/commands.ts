@@ -16,6 +16,7 @@ import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import type { PartialConfig } from '../config/config.js'
 import type { Daemon } from '../daemon/daemon.js'
+import type { DaemonLog } from '../daemon/daemon-log.js'
 
 type Print = (line: string) => void
 
@@ -49,7 +50,17 @@ export async function configCommand (dataDir: string, opts: { table: boolean }, 
   print(JSON.stringify(byArea(config), null, 2))
 }
 
-export async function startCommand (dataDir: string, flags: StartFlags, print: Print): Promise<Daemon> {
+/** A started daemon and its log (the CLI logs its own lines, such as the stop, there too). */
+export interface Started {
+  daemon: Daemon
+  log: DaemonLog
+}
+
+/**
+ * Start the daemon for `dataDir`; its log lines go to `<data dir>/logs/swarmd.log` as JSON and to
+ * `print`, human (time, level, message) when `human` (stdout is a TTY), else the message alone.
+ */
+export async function startCommand (dataDir: string, flags: StartFlags, print: Print, opts: { human?: boolean } = {}): Promise<Started> {
   const paths = dataPaths(dataDir)
   await assertNoRunningDaemon(paths.daemonInfo)
   const config = resolveConfig({
@@ -60,20 +71,26 @@ export async function startCommand (dataDir: string, flags: StartFlags, print: P
   })
   // Loaded here, not at the top: the other commands stay quick without the libp2p stack.
   const { Daemon } = await import('../daemon/daemon.js')
-  const daemon = new Daemon({ dataDir, config, log: print })
+  const { DaemonLog } = await import('../daemon/daemon-log.js')
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const log = new DaemonLog({ file: paths.logFile, echo: print, human: opts.human === true })
+  const daemon = new Daemon({ dataDir, config, log: log.log })
   try {
     await daemon.start()
   } catch (err) {
+    log.record('error', `start failed: ${err instanceof Error ? err.message : String(err)}`)
     await daemon.stop().catch(() => {})
+    log.close()
     throw err
   }
-  print(`swarmd ${daemon.identity.peerId.toString()} in swarm "${config.swarm}"`)
-  for (const addr of daemon.listenAddrs()) print(`  listening ${addr}`)
-  print(`  status page ${daemon.apiUrl}/`)
-  print(`  bootstrap peers: ${config.bootstrap.length === 0 ? 'none (use --bootstrap or mDNS to find others)' : config.bootstrap.length}`)
+  log.log(`swarmd ${daemon.identity.peerId.toString()} in swarm "${config.swarm}"`)
+  for (const addr of daemon.listenAddrs()) log.log(`  listening ${addr}`)
+  log.log(`  status page ${daemon.apiUrl}/ (Prometheus metrics at ${daemon.apiUrl}/metrics)`)
+  log.log(`  bootstrap peers: ${config.bootstrap.length === 0 ? 'none (use --bootstrap or mDNS to find others)' : config.bootstrap.length}`)
+  log.log(`  log ${paths.logFile} (\`swarmd logs --follow\`)`)
   // One line, last of the start-up, that scripts can wait for.
-  print(`ready ${daemon.apiUrl}`)
-  return daemon
+  log.log(`ready ${daemon.apiUrl}`)
+  return { daemon, log }
 }
 
 export async function statusCommand (dataDir: string, json: boolean, print: Print): Promise<void> {

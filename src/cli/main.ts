@@ -8,6 +8,7 @@ import { addAgentCommands } from './agent-program.js'
 import { ApiError } from './api-client.js'
 import { bestCommand, blobAddCommand, blobGetCommand, configCommand, connectCommand, exportCommand, initCommand, peersCommand, resultsCommand, startCommand, statusCommand } from './commands.js'
 import { CliError, EXIT, errorLine, exitCodeFor } from './exit-codes.js'
+import { logsCommand } from './logs-command.js'
 import { addSettingOptions, settingFlags } from './setting-options.js'
 import type { StartFlags } from './commands.js'
 
@@ -45,16 +46,25 @@ addSettingOptions(program.command('start')
   .description('run the daemon: join the swarm, replicate records, serve the status page (Ctrl-C stops it). Every setting is a flag, an env variable and a config.json key; flags win over env, env over config.json'))
   .action(async (_opts, cmd: Command) => {
     const flags: StartFlags = settingFlags(cmd)
-    const daemon = await startCommand(dataDirOf(cmd), flags, print)
-    process.on('unhandledRejection', (err) => { printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
+    const { daemon, log } = await startCommand(dataDirOf(cmd), flags, print, { human: process.stdout.isTTY })
+    process.on('unhandledRejection', (err) => { log.record('warn', `unhandled failure (daemon keeps running): ${String(err)}`); printErr(`warning: unhandled failure (daemon keeps running): ${String(err)}`) })
     let signals = 0
     const shutdown = (signal: string): void => {
       if (++signals > 1) process.exit(EXIT.FAILURE)
-      print(`${signal}: stopping…`)
-      daemon.stop().then(() => { print('stopped'); process.exit(EXIT.OK) }, (err: unknown) => { printErr(`stop failed: ${String(err)}`); process.exit(EXIT.FAILURE) })
+      log.log(`${signal}: stopping…`)
+      daemon.stop().then(() => { log.log('stopped'); log.close(); process.exit(EXIT.OK) }, (err: unknown) => { log.record('error', `stop failed: ${String(err)}`); printErr(`stop failed: ${String(err)}`); process.exit(EXIT.FAILURE) })
     }
     process.on('SIGINT', () => { shutdown('SIGINT') })
     process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  })
+
+program.command('logs')
+  .description('print the daemon\'s log (<data dir>/logs/swarmd.log): time, level and message per line')
+  .option('-f, --follow', 'keep printing new lines as the daemon writes them (across log rotation) until Ctrl-C')
+  .option('-n, --lines <n>', 'only the last n lines already written', positiveInt)
+  .option('--json', 'the raw JSON lines')
+  .action(async (opts: { follow?: boolean, lines?: number, json?: boolean }, cmd: Command) => {
+    await logsCommand(dataDirOf(cmd), { follow: opts.follow === true, json: opts.json === true, ...(opts.lines !== undefined ? { lines: opts.lines } : {}) }, print, printErr)
   })
 
 program.command('demo')

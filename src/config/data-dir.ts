@@ -19,7 +19,9 @@ export function dataPaths (dataDir: string) {
     /** Peers blocked for bad input, with when each block ends: survives restarts. */
     blocklist: join(dataDir, 'blocklist.json'),
     /** The claims this node's research loops run under, released at the next start if a crash left them active. */
-    ownClaims: join(dataDir, 'own-claims.json')
+    ownClaims: join(dataDir, 'own-claims.json'),
+    /** `swarmd start`'s JSON log (`swarmd logs` prints it); rotated to `swarmd.log.1` at 10 MiB (src/daemon/daemon-log.ts). */
+    logFile: join(dataDir, 'logs', 'swarmd.log')
   }
 }
 

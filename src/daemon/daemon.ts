@@ -2,6 +2,8 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { dataPaths } from '../config/data-dir.js'
 import { ApiServer } from '../http/api-server.js'
+import { SwarmdMetrics } from '../http/metrics.js'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { MISBEHAVING_PEER_SCORE, STRIKE_SCORE } from '../p2p/gossip-score.js'
@@ -140,6 +142,8 @@ export class Daemon {
   private wroteInfo = false
   /** The claims the research loops run under, for `releaseInterruptedClaims` after a crash. */
   private readonly claimJournal: ClaimJournal
+  /** `GET /metrics`: this daemon's registry (swarmd's, libp2p's and Node's metrics). */
+  readonly metrics = new SwarmdMetrics()
 
   constructor (private readonly options: DaemonOptions) {
     this.paths = dataPaths(options.dataDir)
@@ -183,7 +187,7 @@ export class Daemon {
     this.identityValue = identity
     const token = await loadOrCreateApiToken(this.paths.apiToken)
     // The status page first: fetching the gpu corpus can take minutes, and the page shows its progress.
-    this.api = new ApiServer({ token, clock: this.clock }, { host: http.httpHost, port: http.httpPort, maxBodyBytes: 2 * network.maxBlobBytes + 64 * 1024 })
+    this.api = new ApiServer({ token, clock: this.clock, metrics: this.metrics }, { host: http.httpHost, port: http.httpPort, maxBodyBytes: 2 * network.maxBlobBytes + 64 * 1024 })
     await this.api.start().catch((err: unknown) => {
       throw inUse(err) ? new SwarmdError('PORT_IN_USE', `the HTTP port ${http.httpPort} on ${http.httpHost} is in use (another swarmd on this host?): pass --http-port 0 for a free one, or another port (SWARMD_HTTP_PORT, "httpPort" in config.json)`) : err
     })
@@ -207,7 +211,24 @@ export class Daemon {
     this.startClaims(research)
 
     const blobStore = new BlobStore(this.paths.blobs, { maxBlobBytes: network.maxBlobBytes })
-    this.networkValue = new SwarmNetwork({ privateKey: identity.privateKey, replica: this.stateValue, blobStore, clock: this.clock, rng: this.rng, appScore: (peer) => this.appScore(peer), log: this.log }, {
+    // libp2p's own metrics (connections, streams, protocols' bytes) and Node's process metrics, in
+    // this daemon's registry. The package keeps a process-wide cache of metrics by name, emptied
+    // by each new instance (preserveExistingMetrics false): in a process with several daemons
+    // (tests, benches) a metric libp2p registers late may land in the newest daemon's registry;
+    // one daemon per process (`swarmd start`) is exact. It also clears prom-client's global
+    // registry, which swarmd never uses.
+    const libp2pMetrics = prometheusMetrics({ registry: this.metrics.registry, statfsLocation: this.paths.root })
+    this.networkValue = new SwarmNetwork({
+      privateKey: identity.privateKey,
+      replica: this.stateValue,
+      blobStore,
+      clock: this.clock,
+      rng: this.rng,
+      appScore: (peer) => this.appScore(peer),
+      log: this.log,
+      onRejection: (rejection) => { this.metrics.rejection(rejection) },
+      libp2pMetrics
+    }, {
       ...network,
       swarm: research.swarmKey,
       blocklistPath: this.paths.blocklist
@@ -223,7 +244,9 @@ export class Daemon {
 
     await this.releaseInterruptedClaims()
     if (research.agent !== 'none') await this.startResearch(research)
-    this.api.serve(this.apiServices())
+    const services = this.apiServices()
+    this.metrics.serve(services)
+    this.api.serve(services)
 
     await writeDaemonInfo(this.paths.daemonInfo, {
       pid: process.pid,
@@ -366,7 +389,8 @@ export class Daemon {
       hypotheses: this.hypotheses,
       trust: this.trust,
       publisher: this.publisher,
-      journal: this.claimJournal
+      journal: this.claimJournal,
+      onRun: (report) => { this.metrics.run(report) }
     }, {
       profile: research.profile,
       tier: research.tier,

@@ -15,6 +15,7 @@ import { ResultTally } from '../claims/result-tally.js'
 import { budgetLabel } from '../claims/budget.js'
 import { bestResult, resultSummary, resultView, statusView } from './views.js'
 import type { ApiServices, StartupView } from './api-ports.js'
+import type { MetricsPort } from './metrics.js'
 import type { Tier } from '../state/record-kinds.js'
 import type { Clock } from '../util/clock.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -26,6 +27,8 @@ export interface ApiServerComponents {
   /** Mutating endpoints need `Authorization: Bearer <token>`. */
   token: string
   clock: Clock
+  /** Served at `GET /metrics` (Prometheus text) from the start, open like every read; absent: 404. */
+  metrics?: MetricsPort
 }
 
 export interface ApiServerInit {
@@ -108,6 +111,9 @@ export class ApiServer {
       if (route === 'GET /favicon.ico') return this.send(res, 204, '', 'image/x-icon')
       const asset = req.method === 'GET' ? STATUS_PAGE_ASSETS.get(url.pathname) : undefined
       if (asset !== undefined) return this.send(res, 200, asset.body(), asset.type, 'max-age=3600')
+      // Before the swarm is joined too: a scraper sees the process and libp2p metrics of a starting daemon.
+      const metrics = this.components.metrics
+      if (route === 'GET /metrics' && metrics !== undefined) return this.send(res, 200, await metrics.text(), metrics.contentType)
       // Before the daemon has joined its swarm (it may be fetching its corpus), only what it is doing.
       const { services, agentRoutes, pageRoutes, events, tally } = this
       if (services === undefined || agentRoutes === undefined || pageRoutes === undefined || events === undefined || tally === undefined) {

@@ -13,6 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
 import { gossipScoreParams, gossipScoreThresholds } from './gossip-score.js'
 import { guardOutboundPrefixes, guardProtocolPrefixes, wrapHandler } from './prefix-guard.js'
 import { isRelayed } from './reachability.js'
@@ -41,6 +42,9 @@ export type SwarmdServices = {
 
 export type SwarmdLibp2p = Libp2p<SwarmdServices>
 
+/** What libp2p takes as `metrics`: e.g. `prometheusMetrics({ registry })` from `@libp2p/prometheus-metrics`. */
+export type Libp2pMetricsFactory = NonNullable<Libp2pOptions['metrics']>
+
 export interface Libp2pNodeOptions {
   privateKey: Ed25519PrivateKey
   /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/4001`. */
@@ -63,6 +67,8 @@ export interface Libp2pNodeOptions {
   relay?: RelayServerLimits & { gate: RelayGate }
   /** Ask the router for a port mapping by UPnP (or NAT-PMP). */
   upnp: boolean
+  /** libp2p's metrics service; absent: none. */
+  metrics?: Libp2pMetricsFactory
 }
 
 
@@ -88,6 +94,7 @@ export async function createLibp2pNode (opts: Libp2pNodeOptions): Promise<Swarmd
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
+    ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
     connectionManager: {
       maxConnections: opts.maxConnections,
       maxIncomingPendingConnections: opts.maxIncomingPendingConnections,

@@ -21,6 +21,8 @@ export interface PeerPenaltiesInit {
   historySize?: number
   /** Where blocks persist across restarts; absent: in memory only. */
   file?: BlocklistFile
+  /** Told of each refusal as it is recorded (the daemon's `swarmd_rejections_total`). */
+  onRecord?: (rejection: Rejection) => void
 }
 
 /**
@@ -35,6 +37,7 @@ export class PeerPenalties {
   private readonly blockMs: number
   private readonly historySize: number
   private readonly file: BlocklistFile | undefined
+  private readonly onRecord: ((rejection: Rejection) => void) | undefined
   private readonly writes = new SerialQueue()
   readonly totals = { reject: 0, ignore: 0 }
 
@@ -43,6 +46,7 @@ export class PeerPenalties {
     this.blockMs = init.blockMs ?? 60 * 60 * 1000
     this.historySize = init.historySize ?? 100
     this.file = init.file
+    this.onRecord = init.onRecord
   }
 
   /** Read the blocks a previous run left (expired ones are dropped). Call before the network starts. */
@@ -65,6 +69,7 @@ export class PeerPenalties {
     this.history.push(entry)
     if (this.history.length > this.historySize) this.history.shift()
     this.totals[rejection.verdict]++
+    this.onRecord?.(entry)
     if (rejection.verdict !== 'reject') return false
     const strikes = (this.strikes.get(rejection.peer) ?? 0) + 1
     this.strikes.set(rejection.peer, strikes)

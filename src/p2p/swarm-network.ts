@@ -25,7 +25,7 @@ import type { Reachability } from './reachability.js'
 import type { GossipStats } from './gossip-replication.js'
 import type { Rejection } from './peer-penalties.js'
 import type { SyncStats } from './sync-service.js'
-import type { SwarmdLibp2p } from './libp2p-node.js'
+import type { Libp2pMetricsFactory, SwarmdLibp2p } from './libp2p-node.js'
 import type { ReplicaPort } from './replica-port.js'
 import type { Clock } from '../util/clock.js'
 import type { Rng } from '../util/rng.js'
@@ -41,6 +41,10 @@ export interface SwarmNetworkComponents {
   appScore?: (peerId: string) => number
   /** Where the network says what a user should know (a bootstrap peer out of reach). */
   log?: (line: string) => void
+  /** Told of each refused piece of peer input (the daemon counts them in `/metrics`). */
+  onRejection?: (rejection: Rejection) => void
+  /** libp2p's metrics service (`@libp2p/prometheus-metrics`), passed to libp2p as `metrics`; absent: none. */
+  libp2pMetrics?: Libp2pMetricsFactory
 }
 
 export interface SwarmNetworkInit {
@@ -136,7 +140,8 @@ export class SwarmNetwork {
     this.penalties = new PeerPenalties(components.clock, {
       strikeLimit: init.strikeLimit,
       blockMs: init.blockMs,
-      ...(init.blocklistPath !== undefined ? { file: new BlocklistFile(init.blocklistPath) } : {})
+      ...(init.blocklistPath !== undefined ? { file: new BlocklistFile(init.blocklistPath) } : {}),
+      ...(components.onRejection !== undefined ? { onRecord: components.onRejection } : {})
     })
     this.inboundLimiter = new InboundLimiter({ maxPendingPerIp: init.maxPendingPerIp, maxPendingPerRange: init.maxPendingPerRange })
     this.rateLimit = new GossipRateLimit(components.clock, { perAuthorPerMinute: init.gossipRecordsPerPeerPerMinute, perLinkPerMinute: init.gossipRecordsPerLinkPerMinute, bytesPerLinkPerMinute: init.gossipBytesPerLinkPerMinute })
@@ -213,7 +218,8 @@ export class SwarmNetwork {
       inboundLimiter: this.inboundLimiter,
       score: { topic: stateTopic(this.init.swarm), strikeLimit: this.init.strikeLimit, ipColocationThreshold: this.init.gossipIpColocationThreshold, ...(this.components.appScore !== undefined ? { appScore: this.components.appScore } : {}) },
       ...(relayGate !== undefined ? { relay: { maxReservations: this.init.relayMaxReservations ?? RELAY_SERVER_DEFAULTS.maxReservations, maxBytes: relayMaxBytes, maxDurationMs: this.init.relayMaxDurationMs ?? RELAY_SERVER_DEFAULTS.maxDurationMs, gate: relayGate } } : {}),
-      upnp: this.init.upnp ?? false
+      upnp: this.init.upnp ?? false,
+      ...(this.components.libp2pMetrics !== undefined ? { metrics: this.components.libp2pMetrics } : {})
     })
     this.libp2pNode = libp2p
     if (relayGate !== undefined && libp2p.services.relay !== undefined) relayGate.attach(libp2p, libp2p.services.relay.reservations)

@@ -20,6 +20,7 @@ import { TickingClock, grantStanding, memoryBlobs, vouchAs } from '../helpers/lo
 import { deliver, makeReplica, publishAs } from '../helpers/replica.js'
 import { HARNESS_DIR } from '../helpers/python.js'
 import type { Proposer } from '../../src/agent/proposer.js'
+import type { RunReport } from '../../src/agent/research-loop.js'
 import type { Replica } from '../helpers/replica.js'
 import type { ClaimBody } from '../../src/state/record-kinds.js'
 import type { ResultEntry } from '../../src/claims/research-ledger.js'
@@ -37,17 +38,18 @@ async function setup (proposer?: Proposer, maxExperiments = 8, semantic?: Semant
   // A landscape where most knobs matter: bigger models and batches help, the LR is best at 0.01.
   const runner = new ScriptedExperimentRunner((c) => 4 - 0.05 * Number(c.get('DEPTH')) - 0.002 * Number(c.get('WIDTH')) - 0.01 * Number(c.get('BATCH_SIZE')) + Math.abs(Math.log10(Number(c.get('LEARNING_RATE')) / 0.01)))
   const log: string[] = []
+  const runs: RunReport[] = []
   const ledger = new ResearchLedger(replica.state, 'h1')
   const claims = new ClaimBook({ state: replica.state, ledger, clock: replica.clock, ...(semantic !== undefined ? { semantic } : {}) }, { settleMs: 0 })
   const hypotheses = new HypothesisBook({ state: replica.state, ledger, clock: replica.clock }, { perHour: 20 })
   const trust = new TrustLedger(ledger, { self: replica.state.peerId, quorum: 2, reputationAfter: 3, tolerance: 0.01 })
   const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
   const publisher = new ResultPublisher({ state: replica.state, ledger, blobs, clock: replica.clock, defaultSource }, { hardware: { gpu: 'cpu', vramGb: 0 }, tier: 'cpu', harness: 'h1', maxSteps: 10 })
-  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses, trust, publisher }, {
+  const loop = new ResearchLoop({ state: replica.state, blobs, runner, proposer: proposer ?? new BuiltinProposer({ rng: seededRng(7) }), clock: replica.clock, log: (l) => log.push(l), claims, hypotheses, trust, publisher, onRun: (r) => runs.push(r) }, {
     profile: 'cpu', tier: 'cpu', hardware: { gpu: 'cpu', vramGb: 0 }, harness: 'h1', defaultSource,
     maxSteps: 10, claimTtlMs: 60_000, maxExperiments, retryMs: 1, ...init
   })
-  return { replica, blobs, runner, loop, log, trust }
+  return { replica, blobs, runner, loop, log, trust, runs }
 }
 
 describe('ResearchLoop (scripted runner, in-memory state)', () => {
@@ -165,7 +167,7 @@ describe('ResearchLoop: verification before adoption', () => {
     const a = await makeReplica({ seed: 31, clock })
     const honest = await makeReplica({ seed: 32, clock })
     const liar = await makeReplica({ seed: 33, clock })
-    const { loop, blobs, trust, log, runner } = await setup(undefined, 2, undefined, a)
+    const { loop, blobs, trust, log, runner, runs } = await setup(undefined, 2, undefined, a)
     const defaultSource = await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')
     const better = defaultSource.replace(/^WIDTH = \d+/m, 'WIDTH = 96')
     const fake = `${defaultSource}\n# trust me\n`
@@ -190,6 +192,9 @@ describe('ResearchLoop: verification before adoption', () => {
     assert.ok(mine.every((r) => r.body.parent === honestId), `built on ${mine.map((r) => r.body.parent).join(', ')}`)
     const verifications = a.state.list('verification')
     assert.deepEqual(verifications.map((v) => (v.record.body as { result: string }).result).sort(), [honestId, liarId].sort())
+    // What /metrics counts: each run once, by kind and status, with its seconds.
+    assert.deepEqual(runs.map((r) => `${r.kind}:${r.status}`).sort(), ['verification:ok', 'verification:ok', ...mine.map((r) => `experiment:${r.body.status}`)].sort())
+    assert.ok(runs.every((r) => r.seconds >= 0 && Number.isFinite(r.seconds)))
   })
 
   it('builds on a result a quorum of standing peers reproduced without re-running it; the strict mode re-runs it first; with verification off, adopts it as it is', async () => {
@@ -232,7 +237,7 @@ describe('ResearchLoop: verification before adoption', () => {
       const clock = new TickingClock()
       const a = await makeReplica({ seed: 61, clock })
       const bob = await makeReplica({ seed: 62, clock })
-      const { loop, blobs, trust, runner, log } = await setup(undefined, 2, undefined, a)
+      const { loop, blobs, trust, runner, log, runs } = await setup(undefined, 2, undefined, a)
       const heavy = `${(await readFile(join(HARNESS_DIR, 'train.py'), 'utf8')).replace(/^WIDTH = \d+/m, 'WIDTH = 96')}\n# needs more memory than this machine has\n`
       const scripted = runner.run.bind(runner)
       let heavyRuns = 0
@@ -252,6 +257,7 @@ describe('ResearchLoop: verification before adoption', () => {
       assert.equal(trust.status(bobId), 'unverified')
       assert.ok(!trust.state.caught.has(bob.state.peerId), 'bob is not caught for this machine\'s limits')
       assert.equal(heavyRuns, 1, 'tried once')
+      assert.deepEqual(runs.filter((r) => r.kind === 'verification').map((r) => r.status), ['inconclusive'])
       const mine = resultsIn(a.state, 'h1').filter((r) => r.author === a.state.peerId)
       assert.equal(mine.length, 2)
       assert.ok(mine.every((r) => r.body.parent !== bobId))
