@@ -221,6 +221,19 @@ export class ResearchLedger {
   }
 
   /**
+   * A new result into the sorted results, where they are kept: results mostly arrive in order, so
+   * this is a search and a short move, not a sort of 100,000 per result.
+   */
+  private keepSorted (entry: ResultEntry): void {
+    const sorted = this.sortedResults
+    const kept = sorted?.revision === this.resultsRevision
+    this.resultsRevision++
+    if (!kept || sorted === undefined) return
+    if (!this.state.isConvicted(entry.author)) sorted.entries.splice(precedenceIndex(sorted.entries, entry), 0, entry)
+    sorted.revision = this.resultsRevision
+  }
+
+  /**
    * Results of this harness, oldest first (a copy: the caller may reorder it). Sorted once per
    * change of the index, not per call: the status page and the API page through 100,000 of them.
    */
@@ -527,7 +540,7 @@ export class ResearchLedger {
       this.arrivals.push({ kind: 'result', entry })
       this.seen.set(rec.id, seenAt)
       this.claimsAndResults++
-      this.resultsRevision++
+      this.keepSorted(entry)
       const siblings = this.resultsOfClaim.get(body.claimId) ?? []
       siblings.push(entry)
       this.resultsOfClaim.set(body.claimId, siblings)
@@ -551,6 +564,18 @@ export class ResearchLedger {
     if (entry.delta.length > 0) push(this.byDelta, `${parentKey(entry.parent)} ${deltaKey(entry.delta)}`, entry)
     push(this.byParent, parentKey(entry.parent), entry)
   }
+}
+
+/** Where `entry` goes in `sorted` (oldest first, by `precedes`): after every entry that precedes it. */
+function precedenceIndex (sorted: readonly Precedence[], entry: Precedence): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (precedes(sorted[mid]!, entry)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 function sortedIndex (sorted: number[], value: number): number {

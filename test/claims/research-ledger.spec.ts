@@ -489,3 +489,30 @@ describe('ResearchLedger: an equivocating author', () => {
     ledger.close()
   })
 })
+
+describe('ResearchLedger: results in order however they arrive', () => {
+  it('keeps allResults oldest first as late results arrive between earlier ones (kept sorted, not re-sorted)', async () => {
+    const clock = new ManualClock()
+    const late = await makeReplica({ clock, seed: 11 })
+    const here = await makeReplica({ clock, seed: 12 })
+    const ledger = new ResearchLedger(here.state, HARNESS)
+    const lateIds: string[] = []
+    const ids: string[] = []
+    for (let i = 0; i < 20; i++) {
+      clock.advance(1_000)
+      // Every other result is written by a peer cut off until the end: it arrives late, between the others.
+      const writer = i % 2 === 0 ? here : late
+      const rec = await writer.state.append('result', resultBody(code(`claim ${i}`), { description: `run ${i}`, codeHash: code(`run ${i}`) }))
+      ids.push(rec.id)
+      if (writer === late) lateIds.push(rec.id)
+      assert.equal(ledger.allResults().length, Math.ceil((i + 1) / 2), 'read between arrivals, so the sorted copy is kept and grown')
+    }
+    await sync(late, here)
+    assert.deepEqual(ledger.allResults().map((r) => r.id), ids)
+    const copy = ledger.allResults()
+    copy.reverse()
+    assert.deepEqual(ledger.allResults().map((r) => r.id), ids, 'a caller reordering its copy changes nothing')
+    assert.equal(lateIds.length, 10)
+    ledger.close()
+  })
+})
