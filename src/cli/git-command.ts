@@ -1,0 +1,105 @@
+import { resolve } from 'node:path'
+import { ApiClient, ApiError } from './api-client.js'
+import { importOrder } from './lineage-commits.js'
+import { importStream } from './lineage-import.js'
+import { LineageRepo } from './lineage-repo.js'
+import { bestReply, defaultSourceReply, resultsReply, statusReply } from '../http/api-contract.js'
+import { TIERS } from '../state/record-kinds.js'
+import { SwarmdError } from '../util/errors.js'
+import { sha256Hex } from '../util/hash.js'
+import type { ResultJson } from '../http/api-contract.js'
+import type { Tier } from '../state/record-kinds.js'
+
+type Print = (line: string) => void
+
+/** What one `swarmd git` run did to the repository. */
+export interface LineageSync {
+  dir: string
+  created: boolean
+  /** The results the daemon listed, newest first. */
+  results: ResultJson[]
+  /** The commit of every result in the repository now, by result id. */
+  commits: Map<string, string>
+  /** Results committed by this run. */
+  added: number
+  /** Results left for a later run: their parent, or their source, has not reached this daemon yet. */
+  waiting: number
+  /** Refs that did not name their result and were written again. */
+  repaired: number
+  /** Each tier's branch: the best trusted result's commit, or null when the tier has none. */
+  branches: Map<Tier, string | null>
+  /** Tiers whose best result is not in the repository yet (it waits): their branches stay where they were. */
+  bestWaiting: Tier[]
+  /** Set when HEAD's branch moved but edits to train.py kept the work tree where it was. */
+  headKept?: string
+}
+
+/**
+ * Bring the lineage repository in `dir` up to date with the daemon's results: commit those it
+ * lacks, parents first, then point each tier's branch at the tier's best trusted result.
+ * `progress` gets a line every 500 results of a long import.
+ */
+export async function syncLineage (client: ApiClient, dir: string, progress: Print): Promise<LineageSync> {
+  const status = await client.getJson('/api/status', statusReply)
+  const { repo, created } = await LineageRepo.open(resolve(dir), status.swarm, status.research.tier)
+  const [{ results }, defaults] = await Promise.all([
+    client.getJson('/api/results', resultsReply),
+    client.getJson('/api/default-source', defaultSourceReply)
+  ])
+  const defaultSource = Buffer.from(defaults.code)
+  if (sha256Hex(defaultSource) !== defaults.codeHash) throw new SwarmdError('BLOB_HASH_MISMATCH', 'the daemon\'s default train.py does not match its hash; nothing written')
+
+  const before = await repo.resultCommits()
+  const { ready, waiting } = importOrder(results, new Set(before.commits.keys()))
+  const skipped = new Set<string>()
+  if (ready.length > 0) {
+    const plan = { defaultSource, defaultCodeHash: defaults.codeHash, ready, known: before.commits }
+    await repo.git.fastImport(importStream(plan, async (hash) => sourceOf(client, hash), skipped), (line) => { progress(`git: ${line}`) })
+  }
+  const { commits } = await repo.resultCommits()
+
+  const branches = new Map<Tier, string | null>()
+  const bestWaiting: Tier[] = []
+  for (const tier of TIERS) {
+    const { best } = await client.getJson(`/api/best?tier=${tier}`, bestReply)
+    const commit = best === null ? null : commits.get(best.id)
+    if (commit === undefined) bestWaiting.push(tier)
+    else branches.set(tier, commit)
+  }
+  const { headKept } = await repo.setBranches(branches)
+  return {
+    dir: repo.dir,
+    created,
+    results,
+    commits,
+    added: ready.length - skipped.size,
+    waiting: waiting.length + skipped.size,
+    repaired: before.mismatched,
+    branches,
+    bestWaiting,
+    ...(headKept !== undefined ? { headKept } : {})
+  }
+}
+
+/** `swarmd git [DIR]`: the lineage as a git repository, brought up to date; a summary on stdout, progress on stderr. */
+export async function gitCommand (dataDir: string, dir: string, print: Print, progress: Print): Promise<void> {
+  const client = await ApiClient.forDataDir(dataDir)
+  const sync = await syncLineage(client, dir, progress)
+  print(`${sync.created ? 'created' : 'updated'} ${sync.dir}: ${sync.commits.size} results, ${sync.added} new${sync.repaired > 0 ? ` (${sync.repaired} refs repaired)` : ''}`)
+  if (sync.waiting > 0) print(`${sync.waiting} results wait for a parent or a source that has not reached this daemon yet: run \`swarmd git\` again later`)
+  for (const [tier, commit] of sync.branches) if (commit !== null) print(`  ${tier.padEnd(10)} ${commit.slice(0, 12)}  (the tier's best trusted result)`)
+  for (const tier of sync.bestWaiting) print(`  ${tier.padEnd(10)} stays: the tier's best result waits for its parent or source`)
+  if (sync.headKept !== undefined) print(`HEAD's branch ${sync.headKept} moved, and your edits to train.py keep the work tree where it was: \`git -C ${sync.dir} stash\` then \`git -C ${sync.dir} reset --hard\` to follow it`)
+}
+
+/** A result's train.py, checked against its hash; undefined when no peer has it yet. */
+async function sourceOf (client: ApiClient, codeHash: string): Promise<Uint8Array | undefined> {
+  try {
+    const bytes = await client.getBytes(`/api/blobs/${codeHash}`)
+    if (sha256Hex(bytes) !== codeHash) throw new SwarmdError('BLOB_HASH_MISMATCH', `the source ${codeHash} the daemon returned does not match its hash; nothing written`)
+    return bytes
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined
+    throw err
+  }
+}
