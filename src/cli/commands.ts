@@ -195,7 +195,7 @@ export async function exportCommand (dataDir: string, out: string | undefined, o
     results = (await client.getJson('/api/results', resultsReply)).results
   } else {
     const { syncLineage } = await import('./git-command.js')
-    const sync = await syncLineage(client, opts.git, progress)
+    const sync = await syncLineage(client, dataDir, opts.git, progress)
     results = sync.results
     commitOf = (r) => sync.commits.get(r.id)
     const left = results.filter((r) => !sync.commits.has(r.id)).length

@@ -29,11 +29,12 @@ export class GitBinary {
   /**
    * `git fast-import` fed from `stream`; each `progress` line the stream holds is handed to
    * `onProgress` once git has written everything before it. Refs it names are overwritten
-   * (`--force`); a stream cut short writes nothing (`--done`).
+   * (`--force`); a stream cut short writes nothing (`--done`). Each mark's object id is written to
+   * `marksFile` (`:<mark> <id>` a line).
    */
-  async fastImport (stream: AsyncIterable<Uint8Array>, onProgress: (line: string) => void): Promise<void> {
-    const args = ['fast-import', '--quiet', '--force', '--done', '--date-format=raw']
-    const child = execa('git', args, { cwd: this.dir, env: gitEnv(), extendEnv: false, reject: false, buffer: { stdout: false, stderr: true }, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  async fastImport (stream: AsyncIterable<Uint8Array>, marksFile: string, onProgress: (line: string) => void): Promise<void> {
+    const args = ['fast-import', '--quiet', '--force', '--done', '--date-format=raw', `--export-marks=${marksFile}`]
+    const child = execa('git', args, { cwd: this.dir, env: { ...gitEnv(), GLIBC_TUNABLES: FAST_IMPORT_MALLOC }, extendEnv: false, reject: false, buffer: { stdout: false, stderr: true }, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
     const progress = (async () => {
       for await (const line of createInterface({ input: child.stdout })) {
         if (line.startsWith('progress ')) onProgress(line.slice('progress '.length))
@@ -55,6 +56,13 @@ export class GitBinary {
     return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) }
   }
 }
+
+/**
+ * glibc's malloc for fast-import: keep freed memory instead of handing it back after every object
+ * (zlib's state for each is 256 KiB, over the trim threshold). On a Firecracker VM, where each
+ * brk cost 89 µs, 5,000 results took 15 s with glibc's defaults and 0.6 s with these.
+ */
+const FAST_IMPORT_MALLOC = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=16777216'
 
 /** The environment every git command runs with: nothing of the user's config, nothing that redirects it. */
 function gitEnv (): Record<string, string> {

@@ -1,8 +1,9 @@
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CliError, EXIT } from './exit-codes.js'
 import { GitBinary } from './git-binary.js'
-import { RESULT_REF_PREFIX } from './lineage-import.js'
+import { IMPORT_REF, RESULT_REF_PREFIX } from './lineage-import.js'
+import type { ImportOutcome } from './lineage-import.js'
 import type { Tier } from '../state/record-kinds.js'
 
 /** The file in `.git/` that marks a repository as one `swarmd git` keeps, and for which swarm. */
@@ -59,6 +60,24 @@ export class LineageRepo {
       else mismatched++
     }
     return { commits, mismatched }
+  }
+
+  /**
+   * Run an import stream (`importStream`), then point `refs/results/<id>` at each result's commit,
+   * all in one transaction. `onProgress` gets the stream's progress lines as git reaches them.
+   */
+  async importResults (stream: AsyncIterable<Uint8Array>, outcome: ImportOutcome, onProgress: (line: string) => void): Promise<void> {
+    const marksFile = join(this.dir, '.git', 'swarmd-import-marks')
+    await this.git.fastImport(stream, marksFile, onProgress)
+    const commitOfMark = new Map<number, string>()
+    for (const line of (await readFile(marksFile, 'utf8')).split('\n')) {
+      const m = /^:(\d+) ([0-9a-f]{40,64})$/.exec(line)
+      if (m !== null) commitOfMark.set(Number(m[1]), m[2]!)
+    }
+    const updates = [...outcome.marks].map(([id, mark]) => `update ${RESULT_REF_PREFIX}${id} ${commitOfMark.get(mark)!}`)
+    updates.push(`delete ${IMPORT_REF}`)
+    await this.git.run(['update-ref', '--stdin'], { input: updates.join('\n') + '\n' })
+    await rm(marksFile, { force: true })
   }
 
   /**
