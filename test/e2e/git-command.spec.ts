@@ -96,7 +96,8 @@ describe('e2e: swarmd git, the lineage as a git repository', { timeout: 60_000 }
     assert.equal(await git(dir, 'log', '-1', '--format=%(trailers:key=Result,valueonly)', c3), r3, 'the last trailers are ours, not the description\'s')
     assert.equal(await git(dir, 'log', '-1', '--format=%(trailers:key=Status,valueonly)', c3), 'crash')
 
-    const diff = await git(dir, 'diff', c1, c2, '--', 'train.py')
+    // Refs name each result: `results/<id>` is how a user diffs two of them.
+    const diff = await git(dir, 'diff', `results/${r1}`, `results/${r2}`, '--', 'train.py')
     assert.match(diff, /^\+# experiment B: a lower learning rate$/m)
     assert.equal((diff.match(/^[+-][^+-]/gm) ?? []).length, 1, `only B's line differs\n${diff}`)
 
