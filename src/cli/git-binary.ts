@@ -46,8 +46,9 @@ export class GitBinary {
     const feedError = await fed
     await progress
     if (isMissing(result)) throw missingGit()
+    // The stream's own failure (a source the daemon could not serve) is the cause; git then only saw its input end.
+    if (feedError !== undefined && !closedByGit(feedError)) throw feedError
     if (result.exitCode !== 0) throw failed(args, String(result.stderr))
-    if (feedError !== undefined) throw feedError
   }
 
   private async spawn (args: string[], input: string | undefined): Promise<{ exitCode: number | undefined, stdout: string, stderr: string }> {
@@ -78,6 +79,12 @@ function gitEnv (): Record<string, string> {
 
 function isMissing (result: { code?: string }): boolean {
   return result.code === 'ENOENT'
+}
+
+/** A write that failed because git had stopped reading (it exited first): git's exit status says why. */
+function closedByGit (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED'
 }
 
 function missingGit (): CliError {
