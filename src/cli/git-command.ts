@@ -35,7 +35,7 @@ export interface LineageSync {
   branches: Map<Tier, string | null>
   /** Tiers whose best result is not in the repository yet (it waits): their branches stay where they were. */
   bestWaiting: Tier[]
-  /** Set when HEAD's branch moved but edits to train.py kept the work tree where it was. */
+  /** Set when HEAD's branch moved but edits to train.py kept HEAD (detached) and the work tree where they were. */
   headKept?: string
 }
 
@@ -99,7 +99,7 @@ export async function gitCommand (dataDir: string, dir: string, print: Print, pr
   if (sync.waiting > 0) print(`${sync.waiting} results wait for a parent or a source that has not reached this daemon yet: run \`swarmd git\` again later`)
   for (const [tier, commit] of sync.branches) if (commit !== null) print(`  ${tier.padEnd(10)} ${commit.slice(0, 12)}  (the tier's best trusted result)`)
   for (const tier of sync.bestWaiting) print(`  ${tier.padEnd(10)} stays: the tier's best result waits for its parent or source`)
-  if (sync.headKept !== undefined) print(`HEAD's branch ${sync.headKept} moved, and your edits to train.py keep the work tree where it was: \`git -C ${sync.dir} stash\` then \`git -C ${sync.dir} reset --hard\` to follow it`)
+  if (sync.headKept !== undefined) print(`the branch ${sync.headKept} moved, and HEAD, which was on it, stays where it was (detached) with your edits to train.py: commit or stash them, then \`git checkout ${sync.headKept}\` to follow it`)
 }
 
 /**

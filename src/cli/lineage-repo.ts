@@ -83,7 +83,8 @@ export class LineageRepo {
   /**
    * Point each tier's branch (`refs/heads/<tier>`) at its commit, or delete it (null). When HEAD is
    * on a branch that moves, the work tree follows as `git checkout` would, keeping edits that do
-   * not touch train.py; with edits in the way, it stays and the answer says so.
+   * not touch train.py; with edits to train.py in the way, HEAD stays where it was, detached, with
+   * the edits (the answer names the branch).
    */
   async setBranches (branches: Map<Tier, string | null>): Promise<{ headKept?: string }> {
     const head = await this.git.tryRun(['symbolic-ref', '-q', 'HEAD'])
@@ -93,7 +94,12 @@ export class LineageRepo {
       const ref = `refs/heads/${tier}`
       const old = await this.git.tryRun(['rev-parse', '-q', '--verify', `${ref}^{commit}`])
       if (old === (commit ?? undefined)) continue
-      if (ref === head && commit !== null && !(await this.follow(old, commit))) headKept = tier
+      if (ref === head && commit !== null && old !== undefined && !(await this.follow(old, commit))) {
+        await this.git.run(['update-ref', '--no-deref', 'HEAD', old])
+        headKept = tier
+      } else if (ref === head && commit !== null && old === undefined) {
+        await this.follow(undefined, commit)
+      }
       updates.push(commit === null ? `delete ${ref}` : `update ${ref} ${commit}`)
     }
     if (updates.length > 0) await this.git.run(['update-ref', '--stdin'], { input: updates.join('\n') + '\n' })

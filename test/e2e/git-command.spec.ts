@@ -125,6 +125,15 @@ describe('e2e: swarmd git, the lineage as a git repository', { timeout: 60_000 }
     await daemon.network.blobs.add(Buffer.from(codeB + '# never shared\n'))
     assert.match(ok(await cli('git', dir), 'the third run').stdout, /5 results, 1 new/)
 
+    // A user's edits to the checked-out train.py are never overwritten: HEAD stays, detached, with them.
+    await writeFile(join(dir, 'train.py'), 'my own edit\n')
+    const r7 = await result({ parent: r4, code: codeB + '# experiment C\n# D\n', description: 'D on C', valBpb: 1.25 })
+    const edited = ok(await cli('git', dir), 'a run over local edits')
+    assert.match(edited.stdout, new RegExp(`the branch ${tier} moved, and HEAD.*stays where it was`))
+    assert.equal(await git(dir, 'rev-parse', tier), await commit(r7))
+    assert.equal(await git(dir, 'rev-parse', 'HEAD'), c4)
+    assert.equal(await readFile(join(dir, 'train.py'), 'utf8'), 'my own edit\n')
+
     // The same results give the same commit ids in another repository, at another time.
     const again = join(work, 'again')
     ok(await cli('git', again), 'a fresh repository')
@@ -133,7 +142,7 @@ describe('e2e: swarmd git, the lineage as a git repository', { timeout: 60_000 }
     // export --git: the commit column is the repository's commits; the orphan is left out.
     const exported = ok(await cli('export', '--git', dir), 'export --git')
     const rows = exported.stdout.trim().split('\n').slice(1).map((line) => line.split('\t'))
-    assert.equal(rows.length, 5, exported.stdout)
+    assert.equal(rows.length, 6, exported.stdout)
     for (const [id, description] of [[r1, 'wider model'], [r4, 'C on B'], [sourceless, 'no source yet']] as const) {
       const row = rows.find((r) => r[4] === description)
       assert.ok(row !== undefined, `${description} is exported\n${exported.stdout}`)
