@@ -4,12 +4,12 @@ import { BlobStore, parseBlobHash } from '../p2p/blob-store.js'
 import { ApiClient, ApiError } from './api-client.js'
 import { importOrder } from './lineage-commits.js'
 import { importStream } from './lineage-import.js'
-import type { ImportOutcome } from './lineage-import.js'
 import { LineageRepo } from './lineage-repo.js'
 import { bestReply, defaultSourceReply, resultsReply, statusReply } from '../http/api-contract.js'
 import { TIERS } from '../state/record-kinds.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
+import type { ImportOutcome } from './lineage-import.js'
 import type { ResultJson } from '../http/api-contract.js'
 import type { Tier } from '../state/record-kinds.js'
 
@@ -45,11 +45,12 @@ export interface LineageSync {
  * `progress` gets a line every 500 results of a long import.
  */
 export async function syncLineage (client: ApiClient, dataDir: string, dir: string, progress: Print): Promise<LineageSync> {
-  const status = await client.getJson('/api/status', statusReply)
+  // The results first: a daemon still starting answers them with API_STARTING, its status with no swarm yet.
   const [{ results }, defaults] = await Promise.all([
     client.getJson('/api/results', resultsReply),
     client.getJson('/api/default-source', defaultSourceReply)
   ])
+  const status = await client.getJson('/api/status', statusReply)
   const defaultSource = Buffer.from(defaults.code)
   if (sha256Hex(defaultSource) !== defaults.codeHash) throw new SwarmdError('BLOB_HASH_MISMATCH', 'the daemon\'s default train.py does not match its hash; nothing written')
 
