@@ -2,7 +2,7 @@
 # System packages swarmd needs beyond npm, from Debian. Idempotent: apt-get runs only for what
 # is missing, and an existing PyTorch (CUDA or CPU, in /usr/bin/python3 or $SWARMD_PYTHON) is kept.
 #   bash scripts/install-system-deps.sh          what a daemon needs to run experiments
-#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium, ip, iptables, miniupnpd)
+#   bash scripts/install-system-deps.sh --test   plus what the test suite needs (Chromium, git, ip, iptables, miniupnpd)
 set -euo pipefail
 missing=()
 python="${SWARMD_PYTHON:-/usr/bin/python3}"
@@ -19,6 +19,8 @@ if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
 fi
 # The NAT tests build homes and routers from network namespaces (test/helpers/netns.ts).
 if [ "${1:-}" = "--test" ]; then
+  # `swarmd git` drives the git binary (test/e2e/git-command.spec.ts); a CI job fed a tarball may lack it.
+  command -v git >/dev/null 2>&1 || missing+=(git)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)
   # A home router that forwards a port on request (UPnP IGD, NAT-PMP); it writes legacy iptables rules.

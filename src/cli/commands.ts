@@ -15,6 +15,7 @@ import { CliError, EXIT } from './exit-codes.js'
 import { SwarmdError } from '../util/errors.js'
 import { sha256Hex } from '../util/hash.js'
 import type { PartialConfig } from '../config/config.js'
+import type { ResultJson } from '../http/api-contract.js'
 import type { Daemon } from '../daemon/daemon.js'
 import type { DaemonLog } from '../daemon/daemon-log.js'
 
@@ -199,11 +200,27 @@ async function refuseLocalEdits (client: ApiClient, file: string, incoming: Uint
   throw new CliError(EXIT.USAGE, 'CLI_LOCAL_EDITS', `${file} holds edits that no result in the swarm has (not an earlier pull); pass --force to overwrite it, or --pull another file`)
 }
 
-export async function exportCommand (dataDir: string, out: string | undefined, print: Print): Promise<void> {
+/**
+ * `swarmd export [FILE]`: the results as autoresearch's results.tsv. With `git`, the lineage
+ * repository there is brought up to date first (progress on `progress`) and the commit column
+ * holds its commit ids; results it cannot hold yet (parent or source not here) are left out.
+ */
+export async function exportCommand (dataDir: string, out: string | undefined, opts: { git?: string }, print: Print, progress: Print): Promise<void> {
   const client = await ApiClient.forDataDir(dataDir)
-  const { results } = await client.getJson('/api/results', resultsReply)
-  const tsv = resultsTsv(results)
+  let results: ResultJson[]
+  let commitOf: ((r: ResultJson) => string | undefined) | undefined
+  if (opts.git === undefined) {
+    results = (await client.getJson('/api/results', resultsReply)).results
+  } else {
+    const { syncLineage } = await import('./git-command.js')
+    const sync = await syncLineage(client, dataDir, opts.git, progress)
+    results = sync.results
+    commitOf = (r) => sync.commits.get(r.id)
+    const left = results.filter((r) => !sync.commits.has(r.id)).length
+    if (left > 0) progress(`${left} results are not in ${sync.dir} yet (their parent or source has not reached this daemon) and are left out`)
+  }
+  const tsv = resultsTsv(results, commitOf)
   if (out === undefined) return print(tsv.trimEnd())
   await writeUserFile(out, tsv, 'the export to')
-  print(`wrote ${results.length} results to ${out}`)
+  print(`wrote ${tsv.split('\n').length - 2} results to ${out}`)
 }

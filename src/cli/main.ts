@@ -145,7 +145,18 @@ program.command('export')
   .description('write the results as autoresearch\'s results.tsv (commit, val_bpb, memory_gb, status, description)')
   .argument('[file]', 'output file (default: stdout)')
   .addOption(new Option('--format <format>', 'output format').choices(['tsv']).default('tsv'))
-  .action(async (file: string | undefined, _opts, cmd: Command) => { await exportCommand(dataDirOf(cmd), file, print) })
+  .option('--git <dir>', 'bring the lineage repository in DIR up to date first (as `swarmd git DIR`) and fill the commit column with its commit ids, leaving out results it cannot hold yet; without it, the column holds the first 7 hex digits of each source\'s sha256')
+  .action(async (file: string | undefined, opts: { git?: string }, cmd: Command) => {
+    await exportCommand(dataDirOf(cmd), file, opts.git !== undefined ? { git: opts.git } : {}, print, printErr)
+  })
+
+program.command('git')
+  .description('the swarm\'s lineage as an ordinary git repository, brought up to date incrementally: a commit per result (its train.py; message: description, val_bpb, status, budget, tier, result id, author), parents following the lineage from a root commit of the harness\'s default train.py, refs/results/<result id> per result, and a branch per tier at its best trusted result (HEAD on this daemon\'s tier). Commit ids are the same on every machine given the same results. A result whose parent or source has not reached this daemon yet waits, with everything built on it, for a later run. Needs the git binary')
+  .argument('[dir]', 'the repository: created when missing or empty; a non-empty directory swarmd did not make is refused', 'swarmd-lineage')
+  .action(async (dir: string, _opts, cmd: Command) => {
+    const { gitCommand } = await import('./git-command.js')
+    await gitCommand(dataDirOf(cmd), dir, print, printErr)
+  })
 
 const blob = program.command('blob').description('content-addressed files shared by hash')
 blob.command('add')

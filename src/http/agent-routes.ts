@@ -5,11 +5,12 @@ import { findClaim, findEntryId, findHypothesis } from '../claims/lookup.js'
 import { claimRequest, hypothesisRequest, publishRequest } from './api-contract.js'
 import { frontier } from '../claims/lineage.js'
 import { HttpError, pathSegment } from './http-error.js'
+import { sha256Hex } from '../util/hash.js'
 import { bestResult, claimView, hypothesisView, resultView } from './views.js'
 import type { DuplicateHit } from '../claims/claim-book.js'
 import type { ClaimStatus } from '../claims/research-ledger.js'
 import type { ApiServices } from './api-ports.js'
-import type { ClaimDuplicate, HypothesisDuplicate } from './api-contract.js'
+import type { ClaimDuplicate, DefaultSourceJson, HypothesisDuplicate } from './api-contract.js'
 import type { Clock } from '../util/clock.js'
 
 /** One API request as a route sees it. */
@@ -49,6 +50,7 @@ export class AgentRoutes {
     const claimPath = CLAIM_PATH.exec(req.path)
     if (claimPath !== null) return this.claimAction(req, pathSegment(claimPath[1]!), claimPath[2])
     if (route === 'GET /api/results') return this.listResults(req.query)
+    if (route === 'GET /api/default-source') return this.defaultSource()
     if (route === 'POST /api/results') {
       req.authorize()
       return this.publish(parse(publishRequest, await req.json(), 'result'))
@@ -124,6 +126,13 @@ export class AgentRoutes {
     const all = codeHash === null ? claims.ledger.allResults() : claims.ledger.allResults().filter((r) => r.body.codeHash === codeHash)
     const shown = query.get('frontier') === '1' ? frontier(all) : all
     return { status: 200, body: { results: shown.reverse().map((r) => resultView(r, marks.get(r.id), trust.status(r.id))) } }
+  }
+
+  /** The harness's default train.py: the source of every result whose parent is null. */
+  private defaultSource (): RouteReply {
+    const code = this.components.defaults.defaultSource
+    const reply: DefaultSourceJson = { codeHash: sha256Hex(Buffer.from(code)), code }
+    return { status: 200, body: reply }
   }
 
   private async publish (input: z.infer<typeof publishRequest>): Promise<RouteReply> {

@@ -111,6 +111,12 @@ export const resultsReply = z.object({ results: z.array(resultJson) })
  */
 export const bestReply = z.object({ tier: z.enum(TIERS), budget: z.string(), best: resultJson.nullable(), candidates: z.array(resultJson) })
 
+/**
+ * `GET /api/default-source`: the harness's default train.py, the source of every result whose
+ * parent is null, and its sha256 (hex, as a result's `codeHash`).
+ */
+export const defaultSourceReply = z.object({ codeHash: id, code: z.string() })
+
 /** A hypothesis with its derived state: the active claims testing it and the results that did. */
 export const hypothesisJson = z.object({
   id,
@@ -267,6 +273,7 @@ export type ClaimUncertainReply = z.infer<typeof claimUncertainReply>
 export type HypothesisDuplicate = z.infer<typeof hypothesisDuplicate>
 export type ClaimJson = z.infer<typeof claimJson>
 export type ResultJson = z.infer<typeof resultJson>
+export type DefaultSourceJson = z.infer<typeof defaultSourceReply>
 export type HypothesisJson = z.infer<typeof hypothesisJson>
 export type ClaimCounts = z.infer<typeof claimCounts>
 export type PeerJson = z.infer<typeof peerJson>

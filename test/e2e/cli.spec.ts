@@ -94,7 +94,7 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
   it('--help lists the commands', async () => {
     const run = await runCli(['--help'])
     assert.equal(run.code, 0, describeRun(run))
-    for (const command of ['init', 'start', 'doctor', 'status', 'peers', 'connect', 'hypothesis', 'hypotheses', 'results', 'best', 'export', 'blob']) {
+    for (const command of ['init', 'start', 'doctor', 'status', 'peers', 'connect', 'hypothesis', 'hypotheses', 'results', 'best', 'export', 'git', 'blob']) {
       assert.match(run.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `--help lists "${command}"\n${run.stdout}`)
     }
   })

@@ -5,7 +5,7 @@ import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
 import { FIXTURE_HARNESS, startApiFixture } from '../helpers/api-fixture.js'
 import { fixedSimilarityEmbedder } from '../helpers/fixed-embedder.js'
-import { claimDuplicateReply, claimUncertainReply, claimReply, errorReply, hypothesisDuplicateReply, resultReply, statusReply, hypothesesReply, resultsReply, claimsReply } from '../../src/http/api-contract.js'
+import { claimDuplicateReply, claimUncertainReply, claimReply, defaultSourceReply, errorReply, hypothesisDuplicateReply, resultReply, statusReply, hypothesesReply, resultsReply, claimsReply } from '../../src/http/api-contract.js'
 import { blobHashOf } from '../../src/p2p/blob-store.js'
 import { makeReplica } from '../helpers/replica.js'
 import { waitFor } from '../helpers/wait.js'
@@ -227,6 +227,14 @@ describe('agent API over HTTP (claims, results, hypotheses)', () => {
     assertError(again, 409, 'CLAIM_DUPLICATE')
     assert.equal(again.body.duplicate.conflict.kind, 'result')
     assert.equal(again.body.duplicate.conflict.id, lrResult.id)
+  })
+
+  it('serves the harness default train.py, the source of parent null, with its sha256', async () => {
+    const reply = await call('GET', '/api/default-source', undefined, false)
+    assert.equal(reply.status, 200)
+    const { codeHash, code } = defaultSourceReply.parse(reply.body)
+    assert.equal(code, api.defaultSource)
+    assert.equal(codeHash, sha256Hex(Buffer.from(api.defaultSource)))
   })
 
   it('builds on the current best when the claim names no parent, and discards a run that does not beat it', async () => {
