@@ -142,7 +142,7 @@ program.command('best')
   })
 
 program.command('export')
-  .description('write the results as autoresearch\'s results.tsv (commit, val_bpb, memory_gb, status, description)')
+  .description('write the results as autoresearch\'s results.tsv (commit, val_bpb, memory_gb, status, description), then each row\'s tier and budget')
   .argument('[file]', 'output file (default: stdout)')
   .addOption(new Option('--format <format>', 'output format').choices(['tsv']).default('tsv'))
   .option('--git <dir>', 'bring the lineage repository in DIR up to date first (as `swarmd git DIR`) and fill the commit column with its commit ids, leaving out results it cannot hold yet; without it, the column holds the first 7 hex digits of each source\'s sha256')

@@ -209,16 +209,19 @@ export const resultDetailReply = z.object({
 })
 
 /**
- * `GET /api/chart?tier=T&budget=B`: every ranked result of one arena (crashes have no number and
- * are only counted), columns of equal length, oldest first: `t` dates, `v` val_bpb, `s` one letter
- * a result (k keep, d discard), `mine` and `trusted` one digit a result (1: this node's, 1:
- * trusted here), `id` 12-digit id prefixes.
+ * `GET /api/chart?tier=T&budget=B`: the ranked results of one arena, oldest first (crashes have
+ * no number and are only counted; past 20,000, every keep and every new best, and an even sample
+ * of the discards), as columns of equal length: `t` dates, `v` val_bpb, `s` one letter a result
+ * (k keep, d discard), `mine` and `trusted` one digit a result (1: this node's, 1: trusted here),
+ * `id` 12-digit id prefixes.
  */
 export const chartReply = z.object({
   tier: z.enum(TIERS),
   maxSteps: z.number().nullable(),
   budget: z.string(),
   crashes: z.number(),
+  /** Ranked results of the arena in all; more than the points when the discards were sampled. */
+  ranked: z.number(),
   points: z.object({ t: z.array(z.number()), v: z.array(z.number()), s: z.string(), mine: z.string(), trusted: z.string(), id: z.array(z.string()) })
 })
 

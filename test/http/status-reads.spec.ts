@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { gunzipSync } from 'node:zlib'
+import { samplePoints } from '../../src/http/page-routes.js'
 import { chartReply, errorReply, historyReply, resultDetailReply, statusReply } from '../../src/http/api-contract.js'
 import { sha256Hex } from '../../src/util/hash.js'
 import { ManualClock } from '../../src/util/clock.js'
@@ -93,6 +94,17 @@ describe('status page reads (history, chart, result detail, events)', () => {
     })
     assert.equal(raw.encoding, 'gzip')
     assert.equal(historyReply.parse(JSON.parse(gunzipSync(raw.body).toString())).results.length, 56, 'the history lists the crash too')
+  })
+
+  it('samples a chart past its limit: every point marked to keep stays, the others spread evenly, in order', () => {
+    const points = Array.from({ length: 100_000 }, (_, i) => ({ i, kept: i % 1000 === 0 }))
+    const shown = samplePoints(points, 20_000)
+    assert.equal(shown.length, 20_000)
+    assert.ok(points.filter((p) => p.kept).every((p) => shown.includes(p)), 'every kept point is shown')
+    assert.ok(shown.every((p, k) => k === 0 || shown[k - 1]!.i < p.i), 'in order')
+    const gaps = shown.filter((p) => !p.kept).map((p, k, all) => k === 0 ? 0 : p.i - all[k - 1]!.i).slice(1)
+    assert.ok(Math.max(...gaps) <= 7, `the others evenly spread (one in 5.02, a kept point between at most) (largest gap ${Math.max(...gaps)})`)
+    assert.equal(samplePoints(points.slice(0, 500), 20_000).length, 500, 'under the limit, all of them')
   })
 
   it('opens a result: its diff against its parent (or the default train.py), source, lineage and log', async () => {

@@ -119,7 +119,8 @@ async function loadChart (param) {
   const c = await getJson('/api/chart?' + param)
   if (view.chartArena !== param) return
   view.points = c.points
-  $('chart-note').textContent = c.points.t.length + ' results' + (c.crashes > 0 ? ', ' + c.crashes + ' crashes not plotted' : '')
+  view.sampled = c.ranked > c.points.t.length ? ' shown of ' + c.ranked + ' (every keep and each new best; the discards sampled)' : ''
+  $('chart-note').textContent = c.points.t.length + ' results' + view.sampled + (c.crashes > 0 ? ', ' + c.crashes + ' crashes not plotted' : '')
   drawChart()
 }
 
@@ -184,7 +185,7 @@ function addResults (results) {
   }
   if (added) {
     sortPoints(view.points)
-    $('chart-note').textContent = view.points.t.length + ' results'
+    $('chart-note').textContent = view.points.t.length + ' results' + (view.sampled ?? '')
     drawChart()
   }
   const h = view.history
