@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff'
 import { findResult } from '../claims/lookup.js'
-import { budgetLabel, parseBudgetParam, sameArena } from '../claims/budget.js'
+import { arenaKey, budgetLabel, parseBudgetParam, sameArena } from '../claims/budget.js'
 import { TIERS } from '../state/record-kinds.js'
 import { HttpError, pathSegment } from './http-error.js'
 import { reproductionsOf, resultSummary, resultView } from './views.js'
@@ -34,6 +34,9 @@ export const PAGE_ROUTES_DEFAULTS: PageRoutesInit = { maxPageRows: 200, logTailB
 const MAX_DIFF_EDITS = 2_000
 const MAX_DIFF_MS = 150
 
+/** Arenas whose last chart is kept (a swarm has a few tiers and budgets). */
+const MAX_CHARTS_HELD = 8
+
 const RESULT_PATH = /^\/api\/results\/([^/]+)$/
 
 /**
@@ -43,6 +46,8 @@ const RESULT_PATH = /^\/api\/results\/([^/]+)$/
  */
 export class PageRoutes {
   private readonly self: string
+  /** The last chart built per arena, and the arrivals it was built at. */
+  private readonly charts = new Map<string, { at: string, chart: ChartJson }>()
 
   constructor (private readonly components: PageRoutesComponents, private readonly init: PageRoutesInit = PAGE_ROUTES_DEFAULTS) {
     this.self = components.network.snapshot().peerId
@@ -81,6 +86,19 @@ export class PageRoutes {
    */
   private chart (query: URLSearchParams): ChartJson {
     const arena = arenaParam(query, this.components.defaults)
+    // Built again only once a record arrived: every tab and reload in between reads the same one.
+    const { ledger } = this.components.claims
+    const at = `${ledger.arrivalCount}/${ledger.convictions}`
+    const key = arenaKey(arena)
+    const held = this.charts.get(key)
+    if (held?.at === at) return held.chart
+    const chart = this.buildChart(arena)
+    if (this.charts.size >= MAX_CHARTS_HELD) this.charts.delete(this.charts.keys().next().value!)
+    this.charts.set(key, { at, chart })
+    return chart
+  }
+
+  private buildChart (arena: Arena): ChartJson {
     const { trust } = this.components
     const ranked: Array<{ r: ResultEntry, valBpb: number, trusted: boolean, kept: boolean }> = []
     let crashes = 0
