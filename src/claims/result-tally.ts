@@ -37,7 +37,7 @@ export class ResultTally {
   /** This node's own tally. */
   ownTally (): NodeTally {
     this.catchUp()
-    return { ...this.node, gpuHours: this.node.gpuHours }
+    return { ...this.node }
   }
 
   /** Results of this harness in all. */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { duration, runProgressReporter } from '../../src/agent/run-progress.js'
+import { duration, runEta, runProgressReporter } from '../../src/agent/run-progress.js'
 import { ManualClock } from '../../src/util/clock.js'
 
 describe('progress lines for a run', () => {
@@ -30,6 +30,13 @@ describe('progress lines for a run', () => {
     assert.equal(lines[0], 'run: verify 1a2b: step 0/100 loss 2.000 bpb')
     assert.equal(lines[1], 'run: verify 1a2b: step 25/100 loss 2.000 bpb, about 15s left')
     assert.equal(lines[2], 'run: verify 1a2b: step 50/100 loss NaN bpb, about 10s left')
+  })
+
+  it('the status page\'s progress bar: the share of the budget done and the time left', () => {
+    assert.deepEqual(runEta({ budget: { seconds: 300 }, firstAt: 10_000, firstStep: 1, step: 200, now: 85_000 }), { fraction: 0.25, leftMs: 225_000 })
+    assert.deepEqual(runEta({ budget: { seconds: 300 }, firstAt: 0, firstStep: 1, step: 900, now: 400_000 }), { fraction: 1, leftMs: 0 }, 'past the budget (evaluation): full, nothing left')
+    assert.deepEqual(runEta({ budget: { steps: 100 }, firstAt: 0, firstStep: 0, step: 40, now: 8_000 }), { fraction: 0.4, leftMs: 12_000 })
+    assert.deepEqual(runEta({ budget: { steps: 100 }, firstAt: 0, firstStep: 5, step: 5, now: 0 }), { fraction: 0.05, leftMs: undefined }, 'no pace before a second step')
   })
 
   it('durations read as a person would say them', () => {

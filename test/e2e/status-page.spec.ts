@@ -184,6 +184,7 @@ describe('status page in Chromium', () => {
       await page.goto(`${big.apiUrl}/`)
       await page.waitForFunction(() => (globalThis as unknown as { swarmdChart?: { data: unknown[][] } }).swarmdChart?.data[0]?.length === 10_000, undefined, { timeout: 20_000 })
       assert.equal(await page.locator('#history tr').count(), 25)
+      assert.match(await page.locator('#problems').innerText(), /no peers connected, and no bootstrap peers configured: working solo/, 'a solo daemon says so in words')
       assert.match(await page.locator('#history-range').innerText(), /1–25 of 10000/)
       await page.locator('#history-older').click()
       await page.locator('#history-range', { hasText: '26–50 of 10000' }).waitFor({ timeout: 10_000 })
