@@ -109,7 +109,14 @@ export async function statusCommand (dataDir: string, json: boolean, print: Prin
   const r = status.research
   const running = r.current === null ? '' : `; running "${r.current.description}" at step ${r.current.step}`
   print(`research ${r.agent === 'none' ? 'none (coordination only)' : `${r.agent} agent, ${r.profile} profile, tier ${r.tier}, ${r.stats?.experiments ?? 0} experiments${running}`}`)
+  const own = status.self
+  print(`work     ${own.runs} runs (${own.keeps} kept, ${own.discards} discarded, ${own.crashes} crashed), ${own.verifications} peers' results re-run, ${own.gpuHours.toFixed(1)} GPU hours; up ${upTime(status.time - status.startedAt)}`)
+  for (const a of status.arenas) {
+    const best = a.best === null ? 'no trusted result yet' : `${a.best.valBpb?.toFixed(6) ?? '?'} "${a.best.description}" by ${a.best.author === status.peerId ? 'this node' : a.best.author}${a.reproducedBy.length > 0 ? `, reproduced by ${a.reproducedBy.length}` : ''}`
+    print(`best     ${a.tier}, ${a.budget} (${a.results} results): ${best}`)
+  }
   print(`refused  ${status.rejections.reject} rejected, ${status.rejections.ignore} ignored; ${status.blocked.length} peers blocked`)
+  for (const problem of status.problems) print(`problem  ${problem}`)
   print(`page     ${client.info.api}/`)
 }
 
@@ -119,6 +126,14 @@ export async function peersCommand (dataDir: string, json: boolean, print: Print
   if (json) return print(JSON.stringify(peers, null, 2))
   if (peers.length === 0) return print('no peers connected')
   for (const p of peers) print(`${p.peerId}  ${p.addr}  ${p.direction}  ${p.path}  ${p.latencyMs === null ? 'rtt -' : `rtt ${p.latencyMs} ms`}${p.connections > 1 ? `  (${p.connections} connections)` : ''}`)
+}
+
+/** 3,700,000 ms as "1 h 1 min". */
+function upTime (ms: number): string {
+  const minutes = Math.floor(ms / 60_000)
+  if (minutes < 60) return `${minutes} min`
+  const hours = Math.floor(minutes / 60)
+  return hours < 48 ? `${hours} h ${minutes % 60} min` : `${Math.floor(hours / 24)} d ${hours % 24} h`
 }
 
 function describeReachability (reachability: 'public' | 'unconfirmed' | 'relayed' | 'private', relays: { holding: string[], serving: boolean }): string {

@@ -137,6 +137,7 @@ describe('e2e: the agent API from the CLI (issue 4 §5)', { timeout: 150_000 }, 
     // The next agent starts from the new best, over a file that holds an earlier pull (the baseline's source): no --force needed.
     await copyFile(HARNESS_TRAIN_PY, trainPy)
     assert.match(ok(await daemon.cli(['best', '--pull', trainPy]), 'best --pull over an earlier pull'), /^best on cpu, time budget: val_bpb 1\.400000/, 'labelled with the budget it ranks in')
+    assert.match(ok(await daemon.cli(['status']), 'status'), /^best {5}cpu, time budget \(\d+ results\): 1\.400000 "LR 0\.01 -> 0\.02: faster convergence" by this node$/m, 'status names the best of each tier and budget')
     assert.match(ok(await daemon.cli(['results']), 'results'), new RegExp(`^${resultId.slice(0, 12)}  on ${baseline.slice(0, 12)}  1\\.4000 +keep +cpu +time budget `, 'm'))
     assert.match(await readFile(trainPy, 'utf8'), /^LEARNING_RATE = 0\.02\b/m)
   })

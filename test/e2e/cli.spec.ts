@@ -89,6 +89,8 @@ describe('e2e: the CLI tells the user what went wrong', { timeout: 120_000 }, ()
     const status = await daemon.cli(['status'])
     assert.equal(status.code, 0, describeRun(status))
     assert.match(status.stdout, new RegExp(`bootstrap 0 of 1 reached; ${addr.replace(/\//g, '\\/')} not reached after \\d+ tries`), describeRun(status))
+    assert.match(status.stdout, /^work {5}0 runs \(0 kept, 0 discarded, 0 crashed\), 0 peers' results re-run, 0\.0 GPU hours; up \d+ min$/m, describeRun(status))
+    assert.match(status.stdout, /^problem {2}bootstrap peer \/ip4\/127\.0\.0\.1\/tcp\/9\/p2p\/\w+ unreachable after \d+ tries/m, 'the problem in words, as on the page')
   })
 
   it('--help lists the commands', async () => {
