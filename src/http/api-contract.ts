@@ -200,9 +200,13 @@ export const resultDetailReply = z.object({
   result: resultJson,
   budget: z.string(),
   parent: resultSummaryJson.nullable(),
+  /** The newest 50 children; `childCount` says how many in all. */
   children: z.array(resultSummaryJson),
+  childCount: z.number(),
   reproductions: z.array(reproductionJson),
+  /** Its train.py, up to 128 KiB; else null, and `sourceNote` says why. */
   source: z.string().nullable(),
+  sourceNote: z.string().nullable(),
   diff: z.string().nullable(),
   diffNote: z.string().nullable(),
   log: z.object({ tail: z.string(), bytes: z.number() }).nullable()

@@ -1,4 +1,3 @@
-import { HttpError } from './http-error.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResearchLedger, ResultEntry } from '../claims/research-ledger.js'
 import type { ResultSummaryJson, StatusJson } from './api-contract.js'
@@ -18,7 +17,7 @@ export interface EventStreamInit {
   statusEveryMs: number
   /** A comment line this often keeps proxies and browsers from closing an idle stream. */
   keepAliveMs: number
-  /** Streams open at once; past it a new one is refused (503), so tabs left open cannot pile up. */
+  /** Streams open at once; past it the oldest is closed for the new one, so tabs left open cannot pile up. */
   maxClients: number
   /** Results pushed one by one per tick; past it, a `reset` tells the page to read its window again. */
   maxBatch: number
@@ -49,7 +48,12 @@ export class EventStream {
 
   /** Take `res` as a stream until the browser goes. */
   attach (req: IncomingMessage, res: ServerResponse): void {
-    if (this.clients.size >= this.init.maxClients) throw new HttpError(503, 'API_BUSY', `${this.clients.size} event streams are open already; close a status page tab`)
+    // Full: the oldest stream goes, not the newest, so streams opened and left unread cannot shut the volunteer's page out.
+    const oldest = this.clients.size >= this.init.maxClients ? this.clients.values().next().value : undefined
+    if (oldest !== undefined) {
+      this.clients.delete(oldest)
+      oldest.destroy()
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'keep-alive' })
     res.write('retry: 3000\n\n')
     // With no stream open nothing was pushed: what arrived meanwhile, the page has just read.

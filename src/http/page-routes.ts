@@ -22,9 +22,13 @@ export interface PageRoutesInit {
   blobWaitMs: number
   /** The most points a chart holds; past it the discards are sampled. */
   maxChartPoints: number
+  /** The largest source a result's detail shows and diffs (a train.py is ~25 KB); past it, a note. */
+  maxSourceBytes: number
+  /** The newest children a result's detail lists (`childCount` says how many it has). */
+  maxChildren: number
 }
 
-export const PAGE_ROUTES_DEFAULTS: PageRoutesInit = { maxPageRows: 200, logTailBytes: 64 * 1024, blobWaitMs: 5_000, maxChartPoints: 20_000 }
+export const PAGE_ROUTES_DEFAULTS: PageRoutesInit = { maxPageRows: 200, logTailBytes: 64 * 1024, blobWaitMs: 5_000, maxChartPoints: 20_000, maxSourceBytes: 128 * 1024, maxChildren: 50 }
 
 /**
  * Past this many changed lines or this long, a diff says the sources differ too much rather than
@@ -132,33 +136,35 @@ export class PageRoutes {
     const { claims, trust } = this.components
     const r = findResult(claims.ledger, idOrPrefix)
     const marks = claims.duplicateMarksNow()
-    const all = claims.ledger.allResults()
     const parent = r.body.parent === null ? undefined : claims.ledger.result(r.body.parent)
-    const children = all.filter((c) => c.body.parent === r.id)
+    const children = claims.ledger.allResults().filter((c) => c.body.parent === r.id)
     const [source, parentSource, log] = await Promise.all([
-      this.text(r.body.codeHash),
-      r.body.parent === null ? Promise.resolve(this.components.defaults.defaultSource) : parent === undefined ? Promise.resolve(null) : this.text(parent.body.codeHash),
-      this.text(r.body.logHash)
+      this.blob(r.body.codeHash),
+      r.body.parent === null ? Promise.resolve(Buffer.from(this.components.defaults.defaultSource)) : parent === undefined ? Promise.resolve(null) : this.blob(parent.body.codeHash),
+      this.blob(r.body.logHash)
     ])
-    const { diff, note } = sourceDiff(r, parentSource, source)
-    const logBytes = log === null ? 0 : Buffer.byteLength(log)
+    const max = this.init.maxSourceBytes
+    const shown = source !== null && source.byteLength <= max ? source.toString('utf8') : null
+    const { diff, note } = sourceDiff(r, parentSource, source, max)
     return {
       result: resultView(r, marks.get(r.id), trust.status(r.id)),
       budget: budgetLabel(r.body.maxSteps),
       parent: parent === undefined ? null : resultSummary(parent, trust.status(parent.id), marks.get(parent.id)),
-      children: children.map((c) => resultSummary(c, trust.status(c.id), marks.get(c.id))),
+      children: children.slice(-this.init.maxChildren).reverse().map((c) => resultSummary(c, trust.status(c.id), marks.get(c.id))),
+      childCount: children.length,
       reproductions: reproductionsOf(this.components, r.id),
-      source,
+      source: shown,
+      sourceNote: source === null ? NOT_HELD : shown === null ? `its train.py is ${source.byteLength} bytes, more than the page shows (${max}): \`swarmd blob get ${r.body.codeHash}\`` : null,
       diff,
       diffNote: note,
-      log: log === null ? null : { tail: tail(log, this.init.logTailBytes), bytes: logBytes }
+      log: log === null ? null : { tail: tail(log, this.init.logTailBytes), bytes: log.byteLength }
     }
   }
 
-  /** A blob as text: from the store, or from peers within `blobWaitMs`; null when neither has it. */
-  private async text (hash: string): Promise<string | null> {
+  /** A blob: from the store, or from peers within `blobWaitMs`; null when neither has it. */
+  private async blob (hash: string): Promise<Buffer | null> {
     try {
-      return Buffer.from(await this.components.blobs.get(hash, { signal: AbortSignal.timeout(this.init.blobWaitMs) })).toString('utf8')
+      return Buffer.from(await this.components.blobs.get(hash, { signal: AbortSignal.timeout(this.init.blobWaitMs) }))
     } catch {
       return null
     }
@@ -185,20 +191,27 @@ export function samplePoints<T extends { kept: boolean }> (points: T[], max: num
   })
 }
 
-/** The unified diff of a result's source against its parent's, or why there is none. */
-function sourceDiff (r: ResultEntry, parentSource: string | null, source: string | null): { diff: string | null, note: string | null } {
-  if (source === null) return { diff: null, note: 'this result\'s train.py is not held here and no peer sent it in time' }
-  if (parentSource === null) return { diff: null, note: 'the parent\'s train.py is not held here and no peer sent it in time' }
+const NOT_HELD = 'not held here, and no peer sent it in time'
+
+/**
+ * The unified diff of a result's source against its parent's, or why there is none. Sources past
+ * `maxBytes` are not diffed: the diff's own limits are not checked while it splits and walks the
+ * lines, and two hostile 16 MiB sources held the event loop for 7.7 s before it gave up.
+ */
+function sourceDiff (r: ResultEntry, parentSource: Buffer | null, source: Buffer | null, maxBytes: number): { diff: string | null, note: string | null } {
+  if (source === null) return { diff: null, note: `this result's train.py is ${NOT_HELD}` }
+  if (parentSource === null) return { diff: null, note: `the parent's train.py is ${NOT_HELD}` }
+  if (source.byteLength > maxBytes || parentSource.byteLength > maxBytes) return { diff: null, note: `a source is over ${maxBytes} bytes, more than the page diffs: compare them with \`swarmd blob get\`` }
   const parentName = r.body.parent === null ? 'default/train.py' : `${r.body.parent.slice(0, 12)}/train.py`
-  const patch = createTwoFilesPatch(parentName, `${r.id.slice(0, 12)}/train.py`, parentSource, source, undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS, timeout: MAX_DIFF_MS })
+  const patch = createTwoFilesPatch(parentName, `${r.id.slice(0, 12)}/train.py`, parentSource.toString('utf8'), source.toString('utf8'), undefined, undefined, { context: 3, maxEditLength: MAX_DIFF_EDITS, timeout: MAX_DIFF_MS })
   if (patch === undefined) return { diff: null, note: `the sources differ too much to show a diff (more than ${MAX_DIFF_EDITS} changed lines, or ${MAX_DIFF_MS} ms of work); compare them with \`swarmd blob get\`` }
   return { diff: patch, note: null }
 }
 
-/** The last `bytes` of a text, from a line start where there is one. */
-function tail (text: string, bytes: number): string {
-  if (Buffer.byteLength(text) <= bytes) return text
-  const cut = Buffer.from(text).subarray(-bytes).toString('utf8')
+/** The last `bytes` of a log as text, from a line start where there is one (only the tail is decoded). */
+function tail (log: Buffer, bytes: number): string {
+  const cut = log.byteLength <= bytes ? log.toString('utf8') : log.subarray(-bytes).toString('utf8')
+  if (log.byteLength <= bytes) return cut
   const newline = cut.indexOf('\n')
   return newline === -1 ? cut : cut.slice(newline + 1)
 }

@@ -6,8 +6,10 @@
 const PAGE_ROWS = 25
 const $ = (id) => document.getElementById(id)
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
+// Peer text in the page's text: isolated, so a bidi override in it cannot reorder what follows (a val_bpb read backwards).
+const t = (s) => '<bdi>' + esc(s) + '</bdi>'
 const short = (id) => id.length > 16 ? id.slice(0, 8) + '…' + id.slice(-6) : id
-const peer = (id, self) => id === self ? '<span title="' + esc(id) + '">this node</span>' : '<code title="' + esc(id) + '">' + esc(short(id)) + '</code>'
+const peer = (id, self) => id === self ? '<span title="' + esc(id) + '">this node</span>' : '<code title="' + esc(id) + '">' + t(short(id)) + '</code>'
 const dated = (ms) => new Date(ms).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
 const bpb = (v) => v === null || v === undefined ? '–' : v.toFixed(4)
 const count = (n) => n >= 1e6 ? (n / 1e6).toFixed(2) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : String(Math.round(n))
@@ -50,12 +52,12 @@ function renderStatus (s) {
   $('swarm').textContent = 'swarm ' + s.swarm
   $('peer-id').textContent = s.peerId
   const r = s.research
-  $('research').innerHTML = 'agent <b>' + esc(r.agent) + '</b>, profile ' + esc(r.profile) + ', tier <b>' + esc(r.tier) + '</b>, ' + esc(r.maxSteps === null ? 'time budget' : r.maxSteps + ' steps') + ' a run'
+  $('research').innerHTML = 'agent <b>' + t(r.agent) + '</b>, profile ' + t(r.profile) + ', tier <b>' + t(r.tier) + '</b>, ' + t(r.maxSteps === null ? 'time budget' : r.maxSteps + ' steps') + ' a run'
   $('gpus').textContent = r.hardware.gpu === 'cpu' ? 'none (cpu)' : r.hardware.gpu + ' (' + r.hardware.vramGb + ' GB)' + (r.workers > 1 ? ' × ' + r.workers : '')
   const conf = r.confinement
-  $('sandbox').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : conf.foreignCode.runs ? '<span class="good">on</span>: peers\u2019 code runs confined' : '<span class="bad">off</span>: ' + esc(conf.foreignCode.why)
+  $('sandbox').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : conf.foreignCode.runs ? '<span class="good">on</span>: peers\u2019 code runs confined' : '<span class="bad">off</span>: ' + t(conf.foreignCode.why)
   $('uptime').textContent = duration(s.time - s.startedAt) + ' (since ' + dated(s.startedAt) + ')'
-  $('data-identity').innerHTML = 'harness <code>' + esc(r.harness) + '</code>' + (r.corpus ? ', ' + esc(r.corpus.dataset) + ' validation <code>' + esc(r.corpus.valSha256.slice(0, 16)) + '</code>' : ', built-in cpu corpus')
+  $('data-identity').innerHTML = 'harness <code>' + t(r.harness) + '</code>' + (r.corpus ? ', ' + t(r.corpus.dataset) + ' validation <code>' + t(r.corpus.valSha256.slice(0, 16)) + '</code>' : ', built-in cpu corpus')
   $('reachability').textContent = s.reachability + (s.relays.holding.length > 0 ? ' (slots on ' + s.relays.holding.length + ' relays)' : '') + (s.relays.serving ? ', relaying for peers behind NAT' : '')
   const own = s.self
   $('own-counts').innerHTML = [['runs', own.runs], ['keeps', own.keeps], ['discards', own.discards], ['crashes', own.crashes], ['verifications', own.verifications], ['GPU hours', own.gpuHours.toFixed(1)]]
@@ -63,24 +65,24 @@ function renderStatus (s) {
   renderRun(r.current)
   $('swarm-counts').innerHTML = '<span>peers <b data-swarm="peers">' + s.peers.length + '</b></span><span>results <b data-swarm="results">' + s.results + '</b></span><span>hypotheses <b>' + (s.counts.hypothesis ?? 0) + '</b></span>'
   rows('bests', s.arenas, (a) => [
-    esc(arenaName(a)) + ' <span class="muted">(' + a.results + ')</span>',
-    a.best === null ? '<span class="muted">none trusted yet</span>' : '<b>' + bpb(a.best.valBpb) + '</b> ' + esc(a.best.description),
+    t(arenaName(a)) + ' <span class="muted">(' + a.results + ')</span>',
+    a.best === null ? '<span class="muted">none trusted yet</span>' : '<b>' + bpb(a.best.valBpb) + '</b> ' + t(a.best.description),
     a.best === null ? '' : peer(a.best.author, s.peerId),
     a.reproducedBy.length === 0 ? (a.best === null ? '' : '<span class="muted">' + (a.best.author === s.peerId ? 'its own run' : 'not yet') + '</span>') : a.reproducedBy.map((v) => peer(v.author, s.peerId) + ' ' + bpb(v.valBpb)).join(', ')
   ], (a) => a.best === null ? '' : a.best.id)
-  $('problems').innerHTML = s.problems.map((p) => '<li>' + esc(p) + '</li>').join('')
+  $('problems').innerHTML = s.problems.map((p) => '<li>' + t(p) + '</li>').join('')
   renderArenas(s.arenas, r)
   // Peers, sandbox, claim counts, records and rejections.
   $('peer-count').textContent = s.peers.length
   $('mesh-count').textContent = s.topicPeers
-  rows('peers', s.peers, (p) => ['<code>' + esc(p.peerId) + '</code>', '<code>' + esc(p.addr) + '</code>', esc(p.direction), esc(p.path), p.latencyMs === null ? '–' : esc(p.latencyMs) + ' ms', esc(p.connections)])
-  $('foreign-code').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : '<span class="' + (conf.foreignCode.runs ? '' : 'bad') + '">' + esc(conf.foreignCode.why) + '</span>'
-  rows('confinement', conf === null ? [] : conf.protections, (p) => [esc(p.name), p.holds ? 'yes' : '<span class="bad">no</span>', esc(p.how)])
+  rows('peers', s.peers, (p) => ['<code>' + t(p.peerId) + '</code>', '<code>' + t(p.addr) + '</code>', t(p.direction), t(p.path), p.latencyMs === null ? '–' : t(p.latencyMs) + ' ms', t(p.connections)])
+  $('foreign-code').innerHTML = conf === null ? '<span class="muted">no experiments on this node</span>' : '<span class="' + (conf.foreignCode.runs ? '' : 'bad') + '">' + t(conf.foreignCode.why) + '</span>'
+  rows('confinement', conf === null ? [] : conf.protections, (p) => [t(p.name), p.holds ? 'yes' : '<span class="bad">no</span>', t(p.how)])
   const cc = s.claims
   $('claim-counts').innerHTML = ['active', 'expired', 'released', 'finished', 'duplicateResults'].map((k) => '<span>' + (k === 'duplicateResults' ? 'duplicate results' : k) + ' <b data-claims="' + k + '">' + cc[k] + '</b></span>').join('')
-  $('counts').innerHTML = Object.entries(s.counts).map(([k, v]) => '<span>' + esc(k) + ' <b data-kind="' + esc(k) + '">' + v + '</b></span>').join('')
+  $('counts').innerHTML = Object.entries(s.counts).map(([k, v]) => '<span>' + t(k) + ' <b data-kind="' + esc(k) + '">' + v + '</b></span>').join('')
   $('rejected').textContent = s.rejections.reject + s.rejections.ignore
-  rows('rejections', s.rejections.recent, (x) => [esc(dated(x.at)), '<code>' + esc(short(x.peer)) + '</code>', esc(x.channel), '<span class="' + (x.verdict === 'reject' ? 'bad' : 'muted') + '">' + esc(x.fault) + '</span>'])
+  rows('rejections', s.rejections.recent, (x) => [t(dated(x.at)), '<code>' + t(short(x.peer)) + '</code>', t(x.channel), '<span class="' + (x.verdict === 'reject' ? 'bad' : 'muted') + '">' + t(x.fault) + '</span>'])
 }
 
 function renderRun (run) {
@@ -89,7 +91,7 @@ function renderRun (run) {
     return
   }
   const of = 'steps' in run.budget ? ' of ' + run.budget.steps : ''
-  $('live-run').innerHTML = '"' + esc(run.description) + '"<br>step <b>' + run.step + '</b>' + of +
+  $('live-run').innerHTML = '"' + t(run.description) + '"<br>step <b>' + run.step + '</b>' + of +
     (run.lossBpb === null ? '' : ', loss ' + run.lossBpb.toFixed(3) + ' bpb') +
     (run.leftMs === null ? ', starting' : ', about ' + duration(run.leftMs) + ' left') +
     '<div class="bar" role="progressbar" aria-valuenow="' + Math.round(run.fraction * 100) + '"><div style="width:' + (run.fraction * 100).toFixed(1) + '%"></div></div>'
@@ -222,13 +224,13 @@ function renderHistory () {
   const h = view.history
   $('history-total').textContent = h.total
   rows('history', h.rows, (r) => [
-    esc(dated(r.createdAt)),
+    t(dated(r.createdAt)),
     r.valBpb === null ? '–' : bpb(r.valBpb),
-    '<span class="status-' + esc(r.status) + '">' + esc(r.status) + '</span>' + (r.crash ? ' <span class="muted">(' + esc(r.crash) + ')</span>' : '') + (r.duplicateOf ? ' <span class="bad">duplicate</span>' : ''),
-    esc(r.tier + ', ' + r.budget),
-    esc(r.description),
+    '<span class="status-' + esc(r.status) + '">' + t(r.status) + '</span>' + (r.crash ? ' <span class="muted">(' + t(r.crash) + ')</span>' : '') + (r.duplicateOf ? ' <span class="bad">duplicate</span>' : ''),
+    t(r.tier + ', ' + r.budget),
+    t(r.description),
     peer(r.author, view.self),
-    esc(r.trust ?? '')
+    t(r.trust ?? '')
   ], (r) => r.id)
   $('history-range').textContent = h.total === 0 ? 'none' : (h.offset + 1) + '–' + (h.offset + h.rows.length) + ' of ' + h.total
   $('history-newer').disabled = h.offset === 0
@@ -241,6 +243,8 @@ async function openResult (id) {
   try {
     d = await getJson('/api/results/' + encodeURIComponent(id))
   } catch (err) {
+    // Nothing of the result shown before stays under another's name.
+    for (const part of ['detail-id', 'detail-lineage', 'detail-reproductions', 'detail-diff-note', 'detail-diff', 'detail-source', 'detail-log-size', 'detail-log']) $(part).textContent = ''
     $('detail').hidden = false
     $('detail-summary').textContent = 'could not open ' + id + ': ' + err.message
     return
@@ -250,20 +254,20 @@ async function openResult (id) {
   $('detail').hidden = false
   $('detail-id').textContent = r.id
   const m = r.metrics
-  $('detail-summary').innerHTML = '<b>' + esc(r.description) + '</b><br>' +
-    '<span class="status-' + esc(r.status) + '">' + esc(r.status) + '</span>' + (m ? ', val_bpb <b>' + bpb(m.val_bpb) + '</b>, ' + m.num_steps + ' steps, ' + m.training_seconds.toFixed(0) + ' s training, ' + esc(throughput(m)) : '') +
-    (r.crash ? ', crashed: <b>' + esc(r.crash.reason) + '</b> ' + esc(r.crash.detail) : '') +
-    '<br>tier ' + esc(r.hardware.tier) + ', ' + esc(d.budget) + ', on ' + esc(r.hardware.gpu) + ' · by ' + peer(r.author, view.self) + ' · ' + esc(dated(r.createdAt)) + ' · trust: ' + esc(r.trust ?? 'n/a')
-  const link = (x) => '<a href="#result=' + esc(x.id) + '">' + esc(x.description) + '</a> ' + (x.valBpb === null ? esc(x.status) : bpb(x.valBpb))
-  $('detail-lineage').innerHTML = 'parent: ' + (r.parent === null ? 'the default train.py' : d.parent === null ? '<code>' + esc(short(r.parent)) + '</code> (not held here)' : link(d.parent)) +
-    '<br>children: ' + (d.children.length === 0 ? '<span class="muted">none yet</span>' : '<ul>' + d.children.map((c) => '<li>' + link(c) + '</li>').join('') + '</ul>')
-  rows('detail-reproductions', d.reproductions, (v) => [peer(v.author, view.self), v.valBpb === null ? '<span class="bad">' + esc(v.crash ?? 'crash') + '</span>' : bpb(v.valBpb), v.counts ? 'yes' : 'no', esc(dated(v.createdAt))])
+  $('detail-summary').innerHTML = '<b>' + t(r.description) + '</b><br>' +
+    '<span class="status-' + esc(r.status) + '">' + t(r.status) + '</span>' + (m ? ', val_bpb <b>' + bpb(m.val_bpb) + '</b>, ' + m.num_steps + ' steps, ' + m.training_seconds.toFixed(0) + ' s training, ' + t(throughput(m)) : '') +
+    (r.crash ? ', crashed: <b>' + t(r.crash.reason) + '</b> ' + t(r.crash.detail) : '') +
+    '<br>tier ' + t(r.hardware.tier) + ', ' + t(d.budget) + ', on ' + t(r.hardware.gpu) + ' · by ' + peer(r.author, view.self) + ' · ' + t(dated(r.createdAt)) + ' · trust: ' + t(r.trust ?? 'n/a')
+  const link = (x) => '<a href="#result=' + esc(x.id) + '">' + t(x.description) + '</a> ' + (x.valBpb === null ? t(x.status) : bpb(x.valBpb))
+  $('detail-lineage').innerHTML = 'parent: ' + (r.parent === null ? 'the default train.py' : d.parent === null ? '<code>' + t(short(r.parent)) + '</code> (not held here)' : link(d.parent)) +
+    '<br>children: ' + (d.childCount === 0 ? '<span class="muted">none yet</span>' : d.childCount + (d.childCount > d.children.length ? ', the newest ' + d.children.length + ':' : '') + '<ul>' + d.children.map((c) => '<li>' + link(c) + '</li>').join('') + '</ul>')
+  rows('detail-reproductions', d.reproductions, (v) => [peer(v.author, view.self), v.valBpb === null ? '<span class="bad">' + t(v.crash ?? 'crash') + '</span>' : bpb(v.valBpb), v.counts ? 'yes' : 'no', t(dated(v.createdAt))])
   $('detail-diff-note').textContent = d.diffNote ?? ''
   $('detail-diff').innerHTML = (d.diff ?? '').split('\n').filter((line) => !line.startsWith('====')).map((line) => {
     const cls = /^(---|\+\+\+) /.test(line) ? 'file' : line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : line.startsWith('@@') ? 'hunk' : ''
-    return '<span class="' + cls + '">' + esc(line) + '</span>'
+    return '<span class="' + cls + '">' + t(line) + '</span>'
   }).join('\n')
-  $('detail-source').textContent = d.source ?? 'not held here'
+  $('detail-source').textContent = d.source ?? d.sourceNote ?? ''
   $('detail-log-size').textContent = d.log === null ? 'not held here' : mb(d.log.bytes) + (d.log.tail.length < d.log.bytes ? ', the end shown' : '')
   $('detail-log').textContent = d.log === null ? '' : d.log.tail
   $('detail').scrollIntoView({ block: 'start' })
@@ -271,12 +275,12 @@ async function openResult (id) {
 
 async function loadClaims () {
   const active = await getJson('/api/claims?status=active')
-  rows('claims', active.claims.slice(0, 20), (c) => [esc(c.description), peer(c.author, view.self), esc(dated(c.expiresAt))])
+  rows('claims', active.claims.slice(0, 20), (c) => [t(c.description), peer(c.author, view.self), t(dated(c.expiresAt))])
 }
 
 async function loadHypotheses () {
   const hyps = await getJson('/api/hypotheses')
-  rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [esc(h.title), esc(h.text), esc(h.state), peer(h.author, view.self), esc(dated(h.createdAt))])
+  rows('hypotheses', hyps.hypotheses.slice(0, 20), (h) => [t(h.title), t(h.text), t(h.state), peer(h.author, view.self), t(dated(h.createdAt))])
 }
 
 // Reading again on an event, at most once a `gapMs`: a burst of events costs one request.
