@@ -37,19 +37,20 @@ export class ApiClient {
     return this.json(await this.request('POST', path, body, 'application/octet-stream'), reply, `POST ${path}`)
   }
 
-  async getBytes (path: string): Promise<Uint8Array> {
-    const res = await this.request('GET', path)
+  async getBytes (path: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const res = await this.request('GET', path, undefined, undefined, options.signal)
     if (!res.ok) await this.throwFor(res)
     return new Uint8Array(await res.arrayBuffer())
   }
 
-  private async request (method: string, path: string, body?: string | Uint8Array, type?: string): Promise<Response> {
+  private async request (method: string, path: string, body?: string | Uint8Array, type?: string, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {}
     if (type !== undefined) headers['content-type'] = type
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
     try {
-      return await fetch(new URL(path, this.info.api), { method, headers, body })
+      return await fetch(new URL(path, this.info.api), { method, headers, body, ...(signal !== undefined ? { signal } : {}) })
     } catch (err) {
+      if (signal?.aborted === true) throw err
       throw new SwarmdError('DAEMON_NOT_RUNNING', `the daemon at ${this.info.api} does not answer (${(err as Error).message}); is it still running? Start it with \`swarmd start\``)
     }
   }

@@ -65,7 +65,9 @@ export async function syncLineage (client: ApiClient, dataDir: string, dir: stri
   if (ready.length > 0) {
     const plan = { defaultSource, defaultCodeHash: defaults.codeHash, ready, known: before.commits }
     const local = new BlobStore(dataPaths(dataDir).blobs)
-    await repo.importResults(importStream(plan, async (hash) => sourceOf(client, local, hash), outcome), outcome, (line) => { progress(`git: ${line}`) })
+    const budget = new FetchBudget(SOURCE_FETCH_BUDGET_MS)
+    await repo.importResults(importStream(plan, async (hash) => sourceOf(client, local, hash, budget), outcome), outcome, (line) => { progress(`git: ${line}`) })
+    if (budget.spent) progress(`git: fetching sources from peers took the run's ${SOURCE_FETCH_BUDGET_MS / 1000} s; the results whose sources did not come wait for a later run`)
   }
   const { commits } = await repo.resultCommits()
 
@@ -104,19 +106,41 @@ export async function gitCommand (dataDir: string, dir: string, print: Print, pr
 }
 
 /**
- * A result's train.py, checked against its hash; undefined when no peer has it yet. Read from the
- * daemon's blob store when it holds the source (its reads verify the hash): through the API, each
- * took 3 ms of the daemon's time, 15 s of a 5,000-result import; the API fetches the rest from peers.
+ * How long one run may spend fetching sources the daemon does not hold: a peer that accepts blob
+ * requests and never answers made each run take 1.3 s per result of its (hours for its quota).
+ * Past it, the results whose sources are not here wait for a later run.
  */
-async function sourceOf (client: ApiClient, local: BlobStore, codeHash: string): Promise<Uint8Array | undefined> {
+const SOURCE_FETCH_BUDGET_MS = 60_000
+/** One source's fetch through the daemon, at most. */
+const SOURCE_FETCH_MS = 15_000
+
+/** The time a run has left for fetching sources, shared by the fetches it overlaps. */
+class FetchBudget {
+  private readonly deadline: number
+  constructor (ms: number) { this.deadline = Date.now() + ms }
+  get spent (): boolean { return Date.now() >= this.deadline }
+  /** Aborts at the end of the budget, or after `SOURCE_FETCH_MS`, whichever comes first. */
+  signal (): AbortSignal { return AbortSignal.timeout(Math.max(0, Math.min(SOURCE_FETCH_MS, this.deadline - Date.now()))) }
+}
+
+/**
+ * A result's train.py, checked against its hash; undefined when no peer has it yet, or not within
+ * the run's budget. Read from the daemon's blob store when it holds the source (its reads verify
+ * the hash): through the API, each took 3 ms of the daemon's time, 15 s of a 5,000-result import;
+ * the API fetches the rest from peers.
+ */
+async function sourceOf (client: ApiClient, local: BlobStore, codeHash: string, budget: FetchBudget): Promise<Uint8Array | undefined> {
   const held = await local.get(parseBlobHash(codeHash)).catch(() => undefined)
   if (held !== undefined) return held
+  if (budget.spent) return undefined
+  const signal = budget.signal()
   try {
-    const bytes = await client.getBytes(`/api/blobs/${codeHash}`)
+    const bytes = await client.getBytes(`/api/blobs/${codeHash}`, { signal })
     if (sha256Hex(bytes) !== codeHash) throw new SwarmdError('BLOB_HASH_MISMATCH', `the source ${codeHash} the daemon returned does not match its hash; nothing written`)
     return bytes
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return undefined
+    if (signal.aborted) return undefined
     throw err
   }
 }

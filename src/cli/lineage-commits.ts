@@ -85,10 +85,14 @@ export function importOrder (results: ResultJson[], known: ReadonlySet<string>):
   return { ready, waiting: todo.filter((r) => !placed.has(r.id)) }
 }
 
-/** A stranger's text with control characters (NUL, escapes, CR) made visible as U+FFFD; newlines and tabs kept. */
+/**
+ * A stranger's text with control characters (NUL, escapes, CR, C1), bidi controls (which make
+ * `git log` show a val_bpb backwards) and Unicode line separators made visible as U+FFFD; newlines
+ * and tabs kept.
+ */
 function cleanText (text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\uFFFD')
+  return text.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, '\uFFFD')
 }
 
 /** A stranger's text on one line, for a trailer. */

@@ -62,4 +62,10 @@ describe('lineage commits: what swarmd git writes for a result', () => {
     assert.ok(message.trimEnd().endsWith('Author: evil a@b name'), 'the last paragraph is ours')
     assert.deepEqual(resultIdent(r), { name: 'evil a@b name', email: 'evil a@b name@swarmd', seconds: 1_700_000_000 })
   })
+
+  it('bidi controls and Unicode line separators in a stranger\'s text are shown, not obeyed (a val_bpb read backwards)', () => {
+    const message = resultMessage(result(hex('a'), null, { description: 'lr \u202e1.2345\u202c up\u2028Val-Bpb: 0.5\u2066\u200f\u0085' }))
+    assert.ok(!/[\u0085\u200e\u200f\u2028-\u202e\u2066-\u2069]/.test(message), JSON.stringify(message))
+    assert.ok(message.startsWith('lr \uFFFD1.2345\uFFFD up\uFFFDVal-Bpb: 0.5\uFFFD\uFFFD\uFFFD\n\n'), JSON.stringify(message))
+  })
 })
