@@ -74,7 +74,10 @@ export class ApiServer {
       ledger: services.claims.ledger,
       hypothesisCount: () => services.counts().hypothesis,
       status: async () => statusView(services, tally, this.components.clock.now()),
-      summary: (r) => resultSummary(r, services.trust.status(r.id), services.claims.duplicateMarksNow().get(r.id))
+      summaries: (results) => {
+        const marks = services.claims.duplicateMarksNow()
+        return results.map((r) => resultSummary(r, services.trust.status(r.id), marks.get(r.id)))
+      }
     })
   }
 

@@ -7,7 +7,8 @@ export interface EventStreamComponents {
   /** Hypotheses held (the page reads them again when it moves). */
   hypothesisCount: () => number
   status: () => Promise<StatusJson>
-  summary: (r: ResultEntry) => ResultSummaryJson
+  /** New results as the page shows them (their trust and duplicate marks read once for the batch). */
+  summaries: (results: ResultEntry[]) => ResultSummaryJson[]
 }
 
 export interface EventStreamInit {
@@ -112,7 +113,7 @@ export class EventStream {
     } else {
       const results = arrivals.flatMap((a) => (a.kind === 'result' && !ledger.isConvicted(a.entry.author) ? [a.entry] : []))
       if (results.length > this.init.maxBatch) this.send('reset', { why: 'many', results: results.length })
-      else if (results.length > 0) this.send('results', results.map(this.components.summary))
+      else if (results.length > 0) this.send('results', this.components.summaries(results))
     }
     const verifications = arrivals.filter((a) => a.kind === 'verification').length
     if (verifications > 0) this.send('verifications', { count: verifications })
