@@ -111,7 +111,7 @@ function renderArenas (arenas, research) {
   const historyValue = $('history-arena').value
   $('history-arena').innerHTML = options(true)
   $('history-arena').value = historyValue
-  if (view.chartArena === null) loadChart(chartValue)
+  if (view.chartArena === null) loadChart(chartValue).catch(showError)
 }
 
 // The chart: one point per ranked result of the arena, keeps and discards apart, this node's
