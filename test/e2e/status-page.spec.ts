@@ -34,8 +34,9 @@ function resultRecord (d: Daemon, run: Run & { codeHash: string }): ResultBody {
   }
 }
 
-/** A result of `d` with its train.py stored: what the page opens. */
+/** A result of `d` with its train.py stored: what the page opens. Each a few milliseconds after the last, so their order is their dates'. */
 async function publish (d: Daemon, run: Run & { code: string }): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 3))
   const codeHash = await d.network.blobs.add(Buffer.from(run.code))
   return (await d.state.append('result', resultRecord(d, { ...run, codeHash }))).id
 }

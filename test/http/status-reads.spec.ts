@@ -49,11 +49,16 @@ describe('status page reads (history, chart, result detail, events)', () => {
     await peer.state.append('result', body({ description: 'a peer\'s run', codeHash: sha256Hex('peer code') }))
     for (const update of peer.state.diffsFor(api.state.encodeStateVector())) assert.equal((await api.state.applyRemote(update)).verdict, 'accept')
 
+    // Newest first by precedence (date, then author and id: two runs of one millisecond fall either way).
+    const newestFirst = api.services.claims.ledger.allResults().reverse().map((r) => r.body.description)
     const first = await get('/api/history?limit=10', historyReply)
     assert.equal(first.total, 61)
-    assert.deepEqual(first.results.map((r) => r.description), ['a peer\'s run', ...Array.from({ length: 9 }, (_, i) => `run ${59 - i}`)])
+    assert.deepEqual(first.results.map((r) => r.description), newestFirst.slice(0, 10))
     const second = await get('/api/history?limit=10&offset=10', historyReply)
-    assert.equal(second.results[0]!.description, 'run 50')
+    assert.deepEqual(second.results.map((r) => r.description), newestFirst.slice(10, 20), 'the next page starts where the first ended')
+    assert.equal(first.results[0]!.description, 'a peer\'s run', 'the newest (a millisecond after the others) first')
+    const dates = [...first.results, ...second.results].map((r) => r.createdAt)
+    assert.ok(dates.every((t, i) => i === 0 || dates[i - 1]! >= t), 'dated newest first')
     const past = await get('/api/history?offset=100', historyReply)
     assert.deepEqual(past.results, [])
 
