@@ -130,28 +130,24 @@ describe('status page reads (history, chart, result detail, events)', () => {
     assert.equal(errorReply.parse(await missing.json()).error.code, 'RESULT_NOT_FOUND')
   })
 
-  it('refuses to diff two hostile sources that differ everywhere, or are too large to show, quickly, and says why', async () => {
+  it('refuses to diff two hostile sources that differ everywhere, or are too large to show, and says why (what that costs: BENCHMARKS, attacks)', async () => {
     const lines = (tag: string, n: number): string => Array.from({ length: n }, (_, i) => `${tag} ${i}`).join('\n')
     const parent = await publish({ description: 'hostile parent', code: lines('a', 12_000) })
     const child = await publish({ description: 'hostile child', parent, code: lines('b', 12_000) })
-    let started = performance.now()
     const detail = await get(`/api/results/${child}`, resultDetailReply)
     assert.equal(detail.diff, null)
     assert.match(detail.diffNote!, /differ too much to show a diff/)
     assert.match(detail.source!, /^b 0\n/, 'under 128 KiB the source is shown')
-    assert.ok(performance.now() - started < 2_000, `took ${performance.now() - started} ms`)
 
     // 2.6 million lines, one apart: neither diffed nor shown (the diff's own limits held the loop 7.7 s).
     const huge = '\n'.repeat(2_600_000)
     const hugeParent = await publish({ description: 'huge parent', code: huge + 'a' })
     const hugeChild = await publish({ description: 'huge child', parent: hugeParent, code: huge + 'b' })
-    started = performance.now()
     const refused = await get(`/api/results/${hugeChild}`, resultDetailReply)
     assert.equal(refused.diff, null)
     assert.match(refused.diffNote!, /a source is over 131072 bytes/)
     assert.equal(refused.source, null)
     assert.match(refused.sourceNote!, /its train\.py is 2600001 bytes, more than the page shows \(131072\): `swarmd blob get [0-9a-f]{64}`/)
-    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`)
   })
 
   it('states the glance: this node\'s work, the best per arena with its finder, problems in words', async () => {
